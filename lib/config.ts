@@ -1,0 +1,249 @@
+/**
+ * The pipeline's one configuration object. `bin/` builds it (from CDK context, `-c` flags or the
+ * local runtime's environment) with `parseConfig`, and passes it down as props; nothing below `bin/`
+ * reads the environment. The local runtime uses the same object, so local and deployed behave alike.
+ */
+
+export type RemovalPolicyName = 'retain' | 'destroy';
+
+export interface LiveKitConfig {
+  /** LiveKit server URL the reconciler calls (`https://my-project.livekit.cloud`). */
+  readonly url: string;
+  /**
+   * Name or ARN of an existing Secrets Manager secret holding `{"<apiKey>": "<apiSecret>", ...}`.
+   * When absent the stack creates an empty secret (`{}`) that you fill in after deploying.
+   */
+  readonly existingSecretName?: string;
+}
+
+export interface IngestConfig {
+  /** Steady-state requests per second the HTTP API stage accepts. */
+  readonly throttleRateLimit: number;
+  /** Burst the HTTP API stage accepts. */
+  readonly throttleBurstLimit: number;
+  /** Largest webhook body accepted, in bytes (LiveKit events are a few KB). */
+  readonly maxBodyBytes: number;
+  /** Clock skew tolerated on the JWT's `exp`/`nbf`, in seconds. */
+  readonly clockToleranceSeconds: number;
+  /** How long the key set read from Secrets Manager is trusted before it is read again. */
+  readonly keyCacheSeconds: number;
+}
+
+export interface QueueConfig {
+  /** Deliveries before a message moves to the DLQ. */
+  readonly maxReceiveCount: number;
+  /** How long the queue keeps an unprocessed event, in days. */
+  readonly retentionDays: number;
+  /** How long the DLQ keeps an event, in days (SQS maximum: 14). */
+  readonly dlqRetentionDays: number;
+}
+
+export interface ProcessingConfig {
+  readonly batchSize: number;
+  readonly maxBatchingWindowSeconds: number;
+  /** Upper bound on concurrent processor invocations (SQS event source maximum concurrency, >= 2). */
+  readonly maxConcurrency: number;
+  readonly timeoutSeconds: number;
+  /** Days a processed event's record is kept for deduplication and audit. */
+  readonly eventRecordTtlDays: number;
+}
+
+export interface ReconcileConfig {
+  readonly intervalMinutes: number;
+  /** A difference must persist this long before it is called a missed event (LiveKit can take ~30 s + retries). */
+  readonly graceSeconds: number;
+  /** LiveKit server API requests one run may make. */
+  readonly requestBudgetPerRun: number;
+  /** Parallel LiveKit API calls. */
+  readonly concurrency: number;
+}
+
+export interface AlarmConfig {
+  /** Optional email subscribed to the alarm topic. */
+  readonly email?: string;
+  /** Missed events per evaluation period that page. */
+  readonly missedEventsThreshold: number;
+  readonly missedEventsEvaluationPeriods: number;
+}
+
+export interface PipelineConfig {
+  readonly livekit: LiveKitConfig;
+  readonly ingest: IngestConfig;
+  readonly queue: QueueConfig;
+  readonly processing: ProcessingConfig;
+  readonly reconcile: ReconcileConfig;
+  readonly alarms: AlarmConfig;
+  readonly logRetentionDays: number;
+  /** What happens to the state table and queues when the stack is deleted. */
+  readonly removalPolicy: RemovalPolicyName;
+}
+
+export const DEFAULT_CONFIG: PipelineConfig = {
+  livekit: { url: 'http://localhost:7880' },
+  ingest: {
+    throttleRateLimit: 500,
+    throttleBurstLimit: 1000,
+    maxBodyBytes: 64 * 1024,
+    clockToleranceSeconds: 30,
+    keyCacheSeconds: 300,
+  },
+  queue: { maxReceiveCount: 5, retentionDays: 4, dlqRetentionDays: 14 },
+  processing: {
+    batchSize: 25,
+    maxBatchingWindowSeconds: 1,
+    maxConcurrency: 10,
+    timeoutSeconds: 30,
+    eventRecordTtlDays: 30,
+  },
+  reconcile: { intervalMinutes: 1, graceSeconds: 120, requestBudgetPerRun: 200, concurrency: 8 },
+  alarms: { missedEventsThreshold: 1, missedEventsEvaluationPeriods: 1 },
+  logRetentionDays: 30,
+  removalPolicy: 'retain',
+};
+
+/** CloudWatch Logs accepts only these retention periods. */
+const LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
+
+export class ConfigError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(`Invalid pipeline configuration:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Deeply partial input, as it comes from CDK context or JSON. Values may be strings (`-c a=1`). */
+export type ConfigInput = { readonly [key: string]: unknown };
+
+/**
+ * Merges `input` over the defaults and validates every field. Throws a `ConfigError` listing every
+ * problem at once, each naming the context key to fix, so one synth attempt shows them all.
+ */
+export function parseConfig(input: ConfigInput = {}): PipelineConfig {
+  const problems: string[] = [];
+  const known = new Set(Object.keys(DEFAULT_CONFIG));
+  for (const key of Object.keys(input)) {
+    if (!known.has(key)) problems.push(`unknown setting "${key}" (known: ${[...known].join(', ')})`);
+  }
+  const section = (name: keyof PipelineConfig): Record<string, unknown> => {
+    const value = input[name];
+    if (value === undefined) return {};
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+      problems.push(`"${name}" must be an object`);
+      return {};
+    }
+    const defaults = DEFAULT_CONFIG[name] as object;
+    for (const key of Object.keys(value)) {
+      if (!(key in defaults) && !OPTIONAL_KEYS[name]?.includes(key)) {
+        problems.push(`unknown setting "${name}.${key}"`);
+      }
+    }
+    return value as Record<string, unknown>;
+  };
+
+  const int = (path: string, raw: unknown, fallback: number, min: number, max: number): number => {
+    if (raw === undefined) return fallback;
+    const n = typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : raw;
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > max) {
+      problems.push(`"${path}" must be an integer from ${min} to ${max}, got ${JSON.stringify(raw)}`);
+      return fallback;
+    }
+    return n;
+  };
+  const optionalString = (path: string, raw: unknown, pattern: RegExp, hint: string): string | undefined => {
+    if (raw === undefined || raw === '') return undefined;
+    if (typeof raw !== 'string' || !pattern.test(raw)) {
+      problems.push(`"${path}" ${hint}, got ${JSON.stringify(raw)}`);
+      return undefined;
+    }
+    return raw;
+  };
+
+  const lk = section('livekit');
+  const url = optionalString('livekit.url', lk.url, /^(https?|wss?):\/\/[^\s/]+/, 'must be an http(s) or ws(s) URL') ?? DEFAULT_CONFIG.livekit.url;
+  const existingSecretName = optionalString(
+    'livekit.existingSecretName',
+    lk.existingSecretName,
+    /^(arn:aws[\w-]*:secretsmanager:[\w-]+:\d{12}:secret:)?[\w/+=.@-]{1,512}$/,
+    'must be a Secrets Manager secret name or ARN',
+  );
+
+  const ig = section('ingest');
+  const d = DEFAULT_CONFIG;
+  const ingest: IngestConfig = {
+    throttleRateLimit: int('ingest.throttleRateLimit', ig.throttleRateLimit, d.ingest.throttleRateLimit, 1, 100_000),
+    throttleBurstLimit: int('ingest.throttleBurstLimit', ig.throttleBurstLimit, d.ingest.throttleBurstLimit, 1, 100_000),
+    // Above 256 KiB the body would not fit in one SQS message.
+    maxBodyBytes: int('ingest.maxBodyBytes', ig.maxBodyBytes, d.ingest.maxBodyBytes, 1024, 200 * 1024),
+    clockToleranceSeconds: int('ingest.clockToleranceSeconds', ig.clockToleranceSeconds, d.ingest.clockToleranceSeconds, 0, 300),
+    keyCacheSeconds: int('ingest.keyCacheSeconds', ig.keyCacheSeconds, d.ingest.keyCacheSeconds, 10, 3600),
+  };
+
+  const q = section('queue');
+  const queue: QueueConfig = {
+    maxReceiveCount: int('queue.maxReceiveCount', q.maxReceiveCount, d.queue.maxReceiveCount, 1, 1000),
+    retentionDays: int('queue.retentionDays', q.retentionDays, d.queue.retentionDays, 1, 14),
+    dlqRetentionDays: int('queue.dlqRetentionDays', q.dlqRetentionDays, d.queue.dlqRetentionDays, 1, 14),
+  };
+
+  const p = section('processing');
+  const processing: ProcessingConfig = {
+    batchSize: int('processing.batchSize', p.batchSize, d.processing.batchSize, 1, 10_000),
+    maxBatchingWindowSeconds: int('processing.maxBatchingWindowSeconds', p.maxBatchingWindowSeconds, d.processing.maxBatchingWindowSeconds, 0, 300),
+    maxConcurrency: int('processing.maxConcurrency', p.maxConcurrency, d.processing.maxConcurrency, 2, 1000),
+    timeoutSeconds: int('processing.timeoutSeconds', p.timeoutSeconds, d.processing.timeoutSeconds, 3, 900),
+    eventRecordTtlDays: int('processing.eventRecordTtlDays', p.eventRecordTtlDays, d.processing.eventRecordTtlDays, 1, 3650),
+  };
+  if (processing.batchSize > 10 && processing.maxBatchingWindowSeconds < 1) {
+    problems.push('"processing.batchSize" above 10 needs "processing.maxBatchingWindowSeconds" of at least 1 (an SQS event source rule)');
+  }
+
+  const r = section('reconcile');
+  const reconcile: ReconcileConfig = {
+    intervalMinutes: int('reconcile.intervalMinutes', r.intervalMinutes, d.reconcile.intervalMinutes, 1, 60),
+    graceSeconds: int('reconcile.graceSeconds', r.graceSeconds, d.reconcile.graceSeconds, 0, 3600),
+    requestBudgetPerRun: int('reconcile.requestBudgetPerRun', r.requestBudgetPerRun, d.reconcile.requestBudgetPerRun, 3, 100_000),
+    concurrency: int('reconcile.concurrency', r.concurrency, d.reconcile.concurrency, 1, 64),
+  };
+
+  const a = section('alarms');
+  const alarms: AlarmConfig = {
+    email: optionalString('alarms.email', a.email, /^[^\s@]+@[^\s@]+\.[^\s@]+$/, 'must be an email address'),
+    missedEventsThreshold: int('alarms.missedEventsThreshold', a.missedEventsThreshold, d.alarms.missedEventsThreshold, 1, 1_000_000),
+    missedEventsEvaluationPeriods: int('alarms.missedEventsEvaluationPeriods', a.missedEventsEvaluationPeriods, d.alarms.missedEventsEvaluationPeriods, 1, 100),
+  };
+
+  const logRetentionDays = int('logRetentionDays', input.logRetentionDays, d.logRetentionDays, 1, 3653);
+  if (!LOG_RETENTION_DAYS.includes(logRetentionDays)) {
+    problems.push(`"logRetentionDays" must be one of ${LOG_RETENTION_DAYS.join(', ')}, got ${logRetentionDays}`);
+  }
+  let removalPolicy: RemovalPolicyName = d.removalPolicy;
+  if (input.removalPolicy !== undefined) {
+    if (input.removalPolicy === 'retain' || input.removalPolicy === 'destroy') removalPolicy = input.removalPolicy;
+    else problems.push(`"removalPolicy" must be "retain" or "destroy", got ${JSON.stringify(input.removalPolicy)}`);
+  }
+
+  if (problems.length > 0) throw new ConfigError(problems);
+  return {
+    livekit: { url, ...(existingSecretName ? { existingSecretName } : {}) },
+    ingest,
+    queue,
+    processing,
+    reconcile,
+    alarms,
+    logRetentionDays,
+    removalPolicy,
+  };
+}
+
+const OPTIONAL_KEYS: Partial<Record<keyof PipelineConfig, readonly string[]>> = {
+  livekit: ['existingSecretName'],
+  alarms: ['email'],
+};
+
+/**
+ * SQS requires the visibility timeout to be at least the function timeout; AWS recommends six
+ * times it, plus the batching window, so a batch retried by Lambda is not redelivered meanwhile.
+ */
+export function queueVisibilityTimeoutSeconds(processing: ProcessingConfig): number {
+  return processing.timeoutSeconds * 6 + processing.maxBatchingWindowSeconds;
+}
