@@ -27,7 +27,6 @@ export function defaultFunctionProps(
     memorySize: 256,
     timeout: Duration.seconds(10),
     logGroup,
-    loggingFormat: lambda.LoggingFormat.JSON,
     ...overrides,
     environment: {
       NODE_OPTIONS: '--enable-source-maps',
