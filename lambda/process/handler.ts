@@ -1,0 +1,45 @@
+/**
+ * The process Lambda: an SQS batch in, the ids of the records to retry out. Everything else is in
+ * processor.ts. Configuration is read once, here, and a missing value stops the cold start.
+ */
+import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { Logger, parseLogLevel } from '../shared/logger';
+import { createDocumentClient } from './document-client';
+import { createProcessor } from './processor';
+
+function requiredEnv(name: string): string {
+  const value = process.env[name];
+  if (!value) throw new Error(`environment variable ${name} is not set`);
+  return value;
+}
+
+function positiveIntEnv(name: string): number {
+  const value = Number(requiredEnv(name));
+  if (!Number.isInteger(value) || value <= 0) throw new Error(`environment variable ${name} must be a positive integer`);
+  return value;
+}
+
+const tableName = requiredEnv('TABLE_NAME');
+const busName = requiredEnv('EVENT_BUS_NAME');
+const eventRecordTtlDays = positiveIntEnv('EVENT_RECORD_TTL_DAYS');
+const outboxLeaseSeconds = positiveIntEnv('OUTBOX_LEASE_SECONDS');
+const logger = new Logger({ service: 'process', level: parseLogLevel(process.env.LOG_LEVEL) });
+
+const processor = createProcessor({
+  ddb: createDocumentClient(),
+  eventBridge: new EventBridgeClient({}),
+  tableName,
+  busName,
+  logger,
+  eventRecordTtlDays,
+  outboxLeaseSeconds,
+});
+
+export async function handler(event: SQSEvent): Promise<SQSBatchResponse> {
+  const response = await processor.processBatch(event.Records);
+  if (response.batchItemFailures.length > 0) {
+    logger.warn('batch partly failed', { records: event.Records.length, failed: response.batchItemFailures.length });
+  }
+  return response;
+}

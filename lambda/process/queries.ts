@@ -1,0 +1,103 @@
+/**
+ * One Query per access pattern of the state table (docs/state-model.md). The reconciler, the
+ * on-call tooling and apps use these instead of building keys themselves. Index queries are
+ * eventually consistent (GSIs are); `getEventRecord` reads the base table consistently.
+ */
+import { DynamoDBDocumentClient, QueryCommand, QueryCommandInput } from '@aws-sdk/lib-dynamodb';
+import type { EntityItem } from './state-model';
+import { keys, TABLE_SCHEMA } from './table-schema';
+
+export interface QueryTarget {
+  readonly ddb: DynamoDBDocumentClient;
+  readonly tableName: string;
+}
+
+async function queryAll<T>({ ddb }: QueryTarget, input: QueryCommandInput): Promise<T[]> {
+  const items: T[] = [];
+  let ExclusiveStartKey: Record<string, unknown> | undefined;
+  do {
+    const output = await ddb.send(new QueryCommand({ ...input, ExclusiveStartKey }));
+    items.push(...((output.Items ?? []) as T[]));
+    ExclusiveStartKey = output.LastEvaluatedKey;
+  } while (ExclusiveStartKey);
+  return items;
+}
+
+const open = TABLE_SCHEMA.indexes.open;
+const identity = TABLE_SCHEMA.indexes.identity;
+
+/** Rooms not finished; with `roomName`, the live instance(s) of that name (room name -> room sid). */
+export function listActiveRooms(target: QueryTarget, roomName?: string): Promise<EntityItem[]> {
+  return queryAll(target, {
+    TableName: target.tableName,
+    IndexName: open.name,
+    KeyConditionExpression: roomName === undefined ? '#pk = :pk' : '#pk = :pk AND begins_with(#sk, :prefix)',
+    ExpressionAttributeNames: roomName === undefined ? { '#pk': open.partitionKey } : { '#pk': open.partitionKey, '#sk': open.sortKey },
+    ExpressionAttributeValues: roomName === undefined ? { ':pk': keys.activeRoomsPk } : { ':pk': keys.activeRoomsPk, ':prefix': `${JSON.stringify(roomName)}#` },
+  });
+}
+
+/** Participants in the room (by room sid) who joined and have not left. */
+export function listRoomParticipants(target: QueryTarget, roomSid: string): Promise<EntityItem[]> {
+  return queryAll(target, {
+    TableName: target.tableName,
+    IndexName: open.name,
+    KeyConditionExpression: '#pk = :pk',
+    ExpressionAttributeNames: { '#pk': open.partitionKey },
+    ExpressionAttributeValues: { ':pk': keys.roomParticipantsPk(roomSid) },
+  });
+}
+
+/** Every session (present or ended) of `identity` in rooms named `roomName`, oldest join first. */
+export function listIdentitySessions(target: QueryTarget, roomName: string, identityName: string): Promise<EntityItem[]> {
+  return queryAll(target, {
+    TableName: target.tableName,
+    IndexName: identity.name,
+    KeyConditionExpression: '#pk = :pk',
+    ExpressionAttributeNames: { '#pk': identity.partitionKey },
+    ExpressionAttributeValues: { ':pk': keys.identityPk(roomName, identityName) },
+  });
+}
+
+/** Egresses whose last known status is not terminal (STARTING, ACTIVE, ENDING). */
+export function listOpenEgresses(target: QueryTarget): Promise<EntityItem[]> {
+  return queryAll(target, {
+    TableName: target.tableName,
+    IndexName: open.name,
+    KeyConditionExpression: '#pk = :pk',
+    ExpressionAttributeNames: { '#pk': open.partitionKey },
+    ExpressionAttributeValues: { ':pk': keys.openEgressesPk },
+  });
+}
+
+/** Tracks a participant (by sid) has published and not unpublished. */
+export function listPublishedTracks(target: QueryTarget, participantSid: string): Promise<EntityItem[]> {
+  return queryAll(target, {
+    TableName: target.tableName,
+    IndexName: open.name,
+    KeyConditionExpression: '#pk = :pk',
+    ExpressionAttributeNames: { '#pk': open.partitionKey },
+    ExpressionAttributeValues: { ':pk': keys.participantTracksPk(participantSid) },
+  });
+}
+
+export interface EventRecordView {
+  /** Absent: the event was never processed (or its record expired). */
+  readonly record?: Record<string, unknown>;
+  /** Changes committed but not yet confirmed published. Normally empty. */
+  readonly pendingChanges: readonly Record<string, unknown>[];
+}
+
+/** An event id's processing record and its pending outbox, in one consistent Query. */
+export async function getEventRecord(target: QueryTarget, eventId: string): Promise<EventRecordView> {
+  const items = await queryAll<Record<string, unknown>>(target, {
+    TableName: target.tableName,
+    KeyConditionExpression: 'pk = :pk',
+    ExpressionAttributeValues: { ':pk': keys.eventRecord(eventId).pk },
+    ConsistentRead: true,
+  });
+  return {
+    record: items.find((item) => item.sk === 'EVENT'),
+    pendingChanges: items.filter((item) => String(item.sk).startsWith('OUTBOX#')).map((item) => item.change as Record<string, unknown>),
+  };
+}

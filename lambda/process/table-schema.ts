@@ -1,0 +1,75 @@
+/**
+ * The state table's key schema: the one definition the CDK construct, the tests and the local
+ * runtime all build the table from, so deployed and local tables cannot drift apart. The key
+ * values themselves are built only by the helpers below (`keys`), never by string concatenation
+ * elsewhere, because the key schema is a public interface (docs/state-model.md).
+ */
+
+export const TABLE_SCHEMA = {
+  partitionKey: 'pk',
+  sortKey: 'sk',
+  /** Epoch seconds; DynamoDB TTL deletes housekeeping items some time after this instant. */
+  ttlAttribute: 'expiresAt',
+  indexes: {
+    /**
+     * Sparse "open" index: an entity has `gsi1pk`/`gsi1sk` only while it is not terminal, so a
+     * Query here lists exactly the live rooms, a room's present participants, the open egresses.
+     */
+    open: { name: 'gsi1', partitionKey: 'gsi1pk', sortKey: 'gsi1sk' },
+    /** Every session (present and ended) of one identity in one room name. */
+    identity: { name: 'gsi2', partitionKey: 'gsi2pk', sortKey: 'gsi2sk' },
+  },
+} as const;
+
+export type TableIndexName = (typeof TABLE_SCHEMA.indexes)[keyof typeof TABLE_SCHEMA.indexes]['name'];
+
+/** Every key attribute is a string. */
+export const KEY_ATTRIBUTES: readonly string[] = [
+  TABLE_SCHEMA.partitionKey,
+  TABLE_SCHEMA.sortKey,
+  ...Object.values(TABLE_SCHEMA.indexes).flatMap((index) => [index.partitionKey, index.sortKey]),
+];
+
+/**
+ * The CreateTable input for the schema (on-demand, every index projecting all attributes), as
+ * DynamoDB Local and the SDK take it. The CDK construct builds the same table from `TABLE_SCHEMA`.
+ */
+export function createTableInput(tableName: string) {
+  return {
+    TableName: tableName,
+    BillingMode: 'PAY_PER_REQUEST' as const,
+    AttributeDefinitions: KEY_ATTRIBUTES.map((name) => ({ AttributeName: name, AttributeType: 'S' as const })),
+    KeySchema: [
+      { AttributeName: TABLE_SCHEMA.partitionKey, KeyType: 'HASH' as const },
+      { AttributeName: TABLE_SCHEMA.sortKey, KeyType: 'RANGE' as const },
+    ],
+    GlobalSecondaryIndexes: Object.values(TABLE_SCHEMA.indexes).map((index) => ({
+      IndexName: index.name,
+      KeySchema: [
+        { AttributeName: index.partitionKey, KeyType: 'HASH' as const },
+        { AttributeName: index.sortKey, KeyType: 'RANGE' as const },
+      ],
+      Projection: { ProjectionType: 'ALL' as const },
+    })),
+  };
+}
+
+/** Key values, in one place. `#` separates parts; LiveKit ids never contain it. */
+export const keys = {
+  room: (roomSid: string) => ({ pk: `ROOM#${roomSid}`, sk: 'ROOM' }),
+  participant: (participantSid: string) => ({ pk: `PARTICIPANT#${participantSid}`, sk: 'PARTICIPANT' }),
+  track: (trackSid: string) => ({ pk: `TRACK#${trackSid}`, sk: 'TRACK' }),
+  egress: (egressId: string) => ({ pk: `EGRESS#${egressId}`, sk: 'EGRESS' }),
+  ingress: (ingressId: string, sessionId: string) => ({ pk: `INGRESS#${ingressId}`, sk: `SESSION#${sessionId}` }),
+  eventRecord: (eventId: string) => ({ pk: `EVENT#${eventId}`, sk: 'EVENT' }),
+  outbox: (eventId: string, changeId: string) => ({ pk: `EVENT#${eventId}`, sk: `OUTBOX#${changeId}` }),
+
+  /** `gsi1pk` values of the open index. Room names can contain `#`, so they only ever end a key. */
+  activeRoomsPk: 'ROOMS#ACTIVE',
+  openEgressesPk: 'EGRESSES#OPEN',
+  activeIngressesPk: 'INGRESSES#ACTIVE',
+  roomParticipantsPk: (roomSid: string) => `ROOM#${roomSid}#PARTICIPANTS`,
+  participantTracksPk: (participantSid: string) => `PARTICIPANT#${participantSid}#TRACKS`,
+  /** `gsi2pk`: one identity in one room name (room names are reused; sids are not). */
+  identityPk: (roomName: string, identity: string) => `IDENTITY#${JSON.stringify([roomName, identity])}`,
+} as const;
