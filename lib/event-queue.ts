@@ -1,0 +1,45 @@
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { PipelineConfig, queueVisibilityTimeoutSeconds } from './config';
+
+export interface EventQueueProps {
+  readonly config: PipelineConfig;
+}
+
+/**
+ * The queue between "LiveKit got its 200" and "the event is applied": once a message is here it is
+ * never lost. Standard (not FIFO): the processor does not depend on order or on single delivery,
+ * and a standard queue has no per-group throughput ceiling. A message that fails
+ * `maxReceiveCount` times moves to the DLQ and stays there for on-call to inspect and redrive.
+ */
+export class EventQueue extends Construct {
+  public readonly queue: sqs.Queue;
+  public readonly deadLetterQueue: sqs.Queue;
+
+  constructor(scope: Construct, id: string, props: EventQueueProps) {
+    super(scope, id);
+    const { queue: q, processing, removalPolicy } = props.config;
+    if (q.dlqRetentionDays < q.retentionDays) {
+      // SQS keeps a message's original enqueue time when it moves to the DLQ, so a shorter DLQ
+      // retention could expire a message the moment it arrives there.
+      throw new Error(`queue.dlqRetentionDays (${q.dlqRetentionDays}) must be at least queue.retentionDays (${q.retentionDays})`);
+    }
+    const policy = removalPolicy === 'retain' ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
+
+    this.deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', {
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(q.dlqRetentionDays),
+      removalPolicy: policy,
+    });
+    this.queue = new sqs.Queue(this, 'Queue', {
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(q.retentionDays),
+      visibilityTimeout: Duration.seconds(queueVisibilityTimeoutSeconds(processing)),
+      deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: q.maxReceiveCount },
+      removalPolicy: policy,
+    });
+  }
+}

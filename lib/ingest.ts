@@ -1,0 +1,100 @@
+import { Duration } from 'aws-cdk-lib';
+import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
+import * as apigw from 'aws-cdk-lib/aws-apigatewayv2';
+import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import * as path from 'node:path';
+import { PipelineConfig } from './config';
+import { defaultFunctionProps } from './lambda-defaults';
+
+export interface IngestProps {
+  readonly config: PipelineConfig;
+  /** Where verified events go. */
+  readonly queue: sqs.IQueue;
+  /** LiveKit API key/secret pairs used to verify signatures. */
+  readonly keys: secretsmanager.ISecret;
+}
+
+/**
+ * `POST /webhook` on an HTTP API, in front of a Lambda that verifies LiveKit's signature and
+ * enqueues the event. It does nothing else, so it answers in milliseconds: LiveKit waits ~3 s, and
+ * a slow answer holds up every later event of the same room.
+ */
+export class Ingest extends Construct {
+  public readonly api: apigw.HttpApi;
+  public readonly stage: apigw.HttpStage;
+  public readonly function: NodejsFunction;
+  public readonly accessLogs: logs.LogGroup;
+  /** The URL to give LiveKit. */
+  public readonly webhookUrl: string;
+
+  constructor(scope: Construct, id: string, props: IngestProps) {
+    super(scope, id);
+    const { ingest, logRetentionDays } = props.config;
+    if (ingest.throttleBurstLimit < ingest.throttleRateLimit) {
+      throw new Error(`ingest.throttleBurstLimit (${ingest.throttleBurstLimit}) must be at least ingest.throttleRateLimit (${ingest.throttleRateLimit})`);
+    }
+
+    this.function = new NodejsFunction(this, 'Function', {
+      ...defaultFunctionProps(this, 'Function', props.config, {
+        description: 'Verifies LiveKit webhook signatures and enqueues the events',
+        // Verification is CPU-bound; more memory buys a proportionally faster CPU.
+        memorySize: 512,
+        // The handler bounds its own SQS deadline (2 s) below LiveKit's 3 s; this is a backstop.
+        timeout: Duration.seconds(5),
+        environment: {
+          QUEUE_URL: props.queue.queueUrl,
+          LIVEKIT_KEYS_SECRET_ID: props.keys.secretArn,
+          MAX_BODY_BYTES: String(ingest.maxBodyBytes),
+          CLOCK_TOLERANCE_SECONDS: String(ingest.clockToleranceSeconds),
+          KEY_CACHE_SECONDS: String(ingest.keyCacheSeconds),
+        },
+      }),
+      entry: path.join(__dirname, '..', 'lambda', 'ingest', 'handler.ts'),
+      handler: 'handler',
+    });
+    props.queue.grantSendMessages(this.function);
+    props.keys.grantRead(this.function);
+
+    this.api = new apigw.HttpApi(this, 'Api', {
+      description: 'Receives LiveKit webhooks',
+      createDefaultStage: false,
+    });
+    this.api.addRoutes({
+      path: '/webhook',
+      methods: [apigw.HttpMethod.POST],
+      integration: new HttpLambdaIntegration('Webhook', this.function),
+    });
+
+    this.accessLogs = new logs.LogGroup(this, 'AccessLogs', { retention: logRetentionDays as logs.RetentionDays });
+    this.stage = new apigw.HttpStage(this, 'Stage', {
+      httpApi: this.api,
+      stageName: '$default',
+      autoDeploy: true,
+      throttle: { rateLimit: ingest.throttleRateLimit, burstLimit: ingest.throttleBurstLimit },
+      accessLogSettings: {
+        destination: new apigw.LogGroupLogDestination(this.accessLogs),
+        format: AccessLogFormat.custom(
+          JSON.stringify({
+            requestId: '$context.requestId',
+            ip: '$context.identity.sourceIp',
+            time: '$context.requestTime',
+            method: '$context.httpMethod',
+            path: '$context.path',
+            status: '$context.status',
+            responseLength: '$context.responseLength',
+            latencyMs: '$context.responseLatency',
+            integrationLatencyMs: '$context.integrationLatency',
+            integrationError: '$context.integrationErrorMessage',
+            userAgent: '$context.identity.userAgent',
+          }),
+        ),
+      },
+    });
+    this.webhookUrl = `${this.api.apiEndpoint}/webhook`;
+  }
+}

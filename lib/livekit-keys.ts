@@ -1,0 +1,41 @@
+import { RemovalPolicy, SecretValue } from 'aws-cdk-lib';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import { Construct } from 'constructs';
+import { PipelineConfig } from './config';
+
+export interface LiveKitKeysProps {
+  readonly config: PipelineConfig;
+}
+
+/**
+ * The Secrets Manager secret holding the LiveKit API key/secret pairs, `{"<apiKey>": "<apiSecret>"}`,
+ * several at once during a rotation. Either an existing secret named in config, or one created
+ * here holding `{}`: the stack cannot know your LiveKit secret, and until you put it in, ingest
+ * answers 503 (LiveKit retries) rather than 401 (LiveKit would drop the event).
+ */
+export class LiveKitKeys extends Construct {
+  public readonly secret: secretsmanager.ISecret;
+  /** True when the stack created the secret (it then needs filling in after deploy). */
+  public readonly created: boolean;
+
+  constructor(scope: Construct, id: string, props: LiveKitKeysProps) {
+    super(scope, id);
+    const existing = props.config.livekit.existingSecretName;
+    this.created = existing === undefined;
+    if (existing === undefined) {
+      this.secret = new secretsmanager.Secret(this, 'Secret', {
+        description: 'LiveKit API key/secret pairs accepted by the webhook pipeline: {"<apiKey>": "<apiSecret>", ...}',
+        // An empty JSON object is not a secret; the real pairs are put in after deploy.
+        secretStringValue: SecretValue.unsafePlainText('{}'),
+        removalPolicy: props.config.removalPolicy === 'retain' ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+      });
+    } else if (existing.startsWith('arn:')) {
+      // A complete ARN ends in the six random characters Secrets Manager appends to the name.
+      this.secret = /-[A-Za-z0-9]{6}$/.test(existing)
+        ? secretsmanager.Secret.fromSecretCompleteArn(this, 'Secret', existing)
+        : secretsmanager.Secret.fromSecretPartialArn(this, 'Secret', existing);
+    } else {
+      this.secret = secretsmanager.Secret.fromSecretNameV2(this, 'Secret', existing);
+    }
+  }
+}

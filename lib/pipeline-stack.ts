@@ -1,0 +1,43 @@
+import { CfnOutput, Stack, StackProps } from 'aws-cdk-lib';
+import { Construct } from 'constructs';
+import { PipelineConfig } from './config';
+import { EventQueue } from './event-queue';
+import { Ingest } from './ingest';
+import { LiveKitKeys } from './livekit-keys';
+
+export interface PipelineStackProps extends StackProps {
+  readonly config: PipelineConfig;
+}
+
+/**
+ * The whole pipeline, one construct per concern: LiveKit → ingest → queue → processing → state,
+ * with the reconciler and monitoring alongside. Environment-agnostic: it synthesises offline with
+ * no account or region lookups.
+ */
+export class PipelineStack extends Stack {
+  public readonly eventQueue: EventQueue;
+  public readonly keys: LiveKitKeys;
+  public readonly ingest: Ingest;
+
+  constructor(scope: Construct, id: string, props: PipelineStackProps) {
+    super(scope, id, props);
+    const { config } = props;
+
+    this.keys = new LiveKitKeys(this, 'LiveKitKeys', { config });
+    this.eventQueue = new EventQueue(this, 'Events', { config });
+    this.ingest = new Ingest(this, 'Ingest', { config, queue: this.eventQueue.queue, keys: this.keys.secret });
+
+    new CfnOutput(this, 'WebhookUrl', {
+      description: 'Give this URL to LiveKit (project webhook settings, or `webhooks` on an egress request)',
+      value: this.ingest.webhookUrl,
+    });
+    new CfnOutput(this, 'QueueUrl', { value: this.eventQueue.queue.queueUrl });
+    new CfnOutput(this, 'DeadLetterQueueUrl', { value: this.eventQueue.deadLetterQueue.queueUrl });
+    new CfnOutput(this, 'LiveKitKeysSecretArn', {
+      description: this.keys.created
+        ? 'Put your LiveKit API key pairs here: {"<apiKey>": "<apiSecret>"}'
+        : 'The existing secret the pipeline reads LiveKit API key pairs from',
+      value: this.keys.secret.secretArn,
+    });
+  }
+}

@@ -1,0 +1,54 @@
+import { ConfigError, DEFAULT_CONFIG, parseConfig, queueVisibilityTimeoutSeconds } from '../lib/config';
+
+describe('parseConfig', () => {
+  it('gives the defaults when nothing is set', () => {
+    expect(parseConfig({})).toEqual(DEFAULT_CONFIG);
+  });
+
+  it('reads numbers given as strings, as `-c key=value` delivers them', () => {
+    const config = parseConfig({ queue: { maxReceiveCount: '3' }, ingest: { maxBodyBytes: '32768' } });
+    expect(config.queue.maxReceiveCount).toBe(3);
+    expect(config.ingest.maxBodyBytes).toBe(32768);
+  });
+
+  it('keeps an existing secret given by name or ARN', () => {
+    expect(parseConfig({ livekit: { existingSecretName: 'prod/livekit' } }).livekit.existingSecretName).toBe('prod/livekit');
+    const arn = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:prod/livekit-AbCdEf';
+    expect(parseConfig({ livekit: { existingSecretName: arn } }).livekit.existingSecretName).toBe(arn);
+  });
+
+  it.each([
+    [{ queue: { maxReceiveCount: 0 } }, '"queue.maxReceiveCount" must be an integer from 1 to 1000, got 0'],
+    [{ queue: { dlqRetentionDays: 15 } }, '"queue.dlqRetentionDays" must be an integer from 1 to 14'],
+    [{ ingest: { maxBodyBytes: 'big' } }, '"ingest.maxBodyBytes" must be an integer'],
+    [{ ingest: { maxBodyBytes: 300 * 1024 } }, '"ingest.maxBodyBytes" must be an integer from 1024 to 204800'],
+    [{ processing: { maxConcurrency: 1 } }, '"processing.maxConcurrency" must be an integer from 2 to 1000'],
+    [{ processing: { batchSize: 100, maxBatchingWindowSeconds: 0 } }, 'above 10 needs "processing.maxBatchingWindowSeconds" of at least 1'],
+    [{ livekit: { url: 'livekit.example.com' } }, '"livekit.url" must be an http(s) or ws(s) URL'],
+    [{ livekit: { existingSecretName: 'has spaces' } }, '"livekit.existingSecretName" must be a Secrets Manager secret name or ARN'],
+    [{ alarms: { email: 'oncall' } }, '"alarms.email" must be an email address'],
+    [{ logRetentionDays: 10 }, '"logRetentionDays" must be one of 1, 3, 5, 7, 14, 30'],
+    [{ removalPolicy: 'keep' }, '"removalPolicy" must be "retain" or "destroy"'],
+    [{ ingest: { maxBodyByte: 1 } }, 'unknown setting "ingest.maxBodyByte"'],
+    [{ reconciler: {} }, 'unknown setting "reconciler"'],
+    [{ queue: 5 }, '"queue" must be an object'],
+  ])('rejects %j saying what to fix', (input, message) => {
+    expect(() => parseConfig(input)).toThrow(ConfigError);
+    expect(() => parseConfig(input)).toThrow(message);
+  });
+
+  it('reports every problem at once', () => {
+    try {
+      parseConfig({ queue: { maxReceiveCount: 0 }, removalPolicy: 'keep' });
+      throw new Error('expected a ConfigError');
+    } catch (error) {
+      expect((error as ConfigError).problems).toHaveLength(2);
+    }
+  });
+});
+
+describe('queueVisibilityTimeoutSeconds', () => {
+  it('is six times the function timeout plus the batching window, as AWS recommends', () => {
+    expect(queueVisibilityTimeoutSeconds({ ...DEFAULT_CONFIG.processing, timeoutSeconds: 30, maxBatchingWindowSeconds: 2 })).toBe(182);
+  });
+});
