@@ -42,14 +42,14 @@ function loadHandler(secretValues: Array<string | Error> = [JSON.stringify({ [KE
     const sqsModule = require('@aws-sdk/client-sqs');
     const smModule = require('@aws-sdk/client-secrets-manager');
     const sqs = mockClient(sqsModule.SQSClient);
-    sqs.on(sqsModule.SendMessageCommand).resolves({ MessageId: 'm-1' });
+    sqs.on(sqsModule.SendMessageCommand).resolves({ MessageId: 'm-1' } as never);
     const secrets = mockClient(smModule.SecretsManagerClient);
     let stub = secrets.on(smModule.GetSecretValueCommand);
     for (const value of secretValues) {
-      stub = value instanceof Error ? stub.rejectsOnce(value) : stub.resolvesOnce({ SecretString: value });
+      stub = value instanceof Error ? stub.rejectsOnce(value) : stub.resolvesOnce({ SecretString: value } as never);
     }
     const last = secretValues[secretValues.length - 1];
-    if (typeof last === 'string') stub.resolves({ SecretString: last });
+    if (typeof last === 'string') stub.resolves({ SecretString: last } as never);
     const { handler } = require('../../lambda/ingest/handler');
     loaded = {
       handler,
