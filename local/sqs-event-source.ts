@@ -1,0 +1,156 @@
+/**
+ * Behaves like Lambda's SQS event source mapping, for the local runtime and tests: up to
+ * `maxConcurrency` pollers, each filling a batch of up to `batchSize` messages for at most
+ * `maxBatchingWindowSeconds`, invoking the handler with real `SQSEvent` records and deleting only
+ * the records the handler did not report in `batchItemFailures`. Failed records are left alone, so
+ * they come back after the visibility timeout and the queue's RedrivePolicy moves them to the DLQ
+ * after maxReceiveCount, as in AWS.
+ */
+import type { SQSBatchResponse, SQSEvent, SQSMessageAttributes, SQSRecord } from 'aws-lambda';
+import { DeleteMessageBatchCommand, Message, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import type { ProcessingConfig } from '../lib/config';
+import { Logger } from '../lambda/shared/logger';
+
+export type SqsHandler = (event: SQSEvent) => Promise<SQSBatchResponse | void>;
+
+export interface SqsEventSourceProps {
+  readonly client: SQSClient;
+  readonly queueUrl: string;
+  readonly queueArn: string;
+  readonly processing: Pick<ProcessingConfig, 'batchSize' | 'maxBatchingWindowSeconds' | 'maxConcurrency'>;
+  readonly handler: SqsHandler;
+  readonly region?: string;
+  readonly logger?: Logger;
+}
+
+/** SQS returns at most 10 messages per ReceiveMessage and long-polls at most 20 s. */
+const MAX_RECEIVE = 10;
+const MAX_WAIT_SECONDS = 20;
+
+export class SqsEventSource {
+  private running = false;
+  private readonly abort = new AbortController();
+  private pollers: Promise<void>[] = [];
+  private readonly logger: Logger;
+  /** Handler invocations so far; tests await conditions on it instead of sleeping. */
+  invocations = 0;
+
+  constructor(private readonly props: SqsEventSourceProps) {
+    if (props.processing.batchSize < 1) throw new Error('batchSize must be at least 1');
+    if (props.processing.maxConcurrency < 1) throw new Error('maxConcurrency must be at least 1');
+    this.logger = props.logger ?? new Logger({ service: 'sqs-event-source', level: 'warn' });
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.pollers = Array.from({ length: this.props.processing.maxConcurrency }, () => this.poll());
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    this.abort.abort();
+    await Promise.all(this.pollers);
+  }
+
+  private async poll(): Promise<void> {
+    while (this.running) {
+      try {
+        const messages = await this.collectBatch();
+        if (messages.length > 0) await this.invoke(messages);
+      } catch (error) {
+        if (!this.running) return;
+        this.logger.error('poller error', { error });
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+    }
+  }
+
+  private async collectBatch(): Promise<Message[]> {
+    const { batchSize, maxBatchingWindowSeconds } = this.props.processing;
+    const batch: Message[] = [];
+    let deadline: number | undefined;
+    while (this.running && batch.length < batchSize) {
+      // Before the first message, long-poll; after it, wait only for the rest of the window.
+      const remainingMs = deadline === undefined ? MAX_WAIT_SECONDS * 1000 : deadline - Date.now();
+      if (remainingMs <= 0) break;
+      const output = await this.props.client.send(
+        new ReceiveMessageCommand({
+          QueueUrl: this.props.queueUrl,
+          MaxNumberOfMessages: Math.min(MAX_RECEIVE, batchSize - batch.length),
+          WaitTimeSeconds: Math.min(MAX_WAIT_SECONDS, Math.floor(remainingMs / 1000)),
+          MessageSystemAttributeNames: ['All'],
+          MessageAttributeNames: ['All'],
+        }),
+        { abortSignal: this.abort.signal },
+      );
+      const received = output.Messages ?? [];
+      batch.push(...received);
+      if (batch.length > 0 && deadline === undefined) deadline = Date.now() + maxBatchingWindowSeconds * 1000;
+      if (batch.length > 0 && maxBatchingWindowSeconds === 0) break;
+    }
+    return batch;
+  }
+
+  private toRecord(message: Message): SQSRecord {
+    const messageAttributes: SQSMessageAttributes = {};
+    for (const [name, value] of Object.entries(message.MessageAttributes ?? {})) {
+      messageAttributes[name] = {
+        stringValue: value.StringValue,
+        binaryValue: value.BinaryValue ? Buffer.from(value.BinaryValue).toString('base64') : undefined,
+        stringListValues: value.StringListValues ?? [],
+        binaryListValues: (value.BinaryListValues ?? []).map((item) => Buffer.from(item).toString('base64')),
+        dataType: value.DataType ?? 'String',
+      };
+    }
+    const attributes = message.Attributes ?? {};
+    return {
+      messageId: message.MessageId ?? '',
+      receiptHandle: message.ReceiptHandle ?? '',
+      body: message.Body ?? '',
+      attributes: {
+        ApproximateReceiveCount: attributes.ApproximateReceiveCount ?? '1',
+        SentTimestamp: attributes.SentTimestamp ?? String(Date.now()),
+        SenderId: attributes.SenderId ?? 'local',
+        ApproximateFirstReceiveTimestamp: attributes.ApproximateFirstReceiveTimestamp ?? String(Date.now()),
+      },
+      messageAttributes,
+      md5OfBody: message.MD5OfBody ?? '',
+      eventSource: 'aws:sqs',
+      eventSourceARN: this.props.queueArn,
+      awsRegion: this.props.region ?? this.props.queueArn.split(':')[3] ?? 'us-east-1',
+    };
+  }
+
+  private async invoke(messages: Message[]): Promise<void> {
+    const records = messages.map((message) => this.toRecord(message));
+    this.invocations++;
+    let response: SQSBatchResponse | void;
+    try {
+      response = await this.props.handler({ Records: records });
+    } catch (error) {
+      // Like Lambda: a thrown handler fails the whole batch; every message comes back.
+      this.logger.warn('handler failed, whole batch left for redelivery', { error, records: records.length });
+      return;
+    }
+    const failures = response?.batchItemFailures ?? [];
+    const ids = new Set(records.map((record) => record.messageId));
+    if (failures.some((failure) => !failure.itemIdentifier || !ids.has(failure.itemIdentifier))) {
+      // Lambda treats an unknown or empty itemIdentifier as a failure of the whole batch.
+      this.logger.warn('invalid batchItemFailures, whole batch left for redelivery');
+      return;
+    }
+    const failed = new Set(failures.map((failure) => failure.itemIdentifier));
+    const done = records.filter((record) => !failed.has(record.messageId));
+    for (let start = 0; start < done.length; start += MAX_RECEIVE) {
+      const chunk = done.slice(start, start + MAX_RECEIVE);
+      const output = await this.props.client.send(
+        new DeleteMessageBatchCommand({
+          QueueUrl: this.props.queueUrl,
+          Entries: chunk.map((record, index) => ({ Id: String(index), ReceiptHandle: record.receiptHandle })),
+        }),
+      );
+      if (output.Failed && output.Failed.length > 0) this.logger.warn('some messages could not be deleted', { failed: output.Failed.length });
+    }
+  }
+}
