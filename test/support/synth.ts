@@ -1,5 +1,9 @@
-import { App, Stack } from 'aws-cdk-lib';
+import { App, Stack, Validations } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { ConfigInput, parseConfig, PipelineConfig } from '../../lib/config';
 import { PipelineStack } from '../../lib/pipeline-stack';
 
@@ -14,4 +18,35 @@ export function synthPipeline(input: ConfigInput = {}): { stack: PipelineStack; 
 /** A bare stack for testing one construct on its own. */
 export function bareStack(): Stack {
   return new Stack(new App(), 'TestStack');
+}
+
+/**
+ * Synthesises `build`'s stack with cdk-nag's AwsSolutionsChecks, as bin/app.ts does, and returns
+ * every finding that was not acknowledged, errors and warnings alike ("rule: construct path").
+ */
+export function unacknowledgedNagFindings(build: (app: App) => void): string[] {
+  const outdir = mkdtempSync(join(tmpdir(), 'nag-'));
+  const app = new App({ outdir });
+  build(app);
+  Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+  let synthError: unknown;
+  try {
+    app.synth();
+  } catch (error) {
+    synthError = error;
+  }
+  const reportFile = join(outdir, 'validation-report.json');
+  if (!existsSync(reportFile)) {
+    if (synthError) throw synthError;
+    return [];
+  }
+  const report = JSON.parse(readFileSync(reportFile, 'utf8'));
+  const found: string[] = [];
+  for (const pluginReport of report.pluginReports ?? []) {
+    for (const violation of pluginReport.violations ?? []) {
+      for (const construct of violation.violatingConstructs ?? []) found.push(`${violation.ruleName}: ${construct.constructPath}`);
+    }
+  }
+  if (synthError && found.length === 0) throw synthError;
+  return found;
 }
