@@ -1,0 +1,598 @@
+/**
+ * The in-memory state of one LiveKit deployment (rooms, participant sessions, tracks, egress,
+ * ingress) and the scenario operations that change it. Every operation changes the state
+ * synchronously and hands the webhook events LiveKit would emit, in LiveKit's order, to `notify`;
+ * the sender decides what the receiver actually gets. The state is the ground truth a reconciler
+ * is checked against, and what the Twirp API serves.
+ */
+import { randomUUID } from 'node:crypto';
+import {
+  Codec,
+  DisconnectReason,
+  EgressInfo,
+  EgressSourceType,
+  EgressStatus,
+  FileInfo,
+  IngressInfo,
+  IngressState,
+  IngressState_Status,
+  ParticipantInfo,
+  ParticipantInfo_Kind,
+  ParticipantInfo_State,
+  ParticipantPermission,
+  Room,
+  RoomCompositeEgressRequest,
+  TimedVersion,
+  TrackInfo,
+  TrackSource,
+  TrackType,
+  WebhookEvent,
+} from '@livekit/protocol';
+import { newGuid, RandomSource } from './ids';
+import { nowNanos } from './timing';
+
+export type ParticipantKindName = keyof typeof ParticipantInfo_Kind;
+export type TrackSourceName = 'CAMERA' | 'MICROPHONE' | 'SCREEN_SHARE' | 'SCREEN_SHARE_AUDIO';
+export type DisconnectReasonName = keyof typeof DisconnectReason;
+/** Terminal egress status used when a room ends under an active egress (see `LiveKitModelOptions`). */
+export type EgressEndStatusName = 'EGRESS_COMPLETE' | 'EGRESS_ABORTED';
+
+export class RoomNotFoundError extends Error {
+  constructor(readonly room: string) {
+    super(`requested room does not exist: ${room}`);
+    this.name = 'RoomNotFoundError';
+  }
+}
+
+export class ParticipantNotFoundError extends Error {
+  constructor(
+    readonly room: string,
+    readonly participant: string,
+  ) {
+    super(`participant does not exist: ${participant} in ${room}`);
+    this.name = 'ParticipantNotFoundError';
+  }
+}
+
+export class TrackNotFoundError extends Error {
+  constructor(readonly trackSid: string) {
+    super(`track is not found: ${trackSid}`);
+    this.name = 'TrackNotFoundError';
+  }
+}
+
+export class EgressNotFoundError extends Error {
+  constructor(readonly egressId: string) {
+    super(`egress does not exist: ${egressId}`);
+    this.name = 'EgressNotFoundError';
+  }
+}
+
+export class EgressNotActiveError extends Error {
+  constructor(
+    readonly egressId: string,
+    readonly status: EgressStatus,
+  ) {
+    super(`egress with status ${EgressStatus[status]} cannot be stopped`);
+    this.name = 'EgressNotActiveError';
+  }
+}
+
+export class IngressNotFoundError extends Error {
+  constructor(readonly ingressId: string) {
+    super(`ingress does not exist: ${ingressId}`);
+    this.name = 'IngressNotFoundError';
+  }
+}
+
+export interface LiveKitModelOptions {
+  /** Receives every webhook event, in emission order. */
+  readonly notify: (event: WebhookEvent) => void;
+  readonly random?: RandomSource;
+  /**
+   * What an active room-composite egress ends with when its room is deleted. LIVEKIT.md does not
+   * settle it; the egress service finishes the recording when the room goes away, so COMPLETE is
+   * the default, and ABORTED is available to test a receiver against both.
+   */
+  readonly egressStatusOnRoomEnd?: EgressEndStatusName;
+  /** Close a room this long after its last participant left (LiveKit's departure timeout); unset = never. */
+  readonly closeEmptyRoomsAfterMs?: number;
+  /** Scheduler for the empty-room timer, so the owner can cancel it on stop. */
+  readonly schedule?: (ms: number, fn: () => void) => () => void;
+}
+
+export interface CreateRoomOptions {
+  readonly metadata?: string;
+  readonly emptyTimeout?: number;
+  readonly departureTimeout?: number;
+}
+
+export interface JoinOptions {
+  readonly name?: string;
+  readonly kind?: ParticipantKindName;
+  readonly metadata?: string;
+}
+
+export interface PublishTrackOptions {
+  readonly source?: TrackSourceName;
+  readonly name?: string;
+  readonly muted?: boolean;
+}
+
+export interface RoomCompositeEgressOptions {
+  readonly layout?: string;
+  /** The request as a client sent it (Twirp path); the scenario path builds one from `layout`. */
+  readonly request?: RoomCompositeEgressRequest;
+}
+
+export interface StartIngressOptions {
+  readonly identity?: string;
+  readonly name?: string;
+}
+
+interface TrackState {
+  readonly info: TrackInfo;
+}
+
+interface ParticipantState {
+  readonly sid: string;
+  readonly identity: string;
+  readonly name: string;
+  readonly kind: ParticipantInfo_Kind;
+  readonly metadata: string;
+  readonly joinedAtMs: number;
+  state: ParticipantInfo_State;
+  version: number;
+  readonly tracks: Map<string, TrackState>;
+}
+
+interface RoomState {
+  readonly sid: string;
+  readonly name: string;
+  readonly creationTimeMs: number;
+  readonly metadata: string;
+  readonly emptyTimeout: number;
+  readonly departureTimeout: number;
+  /** Keyed by identity: LiveKit allows one session per identity and room. */
+  readonly participants: Map<string, ParticipantState>;
+  cancelCloseTimer?: () => void;
+}
+
+export interface EndedRoom {
+  readonly sid: string;
+  readonly name: string;
+  readonly creationTimeMs: number;
+  readonly endedAtMs: number;
+}
+
+const ENABLED_CODECS = ['audio/opus', 'audio/red', 'video/VP8', 'video/H264', 'video/VP9', 'video/AV1'];
+
+const EGRESS_ACTIVE_STATES = new Set([EgressStatus.EGRESS_STARTING, EgressStatus.EGRESS_ACTIVE, EgressStatus.EGRESS_ENDING]);
+
+export class LiveKitModel {
+  private readonly rooms = new Map<string, RoomState>();
+  private readonly endedRoomLog: EndedRoom[] = [];
+  private readonly egress = new Map<string, EgressInfo>();
+  private readonly ingress = new Map<string, IngressInfo>();
+  private readonly random: RandomSource;
+
+  constructor(private readonly options: LiveKitModelOptions) {
+    this.random = options.random ?? Math.random;
+  }
+
+  // ---- scenario operations -------------------------------------------------------------------
+
+  /** Creates the room (room_started) unless it exists; LiveKit's CreateRoom is idempotent too. */
+  createRoom(name: string, opts: CreateRoomOptions = {}): Room {
+    if (!name) throw new RangeError('room name is required');
+    const existing = this.rooms.get(name);
+    if (existing) return this.roomInfo(existing);
+    const room: RoomState = {
+      sid: newGuid('room', this.random),
+      name,
+      creationTimeMs: Date.now(),
+      metadata: opts.metadata ?? '',
+      emptyTimeout: opts.emptyTimeout ?? 300,
+      departureTimeout: opts.departureTimeout ?? 20,
+      participants: new Map(),
+    };
+    this.rooms.set(name, room);
+    this.emit('room_started', { room: this.roomInfo(room) });
+    return this.roomInfo(room);
+  }
+
+  /**
+   * A participant connects and becomes ACTIVE: participant_joined with a new session sid. Joining
+   * creates the room like a real connection does; an identity already present is replaced
+   * (participant_left with DUPLICATE_IDENTITY first), as LiveKit does.
+   */
+  join(roomName: string, identity: string, opts: JoinOptions = {}): ParticipantInfo {
+    const room = this.ensureRoom(roomName);
+    this.replaceDuplicate(room, identity);
+    const participant = this.newParticipant(identity, opts);
+    participant.state = ParticipantInfo_State.ACTIVE;
+    participant.version += 1;
+    room.participants.set(identity, participant);
+    room.cancelCloseTimer?.();
+    room.cancelCloseTimer = undefined;
+    const info = this.participantInfo(participant);
+    this.emit('participant_joined', { room: this.roomInfo(room), participant: info });
+    return info;
+  }
+
+  /** The participant disconnects: track_unpublished for each track, then participant_left. */
+  leave(roomName: string, identityOrSid: string, reason: DisconnectReasonName = 'CLIENT_INITIATED'): ParticipantInfo {
+    const room = this.requireRoom(roomName);
+    const participant = this.findParticipant(room, identityOrSid);
+    const info = this.disconnect(room, participant, DisconnectReason[reason]);
+    this.scheduleCloseIfEmpty(room);
+    return info;
+  }
+
+  /**
+   * A connection that never became ACTIVE (ICE failed, client gave up): the session existed only in
+   * JOINING/JOINED, so LiveKit sends participant_connection_aborted and never participant_joined.
+   */
+  abortConnection(roomName: string, identity: string, opts: JoinOptions = {}): ParticipantInfo {
+    const room = this.ensureRoom(roomName);
+    const participant = this.newParticipant(identity, opts);
+    participant.state = ParticipantInfo_State.DISCONNECTED;
+    participant.version += 1;
+    const info = this.participantInfo(participant);
+    this.emit('participant_connection_aborted', { room: this.roomInfo(room), participant: info });
+    this.scheduleCloseIfEmpty(room);
+    return info;
+  }
+
+  publishTrack(roomName: string, identity: string, opts: PublishTrackOptions = {}): TrackInfo {
+    const room = this.requireRoom(roomName);
+    const participant = this.findParticipant(room, identity);
+    const source = TrackSource[opts.source ?? 'MICROPHONE'];
+    const isAudio = source === TrackSource.MICROPHONE || source === TrackSource.SCREEN_SHARE_AUDIO;
+    const mimeType = isAudio ? 'audio/red' : 'video/VP8';
+    const mid = String(participant.tracks.size);
+    const track = new TrackInfo({
+      sid: newGuid('track', this.random),
+      type: isAudio ? TrackType.AUDIO : TrackType.VIDEO,
+      name: opts.name ?? '',
+      muted: opts.muted ?? false,
+      source,
+      mimeType,
+      mid,
+      stream: source === TrackSource.SCREEN_SHARE || source === TrackSource.SCREEN_SHARE_AUDIO ? 'screen' : 'camera',
+      codecs: [{ mimeType, mid, cid: randomUUID() }],
+      version: new TimedVersion({ unixMicro: BigInt(Date.now()) * 1000n }),
+      ...(isAudio ? {} : { width: 1280, height: 720, simulcast: true }),
+    });
+    participant.tracks.set(track.sid, { info: track });
+    participant.version += 1;
+    this.emit('track_published', { room: this.reducedRoom(room), participant: this.reducedParticipant(participant), track: track.clone() });
+    return track.clone();
+  }
+
+  unpublishTrack(roomName: string, identity: string, trackSid: string): TrackInfo {
+    const room = this.requireRoom(roomName);
+    const participant = this.findParticipant(room, identity);
+    const track = participant.tracks.get(trackSid);
+    if (!track) throw new TrackNotFoundError(trackSid);
+    participant.tracks.delete(trackSid);
+    participant.version += 1;
+    this.emit('track_unpublished', { room: this.reducedRoom(room), participant: this.reducedParticipant(participant), track: track.info.clone() });
+    return track.info.clone();
+  }
+
+  /**
+   * Starts a room-composite egress: egress_started (EGRESS_STARTING) then egress_updated
+   * (EGRESS_ACTIVE), both in the egress's own queue. Returns the STARTING snapshot, as the API does.
+   */
+  startRoomCompositeEgress(roomName: string, opts: RoomCompositeEgressOptions = {}): EgressInfo {
+    const room = this.requireRoom(roomName);
+    const request = opts.request?.clone() ?? new RoomCompositeEgressRequest({ roomName, layout: opts.layout ?? 'speaker' });
+    const info = new EgressInfo({
+      egressId: newGuid('egress', this.random),
+      roomId: room.sid,
+      roomName,
+      sourceType: EgressSourceType.WEB,
+      status: EgressStatus.EGRESS_STARTING,
+      updatedAt: nowNanos(),
+      request: { case: 'roomComposite', value: request },
+    });
+    this.egress.set(info.egressId, info);
+    const starting = info.clone();
+    this.emitEgress('egress_started', info);
+    info.status = EgressStatus.EGRESS_ACTIVE;
+    info.startedAt = nowNanos();
+    info.updatedAt = info.startedAt;
+    this.emitEgress('egress_updated', info);
+    return starting;
+  }
+
+  /** egress_updated (EGRESS_ENDING) then egress_ended (EGRESS_COMPLETE). Returns the ENDING snapshot. */
+  stopEgress(egressId: string): EgressInfo {
+    const info = this.requireEgress(egressId);
+    if (!EGRESS_ACTIVE_STATES.has(info.status) || info.status === EgressStatus.EGRESS_ENDING) {
+      throw new EgressNotActiveError(egressId, info.status);
+    }
+    const ending = this.markEnding(info, 'stopped by request');
+    this.finishEgress(info, EgressStatus.EGRESS_COMPLETE);
+    return ending;
+  }
+
+  /** The egress fails on its own (egress_ended with EGRESS_FAILED and an error). */
+  failEgress(egressId: string, error = 'pipeline failure'): EgressInfo {
+    const info = this.requireEgress(egressId);
+    if (!EGRESS_ACTIVE_STATES.has(info.status)) throw new EgressNotActiveError(egressId, info.status);
+    info.error = error;
+    this.finishEgress(info, EgressStatus.EGRESS_FAILED);
+    return info.clone();
+  }
+
+  /**
+   * Deletes the room (DeleteRoom, or the departure timeout): every participant leaves with
+   * ROOM_DELETED, room_finished, then each active egress of the room ends in its own queue, so a
+   * receiver may see egress_ended before or after room_finished.
+   */
+  endRoom(roomName: string): Room {
+    const room = this.requireRoom(roomName);
+    room.cancelCloseTimer?.();
+    for (const participant of [...room.participants.values()]) this.disconnect(room, participant, DisconnectReason.ROOM_DELETED);
+    const finished = this.roomInfo(room);
+    this.rooms.delete(roomName);
+    this.endedRoomLog.push({ sid: room.sid, name: room.name, creationTimeMs: room.creationTimeMs, endedAtMs: Date.now() });
+    this.emit('room_finished', { room: finished });
+    const endStatus = EgressStatus[this.options.egressStatusOnRoomEnd ?? 'EGRESS_COMPLETE'];
+    for (const info of this.egress.values()) {
+      if (info.roomId !== room.sid || !EGRESS_ACTIVE_STATES.has(info.status)) continue;
+      if (info.status !== EgressStatus.EGRESS_ENDING) this.markEnding(info, 'room closed');
+      this.finishEgress(info, endStatus);
+    }
+    for (const info of this.ingress.values()) {
+      if (info.roomName === roomName && info.state?.status === IngressState_Status.ENDPOINT_PUBLISHING) this.finishIngress(info, room);
+    }
+    return finished;
+  }
+
+  /** An RTMP ingress starts publishing: ingress_started, and its INGRESS participant joins. */
+  startIngress(roomName: string, opts: StartIngressOptions = {}): IngressInfo {
+    const room = this.ensureRoom(roomName);
+    const ingressId = newGuid('ingress', this.random);
+    const identity = opts.identity ?? `ingress-${ingressId.slice(3)}`;
+    const startedAt = nowNanos();
+    const info = new IngressInfo({
+      ingressId,
+      name: opts.name ?? identity,
+      streamKey: ingressId.slice(3),
+      url: 'rtmp://localhost:1935/x',
+      roomName,
+      participantIdentity: identity,
+      participantName: opts.name ?? identity,
+      state: new IngressState({ status: IngressState_Status.ENDPOINT_PUBLISHING, roomId: room.sid, startedAt, updatedAt: startedAt }),
+    });
+    this.ingress.set(ingressId, info);
+    this.emit('ingress_started', { room: this.reducedRoom(room), ingressInfo: info.clone() });
+    this.join(roomName, identity, { kind: 'INGRESS', name: info.participantName });
+    return info.clone();
+  }
+
+  /** The stream stops: the INGRESS participant leaves, then ingress_ended. */
+  endIngress(ingressId: string): IngressInfo {
+    const info = this.ingress.get(ingressId);
+    if (!info) throw new IngressNotFoundError(ingressId);
+    const room = this.rooms.get(info.roomName);
+    if (room) {
+      const participant = room.participants.get(info.participantIdentity);
+      if (participant) this.disconnect(room, participant, DisconnectReason.CLIENT_INITIATED);
+    }
+    this.finishIngress(info, room);
+    if (room) this.scheduleCloseIfEmpty(room);
+    return info.clone();
+  }
+
+  // ---- ground truth --------------------------------------------------------------------------
+
+  listRooms(names?: readonly string[]): Room[] {
+    const wanted = names && names.length > 0 ? new Set(names) : undefined;
+    return [...this.rooms.values()].filter((r) => !wanted || wanted.has(r.name)).map((r) => this.roomInfo(r));
+  }
+
+  getRoom(name: string): Room | undefined {
+    const room = this.rooms.get(name);
+    return room ? this.roomInfo(room) : undefined;
+  }
+
+  /** Rooms that existed and ended, oldest first (LiveKit itself keeps no such history). */
+  endedRooms(): readonly EndedRoom[] {
+    return this.endedRoomLog;
+  }
+
+  /** ACTIVE participants of a room; empty for an unknown room, as LiveKit's store answers. */
+  listParticipants(roomName: string): ParticipantInfo[] {
+    const room = this.rooms.get(roomName);
+    return room ? [...room.participants.values()].map((p) => this.participantInfo(p)) : [];
+  }
+
+  getParticipant(roomName: string, identity: string): ParticipantInfo {
+    const room = this.requireRoom(roomName);
+    const participant = room.participants.get(identity);
+    if (!participant) throw new ParticipantNotFoundError(roomName, identity);
+    return this.participantInfo(participant);
+  }
+
+  /** LiveKit's ListEgress filters: egress id (unknown id is an error), room name, active only. */
+  listEgress(filter: { readonly roomName?: string; readonly egressId?: string; readonly active?: boolean } = {}): EgressInfo[] {
+    let items: EgressInfo[];
+    if (filter.egressId) items = [this.requireEgress(filter.egressId)];
+    else items = [...this.egress.values()];
+    return items
+      .filter((e) => !filter.roomName || e.roomName === filter.roomName)
+      .filter((e) => !filter.active || EGRESS_ACTIVE_STATES.has(e.status))
+      .map((e) => e.clone());
+  }
+
+  listIngress(): IngressInfo[] {
+    return [...this.ingress.values()].map((i) => i.clone());
+  }
+
+  // ---- internals -----------------------------------------------------------------------------
+
+  private emit(type: string, fields: Partial<Pick<WebhookEvent, 'room' | 'participant' | 'track' | 'egressInfo' | 'ingressInfo'>>): void {
+    this.options.notify(new WebhookEvent({ event: type, ...fields }));
+  }
+
+  private emitEgress(type: string, info: EgressInfo): void {
+    this.emit(type, { room: new Room({ sid: info.roomId, name: info.roomName }), egressInfo: info.clone() });
+  }
+
+  private markEnding(info: EgressInfo, details: string): EgressInfo {
+    info.status = EgressStatus.EGRESS_ENDING;
+    info.details = details;
+    info.updatedAt = nowNanos();
+    this.emitEgress('egress_updated', info);
+    return info.clone();
+  }
+
+  private finishEgress(info: EgressInfo, status: EgressStatus): void {
+    info.status = status;
+    info.endedAt = nowNanos();
+    info.updatedAt = info.endedAt;
+    if (status === EgressStatus.EGRESS_COMPLETE) {
+      const startedAt = info.startedAt || info.endedAt;
+      info.fileResults = [
+        new FileInfo({
+          filename: `${info.roomName}-${info.egressId}.mp4`,
+          startedAt,
+          endedAt: info.endedAt,
+          duration: info.endedAt - startedAt,
+          size: 1024n,
+          location: `s3://recordings/${info.roomName}-${info.egressId}.mp4`,
+        }),
+      ];
+    }
+    this.emitEgress('egress_ended', info);
+  }
+
+  private finishIngress(info: IngressInfo, room: RoomState | undefined): void {
+    const state = info.state ?? new IngressState();
+    state.status = IngressState_Status.ENDPOINT_INACTIVE;
+    state.endedAt = nowNanos();
+    state.updatedAt = state.endedAt;
+    info.state = state;
+    this.emit('ingress_ended', { room: new Room({ sid: room?.sid ?? state.roomId, name: info.roomName }), ingressInfo: info.clone() });
+  }
+
+  private ensureRoom(name: string): RoomState {
+    if (!this.rooms.has(name)) this.createRoom(name);
+    return this.rooms.get(name)!;
+  }
+
+  private requireRoom(name: string): RoomState {
+    const room = this.rooms.get(name);
+    if (!room) throw new RoomNotFoundError(name);
+    return room;
+  }
+
+  private requireEgress(egressId: string): EgressInfo {
+    const info = this.egress.get(egressId);
+    if (!info) throw new EgressNotFoundError(egressId);
+    return info;
+  }
+
+  private findParticipant(room: RoomState, identityOrSid: string): ParticipantState {
+    const byIdentity = room.participants.get(identityOrSid);
+    if (byIdentity) return byIdentity;
+    for (const p of room.participants.values()) if (p.sid === identityOrSid) return p;
+    throw new ParticipantNotFoundError(room.name, identityOrSid);
+  }
+
+  private newParticipant(identity: string, opts: JoinOptions): ParticipantState {
+    if (!identity) throw new RangeError('identity is required');
+    return {
+      sid: newGuid('participant', this.random),
+      identity,
+      name: opts.name ?? '',
+      kind: ParticipantInfo_Kind[opts.kind ?? 'STANDARD'],
+      metadata: opts.metadata ?? '',
+      joinedAtMs: Date.now(),
+      state: ParticipantInfo_State.JOINING,
+      version: 0,
+      tracks: new Map(),
+    };
+  }
+
+  private replaceDuplicate(room: RoomState, identity: string): void {
+    const existing = room.participants.get(identity);
+    if (existing) this.disconnect(room, existing, DisconnectReason.DUPLICATE_IDENTITY);
+  }
+
+  private disconnect(room: RoomState, participant: ParticipantState, reason: DisconnectReason): ParticipantInfo {
+    for (const track of [...participant.tracks.values()]) {
+      participant.tracks.delete(track.info.sid);
+      participant.version += 1;
+      this.emit('track_unpublished', { room: this.reducedRoom(room), participant: this.reducedParticipant(participant), track: track.info.clone() });
+    }
+    room.participants.delete(participant.identity);
+    participant.state = ParticipantInfo_State.DISCONNECTED;
+    participant.version += 1;
+    const info = this.participantInfo(participant, reason);
+    this.emit('participant_left', { room: this.roomInfo(room), participant: info });
+    return info;
+  }
+
+  private scheduleCloseIfEmpty(room: RoomState): void {
+    const after = this.options.closeEmptyRoomsAfterMs;
+    if (after === undefined || room.participants.size > 0 || room.cancelCloseTimer) return;
+    const schedule = this.options.schedule ?? defaultSchedule;
+    room.cancelCloseTimer = schedule(after, () => {
+      room.cancelCloseTimer = undefined;
+      if (this.rooms.get(room.name) === room && room.participants.size === 0) this.endRoom(room.name);
+    });
+  }
+
+  private roomInfo(room: RoomState): Room {
+    const participants = [...room.participants.values()];
+    return new Room({
+      sid: room.sid,
+      name: room.name,
+      emptyTimeout: room.emptyTimeout,
+      departureTimeout: room.departureTimeout,
+      creationTime: BigInt(Math.floor(room.creationTimeMs / 1000)),
+      creationTimeMs: BigInt(room.creationTimeMs),
+      enabledCodecs: ENABLED_CODECS.map((mime) => new Codec({ mime })),
+      metadata: room.metadata,
+      numParticipants: participants.length,
+      numPublishers: participants.filter((p) => p.tracks.size > 0).length,
+      activeRecording: [...this.egress.values()].some((e) => e.roomId === room.sid && EGRESS_ACTIVE_STATES.has(e.status)),
+    });
+  }
+
+  private reducedRoom(room: RoomState): Room {
+    return new Room({ sid: room.sid, name: room.name });
+  }
+
+  private reducedParticipant(participant: ParticipantState): ParticipantInfo {
+    return new ParticipantInfo({ sid: participant.sid, identity: participant.identity });
+  }
+
+  private participantInfo(participant: ParticipantState, disconnectReason?: DisconnectReason): ParticipantInfo {
+    return new ParticipantInfo({
+      sid: participant.sid,
+      identity: participant.identity,
+      name: participant.name,
+      state: participant.state,
+      tracks: [...participant.tracks.values()].map((t) => t.info.clone()),
+      metadata: participant.metadata,
+      joinedAt: BigInt(Math.floor(participant.joinedAtMs / 1000)),
+      joinedAtMs: BigInt(participant.joinedAtMs),
+      version: participant.version,
+      permission: new ParticipantPermission({ canSubscribe: true, canPublish: true, canPublishData: true }),
+      isPublisher: participant.tracks.size > 0,
+      kind: participant.kind,
+      ...(disconnectReason !== undefined ? { disconnectReason } : {}),
+    });
+  }
+}
+
+function defaultSchedule(ms: number, fn: () => void): () => void {
+  const timer = setTimeout(fn, ms);
+  return () => clearTimeout(timer);
+}

@@ -1,0 +1,528 @@
+/**
+ * LiveKit's webhook sender, rebuilt from livekit/protocol `webhook/resource_url_notifier.go`,
+ * `webhook/resource_queue.go` and `webhook/notifier.go` (see /work/shared/LIVEKIT.md) with every
+ * duration a parameter, and with a ground-truth record of what happened to each event: the thing a
+ * real LiveKit server never tells you.
+ *
+ * Modelled rules:
+ * - one serial queue per (URL, resource key); key = egress id, else ingress id, else room name,
+ *   else participant identity, else track sid, else "default";
+ * - MaxDepth is checked when an event is enqueued, against the events still waiting (the one being
+ *   sent is no longer in the queue); MaxAge is checked when an event reaches the front, against the
+ *   time it waited (time spent retrying the event itself does not count);
+ * - go-retryablehttp: retry on transport errors, timeouts, 429 and 5xx except 501; backoff
+ *   min * 2^attempt capped at max, `Retry-After` honoured on 429/503; any other status is "sent";
+ * - one JWT per event (`iss` = API key, 5 min, `sha256` of the exact body), reused on every retry.
+ */
+import { createHash } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import * as http from 'node:http';
+import * as https from 'node:https';
+import { WebhookEvent } from '@livekit/protocol';
+import { AccessToken } from 'livekit-server-sdk';
+import { newGuid, RandomSource } from './ids';
+import { Clock, monotonicClock, TimerSet } from './timing';
+
+export type DropReason = 'max_age' | 'max_depth' | 'retries_exhausted';
+
+/** Delivery parameters, all durations in milliseconds of real time. */
+export interface WebhookDeliveryProfile {
+  /** Retries after the first attempt (go-retryablehttp `RetryMax`). */
+  readonly maxRetries: number;
+  /** Whole-request timeout per attempt; 0 means none (Go's `http.Client.Timeout` unset). */
+  readonly requestTimeoutMs: number;
+  readonly retryWaitMinMs: number;
+  readonly retryWaitMaxMs: number;
+  /** An event that waited longer than this in its queue is dropped unsent. */
+  readonly maxAgeMs: number;
+  /** A queue with this many events waiting drops new ones. */
+  readonly maxDepth: number;
+}
+
+/** livekit-server defaults: go-retryablehttp's 4 retries, 1 s..30 s backoff, no client timeout. */
+export const OPEN_SOURCE_PROFILE: WebhookDeliveryProfile = Object.freeze({
+  maxRetries: 4,
+  requestTimeoutMs: 0,
+  retryWaitMinMs: 1_000,
+  retryWaitMaxMs: 30_000,
+  maxAgeMs: 30_000,
+  maxDepth: 200,
+});
+
+/** LiveKit Cloud as its staff describe it (not configurable there): ~3 s timeout, 3 retries. */
+export const LIVEKIT_CLOUD_PROFILE: WebhookDeliveryProfile = Object.freeze({
+  ...OPEN_SOURCE_PROFILE,
+  maxRetries: 3,
+  requestTimeoutMs: 3_000,
+});
+
+export type WebhookProfileName = 'open-source' | 'cloud';
+
+export interface WebhookSenderOptions {
+  /** Every URL gets every event, through queues of its own (LiveKit runs one notifier per URL). */
+  readonly urls: readonly string[];
+  /** Key and secret the events are signed with (LiveKit's `webhook.api_key`). */
+  readonly apiKey: string;
+  readonly apiSecret: string;
+  /** Starting point for the delivery parameters; default `open-source`. */
+  readonly profile?: WebhookProfileName | WebhookDeliveryProfile;
+  /**
+   * Multiplies every duration of the profile, and `Retry-After`, so a test can run LiveKit's
+   * timings 100x faster (`0.01`: MaxAge 300 ms, backoff 10/20/40/80 ms). Explicit `*Ms` options
+   * below are taken as given, not scaled.
+   */
+  readonly timeScale?: number;
+  readonly maxRetries?: number;
+  readonly requestTimeoutMs?: number;
+  readonly retryWaitMinMs?: number;
+  readonly retryWaitMaxMs?: number;
+  readonly maxAgeMs?: number;
+  readonly maxDepth?: number;
+  /** JWT lifetime; LiveKit uses 5 minutes. Real seconds: the receiver checks it against its clock. */
+  readonly tokenTtlSeconds?: number;
+  /** Time source for queue ages; tests pass a manual clock to cross MaxAge without sleeping. */
+  readonly clock?: Clock;
+  readonly random?: RandomSource;
+  readonly userAgent?: string;
+}
+
+export interface GeneratedEvent {
+  readonly id: string;
+  readonly type: string;
+  readonly room?: string;
+  /** Resource key of the event's queue (same for every URL). */
+  readonly key: string;
+  /** The exact bytes posted. */
+  readonly body: string;
+  readonly event: WebhookEvent;
+  readonly generatedAtMs: number;
+}
+
+export interface DeliveryAttempt {
+  /** 0 for the first try. */
+  readonly attempt: number;
+  readonly startedAtMs: number;
+  readonly durationMs: number;
+  readonly status?: number;
+  readonly error?: string;
+  /** Wait chosen before the next attempt (absent on the last one). */
+  nextWaitMs?: number;
+}
+
+export type DeliveryOutcome = 'queued' | 'sending' | 'delivered' | 'dropped';
+
+/** What happened to one event at one URL. */
+export interface Delivery {
+  readonly eventId: string;
+  readonly type: string;
+  readonly room?: string;
+  readonly key: string;
+  readonly url: string;
+  readonly queuedAtMs: number;
+  outcome: DeliveryOutcome;
+  /** Status of the answer that ended delivery (2xx, or a non-retried 4xx/501). */
+  status?: number;
+  dropReason?: DropReason;
+  readonly attempts: DeliveryAttempt[];
+  /** The `Authorization` value sent on every attempt. */
+  token?: string;
+  settledAtMs?: number;
+}
+
+export interface TypeStats {
+  generated: number;
+  delivered: number;
+  dropped: number;
+}
+
+export interface WebhookSenderStats {
+  readonly generated: number;
+  /** Counted per (event, URL). */
+  readonly delivered: number;
+  readonly dropped: number;
+  readonly pending: number;
+  readonly attempts: number;
+  readonly dropReasons: Record<DropReason, number>;
+  readonly byType: Record<string, TypeStats>;
+}
+
+export interface WebhookSenderEvents {
+  generated: (event: GeneratedEvent) => void;
+  attempt: (delivery: Delivery, attempt: DeliveryAttempt) => void;
+  delivered: (delivery: Delivery) => void;
+  dropped: (delivery: Delivery) => void;
+}
+
+export class WebhookSenderStoppedError extends Error {
+  constructor() {
+    super('webhook sender is stopped');
+    this.name = 'WebhookSenderStoppedError';
+  }
+}
+
+interface ResourceQueue {
+  readonly id: string;
+  readonly items: Delivery[];
+  running: boolean;
+}
+
+interface AttemptResult {
+  readonly status?: number;
+  readonly retryAfter?: string;
+  readonly error?: string;
+}
+
+/** livekit/protocol `webhook.EventKey`. */
+export function webhookEventKey(event: WebhookEvent): string {
+  if (event.egressInfo) return event.egressInfo.egressId;
+  if (event.ingressInfo) return event.ingressInfo.ingressId;
+  if (event.room) return event.room.name;
+  if (event.participant) return event.participant.identity;
+  if (event.track) return event.track.sid;
+  return 'default';
+}
+
+/** The `sha256` claim: standard, padded base64 of the SHA-256 of the body bytes. */
+export function bodySha256(body: string | Buffer): string {
+  return createHash('sha256').update(body).digest('base64');
+}
+
+export function resolveDeliveryProfile(options: Omit<WebhookSenderOptions, 'urls' | 'apiKey' | 'apiSecret'>): WebhookDeliveryProfile {
+  const base =
+    options.profile === undefined || options.profile === 'open-source'
+      ? OPEN_SOURCE_PROFILE
+      : options.profile === 'cloud'
+        ? LIVEKIT_CLOUD_PROFILE
+        : options.profile;
+  const scale = options.timeScale ?? 1;
+  if (!(scale > 0)) throw new RangeError(`timeScale must be > 0, got ${scale}`);
+  const profile: WebhookDeliveryProfile = {
+    maxRetries: options.maxRetries ?? base.maxRetries,
+    requestTimeoutMs: options.requestTimeoutMs ?? base.requestTimeoutMs * scale,
+    retryWaitMinMs: options.retryWaitMinMs ?? base.retryWaitMinMs * scale,
+    retryWaitMaxMs: options.retryWaitMaxMs ?? base.retryWaitMaxMs * scale,
+    maxAgeMs: options.maxAgeMs ?? base.maxAgeMs * scale,
+    maxDepth: options.maxDepth ?? base.maxDepth,
+  };
+  if (!Number.isInteger(profile.maxRetries) || profile.maxRetries < 0) throw new RangeError('maxRetries must be an integer >= 0');
+  if (!Number.isInteger(profile.maxDepth) || profile.maxDepth < 1) throw new RangeError('maxDepth must be an integer >= 1');
+  return profile;
+}
+
+export class WebhookSender {
+  readonly profile: WebhookDeliveryProfile;
+  readonly urls: readonly string[];
+  private readonly timeScale: number;
+  private readonly clock: Clock;
+  private readonly random: RandomSource;
+  private readonly emitter = new EventEmitter();
+  private readonly timers = new TimerSet();
+  private readonly queues = new Map<string, ResourceQueue>();
+  private readonly inFlight = new Set<http.ClientRequest>();
+  private readonly httpAgent = new http.Agent({ keepAlive: true });
+  private readonly httpsAgent = new https.Agent({ keepAlive: true });
+  private readonly generatedEvents: GeneratedEvent[] = [];
+  private readonly deliveryLog: Delivery[] = [];
+  private readonly bodies = new Map<string, string>();
+  private idleWaiters: Array<() => void> = [];
+  private accepting = true;
+  private stopped = false;
+
+  constructor(private readonly options: WebhookSenderOptions) {
+    if (!options.apiKey || !options.apiSecret) throw new RangeError('apiKey and apiSecret are required to sign webhooks');
+    for (const url of options.urls) {
+      const protocol = new URL(url).protocol;
+      if (protocol !== 'http:' && protocol !== 'https:') throw new RangeError(`webhook URL must be http(s): ${url}`);
+    }
+    this.urls = [...options.urls];
+    this.profile = resolveDeliveryProfile(options);
+    this.timeScale = options.timeScale ?? 1;
+    this.clock = options.clock ?? monotonicClock;
+    this.random = options.random ?? Math.random;
+    // Each queue may hold a listener through waitFor(); many concurrent waits are normal here.
+    this.emitter.setMaxListeners(0);
+  }
+
+  on<K extends keyof WebhookSenderEvents>(name: K, listener: WebhookSenderEvents[K]): this {
+    this.emitter.on(name, listener);
+    return this;
+  }
+
+  off<K extends keyof WebhookSenderEvents>(name: K, listener: WebhookSenderEvents[K]): this {
+    this.emitter.off(name, listener);
+    return this;
+  }
+
+  /**
+   * Queues `event` for every URL, the way `DefaultNotifier.QueueNotify` does: fills in `id` and
+   * `createdAt` (unix seconds) when absent, serialises it once, and returns what was generated.
+   * Synchronous: queue-full drops are decided here, as in LiveKit.
+   */
+  send(event: WebhookEvent): GeneratedEvent {
+    if (!this.accepting) throw new WebhookSenderStoppedError();
+    if (!event.id) event.id = newGuid('event', this.random);
+    if (!event.createdAt) event.createdAt = BigInt(Math.floor(Date.now() / 1000));
+    const generated: GeneratedEvent = {
+      id: event.id,
+      type: event.event,
+      room: event.room?.name || event.egressInfo?.roomName || event.ingressInfo?.roomName || undefined,
+      key: webhookEventKey(event),
+      body: event.toJsonString(),
+      event,
+      generatedAtMs: this.clock(),
+    };
+    this.generatedEvents.push(generated);
+    this.bodies.set(generated.id, generated.body);
+    this.emitter.emit('generated', generated);
+    for (const url of this.urls) this.enqueue(generated, url);
+    return generated;
+  }
+
+  /** Resolves when every queue is empty and nothing is being sent. */
+  idle(): Promise<void> {
+    if (this.isIdle()) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /** Stops accepting events and resolves once everything queued has been sent or dropped. */
+  async drain(): Promise<void> {
+    this.accepting = false;
+    await this.idle();
+  }
+
+  /** Aborts in-flight requests and pending retries; undelivered events stay `queued`/`sending`. */
+  async stop(): Promise<void> {
+    this.accepting = false;
+    this.stopped = true;
+    this.timers.cancelAll();
+    for (const req of this.inFlight) req.destroy(new WebhookSenderStoppedError());
+    this.inFlight.clear();
+    this.httpAgent.destroy();
+    this.httpsAgent.destroy();
+    for (const queue of this.queues.values()) queue.items.length = 0;
+    this.queues.clear();
+    this.notifyIdle();
+  }
+
+  /** Every event generated, in order. */
+  events(): readonly GeneratedEvent[] {
+    return this.generatedEvents;
+  }
+
+  /** Every (event, URL) delivery record, in the order the events were generated. */
+  deliveries(filter?: { readonly url?: string; readonly eventId?: string; readonly type?: string }): Delivery[] {
+    return this.deliveryLog.filter(
+      (d) =>
+        (filter?.url === undefined || d.url === filter.url) &&
+        (filter?.eventId === undefined || d.eventId === filter.eventId) &&
+        (filter?.type === undefined || d.type === filter.type),
+    );
+  }
+
+  delivered(): Delivery[] {
+    return this.deliveryLog.filter((d) => d.outcome === 'delivered');
+  }
+
+  dropped(reason?: DropReason): Delivery[] {
+    return this.deliveryLog.filter((d) => d.outcome === 'dropped' && (reason === undefined || d.dropReason === reason));
+  }
+
+  stats(): WebhookSenderStats {
+    const dropReasons: Record<DropReason, number> = { max_age: 0, max_depth: 0, retries_exhausted: 0 };
+    const byType: Record<string, TypeStats> = {};
+    const typeStats = (type: string): TypeStats => (byType[type] ??= { generated: 0, delivered: 0, dropped: 0 });
+    for (const e of this.generatedEvents) typeStats(e.type).generated += 1;
+    let delivered = 0;
+    let dropped = 0;
+    let attempts = 0;
+    for (const d of this.deliveryLog) {
+      attempts += d.attempts.length;
+      if (d.outcome === 'delivered') {
+        delivered += 1;
+        typeStats(d.type).delivered += 1;
+      } else if (d.outcome === 'dropped') {
+        dropped += 1;
+        typeStats(d.type).dropped += 1;
+        dropReasons[d.dropReason!] += 1;
+      }
+    }
+    return {
+      generated: this.generatedEvents.length,
+      delivered,
+      dropped,
+      pending: this.deliveryLog.length - delivered - dropped,
+      attempts,
+      dropReasons,
+      byType,
+    };
+  }
+
+  private enqueue(event: GeneratedEvent, url: string): void {
+    const delivery: Delivery = {
+      eventId: event.id,
+      type: event.type,
+      room: event.room,
+      key: event.key,
+      url,
+      queuedAtMs: this.clock(),
+      outcome: 'queued',
+      attempts: [],
+    };
+    this.deliveryLog.push(delivery);
+    const queueId = `${url}\n${event.key}`;
+    let queue = this.queues.get(queueId);
+    if (!queue) {
+      queue = { id: queueId, items: [], running: false };
+      this.queues.set(queueId, queue);
+    }
+    if (queue.items.length >= this.profile.maxDepth) {
+      this.drop(delivery, 'max_depth');
+      return;
+    }
+    queue.items.push(delivery);
+    if (!queue.running) {
+      queue.running = true;
+      void this.work(queue);
+    }
+  }
+
+  private async work(queue: ResourceQueue): Promise<void> {
+    try {
+      while (!this.stopped) {
+        const delivery = queue.items.shift();
+        if (!delivery) break;
+        if (this.clock() - delivery.queuedAtMs > this.profile.maxAgeMs) {
+          this.drop(delivery, 'max_age');
+          continue;
+        }
+        await this.deliver(delivery, this.bodies.get(delivery.eventId)!);
+      }
+    } finally {
+      queue.running = false;
+      if (queue.items.length === 0 && this.queues.get(queue.id) === queue) this.queues.delete(queue.id);
+      this.notifyIdle();
+    }
+  }
+
+  private async deliver(delivery: Delivery, body: string): Promise<void> {
+    delivery.outcome = 'sending';
+    const at = new AccessToken(this.options.apiKey, this.options.apiSecret, { ttl: this.options.tokenTtlSeconds ?? 300 });
+    at.sha256 = bodySha256(body);
+    const token = await at.toJwt();
+    delivery.token = token;
+    for (let attempt = 0; !this.stopped; attempt += 1) {
+      const startedAtMs = this.clock();
+      const result = await this.post(delivery.url, body, token);
+      if (this.stopped) return;
+      const record: DeliveryAttempt = {
+        attempt,
+        startedAtMs,
+        durationMs: this.clock() - startedAtMs,
+        ...(result.status !== undefined ? { status: result.status } : {}),
+        ...(result.error !== undefined ? { error: result.error } : {}),
+      };
+      delivery.attempts.push(record);
+      const retry = shouldRetry(result);
+      if (!retry) {
+        this.emitter.emit('attempt', delivery, record);
+        delivery.outcome = 'delivered';
+        delivery.status = result.status;
+        delivery.settledAtMs = this.clock();
+        this.emitter.emit('delivered', delivery);
+        return;
+      }
+      if (attempt >= this.profile.maxRetries) {
+        this.emitter.emit('attempt', delivery, record);
+        this.drop(delivery, 'retries_exhausted');
+        return;
+      }
+      record.nextWaitMs = this.backoff(attempt, result);
+      this.emitter.emit('attempt', delivery, record);
+      await this.timers.sleep(record.nextWaitMs);
+    }
+  }
+
+  /** go-retryablehttp `DefaultBackoff`. */
+  private backoff(attempt: number, result: AttemptResult): number {
+    if ((result.status === 429 || result.status === 503) && result.retryAfter !== undefined) {
+      const seconds = parseRetryAfter(result.retryAfter);
+      if (seconds !== undefined) return seconds * 1000 * this.timeScale;
+    }
+    return Math.min(2 ** attempt * this.profile.retryWaitMinMs, this.profile.retryWaitMaxMs);
+  }
+
+  private post(url: string, body: string, token: string): Promise<AttemptResult> {
+    return new Promise((resolve) => {
+      const target = new URL(url);
+      const isHttps = target.protocol === 'https:';
+      const payload = Buffer.from(body, 'utf8');
+      let settled = false;
+      const finish = (result: AttemptResult): void => {
+        if (settled) return;
+        settled = true;
+        cancelTimeout();
+        this.inFlight.delete(req);
+        resolve(result);
+      };
+      const req = (isHttps ? https : http).request(target, {
+        method: 'POST',
+        agent: isHttps ? this.httpsAgent : this.httpAgent,
+        headers: {
+          'Content-Type': 'application/webhook+json',
+          'User-Agent': this.options.userAgent ?? 'LiveKit',
+          Authorization: token,
+          'Content-Length': payload.length,
+        },
+      });
+      this.inFlight.add(req);
+      // Go's Client.Timeout covers the whole exchange, body included.
+      const cancelTimeout =
+        this.profile.requestTimeoutMs > 0
+          ? this.timers.schedule(this.profile.requestTimeoutMs, () => req.destroy(new Error('Client.Timeout exceeded')))
+          : () => undefined;
+      req.on('response', (res) => {
+        const retryAfter = res.headers['retry-after'];
+        res.on('error', (err) => finish({ error: err.message }));
+        res.on('end', () => finish({ status: res.statusCode ?? 0, ...(typeof retryAfter === 'string' ? { retryAfter } : {}) }));
+        res.resume();
+      });
+      req.on('error', (err) => finish({ error: err.message }));
+      req.end(payload);
+    });
+  }
+
+  private drop(delivery: Delivery, reason: DropReason): void {
+    delivery.outcome = 'dropped';
+    delivery.dropReason = reason;
+    delivery.settledAtMs = this.clock();
+    this.emitter.emit('dropped', delivery);
+  }
+
+  private isIdle(): boolean {
+    for (const queue of this.queues.values()) if (queue.running || queue.items.length > 0) return false;
+    return true;
+  }
+
+  private notifyIdle(): void {
+    if (!this.isIdle()) return;
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+}
+
+/** go-retryablehttp `baseRetryPolicy`: transport errors, 429, and 5xx other than 501. */
+function shouldRetry(result: AttemptResult): boolean {
+  if (result.status === undefined) return true;
+  if (result.status === 429) return true;
+  return result.status === 0 || (result.status >= 500 && result.status !== 501);
+}
+
+/** Seconds from a `Retry-After` header: delta-seconds or an HTTP date; undefined when unusable. */
+export function parseRetryAfter(value: string): number | undefined {
+  const trimmed = value.trim();
+  if (/^\d+$/.test(trimmed)) return Number(trimmed);
+  const date = Date.parse(trimmed);
+  if (Number.isNaN(date)) return undefined;
+  return Math.max(0, (date - Date.now()) / 1000);
+}
