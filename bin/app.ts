@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-import { App } from 'aws-cdk-lib';
+import { App, Validations } from 'aws-cdk-lib';
+import { AwsSolutionsChecks } from 'cdk-nag';
 import { ConfigError, ConfigInput, parseConfig } from '../lib/config';
 import { PipelineStack } from '../lib/pipeline-stack';
 
@@ -40,6 +41,9 @@ try {
     config,
     description: 'LiveKit webhook pipeline: verify-and-enqueue ingest, idempotent state, reconciliation against the LiveKit API',
   });
+  // Synth fails on any unacknowledged AWS Solutions finding; each acknowledgement sits next to
+  // the resource it concerns, with its reason.
+  Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
 } catch (error) {
   if (error instanceof ConfigError) {
     process.stderr.write(`${error.message}\nSet these with -c <setting>=<value> or in cdk.json "context".\n`);

@@ -29,9 +29,9 @@ describe('Ingest construct', () => {
     });
   });
 
-  it('runs the handler on Node 22 arm64 with its settings from config and an explicit log group', () => {
+  it('runs the handler on Node 24 arm64 with its settings from config and an explicit log group', () => {
     template.hasResourceProperties('AWS::Lambda::Function', {
-      Runtime: 'nodejs22.x',
+      Runtime: 'nodejs24.x',
       Architectures: ['arm64'],
       Handler: 'index.handler',
       Timeout: 5,
@@ -50,12 +50,14 @@ describe('Ingest construct', () => {
     template.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 30 });
   });
 
-  it('lets the function send to the queue and read the secret, and nothing else', () => {
+  it('lets the function write its own logs, send to the queue and read the secret, and nothing else', () => {
     const role = stack.getLogicalId(stack.ingest.function.role!.node.defaultChild as CfnElement);
     const policies = template.findResources('AWS::IAM::Policy', { Properties: { Roles: [{ Ref: role }] } });
     const statements = Object.values(policies).flatMap((p: any) => p.Properties.PolicyDocument.Statement);
     const actions = statements.flatMap((s: any) => [].concat(s.Action)).sort();
     expect(actions).toEqual([
+      'logs:CreateLogStream',
+      'logs:PutLogEvents',
       'secretsmanager:DescribeSecret',
       'secretsmanager:GetSecretValue',
       'sqs:GetQueueAttributes',
@@ -63,6 +65,7 @@ describe('Ingest construct', () => {
       'sqs:SendMessage',
     ]);
     for (const statement of statements) expect(statement.Resource).not.toEqual('*');
+    expect(template.toJSON().Resources[role].Properties.ManagedPolicyArns).toBeUndefined();
   });
 
   it('never puts a secret value in the environment', () => {

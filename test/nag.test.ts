@@ -1,0 +1,24 @@
+import { Stack } from 'aws-cdk-lib';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { parseConfig } from '../lib/config';
+import { PipelineStack } from '../lib/pipeline-stack';
+import { unacknowledgedNagFindings } from './support/synth';
+
+/*
+ * cdk-nag's AWS Solutions rules over the whole stack, as `cdk synth` runs them. Each accepted
+ * finding is acknowledged next to its resource, with its reason; any other finding fails here.
+ */
+describe('cdk-nag AwsSolutionsChecks', () => {
+  it.each([
+    ['default config', {}],
+    ['an existing secret and an alarm email', { livekit: { existingSecretName: 'prod/livekit' }, alarms: { email: 'oncall@example.com' } }],
+  ])('finds nothing unacknowledged with %s', (_name, input) => {
+    const findings = unacknowledgedNagFindings((app) => new PipelineStack(app, 'NagPipeline', { config: parseConfig(input) }));
+    expect(findings).toEqual([]);
+  });
+
+  it('reports a finding that is not acknowledged (the check itself can fail)', () => {
+    const findings = unacknowledgedNagFindings((app) => new sqs.Queue(new Stack(app, 'Bad'), 'PlainQueue', { encryption: sqs.QueueEncryption.UNENCRYPTED }));
+    expect(findings).toEqual(expect.arrayContaining([expect.stringMatching(/AwsSolutions-SQS3.*PlainQueue/), expect.stringMatching(/AwsSolutions-SQS4.*PlainQueue/)]));
+  });
+});
