@@ -284,6 +284,23 @@ export class WebhookSender {
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
+  /** Resolves with the delivery of `eventId` (to `url`, default the first URL) once it is delivered or dropped. */
+  settled(eventId: string, url: string | undefined = this.urls[0]): Promise<Delivery> {
+    const matches = (d: Delivery): boolean => d.eventId === eventId && d.url === url;
+    const done = this.deliveryLog.find((d) => matches(d) && (d.outcome === 'delivered' || d.outcome === 'dropped'));
+    if (done) return Promise.resolve(done);
+    return new Promise((resolve) => {
+      const listener = (d: Delivery): void => {
+        if (!matches(d)) return;
+        this.emitter.off('delivered', listener);
+        this.emitter.off('dropped', listener);
+        resolve(d);
+      };
+      this.emitter.on('delivered', listener);
+      this.emitter.on('dropped', listener);
+    });
+  }
+
   /** Stops accepting events and resolves once everything queued has been sent or dropped. */
   async drain(): Promise<void> {
     this.accepting = false;
