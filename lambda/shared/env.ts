@@ -1,0 +1,12 @@
+/** Reads a function's configuration from its environment once, at cold start; a missing value stops it loudly. */
+export function requiredEnv(name: string): string {
+  const value = process.env[name];
+  if (!value) throw new Error(`environment variable ${name} is required`);
+  return value;
+}
+
+export function nonNegativeIntEnv(name: string): number {
+  const value = Number(requiredEnv(name));
+  if (!Number.isInteger(value) || value < 0) throw new Error(`environment variable ${name} must be a non-negative integer`);
+  return value;
+}
