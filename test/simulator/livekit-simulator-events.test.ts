@@ -196,7 +196,11 @@ describe('LiveKitSimulator webhook events', () => {
     expect(receiver.requests.filter((r) => r.event.startsWith('ingress')).map((r) => r.event)).toEqual(['ingress_started', 'ingress_ended']);
     expect(receiver.requests.filter((r) => !r.event.startsWith('ingress')).map((r) => r.event)).toEqual(['room_started', 'participant_joined', 'participant_left']);
     expect(received('participant_joined')[0].participant).toMatchObject({ identity: 'streamer', kind: 'INGRESS' });
-    expect(received('ingress_ended')[0].ingressInfo).toMatchObject({ ingressId: ingress.ingressId, state: { status: 'ENDPOINT_INACTIVE' } });
+    const ended = received('ingress_ended')[0].ingressInfo;
+    expect(ended.ingressId).toBe(ingress.ingressId);
+    expect(ended.state).not.toHaveProperty('status'); // ENDPOINT_INACTIVE is the zero value
+    expect(ended.state.endedAt).toMatch(/^\d{19}$/);
+    expect(received('ingress_started')[0].ingressInfo.state.status).toBe('ENDPOINT_PUBLISHING');
     expect(received('ingress_started')[0].room).toEqual({ sid: sim.rooms()[0].sid, name: 'room-a' });
   });
 
