@@ -247,3 +247,38 @@ const OPTIONAL_KEYS: Partial<Record<keyof PipelineConfig, readonly string[]>> = 
 export function queueVisibilityTimeoutSeconds(processing: ProcessingConfig): number {
   return processing.timeoutSeconds * 6 + processing.maxBatchingWindowSeconds;
 }
+
+const SECTIONS: readonly string[] = ['livekit', 'ingest', 'queue', 'processing', 'reconcile', 'alarms'];
+const TOP_LEVEL: readonly string[] = ['logRetentionDays', 'removalPolicy'];
+
+/**
+ * Config input from CDK context (or the local runtime's equivalent): the whole config as one JSON
+ * object under `config` (a string from `-c config='{...}'`, or an object in cdk.json), then any
+ * single setting by its dotted path (`-c ingest.maxBodyBytes=32768`), which wins. Other context
+ * keys (CDK feature flags, `stackName`) are not config and are ignored.
+ */
+export function configInputFromContext(context: Readonly<Record<string, unknown>>): ConfigInput {
+  const raw = context.config;
+  let input: Record<string, any> = {};
+  if (typeof raw === 'string') {
+    try {
+      input = JSON.parse(raw);
+    } catch {
+      throw new ConfigError([`context "config" must be a JSON object, got ${raw.slice(0, 80)}`]);
+    }
+    if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+      throw new ConfigError([`context "config" must be a JSON object, got ${raw.slice(0, 80)}`]);
+    }
+  } else if (raw && typeof raw === 'object') {
+    input = structuredClone(raw) as Record<string, any>;
+  }
+  for (const [key, value] of Object.entries(context)) {
+    const [section, field, ...rest] = key.split('.');
+    if (rest.length === 0 && field !== undefined && SECTIONS.includes(section)) {
+      input[section] = { ...input[section], [field]: value };
+    } else if (TOP_LEVEL.includes(key)) {
+      input[key] = value;
+    }
+  }
+  return input;
+}

@@ -1,4 +1,4 @@
-import { ConfigError, DEFAULT_CONFIG, parseConfig, queueVisibilityTimeoutSeconds } from '../lib/config';
+import { ConfigError, configInputFromContext, DEFAULT_CONFIG, parseConfig, queueVisibilityTimeoutSeconds } from '../lib/config';
 
 describe('parseConfig', () => {
   it('gives the defaults when nothing is set', () => {
@@ -50,5 +50,28 @@ describe('parseConfig', () => {
 describe('queueVisibilityTimeoutSeconds', () => {
   it('is six times the function timeout plus the batching window, as AWS recommends', () => {
     expect(queueVisibilityTimeoutSeconds({ ...DEFAULT_CONFIG.processing, timeoutSeconds: 30, maxBatchingWindowSeconds: 2 })).toBe(182);
+  });
+});
+
+describe('configInputFromContext', () => {
+  it('reads the whole config as JSON and lets dotted settings win', () => {
+    const input = configInputFromContext({
+      config: '{"queue":{"maxReceiveCount":3,"retentionDays":7}}',
+      'queue.maxReceiveCount': '9',
+      removalPolicy: 'destroy',
+      '@aws-cdk/core:checkSecretUsage': true,
+      stackName: 'Other',
+    });
+    expect(parseConfig(input).queue).toEqual({ ...DEFAULT_CONFIG.queue, maxReceiveCount: 9, retentionDays: 7 });
+    expect(parseConfig(input).removalPolicy).toBe('destroy');
+  });
+
+  it('takes the config as an object, as cdk.json holds it', () => {
+    expect(parseConfig(configInputFromContext({ config: { ingest: { maxBodyBytes: 2048 } } })).ingest.maxBodyBytes).toBe(2048);
+  });
+
+  it('refuses a config that is not a JSON object', () => {
+    expect(() => configInputFromContext({ config: '{oops' })).toThrow('context "config" must be a JSON object');
+    expect(() => configInputFromContext({ config: '[1]' })).toThrow('context "config" must be a JSON object');
   });
 });
