@@ -1,0 +1,233 @@
+/**
+ * Property: for generated histories of rooms, participants (with rejoins), tracks and egresses,
+ * delivering the events in any order, with duplicates, in concurrent batches, ends in exactly the
+ * state the in-order delivery ends in, and publishes the same lifecycle changes. What it asserts,
+ * precisely (docs/state-model.md, "What is guaranteed"):
+ *   1. the entity items (every attribute, tombstones included) are identical;
+ *   2. the lifecycle changes (`:started`, `:ended`) are the same set of (change id, detail type,
+ *      entity, and for ended changes the final status), and that set is exactly what the history
+ *      implies: one started change per entity the history mentions, one ended change per entity
+ *      with a terminal event (a started change's `new` is the state the entity was first seen
+ *      in, which depends on arrival order, so it is not compared);
+ *   3. no change id is published twice in one delivery;
+ *   4. the in-state changes (egress.updated) of any delivery are a subset of the in-order ones:
+ *      an update that arrives after a later state is not published, never invented.
+ * Against DynamoDB Local, through the processor's batch entry point.
+ */
+import fc from 'fast-check';
+import { createProcessor } from '../../lambda/process/processor';
+import { MemoryPublisher, StateChange } from '../../lambda/process/publisher';
+import type { WebhookEvent } from '../../lambda/process/webhook-event';
+import { DynamoDbLocal, startDynamoDbLocal } from '../../local/engines/dynamodb-local';
+import {
+  egressEvent,
+  participantJoined,
+  participantLeft,
+  roomFinished,
+  roomStarted,
+  sqsRecord,
+  trackPublished,
+  trackUnpublished,
+} from '../support/livekit-events';
+import { entityState, memoryLogger } from '../support/state';
+
+let engine: DynamoDbLocal;
+beforeAll(async () => {
+  engine = await startDynamoDbLocal();
+});
+afterAll(async () => {
+  await engine?.stop();
+});
+
+const TERMINAL_EGRESS = ['EGRESS_COMPLETE', 'EGRESS_FAILED', 'EGRESS_ABORTED', 'EGRESS_LIMIT_REACHED'] as const;
+
+/** Which of an entity's lifecycle events the history contains (LiveKit may have dropped the rest). */
+const lifecycle = fc.constantFrom('start-end', 'start-end', 'start-only', 'end-only');
+
+const historySpec = fc.record({
+  room: lifecycle,
+  participants: fc.array(
+    fc.record({
+      identity: fc.constantFrom('ann', 'bob', 'cat'),
+      kind: fc.constantFrom('session', 'session', 'aborted'),
+      life: lifecycle,
+      tracks: fc.array(lifecycle, { maxLength: 2 }),
+    }),
+    { minLength: 1, maxLength: 3 },
+  ),
+  egresses: fc.array(
+    fc.record({
+      updates: fc.subarray(['EGRESS_ACTIVE', 'EGRESS_ENDING'] as const),
+      started: fc.boolean(),
+      end: fc.option(fc.constantFrom(...TERMINAL_EGRESS), { nil: undefined }),
+      // LiveKit has sent egress_ended twice for one egress, with different event ids.
+      endTwice: fc.boolean(),
+    }),
+    { maxLength: 2 },
+  ),
+});
+type HistorySpec = typeof historySpec extends fc.Arbitrary<infer T> ? T : never;
+
+interface History {
+  readonly events: WebhookEvent[];
+  /** Lifecycle change ids (with their detail type and final status) the history implies. */
+  readonly expectedLifecycle: string[];
+}
+
+function buildHistory(spec: HistorySpec, runId: number): History {
+  let clock = 1_771_351_800;
+  const tick = () => (clock += 1 + (clock % 3));
+  const events: WebhookEvent[] = [];
+  const expected: string[] = [];
+  const room = { sid: `RM_${runId}`, name: 'standup' };
+  const ends: WebhookEvent[] = [];
+
+  const roomEvents = (life: string) => {
+    if (life !== 'end-only') events.push(roomStarted(room, tick()));
+    expected.push(`room:${room.sid}:started|room.started|ACTIVE`);
+    if (life !== 'start-only') {
+      ends.push(roomFinished(room, 0));
+      expected.push(`room:${room.sid}:ended|room.finished|FINISHED`);
+    }
+  };
+  roomEvents(spec.room);
+
+  spec.participants.forEach((p, i) => {
+    const participant = { sid: `PA_${i}`, identity: p.identity };
+    if (p.kind === 'aborted') {
+      events.push({ ...participantLeft(room, participant, tick(), 3), event: 'participant_connection_aborted' });
+      expected.push(`participant:${participant.sid}:started|participant.joined|ACTIVE`, `participant:${participant.sid}:ended|participant.connection_aborted|ABORTED`);
+      return;
+    }
+    const joinedAt = tick();
+    if (p.life !== 'end-only') events.push(participantJoined(room, participant, joinedAt));
+    expected.push(`participant:${participant.sid}:started|participant.joined|ACTIVE`);
+    p.tracks.forEach((life, t) => {
+      const trackSid = `TR_${i}_${t}`;
+      const published = tick();
+      if (life !== 'end-only') events.push(trackPublished(room, participant, trackSid, published));
+      expected.push(`track:${trackSid}:started|track.published|PUBLISHED`);
+      if (life !== 'start-only') {
+        events.push(trackUnpublished(room, participant, trackSid, tick()));
+        expected.push(`track:${trackSid}:ended|track.unpublished|UNPUBLISHED`);
+      }
+    });
+    if (p.life !== 'start-only') {
+      events.push(participantLeft(room, participant, tick(), 5, undefined, joinedAt));
+      expected.push(`participant:${participant.sid}:ended|participant.left|LEFT`);
+    }
+  });
+
+  spec.egresses.forEach((e, i) => {
+    const egressId = `EG_${i}`;
+    if (!e.started && e.updates.length === 0 && !e.end) return;
+    if (e.started) events.push(egressEvent('egress_started', room, egressId, 'EGRESS_STARTING', tick()));
+    for (const status of e.updates) events.push(egressEvent('egress_updated', room, egressId, status, tick()));
+    expected.push(`egress:${egressId}:started|egress.started|*`);
+    if (e.end) {
+      const ended = egressEvent('egress_ended', room, egressId, e.end, tick());
+      events.push(ended);
+      if (e.endTwice) events.push({ ...ended, id: `${ended.id}x` });
+      expected.push(`egress:${egressId}:ended|egress.ended|${e.end}`);
+    }
+  });
+
+  // The room finishes last, with a time after everything else.
+  for (const end of ends) events.push(roomFinished(room, tick(), end.id));
+  return { events, expectedLifecycle: expected.sort() };
+}
+
+const isLifecycle = (change: StateChange) => /:(started|ended)$/.test(change.changeId);
+const lifecycleKey = (change: StateChange) =>
+  `${change.changeId}|${change.detailType}|${change.detailType === 'egress.started' ? '*' : change.new.status}`;
+/**
+ * A change's identity and outcome. A started change's `new` is the state the entity was first
+ * seen in, which depends on which event came first, so only its identity is compared.
+ */
+const fullKey = (change: StateChange) =>
+  JSON.stringify([change.changeId, change.detailType, change.entity, change.changeId.endsWith(':started') ? '*' : change.new.status]);
+
+async function deliver(records: WebhookEvent[][], options: { recordConcurrency: number }) {
+  const tableName = await engine.createStateTable();
+  const publisher = new MemoryPublisher();
+  const processor = createProcessor({
+    ddb: engine.documentClient,
+    tableName,
+    publisher,
+    logger: memoryLogger('error').logger,
+    eventRecordTtlDays: 30,
+    recordConcurrency: options.recordConcurrency,
+  });
+  // As SQS would: a record reported failed comes back in a later batch. The only failures allowed
+  // are the transient ones concurrency causes (a duplicate meeting its twin's outbox mid-publish).
+  let pending = records;
+  for (let round = 0; pending.length > 0; round++) {
+    expect(round).toBeLessThan(5);
+    const retry: WebhookEvent[] = [];
+    for (const batch of pending) {
+      const results = await processor.processRecords(batch.map((event) => sqsRecord(event)));
+      results.forEach((result, i) => {
+        if (!result.error) return;
+        expect(['OutboxLeasedError', 'ContentionError']).toContain(result.error.name);
+        retry.push(batch[i]);
+      });
+    }
+    pending = retry.length > 0 ? [retry] : [];
+  }
+  const state = await entityState(engine.documentClient, tableName);
+  await engine.deleteTable(tableName);
+  return { state, changes: publisher.published };
+}
+
+let runId = 0;
+
+test('any order with duplicates converges to the in-order state and publishes the same lifecycle changes', async () => {
+  const scenario = historySpec
+    .map((spec) => buildHistory(spec, ++runId))
+    .chain((history) =>
+      fc.record({
+        history: fc.constant(history),
+        duplicates: fc.array(fc.nat({ max: history.events.length - 1 }), { maxLength: 6 }),
+        order: fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { minLength: history.events.length + 6, maxLength: history.events.length + 6 }),
+        batchSizes: fc.array(fc.integer({ min: 1, max: 10 }), { minLength: 1, maxLength: 5 }),
+      }),
+    );
+
+  await fc.assert(
+    fc.asyncProperty(scenario, async ({ history, duplicates, order, batchSizes }) => {
+      const inOrder = await deliver(
+        history.events.map((event) => [event]),
+        { recordConcurrency: 1 },
+      );
+
+      const deliveries = [...history.events, ...duplicates.map((index) => history.events[index])];
+      const shuffled = deliveries.map((event, i) => ({ event, key: order[i] })).sort((a, b) => a.key - b.key).map((d) => d.event);
+      const batches: WebhookEvent[][] = [];
+      for (let start = 0, b = 0; start < shuffled.length; b++) {
+        const size = batchSizes[b % batchSizes.length];
+        batches.push(shuffled.slice(start, start + size));
+        start += size;
+      }
+      const permuted = await deliver(batches, { recordConcurrency: 10 });
+
+      // 1. The same state, attribute for attribute.
+      expect(permuted.state).toEqual(inOrder.state);
+
+      // 2. The same lifecycle changes, and exactly those the history implies.
+      const lifecycleOf = (changes: StateChange[]) => changes.filter(isLifecycle).map(fullKey).sort();
+      expect(lifecycleOf(permuted.changes)).toEqual(lifecycleOf(inOrder.changes));
+      expect(inOrder.changes.filter(isLifecycle).map(lifecycleKey).sort()).toEqual(history.expectedLifecycle);
+
+      // 3. Each change once per delivery.
+      for (const run of [inOrder, permuted]) {
+        const changeIds = run.changes.map((change) => change.changeId);
+        expect(new Set(changeIds).size).toBe(changeIds.length);
+      }
+
+      // 4. In-state changes: never one the in-order delivery did not publish.
+      const inStateIds = new Set(inOrder.changes.filter((c) => !isLifecycle(c)).map(fullKey));
+      for (const change of permuted.changes.filter((c) => !isLifecycle(c))) expect(inStateIds).toContain(fullKey(change));
+    }),
+    { numRuns: 100 },
+  );
+}, 120_000);
