@@ -4,6 +4,7 @@
  */
 import { EventBridgeClient, PutEventsCommand, PutEventsRequestEntry } from '@aws-sdk/client-eventbridge';
 import type { EventSource } from '../shared/queue-message';
+import { CHANGE_EVENT_SOURCE } from './change-event';
 import type { EntityRef, EntityView } from './state-model';
 
 /** The `detail` of every change event on the bus. */
@@ -31,7 +32,7 @@ export interface ChangePublisher {
   publish(changes: readonly StateChange[]): Promise<PublishResult>;
 }
 
-export const CHANGE_EVENT_SOURCE = 'livekit.webhooks';
+export { CHANGE_EVENT_SOURCE };
 /** PutEvents takes at most 10 entries per call. */
 const MAX_ENTRIES = 10;
 

@@ -1,0 +1,144 @@
+import { App, Duration, Stack } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { DEFAULT_CONFIG, parseConfig, PipelineConfig, queueVisibilityTimeoutSeconds } from '../lib/config';
+import { RUNTIME } from '../lib/lambda-defaults';
+import { Processing, STATE_TABLE_LOGICAL_ID } from '../lib/processing';
+import { TABLE_SCHEMA } from '../lambda/process/table-schema';
+
+function synth(config: PipelineConfig = DEFAULT_CONFIG) {
+  const stack = new Stack(new App(), 'Test');
+  const queue = new sqs.Queue(stack, 'Queue', { visibilityTimeout: Duration.seconds(queueVisibilityTimeoutSeconds(config.processing)) });
+  // A secret in the same stack, to show the processor is not given it.
+  new secretsmanager.Secret(stack, 'LiveKitKeys');
+  const processing = new Processing(stack, 'Processing', { config, queue });
+  return { stack, processing, template: Template.fromStack(stack) };
+}
+
+const { template } = synth();
+
+describe('the event source', () => {
+  test('takes batch size, batching window and maximum concurrency from config, with partial batch failures', () => {
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      BatchSize: DEFAULT_CONFIG.processing.batchSize,
+      MaximumBatchingWindowInSeconds: DEFAULT_CONFIG.processing.maxBatchingWindowSeconds,
+      ScalingConfig: { MaximumConcurrency: DEFAULT_CONFIG.processing.maxConcurrency },
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      EventSourceArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^Queue'), 'Arn'] },
+    });
+  });
+
+  test('follows a changed config', () => {
+    const config = parseConfig({ processing: { batchSize: 7, maxBatchingWindowSeconds: 3, maxConcurrency: 4 } });
+    synth(config).template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      BatchSize: 7,
+      MaximumBatchingWindowInSeconds: 3,
+      ScalingConfig: { MaximumConcurrency: 4 },
+    });
+  });
+});
+
+describe('the process function', () => {
+  test('runs the shared Node runtime on arm64 with the configured timeout and the table, bus and TTL in its environment', () => {
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Runtime: RUNTIME.name,
+      Architectures: ['arm64'],
+      Timeout: DEFAULT_CONFIG.processing.timeoutSeconds,
+      Environment: {
+        Variables: Match.objectLike({
+          TABLE_NAME: { Ref: STATE_TABLE_LOGICAL_ID },
+          EVENT_BUS_NAME: { Ref: Match.stringLikeRegexp('^ProcessingBus') },
+          EVENT_RECORD_TTL_DAYS: String(DEFAULT_CONFIG.processing.eventRecordTtlDays),
+          OUTBOX_LEASE_SECONDS: String(DEFAULT_CONFIG.processing.timeoutSeconds),
+          NODE_OPTIONS: '--enable-source-maps',
+        }),
+      },
+    });
+  });
+
+  test('logs to a log group with the configured retention', () => {
+    template.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: DEFAULT_CONFIG.logRetentionDays });
+  });
+
+  test('may read and write the table and put events on the bus, and nothing on the secret', () => {
+    const policies = template.findResources('AWS::IAM::Policy');
+    const statements = Object.values(policies).flatMap((policy) => policy.Properties.PolicyDocument.Statement as { Action: string | string[]; Resource: unknown }[]);
+    const actions = statements.flatMap((statement) => (Array.isArray(statement.Action) ? statement.Action : [statement.Action]));
+    expect(actions).toEqual(expect.arrayContaining(['dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:DeleteItem', 'events:PutEvents', 'sqs:ReceiveMessage', 'sqs:DeleteMessage']));
+    expect(actions.filter((action) => action.startsWith('secretsmanager:') || action.startsWith('kms:Decrypt'))).toEqual([]);
+    expect(JSON.stringify(statements)).not.toContain('LiveKitKeys');
+    expect(actions.filter((action) => action.endsWith('*') && !action.startsWith('dynamodb:'))).toEqual([]);
+  });
+});
+
+describe('the state table', () => {
+  test('keeps its logical id', () => {
+    expect(Object.keys(template.findResources('AWS::DynamoDB::Table'))).toEqual([STATE_TABLE_LOGICAL_ID]);
+  });
+
+  test('is on-demand with point-in-time recovery, deletion protection and TTL on expiresAt', () => {
+    template.hasResourceProperties('AWS::DynamoDB::Table', {
+      BillingMode: 'PAY_PER_REQUEST',
+      PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+      DeletionProtectionEnabled: true,
+      TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
+    });
+  });
+
+  test('is retained when the stack is deleted', () => {
+    template.hasResource('AWS::DynamoDB::Table', { DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
+  });
+
+  test('has the key schema and indexes of the shared schema module', () => {
+    template.hasResourceProperties('AWS::DynamoDB::Table', {
+      KeySchema: [
+        { AttributeName: TABLE_SCHEMA.partitionKey, KeyType: 'HASH' },
+        { AttributeName: TABLE_SCHEMA.sortKey, KeyType: 'RANGE' },
+      ],
+      GlobalSecondaryIndexes: Object.values(TABLE_SCHEMA.indexes).map((index) =>
+        Match.objectLike({
+          IndexName: index.name,
+          KeySchema: [
+            { AttributeName: index.partitionKey, KeyType: 'HASH' },
+            { AttributeName: index.sortKey, KeyType: 'RANGE' },
+          ],
+          Projection: { ProjectionType: 'ALL' },
+        }),
+      ),
+    });
+  });
+});
+
+describe('the bus', () => {
+  test('is archived for replay, matching the change events source', () => {
+    template.resourceCountIs('AWS::Events::EventBus', 1);
+    template.hasResourceProperties('AWS::Events::Archive', {
+      SourceArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^ProcessingBus'), 'Arn'] },
+      EventPattern: { source: ['livekit.webhooks'] },
+      RetentionDays: 30,
+    });
+  });
+});
+
+describe('props validation', () => {
+  const build = (config: PipelineConfig, visibilitySeconds: number) => {
+    const stack = new Stack(new App(), 'Invalid');
+    const queue = new sqs.Queue(stack, 'Queue', { visibilityTimeout: Duration.seconds(visibilitySeconds) });
+    return () => new Processing(stack, 'Processing', { config, queue });
+  };
+
+  test('rejects a queue whose visibility timeout is shorter than the function timeout', () => {
+    expect(build(DEFAULT_CONFIG, DEFAULT_CONFIG.processing.timeoutSeconds - 1)).toThrow(/visibility timeout/);
+  });
+
+  test('rejects processing records that would expire before a redelivery could arrive', () => {
+    const config = parseConfig({ processing: { eventRecordTtlDays: 10 } });
+    expect(build(config, 600)).toThrow(/eventRecordTtlDays/);
+  });
+
+  test('accepts the defaults', () => {
+    expect(build(DEFAULT_CONFIG, queueVisibilityTimeoutSeconds(DEFAULT_CONFIG.processing))).not.toThrow();
+  });
+});
+
