@@ -6,6 +6,7 @@ import { DEFAULT_CONFIG, parseConfig, PipelineConfig, queueVisibilityTimeoutSeco
 import { RUNTIME } from '../lib/lambda-defaults';
 import { Processing, STATE_TABLE_LOGICAL_ID } from '../lib/processing';
 import { TABLE_SCHEMA } from '../lambda/process/table-schema';
+import { unacknowledgedNagFindings } from './support/synth';
 
 function synth(config: PipelineConfig = DEFAULT_CONFIG) {
   const stack = new Stack(new App(), 'Test');
@@ -142,3 +143,17 @@ describe('props validation', () => {
   });
 });
 
+
+test('cdk-nag AwsSolutionsChecks finds nothing unacknowledged in the construct', () => {
+  const findings = unacknowledgedNagFindings((app) => {
+    const stack = new Stack(app, 'NagProcessing');
+    const dlq = new sqs.Queue(stack, 'Dlq', { enforceSSL: true });
+    const queue = new sqs.Queue(stack, 'Queue', {
+      enforceSSL: true,
+      visibilityTimeout: Duration.seconds(queueVisibilityTimeoutSeconds(DEFAULT_CONFIG.processing)),
+      deadLetterQueue: { queue: dlq, maxReceiveCount: DEFAULT_CONFIG.queue.maxReceiveCount },
+    });
+    new Processing(stack, 'Processing', { config: DEFAULT_CONFIG, queue });
+  });
+  expect(findings.filter((finding) => !/: NagProcessing\/Dlq\//.test(finding))).toEqual([]);
+});
