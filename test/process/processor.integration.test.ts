@@ -100,7 +100,9 @@ describe('the Lambda handler', () => {
 describe('processing', () => {
   test('a join then a leave publish participant.joined and participant.left, and the room query follows', async () => {
     const { processor, publisher, target } = await setup();
-    await processor.processBatch([sqsRecord(roomStarted(room, T0)), sqsRecord(participantJoined(room, alice, T0 + 1))]);
+    // Separate batches: records of one batch run concurrently, and this test is about order.
+    await processor.processBatch([sqsRecord(roomStarted(room, T0))]);
+    await processor.processBatch([sqsRecord(participantJoined(room, alice, T0 + 1))]);
     expect((await listRoomParticipants(target, room.sid)).map((p) => p.entityId)).toEqual([alice.sid]);
 
     await processor.processBatch([sqsRecord(participantLeft(room, alice, T0 + 9))]);
@@ -154,7 +156,8 @@ describe('processing', () => {
   test('an egress publishes started, each in-state update, and ended once; a late update after the end changes nothing', async () => {
     const { processor, publisher, target } = await setup();
     const active = egressEvent('egress_updated', room, 'EG_1', 'EGRESS_ACTIVE', T0 + 2);
-    await processor.processBatch([sqsRecord(egressEvent('egress_started', room, 'EG_1', 'EGRESS_STARTING', T0 + 1)), sqsRecord(active)]);
+    await processor.processBatch([sqsRecord(egressEvent('egress_started', room, 'EG_1', 'EGRESS_STARTING', T0 + 1))]);
+    await processor.processBatch([sqsRecord(active)]);
     expect((await listOpenEgresses(target)).map((e) => [e.entityId, e.status])).toEqual([['EG_1', 'EGRESS_ACTIVE']]);
 
     await processor.processBatch([sqsRecord(egressEvent('egress_ended', room, 'EG_1', 'EGRESS_COMPLETE', T0 + 9))]);
