@@ -4,6 +4,7 @@ import { PipelineConfig } from './config';
 import { EventQueue } from './event-queue';
 import { Ingest } from './ingest';
 import { LiveKitKeys } from './livekit-keys';
+import { Processing } from './processing';
 
 export interface PipelineStackProps extends StackProps {
   readonly config: PipelineConfig;
@@ -18,6 +19,7 @@ export class PipelineStack extends Stack {
   public readonly eventQueue: EventQueue;
   public readonly keys: LiveKitKeys;
   public readonly ingest: Ingest;
+  public readonly processing: Processing;
 
   constructor(scope: Construct, id: string, props: PipelineStackProps) {
     super(scope, id, props);
@@ -26,6 +28,7 @@ export class PipelineStack extends Stack {
     this.keys = new LiveKitKeys(this, 'LiveKitKeys', { config });
     this.eventQueue = new EventQueue(this, 'Events', { config });
     this.ingest = new Ingest(this, 'Ingest', { config, queue: this.eventQueue.queue, keys: this.keys.secret });
+    this.processing = new Processing(this, 'Processing', { config, queue: this.eventQueue.queue });
 
     new CfnOutput(this, 'WebhookUrl', {
       description: 'Give this URL to LiveKit (project webhook settings, or `webhooks` on an egress request)',
@@ -33,6 +36,8 @@ export class PipelineStack extends Stack {
     });
     new CfnOutput(this, 'QueueUrl', { value: this.eventQueue.queue.queueUrl });
     new CfnOutput(this, 'DeadLetterQueueUrl', { value: this.eventQueue.deadLetterQueue.queueUrl });
+    new CfnOutput(this, 'StateTableName', { description: 'DynamoDB table with rooms, participants, tracks, egress and ingress', value: this.processing.table.tableName });
+    new CfnOutput(this, 'EventBusName', { description: 'EventBridge bus receiving one event per state change', value: this.processing.bus.eventBusName });
     new CfnOutput(this, 'LiveKitKeysSecretArn', {
       description: this.keys.created
         ? 'Put your LiveKit API key pairs here: {"<apiKey>": "<apiSecret>"}'

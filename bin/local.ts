@@ -1,0 +1,49 @@
+#!/usr/bin/env node
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ConfigError, configInputFromContext, parseConfig } from '../lib/config';
+import { startLocalPipeline } from '../local/local-pipeline';
+
+/**
+ * `npm run local`: the whole pipeline on this machine, no AWS account. The only place the local
+ * runtime reads the environment:
+ *   PORT                 front door port (default 8080; 0 picks a free one)
+ *   LIVEKIT_URL          the LiveKit server to reconcile against (default http://localhost:7880)
+ *   LIVEKIT_API_KEY      key LiveKit signs webhooks with (default devkey, as `livekit-server --dev`)
+ *   LIVEKIT_API_SECRET   its secret (default secret)
+ *   PIPELINE_CONFIG      optional JSON config, over cdk.json's context (same shape as `-c config=`)
+ *   LOG_LEVEL            debug | info | warn | error (default info)
+ * Settings (queue, batch size, receive count, ...) come from the same config as `cdk synth`.
+ */
+async function main(): Promise<void> {
+  const cdkJson = JSON.parse(readFileSync(join(__dirname, '..', 'cdk.json'), 'utf8'));
+  const context: Record<string, unknown> = { ...cdkJson.context };
+  if (process.env.PIPELINE_CONFIG) context.config = process.env.PIPELINE_CONFIG;
+  if (process.env.LIVEKIT_URL) context['livekit.url'] = process.env.LIVEKIT_URL;
+  const config = parseConfig(configInputFromContext(context));
+
+  const apiKey = process.env.LIVEKIT_API_KEY || 'devkey';
+  const apiSecret = process.env.LIVEKIT_API_SECRET || 'secret';
+  const port = process.env.PORT === undefined ? 8080 : Number(process.env.PORT);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError([`PORT must be a port number, got ${process.env.PORT}`]);
+  const logLevel = (['debug', 'info', 'warn', 'error'] as const).find((level) => level === process.env.LOG_LEVEL) ?? 'info';
+
+  const pipeline = await startLocalPipeline({ config, port, keys: { [apiKey]: apiSecret }, logLevel });
+  process.stdout.write(pipeline.readyLine() + '\n');
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    process.stderr.write(`${signal}: stopping the local pipeline\n`);
+    await pipeline.stop();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+}
+
+main().catch((error) => {
+  process.stderr.write(error instanceof ConfigError ? `${error.message}\n` : `${error instanceof Error ? error.stack : String(error)}\n`);
+  process.exit(1);
+});

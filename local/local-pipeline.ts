@@ -1,0 +1,176 @@
+import type { SQSClient } from '@aws-sdk/client-sqs';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { PipelineConfig } from '../lib/config';
+import { createIngestHandler } from '../lambda/ingest/ingest-handler';
+import { Logger, LogLevel } from '../lambda/shared/logger';
+import { createProcessor } from '../lambda/process/processor';
+import type { ChangePublisher, PublishResult, StateChange } from '../lambda/process/publisher';
+import { DynamoDbLocal, startDynamoDbLocal } from './engines/dynamodb-local';
+import { SqsEmulator, startSqsEmulator } from './engines/sqs-emulator';
+import { FrontDoor, LocalRoute } from './front-door';
+import { SqsEventSource } from './sqs-event-source';
+
+/**
+ * The whole pipeline on one machine, no AWS account: the real ingest and process handlers behind
+ * an API Gateway-like front door, the SQS emulator (fauxqs) with the queue and DLQ as the stack
+ * creates them, DynamoDB Local with the state table, and a poller that behaves like the Lambda SQS
+ * event source. Every setting comes from the same `PipelineConfig` the CDK stack is built from.
+ * Used by `npm run local`, the end-to-end tests, the demo and the benchmark.
+ */
+export interface LocalPipelineOptions {
+  readonly config: PipelineConfig;
+  /** Front door port; 0 or absent picks a free one. */
+  readonly port?: number;
+  /** LiveKit API key pairs accepted by ingest, `{ apiKey: apiSecret }`. */
+  readonly keys: Readonly<Record<string, string>>;
+  /** Where log lines go (default stdout). */
+  readonly logSink?: (line: string) => void;
+  readonly logLevel?: LogLevel;
+  /**
+   * Overrides the queue's visibility timeout (default: from config, as deployed). Tests shorten
+   * it so a failed message comes back in a second rather than minutes.
+   */
+  readonly visibilityTimeoutSeconds?: number;
+  /** Engines to reuse instead of starting new ones (tests share one per file). */
+  readonly engines?: { readonly dynamodb: DynamoDbLocal; readonly sqs: SqsEmulator };
+  /** Extra GET routes on the front door (a status page). */
+  readonly getRoutes?: Readonly<Record<string, LocalRoute>>;
+}
+
+export interface LocalPipeline {
+  readonly webhookUrl: string;
+  readonly baseUrl: string;
+  readonly dynamodbEndpoint: string;
+  readonly sqsEndpoint: string;
+  readonly tableName: string;
+  readonly queueUrl: string;
+  readonly dlqUrl: string;
+  readonly documentClient: DynamoDBDocumentClient;
+  readonly sqs: SQSClient;
+  /** Every change "published to the bus", in order (locally there is no EventBridge). */
+  readonly changes: readonly StateChange[];
+  readonly eventSource: SqsEventSource;
+  /** The line `npm run local` prints when ready. */
+  readyLine(): string;
+  stop(): Promise<void>;
+}
+
+/** Stands in for EventBridge: prints each change as a JSON line and keeps it for inspection. */
+class PrintingPublisher implements ChangePublisher {
+  readonly changes: StateChange[] = [];
+  constructor(private readonly logger: Logger) {}
+
+  async publish(changes: readonly StateChange[]): Promise<PublishResult> {
+    for (const change of changes) {
+      this.changes.push(change);
+      this.logger.info('state change published', {
+        eventId: change.eventId,
+        eventType: change.eventType,
+        detailType: change.detailType,
+        changeId: change.changeId,
+        entity: change.entity,
+        old: change.old,
+        new: change.new,
+        source: change.source,
+      });
+    }
+    return { failedChangeIds: [] };
+  }
+}
+
+export async function startLocalPipeline(options: LocalPipelineOptions): Promise<LocalPipeline> {
+  const { config } = options;
+  const logger = (service: string) => new Logger({ service, level: options.logLevel ?? 'info', sink: options.logSink });
+  const cleanups: Array<() => Promise<void>> = [];
+  const stopAll = async () => {
+    for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
+  };
+
+  try {
+    let dynamodb: DynamoDbLocal;
+    let sqsEmulator: SqsEmulator;
+    if (options.engines) {
+      ({ dynamodb, sqs: sqsEmulator } = options.engines);
+    } else {
+      // Both engines take seconds to boot; start them side by side.
+      const [ddbResult, sqsResult] = await Promise.allSettled([startDynamoDbLocal(), startSqsEmulator()]);
+      if (ddbResult.status === 'fulfilled') cleanups.push(() => ddbResult.value.stop());
+      if (sqsResult.status === 'fulfilled') cleanups.push(() => sqsResult.value.stop());
+      if (ddbResult.status === 'rejected') throw ddbResult.reason;
+      if (sqsResult.status === 'rejected') throw sqsResult.reason;
+      dynamodb = ddbResult.value;
+      sqsEmulator = sqsResult.value;
+    }
+
+    const tableName = await dynamodb.createStateTable(options.engines ? undefined : 'livekit-state');
+    const queues = await sqsEmulator.createEventQueues(config, {
+      // Shared engines (tests) need a queue of their own per pipeline.
+      name: options.engines ? undefined : 'livekit-events',
+      visibilityTimeoutSeconds: options.visibilityTimeoutSeconds,
+    });
+
+    const keysJson = JSON.stringify(options.keys);
+    const ingest = createIngestHandler({
+      sqs: sqsEmulator.client,
+      queueUrl: queues.queueUrl,
+      loadKeys: async () => keysJson,
+      keyCacheSeconds: config.ingest.keyCacheSeconds,
+      maxBodyBytes: config.ingest.maxBodyBytes,
+      clockToleranceSeconds: config.ingest.clockToleranceSeconds,
+      logger: logger('ingest'),
+    });
+
+    const publisher = new PrintingPublisher(logger('bus'));
+    const processor = createProcessor({
+      ddb: dynamodb.documentClient,
+      tableName,
+      publisher,
+      logger: logger('process'),
+      eventRecordTtlDays: config.processing.eventRecordTtlDays,
+      outboxLeaseSeconds: config.processing.timeoutSeconds,
+    });
+    const eventSource = new SqsEventSource({
+      client: sqsEmulator.client,
+      queueUrl: queues.queueUrl,
+      queueArn: queues.queueArn,
+      processing: config.processing,
+      handler: (event) => processor.processBatch(event.Records),
+      logger: logger('event-source'),
+    });
+    eventSource.start();
+    cleanups.push(() => eventSource.stop());
+
+    const frontDoor = new FrontDoor({ handler: ingest, port: options.port, getRoutes: options.getRoutes });
+    const baseUrl = await frontDoor.start();
+    cleanups.push(() => frontDoor.stop());
+
+    const pipeline: LocalPipeline = {
+      webhookUrl: `${baseUrl}/webhook`,
+      baseUrl,
+      dynamodbEndpoint: dynamodb.endpoint,
+      sqsEndpoint: sqsEmulator.endpoint,
+      tableName,
+      queueUrl: queues.queueUrl,
+      dlqUrl: queues.dlqUrl,
+      documentClient: dynamodb.documentClient,
+      sqs: sqsEmulator.client,
+      changes: publisher.changes,
+      eventSource,
+      readyLine: () =>
+        JSON.stringify({
+          ready: true,
+          webhookUrl: pipeline.webhookUrl,
+          dynamodbEndpoint: pipeline.dynamodbEndpoint,
+          tableName,
+          queueUrl: queues.queueUrl,
+          dlqUrl: queues.dlqUrl,
+          sqsEndpoint: sqsEmulator.endpoint,
+        }),
+      stop: stopAll,
+    };
+    return pipeline;
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+}
