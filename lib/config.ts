@@ -14,6 +14,11 @@ export interface LiveKitConfig {
    * When absent the stack creates an empty secret (`{}`) that you fill in after deploying.
    */
   readonly existingSecretName?: string;
+  /**
+   * The API key (of the pairs in the secret) the reconciler signs server API calls with. Default:
+   * the first pair in the secret. Name it during a rotation, so calls do not use a revoked key.
+   */
+  readonly apiKey?: string;
 }
 
 export interface IngestConfig {
@@ -167,6 +172,8 @@ export function parseConfig(input: ConfigInput = {}): PipelineConfig {
     'must be a Secrets Manager secret name or ARN',
   );
 
+  const apiKey = optionalString('livekit.apiKey', lk.apiKey, /^[\w-]{1,128}$/, 'must be a LiveKit API key (letters, digits, - and _)');
+
   const ig = section('ingest');
   const d = DEFAULT_CONFIG;
   const ingest: IngestConfig = {
@@ -224,7 +231,7 @@ export function parseConfig(input: ConfigInput = {}): PipelineConfig {
 
   if (problems.length > 0) throw new ConfigError(problems);
   return {
-    livekit: { url, ...(existingSecretName ? { existingSecretName } : {}) },
+    livekit: { url, ...(existingSecretName ? { existingSecretName } : {}), ...(apiKey ? { apiKey } : {}) },
     ingest,
     queue,
     processing,
@@ -236,7 +243,7 @@ export function parseConfig(input: ConfigInput = {}): PipelineConfig {
 }
 
 const OPTIONAL_KEYS: Partial<Record<keyof PipelineConfig, readonly string[]>> = {
-  livekit: ['existingSecretName'],
+  livekit: ['existingSecretName', 'apiKey'],
   alarms: ['email'],
 };
 
