@@ -4,6 +4,7 @@ import { PipelineConfig } from './config';
 import { EventQueue } from './event-queue';
 import { Ingest } from './ingest';
 import { LiveKitKeys } from './livekit-keys';
+import { Monitoring } from './monitoring';
 import { Processing } from './processing';
 
 export interface PipelineStackProps extends StackProps {
@@ -20,6 +21,7 @@ export class PipelineStack extends Stack {
   public readonly keys: LiveKitKeys;
   public readonly ingest: Ingest;
   public readonly processing: Processing;
+  public readonly monitoring: Monitoring;
 
   constructor(scope: Construct, id: string, props: PipelineStackProps) {
     super(scope, id, props);
@@ -29,6 +31,19 @@ export class PipelineStack extends Stack {
     this.eventQueue = new EventQueue(this, 'Events', { config });
     this.ingest = new Ingest(this, 'Ingest', { config, queue: this.eventQueue.queue, keys: this.keys.secret });
     this.processing = new Processing(this, 'Processing', { config, queue: this.eventQueue.queue });
+    this.monitoring = new Monitoring(this, 'Monitoring', {
+      config,
+      stage: this.ingest.stage,
+      accessLogGroup: this.ingest.accessLogs,
+      ingestFunction: this.ingest.function,
+      ingestLogGroup: this.ingest.function.logGroup,
+      processFunction: this.processing.function,
+      processLogGroup: this.processing.function.logGroup,
+      queue: this.eventQueue.queue,
+      deadLetterQueue: this.eventQueue.deadLetterQueue,
+      // The reconciler's errors and heartbeat alarms: pass `reconcileFunction: this.reconciler.function`
+      // when the reconciler is built before this, or call `this.monitoring.monitorReconciler(...)` after.
+    });
 
     new CfnOutput(this, 'WebhookUrl', {
       description: 'Give this URL to LiveKit (project webhook settings, or `webhooks` on an egress request)',
@@ -38,6 +53,10 @@ export class PipelineStack extends Stack {
     new CfnOutput(this, 'DeadLetterQueueUrl', { value: this.eventQueue.deadLetterQueue.queueUrl });
     new CfnOutput(this, 'StateTableName', { description: 'DynamoDB table with rooms, participants, tracks, egress and ingress', value: this.processing.table.tableName });
     new CfnOutput(this, 'EventBusName', { description: 'EventBridge bus receiving one event per state change', value: this.processing.bus.eventBusName });
+    new CfnOutput(this, 'EventBusArn', { description: 'The bus archived events are replayed to (npm run replay)', value: this.processing.bus.eventBusArn });
+    new CfnOutput(this, 'EventArchiveArn', { description: 'Archive of every state change (npm run replay)', value: this.processing.archive.archiveArn });
+    new CfnOutput(this, 'AlarmTopicArn', { description: 'SNS topic every alarm notifies; subscribe on-call here', value: this.monitoring.topic.topicArn });
+    new CfnOutput(this, 'DashboardName', { description: 'CloudWatch dashboard of the pipeline', value: this.monitoring.dashboard.dashboardName });
     new CfnOutput(this, 'LiveKitKeysSecretArn', {
       description: this.keys.created
         ? 'Put your LiveKit API key pairs here: {"<apiKey>": "<apiSecret>"}'

@@ -14,6 +14,8 @@ export const METRIC = {
   eventsEnqueued: 'EventsEnqueued',
   /** Events we could not store (503). */
   enqueueFailures: 'EnqueueFailures',
+  /** Requests the HTTP API stage refused with 429 (its throttling); counted from the access log by a metric filter. */
+  apiThrottledRequests: 'ApiThrottledRequests',
   // process
   /** Events applied to state, by outcome. */
   eventsProcessed: 'EventsProcessed',
