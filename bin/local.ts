@@ -8,8 +8,9 @@ import { startLocalPipeline } from '../local/local-pipeline';
  * `npm run local`: the whole pipeline on this machine, no AWS account. The only place the local
  * runtime reads the environment:
  *   PORT                 front door port (default 8080; 0 picks a free one)
- *   LIVEKIT_URL          the LiveKit server to reconcile against (default http://localhost:7880)
- *   LIVEKIT_API_KEY      key LiveKit signs webhooks with (default devkey, as `livekit-server --dev`)
+ *   LIVEKIT_URL          the LiveKit server the reconciler calls (default http://localhost:7880)
+ *   LIVEKIT_API_KEY      key LiveKit signs webhooks with, and the reconciler signs API calls with
+ *                        (default devkey, as `livekit-server --dev`)
  *   LIVEKIT_API_SECRET   its secret (default secret)
  *   PIPELINE_CONFIG      optional JSON config, over cdk.json's context (same shape as `-c config=`)
  *   LOG_LEVEL            debug | info | warn | error (default info)
@@ -28,7 +29,15 @@ async function main(): Promise<void> {
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError([`PORT must be a port number, got ${process.env.PORT}`]);
   const logLevel = (['debug', 'info', 'warn', 'error'] as const).find((level) => level === process.env.LOG_LEVEL) ?? 'info';
 
-  const pipeline = await startLocalPipeline({ config, port, keys: { [apiKey]: apiSecret }, logLevel });
+  // The same pair signs LiveKit's webhooks and the reconciler's server API calls; the reconciler
+  // runs every reconcile.intervalMinutes against config.livekit.url (failed runs are logged).
+  const pipeline = await startLocalPipeline({
+    config,
+    port,
+    keys: { [apiKey]: apiSecret },
+    logLevel,
+    livekit: { url: config.livekit.url, apiKey, apiSecret },
+  });
   process.stdout.write(pipeline.readyLine() + '\n');
 
   let stopping = false;

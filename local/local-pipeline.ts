@@ -3,6 +3,10 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { PipelineConfig } from '../lib/config';
 import { createIngestHandler } from '../lambda/ingest/ingest-handler';
 import { Logger, LogLevel } from '../lambda/shared/logger';
+import { MemoryMetricsSink, MetricDatum, MetricsSink } from '../lambda/shared/metrics';
+import { sqsEnqueue } from '../lambda/reconcile/enqueue';
+import { createLiveKitApi, LiveKitApi } from '../lambda/reconcile/livekit-api';
+import { createReconciler, RunReport } from '../lambda/reconcile/reconciler';
 import { createProcessor } from '../lambda/process/processor';
 import type { ChangePublisher, PublishResult, StateChange } from '../lambda/process/publisher';
 import { DynamoDbLocal, startDynamoDbLocal } from './engines/dynamodb-local';
@@ -35,6 +39,23 @@ export interface LocalPipelineOptions {
   readonly engines?: { readonly dynamodb: DynamoDbLocal; readonly sqs: SqsEmulator };
   /** Extra GET routes on the front door (a status page). */
   readonly getRoutes?: Readonly<Record<string, LocalRoute>>;
+  /**
+   * The LiveKit server the reconciler calls (a real `livekit-server --dev` or the simulator).
+   * Without it the reconciler does not run. An unreachable server makes runs fail and be logged.
+   */
+  readonly livekit?: {
+    readonly url: string;
+    readonly apiKey: string;
+    readonly apiSecret: string;
+    /** SDK per-attempt timeout (default the SDK's 10 s); tests shorten it. */
+    readonly requestTimeoutSeconds?: number;
+  };
+  /** Reconciler timer period; default `config.reconcile.intervalMinutes`. Tests scale it down. */
+  readonly reconcileIntervalMs?: number;
+  /** Time budget of one run; default 80 % of the interval. */
+  readonly reconcileTimeBudgetMs?: number;
+  /** Lets a test wrap the LiveKit API the reconciler sees (e.g. a room vanishing between calls). */
+  readonly wrapLiveKitApi?: (api: LiveKitApi) => LiveKitApi;
 }
 
 export interface LocalPipeline {
@@ -50,6 +71,12 @@ export interface LocalPipeline {
   /** Every change "published to the bus", in order (locally there is no EventBridge). */
   readonly changes: readonly StateChange[];
   readonly eventSource: SqsEventSource;
+  /** Every metric the local stages emitted (the reconciler's), also printed as log lines. */
+  readonly metrics: MemoryMetricsSink;
+  /** Reports of the reconcile runs so far, oldest first. */
+  readonly reconcileRuns: readonly RunReport[];
+  /** Runs the reconciler now (after a run in progress, never two at once) and returns its report. */
+  reconcileNow(): Promise<RunReport>;
   /** The line `npm run local` prints when ready. */
   readyLine(): string;
   stop(): Promise<void>;
@@ -140,6 +167,59 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
     eventSource.start();
     cleanups.push(() => eventSource.stop());
 
+    const metrics = new MemoryMetricsSink();
+    const metricsLogger = logger('metrics');
+    const metricsSink: MetricsSink = {
+      put(data: readonly MetricDatum[], extra?: Record<string, unknown>) {
+        metrics.put(data);
+        metricsLogger.info('metrics', { ...extra, metrics: Object.fromEntries(data.map((d) => [d.dimensions ? `${d.name}{${Object.values(d.dimensions).join(',')}}` : d.name, d.value])) });
+      },
+    };
+    const reconcileRuns: RunReport[] = [];
+    let reconcileNow: () => Promise<RunReport> = () => Promise.reject(new Error('the reconciler is not configured (no livekit option)'));
+    if (options.livekit) {
+      const intervalMs = options.reconcileIntervalMs ?? config.reconcile.intervalMinutes * 60_000;
+      const baseApi = createLiveKitApi(options.livekit);
+      const reconciler = createReconciler({
+        livekit: options.wrapLiveKitApi ? options.wrapLiveKitApi(baseApi) : baseApi,
+        ddb: dynamodb.documentClient,
+        tableName,
+        enqueue: sqsEnqueue(sqsEmulator.client, queues.queueUrl),
+        metrics: metricsSink,
+        logger: logger('reconcile'),
+        config: config.reconcile,
+        timeBudgetMs: options.reconcileTimeBudgetMs ?? Math.floor(intervalMs * 0.8),
+      });
+      const reconcileLogger = logger('reconcile');
+      let current: Promise<RunReport> | undefined;
+      let stopped = false;
+      // Runs are serialized: a run starts only after the previous one ended.
+      const runExclusive = async (): Promise<RunReport> => {
+        while (current) await current.catch(() => undefined);
+        const run = reconciler.run().then((report) => {
+          reconcileRuns.push(report);
+          return report;
+        });
+        current = run;
+        try {
+          return await run;
+        } finally {
+          if (current === run) current = undefined;
+        }
+      };
+      reconcileNow = runExclusive;
+      const timer = setInterval(() => {
+        if (current || stopped) return;
+        runExclusive().catch((error) => reconcileLogger.error('reconcile run crashed', { error }));
+      }, intervalMs);
+      timer.unref();
+      cleanups.push(async () => {
+        stopped = true;
+        clearInterval(timer);
+        await current?.catch(() => undefined);
+      });
+    }
+
     const frontDoor = new FrontDoor({ handler: ingest, port: options.port, getRoutes: options.getRoutes });
     const baseUrl = await frontDoor.start();
     cleanups.push(() => frontDoor.stop());
@@ -156,6 +236,9 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
       sqs: sqsEmulator.client,
       changes: publisher.changes,
       eventSource,
+      metrics,
+      reconcileRuns,
+      reconcileNow: () => reconcileNow(),
       readyLine: () =>
         JSON.stringify({
           ready: true,

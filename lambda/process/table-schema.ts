@@ -72,4 +72,16 @@ export const keys = {
   participantTracksPk: (participantSid: string) => `PARTICIPANT#${participantSid}#TRACKS`,
   /** `gsi2pk`: one identity in one room name (room names are reused; sids are not). */
   identityPk: (roomName: string, identity: string) => `IDENTITY#${JSON.stringify([roomName, identity])}`,
+
+  /**
+   * The reconciler's own bookkeeping (lambda/reconcile/), every key under `RECONCILE#` so its IAM
+   * policy can allow writes to these items only (`dynamodb:LeadingKeys`). All carry `expiresAt`.
+   */
+  reconcilePrefix: 'RECONCILE#',
+  /** One item per room the reconciler knows (sort key: room sid): when it was last fully verified. */
+  reconcileRoomsPk: 'RECONCILE#ROOMS',
+  reconcileRoom: (roomSid: string) => ({ pk: 'RECONCILE#ROOMS', sk: roomSid }),
+  /** One item per difference seen but not yet resolved (sort key: the repair event id it would get). */
+  reconcilePendingPk: 'RECONCILE#PENDING',
+  reconcilePending: (repairId: string) => ({ pk: 'RECONCILE#PENDING', sk: repairId }),
 } as const;

@@ -1,0 +1,538 @@
+/**
+ * The reconciler: diffs what LiveKit's server API says exists now against the state table, and
+ * turns each difference that outlived the grace period into a synthesized event (a repair) sent
+ * through the same queue and processor as LiveKit's webhooks. docs/reconciler.md is the contract.
+ *
+ * One run:
+ *   1. reads local state (one Scan of the open index) and its own bookkeeping (two Queries);
+ *   2. `ListRooms` (once) and `ListEgress({ active: true })` (once);
+ *   3. rooms: live remotely, unknown locally → missed `room_started`; active locally, not listed
+ *      → missed `room_finished` (and a `participant_left` for each participant we still have);
+ *   4. egress: active remotely, unknown locally → missed `egress_started`; further along remotely
+ *      → missed `egress_updated`; open locally, not in the active list → looked up by id, and if
+ *      LiveKit says it is terminal → missed `egress_ended` with LiveKit's EgressInfo;
+ *   5. participants: `ListParticipants` for the rooms `planRoomChecks` puts first, while the
+ *      request and time budgets last: present remotely only → missed `participant_joined`;
+ *      present locally only → missed `participant_left` (a rejoin is a new sid: both apply);
+ *   6. a difference is repaired only once it has been seen in consecutive checks spanning more than
+ *      the grace period; one that disappears in a later check was an event in flight, and is
+ *      forgotten.
+ * Safety: a listing that failed (after retries) is never read as "gone": the parts of the diff
+ * that depend on it are skipped for this run and their pending differences left as they are.
+ */
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { EgressInfo, EgressStatus, ParticipantInfo, ParticipantInfo_State, Room } from '@livekit/protocol';
+import type { ReconcileConfig } from '../../lib/config';
+import { keys } from '../process/table-schema';
+import { Logger } from '../shared/logger';
+import { METRIC, MetricDatum, MetricsSink } from '../shared/metrics';
+import { ApiGate, BudgetExhaustedError } from './api-gate';
+import { Bookkeeping, PendingDifference, RoomVerification } from './bookkeeping';
+import type { Enqueue } from './enqueue';
+import { isNotFound, LiveKitApi } from './livekit-api';
+import { existingEgressIds, getEntity, loadLocalState, LocalParticipant, LocalState, roomFingerprint } from './local-state';
+import { CheckReason, planRoomChecks, RoomCandidate } from './plan';
+import {
+  egressRepair,
+  MissedEventType,
+  participantJoinedRepair,
+  participantLeftRepair,
+  Repair,
+  repairId,
+  roomFinishedRepair,
+  roomFromStored,
+  roomStartedRepair,
+} from './repairs';
+
+export interface ReconcilerOptions {
+  readonly livekit: LiveKitApi;
+  readonly ddb: DynamoDBDocumentClient;
+  readonly tableName: string;
+  readonly enqueue: Enqueue;
+  readonly metrics: MetricsSink;
+  readonly logger: Logger;
+  readonly config: ReconcileConfig;
+  /** No LiveKit request starts after this many ms from the start of the run. */
+  readonly timeBudgetMs: number;
+  readonly clock?: () => number;
+  /** "Fully verified within the last N minutes" for the coverage metric. Default 15. */
+  readonly coverageWindowMinutes?: number;
+  /** Attempts per LiveKit call (ours, on top of the SDK's own region failover). Default 3. */
+  readonly maxAttempts?: number;
+  readonly backoffBaseMs?: number;
+}
+
+export interface RunReport {
+  /** Every listing succeeded and every repair due was sent; a heartbeat was emitted. */
+  readonly ok: boolean;
+  readonly startedAt: number;
+  durationMs: number;
+  /** LiveKit API requests made, by method (each attempt counts). */
+  readonly apiCalls: Record<string, number>;
+  apiCallsTotal: number;
+  readonly apiErrors: Record<string, number>;
+  apiErrorsTotal: number;
+  remoteRooms?: number;
+  localRooms?: number;
+  /** Rooms whose participants were fully compared this run, with why they were picked. */
+  readonly roomsVerified: { sid: string; name: string; reason: CheckReason }[];
+  /** Rooms the budget did not reach (first next run). */
+  roomsUnreached: number;
+  /** Rooms skipped because ListParticipants disagreed with ListRooms (e.g. the room vanished between calls). */
+  readonly roomsInconsistent: string[];
+  participantsChecked: number;
+  egressesChecked: number;
+  /** Missed events found (and repaired) this run, by type. */
+  readonly missed: Partial<Record<MissedEventType, number>>;
+  missedTotal: number;
+  readonly repairs: { id: string; eventType: MissedEventType; entityId: string }[];
+  /** Differences seen, waiting for the grace period. */
+  pendingDifferences: number;
+  /** Differences that went away before the grace period ended (events that were in flight). */
+  resolvedInFlight: number;
+  /** Open egresses LiveKit no longer knows (records expired): reported, left alone. */
+  readonly unknownEgresses: string[];
+  coveragePercent?: number;
+  readonly errors: string[];
+}
+
+interface Observation {
+  readonly repairId: string;
+  readonly eventType: MissedEventType;
+  readonly entityId: string;
+  readonly scope: string;
+  readonly roomSid?: string;
+  /** Builds the repair when due; undefined when, looking closer, there is nothing to repair. */
+  readonly build: () => Promise<Repair[] | undefined>;
+}
+
+const EGRESS_LIVE_RANK: Record<string, number> = { EGRESS_STARTING: 1, EGRESS_ACTIVE: 2, EGRESS_ENDING: 3 };
+const EGRESS_TERMINAL = new Set(['EGRESS_COMPLETE', 'EGRESS_FAILED', 'EGRESS_ABORTED', 'EGRESS_LIMIT_REACHED']);
+const egressStatusName = (info: EgressInfo) => EgressStatus[info.status] ?? String(info.status);
+
+/** Runs `work` over `items` with at most `concurrency` at once, stopping when `work` returns false. */
+async function pool<T>(items: readonly T[], concurrency: number, work: (item: T) => Promise<boolean | void>): Promise<number> {
+  let next = 0;
+  let stopped = false;
+  const worker = async () => {
+    while (!stopped && next < items.length) {
+      const item = items[next++];
+      if ((await work(item)) === false) stopped = true;
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, items.length)) }, worker));
+  return Math.max(0, items.length - next);
+}
+
+export interface Reconciler {
+  run(): Promise<RunReport>;
+}
+
+export function createReconciler(options: ReconcilerOptions): Reconciler {
+  const { livekit, ddb, tableName, config, logger } = options;
+  const clock = options.clock ?? Date.now;
+  const graceMs = config.graceSeconds * 1000;
+  const coverageWindowMs = (options.coverageWindowMinutes ?? 15) * 60_000;
+  // Bookkeeping outlives several grace periods and coverage windows, then expires on its own.
+  const bookkeeping = new Bookkeeping({ ddb, tableName, ttlSeconds: Math.max(86_400, config.graceSeconds * 10) });
+
+  async function run(): Promise<RunReport> {
+    const startedAt = clock();
+    const deadline = startedAt + options.timeBudgetMs;
+    const gate = new ApiGate({
+      requestBudget: config.requestBudgetPerRun,
+      concurrency: config.concurrency,
+      deadline,
+      clock,
+      maxAttempts: options.maxAttempts,
+      backoffBaseMs: options.backoffBaseMs,
+    });
+    const report: RunReport = {
+      ok: false,
+      startedAt,
+      durationMs: 0,
+      apiCalls: gate.calls,
+      apiCallsTotal: 0,
+      apiErrors: gate.errors,
+      apiErrorsTotal: 0,
+      roomsVerified: [],
+      roomsUnreached: 0,
+      roomsInconsistent: [],
+      participantsChecked: 0,
+      egressesChecked: 0,
+      missed: {},
+      missedTotal: 0,
+      repairs: [],
+      pendingDifferences: 0,
+      resolvedInFlight: 0,
+      unknownEgresses: [],
+      errors: [],
+    };
+    let complete = true;
+    const fail = (what: string, error: unknown) => {
+      complete = false;
+      const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+      report.errors.push(`${what}: ${message}`);
+      logger.error('reconcile step failed; the parts of the diff that depend on it are skipped', { step: what, error });
+    };
+
+    try {
+      let local: LocalState;
+      let verifications: Map<string, RoomVerification>;
+      let pending: Map<string, PendingDifference>;
+      try {
+        [local, verifications, pending] = await Promise.all([loadLocalState(ddb, tableName), bookkeeping.loadVerifications(), bookkeeping.loadPending()]);
+      } catch (error) {
+        fail('read local state', error);
+        return report;
+      }
+      report.localRooms = local.rooms.size;
+
+      const observed = new Map<string, Observation>();
+      const checked = new Set<string>();
+      const observe = (observation: Observation) => observed.set(observation.repairId, observation);
+
+      const [roomsResult, egressResult] = await Promise.allSettled([
+        gate.call('ListRooms', () => livekit.listRooms()),
+        gate.call('ListEgress', () => livekit.listEgress({ active: true })),
+      ]);
+      const remoteRooms = roomsResult.status === 'fulfilled' ? roomsResult.value : undefined;
+      const activeEgress = egressResult.status === 'fulfilled' ? egressResult.value : undefined;
+      if (roomsResult.status === 'rejected') fail('ListRooms', roomsResult.reason);
+      if (egressResult.status === 'rejected') fail('ListEgress(active)', egressResult.reason);
+
+      const localParticipants = (roomSid: string): LocalParticipant[] => local.participantsByRoom.get(roomSid) ?? [];
+
+      // ---- rooms ----
+      const remoteBySid = new Map<string, Room>();
+      if (remoteRooms) {
+        report.remoteRooms = remoteRooms.length;
+        checked.add('rooms');
+        for (const room of remoteRooms) if (room.sid) remoteBySid.set(room.sid, room);
+        for (const room of remoteBySid.values()) {
+          if (local.rooms.has(room.sid)) continue;
+          observe({
+            repairId: repairId('room_started', room.sid),
+            eventType: 'room_started',
+            entityId: room.sid,
+            scope: 'rooms',
+            build: async () => [roomStartedRepair(room, Math.floor(clock() / 1000))],
+          });
+        }
+        for (const room of local.rooms.values()) {
+          if (remoteBySid.has(room.sid)) continue;
+          observe({
+            repairId: repairId('room_finished', room.sid),
+            eventType: 'room_finished',
+            entityId: room.sid,
+            scope: 'rooms',
+            build: async () => {
+              const stored = await getEntity(ddb, tableName, keys.room(room.sid));
+              if (!stored || stored.terminal) return undefined;
+              const now = Math.floor(clock() / 1000);
+              const finished = roomFinishedRepair({ sid: room.sid, name: room.name, info: stored.info }, now);
+              // LiveKit sends participant_left for everyone before room_finished; those we still
+              // have as present were missed with it.
+              const roomInfo = roomFromStored(stored.info, room.sid, room.name);
+              const lefts: Repair[] = [];
+              for (const participant of localParticipants(room.sid)) {
+                const item = await getEntity(ddb, tableName, keys.participant(participant.sid));
+                if (item && !item.terminal) lefts.push(participantLeftRepair(roomInfo, { sid: participant.sid, identity: participant.identity, info: item.info }, now));
+              }
+              return [finished, ...lefts];
+            },
+          });
+        }
+      }
+
+      // ---- egress ----
+      if (activeEgress) {
+        const activeById = new Map(activeEgress.map((info) => [info.egressId, info]));
+        const unknown = [...activeById.keys()].filter((id) => !local.egresses.has(id));
+        try {
+          const existing = await existingEgressIds(ddb, tableName, unknown);
+          for (const id of unknown) {
+            checked.add(`egress#${id}`);
+            report.egressesChecked++;
+            if (existing.has(id)) continue;
+            const info = activeById.get(id)!;
+            observe({
+              repairId: repairId('egress_started', id),
+              eventType: 'egress_started',
+              entityId: id,
+              scope: `egress#${id}`,
+              build: async () => [egressRepair('egress_started', info, Math.floor(clock() / 1000))],
+            });
+          }
+        } catch (error) {
+          fail('read egress items', error);
+        }
+        const missing: string[] = [];
+        for (const egress of local.egresses.values()) {
+          const remote = activeById.get(egress.egressId);
+          if (!remote) {
+            missing.push(egress.egressId);
+            continue;
+          }
+          checked.add(`egress#${egress.egressId}`);
+          report.egressesChecked++;
+          const status = egressStatusName(remote);
+          if ((EGRESS_LIVE_RANK[status] ?? 0) > (EGRESS_LIVE_RANK[egress.status] ?? 0)) {
+            observe({
+              repairId: repairId('egress_updated', egress.egressId, status),
+              eventType: 'egress_updated',
+              entityId: egress.egressId,
+              scope: `egress#${egress.egressId}`,
+              build: async () => [egressRepair('egress_updated', remote, Math.floor(clock() / 1000), status)],
+            });
+          }
+        }
+        // Ended egresses are not in the active list (the report-2 case: room deleted under a
+        // Room Composite egress): one lookup by id each, only for those we still have open.
+        await pool(missing, config.concurrency, async (egressId) => {
+          if (!gate.canStart()) return false;
+          try {
+            const [info] = await gate.call('ListEgress', () => livekit.listEgress({ egressId }));
+            if (!info) throw new Error(`ListEgress(${egressId}) answered no item`);
+            checked.add(`egress#${egressId}`);
+            report.egressesChecked++;
+            const status = egressStatusName(info);
+            if (!EGRESS_TERMINAL.has(status)) return true;
+            observe({
+              repairId: repairId('egress_ended', egressId),
+              eventType: 'egress_ended',
+              entityId: egressId,
+              scope: `egress#${egressId}`,
+              build: async () => [egressRepair('egress_ended', info, Math.floor(clock() / 1000))],
+            });
+          } catch (error) {
+            if (error instanceof BudgetExhaustedError) return false;
+            if (isNotFound(error)) {
+              // LiveKit keeps ended egress records ~24 h; without one we cannot know the status,
+              // and never invent one.
+              report.unknownEgresses.push(egressId);
+              logger.warn('open egress unknown to LiveKit; its end cannot be repaired', { egressId });
+              return true;
+            }
+            fail(`ListEgress(${egressId})`, error);
+          }
+          return true;
+        });
+      }
+
+      // ---- participants ----
+      const verified: RoomVerification[] = [];
+      if (remoteRooms) {
+        const pendingRooms = new Set([...pending.values()].filter((p) => p.scope.startsWith('room#') && !p.repairedAt).map((p) => p.scope.slice('room#'.length)));
+        const candidates: RoomCandidate[] = [...remoteBySid.values()].map((room) => {
+          const verification = verifications.get(room.sid);
+          const localRoom = local.rooms.get(room.sid);
+          const participants = localParticipants(room.sid);
+          return {
+            sid: room.sid,
+            name: room.name,
+            remoteCount: room.numParticipants,
+            localCount: participants.length,
+            knownLocally: localRoom !== undefined,
+            lastVerifiedAt: verification?.lastVerifiedAt ?? 0,
+            changedSinceVerified: verification !== undefined && verification.fingerprint !== roomFingerprint(localRoom, participants),
+            hasPending: pendingRooms.has(room.sid),
+          };
+        });
+        const plan = planRoomChecks(candidates);
+        report.roomsUnreached = await pool(plan, config.concurrency, async ({ room: candidate, reason }) => {
+          if (!gate.canStart()) return false;
+          const room = remoteBySid.get(candidate.sid)!;
+          let remote: ParticipantInfo[];
+          try {
+            remote = await gate.call('ListParticipants', () => livekit.listParticipants(room.name));
+          } catch (error) {
+            if (error instanceof BudgetExhaustedError) return false;
+            fail(`ListParticipants(${room.name})`, error);
+            return true;
+          }
+          if (remote.length === 0 && room.numParticipants > 0) {
+            // LiveKit answers an empty list for a room it no longer has: the room may have ended
+            // (or been recreated) since ListRooms. Not evidence that anyone left.
+            report.roomsInconsistent.push(room.sid);
+            logger.warn('ListParticipants disagrees with ListRooms; room skipped this run', { room: room.name, roomSid: room.sid, numParticipants: room.numParticipants });
+            return true;
+          }
+          const scope = `room#${room.sid}`;
+          checked.add(scope);
+          const mine = localParticipants(room.sid);
+          verified.push({ roomSid: room.sid, lastVerifiedAt: clock(), fingerprint: roomFingerprint(local.rooms.get(room.sid), mine) });
+          report.roomsVerified.push({ sid: room.sid, name: room.name, reason });
+          report.participantsChecked += remote.length;
+          const mineBySid = new Map(mine.map((p) => [p.sid, p]));
+          const remoteSids = new Set(remote.map((p) => p.sid));
+          for (const participant of remote) {
+            // participant_joined is sent when a participant becomes ACTIVE; before that nothing was missed.
+            if (mineBySid.has(participant.sid) || participant.state !== ParticipantInfo_State.ACTIVE) continue;
+            observe({
+              repairId: repairId('participant_joined', participant.sid),
+              eventType: 'participant_joined',
+              entityId: participant.sid,
+              scope,
+              roomSid: room.sid,
+              build: async () => [participantJoinedRepair(room, participant, Math.floor(clock() / 1000))],
+            });
+          }
+          for (const participant of mine) {
+            if (remoteSids.has(participant.sid)) continue;
+            observe({
+              repairId: repairId('participant_left', participant.sid),
+              eventType: 'participant_left',
+              entityId: participant.sid,
+              scope,
+              roomSid: room.sid,
+              build: async () => {
+                const item = await getEntity(ddb, tableName, keys.participant(participant.sid));
+                if (!item || item.terminal) return undefined;
+                return [participantLeftRepair(room, { sid: participant.sid, identity: participant.identity, info: item.info }, Math.floor(clock() / 1000))];
+              },
+            });
+          }
+          return true;
+        });
+      }
+
+      // ---- grace period, repairs ----
+      const now = clock();
+      for (const difference of pending.values()) {
+        if (observed.has(difference.repairId) || !checked.has(difference.scope)) continue;
+        // Checked again and gone: the event was in flight (or our repair has been applied).
+        if (!difference.repairedAt) report.resolvedInFlight++;
+        try {
+          await bookkeeping.resolve(difference.repairId);
+        } catch (error) {
+          fail('bookkeeping', error);
+        }
+      }
+
+      const due: Observation[] = [];
+      const pendingForDue = new Map<string, PendingDifference>();
+      for (const observation of observed.values()) {
+        const previous = pending.get(observation.repairId);
+        if (previous?.repairedAt) continue;
+        const restart = !previous || (observation.roomSid !== undefined && previous.roomSid !== observation.roomSid);
+        const firstSeenAt = restart ? now : previous.firstSeenAt;
+        const observations = restart ? 1 : previous.observations + 1;
+        const difference: PendingDifference = { ...pick(observation), firstSeenAt, lastSeenAt: now, observations };
+        if (graceMs === 0 || (observations >= 2 && now - firstSeenAt > graceMs)) {
+          due.push(observation);
+          pendingForDue.set(observation.repairId, difference);
+        } else {
+          report.pendingDifferences++;
+          try {
+            await bookkeeping.observe(difference, now);
+          } catch (error) {
+            fail('bookkeeping', error);
+          }
+        }
+      }
+
+      await pool(due, 4, async (observation) => {
+        const difference = pendingForDue.get(observation.repairId)!;
+        try {
+          const repairs = await observation.build();
+          if (!repairs || repairs.length === 0) {
+            await bookkeeping.resolve(observation.repairId);
+            return true;
+          }
+          for (const repair of repairs) {
+            const claim = { repairId: repair.id, eventType: repair.eventType, entityId: repair.entityId, scope: repair.id === observation.repairId ? difference.scope : 'rooms', firstSeenAt: difference.firstSeenAt, lastSeenAt: now, observations: difference.observations };
+            if (!(await bookkeeping.claim(claim, now))) continue;
+            try {
+              await options.enqueue(repair);
+            } catch (error) {
+              await bookkeeping.unclaim(repair.id).catch(() => undefined);
+              throw error;
+            }
+            report.missed[repair.eventType] = (report.missed[repair.eventType] ?? 0) + 1;
+            report.missedTotal++;
+            report.repairs.push({ id: repair.id, eventType: repair.eventType, entityId: repair.entityId });
+            logger.warn('missed event repaired', {
+              eventId: repair.id,
+              eventType: repair.eventType,
+              room: repair.roomName,
+              entityId: repair.entityId,
+              firstSeenAt: new Date(difference.firstSeenAt).toISOString(),
+            });
+          }
+        } catch (error) {
+          fail(`repair ${observation.eventType} ${observation.entityId}`, error);
+        }
+        return true;
+      });
+
+      // ---- verification records, coverage ----
+      try {
+        await bookkeeping.saveVerifications(verified, now);
+        if (remoteRooms) {
+          const gone = [...verifications.keys()].filter((sid) => !remoteBySid.has(sid) && !local.rooms.has(sid));
+          await bookkeeping.forgetRooms(gone);
+        }
+      } catch (error) {
+        fail('bookkeeping', error);
+      }
+      if (remoteRooms) {
+        const latest = new Map([...verifications].map(([sid, v]) => [sid, v.lastVerifiedAt]));
+        for (const v of verified) latest.set(v.roomSid, v.lastVerifiedAt);
+        const covered = [...remoteBySid.keys()].filter((sid) => (latest.get(sid) ?? 0) >= now - coverageWindowMs).length;
+        report.coveragePercent = remoteBySid.size === 0 ? 100 : (100 * covered) / remoteBySid.size;
+      }
+      (report as { ok: boolean }).ok = complete;
+      return report;
+    } finally {
+      report.durationMs = clock() - startedAt;
+      report.apiCallsTotal = gate.requestsMade;
+      report.apiErrorsTotal = gate.totalErrors;
+      emit(report);
+    }
+  }
+
+  function emit(report: RunReport): void {
+    const data: MetricDatum[] = [
+      { name: METRIC.missedEvents, value: report.missedTotal },
+      ...Object.entries(report.missed).map(([eventType, value]) => ({ name: METRIC.missedEvents, value: value ?? 0, dimensions: { EventType: eventType } })),
+      { name: METRIC.repairsSent, value: report.repairs.length },
+      { name: METRIC.roomsChecked, value: report.roomsVerified.length },
+      { name: METRIC.participantsChecked, value: report.participantsChecked },
+      { name: METRIC.egressesChecked, value: report.egressesChecked },
+      { name: METRIC.liveKitApiCalls, value: report.apiCallsTotal },
+      { name: METRIC.liveKitApiErrors, value: report.apiErrorsTotal },
+      { name: METRIC.runDuration, value: report.durationMs, unit: 'Milliseconds' },
+      ...(report.coveragePercent !== undefined ? [{ name: METRIC.roomCoverage, value: report.coveragePercent, unit: 'Percent' as const }] : []),
+      ...(report.ok ? [{ name: METRIC.heartbeat, value: 1 }] : []),
+    ];
+    options.metrics.put(data, { service: 'reconcile' });
+    const summary = {
+      ok: report.ok,
+      durationMs: report.durationMs,
+      apiCalls: report.apiCalls,
+      apiErrors: report.apiErrorsTotal,
+      remoteRooms: report.remoteRooms,
+      localRooms: report.localRooms,
+      roomsVerified: report.roomsVerified.length,
+      roomsUnreached: report.roomsUnreached,
+      roomsInconsistent: report.roomsInconsistent.length,
+      missed: report.missed,
+      repairsSent: report.repairs.length,
+      pendingDifferences: report.pendingDifferences,
+      resolvedInFlight: report.resolvedInFlight,
+      unknownEgresses: report.unknownEgresses.length,
+      coveragePercent: report.coveragePercent,
+      errors: report.errors.length,
+    };
+    if (report.ok) logger.info('reconcile run finished', summary);
+    else logger.error('reconcile run failed', summary);
+  }
+
+  return { run };
+}
+
+function pick(observation: Observation): Pick<PendingDifference, 'repairId' | 'eventType' | 'entityId' | 'scope' | 'roomSid'> {
+  const { repairId: id, eventType, entityId, scope, roomSid } = observation;
+  return { repairId: id, eventType, entityId, scope, ...(roomSid ? { roomSid } : {}) };
+}

@@ -1,0 +1,155 @@
+/**
+ * Shared by the reconciler's end-to-end tests: a proxy between the simulator's webhook sender and
+ * the pipeline's front door that can take our endpoint down, make it slow, or fail chosen events
+ * (what makes LiveKit drop them), and helpers comparing local state with the simulator's truth.
+ */
+import * as http from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { ScanCommand } from '@aws-sdk/lib-dynamodb';
+import type { LiveKitSimulator } from '../../simulator';
+import { EgressStatus } from '@livekit/protocol';
+
+/** What the proxy does with one request: forward it, answer 503 at once, or hang `ms` then 503 (never stored). */
+export type ProxyAction = { kind: 'forward'; delayMs?: number } | { kind: 'fail' } | { kind: 'slow'; ms: number };
+
+export interface WebhookEventSummary {
+  readonly id: string;
+  readonly event: string;
+  readonly room?: string;
+}
+
+export class WebhookProxy {
+  private readonly server: http.Server;
+  private readonly sockets = new Set<Socket>();
+  /** Decides per request; default forward. */
+  decide: (event: WebhookEventSummary) => ProxyAction = () => ({ kind: 'forward' });
+  baseUrl = '';
+
+  constructor(private readonly target: () => string) {
+    this.server = http.createServer((req, res) => void this.handle(req, res));
+    this.server.on('connection', (socket) => {
+      this.sockets.add(socket);
+      socket.on('close', () => this.sockets.delete(socket));
+    });
+  }
+
+  get url(): string {
+    return `${this.baseUrl}/webhook`;
+  }
+
+  async start(): Promise<string> {
+    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', () => resolve()));
+    this.baseUrl = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    return this.url;
+  }
+
+  async stop(): Promise<void> {
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    for (const socket of this.sockets) socket.destroy();
+    await closed;
+  }
+
+  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const body = Buffer.concat(chunks);
+    let summary: WebhookEventSummary = { id: '', event: '' };
+    try {
+      const json = JSON.parse(body.toString('utf8'));
+      summary = { id: json.id, event: json.event, room: json.room?.name ?? json.egressInfo?.roomName };
+    } catch {
+      // forwarded as is
+    }
+    const action = this.decide(summary);
+    const answer = (status: number, text = '') => {
+      if (res.destroyed || res.writableEnded) return;
+      res.writeHead(status, { 'content-type': 'text/plain' }).end(text);
+    };
+    if (action.kind === 'fail') return answer(503, 'endpoint down');
+    if (action.kind === 'slow') {
+      await new Promise((resolve) => setTimeout(resolve, action.ms));
+      return answer(503, 'too slow');
+    }
+    if (action.delayMs) await new Promise((resolve) => setTimeout(resolve, action.delayMs));
+    try {
+      const response = await fetch(this.target(), {
+        method: 'POST',
+        headers: { 'content-type': String(req.headers['content-type'] ?? ''), authorization: String(req.headers.authorization ?? '') },
+        body,
+      });
+      answer(response.status, await response.text());
+    } catch (error) {
+      answer(502, String(error));
+    }
+  }
+}
+
+/** Polls `read` until `done` holds (no fixed sleeps), or fails after `timeoutMs` with the last value. */
+export async function eventually<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 20_000, intervalMs = 50): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await read();
+    if (done(value)) return value;
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms; last value: ${JSON.stringify(value, null, 1).slice(0, 4000)}`);
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+}
+
+export interface StateView {
+  /** Active rooms: sid → name. */
+  readonly rooms: Record<string, string>;
+  /** Present participants by room sid: sorted sids. */
+  readonly participants: Record<string, string[]>;
+  /** Egress id → status. */
+  readonly egress: Record<string, string>;
+}
+
+/** The simulator's truth, in the same shape as `localView`. */
+export function truthView(sim: LiveKitSimulator): StateView {
+  const rooms: Record<string, string> = {};
+  const participants: Record<string, string[]> = {};
+  for (const room of sim.rooms()) {
+    rooms[room.sid] = room.name;
+    const present = sim.participants(room.name).map((p) => p.sid).sort();
+    if (present.length > 0) participants[room.sid] = present;
+  }
+  const egress: Record<string, string> = {};
+  for (const info of sim.egress()) egress[info.egressId] = EgressStatus[info.status];
+  return { rooms, participants, egress };
+}
+
+/** What the state table says (consistent Scan of the base table). */
+export async function localView(ddb: DynamoDBDocumentClient, tableName: string): Promise<StateView> {
+  const items: Record<string, unknown>[] = [];
+  let ExclusiveStartKey: Record<string, unknown> | undefined;
+  do {
+    const output = await ddb.send(new ScanCommand({ TableName: tableName, ConsistentRead: true, ExclusiveStartKey }));
+    items.push(...(output.Items ?? []));
+    ExclusiveStartKey = output.LastEvaluatedKey;
+  } while (ExclusiveStartKey);
+  const rooms: Record<string, string> = {};
+  const participants: Record<string, string[]> = {};
+  const egress: Record<string, string> = {};
+  for (const item of items) {
+    if (item.entityType === 'room' && !item.terminal) rooms[String(item.entityId)] = String(item.roomName);
+    if (item.entityType === 'participant' && !item.terminal) (participants[String(item.roomSid)] ??= []).push(String(item.entityId));
+    if (item.entityType === 'egress') egress[String(item.entityId)] = String(item.status);
+  }
+  for (const list of Object.values(participants)) list.sort();
+  return { rooms, participants, egress };
+}
+
+export const sameState = (a: StateView, b: StateView) => JSON.stringify(sortKeys(a)) === JSON.stringify(sortKeys(b));
+
+function sortKeys(view: StateView): unknown {
+  const sorted = (record: Record<string, unknown>) => Object.fromEntries(Object.entries(record).sort(([x], [y]) => (x < y ? -1 : 1)));
+  return { rooms: sorted(view.rooms), participants: sorted(view.participants), egress: sorted(view.egress) };
+}
+
+/** Dropped events by type, from the simulator's delivery record. */
+export function droppedByType(sim: LiveKitSimulator): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const delivery of sim.deliveries()) if (delivery.outcome === 'dropped') counts[delivery.type] = (counts[delivery.type] ?? 0) + 1;
+  return counts;
+}
