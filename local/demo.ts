@@ -1,0 +1,190 @@
+import { parseConfig, PipelineConfig } from '../lib/config';
+import { getEventRecord } from '../lambda/process/queries';
+import { seededRandom } from '../simulator/ids';
+import { LiveKitSimulator } from '../simulator/livekit-simulator';
+import { NaiveReceiver } from '../simulator/naive-receiver';
+import { FaultProxy } from './fault-proxy';
+import { LocalPipeline, startLocalPipeline } from './local-pipeline';
+import { diffSnapshots, naiveSnapshot, pipelineSnapshot, SnapshotDiff, truthSnapshot } from './truth';
+
+/**
+ * `npm run demo`: one simulated LiveKit (Cloud delivery rules, time scaled) posting every event to
+ * two receivers side by side, the naive in-band receiver of report 1 and this pipeline, through
+ * the same bad day: a slow store on 10 % of the naive receiver's events, an outage of both
+ * endpoints longer than LiveKit's retry window, and a room deleted while its Room Composite egress
+ * runs, whose `egress_ended` never gets through (report 2). Then it compares what each receiver
+ * believes with what LiveKit knows.
+ */
+export interface DemoOptions {
+  /** Multiplies LiveKit's timings (0.1: 300 ms timeout, 3 s MaxAge). */
+  readonly timeScale?: number;
+  readonly seed?: number;
+  readonly rooms?: number;
+  readonly participantsPerRoom?: number;
+  /** Progress lines as the scenario plays. */
+  readonly narrate?: (line: string) => void;
+  readonly config?: PipelineConfig;
+}
+
+export interface ReceiverReport {
+  readonly delivered: number;
+  readonly droppedByLiveKit: number;
+  readonly dropReasons: Readonly<Record<string, number>>;
+  readonly applied: number;
+  readonly diff: SnapshotDiff;
+}
+
+export interface DemoReport {
+  readonly generated: number;
+  readonly byType: Readonly<Record<string, number>>;
+  readonly naive: ReceiverReport;
+  readonly ours: ReceiverReport;
+  readonly truth: { readonly rooms: number; readonly participants: number; readonly egress: readonly string[] };
+}
+
+const KEY = 'APIdemo';
+const SECRET = 'demo-secret-that-is-long-enough-for-hs256';
+
+export async function runDemo(options: DemoOptions = {}): Promise<DemoReport> {
+  const timeScale = options.timeScale ?? 0.1;
+  const say = options.narrate ?? (() => undefined);
+  const random = seededRandom(options.seed ?? 42);
+  const roomCount = options.rooms ?? 4;
+  const perRoom = options.participantsPerRoom ?? 6;
+  const config = options.config ?? parseConfig({ processing: { batchSize: 10, maxBatchingWindowSeconds: 0, maxConcurrency: 4 } });
+
+  const stops: Array<() => Promise<void>> = [];
+  try {
+    const pipeline: LocalPipeline = await startLocalPipeline({ config, keys: { [KEY]: SECRET }, logLevel: 'error', logSink: () => undefined });
+    stops.push(() => pipeline.stop());
+    // Report 1: the in-band work for 10 % of events takes ~10 s, and stays slow when LiveKit retries
+    // (the slow part is the event's own work: a locked row, a slow downstream call for that user).
+    const slowEvents = new Map<string, boolean>();
+    const naive = new NaiveReceiver({
+      apiKey: KEY,
+      apiSecret: SECRET,
+      slowMs: 10_000 * timeScale,
+      isSlow: (event) => {
+        if (!slowEvents.has(event.id)) slowEvents.set(event.id, random() < 0.1);
+        return slowEvents.get(event.id)!;
+      },
+    });
+    const naiveUrl = await naive.start();
+    stops.push(() => naive.stop());
+
+    // Both endpoints go through the same faults; only the naive one is also slow.
+    const oursProxy = new FaultProxy({ upstream: pipeline.webhookUrl });
+    const naiveProxy = new FaultProxy({ upstream: naiveUrl });
+    const oursUrl = await oursProxy.start();
+    const naiveProxyUrl = await naiveProxy.start();
+    stops.push(() => oursProxy.stop(), () => naiveProxy.stop());
+
+    const sim = new LiveKitSimulator({ keys: { [KEY]: SECRET }, seed: options.seed ?? 42, webhook: { urls: [naiveProxyUrl, oursUrl], profile: 'cloud', timeScale } });
+    await sim.start();
+    stops.push(() => sim.stop());
+    const proxies = [oursProxy, naiveProxy];
+    const rooms = Array.from({ length: roomCount }, (_, i) => `room-${i + 1}`);
+    const later = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms * timeScale));
+
+    say(`1. ${roomCount} rooms fill up: ${perRoom} participants each, cameras on, a Room Composite egress in ${rooms[0]}`);
+    for (let n = 0; n < perRoom; n++) {
+      for (const room of rooms) {
+        sim.join(room, `user-${n + 1}`);
+        if (n % 2 === 0) sim.publishTrack(room, `user-${n + 1}`, { source: 'CAMERA' });
+      }
+      await later(500);
+    }
+    const { egressId } = sim.startRoomCompositeEgress(rooms[0]);
+
+    say('2. people come and go; the naive receiver takes 10 s (scaled) on 10 % of events, every time LiveKit tries');
+    for (let n = 0; n < perRoom; n += 2) {
+      for (const room of rooms.slice(1)) sim.leave(room, `user-${n + 1}`);
+      await later(500);
+    }
+
+    await sim.idle();
+
+    say("3. outage: both endpoints answer 503 for longer than LiveKit's retry window; rooms keep changing");
+    for (const proxy of proxies) proxy.setOutage(true);
+    for (const room of rooms.slice(1)) {
+      sim.join(room, 'late-joiner');
+      sim.leave(room, `user-2`);
+    }
+    await sim.idle();
+    for (const proxy of proxies) proxy.setOutage(false);
+
+    say(`4. report 2: ${rooms[0]} is deleted while its egress runs; egress_ended never gets through`);
+    for (const proxy of proxies) proxy.failEvents((event) => event.event === 'egress_ended');
+    sim.endRoom(rooms[0]);
+    for (const room of rooms.slice(1)) sim.join(room, 'after-outage');
+    await sim.idle();
+
+    // Everything LiveKit delivered to us is applied before we compare.
+    const oursDelivered = deliveredIds(sim, oursUrl);
+    await waitApplied(pipeline, oursDelivered);
+
+    const truth = truthSnapshot(sim);
+    const egressIds = sim.egress().map((e) => e.egressId);
+    const report: DemoReport = {
+      generated: sim.events().length,
+      byType: Object.fromEntries(Object.entries(sim.stats().byType).map(([type, stats]) => [type, stats.generated])),
+      naive: receiverReport(sim, naiveProxyUrl, new Set(naive.applied().map((a) => a.id)).size, diffSnapshots(truth, naiveSnapshot(naive, egressIds))),
+      ours: receiverReport(sim, oursUrl, oursDelivered.length, diffSnapshots(truth, await pipelineSnapshot({ ddb: pipeline.documentClient, tableName: pipeline.tableName }, egressIds))),
+      truth: { rooms: truth.rooms.length, participants: truth.participants.length, egress: [egressId] },
+    };
+    return report;
+  } finally {
+    for (const stop of stops.reverse()) await stop().catch(() => undefined);
+  }
+}
+
+function deliveredIds(sim: LiveKitSimulator, url: string): string[] {
+  return sim.deliveries().filter((d) => d.url === url && d.outcome === 'delivered' && (d.status ?? 500) < 300).map((d) => d.eventId);
+}
+
+function receiverReport(sim: LiveKitSimulator, url: string, applied: number, diff: SnapshotDiff): ReceiverReport {
+  const deliveries = sim.deliveries().filter((d) => d.url === url);
+  const dropped = deliveries.filter((d) => d.outcome === 'dropped');
+  const dropReasons: Record<string, number> = {};
+  for (const d of dropped) dropReasons[d.dropReason ?? 'unknown'] = (dropReasons[d.dropReason ?? 'unknown'] ?? 0) + 1;
+  return { delivered: deliveries.filter((d) => d.outcome === 'delivered').length, droppedByLiveKit: dropped.length, dropReasons, applied, diff };
+}
+
+async function waitApplied(pipeline: LocalPipeline, eventIds: readonly string[], timeoutMs = 60_000): Promise<void> {
+  const pending = new Set(eventIds);
+  const deadline = Date.now() + timeoutMs;
+  while (pending.size > 0) {
+    for (const id of [...pending]) {
+      const view = await getEventRecord({ ddb: pipeline.documentClient, tableName: pipeline.tableName }, id);
+      if (view.record && view.pendingChanges.length === 0) pending.delete(id);
+    }
+    if (pending.size === 0) break;
+    if (Date.now() > deadline) throw new Error(`${pending.size} delivered events were not applied within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** The side-by-side table `npm run demo` prints. */
+export function formatDemoReport(report: DemoReport): string {
+  const rows: Array<[string, string, string]> = [
+    ['events LiveKit generated', String(report.generated), String(report.generated)],
+    ['delivered (answered, not retried)', String(report.naive.delivered), String(report.ours.delivered)],
+    ['dropped by LiveKit', describeDrops(report.naive), describeDrops(report.ours)],
+    ['applied to state', String(report.naive.applied), String(report.ours.applied)],
+    ['state vs LiveKit: missing', String(report.naive.diff.missing.length), String(report.ours.diff.missing.length)],
+    ['state vs LiveKit: wrong extra', String(report.naive.diff.extra.length), String(report.ours.diff.extra.length)],
+  ];
+  const width = [Math.max(...rows.map((r) => r[0].length)), Math.max(14, ...rows.map((r) => r[1].length)), Math.max(14, ...rows.map((r) => r[2].length))];
+  const line = (cells: readonly string[]) => `| ${cells.map((cell, i) => cell.padEnd(width[i])).join(' | ')} |`;
+  const out = [line(['', 'naive receiver', 'this pipeline']), `|${width.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map(line)];
+  const details = (name: string, diff: SnapshotDiff) =>
+    diff.missing.length + diff.extra.length === 0
+      ? `${name}: matches LiveKit (${report.truth.rooms} rooms, ${report.truth.participants} participants, egress ${report.truth.egress.join(', ')})`
+      : `${name}: missing ${diff.missing.join(', ') || 'nothing'}; wrong ${diff.extra.join(', ') || 'nothing'}`;
+  return [...out, '', details('naive receiver', report.naive.diff), details('this pipeline', report.ours.diff)].join('\n');
+}
+
+function describeDrops(receiver: ReceiverReport): string {
+  const reasons = Object.entries(receiver.dropReasons).map(([reason, n]) => `${n} ${reason}`).join(', ');
+  return reasons ? `${receiver.droppedByLiveKit} (${reasons})` : '0';
+}
