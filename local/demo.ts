@@ -1,11 +1,10 @@
 import { parseConfig, PipelineConfig } from '../lib/config';
-import { getEventRecord } from '../lambda/process/queries';
 import { seededRandom } from '../simulator/ids';
 import { LiveKitSimulator } from '../simulator/livekit-simulator';
 import { NaiveReceiver } from '../simulator/naive-receiver';
 import { FaultProxy } from './fault-proxy';
 import { LocalPipeline, startLocalPipeline } from './local-pipeline';
-import { diffSnapshots, naiveSnapshot, pipelineSnapshot, SnapshotDiff, truthSnapshot } from './truth';
+import { deliveredTo, diffSnapshots, naiveSnapshot, pipelineSnapshot, SnapshotDiff, truthSnapshot, waitUntilApplied } from './truth';
 
 /**
  * `npm run demo`: one simulated LiveKit (Cloud delivery rules, time scaled) posting every event to
@@ -120,8 +119,8 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoReport> {
     await sim.idle();
 
     // Everything LiveKit delivered to us is applied before we compare.
-    const oursDelivered = deliveredIds(sim, oursUrl);
-    await waitApplied(pipeline, oursDelivered);
+    const oursDelivered = deliveredTo(sim, oursUrl);
+    await waitUntilApplied({ ddb: pipeline.documentClient, tableName: pipeline.tableName }, oursDelivered, 60_000);
 
     const truth = truthSnapshot(sim);
     const egressIds = sim.egress().map((e) => e.egressId);
@@ -138,30 +137,12 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoReport> {
   }
 }
 
-function deliveredIds(sim: LiveKitSimulator, url: string): string[] {
-  return sim.deliveries().filter((d) => d.url === url && d.outcome === 'delivered' && (d.status ?? 500) < 300).map((d) => d.eventId);
-}
-
 function receiverReport(sim: LiveKitSimulator, url: string, applied: number, diff: SnapshotDiff): ReceiverReport {
   const deliveries = sim.deliveries().filter((d) => d.url === url);
   const dropped = deliveries.filter((d) => d.outcome === 'dropped');
   const dropReasons: Record<string, number> = {};
   for (const d of dropped) dropReasons[d.dropReason ?? 'unknown'] = (dropReasons[d.dropReason ?? 'unknown'] ?? 0) + 1;
   return { delivered: deliveries.filter((d) => d.outcome === 'delivered').length, droppedByLiveKit: dropped.length, dropReasons, applied, diff };
-}
-
-async function waitApplied(pipeline: LocalPipeline, eventIds: readonly string[], timeoutMs = 60_000): Promise<void> {
-  const pending = new Set(eventIds);
-  const deadline = Date.now() + timeoutMs;
-  while (pending.size > 0) {
-    for (const id of [...pending]) {
-      const view = await getEventRecord({ ddb: pipeline.documentClient, tableName: pipeline.tableName }, id);
-      if (view.record && view.pendingChanges.length === 0) pending.delete(id);
-    }
-    if (pending.size === 0) break;
-    if (Date.now() > deadline) throw new Error(`${pending.size} delivered events were not applied within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
 }
 
 /** The side-by-side table `npm run demo` prints. */

@@ -1,6 +1,6 @@
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import type { QueryTarget } from '../lambda/process/queries';
-import { listActiveRooms, listRoomParticipants } from '../lambda/process/queries';
+import { getEventRecord, listActiveRooms, listRoomParticipants } from '../lambda/process/queries';
 import { keys } from '../lambda/process/table-schema';
 import type { LiveKitSimulator } from '../simulator/livekit-simulator';
 import type { NaiveReceiver } from '../simulator/naive-receiver';
@@ -85,4 +85,27 @@ const EGRESS_STATUS = ['EGRESS_STARTING', 'EGRESS_ACTIVE', 'EGRESS_ENDING', 'EGR
 
 function egressStatusName(status: unknown): string {
   return typeof status === 'number' ? (EGRESS_STATUS[status] ?? String(status)) : String(status);
+}
+
+/** Event ids the simulator delivered to `url` with a 2xx (not counting 4xx, which LiveKit also stops on). */
+export function deliveredTo(sim: LiveKitSimulator, url: string): string[] {
+  return sim
+    .deliveries()
+    .filter((d) => d.url === url && d.outcome === 'delivered' && d.status !== undefined && d.status < 300)
+    .map((d) => d.eventId);
+}
+
+/** Resolves when every one of `eventIds` has a processing record with its outbox drained. */
+export async function waitUntilApplied(target: QueryTarget, eventIds: readonly string[], timeoutMs = 30_000): Promise<void> {
+  const pending = new Set(eventIds);
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    for (const id of [...pending]) {
+      const view = await getEventRecord(target, id);
+      if (view.record && view.pendingChanges.length === 0) pending.delete(id);
+    }
+    if (pending.size === 0) return;
+    if (Date.now() > deadline) throw new Error(`${pending.size} delivered events were not applied within ${timeoutMs} ms: ${[...pending].slice(0, 10).join(', ')}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
 }

@@ -2,12 +2,12 @@ import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { parseConfig } from '../../lib/config';
 import { getEventRecord } from '../../lambda/process/queries';
 import { LocalPipeline, startLocalPipeline } from '../../local/local-pipeline';
-import { diffSnapshots, naiveSnapshot, pipelineSnapshot, truthSnapshot } from '../../local/truth';
+import { deliveredTo, diffSnapshots, naiveSnapshot, pipelineSnapshot, truthSnapshot } from '../../local/truth';
 import { seededRandom } from '../../simulator/ids';
 import { LiveKitSimulator } from '../../simulator/livekit-simulator';
 import { NaiveReceiver } from '../../simulator/naive-receiver';
 import { signWebhook } from '../support/livekit-signing';
-import { allApplied, deliveredTo, eventually, FlakyProxy, KEY, SECRET, startEngines, target } from '../support/e2e';
+import { allApplied, eventually, FlakyProxy, KEY, SECRET, startEngines, target } from '../support/e2e';
 
 /*
  * The failures users reported (docs/livekit-delivery.md), end to end over real HTTP with real

@@ -4,6 +4,7 @@ import { createInterface } from 'node:readline';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { getEventRecord } from '../../lambda/process/queries';
+import { eventually } from '../support/e2e';
 import { fixture, signWebhook } from '../support/livekit-signing';
 
 /*
@@ -19,17 +20,6 @@ interface Ready {
   tableName: string;
   queueUrl: string;
   dlqUrl: string;
-}
-
-/** Polls `read` until `done` holds (no fixed sleeps), or fails after `timeoutMs`. */
-async function eventually<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (done(value)) return value;
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms; last value: ${JSON.stringify(value)}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
 }
 
 /** Whether any process of the group led by `pid` is still running. */

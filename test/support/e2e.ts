@@ -1,11 +1,11 @@
 import { createServer, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { getEventRecord, QueryTarget } from '../../lambda/process/queries';
+import { QueryTarget } from '../../lambda/process/queries';
 import { DynamoDbLocal, startDynamoDbLocal } from '../../local/engines/dynamodb-local';
 import { SqsEmulator, startSqsEmulator } from '../../local/engines/sqs-emulator';
 import { LocalPipeline } from '../../local/local-pipeline';
+import { waitUntilApplied } from '../../local/truth';
 import { RandomSource } from '../../simulator/ids';
-import type { LiveKitSimulator } from '../../simulator/livekit-simulator';
 
 export const KEY = 'APIe2e';
 export const SECRET = 'e2e-secret-that-is-long-enough-for-hs256';
@@ -31,29 +31,9 @@ export async function eventually<T>(read: () => Promise<T> | T, done: (value: T)
   }
 }
 
-/** Event ids the simulator delivered (2xx) to `url`. */
-export function deliveredTo(sim: LiveKitSimulator, url: string): string[] {
-  return sim
-    .deliveries()
-    .filter((d) => d.url === url && d.outcome === 'delivered' && d.status !== undefined && d.status < 300)
-    .map((d) => d.eventId);
-}
-
-/** Resolves when every one of `eventIds` has a processing record with its outbox drained. */
-export async function allApplied(pipeline: LocalPipeline, eventIds: readonly string[], timeoutMs = 30_000): Promise<void> {
-  const pending = new Set(eventIds);
-  await eventually(
-    async () => {
-      for (const id of [...pending]) {
-        const view = await getEventRecord(target(pipeline), id);
-        if (view.record && view.pendingChanges.length === 0) pending.delete(id);
-      }
-      return [...pending];
-    },
-    (left) => left.length === 0,
-    timeoutMs,
-    'every delivered event applied',
-  );
+/** Resolves when every one of `eventIds` is applied in `pipeline`'s state table. */
+export function allApplied(pipeline: LocalPipeline, eventIds: readonly string[], timeoutMs = 30_000): Promise<void> {
+  return waitUntilApplied(target(pipeline), eventIds, timeoutMs);
 }
 
 export interface FlakyProxyOptions {
