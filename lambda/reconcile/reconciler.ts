@@ -106,6 +106,9 @@ interface Observation {
   readonly build: () => Promise<Repair[] | undefined>;
 }
 
+/** Parallel DynamoDB/SQS writes of the bookkeeping and repair steps. */
+const BOOKKEEPING_CONCURRENCY = 8;
+
 const EGRESS_LIVE_RANK: Record<string, number> = { EGRESS_STARTING: 1, EGRESS_ACTIVE: 2, EGRESS_ENDING: 3 };
 const EGRESS_TERMINAL = new Set(['EGRESS_COMPLETE', 'EGRESS_FAILED', 'EGRESS_ABORTED', 'EGRESS_LIMIT_REACHED']);
 const egressStatusName = (info: EgressInfo) => EgressStatus[info.status] ?? String(info.status);
@@ -399,18 +402,15 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
 
       // ---- grace period, repairs ----
       const now = clock();
-      for (const difference of pending.values()) {
-        if (observed.has(difference.repairId) || !checked.has(difference.scope)) continue;
-        // Checked again and gone: the event was in flight (or our repair has been applied).
-        if (!difference.repairedAt) report.resolvedInFlight++;
-        try {
-          await bookkeeping.resolve(difference.repairId);
-        } catch (error) {
-          fail('bookkeeping', error);
-        }
-      }
+      const resolved = [...pending.values()].filter((difference) => !observed.has(difference.repairId) && checked.has(difference.scope));
+      // Checked again and gone: the event was in flight (or our repair has been applied).
+      report.resolvedInFlight = resolved.filter((difference) => !difference.repairedAt).length;
+      await pool(resolved, BOOKKEEPING_CONCURRENCY, async (difference) => {
+        await bookkeeping.resolve(difference.repairId).catch((error) => fail('bookkeeping', error));
+      });
 
       const due: Observation[] = [];
+      const waiting: PendingDifference[] = [];
       const pendingForDue = new Map<string, PendingDifference>();
       for (const observation of observed.values()) {
         const previous = pending.get(observation.repairId);
@@ -423,16 +423,15 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
           due.push(observation);
           pendingForDue.set(observation.repairId, difference);
         } else {
-          report.pendingDifferences++;
-          try {
-            await bookkeeping.observe(difference, now);
-          } catch (error) {
-            fail('bookkeeping', error);
-          }
+          waiting.push(difference);
         }
       }
+      report.pendingDifferences = waiting.length;
+      await pool(waiting, BOOKKEEPING_CONCURRENCY, async (difference) => {
+        await bookkeeping.observe(difference, now).catch((error) => fail('bookkeeping', error));
+      });
 
-      await pool(due, 4, async (observation) => {
+      await pool(due, BOOKKEEPING_CONCURRENCY, async (observation) => {
         const difference = pendingForDue.get(observation.repairId)!;
         try {
           const repairs = await observation.build();

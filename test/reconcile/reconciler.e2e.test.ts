@@ -17,7 +17,7 @@ import { SqsEmulator, startSqsEmulator } from '../../local/engines/sqs-emulator'
 import { LiveKitSimulator } from '../../simulator';
 import type { WebhookProfileName } from '../../simulator/webhook-sender';
 import { signWebhook } from '../support/livekit-signing';
-import { entityState } from '../support/state';
+import { entityState as allItems } from '../support/state';
 import { droppedByType, eventually, localView, sameState, truthView, WebhookProxy } from './support';
 
 const KEYS = { APIreconcile: 'reconcile-secret-of-at-least-32-characters' };
@@ -102,6 +102,9 @@ async function harness(options: {
   };
 }
 
+/** Entity items (the reconciler's own RECONCILE# bookkeeping left out). */
+const entityState = async (...args: Parameters<typeof allItems>) => (await allItems(...args)).filter((item) => !String(item.pk).startsWith('RECONCILE#'));
+
 const runsAfter = (pipeline: LocalPipeline, since: number) => pipeline.reconcileRuns.filter((run) => run.startedAt >= since);
 
 describe('the reconciler against the LiveKit simulator', () => {
@@ -153,6 +156,208 @@ describe('the reconciler against the LiveKit simulator', () => {
       expect(later.missedTotal).toBe(0);
       expect(h.missed()).toBe(before);
       expect(pipeline.metrics.sum(METRIC.heartbeat)).toBeGreaterThan(0);
+    } finally {
+      await h.stop();
+    }
+  });
+
+  test.each(['EGRESS_COMPLETE', 'EGRESS_ABORTED'] as const)(
+    '(2) report 2: Room Composite egress, DeleteRoom, egress_ended dropped: the egress ends %s locally, as LiveKit reports it, and one missed egress_ended is counted',
+    async (endStatus) => {
+      const h = await harness({ egressStatusOnRoomEnd: endStatus });
+      try {
+        const { sim, proxy, pipeline } = h;
+        sim.join('recording', 'host');
+        const { egressId } = sim.startRoomCompositeEgress('recording');
+        await sim.idle();
+        await h.converged();
+
+        // Our endpoint fails every egress_ended (LiveKit retries, then gives up); the rest arrives.
+        proxy.decide = (event) => (event.event === 'egress_ended' ? { kind: 'fail' } : { kind: 'forward' });
+        await new RoomServiceClient(sim.url, API_KEY, API_SECRET).deleteRoom('recording');
+        await sim.idle();
+        expect(droppedByType(sim)).toEqual({ egress_ended: 1 });
+        expect(sim.egress({ egressId })[0].status).toBeDefined();
+
+        await h.converged();
+        const [egress] = (await entityState(pipeline.documentClient, pipeline.tableName)).filter((item) => item.entityId === egressId);
+        expect(egress).toEqual(expect.objectContaining({ status: endStatus, terminal: true, lastEventType: 'egress_ended', lastEventId: expect.stringMatching(/^RC_/) }));
+        expect(h.missed('egress_ended')).toBe(1);
+        expect(h.missed()).toBe(1);
+        const ended = pipeline.changes.filter((change) => change.changeId === `egress:${egressId}:ended`);
+        expect(ended).toEqual([expect.objectContaining({ source: 'reconciler', detailType: 'egress.ended' })]);
+
+        // LiveKit's own egress_ended, arriving after the repair, changes nothing more.
+        const before = await entityState(pipeline.documentClient, pipeline.tableName);
+        const real = sim.events('egress_ended')[0];
+        proxy.decide = () => ({ kind: 'forward' });
+        const response = await fetch(pipeline.webhookUrl, {
+          method: 'POST',
+          headers: { 'content-type': 'application/webhook+json', authorization: await signWebhook(real.body, API_KEY, API_SECRET) },
+          body: real.body,
+        });
+        expect(response.status).toBe(200);
+        const { getEventRecord } = await import('../../lambda/process/queries');
+        const record = await eventually(
+          () => getEventRecord({ ddb: pipeline.documentClient, tableName: pipeline.tableName }, real.id),
+          (view) => view.record !== undefined,
+        );
+        expect(record.record).toEqual(expect.objectContaining({ outcome: 'stale' }));
+        expect(await entityState(pipeline.documentClient, pipeline.tableName)).toEqual(before);
+        expect(pipeline.changes.filter((change) => change.changeId === `egress:${egressId}:ended`)).toHaveLength(1);
+      } finally {
+        await h.stop();
+      }
+    },
+  );
+
+  test('(3) report 1: a slow endpoint holds up the room\'s queue; the joins and leaves LiveKit dropped (retries exhausted, MaxAge) are repaired', async () => {
+    // LiveKit Cloud's per-attempt timeout (explicit, 250 ms), so a slow answer is a failed attempt.
+    const h = await harness({ profile: 'cloud', requestTimeoutMs: 250 });
+    try {
+      const { sim, proxy, pipeline } = h;
+      for (const identity of ['u1', 'u2', 'u3', 'u4', 'u5', 'u6']) sim.join('standup', identity);
+      await sim.idle();
+      await h.converged();
+
+      // In-band work makes our answer to the room's next event slow (longer than LiveKit's timeout,
+      // on every retry) and it is never stored; the room's later events wait behind it and age out.
+      let slowEvent: string | undefined;
+      proxy.decide = (event) => {
+        if (event.room === 'standup' && (slowEvent ?? event.id) === event.id) {
+          slowEvent = event.id;
+          return { kind: 'slow', ms: 400 };
+        }
+        return { kind: 'forward' };
+      };
+      sim.leave('standup', 'u1');
+      sim.leave('standup', 'u2');
+      sim.join('standup', 'n1');
+      sim.join('standup', 'n2');
+      await sim.idle();
+      // After the jam: a leave and a join that LiveKit delivers.
+      sim.leave('standup', 'u3');
+      sim.join('standup', 'n3');
+      await sim.idle();
+
+      const reasons = sim.deliveries().filter((d) => d.outcome === 'dropped').map((d) => `${d.type}:${d.dropReason}`);
+      expect(reasons.sort()).toEqual(['participant_joined:max_age', 'participant_joined:max_age', 'participant_left:max_age', 'participant_left:retries_exhausted']);
+      expect(sim.deliveries().slice(-2).map((d) => d.outcome)).toEqual(['delivered', 'delivered']);
+
+      await h.converged();
+      expect(h.missed('participant_joined')).toBe(2);
+      expect(h.missed('participant_left')).toBe(2);
+      expect(h.missed()).toBe(4);
+      const present = Object.values((await localView(pipeline.documentClient, pipeline.tableName)).participants).flat();
+      expect(present.sort()).toEqual(sim.participants('standup').map((p) => p.sid).sort());
+    } finally {
+      await h.stop();
+    }
+  });
+
+  test('(4) no false positives: a busy run with events in flight and nothing dropped reports zero missed', async () => {
+    // Runs every 300 ms, so runs see rooms while their events are still on the way.
+    const h = await harness({ intervalMs: 300 });
+    try {
+      const { sim, proxy, pipeline } = h;
+      proxy.decide = () => ({ kind: 'forward', delayMs: 40 });
+      const rooms = ['r1', 'r2', 'r3', 'r4', 'r5'];
+      const present = new Map<string, string[]>(rooms.map((room) => [room, []]));
+      let n = 0;
+      const started = Date.now();
+      while (Date.now() - started < 3000) {
+        const room = rooms[n % rooms.length];
+        const list = present.get(room)!;
+        if (list.length > 2 && n % 3 === 0) sim.leave(room, list.shift()!);
+        else {
+          const identity = `p${n}`;
+          sim.join(room, identity);
+          list.push(identity);
+        }
+        n++;
+        await new Promise((resolve) => setTimeout(resolve, 25));
+      }
+      await sim.idle();
+      await h.converged();
+      const settle = Date.now();
+      // Let the reconciler look at the settled state at least once more.
+      await eventually(async () => runsAfter(pipeline, settle).length, (count) => count >= 1);
+
+      expect(sim.stats().dropped).toBe(0);
+      expect(sim.stats().generated).toBeGreaterThan(50);
+      const runs = pipeline.reconcileRuns;
+      expect(runs.length).toBeGreaterThanOrEqual(3);
+      // The runs did see differences: events in flight, which resolved within the grace period.
+      expect(runs.reduce((sum, run) => sum + run.resolvedInFlight, 0)).toBeGreaterThan(0);
+      expect(runs.reduce((sum, run) => sum + run.missedTotal, 0)).toBe(0);
+      expect(h.missed()).toBe(0);
+      expect(pipeline.metrics.sum(METRIC.repairsSent)).toBe(0);
+      expect(pipeline.changes.filter((change) => change.source === 'reconciler')).toEqual([]);
+    } finally {
+      await h.stop();
+    }
+  });
+
+  test('(5) the LiveKit API failing (5xx, 429, timeouts, a room vanishing between list calls) causes no false repair', async () => {
+    const vanishing = { room: '' };
+    const h = await harness({
+      intervalMs: 3_600_000, // runs are started by the test
+      // LiveKit answers an empty list for a room it no longer has: as if the room vanished
+      // between ListRooms and ListParticipants, on every run.
+      wrapLiveKitApi: (api) => ({ ...api, listParticipants: (room) => (room === vanishing.room ? Promise.resolve([]) : api.listParticipants(room)) }),
+    });
+    try {
+      const { sim, pipeline } = h;
+      for (const room of ['x1', 'x2', 'x3']) {
+        sim.join(room, `${room}-a`);
+        sim.join(room, `${room}-b`);
+      }
+      sim.startRoomCompositeEgress('x2');
+      await sim.idle();
+      await h.converged();
+      const state = await entityState(pipeline.documentClient, pipeline.tableName);
+      vanishing.room = 'x3';
+
+      const reports = [];
+      /** Runs the reconciler back to back for longer than the grace period (so a false difference would be repaired). */
+      const runsSpanningGrace = async (beforeEach: (i: number) => void, minRuns: number) => {
+        const started = Date.now();
+        for (let i = 0; i < minRuns || Date.now() - started < 1500; i++) {
+          beforeEach(i);
+          reports.push(await pipeline.reconcileNow());
+        }
+        sim.clearFaults();
+      };
+      // ListRooms and ListEgress fail on every attempt of every run: rooms must not be read as
+      // finished, open egresses not as ended.
+      sim.injectFault('ListRooms', { kind: 'error', status: 503 });
+      sim.injectFault('ListEgress', { kind: 'error', status: 500 });
+      await runsSpanningGrace(() => undefined, 2);
+      expect(reports.every((report) => !report.ok && report.remoteRooms === undefined)).toBe(true);
+
+      const faults = [
+        // Throttled, then fine: retried with backoff.
+        () => sim.failNext('*', 2, { kind: 'error', status: 429, code: 'resource_exhausted' }),
+        // A hang longer than the SDK timeout (1 s here), then connection resets.
+        () => sim.failNext('ListParticipants', 1, { kind: 'hang' }),
+        () => sim.failNext('ListParticipants', 2, { kind: 'reset' }),
+        // Half of all calls fail.
+        () => sim.failShare('*', 0.5, { kind: 'error', status: 502 }),
+      ];
+      await runsSpanningGrace((i) => {
+        sim.clearFaults();
+        faults[i % faults.length]();
+      }, faults.length);
+
+      expect(reports.filter((report) => !report.ok).length).toBeGreaterThan(0);
+      expect(reports.reduce((sum, report) => sum + report.apiErrorsTotal, 0)).toBeGreaterThan(0);
+      expect(reports.some((report) => report.roomsInconsistent.length > 0)).toBe(true);
+      expect(reports.reduce((sum, report) => sum + report.missedTotal, 0)).toBe(0);
+      expect(h.missed()).toBe(0);
+      expect(pipeline.metrics.sum(METRIC.liveKitApiErrors)).toBeGreaterThan(0);
+      // A failed run emits no heartbeat.
+      expect(pipeline.metrics.sum(METRIC.heartbeat)).toBe(reports.filter((report) => report.ok).length);
+      expect(await entityState(pipeline.documentClient, pipeline.tableName)).toEqual(state);
     } finally {
       await h.stop();
     }
