@@ -1,0 +1,106 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ALARM_IDS, AlarmRule, alarmDescription, alarmRules, evaluateAlarm, periodDatapoints, validateRule } from '../lib/alarm-rules';
+import { DEFAULT_CONFIG, parseConfig } from '../lib/config';
+
+const rule = (overrides: Partial<AlarmRule>): AlarmRule => ({
+  ...alarmRules(DEFAULT_CONFIG)['dlq-not-empty'],
+  threshold: 1,
+  comparison: 'GreaterThanOrEqualToThreshold',
+  evaluationPeriods: 3,
+  datapointsToAlarm: 2,
+  treatMissingData: 'notBreaching',
+  ...overrides,
+});
+
+describe('evaluateAlarm (CloudWatch semantics)', () => {
+  it('alarms when M of the last N datapoints breach, and not with M-1', () => {
+    expect(evaluateAlarm(rule({}), [1, 0, 1])).toBe('ALARM');
+    expect(evaluateAlarm(rule({}), [0, 0, 1])).toBe('OK');
+  });
+
+  it('evaluates only the last N periods', () => {
+    expect(evaluateAlarm(rule({}), [1, 1, 0, 0, 1])).toBe('OK');
+  });
+
+  it.each([
+    ['GreaterThanOrEqualToThreshold', 5, [5], 'ALARM'],
+    ['GreaterThanThreshold', 5, [5], 'OK'],
+    ['GreaterThanThreshold', 5, [6], 'ALARM'],
+    ['LessThanThreshold', 1, [0], 'ALARM'],
+    ['LessThanThreshold', 1, [1], 'OK'],
+    ['LessThanOrEqualToThreshold', 1, [1], 'ALARM'],
+  ] as const)('%s %d with %j is %s', (comparison, threshold, points, expected) => {
+    expect(evaluateAlarm(rule({ comparison, threshold, evaluationPeriods: 1, datapointsToAlarm: 1 }), points)).toBe(expected);
+  });
+
+  it('counts missing datapoints as breaching with treatMissingData breaching', () => {
+    const heartbeat = rule({ comparison: 'LessThanThreshold', threshold: 1, evaluationPeriods: 3, datapointsToAlarm: 3, treatMissingData: 'breaching' });
+    expect(evaluateAlarm(heartbeat, [undefined, undefined, undefined])).toBe('ALARM');
+    expect(evaluateAlarm(heartbeat, [undefined, 1, undefined])).toBe('OK');
+    expect(evaluateAlarm(heartbeat, [])).toBe('ALARM');
+  });
+
+  it('counts missing datapoints as fine with notBreaching', () => {
+    expect(evaluateAlarm(rule({}), [undefined, 1, undefined])).toBe('OK');
+    expect(evaluateAlarm(rule({}), [undefined, undefined, undefined])).toBe('OK');
+  });
+
+  it('is INSUFFICIENT_DATA with treatMissingData missing and no datapoint at all', () => {
+    expect(evaluateAlarm(rule({ treatMissingData: 'missing' }), [undefined, undefined, undefined])).toBe('INSUFFICIENT_DATA');
+    expect(evaluateAlarm(rule({ treatMissingData: 'missing' }), [1, undefined, 1])).toBe('ALARM');
+  });
+
+  it('keeps the previous state with treatMissingData ignore and no datapoint', () => {
+    expect(evaluateAlarm(rule({ treatMissingData: 'ignore' }), [undefined, undefined, undefined], 'ALARM')).toBe('ALARM');
+    expect(evaluateAlarm(rule({ treatMissingData: 'ignore' }), [0, undefined, undefined], 'ALARM')).toBe('OK');
+  });
+});
+
+describe('periodDatapoints', () => {
+  const now = 1_000_000;
+  it('sums samples into the last N periods ending now, oldest first, with undefined for empty periods', () => {
+    const samples = [
+      { value: 2, timestamp: now - 150_000 },
+      { value: 1, timestamp: now - 10_000 },
+      { value: 4, timestamp: now - 5_000 },
+      { value: 100, timestamp: now - 500_000 },
+    ];
+    expect(periodDatapoints({ statistic: 'Sum', periodSeconds: 60, evaluationPeriods: 3 }, samples, now)).toEqual([2, undefined, 5]);
+    expect(periodDatapoints({ statistic: 'Maximum', periodSeconds: 60, evaluationPeriods: 1 }, samples, now)).toEqual([4]);
+  });
+});
+
+describe('alarmRules', () => {
+  const rules = alarmRules(DEFAULT_CONFIG);
+
+  it('defines every alarm once, with a description naming its runbook anchor', () => {
+    expect(Object.keys(rules).sort()).toEqual([...ALARM_IDS].sort());
+    for (const r of Object.values(rules)) {
+      expect(alarmDescription(r)).toMatch(new RegExp(`Runbook: README\\.md#${r.anchor}$`));
+      expect(alarmDescription(r).length).toBeLessThanOrEqual(1024);
+    }
+  });
+
+  it('takes the missed-events threshold and periods from config, and the heartbeat period from the reconcile interval', () => {
+    const custom = alarmRules(parseConfig({ alarms: { missedEventsThreshold: 3, missedEventsEvaluationPeriods: 2 }, reconcile: { intervalMinutes: 5 } }));
+    expect(custom['missed-events']).toMatchObject({ threshold: 3, evaluationPeriods: 2, datapointsToAlarm: 2, periodSeconds: 300 });
+    expect(custom['reconciler-heartbeat-missing']).toMatchObject({ periodSeconds: 300, evaluationPeriods: 3, treatMissingData: 'breaching' });
+  });
+
+  it('treats missing data as breaching only for the heartbeat', () => {
+    const breachingOnMissing = Object.values(rules).filter((r) => r.treatMissingData === 'breaching').map((r) => r.id);
+    expect(breachingOnMissing).toEqual(['reconciler-heartbeat-missing']);
+  });
+
+  it('has a runbook section for every anchor in docs/runbooks.md', () => {
+    const runbooks = readFileSync(join(__dirname, '..', 'docs', 'runbooks.md'), 'utf8');
+    for (const r of Object.values(rules)) expect(runbooks).toContain(`<a id="${r.anchor}"></a>`);
+  });
+
+  it('refuses rules CloudWatch would refuse', () => {
+    expect(() => validateRule(rule({ periodSeconds: 45 }))).toThrow(/period 45 s/);
+    expect(() => validateRule(rule({ datapointsToAlarm: 4 }))).toThrow(/datapointsToAlarm/);
+    expect(() => validateRule(rule({ periodSeconds: 3600, evaluationPeriods: 25, datapointsToAlarm: 1 }))).toThrow(/one day/);
+  });
+});
