@@ -1,0 +1,2 @@
+import type { Section } from './types';
+export const loss: Section = async () => { throw new Error('todo'); };
