@@ -6,6 +6,7 @@ import { Ingest } from './ingest';
 import { LiveKitKeys } from './livekit-keys';
 import { Monitoring } from './monitoring';
 import { Processing } from './processing';
+import { Reconciler } from './reconciler';
 
 export interface PipelineStackProps extends StackProps {
   readonly config: PipelineConfig;
@@ -21,6 +22,7 @@ export class PipelineStack extends Stack {
   public readonly keys: LiveKitKeys;
   public readonly ingest: Ingest;
   public readonly processing: Processing;
+  public readonly reconciler: Reconciler;
   public readonly monitoring: Monitoring;
 
   constructor(scope: Construct, id: string, props: PipelineStackProps) {
@@ -31,6 +33,7 @@ export class PipelineStack extends Stack {
     this.eventQueue = new EventQueue(this, 'Events', { config });
     this.ingest = new Ingest(this, 'Ingest', { config, queue: this.eventQueue.queue, keys: this.keys.secret });
     this.processing = new Processing(this, 'Processing', { config, queue: this.eventQueue.queue });
+    this.reconciler = new Reconciler(this, 'Reconciler', { config, table: this.processing.table, queue: this.eventQueue.queue, keys: this.keys.secret });
     this.monitoring = new Monitoring(this, 'Monitoring', {
       config,
       stage: this.ingest.stage,
@@ -41,8 +44,7 @@ export class PipelineStack extends Stack {
       processLogGroup: this.processing.function.logGroup,
       queue: this.eventQueue.queue,
       deadLetterQueue: this.eventQueue.deadLetterQueue,
-      // The reconciler's errors and heartbeat alarms: pass `reconcileFunction: this.reconciler.function`
-      // when the reconciler is built before this, or call `this.monitoring.monitorReconciler(...)` after.
+      reconcileFunction: this.reconciler.function,
     });
 
     new CfnOutput(this, 'WebhookUrl', {

@@ -60,6 +60,3 @@ export function isNotFound(error: unknown): boolean {
   const status = errorStatus(error);
   return status === 404 || (status !== undefined && (error as ServerError).code === 'not_found');
 }
-
-/** The SDK's worst case for one call on LiveKit Cloud: 10 s per attempt, 3 attempts, 200 + 400 ms backoff. */
-export const SDK_WORST_CASE_MS = 3 * 10_000 + 600;

@@ -11,6 +11,7 @@ import { RoomServiceClient } from 'livekit-server-sdk';
 import { parseConfig, PipelineConfig } from '../../lib/config';
 import { METRIC } from '../../lambda/shared/metrics';
 import type { LiveKitApi } from '../../lambda/reconcile/livekit-api';
+import type { RunReport } from '../../lambda/reconcile/reconciler';
 import { LocalPipeline, startLocalPipeline } from '../../local/local-pipeline';
 import { DynamoDbLocal, startDynamoDbLocal } from '../../local/engines/dynamodb-local';
 import { SqsEmulator, startSqsEmulator } from '../../local/engines/sqs-emulator';
@@ -318,7 +319,7 @@ describe('the reconciler against the LiveKit simulator', () => {
       const state = await entityState(pipeline.documentClient, pipeline.tableName);
       vanishing.room = 'x3';
 
-      const reports = [];
+      const reports: RunReport[] = [];
       /** Runs the reconciler back to back for longer than the grace period (so a false difference would be repaired). */
       const runsSpanningGrace = async (beforeEach: (i: number) => void, minRuns: number) => {
         const started = Date.now();

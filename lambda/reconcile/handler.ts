@@ -1,0 +1,90 @@
+/**
+ * The reconcile Lambda, invoked by an EventBridge schedule. Configuration and AWS clients are set
+ * up once per container; the LiveKit key pair is read from Secrets Manager on every run, so a key
+ * rotation takes effect at the next run. Everything else is in reconciler.ts.
+ */
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { createDocumentClient } from '../process/document-client';
+import { nonNegativeIntEnv, requiredEnv } from '../shared/env';
+import { Logger, parseLogLevel } from '../shared/logger';
+import { EmfMetricsSink } from '../shared/metrics';
+import { sqsEnqueue } from './enqueue';
+import { createLiveKitApi } from './livekit-api';
+import { createReconciler, RunReport } from './reconciler';
+
+const tableName = requiredEnv('TABLE_NAME');
+const queueUrl = requiredEnv('QUEUE_URL');
+const livekitUrl = requiredEnv('LIVEKIT_URL');
+const secretId = requiredEnv('LIVEKIT_KEYS_SECRET_ID');
+const preferredKey = process.env.LIVEKIT_API_KEY || undefined;
+const reconcile = {
+  intervalMinutes: nonNegativeIntEnv('RECONCILE_INTERVAL_MINUTES'),
+  graceSeconds: nonNegativeIntEnv('RECONCILE_GRACE_SECONDS'),
+  requestBudgetPerRun: nonNegativeIntEnv('RECONCILE_REQUEST_BUDGET'),
+  concurrency: nonNegativeIntEnv('RECONCILE_CONCURRENCY'),
+};
+const timeBudgetMs = nonNegativeIntEnv('RECONCILE_TIME_BUDGET_MS');
+
+const logger = new Logger({ service: 'reconcile', level: parseLogLevel(process.env.LOG_LEVEL) });
+const ddb = createDocumentClient();
+const sqs = new SQSClient({ maxAttempts: 3 });
+const secrets = new SecretsManagerClient({ maxAttempts: 3 });
+const metrics = new EmfMetricsSink();
+
+export class LiveKitKeysError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'LiveKitKeysError';
+  }
+}
+
+/** The pair to sign API calls with: `LIVEKIT_API_KEY` if set, else the first pair of the secret. */
+export function pickKeyPair(secretString: string | undefined, preferred?: string): { apiKey: string; apiSecret: string } {
+  let pairs: Record<string, unknown>;
+  try {
+    pairs = JSON.parse(secretString ?? '');
+  } catch {
+    throw new LiveKitKeysError('the LiveKit keys secret is not a JSON object');
+  }
+  if (typeof pairs !== 'object' || pairs === null || Array.isArray(pairs)) throw new LiveKitKeysError('the LiveKit keys secret is not a JSON object');
+  const entries = Object.entries(pairs).filter((entry): entry is [string, string] => typeof entry[1] === 'string' && entry[1] !== '');
+  const chosen = preferred !== undefined ? entries.find(([key]) => key === preferred) : entries[0];
+  if (!chosen) throw new LiveKitKeysError(preferred !== undefined ? `the LiveKit keys secret has no pair for ${preferred}` : 'the LiveKit keys secret holds no key pair yet');
+  return { apiKey: chosen[0], apiSecret: chosen[1] };
+}
+
+/** A run did not complete (a listing, a read or a repair failed); its report was logged with the metrics. */
+export class ReconcileRunFailedError extends Error {
+  constructor(readonly errors: readonly string[]) {
+    super(`reconcile run failed: ${errors.join('; ')}`);
+    this.name = 'ReconcileRunFailedError';
+  }
+}
+
+/**
+ * Throws when the run failed, so the function's Errors metric (and its alarm) sees it; the
+ * schedule target does not retry (the next run comes anyway). No heartbeat is emitted either.
+ */
+export async function handler(): Promise<RunReport> {
+  let keys: { apiKey: string; apiSecret: string };
+  try {
+    keys = pickKeyPair((await secrets.send(new GetSecretValueCommand({ SecretId: secretId }))).SecretString, preferredKey);
+  } catch (error) {
+    logger.error('reconcile run failed: no LiveKit key pair', { error });
+    throw error;
+  }
+  const reconciler = createReconciler({
+    livekit: createLiveKitApi({ url: livekitUrl, ...keys }),
+    ddb,
+    tableName,
+    enqueue: sqsEnqueue(sqs, queueUrl),
+    metrics,
+    logger,
+    config: reconcile,
+    timeBudgetMs,
+  });
+  const report = await reconciler.run();
+  if (!report.ok) throw new ReconcileRunFailedError(report.errors);
+  return report;
+}
