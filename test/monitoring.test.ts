@@ -2,11 +2,15 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { App, CfnElement } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as apigw from 'aws-cdk-lib/aws-apigatewayv2';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
 import { parseConfig } from '../lib/config';
-import { LOG_METRICS } from '../lib/monitoring';
+import { LOG_METRICS, Monitoring } from '../lib/monitoring';
 import { PipelineStack } from '../lib/pipeline-stack';
-import { synthPipeline } from './support/synth';
+import { bareStack, synthPipeline } from './support/synth';
 
 /*
  * The monitoring construct as synthesised in the whole stack: every alarm's metric, threshold,
@@ -14,17 +18,41 @@ import { synthPipeline } from './support/synth';
  * filters that turn existing log lines into the metrics some alarms read.
  */
 
-/** The whole stack with a stand-in reconcile function, so the reconciler's alarms exist too. */
+const inlineFunction = (scope: Construct, id: string) =>
+  new lambda.Function(scope, id, { runtime: lambda.Runtime.NODEJS_22_X, handler: 'index.handler', code: lambda.Code.fromInline('exports.handler = async () => {}') });
+
+/**
+ * The whole stack with its reconciler's function monitored: the stack's own when it has one,
+ * else a stand-in (the construct must not depend on the reconciler being there).
+ */
 function synthWithReconciler(input = {}) {
   const app = new App();
   const stack = new PipelineStack(app, 'MonitoredPipeline', { config: parseConfig(input) });
-  const reconcile = new lambda.Function(stack, 'StandInReconcile', {
-    runtime: lambda.Runtime.NODEJS_22_X,
-    handler: 'index.handler',
-    code: lambda.Code.fromInline('exports.handler = async () => {}'),
-  });
-  stack.monitoring.monitorReconciler(reconcile);
+  let reconcile: lambda.IFunction | undefined = (stack as { reconciler?: { function: lambda.IFunction } }).reconciler?.function;
+  if (!reconcile) {
+    reconcile = inlineFunction(stack, 'StandInReconcile');
+    stack.monitoring.monitorReconciler(reconcile);
+  }
   return { stack, reconcile, template: Template.fromStack(stack) };
+}
+
+/** The construct alone, on minimal stand-ins, without a reconcile function. */
+function synthMonitoringAlone() {
+  const stack = bareStack();
+  const api = new apigw.HttpApi(stack, 'Api', { createDefaultStage: false });
+  const stage = new apigw.HttpStage(stack, 'Stage', { httpApi: api, stageName: '$default' });
+  const monitoring = new Monitoring(stack, 'Monitoring', {
+    config: parseConfig({}),
+    stage,
+    accessLogGroup: new logs.LogGroup(stack, 'Access'),
+    ingestFunction: inlineFunction(stack, 'Ingest'),
+    ingestLogGroup: new logs.LogGroup(stack, 'IngestLogs'),
+    processFunction: inlineFunction(stack, 'Process'),
+    processLogGroup: new logs.LogGroup(stack, 'ProcessLogs'),
+    queue: new sqs.Queue(stack, 'Queue'),
+    deadLetterQueue: new sqs.Queue(stack, 'Dlq'),
+  });
+  return { monitoring, template: Template.fromStack(stack) };
 }
 
 describe('Monitoring construct', () => {
@@ -92,15 +120,15 @@ describe('Monitoring construct', () => {
   });
 
   it('creates no reconciler errors or heartbeat alarm without a reconcile function (a heartbeat nobody sends would page forever)', () => {
-    const { template: plain } = synthPipeline();
+    const { template: plain } = synthMonitoringAlone();
+    plain.resourceCountIs('AWS::CloudWatch::Alarm', expected.length - 2);
     const names = Object.values(plain.findResources('AWS::CloudWatch::Alarm')).map((a: any) => a.Properties.MetricName);
     expect(names).toContain('MissedEvents');
     expect(names).not.toContain('ReconcileHeartbeat');
   });
 
   it('refuses to monitor the reconciler twice', () => {
-    const other = new lambda.Function(stack, 'Second', { runtime: lambda.Runtime.NODEJS_22_X, handler: 'index.handler', code: lambda.Code.fromInline('x') });
-    expect(() => stack.monitoring.monitorReconciler(other)).toThrow(/already monitored/);
+    expect(() => stack.monitoring.monitorReconciler(inlineFunction(stack, 'Second'))).toThrow(/already monitored/);
   });
 
   it('sends every alarm to one SNS topic, encrypted with a rotated customer managed key, TLS only', () => {
