@@ -37,6 +37,14 @@ export interface LocalReady {
   readonly dlqUrl: string;
 }
 
+/** The target could not be reached (no credentials, no such stack): said plainly, without a stack trace. */
+export class TargetError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'TargetError';
+  }
+}
+
 export class UsageError extends Error {
   constructor(message: string) {
     super(message);
@@ -85,12 +93,17 @@ export async function stackTarget(stackName: string, region?: string): Promise<O
   try {
     const { Stacks } = await cloudformation.send(new DescribeStacksCommand({ StackName: stackName }));
     outputs = Object.fromEntries((Stacks?.[0]?.Outputs ?? []).map((o) => [o.OutputKey ?? '', o.OutputValue ?? '']));
+  } catch (error) {
+    throw new TargetError(
+      `could not read the outputs of stack ${stackName}: ${error instanceof Error ? error.message : String(error)}. ` +
+        'Use AWS credentials and a region for the account it is deployed in (AWS_PROFILE, AWS_REGION or --region), or --local for npm run local.',
+    );
   } finally {
     cloudformation.destroy();
   }
   const need = (key: string) => {
     const value = outputs[key];
-    if (!value) throw new UsageError(`stack ${stackName} has no output ${key} (deployed from an older version? run cdk deploy)`);
+    if (!value) throw new TargetError(`stack ${stackName} has no output ${key} (deployed from an older version? run cdk deploy)`);
     return value;
   };
   const sqs = new SQSClient(region ? { region } : {});
@@ -167,6 +180,10 @@ export function runMain(main: () => Promise<number>, usage: string): void {
       if (error instanceof UsageError) {
         process.stderr.write(`${error.message}\n\n${usage}\n`);
         process.exit(2);
+      }
+      if (error instanceof TargetError) {
+        process.stderr.write(`${error.message}\n`);
+        process.exit(1);
       }
       process.stderr.write(`${error instanceof Error ? error.stack : String(error)}\n`);
       process.exit(1);

@@ -48,7 +48,9 @@ test('a stack target reads the queue, DLQ, table, bus and archive from the stack
 
 test('a stack without the outputs is named in the error', async () => {
   cloudformation.on(DescribeStacksCommand).resolves({ Stacks: [{ StackName: 'Old', CreationTime: new Date(), StackStatus: 'CREATE_COMPLETE', Outputs: [] }] });
-  await expect(stackTarget('Old')).rejects.toThrow(/stack Old has no output QueueUrl/);
+  await expect(stackTarget('Old', 'eu-west-1')).rejects.toThrow(/stack Old has no output QueueUrl/);
+  cloudformation.on(DescribeStacksCommand).rejects(new Error('Stack with id Gone does not exist'));
+  await expect(stackTarget('Gone', 'eu-west-1')).rejects.toThrow(/could not read the outputs of stack Gone: Stack with id Gone does not exist/);
 });
 
 test('deployed redrive starts a message move task from the DLQ to the event queue, and can wait for it', async () => {
