@@ -343,8 +343,10 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
           };
         });
         const plan = planRoomChecks(candidates);
-        report.roomsUnreached = await pool(plan, config.concurrency, async ({ room: candidate, reason }) => {
+        let attempted = 0;
+        await pool(plan, config.concurrency, async ({ room: candidate, reason }) => {
           if (!gate.canStart()) return false;
+          attempted++;
           const room = remoteBySid.get(candidate.sid)!;
           let remote: ParticipantInfo[];
           try {
@@ -398,6 +400,7 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
           }
           return true;
         });
+        report.roomsUnreached = plan.length - attempted;
       }
 
       // ---- grace period, repairs ----
