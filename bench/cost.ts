@@ -1,2 +1,140 @@
-import type { Section } from './types';
-export const cost: Section = async () => { throw new Error('todo'); };
+/**
+ * Cost per million webhooks on AWS, from the request and unit counts measured by the other sections
+ * of this run and public list prices. Lambda durations on AWS cannot be measured here: they are
+ * assumptions, labelled as such, and so are the prices (checked by hand, not fetched).
+ */
+import { round, Section, SectionResult, Table } from './types';
+
+/** us-east-1 list prices. Not fetched (no network in the benchmark): check them before relying on the totals. */
+export const PRICES = {
+  asOf: '2025-06 (list prices as known to the author; verify on aws.amazon.com/pricing)',
+  region: 'us-east-1',
+  apiGatewayHttpPerMillion: 1.0, // HTTP API, first 300 M requests/month
+  lambdaRequestsPerMillion: 0.2,
+  lambdaArmGbSecond: 0.0000133334, // arm64, first 6 B GB-s/month
+  sqsStandardPerMillion: 0.4, // per 64 KB chunk, after the free tier
+  dynamodbWriteRequestUnitPerMillion: 0.625, // on-demand, after the Nov 2024 price cut
+  dynamodbReadRequestUnitPerMillion: 0.125,
+  eventBridgeCustomEventsPerMillion: 1.0, // per 64 KB entry
+  cloudWatchLogsIngestionPerGb: 0.5,
+} as const;
+
+/** Assumptions where this machine cannot measure AWS (each is labelled in the report). */
+export const ASSUMED = {
+  ingestMemoryGb: 0.5, // lib/ingest.ts memorySize 512
+  processMemoryGb: 0.25, // lib/lambda-defaults.ts memorySize 256
+  naiveMemoryGb: 0.25,
+  /** Ingest duration on AWS: verify (measured CPU, ~0.1 ms) + one SQS SendMessage round trip in-region. */
+  ingestDurationMs: 15,
+  /** One DynamoDB request in-region; a record's requests are sequential, a batch's records concurrent. */
+  dynamodbRequestMs: 8,
+  putEventsMs: 20,
+  /** Lambda's START/END/REPORT lines per invocation. */
+  platformLogBytesPerInvocation: 350,
+  /** Report 1: the slow in-band write. */
+  slowWriteMs: 10_000,
+} as const;
+
+const num = (result: SectionResult | undefined, key: string): number => {
+  const value = result?.figures[key];
+  if (typeof value !== 'number' || !Number.isFinite(value)) throw new Error(`cost needs ${result?.id ?? 'a section'}.${key}, which this run did not measure`);
+  return value;
+};
+
+export const cost: Section = async ({ results }) => {
+  const e2e = results.get('endToEnd');
+  const proc = results.get('processor');
+  const lossResult = results.get('loss');
+  const M = 1_000_000;
+
+  const sqsPerEvent = num(e2e, 'sqsRequestsPerEvent');
+  const eventsPerInvocation = num(e2e, 'eventsPerInvocation');
+  const ingestLog = num(e2e, 'ingestLogBytesPerEvent');
+  const processLog = num(e2e, 'processLogBytesPerEvent');
+  const wcu = num(proc, 'wcuPerEvent');
+  const rcu = num(proc, 'rcuPerEvent');
+  const ddbRequests = num(proc, 'dynamodbRequestsPerEvent');
+  const changes = num(proc, 'changesPerEvent');
+  const oursAttempts = num(lossResult, 'oursAttemptsPerEvent');
+  const naiveAttempts = num(lossResult, 'naiveAttemptsPerEvent');
+  const naiveSlowAttempts = num(lossResult, 'naiveSlowAttemptsPerEvent');
+
+  const gbSeconds = (memoryGb: number, ms: number) => memoryGb * (ms / 1000);
+  const processBatchMs = ddbRequests * ASSUMED.dynamodbRequestMs + ASSUMED.putEventsMs;
+  const logGb = (bytes: number) => bytes / 2 ** 30;
+
+  // Per one webhook (an event LiveKit generated), then × 1 M.
+  const ours: [string, number, string][] = [
+    ['API Gateway HTTP API', oursAttempts * PRICES.apiGatewayHttpPerMillion, `${round(oursAttempts, 3)} requests/event (measured HTTP attempts, report 1)`],
+    ['Lambda ingest: requests', oursAttempts * PRICES.lambdaRequestsPerMillion, '1 invocation per request'],
+    ['Lambda ingest: duration', oursAttempts * gbSeconds(ASSUMED.ingestMemoryGb, ASSUMED.ingestDurationMs) * PRICES.lambdaArmGbSecond * M, `assumed ${ASSUMED.ingestDurationMs} ms at ${ASSUMED.ingestMemoryGb * 1024} MB`],
+    ['SQS', sqsPerEvent * PRICES.sqsStandardPerMillion, `${sqsPerEvent} requests/event (measured: send + receive + delete batch)`],
+    ['Lambda process: requests', (1 / eventsPerInvocation) * PRICES.lambdaRequestsPerMillion, `${eventsPerInvocation} events/invocation (measured at the end-to-end rate)`],
+    [
+      'Lambda process: duration',
+      (1 / eventsPerInvocation) * gbSeconds(ASSUMED.processMemoryGb, processBatchMs) * PRICES.lambdaArmGbSecond * M,
+      `assumed ${round(processBatchMs, 0)} ms per batch (${ddbRequests} sequential DynamoDB requests × ${ASSUMED.dynamodbRequestMs} ms + PutEvents ${ASSUMED.putEventsMs} ms; records run concurrently)`,
+    ],
+    ['DynamoDB writes', wcu * PRICES.dynamodbWriteRequestUnitPerMillion, `${wcu} WRU/event (measured)`],
+    ['DynamoDB reads', rcu * PRICES.dynamodbReadRequestUnitPerMillion, `${rcu} RRU/event (measured)`],
+    ['EventBridge', changes * PRICES.eventBridgeCustomEventsPerMillion, `${changes} change entries/event (measured)`],
+    [
+      'CloudWatch Logs',
+      logGb(ingestLog + processLog + ASSUMED.platformLogBytesPerInvocation * (oursAttempts + 1 / eventsPerInvocation)) * PRICES.cloudWatchLogsIngestionPerGb * M,
+      `${ingestLog + processLog} B/event of our lines (measured at info) + assumed ${ASSUMED.platformLogBytesPerInvocation} B platform lines per invocation`,
+    ],
+  ];
+  // The naive receiver: API Gateway + one Lambda that verifies and does the same DynamoDB work in-band.
+  const naiveNormalMs = 2 + ddbRequests * ASSUMED.dynamodbRequestMs;
+  const naiveLine = (label: string, attempts: number, slowAttempts: number): [string, number, string][] => [
+    [`API Gateway HTTP API (${label})`, attempts * PRICES.apiGatewayHttpPerMillion, `${round(attempts, 3)} requests/event`],
+    [`Lambda: requests (${label})`, attempts * PRICES.lambdaRequestsPerMillion, '1 invocation per request'],
+    [
+      `Lambda: duration (${label})`,
+      ((attempts - slowAttempts) * gbSeconds(ASSUMED.naiveMemoryGb, naiveNormalMs) + slowAttempts * gbSeconds(ASSUMED.naiveMemoryGb, ASSUMED.slowWriteMs)) * PRICES.lambdaArmGbSecond * M,
+      `assumed ${naiveNormalMs} ms in-band per attempt${slowAttempts > 0 ? `, ${ASSUMED.slowWriteMs / 1000} s on the ${round(slowAttempts, 3)} slow attempts/event (measured)` : ''}`,
+    ],
+    [`DynamoDB writes + reads (${label})`, wcu * PRICES.dynamodbWriteRequestUnitPerMillion + rcu * PRICES.dynamodbReadRequestUnitPerMillion, 'assumed the same units per event as ours'],
+    [`CloudWatch Logs (${label})`, logGb((ingestLog + ASSUMED.platformLogBytesPerInvocation) * attempts) * PRICES.cloudWatchLogsIngestionPerGb * M, 'assumed one ingest-sized line + platform lines per attempt'],
+  ];
+  const naiveHealthy = naiveLine('healthy day', 1, 0);
+  const naiveReport1 = naiveLine('report 1', naiveAttempts, naiveSlowAttempts);
+  const total = (rows: [string, number, string][]) => rows.reduce((a, r) => a + r[1], 0);
+  const oursTotal = total(ours);
+  const rows = (owner: string, list: [string, number, string][]) => list.map(([item, usd, basis]) => [owner, item, round(usd, 3), basis]);
+  const table: Table = {
+    columns: ['receiver', 'item', 'USD per 1 M webhooks', 'basis'],
+    rows: [
+      ...rows('this pipeline', ours),
+      ['this pipeline', '**total**', round(oursTotal, 2), ''],
+      ...rows('naive', naiveHealthy),
+      ['naive', '**total, healthy day**', round(total(naiveHealthy), 2), 'no queue, no change feed, no reconciler'],
+      ...rows('naive', naiveReport1),
+      ['naive', '**total, report 1**', round(total(naiveReport1), 2), 'and the events LiveKit dropped are lost'],
+    ],
+  };
+  const prices: Table = {
+    columns: ['price', 'USD'],
+    rows: Object.entries(PRICES)
+      .filter(([k]) => k !== 'asOf' && k !== 'region')
+      .map(([k, v]) => [k, v]),
+  };
+  return {
+    id: 'cost',
+    title: 'Cost per million webhooks on AWS',
+    met: null,
+    method: `request/unit counts measured in this run (end to end, processor, loss) × ${PRICES.region} list prices as of ${PRICES.asOf}; Lambda durations assumed`,
+    figures: {
+      summary: `ours $${round(oursTotal, 2)} per 1 M webhooks; naive $${round(total(naiveHealthy), 2)} on a healthy day, $${round(total(naiveReport1), 2)} under report 1`,
+      oursUsdPerMillion: round(oursTotal, 2),
+      naiveHealthyUsdPerMillion: round(total(naiveHealthy), 2),
+      naiveReport1UsdPerMillion: round(total(naiveReport1), 2),
+      pricesAsOf: PRICES.asOf,
+    },
+    tables: { breakdown: table, prices },
+    notes: [
+      'Not per webhook, so not above: the reconciler (one run a minute: 43,200 runs/month; its duration at 10,000 rooms is in the reconciler section; 1 verification write per room checked), the SQS long polls of the event source when idle, KMS requests for the encrypted queue and topic, CloudWatch metrics/alarms/dashboard, and free tiers.',
+      'API Gateway meters requests in 512 KB increments and SQS/EventBridge in 64 KB chunks: LiveKit events are a few KB, one unit each.',
+    ],
+  };
+};
