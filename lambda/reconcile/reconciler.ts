@@ -352,7 +352,10 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
           try {
             remote = await gate.call('ListParticipants', () => livekit.listParticipants(room.name));
           } catch (error) {
-            if (error instanceof BudgetExhaustedError) return false;
+            if (error instanceof BudgetExhaustedError) {
+              attempted--;
+              return false;
+            }
             fail(`ListParticipants(${room.name})`, error);
             return true;
           }
