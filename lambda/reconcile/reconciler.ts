@@ -505,6 +505,8 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
       { name: METRIC.roomsChecked, value: report.roomsVerified.length },
       { name: METRIC.participantsChecked, value: report.participantsChecked },
       { name: METRIC.egressesChecked, value: report.egressesChecked },
+      // Open egresses LiveKit no longer knows: their end can never be repaired.
+      ...(report.unknownEgresses.length > 0 ? [{ name: METRIC.egressesChecked, value: report.unknownEgresses.length, dimensions: { Result: 'unknown_to_livekit' } }] : []),
       { name: METRIC.liveKitApiCalls, value: report.apiCallsTotal },
       { name: METRIC.liveKitApiErrors, value: report.apiErrorsTotal },
       { name: METRIC.runDuration, value: report.durationMs, unit: 'Milliseconds' },
