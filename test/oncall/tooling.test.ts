@@ -136,7 +136,10 @@ describe('dlq:redrive against the local runtime', () => {
     expect(stdout).toMatch(/2 message\(s\) moved from the DLQ back to the queue/);
     await eventually(() => getEventRecord({ ddb: target.ddb, tableName: target.tableName }, event.id), (v) => v.record !== undefined);
     await eventually(() => dlqDepth(target), (d) => d.visible === 1); // the poison again
-    await target.sqs.send(new ReceiveMessageCommand({ QueueUrl: pipeline.dlqUrl, VisibilityTimeout: 60 })); // hide it
+    // Hide it for the next run: an empty DLQ as far as a receive can tell.
+    const hidden = await target.sqs.send(new ReceiveMessageCommand({ QueueUrl: pipeline.dlqUrl, VisibilityTimeout: 120, WaitTimeSeconds: 5 }));
+    expect(hidden.Messages).toHaveLength(1);
+    await eventually(() => dlqDepth(target), (d) => d.visible === 0);
     const empty = await run('npm', ['run', '--silent', 'dlq:redrive', '--', '--local', ready], { cwd: root });
     expect(empty.stdout).toMatch(/nothing to redrive/);
   }, 60_000);
