@@ -100,7 +100,10 @@ export const DEFAULT_CONFIG: PipelineConfig = {
     timeoutSeconds: 30,
     eventRecordTtlDays: 30,
   },
-  reconcile: { intervalMinutes: 1, graceSeconds: 120, requestBudgetPerRun: 200, concurrency: 8 },
+  // Grace 55 s: longer than LiveKit Cloud's worst delivery window (30 s in its queue, then 4 attempts
+  // x 3 s + 7 s of backoff = 49 s) and shorter than the 1-minute interval, so a dropped event is
+  // repaired on its second sighting, within two intervals.
+  reconcile: { intervalMinutes: 1, graceSeconds: 55, requestBudgetPerRun: 200, concurrency: 8 },
   alarms: { missedEventsThreshold: 1, missedEventsEvaluationPeriods: 1 },
   logRetentionDays: 30,
   removalPolicy: 'retain',
