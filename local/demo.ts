@@ -1,7 +1,8 @@
-import { parseConfig, PipelineConfig } from '../lib/config';
+import { DEFAULT_CONFIG, parseConfig, PipelineConfig } from '../lib/config';
 import { seededRandom } from '../simulator/ids';
 import { LiveKitSimulator } from '../simulator/livekit-simulator';
 import { NaiveReceiver } from '../simulator/naive-receiver';
+import type { RunReport } from '../lambda/reconcile/reconciler';
 import { FaultProxy } from './fault-proxy';
 import { LocalPipeline, startLocalPipeline } from './local-pipeline';
 import { deliveredTo, diffSnapshots, naiveSnapshot, pipelineSnapshot, SnapshotDiff, truthSnapshot, waitUntilApplied } from './truth';
@@ -33,11 +34,20 @@ export interface ReceiverReport {
   readonly diff: SnapshotDiff;
 }
 
+export interface PipelineReport extends ReceiverReport {
+  /** Repair events the reconciler sent (and the processor applied). */
+  readonly repaired: number;
+  readonly missedByType: Readonly<Record<string, number>>;
+  readonly reconcilerApiCalls: number;
+  /** State compared with LiveKit's after the reconciler's repairs (`diff` is before). */
+  readonly afterReconcile: SnapshotDiff;
+}
+
 export interface DemoReport {
   readonly generated: number;
   readonly byType: Readonly<Record<string, number>>;
   readonly naive: ReceiverReport;
-  readonly ours: ReceiverReport;
+  readonly ours: PipelineReport;
   readonly truth: { readonly rooms: number; readonly participants: number; readonly egress: readonly string[] };
 }
 
@@ -50,12 +60,38 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoReport> {
   const random = seededRandom(options.seed ?? 42);
   const roomCount = options.rooms ?? 4;
   const perRoom = options.participantsPerRoom ?? 6;
-  const config = options.config ?? parseConfig({ processing: { batchSize: 10, maxBatchingWindowSeconds: 0, maxConcurrency: 4 } });
+  const config =
+    options.config ??
+    parseConfig({
+      processing: { batchSize: 10, maxBatchingWindowSeconds: 0, maxConcurrency: 4 },
+      reconcile: { graceSeconds: Math.max(1, Math.round(DEFAULT_CONFIG.reconcile.graceSeconds * timeScale)) },
+    });
 
   const stops: Array<() => Promise<void>> = [];
   try {
-    const pipeline: LocalPipeline = await startLocalPipeline({ config, keys: { [KEY]: SECRET }, logLevel: 'error', logSink: () => undefined });
+    // Both endpoints go through the same faults; only the naive one is also slow.
+    const oursProxy = new FaultProxy();
+    const naiveProxy = new FaultProxy();
+    const oursUrl = await oursProxy.start();
+    const naiveProxyUrl = await naiveProxy.start();
+    stops.push(() => oursProxy.stop(), () => naiveProxy.stop());
+
+    const sim = new LiveKitSimulator({ keys: { [KEY]: SECRET }, seed: options.seed ?? 42, webhook: { urls: [naiveProxyUrl, oursUrl], profile: 'cloud', timeScale } });
+    const liveKitUrl = await sim.start();
+    stops.push(() => sim.stop());
+
+    // The reconciler runs on demand below (a run a scaled minute apart), not on a timer.
+    const pipeline: LocalPipeline = await startLocalPipeline({
+      config,
+      keys: { [KEY]: SECRET },
+      livekit: { url: liveKitUrl, apiKey: KEY, apiSecret: SECRET },
+      reconcileIntervalMs: 24 * 3600 * 1000,
+      logLevel: 'error',
+      logSink: () => undefined,
+    });
     stops.push(() => pipeline.stop());
+    oursProxy.upstream = pipeline.webhookUrl;
+
     // Report 1: the in-band work for 10 % of events takes ~10 s, and stays slow when LiveKit retries
     // (the slow part is the event's own work: a locked row, a slow downstream call for that user).
     const slowEvents = new Map<string, boolean>();
@@ -68,19 +104,9 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoReport> {
         return slowEvents.get(event.id)!;
       },
     });
-    const naiveUrl = await naive.start();
+    naiveProxy.upstream = await naive.start();
     stops.push(() => naive.stop());
 
-    // Both endpoints go through the same faults; only the naive one is also slow.
-    const oursProxy = new FaultProxy({ upstream: pipeline.webhookUrl });
-    const naiveProxy = new FaultProxy({ upstream: naiveUrl });
-    const oursUrl = await oursProxy.start();
-    const naiveProxyUrl = await naiveProxy.start();
-    stops.push(() => oursProxy.stop(), () => naiveProxy.stop());
-
-    const sim = new LiveKitSimulator({ keys: { [KEY]: SECRET }, seed: options.seed ?? 42, webhook: { urls: [naiveProxyUrl, oursUrl], profile: 'cloud', timeScale } });
-    await sim.start();
-    stops.push(() => sim.stop());
     const proxies = [oursProxy, naiveProxy];
     const rooms = Array.from({ length: roomCount }, (_, i) => `room-${i + 1}`);
     const later = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms * timeScale));
@@ -119,22 +145,46 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoReport> {
     await sim.idle();
 
     // Everything LiveKit delivered to us is applied before we compare.
+    const state = { ddb: pipeline.documentClient, tableName: pipeline.tableName };
     const oursDelivered = deliveredTo(sim, oursUrl);
-    await waitUntilApplied({ ddb: pipeline.documentClient, tableName: pipeline.tableName }, oursDelivered, 60_000);
+    await waitUntilApplied(state, oursDelivered, 60_000);
 
     const truth = truthSnapshot(sim);
     const egressIds = sim.egress().map((e) => e.egressId);
+    const beforeReconcile = diffSnapshots(truth, await pipelineSnapshot(state, egressIds));
+
+    // The grace period is scaled like LiveKit's timings: a difference must be seen in two runs
+    // that far apart before it counts as missed.
+    say(`5. the reconciler runs twice, ${config.reconcile.graceSeconds} s (the scaled grace period) apart, and repairs what LiveKit never delivered`);
+    const first = await pipeline.reconcileNow();
+    await new Promise((resolve) => setTimeout(resolve, config.reconcile.graceSeconds * 1000 + 100));
+    const second = await pipeline.reconcileNow();
+    const repairs = [...first.repairs, ...second.repairs];
+    await waitUntilApplied(state, repairs.map((r) => r.id), 60_000);
+
     const report: DemoReport = {
       generated: sim.events().length,
       byType: Object.fromEntries(Object.entries(sim.stats().byType).map(([type, stats]) => [type, stats.generated])),
       naive: receiverReport(sim, naiveProxyUrl, new Set(naive.applied().map((a) => a.id)).size, diffSnapshots(truth, naiveSnapshot(naive, egressIds))),
-      ours: receiverReport(sim, oursUrl, oursDelivered.length, diffSnapshots(truth, await pipelineSnapshot({ ddb: pipeline.documentClient, tableName: pipeline.tableName }, egressIds))),
+      ours: {
+        ...receiverReport(sim, oursUrl, oursDelivered.length, beforeReconcile),
+        repaired: repairs.length,
+        missedByType: sumMissed([first, second]),
+        reconcilerApiCalls: first.apiCallsTotal + second.apiCallsTotal,
+        afterReconcile: diffSnapshots(truth, await pipelineSnapshot(state, egressIds)),
+      },
       truth: { rooms: truth.rooms.length, participants: truth.participants.length, egress: [egressId] },
     };
     return report;
   } finally {
     for (const stop of stops.reverse()) await stop().catch(() => undefined);
   }
+}
+
+function sumMissed(runs: readonly RunReport[]): Record<string, number> {
+  const total: Record<string, number> = {};
+  for (const run of runs) for (const [type, n] of Object.entries(run.missed)) total[type] = (total[type] ?? 0) + (n ?? 0);
+  return total;
 }
 
 function receiverReport(sim: LiveKitSimulator, url: string, applied: number, diff: SnapshotDiff): ReceiverReport {
@@ -154,6 +204,9 @@ export function formatDemoReport(report: DemoReport): string {
     ['applied to state', String(report.naive.applied), String(report.ours.applied)],
     ['state vs LiveKit: missing', String(report.naive.diff.missing.length), String(report.ours.diff.missing.length)],
     ['state vs LiveKit: wrong extra', String(report.naive.diff.extra.length), String(report.ours.diff.extra.length)],
+    ['missed events found by reconciler', '-', `${report.ours.repaired} (${Object.entries(report.ours.missedByType).map(([t, n]) => `${n} ${t}`).join(', ')})`],
+    ['after reconcile: missing', String(report.naive.diff.missing.length), String(report.ours.afterReconcile.missing.length)],
+    ['after reconcile: wrong extra', String(report.naive.diff.extra.length), String(report.ours.afterReconcile.extra.length)],
   ];
   const width = [Math.max(...rows.map((r) => r[0].length)), Math.max(14, ...rows.map((r) => r[1].length)), Math.max(14, ...rows.map((r) => r[2].length))];
   const line = (cells: readonly string[]) => `| ${cells.map((cell, i) => cell.padEnd(width[i])).join(' | ')} |`;
@@ -162,7 +215,13 @@ export function formatDemoReport(report: DemoReport): string {
     diff.missing.length + diff.extra.length === 0
       ? `${name}: matches LiveKit (${report.truth.rooms} rooms, ${report.truth.participants} participants, egress ${report.truth.egress.join(', ')})`
       : `${name}: missing ${diff.missing.join(', ') || 'nothing'}; wrong ${diff.extra.join(', ') || 'nothing'}`;
-  return [...out, '', details('naive receiver', report.naive.diff), details('this pipeline', report.ours.diff)].join('\n');
+  return [
+    ...out,
+    '',
+    details('naive receiver', report.naive.diff),
+    details('this pipeline, before reconcile', report.ours.diff),
+    details(`this pipeline, after reconcile (${report.ours.reconcilerApiCalls} LiveKit API calls)`, report.ours.afterReconcile),
+  ].join('\n');
 }
 
 function describeDrops(receiver: ReceiverReport): string {

@@ -8,8 +8,8 @@ import type { AddressInfo } from 'node:net';
  * drops them, as in report 2's lost `egress_ended`). Everything else is forwarded untouched.
  */
 export interface FaultProxyProps {
-  /** The receiver's webhook URL. */
-  readonly upstream: string;
+  /** The receiver's webhook URL; may also be set after start (`upstream`). */
+  readonly upstream?: string;
 }
 
 export type EventRule = (event: { readonly id: string; readonly event: string }) => boolean;
@@ -20,8 +20,12 @@ export class FaultProxy {
   private readonly failing: EventRule[] = [];
   /** Requests answered 503 by the outage or a rule. */
   refused = 0;
+  /** Where requests are forwarded. */
+  upstream: string | undefined;
 
-  constructor(private readonly props: FaultProxyProps) {}
+  constructor(props: FaultProxyProps = {}) {
+    this.upstream = props.upstream;
+  }
 
   async start(): Promise<string> {
     this.server = createServer((request, response) => {
@@ -59,7 +63,8 @@ export class FaultProxy {
       this.refused++;
       return { status: 503, body: '{"message":"Service Unavailable"}' };
     }
-    const upstream = await fetch(this.props.upstream, {
+    if (!this.upstream) return { status: 503, body: '{"message":"no upstream yet"}' };
+    const upstream = await fetch(this.upstream, {
       method: 'POST',
       headers: {
         'content-type': String(request.headers['content-type'] ?? 'application/webhook+json'),
