@@ -71,8 +71,8 @@ export const endToEnd: Section = async (context) => {
     return {
       id: 'endToEnd',
       title: 'End to end: POST to state in DynamoDB',
+      // No latency goal in the issue; losing an accepted event fails the section.
       met: missing === 0 && errors === 0 ? null : false,
-      goal: 'every accepted event applied (latency reported, no goal set)',
       method: `${n} signed participant_joined POSTs at ${rate}/s into the local pipeline (default config: batch ${config.processing.batchSize}, window ${config.processing.maxBatchingWindowSeconds} s, ${config.processing.maxConcurrency} pollers); from scheduled send to the change published after commit`,
       figures: {
         ratePerSecond: rate,
@@ -93,7 +93,8 @@ export const endToEnd: Section = async (context) => {
       },
       notes: [
         'The 1 s batching window of the default config dominates the median: the poller waits up to 1 s to fill a batch of 25 at this rate.',
-        'SQS requests per event exclude empty long-poll receives: those are a fixed cost (pollers × 3 per minute), not per event.',
+        'SQS requests per event are the local event-source poller\'s (receive as messages arrive, delete per batch); Lambda\'s own poller batches similarly at this rate. Empty receives are left out: on AWS they are a fixed cost of long polling, not per event.',
+        ...(missing > 0 || errors > 0 ? [`${missing} accepted events were not applied and ${errors} POSTs were not answered 200.`] : []),
       ],
     };
   } finally {

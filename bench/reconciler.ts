@@ -250,7 +250,7 @@ export const reconciler: Section = async (context) => {
   const notes = [
     `Run time includes reading local state from DynamoDB Local (a Scan of the open index) and the bookkeeping writes, on the same 2 cores; time budget per run ${round(budgetSource.ms / 1000, 1)} s (${budgetSource.source}).`,
     `"Minutes to full coverage" = runs on the 1-minute schedule until every room has had a ListParticipants; runs were made back to back on a clock advanced one interval per run.`,
-    `A difference is repaired only once it has been seen in two checks more than the grace period (${graceSeconds} s, longer than LiveKit's own delivery window) apart, so "runs to repair" counts from the miss to the run that sent the repair; "checked next run" is whether the room whose count changed was compared in the first run after the miss (that is where the miss is first seen).`,
+    `A difference is repaired only once it has been seen in two checks more than the grace period (${graceSeconds} s, longer than LiveKit's own delivery window) apart, so "runs to repair" counts from the miss to the run that sent the repair (3 or 4 with the default 120 s grace on a 1-minute schedule, depending on milliseconds: the grace is exactly two intervals); "checked next run" is whether the room whose count changed was compared in the first run after the miss (that is where the miss is first seen).`,
     `Local state was bulk-seeded (one room through the processor, its items cloned), not sent as 30,000 events through the pipeline.`,
   ];
   if (!handful) {

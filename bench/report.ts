@@ -33,7 +33,7 @@ function headline(s: SectionResult): string {
   const f = s.figures;
   switch (s.id) {
     case 'ingestCpu':
-      return `ours ${f.oursMicros} µs/event = ${f.oursVsLowerBound}x lower bound (${f.lowerBoundMicros} µs); WebhookReceiver ${f.webhookReceiverMicros} µs = ${f.webhookReceiverVsLowerBound}x`;
+      return `ours ${f.oursMicros} µs/event = ${f.oursVsLowerBound}x lower bound (${f.lowerBoundMicros} µs); jose TokenVerifier + hash + parse alone ${f.sdkVerifierVsLowerBound}x; WebhookReceiver ${f.webhookReceiverMicros} µs = ${f.webhookReceiverVsLowerBound}x`;
     case 'ingestHttp':
       return Object.keys(f)
         .filter((k) => k.startsWith('p99Ms@'))
@@ -72,7 +72,7 @@ export function toMarkdown(report: BenchReport): string {
   for (const s of report.sections) {
     out.push(`## ${s.title}`, '');
     if (s.goal) out.push(`Goal: ${s.goal} — **${status(s.met, s.error)}**`, '');
-    out.push(`Method: ${s.method} (${s.seconds} s)`, '');
+    out.push(`Method: ${s.method}. Section wall time ${s.seconds} s.`, '');
     if (s.error) out.push('```', s.error, '```', '');
     const figures = Object.entries(s.figures);
     if (figures.length > 0) out.push(markdownTable({ columns: ['figure', 'value'], rows: figures.map(([k, v]) => [k, v]) }), '');
