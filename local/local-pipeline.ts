@@ -13,6 +13,7 @@ import { DynamoDbLocal, startDynamoDbLocal } from './engines/dynamodb-local';
 import { SqsEmulator, startSqsEmulator } from './engines/sqs-emulator';
 import { FrontDoor, LocalRoute } from './front-door';
 import { SqsEventSource } from './sqs-event-source';
+import { createStatusRoute, readStatus, STATUS_PATH, StatusSource, statusSummaryLine } from './status-page';
 
 /**
  * The whole pipeline on one machine, no AWS account: the real ingest and process handlers behind
@@ -176,6 +177,15 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
       },
     };
     const reconcileRuns: RunReport[] = [];
+    const statusSource: StatusSource = {
+      sqs: sqsEmulator.client,
+      queueUrl: queues.queueUrl,
+      dlqUrl: queues.dlqUrl,
+      config,
+      metrics,
+      reconcilerEnabled: Boolean(options.livekit),
+    };
+    const statusLogger = logger('status');
     let reconcileNow: () => Promise<RunReport> = () => Promise.reject(new Error('the reconciler is not configured (no livekit option)'));
     if (options.livekit) {
       const intervalMs = options.reconcileIntervalMs ?? config.reconcile.intervalMinutes * 60_000;
@@ -196,8 +206,13 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
       // Runs are serialized: a run starts only after the previous one ended.
       const runExclusive = async (): Promise<RunReport> => {
         while (current) await current.catch(() => undefined);
-        const run = reconciler.run().then((report) => {
+        const run = reconciler.run().then(async (report) => {
           reconcileRuns.push(report);
+          // After each run, one line with what on-call watches: depths, missed events, alarms.
+          await readStatus(statusSource).then(
+            (current) => statusLogger.info(statusSummaryLine(current)),
+            (error) => statusLogger.warn('status unavailable', { error }),
+          );
           return report;
         });
         current = run;
@@ -220,7 +235,10 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
       });
     }
 
-    const frontDoor = new FrontDoor({ handler: ingest, port: options.port, getRoutes: options.getRoutes });
+    // GET /status: queue and DLQ depth, the reconciler's metrics and the alarms evaluated with the
+    // same rules as the CloudWatch alarms.
+    const status = createStatusRoute(statusSource);
+    const frontDoor = new FrontDoor({ handler: ingest, port: options.port, getRoutes: { [STATUS_PATH]: status, ...options.getRoutes } });
     const baseUrl = await frontDoor.start();
     cleanups.push(() => frontDoor.stop());
 
@@ -248,6 +266,7 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
           queueUrl: queues.queueUrl,
           dlqUrl: queues.dlqUrl,
           sqsEndpoint: sqsEmulator.endpoint,
+          statusUrl: `${baseUrl}${STATUS_PATH}`,
         }),
       stop: stopAll,
     };

@@ -20,6 +20,7 @@ interface Ready {
   tableName: string;
   queueUrl: string;
   dlqUrl: string;
+  statusUrl: string;
 }
 
 /** Whether any process of the group led by `pid` is still running. */
@@ -82,6 +83,17 @@ describe('npm run local', () => {
       queueUrl: expect.stringContaining('livekit-events'),
       dlqUrl: expect.stringContaining('livekit-events-dlq'),
       sqsEndpoint: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/),
+      statusUrl: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+\/status$/),
+    });
+  });
+
+  it('serves a status page with the queue and DLQ depth, the missed-event count and the alarm states', async () => {
+    const status = await (await fetch(ready.statusUrl)).json();
+    expect(status).toMatchObject({
+      queue: { visible: expect.any(Number) },
+      dlq: { visible: 0 },
+      reconcile: { missedEventsTotal: 0 },
+      alarms: expect.objectContaining({ 'missed-events': expect.objectContaining({ state: expect.any(String) }) }),
     });
   });
 
