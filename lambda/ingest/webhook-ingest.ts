@@ -76,7 +76,10 @@ export function createWebhookIngest(options: WebhookIngestOptions): (request: In
     const log = options.logger;
     const reject = (statusCode: number, reason: RejectReason, detail?: string, extra: Record<string, string> = {}): IngestResponse => {
       log.warn('webhook rejected', { statusCode, reason, detail, latencyMs: now() - started });
-      return respond(statusCode, { error: reason, ...(detail ? { detail } : {}) }, extra);
+      // A 401 says which check failed, not why (the verifier's message, the key id we lack): that
+      // detail helps a forger more than LiveKit, and it is in our log line.
+      const shown = statusCode === 401 ? undefined : detail;
+      return respond(statusCode, { error: reason, ...(shown ? { detail: shown } : {}) }, extra);
     };
 
     if (request.path !== WEBHOOK_PATH) return reject(404, 'route_not_found');

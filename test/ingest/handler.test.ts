@@ -257,6 +257,11 @@ describe('ingest handler: bad input gets the contract status and nothing is enqu
     expect(h.sent()).toHaveLength(0);
   });
 
+  it('says which check failed on a 401, but not the verifier\'s detail', async () => {
+    const response = await h.handler(apiEvent({ headers: await signed(EVENT, 'APIunknown', SECRET) }));
+    expect(JSON.parse(response.body!)).toEqual({ error: 'unknown_key' });
+  });
+
   it('has at least 20 cases', () => {
     expect(BAD_INPUTS.length).toBeGreaterThanOrEqual(20);
   });
