@@ -5,7 +5,7 @@
  * alarm would fire" means the same thing on a laptop as in CloudWatch. No CDK import here: the
  * local runtime and the on-call tooling load this module too.
  *
- * Each rule names its runbook section (`anchor`), an explicit HTML anchor in docs/runbooks.md
+ * Each rule names its runbook section (`anchor`), an explicit HTML anchor in README.md
  * (merged into README.md), and its description says what the alarm means and where to read on.
  */
 import type { PipelineConfig } from './config';
@@ -44,7 +44,7 @@ export interface AlarmRule {
   readonly id: AlarmId;
   /** Short human title; also the dashboard label. */
   readonly title: string;
-  /** The runbook section's anchor (`<a id="...">` in docs/runbooks.md). */
+  /** The runbook section's anchor (`<a id="...">` in README.md). */
   readonly anchor: string;
   /** What the alarm means, for the description (the runbook link is appended). */
   readonly cause: string;

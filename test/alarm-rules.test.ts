@@ -93,8 +93,8 @@ describe('alarmRules', () => {
     expect(breachingOnMissing).toEqual(['reconciler-heartbeat-missing']);
   });
 
-  it('has a runbook section for every anchor in docs/runbooks.md', () => {
-    const runbooks = readFileSync(join(__dirname, '..', 'docs', 'runbooks.md'), 'utf8');
+  it('has a runbook section in the README for every anchor the alarm descriptions link', () => {
+    const runbooks = readFileSync(join(__dirname, '..', 'README.md'), 'utf8');
     for (const r of Object.values(rules)) expect(runbooks).toContain(`<a id="${r.anchor}"></a>`);
   });
 
