@@ -15,6 +15,8 @@ export const ID_PREFIX = {
   track: 'TR_',
   egress: 'EG_',
   ingress: 'IN_',
+  /** An RTMP ingress session (`IngressState.resourceId`, protoutils.RTMPResourcePrefix). */
+  rtmpResource: 'RT_',
   event: 'EV_',
 } as const;
 

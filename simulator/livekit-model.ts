@@ -366,7 +366,14 @@ export class LiveKitModel {
       roomName,
       participantIdentity: identity,
       participantName: opts.name ?? identity,
-      state: new IngressState({ status: IngressState_Status.ENDPOINT_PUBLISHING, roomId: room.sid, startedAt, updatedAt: startedAt }),
+      // Each publishing session gets a resource id of its own (the RTMP handler's NewGuid(RT_)).
+      state: new IngressState({
+        status: IngressState_Status.ENDPOINT_PUBLISHING,
+        roomId: room.sid,
+        startedAt,
+        updatedAt: startedAt,
+        resourceId: newGuid('rtmpResource', this.random),
+      }),
     });
     this.ingress.set(ingressId, info);
     this.emit('ingress_started', { room: this.reducedRoom(room), ingressInfo: info.clone() });
@@ -429,8 +436,15 @@ export class LiveKitModel {
       .map((e) => e.clone());
   }
 
-  listIngress(): IngressInfo[] {
-    return [...this.ingress.values()].map((i) => i.clone());
+  /** LiveKit's ListIngress filters: ingress id (unknown id is an error), room name; ended ingresses stay listed. */
+  listIngress(filter: { readonly roomName?: string; readonly ingressId?: string } = {}): IngressInfo[] {
+    let items: IngressInfo[];
+    if (filter.ingressId) {
+      const info = this.ingress.get(filter.ingressId);
+      if (!info) throw new IngressNotFoundError(filter.ingressId);
+      items = [info];
+    } else items = [...this.ingress.values()];
+    return items.filter((i) => !filter.roomName || i.roomName === filter.roomName).map((i) => i.clone());
   }
 
   // ---- internals -----------------------------------------------------------------------------

@@ -173,8 +173,8 @@ export class LiveKitSimulator {
     return this.model.listEgress(filter);
   }
 
-  ingress(): IngressInfo[] {
-    return this.model.listIngress();
+  ingress(filter?: { readonly roomName?: string; readonly ingressId?: string }): IngressInfo[] {
+    return this.model.listIngress(filter);
   }
 
   /** Every webhook event generated, in order, with the exact body. */

@@ -1,6 +1,6 @@
 /**
  * The LiveKit server API over HTTP, as livekit-server serves it (pkg/service/auth.go,
- * roomservice.go, egress.go): the auth middleware first (a malformed, unverifiable or
+ * roomservice.go, egress.go, ingress.go): the auth middleware first (a malformed, unverifiable or
  * unknown-key token is a plain-text 401), then Twirp routing, then each method's grant check
  * (a missing grant is Twirp `unauthenticated`, 401, as `twirpAuthError` makes it), then the call.
  */
@@ -11,6 +11,8 @@ import {
   DeleteRoomResponse,
   ListEgressRequest,
   ListEgressResponse,
+  ListIngressRequest,
+  ListIngressResponse,
   ListParticipantsRequest,
   ListParticipantsResponse,
   ListRoomsRequest,
@@ -23,7 +25,7 @@ import {
 } from '@livekit/protocol';
 import { TokenVerifier } from 'livekit-server-sdk';
 import { FaultInjector } from './fault-injector';
-import { EgressNotActiveError, EgressNotFoundError, LiveKitModel, ParticipantNotFoundError, RoomNotFoundError } from './livekit-model';
+import { EgressNotActiveError, EgressNotFoundError, IngressNotFoundError, LiveKitModel, ParticipantNotFoundError, RoomNotFoundError } from './livekit-model';
 import { TimerSet } from './timing';
 import { twirpCodeForStatus, TwirpError, writePlainError, writeTwirpError, writeTwirpJson } from './twirp';
 
@@ -33,6 +35,7 @@ interface VideoGrant {
   readonly roomCreate?: boolean;
   readonly roomAdmin?: boolean;
   readonly roomRecord?: boolean;
+  readonly ingressAdmin?: boolean;
   readonly room?: string;
 }
 
@@ -102,7 +105,7 @@ export class TwirpServer {
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const body = await readBody(req);
     const path = new URL(req.url ?? '/', 'http://localhost').pathname;
-    const route = /^\/twirp\/livekit\.(RoomService|Egress)\/([A-Za-z]+)$/.exec(path);
+    const route = /^\/twirp\/livekit\.(RoomService|Egress|Ingress)\/([A-Za-z]+)$/.exec(path);
     const method = route?.[2] ?? path;
 
     const fault = this.props.faults.next(method);
@@ -223,6 +226,12 @@ export class TwirpServer {
         const req = ListEgressRequest.fromJson(body as never, { ignoreUnknownFields: true });
         return new ListEgressResponse({ items: model.listEgress({ roomName: req.roomName, egressId: req.egressId, active: req.active }) }).toJson();
       },
+      // pkg/service/ingress.go: EnsureIngressAdminPermission, then by id (LoadIngress) or by room.
+      'Ingress.ListIngress': (body, grant) => {
+        if (!grant?.ingressAdmin) throw denied();
+        const req = ListIngressRequest.fromJson(body as never, { ignoreUnknownFields: true });
+        return new ListIngressResponse({ items: model.listIngress({ roomName: req.roomName, ingressId: req.ingressId }) }).toJson();
+      },
     };
   }
 }
@@ -241,6 +250,7 @@ function toTwirpError(err: unknown): TwirpError {
   if (err instanceof RoomNotFoundError) return new TwirpError('not_found', 'requested room does not exist');
   if (err instanceof ParticipantNotFoundError) return new TwirpError('not_found', 'participant does not exist');
   if (err instanceof EgressNotFoundError) return new TwirpError('not_found', 'egress does not exist');
+  if (err instanceof IngressNotFoundError) return new TwirpError('not_found', 'ingress does not exist');
   if (err instanceof EgressNotActiveError) return new TwirpError('failed_precondition', err.message);
   if (err instanceof RangeError) return new TwirpError('invalid_argument', err.message);
   return new TwirpError('internal', err instanceof Error ? err.message : String(err));

@@ -1,5 +1,5 @@
-import { EgressStatus, EncodedFileOutput, ParticipantInfo_State } from '@livekit/protocol';
-import { AccessToken, EgressClient, RoomServiceClient, ServerError, VideoGrant } from 'livekit-server-sdk';
+import { EgressStatus, EncodedFileOutput, IngressState_Status, ParticipantInfo_State } from '@livekit/protocol';
+import { AccessToken, EgressClient, IngressClient, RoomServiceClient, ServerError, VideoGrant } from 'livekit-server-sdk';
 import { LiveKitSimulator } from '../../simulator/livekit-simulator';
 import { TestReceiver } from './test-receiver';
 
@@ -135,6 +135,42 @@ describe('LiveKitSimulator server API through the official clients', () => {
     expect(await serverError(egress.stopEgress(egressId))).toMatchObject({ status: 412, code: 'failed_precondition' });
     expect(await serverError(egress.startRoomCompositeEgress('nope', FILE_OUTPUT))).toMatchObject({ status: 404, code: 'not_found' });
     expect(await serverError(egress.listEgress({ egressId: 'EG_unknown' }))).toMatchObject({ status: 404, code: 'not_found' });
+  });
+
+  it('lists ingresses through IngressClient.listIngress, by room name and by ingress id, with each session\'s resource id', async () => {
+    const ingress = new IngressClient(url, KEY, SECRET);
+    expect(await ingress.listIngress()).toEqual([]);
+    const live = sim.startIngress('room-a', { identity: 'streamer' });
+    const other = sim.startIngress('room-b');
+    sim.endIngress(other.ingressId);
+
+    const all = await ingress.listIngress();
+    expect(all.map((i) => [i.ingressId, i.roomName, i.state?.status]).sort()).toEqual(
+      [
+        [live.ingressId, 'room-a', IngressState_Status.ENDPOINT_PUBLISHING],
+        [other.ingressId, 'room-b', IngressState_Status.ENDPOINT_INACTIVE],
+      ].sort(),
+    );
+    const [byRoom] = await ingress.listIngress({ roomName: 'room-a' });
+    expect(byRoom.ingressId).toBe(live.ingressId);
+    expect(byRoom.state?.resourceId).toMatch(/^RT_/);
+    expect(byRoom.state?.resourceId).toBe(live.state?.resourceId);
+    expect(byRoom.state?.startedAt).toBeGreaterThan(0n);
+    expect(await ingress.listIngress({ roomName: 'nope' })).toEqual([]);
+    const [byId] = await ingress.listIngress({ ingressId: other.ingressId });
+    expect([byId.roomName, byId.state?.status]).toEqual(['room-b', IngressState_Status.ENDPOINT_INACTIVE]);
+    expect(byId.state?.endedAt).toBeGreaterThan(0n);
+    expect(await serverError(ingress.listIngress({ ingressId: 'IN_unknown' }))).toMatchObject({ status: 404, code: 'not_found' });
+    expect(sim.callCount('ListIngress')).toBe(6);
+  });
+
+  it('refuses ListIngress without ingressAdmin as Twirp unauthenticated', async () => {
+    sim.startIngress('room-a');
+    const client = new IngressClient(url, undefined, undefined, { token: await tokenWith({ roomList: true, roomAdmin: true, roomRecord: true, room: 'room-a' }) });
+    const err = await serverError(client.listIngress());
+    expect([err.status, err.code, err.message]).toEqual([401, 'unauthenticated', 'permissions denied']);
+    const unknownKey = await serverError(new IngressClient(url, 'APIunknown', SECRET).listIngress());
+    expect([unknownKey.status, unknownKey.message]).toEqual([401, 'invalid API key: APIunknown']);
   });
 
   it('rejects a token signed with the wrong secret or an unknown key with a plain 401', async () => {
