@@ -245,14 +245,20 @@ export const reconciler: Section = async (context) => {
   }
   const inBudget = results.every((r) => r.maxCallsPerRun <= budget);
   const fast = largest.maxRunMs < 60_000;
-  const missOk = results.every((r) => r.missDetectedInNextRun && r.runsToRepair !== null && r.repairApplied);
+  const missOk = results.every((r) => r.missDetectedInNextRun && r.runsToRepair === 1 && r.repairApplied);
+  const missRepaired = results.every((r) => r.runsToRepair !== null && r.repairApplied);
   const handful = results.every((r) => r.steadyCallsPerRun <= 10);
   const notes = [
     `Run time includes reading local state from DynamoDB Local (a Scan of the open index) and the bookkeeping writes, on the same 2 cores; time budget per run ${round(budgetSource.ms / 1000, 1)} s (${budgetSource.source}).`,
     `"Minutes to full coverage" = runs on the 1-minute schedule until every room has had a ListParticipants; runs were made back to back on a clock advanced one interval per run.`,
-    `A difference is repaired only once it has been seen in two checks more than the grace period (${graceSeconds} s, longer than LiveKit's own delivery window) apart, so "runs to repair" counts from the miss to the run that sent the repair (3 or 4 with the default 120 s grace on a 1-minute schedule, depending on milliseconds: the grace is exactly two intervals); "checked next run" is whether the room whose count changed was compared in the first run after the miss (that is where the miss is first seen).`,
+    `A difference is repaired only once it has been seen in two checks more than the grace period (${graceSeconds} s, longer than LiveKit's own delivery window) apart, so "runs to repair" counts from the miss to the run that sent the repair (with any grace above 0 a difference needs two sightings, so the earliest is the second run after the miss); "checked next run" is whether the room whose count changed was compared in the first run after the miss (that is where the miss is first seen).`,
     `Local state was bulk-seeded (one room through the processor, its items cloned), not sent as 30,000 events through the pipeline.`,
   ];
+  if (!missOk && missRepaired) {
+    notes.push(
+      `"Repaired in the next run" is not met as worded: the room whose count changed is checked in the next run (the miss is seen there), and repaired one run later, once the grace period (${graceSeconds} s) has passed between two sightings; the grace period keeps events still in LiveKit's delivery window from being "repaired".`,
+    );
+  }
   if (!handful) {
     notes.push(
       `Steady state is not "a handful of calls": the plan (lambda/reconcile/plan.ts) fills every run's budget with round-robin ListParticipants of rooms with no sign of a difference, so a run costs min(rooms, budget) + 2 calls whether or not anything was missed. That keeps every room verified within rooms/budget minutes; the goal would need a round-robin share (or a coverage target) instead of the whole budget.`,
@@ -265,6 +271,11 @@ export const reconciler: Section = async (context) => {
     met: inBudget && fast && missOk && handful,
     method: `simulator with ${PARTICIPANTS_PER_ROOM} participants per room, ${API_LATENCY_MS} ms API latency, budget ${budget} requests per 1-minute run, concurrency ${benchConfig().reconcile.concurrency}, grace ${graceSeconds} s; runs until every room verified, 2 steady runs, then one undelivered join`,
     figures: {
+      goalRunUnder60sAt10k: fast,
+      goalWithinBudget: inBudget,
+      goalMissRepairedNextRun: missOk,
+      goalMissRepairedAtAll: missRepaired,
+      goalSteadyHandfulOfCalls: handful,
       summary: `${largest.rooms} rooms: run ≤ ${round(largest.maxRunMs / 1000, 1)} s, ≤ ${largest.maxCallsPerRun} calls/run (budget ${budget}), full coverage in ${largest.runsToFullCoverage} runs, steady ${round(largest.steadyCallsPerRun, 0)} calls/run, miss checked next run: ${largest.missDetectedInNextRun}, repaired after ${largest.runsToRepair} runs`,
       ...figures,
     },
