@@ -1,12 +1,14 @@
 /**
  * The part of LiveKit's server API the reconciler reads, as an interface: the Lambda and the local
- * runtime back it with `livekit-server-sdk`'s RoomServiceClient/EgressClient; tests can wrap it to
+ * runtime back it with `livekit-server-sdk`'s RoomServiceClient/EgressClient/IngressClient (each signs
+ * its own token with the grant its method needs: roomList, roomAdmin + room, roomRecord,
+ * ingressAdmin); tests can wrap it to
  * inject what the simulator cannot (a room vanishing between two calls).
  */
-import type { EgressInfo, ParticipantInfo, Room } from '@livekit/protocol';
-import { EgressClient, RoomServiceClient, ServerError } from 'livekit-server-sdk';
+import type { EgressInfo, IngressInfo, ParticipantInfo, Room } from '@livekit/protocol';
+import { EgressClient, IngressClient, RoomServiceClient, ServerError } from 'livekit-server-sdk';
 
-export type LiveKitMethod = 'ListRooms' | 'ListParticipants' | 'ListEgress';
+export type LiveKitMethod = 'ListRooms' | 'ListParticipants' | 'ListEgress' | 'ListIngress';
 
 export interface LiveKitApi {
   /** Every active room, with `numParticipants`. */
@@ -14,6 +16,8 @@ export interface LiveKitApi {
   /** The participants of the room named `room`; an unknown room answers an empty list. */
   listParticipants(room: string): Promise<ParticipantInfo[]>;
   listEgress(options: { readonly active?: boolean; readonly egressId?: string }): Promise<EgressInfo[]>;
+  /** Every ingress of the project (or of one room, or one id), each with the state of its current or last session. */
+  listIngress(options?: { readonly roomName?: string; readonly ingressId?: string }): Promise<IngressInfo[]>;
 }
 
 export interface LiveKitApiOptions {
@@ -31,10 +35,12 @@ export function createLiveKitApi(options: LiveKitApiOptions): LiveKitApi {
   const clientOptions = options.requestTimeoutSeconds !== undefined ? { requestTimeout: options.requestTimeoutSeconds } : undefined;
   const rooms = new RoomServiceClient(options.url, options.apiKey, options.apiSecret, clientOptions);
   const egress = new EgressClient(options.url, options.apiKey, options.apiSecret, clientOptions);
+  const ingress = new IngressClient(options.url, options.apiKey, options.apiSecret, clientOptions);
   return {
     listRooms: () => rooms.listRooms(),
     listParticipants: (room) => rooms.listParticipants(room),
     listEgress: (filter) => egress.listEgress({ ...filter }),
+    listIngress: (filter) => ingress.listIngress({ ...filter }),
   };
 }
 

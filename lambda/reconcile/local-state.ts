@@ -33,12 +33,25 @@ export interface LocalEgress {
   readonly version: bigint;
 }
 
+/** An active ingress session: one publishing session of an ingress, keyed by LiveKit's resource id. */
+export interface LocalIngressSession {
+  readonly ingressId: string;
+  /** `state.resourceId` of the session's events (else `state.startedAt`), as the processor derives it. */
+  readonly sessionId: string;
+  readonly roomName?: string;
+}
+
 export interface LocalState {
   readonly rooms: Map<string, LocalRoom>;
   /** Live participants by room sid. */
   readonly participantsByRoom: Map<string, LocalParticipant[]>;
   readonly egresses: Map<string, LocalEgress>;
+  /** Active ingress sessions by `ingressSessionKey`. */
+  readonly ingressSessions: Map<string, LocalIngressSession>;
 }
+
+/** One key for an ingress session, as the open index sorts it: `<ingressId>#<sessionId>`. */
+export const ingressSessionKey = (ingressId: string, sessionId: string): string => `${ingressId}#${sessionId}`;
 
 const SCAN_SEGMENTS = 4;
 
@@ -55,10 +68,10 @@ export async function loadLocalState(ddb: DynamoDBDocumentClient, tableName: str
             IndexName: open.name,
             Segment: segment,
             TotalSegments: SCAN_SEGMENTS,
-            FilterExpression: 'entityType IN (:room, :participant, :egress)',
-            ProjectionExpression: 'entityType, entityId, roomSid, roomName, #identity, #status, rev',
+            FilterExpression: 'entityType IN (:room, :participant, :egress, :ingress)',
+            ProjectionExpression: 'entityType, entityId, roomSid, roomName, #identity, #status, rev, sessionId',
             ExpressionAttributeNames: { '#identity': 'identity', '#status': 'status' },
-            ExpressionAttributeValues: { ':room': 'room', ':participant': 'participant', ':egress': 'egress' },
+            ExpressionAttributeValues: { ':room': 'room', ':participant': 'participant', ':egress': 'egress', ':ingress': 'ingress' },
             ExclusiveStartKey,
           }),
         );
@@ -71,6 +84,7 @@ export async function loadLocalState(ddb: DynamoDBDocumentClient, tableName: str
   const rooms = new Map<string, LocalRoom>();
   const participantsByRoom = new Map<string, LocalParticipant[]>();
   const egresses = new Map<string, LocalEgress>();
+  const ingressSessions = new Map<string, LocalIngressSession>();
   for (const item of items) {
     const id = String(item.entityId);
     if (item.entityType === 'room') {
@@ -88,9 +102,12 @@ export async function loadLocalState(ddb: DynamoDBDocumentClient, tableName: str
       participantsByRoom.set(participant.roomSid, list);
     } else if (item.entityType === 'egress') {
       egresses.set(id, { egressId: id, roomName: item.roomName as string | undefined, status: String(item.status), version: revVersion(String(item.rev)) });
+    } else if (item.entityType === 'ingress' && typeof item.sessionId === 'string') {
+      const session: LocalIngressSession = { ingressId: id, sessionId: item.sessionId, roomName: item.roomName as string | undefined };
+      ingressSessions.set(ingressSessionKey(id, item.sessionId), session);
     }
   }
-  return { rooms, participantsByRoom, egresses };
+  return { rooms, participantsByRoom, egresses, ingressSessions };
 }
 
 /** The entity's own version, the second part of its revision. */
@@ -116,15 +133,31 @@ export async function getEntity(ddb: DynamoDBDocumentClient, tableName: string, 
 
 /** Which of these egress ids have an item at all (live or terminal). */
 export async function existingEgressIds(ddb: DynamoDBDocumentClient, tableName: string, egressIds: readonly string[]): Promise<Set<string>> {
+  const found = await existingItems(ddb, tableName, egressIds.map((id) => keys.egress(id)));
+  return new Set(egressIds.filter((id) => found.has(itemKey(keys.egress(id)))));
+}
+
+/** Which of these ingress sessions have an item at all (active or ended), by `ingressSessionKey`. */
+export async function existingIngressSessions(
+  ddb: DynamoDBDocumentClient,
+  tableName: string,
+  sessions: readonly { readonly ingressId: string; readonly sessionId: string }[],
+): Promise<Set<string>> {
+  const found = await existingItems(ddb, tableName, sessions.map((s) => keys.ingress(s.ingressId, s.sessionId)));
+  return new Set(sessions.filter((s) => found.has(itemKey(keys.ingress(s.ingressId, s.sessionId)))).map((s) => ingressSessionKey(s.ingressId, s.sessionId)));
+}
+
+const itemKey = (key: { pk: string; sk: string }): string => `${key.pk}\u0000${key.sk}`;
+
+/** Which of these keys have an item (consistent BatchGetItem, 100 keys a call, unprocessed keys retried). */
+async function existingItems(ddb: DynamoDBDocumentClient, tableName: string, itemKeys: readonly { pk: string; sk: string }[]): Promise<Set<string>> {
   const found = new Set<string>();
-  for (let start = 0; start < egressIds.length; start += 100) {
-    let requestKeys: Record<string, unknown>[] | undefined = egressIds.slice(start, start + 100).map((id) => keys.egress(id));
+  for (let start = 0; start < itemKeys.length; start += 100) {
+    let requestKeys: Record<string, unknown>[] | undefined = itemKeys.slice(start, start + 100).map((key) => ({ ...key }));
     for (let round = 0; requestKeys && requestKeys.length > 0; round++) {
       if (round > 0) await new Promise((resolve) => setTimeout(resolve, 50 * round));
-      const output = await ddb.send(
-        new BatchGetCommand({ RequestItems: { [tableName]: { Keys: requestKeys, ProjectionExpression: 'entityId', ConsistentRead: true } } }),
-      );
-      for (const item of output.Responses?.[tableName] ?? []) found.add(String(item.entityId));
+      const output = await ddb.send(new BatchGetCommand({ RequestItems: { [tableName]: { Keys: requestKeys, ProjectionExpression: '#pk, #sk', ExpressionAttributeNames: { '#pk': 'pk', '#sk': 'sk' }, ConsistentRead: true } } }));
+      for (const item of output.Responses?.[tableName] ?? []) found.add(itemKey({ pk: String(item.pk), sk: String(item.sk) }));
       requestKeys = output.UnprocessedKeys?.[tableName]?.Keys as Record<string, unknown>[] | undefined;
       if (round > 8 && requestKeys?.length) throw new Error('BatchGetItem left keys unprocessed after 8 rounds');
     }

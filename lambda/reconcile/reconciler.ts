@@ -5,12 +5,15 @@
  *
  * One run:
  *   1. reads local state (one Scan of the open index) and its own bookkeeping (two Queries);
- *   2. `ListRooms` (once) and `ListEgress({ active: true })` (once);
+ *   2. `ListRooms` (once), `ListEgress({ active: true })` (once) and `ListIngress` (once);
  *   3. rooms: live remotely, unknown locally → missed `room_started`; active locally, not listed
  *      → missed `room_finished` (and a `participant_left` for each participant we still have);
  *   4. egress: active remotely, unknown locally → missed `egress_started`; further along remotely
  *      → missed `egress_updated`; open locally, not in the active list → looked up by id, and if
  *      LiveKit says it is terminal → missed `egress_ended` with LiveKit's EgressInfo;
+ *   4b. ingress sessions (ingress id + resource id): publishing remotely, unknown locally → missed
+ *      `ingress_started` with LiveKit's IngressInfo; active locally, not live remotely (ingress gone,
+ *      inactive/complete/error, or another session now) → missed `ingress_ended`;
  *   5. participants: `ListParticipants` for the rooms `planRoomChecks` puts first, while the
  *      request and time budgets last: present remotely only → missed `participant_joined`;
  *      present locally only → missed `participant_left` (a rejoin is a new sid: both apply);
@@ -21,7 +24,7 @@
  * that depend on it are skipped for this run and their pending differences left as they are.
  */
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { EgressInfo, EgressStatus, ParticipantInfo, ParticipantInfo_State, Room } from '@livekit/protocol';
+import { EgressInfo, EgressStatus, IngressInfo, IngressState, IngressState_Status, ParticipantInfo, ParticipantInfo_State, Room } from '@livekit/protocol';
 import type { ReconcileConfig } from '../../lib/config';
 import { keys } from '../process/table-schema';
 import { Logger } from '../shared/logger';
@@ -30,10 +33,23 @@ import { ApiGate, BudgetExhaustedError } from './api-gate';
 import { Bookkeeping, PendingDifference, RoomVerification } from './bookkeeping';
 import type { Enqueue } from './enqueue';
 import { isNotFound, LiveKitApi } from './livekit-api';
-import { existingEgressIds, getEntity, loadLocalState, LocalParticipant, LocalState, roomFingerprint } from './local-state';
+import {
+  existingEgressIds,
+  existingIngressSessions,
+  getEntity,
+  ingressSessionKey,
+  loadLocalState,
+  LocalParticipant,
+  LocalState,
+  roomFingerprint,
+} from './local-state';
 import { CheckReason, planRoomChecks, RoomCandidate } from './plan';
 import {
   egressRepair,
+  ingressEndedRepair,
+  ingressFromStored,
+  ingressSessionId,
+  ingressStartedRepair,
   MissedEventType,
   participantJoinedRepair,
   participantLeftRepair,
@@ -82,6 +98,10 @@ export interface RunReport {
   readonly roomsInconsistent: string[];
   participantsChecked: number;
   egressesChecked: number;
+  /** Ingress sessions compared (local active ones and remote publishing ones); undefined when ListIngress was not read. */
+  ingressSessionsChecked?: number;
+  /** ListIngress was not made: the request or time budget was spent. */
+  ingressSkipped?: boolean;
   /** Missed events found (and repaired) this run, by type. */
   readonly missed: Partial<Record<MissedEventType, number>>;
   missedTotal: number;
@@ -112,6 +132,13 @@ const BOOKKEEPING_CONCURRENCY = 8;
 const EGRESS_LIVE_RANK: Record<string, number> = { EGRESS_STARTING: 1, EGRESS_ACTIVE: 2, EGRESS_ENDING: 3 };
 const EGRESS_TERMINAL = new Set(['EGRESS_COMPLETE', 'EGRESS_FAILED', 'EGRESS_ABORTED', 'EGRESS_LIMIT_REACHED']);
 const egressStatusName = (info: EgressInfo) => EgressStatus[info.status] ?? String(info.status);
+/**
+ * livekit-server (ioservice UpdateIngressState) sends `ingress_started` when an ingress's status
+ * changes to PUBLISHING, `ingress_ended` when it changes to INACTIVE, COMPLETE or ERROR; BUFFERING
+ * is only an update. So a session is missed-started only once it is PUBLISHING, and still live
+ * (not ended) while BUFFERING or PUBLISHING.
+ */
+const INGRESS_LIVE = new Set([IngressState_Status.ENDPOINT_BUFFERING, IngressState_Status.ENDPOINT_PUBLISHING]);
 
 /** Runs `work` over `items` with at most `concurrency` at once, stopping when `work` returns false. */
 async function pool<T>(items: readonly T[], concurrency: number, work: (item: T) => Promise<boolean | void>): Promise<number> {
@@ -195,14 +222,23 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
       const checked = new Set<string>();
       const observe = (observation: Observation) => observed.set(observation.repairId, observation);
 
-      const [roomsResult, egressResult] = await Promise.allSettled([
+      const [roomsResult, egressResult, ingressResult] = await Promise.allSettled([
         gate.call('ListRooms', () => livekit.listRooms()),
         gate.call('ListEgress', () => livekit.listEgress({ active: true })),
+        gate.call('ListIngress', () => livekit.listIngress()),
       ]);
       const remoteRooms = roomsResult.status === 'fulfilled' ? roomsResult.value : undefined;
       const activeEgress = egressResult.status === 'fulfilled' ? egressResult.value : undefined;
+      const remoteIngress = ingressResult.status === 'fulfilled' ? ingressResult.value : undefined;
       if (roomsResult.status === 'rejected') fail('ListRooms', roomsResult.reason);
       if (egressResult.status === 'rejected') fail('ListEgress(active)', egressResult.reason);
+      if (ingressResult.status === 'rejected') {
+        if (ingressResult.reason instanceof BudgetExhaustedError) {
+          // Not a failure of LiveKit's: the ingress part of the diff waits for the next run.
+          report.ingressSkipped = true;
+          logger.warn('ListIngress skipped: the budget of the run is spent', { reason: ingressResult.reason.reason });
+        } else fail('ListIngress', ingressResult.reason);
+      }
 
       const localParticipants = (roomSid: string): LocalParticipant[] => local.participantsByRoom.get(roomSid) ?? [];
 
@@ -321,6 +357,68 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
           }
           return true;
         });
+      }
+
+      // ---- ingress sessions ----
+      // A session is keyed as the processor keys it: ingress id + `state.resourceId` (else
+      // `state.startedAt`); ListIngress shows each ingress's current or last session only.
+      if (remoteIngress) {
+        const remoteById = new Map<string, IngressInfo>();
+        const live = new Map<string, IngressInfo>();
+        const publishing: { ingressId: string; sessionId: string; info: IngressInfo }[] = [];
+        for (const info of remoteIngress) {
+          if (!info.ingressId) continue;
+          remoteById.set(info.ingressId, info);
+          const sessionId = ingressSessionId(info);
+          const status = info.state?.status ?? IngressState_Status.ENDPOINT_INACTIVE;
+          if (sessionId === undefined || !INGRESS_LIVE.has(status)) continue;
+          live.set(ingressSessionKey(info.ingressId, sessionId), info);
+          if (status === IngressState_Status.ENDPOINT_PUBLISHING) publishing.push({ ingressId: info.ingressId, sessionId, info });
+        }
+        const unknown = publishing.filter((session) => !local.ingressSessions.has(ingressSessionKey(session.ingressId, session.sessionId)));
+        try {
+          const existing = await existingIngressSessions(ddb, tableName, unknown);
+          // Only a complete comparison resolves pending ingress differences (one scope for all).
+          checked.add('ingress');
+          for (const { ingressId, sessionId, info } of unknown) {
+            // An item at all (an ended session still listed as publishing: our end arrived first) is no missed start.
+            if (existing.has(ingressSessionKey(ingressId, sessionId))) continue;
+            observe({
+              repairId: repairId('ingress_started', ingressId, sessionId),
+              eventType: 'ingress_started',
+              entityId: ingressSessionKey(ingressId, sessionId),
+              scope: 'ingress',
+              build: async () => [ingressStartedRepair(info, Math.floor(clock() / 1000))],
+            });
+          }
+        } catch (error) {
+          fail('read ingress items', error);
+        }
+        for (const session of local.ingressSessions.values()) {
+          const key = ingressSessionKey(session.ingressId, session.sessionId);
+          if (live.has(key)) continue;
+          // LiveKit's own end state, when it still lists this very session (not publishing).
+          const remote = remoteById.get(session.ingressId);
+          const remoteEnd: IngressState | undefined = remote && ingressSessionId(remote) === session.sessionId ? remote.state : undefined;
+          observe({
+            repairId: repairId('ingress_ended', session.ingressId, session.sessionId),
+            eventType: 'ingress_ended',
+            entityId: key,
+            scope: 'ingress',
+            build: async () => {
+              const item = await getEntity(ddb, tableName, keys.ingress(session.ingressId, session.sessionId));
+              if (!item || item.terminal) return undefined;
+              const stored = ingressFromStored(item.info, session.ingressId);
+              if (ingressSessionId(stored) !== session.sessionId) {
+                // The repair would land on another session item: never guess.
+                logger.warn('stored ingress session does not name its own session; its end cannot be repaired', { ingressId: session.ingressId, sessionId: session.sessionId });
+                return undefined;
+              }
+              return [ingressEndedRepair(stored, session.sessionId, clock(), remoteEnd)];
+            },
+          });
+        }
+        report.ingressSessionsChecked = new Set([...publishing.map((p) => ingressSessionKey(p.ingressId, p.sessionId)), ...local.ingressSessions.keys()]).size;
       }
 
       // ---- participants ----
@@ -529,6 +627,8 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
       pendingDifferences: report.pendingDifferences,
       resolvedInFlight: report.resolvedInFlight,
       unknownEgresses: report.unknownEgresses.length,
+      ingressSessionsChecked: report.ingressSessionsChecked,
+      ingressSkipped: report.ingressSkipped,
       coveragePercent: report.coveragePercent,
       errors: report.errors.length,
     };

@@ -18,9 +18,18 @@
  *   saw; it then replaces the stored info (the real disconnect details) but publishes nothing and
  *   the status stays LEFT: the terminal change was already published once, by the repair.
  * - `room_started`, `egress_started`, `egress_updated` carry the API's object as it is now.
+ * - `ingress_started` carries the IngressInfo `ListIngress` returned (its `state.updatedAt` is at
+ *   least that of the dropped start, and `createdAt` = now): a late real start is stale.
+ * - `ingress_ended` (terminal) carries the session as we stored it, marked ended: LiveKit's own
+ *   end state when `ListIngress` still shows this session (status, `endedAt`, `updatedAt`: a late
+ *   real end then has the same version and an older createdAt), else `endedAt` = `updatedAt` = now
+ *   (later than the real end's): either way the late real `ingress_ended` is stale.
+ *
+ * An ingress session is keyed by (ingress id, `state.resourceId`, else `state.startedAt`): the repair
+ * keeps the session's own resource id / startedAt, so the processor derives the same session.
  */
 import { createHash } from 'node:crypto';
-import { EgressInfo, ParticipantInfo, ParticipantInfo_State, Room, WebhookEvent } from '@livekit/protocol';
+import { EgressInfo, IngressInfo, IngressState, IngressState_Status, ParticipantInfo, ParticipantInfo_State, Room, WebhookEvent } from '@livekit/protocol';
 
 export const MISSED_EVENT_TYPES = [
   'room_started',
@@ -30,6 +39,8 @@ export const MISSED_EVENT_TYPES = [
   'egress_started',
   'egress_updated',
   'egress_ended',
+  'ingress_started',
+  'ingress_ended',
 ] as const;
 export type MissedEventType = (typeof MISSED_EVENT_TYPES)[number];
 
@@ -52,7 +63,7 @@ export interface Repair {
 
 type JsonObject = Record<string, unknown>;
 
-function webhook(id: string, event: MissedEventType, createdAtSeconds: number, fields: Partial<Pick<WebhookEvent, 'room' | 'participant' | 'egressInfo'>>): string {
+function webhook(id: string, event: MissedEventType, createdAtSeconds: number, fields: Partial<Pick<WebhookEvent, 'room' | 'participant' | 'egressInfo' | 'ingressInfo'>>): string {
   return new WebhookEvent({ id, event, createdAt: BigInt(createdAtSeconds), ...fields }).toJsonString();
 }
 
@@ -122,5 +133,74 @@ export function egressRepair(eventType: 'egress_started' | 'egress_updated' | 'e
     roomName: info.roomName,
     // Egress events carry a reduced room (sid and name), as LiveKit sends them.
     body: webhook(id, eventType, nowSeconds, { room: new Room({ sid: info.roomId, name: info.roomName }), egressInfo: info }),
+  };
+}
+
+/** The session id the processor derives from an IngressInfo (lambda/process/state-model.ts). */
+export function ingressSessionId(info: IngressInfo): string | undefined {
+  const state = info.state;
+  if (state?.resourceId) return state.resourceId;
+  if (state?.startedAt) return state.startedAt.toString();
+  return undefined;
+}
+
+function ingressRoom(info: IngressInfo): Room {
+  // Ingress events carry a reduced room (sid and name), as LiveKit sends them.
+  return new Room({ sid: info.state?.roomId ?? '', name: info.roomName });
+}
+
+/** A missed `ingress_started`: the IngressInfo ListIngress returned for a publishing session. */
+export function ingressStartedRepair(info: IngressInfo, nowSeconds: number): Repair {
+  const sessionId = ingressSessionId(info) ?? '';
+  const id = repairId('ingress_started', info.ingressId, sessionId);
+  return {
+    id,
+    eventType: 'ingress_started',
+    entityId: `${info.ingressId}#${sessionId}`,
+    roomName: info.roomName,
+    body: webhook(id, 'ingress_started', nowSeconds, { room: ingressRoom(info), ingressInfo: info }),
+  };
+}
+
+/** The stored IngressInfo (protojson from a webhook); at least the ingress id. */
+export function ingressFromStored(info: JsonObject | undefined, ingressId: string): IngressInfo {
+  try {
+    const ingress = IngressInfo.fromJson((info ?? {}) as never, { ignoreUnknownFields: true });
+    ingress.ingressId = ingress.ingressId || ingressId;
+    return ingress;
+  } catch {
+    return new IngressInfo({ ingressId });
+  }
+}
+
+const NANOS_PER_MS = 1_000_000n;
+
+/**
+ * A missed `ingress_ended`: the session as we stored it, marked ended. `remote` is what ListIngress
+ * says of the same session when it still lists it as not publishing (its real end state).
+ */
+export function ingressEndedRepair(stored: IngressInfo, sessionId: string, nowMs: number, remote?: IngressState): Repair {
+  const info = stored.clone();
+  const state = info.state ?? new IngressState();
+  const now = BigInt(nowMs) * NANOS_PER_MS;
+  if (remote) {
+    state.status = remote.status;
+    state.error = remote.error;
+    state.endedAt = remote.endedAt || now;
+    // LiveKit's own end (same version as its dropped event); without one, no earlier than the end.
+    state.updatedAt = remote.updatedAt || (state.endedAt > state.updatedAt ? state.endedAt : state.updatedAt);
+  } else {
+    state.status = IngressState_Status.ENDPOINT_INACTIVE;
+    state.endedAt = now;
+    if (now > state.updatedAt) state.updatedAt = now;
+  }
+  info.state = state;
+  const id = repairId('ingress_ended', info.ingressId, sessionId);
+  return {
+    id,
+    eventType: 'ingress_ended',
+    entityId: `${info.ingressId}#${sessionId}`,
+    roomName: info.roomName,
+    body: webhook(id, 'ingress_ended', Math.floor(nowMs / 1000), { room: ingressRoom(info), ingressInfo: info }),
   };
 }
