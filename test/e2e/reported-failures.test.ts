@@ -37,7 +37,7 @@ describe('end to end: the reported failures', () => {
       config,
       keys: { [KEY]: SECRET },
       engines,
-      visibilityTimeoutSeconds: 1,
+      visibilityTimeoutSeconds: 2,
       logLevel: 'warn',
       logSink: (line) => logs.push(line),
     });

@@ -43,7 +43,7 @@ let ready: string;
 beforeAll(async () => {
   const [dynamodb, sqs] = await Promise.all([startDynamoDbLocal(), startSqsEmulator()]);
   engines = { dynamodb, sqs };
-  pipeline = await startLocalPipeline({ config, keys: KEYS, engines, logLevel: 'error', logSink: () => undefined, visibilityTimeoutSeconds: 1 });
+  pipeline = await startLocalPipeline({ config, keys: KEYS, engines, logLevel: 'error', logSink: () => undefined, visibilityTimeoutSeconds: 2 });
   ready = pipeline.readyLine();
   target = localTarget(parseLocalReady(ready));
 }, 90_000);

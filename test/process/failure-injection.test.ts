@@ -167,8 +167,11 @@ describe('a message that can never be processed', () => {
 
   test('ends in the DLQ after maxReceiveCount without blocking the rest of its batch', async () => {
     const config = parseConfig({ queue: { maxReceiveCount: 3 }, processing: { batchSize: 10, maxBatchingWindowSeconds: 1, maxConcurrency: 2 } });
-    // Everything from config except the visibility timeout, shortened so redeliveries take a second.
-    const queues = await sqs.createEventQueues(config, { visibilityTimeoutSeconds: 1 });
+    // Everything from config except the visibility timeout, shortened so redeliveries take seconds,
+    // not minutes. Not to 1 s: a batch that takes longer than the visibility timeout (DynamoDB Local
+    // on a loaded machine) is redelivered while still processing, and after maxReceiveCount such
+    // receives a good message would follow the poison into the DLQ, as it would on AWS.
+    const queues = await sqs.createEventQueues(config, { visibilityTimeoutSeconds: 3 });
     const tableName = await engine.createStateTable();
     const publisher = new MemoryPublisher();
     const processor = createProcessor({ ddb: engine.documentClient, tableName, publisher, logger: memoryLogger('error').logger, eventRecordTtlDays: 30 });
@@ -206,7 +209,7 @@ describe('a message that can never be processed', () => {
         async () => {
           if ((await depth(queues.dlqUrl)) !== 1 || (await depth(queues.queueUrl)) !== 0) throw new Error('poison not yet in the DLQ');
         },
-        30_000,
+        60_000,
         'DLQ',
       );
     } finally {
@@ -217,5 +220,5 @@ describe('a message that can never be processed', () => {
     expect(publisher.published.map((c) => c.detailType).sort()).toEqual(['participant.joined', 'participant.left', 'room.started']);
     const dead = await sqs.client.send(new ReceiveMessageCommand({ QueueUrl: queues.dlqUrl, MaxNumberOfMessages: 10 }));
     expect(dead.Messages?.map((message) => message.Body)).toEqual([poison]);
-  });
+  }, 90_000);
 });
