@@ -316,7 +316,9 @@ export function view(item: EntityItem): EntityView {
   return Object.fromEntries(Object.entries(item).filter(([name]) => !HIDDEN.has(name)));
 }
 
-const changeId = (ref: EntityRef, ...phase: string[]): string => [ref.type, ref.id, ...phase].join(':');
+/** `<type>:<id>:<phase…>`; an ingress is reusable, so its change ids name the session too (`IN_x#<session>`). */
+const changeId = (ref: EntityRef, ...phase: string[]): string =>
+  [ref.type, ref.type === 'ingress' ? `${ref.id}#${ref.sessionId}` : ref.id, ...phase].join(':');
 
 /**
  * Compares an event's projection with the stored item (absent: never seen) and says whether to

@@ -125,7 +125,7 @@ describe('ingress reconciliation against the LiveKit simulator', () => {
       expect(h.missed('ingress_started')).toBe(1);
       expect(h.missed('ingress_ended')).toBe(0);
       expect(h.missed()).toBe(2);
-      expect(pipeline.changes.filter((change) => change.changeId === `ingress:${ingress.ingressId}:started`)).toEqual([
+      expect(pipeline.changes.filter((change) => change.changeId.startsWith(`ingress:${ingress.ingressId}#`) && change.changeId.endsWith(':started'))).toEqual([
         expect.objectContaining({ source: 'reconciler', detailType: 'ingress.started' }),
       ]);
 
@@ -133,7 +133,7 @@ describe('ingress reconciliation against the LiveKit simulator', () => {
       const before = await entityState(pipeline);
       expect(await deliverLate(pipeline, sim.events('ingress_started')[0])).toEqual(expect.objectContaining({ outcome: 'stale' }));
       expect(await entityState(pipeline)).toEqual(before);
-      expect(pipeline.changes.filter((change) => change.changeId.startsWith(`ingress:${ingress.ingressId}:`))).toHaveLength(1);
+      expect(pipeline.changes.filter((change) => change.changeId.startsWith(`ingress:${ingress.ingressId}#${resourceId}:`))).toHaveLength(1);
 
       // Later runs find nothing more.
       const later = await pipeline.reconcileNow();
@@ -173,7 +173,7 @@ describe('ingress reconciliation against the LiveKit simulator', () => {
       await eventually(async () => h.missed(), (total) => total >= 1);
       expect(h.missed('ingress_ended')).toBe(1);
       expect(h.missed()).toBe(1);
-      expect(pipeline.changes.filter((change) => change.changeId === `ingress:${ingress.ingressId}:ended`)).toEqual([
+      expect(pipeline.changes.filter((change) => change.changeId.startsWith(`ingress:${ingress.ingressId}#`) && change.changeId.endsWith(':ended'))).toEqual([
         expect.objectContaining({ source: 'reconciler', detailType: 'ingress.ended' }),
       ]);
 
@@ -181,7 +181,7 @@ describe('ingress reconciliation against the LiveKit simulator', () => {
       const before = await entityState(pipeline);
       expect(await deliverLate(pipeline, sim.events('ingress_ended')[0])).toEqual(expect.objectContaining({ outcome: 'stale' }));
       expect(await entityState(pipeline)).toEqual(before);
-      expect(pipeline.changes.filter((change) => change.changeId === `ingress:${ingress.ingressId}:ended`)).toHaveLength(1);
+      expect(pipeline.changes.filter((change) => change.changeId.startsWith(`ingress:${ingress.ingressId}#`) && change.changeId.endsWith(':ended'))).toHaveLength(1);
 
       const later = await pipeline.reconcileNow();
       expect(later.missedTotal).toBe(0);
