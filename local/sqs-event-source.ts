@@ -26,6 +26,8 @@ export interface SqsEventSourceProps {
 /** SQS returns at most 10 messages per ReceiveMessage and long-polls at most 20 s. */
 const MAX_RECEIVE = 10;
 const MAX_WAIT_SECONDS = 20;
+/** Pause between short polls while a batch fills during the last second of its window. */
+const SHORT_POLL_PAUSE_MS = 50;
 
 export class SqsEventSource {
   private running = false;
@@ -88,6 +90,12 @@ export class SqsEventSource {
       batch.push(...received);
       if (batch.length > 0 && deadline === undefined) deadline = Date.now() + maxBatchingWindowSeconds * 1000;
       if (batch.length > 0 && maxBatchingWindowSeconds === 0) break;
+      // Under a second of window left, ReceiveMessage cannot long-poll (whole seconds only): pause
+      // between short polls instead of spinning on empty receives.
+      const windowLeftMs = deadline === undefined ? Infinity : deadline - Date.now();
+      if (received.length === 0 && windowLeftMs < 1000) {
+        await new Promise((resolve) => setTimeout(resolve, Math.max(0, Math.min(SHORT_POLL_PAUSE_MS, windowLeftMs))));
+      }
     }
     return batch;
   }
