@@ -61,6 +61,13 @@ export interface ReconcileConfig {
   readonly requestBudgetPerRun: number;
   /** Parallel LiveKit API calls. */
   readonly concurrency: number;
+  /**
+   * Every active room gets a full participant check at least this often, even when nothing
+   * suggests a difference (equal counts can hide a missed join plus a missed leave). Between
+   * those, a run checks only suspect rooms, so a quiet steady state costs a handful of calls.
+   * Also the window of the coverage metric.
+   */
+  readonly fullCheckMinutes: number;
 }
 
 export interface AlarmConfig {
@@ -103,7 +110,7 @@ export const DEFAULT_CONFIG: PipelineConfig = {
   // Grace 55 s: longer than LiveKit Cloud's worst delivery window (30 s in its queue, then 4 attempts
   // x 3 s + 7 s of backoff = 49 s) and shorter than the 1-minute interval, so a dropped event is
   // repaired on its second sighting, within two intervals.
-  reconcile: { intervalMinutes: 1, graceSeconds: 55, requestBudgetPerRun: 200, concurrency: 8 },
+  reconcile: { intervalMinutes: 1, graceSeconds: 55, requestBudgetPerRun: 200, concurrency: 8, fullCheckMinutes: 30 },
   alarms: { missedEventsThreshold: 1, missedEventsEvaluationPeriods: 1 },
   logRetentionDays: 30,
   removalPolicy: 'retain',
@@ -213,6 +220,7 @@ export function parseConfig(input: ConfigInput = {}): PipelineConfig {
     graceSeconds: int('reconcile.graceSeconds', r.graceSeconds, d.reconcile.graceSeconds, 0, 3600),
     requestBudgetPerRun: int('reconcile.requestBudgetPerRun', r.requestBudgetPerRun, d.reconcile.requestBudgetPerRun, 3, 100_000),
     concurrency: int('reconcile.concurrency', r.concurrency, d.reconcile.concurrency, 1, 64),
+    fullCheckMinutes: int('reconcile.fullCheckMinutes', r.fullCheckMinutes, d.reconcile.fullCheckMinutes, 1, 1440),
   };
 
   const a = section('alarms');

@@ -63,6 +63,7 @@ export class Reconciler extends Construct {
           RECONCILE_GRACE_SECONDS: String(reconcile.graceSeconds),
           RECONCILE_REQUEST_BUDGET: String(reconcile.requestBudgetPerRun),
           RECONCILE_CONCURRENCY: String(reconcile.concurrency),
+          RECONCILE_FULL_CHECK_MINUTES: String(reconcile.fullCheckMinutes),
           RECONCILE_TIME_BUDGET_MS: String(timings.timeBudgetMs),
         },
       }),

@@ -23,6 +23,7 @@ const reconcile = {
   graceSeconds: nonNegativeIntEnv('RECONCILE_GRACE_SECONDS'),
   requestBudgetPerRun: nonNegativeIntEnv('RECONCILE_REQUEST_BUDGET'),
   concurrency: nonNegativeIntEnv('RECONCILE_CONCURRENCY'),
+  fullCheckMinutes: nonNegativeIntEnv('RECONCILE_FULL_CHECK_MINUTES'),
 };
 const timeBudgetMs = nonNegativeIntEnv('RECONCILE_TIME_BUDGET_MS');
 

@@ -8,9 +8,12 @@
  *     room arrived: the others of the same room's queue may have been dropped; report 1);
  *   - `pending`: a participant difference is waiting to be seen again (grace period);
  *   - `new`: LiveKit has the room and we do not (its participants are unknown too).
- * Then every other room, round-robin: least recently verified first (never verified first of
- * all), because equal counts can hide a missed join plus a missed leave. Within each group the
- * least recently verified come first, so rooms the budget did not reach this run lead the next.
+ * Then the other rooms that are due a full check (never verified, or last verified more than
+ * `fullCheckMs` ago), round-robin: least recently verified first, because equal counts can hide a
+ * missed join plus a missed leave. A room verified more recently, with nothing suspect, is not
+ * checked: in a quiet steady state a run costs its three listings and nothing per room. Within
+ * each group the least recently verified come first, so rooms the budget did not reach this run
+ * lead the next.
  */
 export type CheckReason = 'count' | 'changed' | 'pending' | 'new' | 'round-robin';
 
@@ -42,10 +45,16 @@ export function reasonFor(room: RoomCandidate): CheckReason {
 
 const byAge = (a: PlannedCheck, b: PlannedCheck) => a.room.lastVerifiedAt - b.room.lastVerifiedAt || (a.room.sid < b.room.sid ? -1 : a.room.sid > b.room.sid ? 1 : 0);
 
-/** Every candidate, in the order checks should be made; the caller stops when its budget is spent. */
-export function planRoomChecks(candidates: readonly RoomCandidate[]): PlannedCheck[] {
+export interface PlanOptions {
+  readonly now: number;
+  /** A room with nothing suspect is checked again once its last verification is this old. */
+  readonly fullCheckMs: number;
+}
+
+/** The checks due, in the order they should be made; the caller stops when its budget is spent. */
+export function planRoomChecks(candidates: readonly RoomCandidate[], { now, fullCheckMs }: PlanOptions): PlannedCheck[] {
   const checks = candidates.map((room) => ({ room, reason: reasonFor(room) }));
   const suspect = checks.filter((check) => check.reason !== 'round-robin').sort(byAge);
-  const rest = checks.filter((check) => check.reason === 'round-robin').sort(byAge);
-  return [...suspect, ...rest];
+  const due = checks.filter((check) => check.reason === 'round-robin' && (check.room.lastVerifiedAt === 0 || check.room.lastVerifiedAt <= now - fullCheckMs)).sort(byAge);
+  return [...suspect, ...due];
 }

@@ -71,7 +71,7 @@ export interface ReconcilerOptions {
   /** No LiveKit request starts after this many ms from the start of the run. */
   readonly timeBudgetMs: number;
   readonly clock?: () => number;
-  /** "Fully verified within the last N minutes" for the coverage metric. Default 15. */
+  /** "Fully verified within the last N minutes" for the coverage metric. Default `config.fullCheckMinutes`. */
   readonly coverageWindowMinutes?: number;
   /** Attempts per LiveKit call (ours, on top of the SDK's own region failover). Default 3. */
   readonly maxAttempts?: number;
@@ -162,7 +162,8 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
   const { livekit, ddb, tableName, config, logger } = options;
   const clock = options.clock ?? Date.now;
   const graceMs = config.graceSeconds * 1000;
-  const coverageWindowMs = (options.coverageWindowMinutes ?? 15) * 60_000;
+  // A room counts as covered while its last full check is younger than the full-check period.
+  const coverageWindowMs = (options.coverageWindowMinutes ?? config.fullCheckMinutes) * 60_000;
   // Bookkeeping outlives several grace periods and coverage windows, then expires on its own.
   const bookkeeping = new Bookkeeping({ ddb, tableName, ttlSeconds: Math.max(86_400, config.graceSeconds * 10) });
 
@@ -440,7 +441,7 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
             hasPending: pendingRooms.has(room.sid),
           };
         });
-        const plan = planRoomChecks(candidates);
+        const plan = planRoomChecks(candidates, { now: clock(), fullCheckMs: config.fullCheckMinutes * 60_000 });
         let attempted = 0;
         await pool(plan, config.concurrency, async ({ room: candidate, reason }) => {
           if (!gate.canStart()) return false;

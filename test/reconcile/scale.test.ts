@@ -124,6 +124,12 @@ test('10,000 rooms: each run stays within the request and time budgets, a missed
     expect(runs.length).toBeLessThanOrEqual(Math.ceil(rooms / (BUDGET - 3)));
     expect(pipeline.metrics.data.filter((d) => d.name === METRIC.roomCoverage).slice(-1)[0].value).toBe(100);
     expect(runs.reduce((sum, report) => sum + report.missedTotal, 0)).toBe(2);
+
+    // Steady state: every room verified within the full-check period, nothing changed: the run
+    // costs its three listings, not one call per room.
+    const steady = await run();
+    expect(steady.apiCalls).toEqual({ ListRooms: 1, ListEgress: 1, ListIngress: 1 });
+    expect(steady.missedTotal).toBe(0);
   } finally {
     await stop();
   }
@@ -137,6 +143,9 @@ test.each([100, 1000])('%i rooms: API calls per run', async (rooms) => {
     expect(report.apiCallsTotal).toBe(Math.min(BUDGET, rooms + 3));
     expect(report.roomsVerified.length).toBe(Math.min(rooms, BUDGET - 3));
     expect(report.missedTotal).toBe(0);
+    // The next run, with nothing changed, checks only what is not yet verified.
+    const next = await pipeline.reconcileNow();
+    expect(next.apiCallsTotal).toBe(3 + Math.max(0, rooms - (BUDGET - 3)));
   } finally {
     await stop();
   }
