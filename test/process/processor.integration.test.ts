@@ -3,8 +3,6 @@
  * Lambda handler module itself (env, module-scope clients, EventBridge mocked at the SDK); the rest
  * call the processor factory the handler wraps, with an in-memory publisher.
  */
-import { readFileSync } from 'fs';
-import { join } from 'path';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { mockClient } from 'aws-sdk-client-mock';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
@@ -22,6 +20,7 @@ import {
   sqsRecord,
   trackPublished,
 } from '../support/livekit-events';
+import { fixture } from '../support/livekit-signing';
 import { entityState, memoryLogger } from '../support/state';
 
 let engine: DynamoDbLocal;
@@ -71,7 +70,7 @@ describe('the Lambda handler', () => {
     eventBridge.on(PutEventsCommand).resolves({ FailedEntryCount: 0, Entries: [{ EventId: 'e1' }, { EventId: 'e2' }] });
     // Required only now: the handler reads its environment at module scope, as in Lambda.
     const { handler } = require('../../lambda/process/handler') as { handler: (event: SQSEvent) => Promise<SQSBatchResponse> };
-    const body = readFileSync(join(__dirname, '../../../shared/fixtures/livekit-track-unpublished.json'), 'utf8');
+    const body = fixture('livekit-track-unpublished.json').toString('utf8');
 
     const response = await handler({ Records: [sqsRecord(body)] });
 
