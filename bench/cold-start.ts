@@ -33,10 +33,11 @@ const ENV: Record<string, string> = {
   LIVEKIT_URL: 'http://127.0.0.1:7880',
   LIVEKIT_API_KEY: 'APIbench',
   RECONCILE_INTERVAL_MINUTES: '1',
-  RECONCILE_GRACE_SECONDS: '120',
+  RECONCILE_GRACE_SECONDS: '55',
   RECONCILE_REQUEST_BUDGET: '1000',
   RECONCILE_CONCURRENCY: '8',
   RECONCILE_TIME_BUDGET_MS: '48000',
+  RECONCILE_FULL_CHECK_MINUTES: '30',
 };
 
 const INIT_SCRIPT = `const t=process.hrtime.bigint();require(process.argv[1]);process.stdout.write(String(Number(process.hrtime.bigint()-t)/1e6));process.exit(0)`;

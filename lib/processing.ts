@@ -83,7 +83,9 @@ export class Processing extends Construct {
       entry: path.join(__dirname, '..', 'lambda', 'process', 'handler.ts'),
       handler: 'handler',
     });
-    this.table.grantReadWriteData(this.function);
+    // Exactly what the processor calls (Query, GetItem, PutItem and DeleteItem, transactions of
+    // Puts), not grantReadWriteData's scans, batch and stream reads.
+    this.table.grant(this.function, 'dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem');
     this.bus.grantPutEventsTo(this.function);
     Validations.of(this.function.role!).acknowledge({
       id: `AwsSolutions-IAM5[Resource::<${STATE_TABLE_LOGICAL_ID}.Arn>/index/*]`,

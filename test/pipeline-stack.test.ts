@@ -23,6 +23,8 @@ describe('PipelineStack grants', () => {
     const actions = actionsOf(stack.processing.function);
     expect(actions.filter((a) => a.startsWith('secretsmanager:') || a === 'sqs:SendMessage')).toEqual([]);
     expect(actions).toEqual(expect.arrayContaining(['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'events:PutEvents']));
+    // Exactly the table operations it makes (transactions of Puts are authorized as PutItem).
+    expect(actions.filter((a) => a.startsWith('dynamodb:')).sort()).toEqual(['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query']);
   });
 
   it('outputs the state table and the bus for consumers', () => {
