@@ -2,13 +2,12 @@ import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { alarmRules } from '../../lib/alarm-rules';
 import { parseConfig } from '../../lib/config';
 import { METRIC } from '../../lambda/shared/metrics';
-import { DynamoDbLocal, startDynamoDbLocal } from '../../local/engines/dynamodb-local';
-import { SqsEmulator, startSqsEmulator } from '../../local/engines/sqs-emulator';
 import { LocalPipeline, startLocalPipeline } from '../../local/local-pipeline';
 import { createStatusRoute, LocalStatus, STATUS_PATH, statusSummaryLine } from '../../local/status-page';
 import { LiveKitSimulator } from '../../simulator';
 import { eventually, WebhookProxy } from '../reconcile/support';
 import { synthPipeline } from '../support/synth';
+import { Engines, startEngines } from '../support/e2e';
 
 /*
  * The local status page over a running pipeline with the reconciler against the LiveKit
@@ -24,14 +23,13 @@ const input = {
 };
 const config = parseConfig(input);
 
-let engines: { dynamodb: DynamoDbLocal; sqs: SqsEmulator };
+let engines: Engines;
 let pipeline: LocalPipeline;
 let sim: LiveKitSimulator;
 let proxy: WebhookProxy;
 
 beforeAll(async () => {
-  const [dynamodb, sqs] = await Promise.all([startDynamoDbLocal(), startSqsEmulator()]);
-  engines = { dynamodb, sqs };
+  engines = await startEngines();
   proxy = new WebhookProxy(() => pipeline.webhookUrl);
   const proxyUrl = await proxy.start();
   sim = new LiveKitSimulator({ keys: KEYS, webhook: { urls: [proxyUrl], profile: 'open-source', timeScale: 0.01 } });
@@ -55,7 +53,7 @@ afterAll(async () => {
   await pipeline?.stop();
   await sim?.stop();
   await proxy?.stop();
-  await Promise.all([engines?.dynamodb.stop(), engines?.sqs.stop()]);
+  await engines?.stop();
 });
 
 const status = async (): Promise<LocalStatus> => {

@@ -5,8 +5,6 @@ import { ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { parseConfig } from '../../lib/config';
 import { getEventRecord } from '../../lambda/process/queries';
 import { MESSAGE_ATTRIBUTE } from '../../lambda/shared/queue-message';
-import { DynamoDbLocal, startDynamoDbLocal } from '../../local/engines/dynamodb-local';
-import { SqsEmulator, startSqsEmulator } from '../../local/engines/sqs-emulator';
 import { LocalPipeline, startLocalPipeline } from '../../local/local-pipeline';
 import { dlqDepth, redriveDlq } from '../../scripts/oncall/redrive-dlq';
 import { startReplay } from '../../scripts/oncall/replay';
@@ -14,6 +12,7 @@ import { queryState, summarize } from '../../scripts/oncall/state';
 import { localTarget, OncallTarget, parseLocalReady } from '../../scripts/oncall/target';
 import { egressEvent, participantJoined, roomStarted } from '../support/livekit-events';
 import { signWebhook } from '../support/livekit-signing';
+import { Engines, startEngines } from '../support/e2e';
 
 /*
  * The on-call commands against the local runtime (real engines, real handlers): the DLQ redrive
@@ -35,14 +34,13 @@ async function eventually<T>(read: () => Promise<T>, done: (value: T) => boolean
   }
 }
 
-let engines: { dynamodb: DynamoDbLocal; sqs: SqsEmulator };
+let engines: Engines;
 let pipeline: LocalPipeline;
 let target: OncallTarget;
 let ready: string;
 
 beforeAll(async () => {
-  const [dynamodb, sqs] = await Promise.all([startDynamoDbLocal(), startSqsEmulator()]);
-  engines = { dynamodb, sqs };
+  engines = await startEngines();
   pipeline = await startLocalPipeline({ config, keys: KEYS, engines, logLevel: 'error', logSink: () => undefined, visibilityTimeoutSeconds: 2 });
   ready = pipeline.readyLine();
   target = localTarget(parseLocalReady(ready));
@@ -51,7 +49,7 @@ beforeAll(async () => {
 afterAll(async () => {
   target?.close();
   await pipeline?.stop();
-  await Promise.all([engines?.dynamodb.stop(), engines?.sqs.stop()]);
+  await engines?.stop();
 });
 
 const post = async (event: object) => {

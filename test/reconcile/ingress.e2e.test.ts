@@ -10,13 +10,12 @@ import { getEventRecord } from '../../lambda/process/queries';
 import { keys } from '../../lambda/process/table-schema';
 import type { RunReport } from '../../lambda/reconcile/reconciler';
 import { METRIC } from '../../lambda/shared/metrics';
-import { DynamoDbLocal, startDynamoDbLocal } from '../../local/engines/dynamodb-local';
-import { SqsEmulator, startSqsEmulator } from '../../local/engines/sqs-emulator';
 import { LocalPipeline, startLocalPipeline } from '../../local/local-pipeline';
 import { LiveKitSimulator } from '../../simulator';
 import { signWebhook } from '../support/livekit-signing';
 import { entityState as allItems } from '../support/state';
 import { droppedByType, eventually, WebhookProxy } from './support';
+import { Engines, startEngines } from '../support/e2e';
 
 const KEYS = { APIingress: 'ingress-secret-of-at-least-32-characters' };
 const [API_KEY, API_SECRET] = Object.entries(KEYS)[0];
@@ -26,13 +25,12 @@ const config: PipelineConfig = parseConfig({
   processing: { batchSize: 10, maxBatchingWindowSeconds: 0, maxConcurrency: 4 },
 });
 
-let engines: { dynamodb: DynamoDbLocal; sqs: SqsEmulator };
+let engines: Engines;
 beforeAll(async () => {
-  const [dynamodb, sqs] = await Promise.all([startDynamoDbLocal(), startSqsEmulator()]);
-  engines = { dynamodb, sqs };
+  engines = await startEngines();
 }, 60_000);
 afterAll(async () => {
-  await Promise.all([engines?.dynamodb.stop(), engines?.sqs.stop()]);
+  await engines?.stop();
 });
 
 interface Harness {
@@ -229,6 +227,7 @@ describe('ingress reconciliation against the LiveKit simulator', () => {
         async () => (await pipeline.reconcileNow()).ok && h.missed() >= 2,
         Boolean,
         10_000,
+        'a successful run with both repairs',
         300,
       );
       expect(h.missed('ingress_started')).toBe(1);

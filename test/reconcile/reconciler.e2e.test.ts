@@ -13,13 +13,12 @@ import { METRIC } from '../../lambda/shared/metrics';
 import type { LiveKitApi } from '../../lambda/reconcile/livekit-api';
 import type { RunReport } from '../../lambda/reconcile/reconciler';
 import { LocalPipeline, startLocalPipeline } from '../../local/local-pipeline';
-import { DynamoDbLocal, startDynamoDbLocal } from '../../local/engines/dynamodb-local';
-import { SqsEmulator, startSqsEmulator } from '../../local/engines/sqs-emulator';
 import { LiveKitSimulator } from '../../simulator';
 import type { WebhookProfileName } from '../../simulator/webhook-sender';
 import { signWebhook } from '../support/livekit-signing';
 import { entityState as allItems } from '../support/state';
 import { droppedByType, eventually, localView, sameState, truthView, WebhookProxy } from './support';
+import { Engines, startEngines } from '../support/e2e';
 
 const KEYS = { APIreconcile: 'reconcile-secret-of-at-least-32-characters' };
 const [API_KEY, API_SECRET] = Object.entries(KEYS)[0];
@@ -28,17 +27,16 @@ const INTERVAL_MS = 1200;
 const config: PipelineConfig = parseConfig({
   reconcile: { graceSeconds: 1, requestBudgetPerRun: 200, concurrency: 8 },
   // Events reach the processor at once (no batching window): our own queue latency stays far
-  // below the grace period, as the defaults (1 s window, 120 s grace) keep it in production.
+  // below the grace period, as the defaults (1 s window, 55 s grace) keep it in production.
   processing: { batchSize: 10, maxBatchingWindowSeconds: 0, maxConcurrency: 4 },
 });
 
-let engines: { dynamodb: DynamoDbLocal; sqs: SqsEmulator };
+let engines: Engines;
 beforeAll(async () => {
-  const [dynamodb, sqs] = await Promise.all([startDynamoDbLocal(), startSqsEmulator()]);
-  engines = { dynamodb, sqs };
+  engines = await startEngines();
 }, 60_000);
 afterAll(async () => {
-  await Promise.all([engines?.dynamodb.stop(), engines?.sqs.stop()]);
+  await engines?.stop();
 });
 
 interface Harness {

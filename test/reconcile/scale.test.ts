@@ -13,23 +13,21 @@ import { parseWebhookEvent } from '../../lambda/process/webhook-event';
 import type { LiveKitApi } from '../../lambda/reconcile/livekit-api';
 import type { RunReport } from '../../lambda/reconcile/reconciler';
 import { METRIC } from '../../lambda/shared/metrics';
-import { DynamoDbLocal, startDynamoDbLocal } from '../../local/engines/dynamodb-local';
-import { SqsEmulator, startSqsEmulator } from '../../local/engines/sqs-emulator';
 import { LocalPipeline, startLocalPipeline } from '../../local/local-pipeline';
 import { LiveKitSimulator } from '../../simulator';
 import { eventually, localView } from './support';
+import { Engines, startEngines } from '../support/e2e';
 
 const KEYS = { APIscale: 'scale-secret-of-at-least-32-characters-long' };
 const BUDGET = 1000;
 const TIME_BUDGET_MS = 20_000; // what the Lambda gets with a 1-minute interval (lambda/reconcile/limits.ts)
 
-let engines: { dynamodb: DynamoDbLocal; sqs: SqsEmulator };
+let engines: Engines;
 beforeAll(async () => {
-  const [dynamodb, sqs] = await Promise.all([startDynamoDbLocal(), startSqsEmulator()]);
-  engines = { dynamodb, sqs };
+  engines = await startEngines();
 }, 60_000);
 afterAll(async () => {
-  await Promise.all([engines?.dynamodb.stop(), engines?.sqs.stop()]);
+  await engines?.stop();
 });
 
 async function seed(pipeline: LocalPipeline, sim: LiveKitSimulator): Promise<void> {

@@ -85,16 +85,7 @@ export class WebhookProxy {
   }
 }
 
-/** Polls `read` until `done` holds (no fixed sleeps), or fails after `timeoutMs` with the last value. */
-export async function eventually<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 20_000, intervalMs = 50): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (done(value)) return value;
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms; last value: ${JSON.stringify(value, null, 1).slice(0, 4000)}`);
-    await new Promise((resolve) => setTimeout(resolve, intervalMs));
-  }
-}
+export { eventually } from '../support/e2e';
 
 export interface StateView {
   /** Active rooms: sid → name. */

@@ -10,8 +10,14 @@ import { RandomSource } from '../../simulator/ids';
 export const KEY = 'APIe2e';
 export const SECRET = 'e2e-secret-that-is-long-enough-for-hs256';
 
+export interface Engines {
+  readonly dynamodb: DynamoDbLocal;
+  readonly sqs: SqsEmulator;
+  stop(): Promise<void>;
+}
+
 /** DynamoDB Local and the SQS emulator, started once per test file and shared by its pipelines. */
-export async function startEngines(): Promise<{ dynamodb: DynamoDbLocal; sqs: SqsEmulator; stop(): Promise<void> }> {
+export async function startEngines(): Promise<Engines> {
   const [dynamodb, sqs] = await Promise.all([startDynamoDbLocal(), startSqsEmulator()]);
   return { dynamodb, sqs, stop: async () => void (await Promise.all([dynamodb.stop(), sqs.stop()])) };
 }
@@ -20,14 +26,14 @@ export function target(pipeline: LocalPipeline): QueryTarget {
   return { ddb: pipeline.documentClient, tableName: pipeline.tableName };
 }
 
-/** Polls `read` until `done` holds, or fails after `timeoutMs` with the last value. */
-export async function eventually<T>(read: () => Promise<T> | T, done: (value: T) => boolean, timeoutMs = 30_000, what = 'condition'): Promise<T> {
+/** Polls `read` every `intervalMs` until `done` holds (no fixed sleeps), or fails after `timeoutMs` with the last value. */
+export async function eventually<T>(read: () => Promise<T> | T, done: (value: T) => boolean, timeoutMs = 30_000, what = 'condition', intervalMs = 50): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await read();
     if (done(value)) return value;
-    if (Date.now() > deadline) throw new Error(`${what} not met within ${timeoutMs} ms; last value: ${JSON.stringify(value)?.slice(0, 2000)}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    if (Date.now() > deadline) throw new Error(`${what} not met within ${timeoutMs} ms; last value: ${JSON.stringify(value, null, 1)?.slice(0, 4000)}`);
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
 }
 
