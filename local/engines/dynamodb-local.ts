@@ -8,6 +8,7 @@ import { CreateTableCommand, DeleteTableCommand, DynamoDBClient, ListTablesComma
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { createDocumentClient } from '../../lambda/process/document-client';
 import { createTableInput, TABLE_SCHEMA } from '../../lambda/process/table-schema';
+import { superviseEngine } from './engine-process';
 import { freePort, waitUntil } from './free-port';
 
 // CommonJS build without ESM interop concerns; typed below.
@@ -39,30 +40,16 @@ export const LOCAL_REGION = 'us-east-1';
 
 export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Promise<DynamoDbLocal> {
   const port = options.port ?? (await freePort());
-  const child = dynamoDbLocal.spawn({ port, stdio: 'pipe' });
-  let stderr = '';
-  child.stderr?.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-2000)));
-  child.stdout?.resume();
-  let exited: Error | undefined;
-  const exit = new Promise<void>((resolve) =>
-    child.once('exit', (code, signal) => {
-      exited = new Error(`DynamoDB Local exited (code ${code}, signal ${signal}): ${stderr.trim()}`);
-      resolve();
-    }),
-  );
-  child.once('error', (error) => (exited = error));
+  const engine = superviseEngine(dynamoDbLocal.spawn({ port, stdio: 'pipe' }), 'DynamoDB Local');
 
   const endpoint = `http://127.0.0.1:${port}`;
   const client = new DynamoDBClient({ endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, maxAttempts: 3 });
   const stop = async () => {
     client.destroy();
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGTERM');
-      await exit;
-    }
+    await engine.stop();
   };
   try {
-    await waitUntil(() => client.send(new ListTablesCommand({ Limit: 1 })), options.readyTimeoutMs ?? 30_000, 'DynamoDB Local', () => exited);
+    await waitUntil(() => client.send(new ListTablesCommand({ Limit: 1 })), options.readyTimeoutMs ?? 30_000, 'DynamoDB Local', engine.exited);
   } catch (error) {
     await stop();
     throw error;

@@ -3,12 +3,13 @@
  * queue and its DLQ created as the CDK stack creates them: RedrivePolicy with maxReceiveCount and
  * the visibility timeout derived from the same config.
  */
-import { ChildProcess, spawn } from 'child_process';
+import { spawn } from 'child_process';
 import { randomUUID } from 'crypto';
 import { existsSync } from 'fs';
 import { join } from 'path';
 import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { PipelineConfig, queueVisibilityTimeoutSeconds } from '../../lib/config';
+import { superviseEngine } from './engine-process';
 import { freePort, waitUntil } from './free-port';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from './dynamodb-local';
 
@@ -52,31 +53,19 @@ function fauxqsBin(): string {
 
 export async function startSqsEmulator(options: SqsEmulatorOptions = {}): Promise<SqsEmulator> {
   const port = options.port ?? (await freePort());
-  const child: ChildProcess = spawn(fauxqsBin(), [], {
-    env: { ...process.env, FAUXQS_PORT: String(port), FAUXQS_HOST: 'localhost', FAUXQS_DEFAULT_REGION: LOCAL_REGION, FAUXQS_LOGGER: 'false' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  const collect = (chunk: Buffer) => (output = (output + chunk.toString()).slice(-2000));
-  child.stdout?.on('data', collect);
-  child.stderr?.on('data', collect);
-  let exited: Error | undefined;
-  const exit = new Promise<void>((resolve) =>
-    child.once('exit', (code, signal) => {
-      exited = new Error(`fauxqs exited (code ${code}, signal ${signal}): ${output.trim()}`);
-      resolve();
+  const engine = superviseEngine(
+    spawn(fauxqsBin(), [], {
+      env: { ...process.env, FAUXQS_PORT: String(port), FAUXQS_HOST: 'localhost', FAUXQS_DEFAULT_REGION: LOCAL_REGION, FAUXQS_LOGGER: 'false' },
+      stdio: ['ignore', 'pipe', 'pipe'],
     }),
+    'fauxqs',
   );
-  child.once('error', (error) => (exited = error));
 
   const endpoint = `http://127.0.0.1:${port}`;
   const client = new SQSClient({ endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
   const stop = async () => {
     client.destroy();
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGTERM');
-      await exit;
-    }
+    await engine.stop();
   };
   try {
     await waitUntil(
@@ -86,7 +75,7 @@ export async function startSqsEmulator(options: SqsEmulatorOptions = {}): Promis
       },
       options.readyTimeoutMs ?? 15_000,
       'fauxqs',
-      () => exited,
+      engine.exited,
     );
   } catch (error) {
     await stop();

@@ -1,0 +1,37 @@
+import type { ChildProcess } from 'child_process';
+
+/**
+ * Watches an engine's child process (DynamoDB Local's JVM, fauxqs): keeps the tail of its output
+ * for error messages, turns an early exit into an error the readiness probe can fail fast on, and
+ * stops it with SIGTERM, resolving once it has exited.
+ */
+export interface EngineProcess {
+  /** Set once the process has exited or failed to start. */
+  exited(): Error | undefined;
+  /** SIGTERM, then waits for the exit; does nothing if it already exited. */
+  stop(): Promise<void>;
+}
+
+export function superviseEngine(child: ChildProcess, name: string): EngineProcess {
+  let output = '';
+  const collect = (chunk: Buffer) => (output = (output + chunk.toString()).slice(-2000));
+  child.stdout?.on('data', collect);
+  child.stderr?.on('data', collect);
+  let failure: Error | undefined;
+  const exit = new Promise<void>((resolve) =>
+    child.once('exit', (code, signal) => {
+      failure = new Error(`${name} exited (code ${code}, signal ${signal}): ${output.trim()}`);
+      resolve();
+    }),
+  );
+  child.once('error', (error) => (failure = error));
+  return {
+    exited: () => failure,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGTERM');
+        await exit;
+      }
+    },
+  };
+}
