@@ -5,25 +5,14 @@
  * against the simulator's API, and a proxy in front of our endpoint fails chosen events so that
  * LiveKit drops them (the simulator records exactly which). timeScale 0.01 (MaxAge 300 ms); grace 1 s.
  */
-import { parseConfig, PipelineConfig } from '../../lib/config';
 import { getEventRecord } from '../../lambda/process/queries';
 import { keys } from '../../lambda/process/table-schema';
 import type { RunReport } from '../../lambda/reconcile/reconciler';
-import { METRIC } from '../../lambda/shared/metrics';
-import { LocalPipeline, startLocalPipeline } from '../../local/local-pipeline';
-import { LiveKitSimulator } from '../../simulator';
+import type { LocalPipeline } from '../../local/local-pipeline';
 import { signWebhook } from '../support/livekit-signing';
-import { entityState as allItems } from '../support/state';
-import { droppedByType, eventually, WebhookProxy } from './support';
+import { METRIC } from '../../lambda/shared/metrics';
+import { API_KEY, API_SECRET, droppedByType, entityState, eventually, HarnessOptions, startHarness } from './support';
 import { Engines, startEngines } from '../support/e2e';
-
-const KEYS = { APIingress: 'ingress-secret-of-at-least-32-characters' };
-const [API_KEY, API_SECRET] = Object.entries(KEYS)[0];
-
-const config: PipelineConfig = parseConfig({
-  reconcile: { graceSeconds: 1, requestBudgetPerRun: 200, concurrency: 8 },
-  processing: { batchSize: 10, maxBatchingWindowSeconds: 0, maxConcurrency: 4 },
-});
 
 let engines: Engines;
 beforeAll(async () => {
@@ -33,46 +22,7 @@ afterAll(async () => {
   await engines?.stop();
 });
 
-interface Harness {
-  sim: LiveKitSimulator;
-  proxy: WebhookProxy;
-  pipeline: LocalPipeline;
-  missed(eventType?: string): number;
-  stop(): Promise<void>;
-}
-
-async function harness(options: { intervalMs?: number } = {}): Promise<Harness> {
-  let pipeline: LocalPipeline | undefined;
-  const proxy = new WebhookProxy(() => pipeline!.webhookUrl);
-  const proxyUrl = await proxy.start();
-  const sim = new LiveKitSimulator({ keys: KEYS, webhook: { urls: [proxyUrl], profile: 'open-source', timeScale: 0.01 } });
-  const apiUrl = await sim.start();
-  pipeline = await startLocalPipeline({
-    config,
-    keys: KEYS,
-    engines,
-    logLevel: 'error',
-    visibilityTimeoutSeconds: 2,
-    livekit: { url: apiUrl, apiKey: API_KEY, apiSecret: API_SECRET, requestTimeoutSeconds: 1 },
-    reconcileIntervalMs: options.intervalMs ?? 1200,
-    reconcileTimeBudgetMs: 800,
-  });
-  const p = pipeline;
-  return {
-    sim,
-    proxy,
-    pipeline: p,
-    missed: (eventType) => p.metrics.sum(METRIC.missedEvents, 0, eventType ? { EventType: eventType } : {}),
-    async stop() {
-      await p.stop();
-      await sim.stop();
-      await proxy.stop();
-    },
-  };
-}
-
-/** Entity items (the reconciler's own RECONCILE# bookkeeping left out). */
-const entityState = async (pipeline: LocalPipeline) => (await allItems(pipeline.documentClient, pipeline.tableName)).filter((item) => !String(item.pk).startsWith('RECONCILE#'));
+const harness = (options?: HarnessOptions) => startHarness(engines, options);
 
 /** The stored item of one ingress session, keyed as the processor keys it (ingress id + resource id). */
 async function session(pipeline: LocalPipeline, ingressId: string, resourceId: string): Promise<Record<string, unknown> | undefined> {

@@ -5,31 +5,15 @@
  * A proxy between the simulator's sender and our front door takes our endpoint down, makes it
  * slow, or fails chosen events: that is what makes LiveKit drop them, and the simulator records
  * exactly which. LiveKit's timings run 100x faster (timeScale 0.01: MaxAge 300 ms); the grace
- * period (1 s) is still longer than that delivery window, as it is in production (120 s vs ~50 s).
+ * period (1 s) is still longer than that delivery window, as it is in production (55 s vs ~49 s).
  */
 import { RoomServiceClient } from 'livekit-server-sdk';
-import { parseConfig, PipelineConfig } from '../../lib/config';
-import { METRIC } from '../../lambda/shared/metrics';
-import type { LiveKitApi } from '../../lambda/reconcile/livekit-api';
 import type { RunReport } from '../../lambda/reconcile/reconciler';
-import { LocalPipeline, startLocalPipeline } from '../../local/local-pipeline';
-import { LiveKitSimulator } from '../../simulator';
-import type { WebhookProfileName } from '../../simulator/webhook-sender';
+import type { LocalPipeline } from '../../local/local-pipeline';
 import { signWebhook } from '../support/livekit-signing';
-import { entityState as allItems } from '../support/state';
-import { droppedByType, eventually, localView, sameState, truthView, WebhookProxy } from './support';
+import { METRIC } from '../../lambda/shared/metrics';
+import { API_KEY, API_SECRET, droppedByType, entityState, eventually, HarnessOptions, localView, startHarness } from './support';
 import { Engines, startEngines } from '../support/e2e';
-
-const KEYS = { APIreconcile: 'reconcile-secret-of-at-least-32-characters' };
-const [API_KEY, API_SECRET] = Object.entries(KEYS)[0];
-const INTERVAL_MS = 1200;
-
-const config: PipelineConfig = parseConfig({
-  reconcile: { graceSeconds: 1, requestBudgetPerRun: 200, concurrency: 8 },
-  // Events reach the processor at once (no batching window): our own queue latency stays far
-  // below the grace period, as the defaults (1 s window, 55 s grace) keep it in production.
-  processing: { batchSize: 10, maxBatchingWindowSeconds: 0, maxConcurrency: 4 },
-});
 
 let engines: Engines;
 beforeAll(async () => {
@@ -39,70 +23,7 @@ afterAll(async () => {
   await engines?.stop();
 });
 
-interface Harness {
-  sim: LiveKitSimulator;
-  proxy: WebhookProxy;
-  pipeline: LocalPipeline;
-  /** Waits until local state equals the simulator's truth. */
-  converged(timeoutMs?: number): Promise<void>;
-  missed(eventType?: string): number;
-  stop(): Promise<void>;
-}
-
-async function harness(options: {
-  profile?: WebhookProfileName;
-  /** Explicit per-attempt timeout of LiveKit's sender (not scaled). */
-  requestTimeoutMs?: number;
-  intervalMs?: number;
-  egressStatusOnRoomEnd?: 'EGRESS_COMPLETE' | 'EGRESS_ABORTED';
-  wrapLiveKitApi?: (api: LiveKitApi) => LiveKitApi;
-} = {}): Promise<Harness> {
-  let pipeline: LocalPipeline | undefined;
-  const proxy = new WebhookProxy(() => pipeline!.webhookUrl);
-  const proxyUrl = await proxy.start();
-  const sim = new LiveKitSimulator({
-    keys: KEYS,
-    // open-source: no per-attempt timeout, so a local pipeline warming up is not mistaken for a
-    // slow receiver; tests that want LiveKit Cloud's timeout ask for it.
-    webhook: {
-      urls: [proxyUrl],
-      profile: options.profile ?? 'open-source',
-      timeScale: 0.01,
-      ...(options.requestTimeoutMs !== undefined ? { requestTimeoutMs: options.requestTimeoutMs } : {}),
-    },
-    ...(options.egressStatusOnRoomEnd ? { egressStatusOnRoomEnd: options.egressStatusOnRoomEnd } : {}),
-  });
-  const apiUrl = await sim.start();
-  pipeline = await startLocalPipeline({
-    config,
-    keys: KEYS,
-    engines,
-    logLevel: 'error',
-    visibilityTimeoutSeconds: 2,
-    livekit: { url: apiUrl, apiKey: API_KEY, apiSecret: API_SECRET, requestTimeoutSeconds: 1 },
-    reconcileIntervalMs: options.intervalMs ?? INTERVAL_MS,
-    reconcileTimeBudgetMs: 800,
-    wrapLiveKitApi: options.wrapLiveKitApi,
-  });
-  const p = pipeline;
-  return {
-    sim,
-    proxy,
-    pipeline: p,
-    async converged(timeoutMs = 20_000) {
-      await eventually(async () => [truthView(sim), await localView(p.documentClient, p.tableName)] as const, ([truth, local]) => sameState(truth, local), timeoutMs);
-    },
-    missed: (eventType) => p.metrics.sum(METRIC.missedEvents, 0, eventType ? { EventType: eventType } : {}),
-    async stop() {
-      await p.stop();
-      await sim.stop();
-      await proxy.stop();
-    },
-  };
-}
-
-/** Entity items (the reconciler's own RECONCILE# bookkeeping left out). */
-const entityState = async (...args: Parameters<typeof allItems>) => (await allItems(...args)).filter((item) => !String(item.pk).startsWith('RECONCILE#'));
+const harness = (options?: HarnessOptions) => startHarness(engines, options);
 
 const runsAfter = (pipeline: LocalPipeline, since: number) => pipeline.reconcileRuns.filter((run) => run.startedAt >= since);
 
@@ -179,7 +100,7 @@ describe('the reconciler against the LiveKit simulator', () => {
         expect(sim.egress({ egressId })[0].status).toBeDefined();
 
         await h.converged();
-        const [egress] = (await entityState(pipeline.documentClient, pipeline.tableName)).filter((item) => item.entityId === egressId);
+        const [egress] = (await entityState(pipeline)).filter((item) => item.entityId === egressId);
         expect(egress).toEqual(expect.objectContaining({ status: endStatus, terminal: true, lastEventType: 'egress_ended', lastEventId: expect.stringMatching(/^RC_/) }));
         expect(h.missed('egress_ended')).toBe(1);
         expect(h.missed()).toBe(1);
@@ -187,7 +108,7 @@ describe('the reconciler against the LiveKit simulator', () => {
         expect(ended).toEqual([expect.objectContaining({ source: 'reconciler', detailType: 'egress.ended' })]);
 
         // LiveKit's own egress_ended, arriving after the repair, changes nothing more.
-        const before = await entityState(pipeline.documentClient, pipeline.tableName);
+        const before = await entityState(pipeline);
         const real = sim.events('egress_ended')[0];
         proxy.decide = () => ({ kind: 'forward' });
         const response = await fetch(pipeline.webhookUrl, {
@@ -202,7 +123,7 @@ describe('the reconciler against the LiveKit simulator', () => {
           (view) => view.record !== undefined,
         );
         expect(record.record).toEqual(expect.objectContaining({ outcome: 'stale' }));
-        expect(await entityState(pipeline.documentClient, pipeline.tableName)).toEqual(before);
+        expect(await entityState(pipeline)).toEqual(before);
         expect(pipeline.changes.filter((change) => change.changeId === `egress:${egressId}:ended`)).toHaveLength(1);
       } finally {
         await h.stop();
@@ -314,7 +235,7 @@ describe('the reconciler against the LiveKit simulator', () => {
       sim.startRoomCompositeEgress('x2');
       await sim.idle();
       await h.converged();
-      const state = await entityState(pipeline.documentClient, pipeline.tableName);
+      const state = await entityState(pipeline);
       vanishing.room = 'x3';
 
       const reports: RunReport[] = [];
@@ -356,7 +277,7 @@ describe('the reconciler against the LiveKit simulator', () => {
       expect(pipeline.metrics.sum(METRIC.liveKitApiErrors)).toBeGreaterThan(0);
       // A failed run emits no heartbeat.
       expect(pipeline.metrics.sum(METRIC.heartbeat)).toBe(reports.filter((report) => report.ok).length);
-      expect(await entityState(pipeline.documentClient, pipeline.tableName)).toEqual(state);
+      expect(await entityState(pipeline)).toEqual(state);
     } finally {
       await h.stop();
     }

@@ -7,8 +7,16 @@ import * as http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
-import type { LiveKitSimulator } from '../../simulator';
 import { EgressStatus } from '@livekit/protocol';
+import { parseConfig, PipelineConfig } from '../../lib/config';
+import type { LiveKitApi } from '../../lambda/reconcile/livekit-api';
+import { METRIC } from '../../lambda/shared/metrics';
+import { LocalPipeline, startLocalPipeline } from '../../local/local-pipeline';
+import { LiveKitSimulator } from '../../simulator';
+import type { WebhookProfileName } from '../../simulator/webhook-sender';
+import type { Engines } from '../support/e2e';
+import { eventually } from '../support/e2e';
+import { entityState as allItems } from '../support/state';
 
 /** What the proxy does with one request: forward it, answer 503 at once, or hang `ms` then 503 (never stored). */
 export type ProxyAction = { kind: 'forward'; delayMs?: number } | { kind: 'fail' } | { kind: 'slow'; ms: number };
@@ -85,7 +93,7 @@ export class WebhookProxy {
   }
 }
 
-export { eventually } from '../support/e2e';
+export { eventually };
 
 export interface StateView {
   /** Active rooms: sid → name. */
@@ -144,3 +152,83 @@ export function droppedByType(sim: LiveKitSimulator): Record<string, number> {
   for (const delivery of sim.deliveries()) if (delivery.outcome === 'dropped') counts[delivery.type] = (counts[delivery.type] ?? 0) + 1;
   return counts;
 }
+
+export const KEYS = { APIreconcile: 'reconcile-secret-of-at-least-32-characters' };
+export const [API_KEY, API_SECRET] = Object.entries(KEYS)[0];
+const INTERVAL_MS = 1200;
+
+export const config: PipelineConfig = parseConfig({
+  reconcile: { graceSeconds: 1, requestBudgetPerRun: 200, concurrency: 8 },
+  // Events reach the processor at once (no batching window): our own queue latency stays far
+  // below the grace period, as the defaults (1 s window, 55 s grace) keep it in production.
+  processing: { batchSize: 10, maxBatchingWindowSeconds: 0, maxConcurrency: 4 },
+});
+
+export interface Harness {
+  sim: LiveKitSimulator;
+  proxy: WebhookProxy;
+  pipeline: LocalPipeline;
+  /** Waits until local state equals the simulator's truth. */
+  converged(timeoutMs?: number): Promise<void>;
+  missed(eventType?: string): number;
+  stop(): Promise<void>;
+}
+
+export interface HarnessOptions {
+  profile?: WebhookProfileName;
+  /** Explicit per-attempt timeout of LiveKit's sender (not scaled). */
+  requestTimeoutMs?: number;
+  intervalMs?: number;
+  egressStatusOnRoomEnd?: 'EGRESS_COMPLETE' | 'EGRESS_ABORTED';
+  wrapLiveKitApi?: (api: LiveKitApi) => LiveKitApi;
+}
+
+/** The simulator, a proxy in front of our endpoint, and a local pipeline reconciling against the simulator. */
+export async function startHarness(engines: Engines, options: HarnessOptions = {}): Promise<Harness> {
+  let pipeline: LocalPipeline | undefined;
+  const proxy = new WebhookProxy(() => pipeline!.webhookUrl);
+  const proxyUrl = await proxy.start();
+  const sim = new LiveKitSimulator({
+    keys: KEYS,
+    // open-source: no per-attempt timeout, so a local pipeline warming up is not mistaken for a
+    // slow receiver; tests that want LiveKit Cloud's timeout ask for it.
+    webhook: {
+      urls: [proxyUrl],
+      profile: options.profile ?? 'open-source',
+      timeScale: 0.01,
+      ...(options.requestTimeoutMs !== undefined ? { requestTimeoutMs: options.requestTimeoutMs } : {}),
+    },
+    ...(options.egressStatusOnRoomEnd ? { egressStatusOnRoomEnd: options.egressStatusOnRoomEnd } : {}),
+  });
+  const apiUrl = await sim.start();
+  pipeline = await startLocalPipeline({
+    config,
+    keys: KEYS,
+    engines,
+    logLevel: 'error',
+    visibilityTimeoutSeconds: 2,
+    livekit: { url: apiUrl, apiKey: API_KEY, apiSecret: API_SECRET, requestTimeoutSeconds: 1 },
+    reconcileIntervalMs: options.intervalMs ?? INTERVAL_MS,
+    reconcileTimeBudgetMs: 800,
+    wrapLiveKitApi: options.wrapLiveKitApi,
+  });
+  const p = pipeline;
+  return {
+    sim,
+    proxy,
+    pipeline: p,
+    async converged(timeoutMs = 20_000) {
+      await eventually(async () => [truthView(sim), await localView(p.documentClient, p.tableName)] as const, ([truth, local]) => sameState(truth, local), timeoutMs);
+    },
+    missed: (eventType) => p.metrics.sum(METRIC.missedEvents, 0, eventType ? { EventType: eventType } : {}),
+    async stop() {
+      await p.stop();
+      await sim.stop();
+      await proxy.stop();
+    },
+  };
+}
+
+/** Entity items (the reconciler's own RECONCILE# bookkeeping left out). */
+export const entityState = async (pipeline: LocalPipeline) =>
+  (await allItems(pipeline.documentClient, pipeline.tableName)).filter((item) => !String(item.pk).startsWith('RECONCILE#'));
