@@ -1,7 +1,5 @@
-import { SignJWT } from 'jose';
-import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { mockClient } from 'aws-sdk-client-mock';
-import { bodySha256, fixture, signWebhook } from '../support/livekit-signing';
+import { bodySha256, signWebhook } from '../support/livekit-signing';
+import { apiEvent, EVENT, handMadeToken, KEY, KEYS_JSON, loadHandler, NEXT_KEY, NEXT_SECRET, nowSeconds, QUEUE_URL, RequestOptions, SECRET, signed } from './handler-harness';
 
 /*
  * The ingest Lambda handler, called the way API Gateway calls it, with requests signed exactly as
@@ -9,104 +7,7 @@ import { bodySha256, fixture, signWebhook } from '../support/livekit-signing';
  * is the SendMessage command that was, or was not, sent.
  */
 
-const KEY = 'APIprimary';
-const SECRET = 'primary-secret-at-least-32-characters-long';
-const NEXT_KEY = 'APIrotated';
-const NEXT_SECRET = 'rotated-secret-at-least-32-characters-long';
-const QUEUE_URL = 'https://sqs.eu-west-1.amazonaws.com/123456789012/webhooks';
 const MAX_BODY_BYTES = 4096;
-const EVENT = fixture('livekit-track-unpublished.json');
-
-interface Loaded {
-  handler: (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>;
-  /** Inputs of every SendMessage the handler sent. */
-  sent: () => Array<Record<string, any>>;
-  secretReads: () => number;
-  sqs: ReturnType<typeof mockClient>;
-  secrets: ReturnType<typeof mockClient>;
-}
-
-/** A fresh handler module (fresh key cache), with its AWS clients mocked. */
-function loadHandler(secretValues: Array<string | Error> = [JSON.stringify({ [KEY]: SECRET, [NEXT_KEY]: NEXT_SECRET })]): Loaded {
-  Object.assign(process.env, {
-    QUEUE_URL,
-    LIVEKIT_KEYS_SECRET_ID: 'livekit-keys',
-    MAX_BODY_BYTES: String(MAX_BODY_BYTES),
-    CLOCK_TOLERANCE_SECONDS: '30',
-    KEY_CACHE_SECONDS: '300',
-    LOG_LEVEL: 'error',
-    AWS_REGION: 'eu-west-1',
-  });
-  let loaded!: Loaded;
-  jest.isolateModules(() => {
-    const sqsModule = require('@aws-sdk/client-sqs');
-    const smModule = require('@aws-sdk/client-secrets-manager');
-    const sqs = mockClient(sqsModule.SQSClient);
-    sqs.on(sqsModule.SendMessageCommand).resolves({ MessageId: 'm-1' } as never);
-    const secrets = mockClient(smModule.SecretsManagerClient);
-    let stub = secrets.on(smModule.GetSecretValueCommand);
-    for (const value of secretValues) {
-      stub = value instanceof Error ? stub.rejectsOnce(value) : stub.resolvesOnce({ SecretString: value } as never);
-    }
-    const last = secretValues[secretValues.length - 1];
-    if (typeof last === 'string') stub.resolves({ SecretString: last } as never);
-    const { handler } = require('../../lambda/ingest/handler');
-    loaded = {
-      handler,
-      sent: () => sqs.commandCalls(sqsModule.SendMessageCommand).map((call) => call.args[0].input),
-      secretReads: () => secrets.commandCalls(smModule.GetSecretValueCommand).length,
-      sqs,
-      secrets,
-    };
-  });
-  return loaded;
-}
-
-interface RequestOptions {
-  body?: Buffer | string;
-  headers?: Record<string, string>;
-  method?: string;
-  path?: string;
-  base64?: boolean;
-}
-
-/** An HTTP API (payload v2) event as API Gateway builds it for `POST /webhook`. */
-function apiEvent({ body = EVENT, headers = {}, method = 'POST', path = '/webhook', base64 = false }: RequestOptions): APIGatewayProxyEventV2 {
-  const bytes = Buffer.isBuffer(body) ? body : Buffer.from(body);
-  return {
-    version: '2.0',
-    routeKey: '$default',
-    rawPath: path,
-    rawQueryString: '',
-    headers: { 'content-type': 'application/webhook+json', 'user-agent': 'LiveKit', ...headers },
-    requestContext: {
-      accountId: '123456789012',
-      apiId: 'api',
-      domainName: 'api.example.com',
-      domainPrefix: 'api',
-      http: { method, path, protocol: 'HTTP/1.1', sourceIp: '203.0.113.9', userAgent: 'LiveKit' },
-      requestId: 'req',
-      routeKey: '$default',
-      stage: '$default',
-      time: '',
-      timeEpoch: 0,
-    },
-    body: base64 ? bytes.toString('base64') : bytes.toString('utf8'),
-    isBase64Encoded: base64,
-  };
-}
-
-async function signed(body: Buffer | string, key = KEY, secret = SECRET): Promise<Record<string, string>> {
-  return { authorization: await signWebhook(body, key, secret) };
-}
-
-/** A token LiveKit would never send, for the cases the SDK's AccessToken cannot make. */
-async function handMadeToken(claims: Record<string, unknown>, secret = SECRET, header: Record<string, unknown> = { alg: 'HS256' }): Promise<string> {
-  const jwt = new SignJWT(claims).setProtectedHeader(header as { alg: string });
-  return jwt.sign(new TextEncoder().encode(secret));
-}
-
-const nowSeconds = () => Math.floor(Date.now() / 1000);
 
 describe('ingest handler: genuine events', () => {
   it('enqueues the exact body LiveKit signed, with the event id, type, room and source as attributes', async () => {
@@ -152,7 +53,7 @@ describe('ingest handler: genuine events', () => {
   });
 
   it('accepts a key added to the secret after the cache was filled, without waiting for the cache to expire', async () => {
-    const h = loadHandler([JSON.stringify({ [KEY]: SECRET }), JSON.stringify({ [KEY]: SECRET, [NEXT_KEY]: NEXT_SECRET })]);
+    const h = loadHandler({ secrets: [JSON.stringify({ [KEY]: SECRET }), KEYS_JSON] });
     expect((await h.handler(apiEvent({ headers: await signed(EVENT) }))).statusCode).toBe(200);
     const response = await h.handler(apiEvent({ headers: await signed(EVENT, NEXT_KEY, NEXT_SECRET) }));
     expect(response.statusCode).toBe(200);
@@ -183,21 +84,21 @@ describe('ingest handler: failures on our side answer 503 so LiveKit retries', (
   });
 
   it('answers 503, not 401, when the keys cannot be read', async () => {
-    const h = loadHandler([new Error('AccessDenied'), new Error('AccessDenied')]);
+    const h = loadHandler({ secrets: [new Error('AccessDenied')] });
     const response = await h.handler(apiEvent({ headers: await signed(EVENT) }));
     expect(response.statusCode).toBe(503);
     expect(h.sent()).toHaveLength(0);
   });
 
   it('answers 503, not 401, when the secret holds no keys yet', async () => {
-    const h = loadHandler(['{}']);
+    const h = loadHandler({ secrets: ['{}'] });
     const response = await h.handler(apiEvent({ headers: await signed(EVENT) }));
     expect(response.statusCode).toBe(503);
     expect(h.sent()).toHaveLength(0);
   });
 
   it('keeps accepting events with the cached keys when a refresh fails', async () => {
-    const h = loadHandler([JSON.stringify({ [KEY]: SECRET }), new Error('Throttling')]);
+    const h = loadHandler({ secrets: [JSON.stringify({ [KEY]: SECRET }), new Error('Throttling')] });
     expect((await h.handler(apiEvent({ headers: await signed(EVENT) }))).statusCode).toBe(200);
     // An unknown key forces a refresh, which fails: the known key must keep working.
     await h.handler(apiEvent({ headers: await signed(EVENT, 'APIunknown', SECRET) }));
