@@ -1,4 +1,5 @@
 import { DEFAULT_CONFIG } from '../../lib/config';
+import { ANSWER_BOUND_MS, KEY_WAIT_MS, SQS_SEND_DEADLINE_MS } from '../../lambda/ingest/ingest-handler';
 import { bodySha256 } from '../support/livekit-signing';
 import { emojiBody, largeMetadataBody, nonCharacterBody, participantJoinedBody } from './genuine-bodies';
 import { apiEvent, EVENT, handMadeToken, KEY, loadHandler, nowSeconds, rawToken, SECRET, signed, sqsSize } from './handler-harness';
@@ -117,6 +118,19 @@ describe('case 7: Secrets Manager down', () => {
     for (let i = 0; i < 3; i++) expect((await h.handler(apiEvent({ headers: await signed(EVENT) }))).statusCode).toBe(503);
     expect(h.secretReads()).toBe(1);
   }, 10_000);
+
+  it('answers 503 when SQS hangs: the send is cut at its deadline even if the client ignores the abort', async () => {
+    const h = loadHandler();
+    h.sqs.callsFake(() => new Promise(() => undefined));
+    const response = await h.handler(apiEvent({ headers: await signed(EVENT) }));
+    expect(response.statusCode).toBe(503);
+    expect(JSON.parse(response.body!)).toEqual({ error: 'not_stored' });
+  }, 10_000);
+
+  it('documents a worst case of 2 s for an answer: the key wait plus the SQS deadline, both raced', () => {
+    expect(KEY_WAIT_MS + SQS_SEND_DEADLINE_MS).toBe(ANSWER_BOUND_MS);
+    expect(ANSWER_BOUND_MS).toBe(2_000);
+  });
 
   it('says "not configured" (still 503, LiveKit retries) when the secret holds no key pair, once per read of the secret', async () => {
     const h = loadHandler({ secrets: ['{}'] });
