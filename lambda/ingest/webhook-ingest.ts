@@ -70,7 +70,13 @@ export type RejectReason =
   | 'body_not_json'
   | 'not_an_event';
 
-/** Strict: LiveKit's bodies are protojson output, always valid UTF-8; a byte-order mark is kept (and then is not JSON). */
+/**
+ * Strict: LiveKit's body is `protojson.Marshal` output (livekit/protocol
+ * `webhook/resource_url_notifier.go`), and protobuf-go's JSON writer fails on invalid UTF-8 rather
+ * than write it (`internal/encoding/json/encode.go`), so a signed body that is not UTF-8 was not
+ * sent by LiveKit. Decoding it leniently would queue a repaired text, not the signed bytes. A
+ * byte-order mark is kept, and then is not JSON.
+ */
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 export function createWebhookIngest(options: WebhookIngestOptions): (request: IngestRequest) => Promise<IngestResponse> {
