@@ -127,7 +127,7 @@ export class KeyStore {
     try {
       return await withDeadline('reading the LiveKit keys secret', this.options.maxWaitMs ?? 500, () => reading);
     } catch (error) {
-      throw error instanceof KeyStoreUnavailableError ? error : new KeyStoreUnavailableError('could not read the LiveKit API keys', { cause: error });
+      throw error instanceof KeyStoreUnavailableError ? error : new KeyStoreUnavailableError(`could not read the LiveKit API keys (${nameOf(error)})`, { cause: error });
     }
   }
 
@@ -143,7 +143,10 @@ export class KeyStore {
         this.generation++;
         return keys;
       },
-      (error: unknown) => {
+      (cause: unknown) => {
+        // Only our own messages and the failure's class go further (into logs): a client error's
+        // message could quote what it was reading.
+        const error = cause instanceof KeyStoreUnavailableError ? cause : new KeyStoreUnavailableError(`could not read the LiveKit API keys (${nameOf(cause)})`, { cause });
         this.failures++;
         const retryInMs = Math.min((this.options.baseBackoffMs ?? 1_000) * 2 ** (this.failures - 1), this.options.maxBackoffMs ?? 10_000);
         this.retryAt = this.now() + retryInMs;
@@ -163,6 +166,10 @@ export class KeyStore {
   private clear(settled: Promise<KeySet>): void {
     if (this.inFlight === settled) this.inFlight = undefined;
   }
+}
+
+function nameOf(error: unknown): string {
+  return error instanceof Error ? error.name : typeof error;
 }
 
 /** Parses `{"<apiKey>": "<apiSecret>", ...}`; anything else is a configuration error. */
