@@ -11,6 +11,8 @@ import { withDeadline } from './deadline';
  * - a key set past its cache period is still served at once, while a refresh runs in the
  *   background; a failed refresh keeps the last good set and is retried with exponential backoff
  *   (1 s, 2 s, 4 s, ... at most 10 s), never once per request;
+ *   (On Lambda a background read progresses while invocations run, and may finish in a later
+ *   one; the load timeout counts wall-clock time, so a read that spanned a freeze is given up.)
  * - a request waits for a read of the secret only when it cannot be answered otherwise (a cold
  *   start, or a key the cached set lacks), and never longer than `maxWaitMs`; during a backoff
  *   it does not wait at all. It then fails with `KeyStoreUnavailableError`: the sender is not at
