@@ -149,8 +149,8 @@ export function createWebhookIngest(options: WebhookIngestOptions): (request: In
 
     // From here the body is LiveKit's: anything refused now is refused with a status LiveKit
     // retries (5xx) unless LiveKit could never have sent it (the 400s below).
-    const tooLarge = (fields: Record<string, number>): IngestResponse => {
-      log.error('event not stored; asking LiveKit to retry', { reason: 'event_too_large', ...fields, latencyMs: now() - started });
+    const tooLarge = (fields: Record<string, number>, eventLog = log): IngestResponse => {
+      eventLog.error('event not stored; asking LiveKit to retry', { reason: 'event_too_large', ...fields, latencyMs: now() - started });
       return retryLater('event_too_large');
     };
     if (request.body.length > options.maxBodyBytes) return tooLarge({ bytes: request.body.length, maxBodyBytes: options.maxBodyBytes });
@@ -182,7 +182,7 @@ export function createWebhookIngest(options: WebhookIngestOptions): (request: In
     // characters as \u escapes (lambda/shared/sqs-safe-body.ts).
     const body = sqsSafeBody(text);
     const messageBytes = sqsMessageBytes(body, attributes);
-    if (messageBytes > SQS_MAX_MESSAGE_BYTES) return tooLarge({ bytes: request.body.length, messageBytes, maxMessageBytes: SQS_MAX_MESSAGE_BYTES });
+    if (messageBytes > SQS_MAX_MESSAGE_BYTES) return tooLarge({ bytes: request.body.length, messageBytes, maxMessageBytes: SQS_MAX_MESSAGE_BYTES }, eventLog);
     try {
       await options.enqueue({ body, attributes });
     } catch (error) {
