@@ -86,6 +86,21 @@ describe('end to end: genuine events LiveKit can send are accepted and applied',
     expect(byId.get(body.id)!.MessageAttributes?.roomName?.StringValue).toBe('lobby \\uffff');
   });
 
+  it('answers a genuine event over a lowered ingest.maxBodyBytes 503 with Retry-After over HTTP (LiveKit retries), never 413', async () => {
+    const small = await startLocalPipeline({ config: parseConfig({ ingest: { maxBodyBytes: 65_536 } }), keys: { [KEY]: SECRET }, engines, logLevel: 'error', logSink: () => undefined });
+    try {
+      const body = largeMetadataBody();
+      const response = await fetch(small.webhookUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/webhook+json', authorization: await signWebhook(body.text, KEY, SECRET) },
+        body: body.text,
+      });
+      expect([response.status, response.headers.get('retry-after'), await response.json()]).toEqual([503, '1', { error: 'event_too_large' }]);
+    } finally {
+      await small.stop();
+    }
+  });
+
   it('runs on a local queue and DLQ that take SQS\'s largest message, as the stack\'s do', async () => {
     for (const QueueUrl of [pipeline.queueUrl, pipeline.dlqUrl]) {
       const { Attributes } = await engines.sqs.client.send(new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ['MaximumMessageSize'] }));
