@@ -26,12 +26,24 @@ export interface IngestConfig {
   readonly throttleRateLimit: number;
   /** Burst the HTTP API stage accepts. */
   readonly throttleBurstLimit: number;
-  /** Largest webhook body accepted, in bytes (LiveKit events are a few KB). */
+  /**
+   * Largest webhook body enqueued, in bytes. Default and maximum: SQS's largest message (1 MiB),
+   * since a genuine event can exceed 150 KB (room metadata, participant metadata and attributes
+   * may each be 64,000 bytes). A genuine event above it is answered 503 (LiveKit retries, then
+   * abandons it; the reconciler repairs the state), never 4xx.
+   */
   readonly maxBodyBytes: number;
   /** Clock skew tolerated on the JWT's `exp`/`nbf`, in seconds. */
   readonly clockToleranceSeconds: number;
   /** How long the key set read from Secrets Manager is trusted before it is read again. */
   readonly keyCacheSeconds: number;
+  /**
+   * Concurrent executions reserved for (and capping) the ingest function; 0 leaves it unreserved.
+   * A flood on the public URL then cannot take the account's concurrency from the processor
+   * and the reconciler. The account must keep 100 unreserved, so this needs a concurrency
+   * quota of at least this + 100 (set 0 on a new account with a low quota).
+   */
+  readonly reservedConcurrency: number;
 }
 
 export interface QueueConfig {
@@ -95,9 +107,13 @@ export const DEFAULT_CONFIG: PipelineConfig = {
   ingest: {
     throttleRateLimit: 500,
     throttleBurstLimit: 1000,
-    maxBodyBytes: 64 * 1024,
+    maxBodyBytes: 1_048_576,
     clockToleranceSeconds: 30,
     keyCacheSeconds: 300,
+    // Ingest holds a request for milliseconds (about 20 ms: verify, one SendMessage), so the
+    // stage's 500 requests/s need about 10 concurrent executions; 100 leaves 10x headroom for a
+    // slow SQS (200 ms per send at 500/s) and leaves 900 of the default 1,000 to the rest.
+    reservedConcurrency: 100,
   },
   queue: { maxReceiveCount: 5, retentionDays: 4, dlqRetentionDays: 14 },
   processing: {
@@ -189,10 +205,11 @@ export function parseConfig(input: ConfigInput = {}): PipelineConfig {
   const ingest: IngestConfig = {
     throttleRateLimit: int('ingest.throttleRateLimit', ig.throttleRateLimit, d.ingest.throttleRateLimit, 1, 100_000),
     throttleBurstLimit: int('ingest.throttleBurstLimit', ig.throttleBurstLimit, d.ingest.throttleBurstLimit, 1, 100_000),
-    // Above 256 KiB the body would not fit in one SQS message.
-    maxBodyBytes: int('ingest.maxBodyBytes', ig.maxBodyBytes, d.ingest.maxBodyBytes, 1024, 200 * 1024),
+    // Above SQS's 1 MiB maximum message size the event could not be enqueued anyway.
+    maxBodyBytes: int('ingest.maxBodyBytes', ig.maxBodyBytes, d.ingest.maxBodyBytes, 1024, 1_048_576),
     clockToleranceSeconds: int('ingest.clockToleranceSeconds', ig.clockToleranceSeconds, d.ingest.clockToleranceSeconds, 0, 300),
     keyCacheSeconds: int('ingest.keyCacheSeconds', ig.keyCacheSeconds, d.ingest.keyCacheSeconds, 10, 3600),
+    reservedConcurrency: int('ingest.reservedConcurrency', ig.reservedConcurrency, d.ingest.reservedConcurrency, 0, 10_000),
   };
 
   const q = section('queue');

@@ -1,6 +1,7 @@
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { SQS_MAX_MESSAGE_BYTES } from '../lambda/shared/sqs-safe-body';
 import { PipelineConfig, queueVisibilityTimeoutSeconds } from './config';
 
 export interface EventQueueProps {
@@ -26,11 +27,16 @@ export class EventQueue extends Construct {
       throw new Error(`queue.dlqRetentionDays (${q.dlqRetentionDays}) must be at least queue.retentionDays (${q.retentionDays})`);
     }
     const policy = removalPolicy === 'retain' ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
+    // 1 MiB, SQS's largest, set explicitly: it is the default for new queues, but a queue created
+    // while the default was 256 KiB keeps that until the template names the size. Ingest checks
+    // every message against this size (lambda/shared/sqs-safe-body.ts); the DLQ takes the same.
+    const maxMessageSizeBytes = SQS_MAX_MESSAGE_BYTES;
 
     this.deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', {
       encryption: sqs.QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
       retentionPeriod: Duration.days(q.dlqRetentionDays),
+      maxMessageSizeBytes,
       removalPolicy: policy,
     });
     this.queue = new sqs.Queue(this, 'Queue', {
@@ -39,6 +45,7 @@ export class EventQueue extends Construct {
       retentionPeriod: Duration.days(q.retentionDays),
       visibilityTimeout: Duration.seconds(queueVisibilityTimeoutSeconds(processing)),
       deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: q.maxReceiveCount },
+      maxMessageSizeBytes,
       removalPolicy: policy,
     });
   }

@@ -44,8 +44,11 @@ export class Ingest extends Construct {
         description: 'Verifies LiveKit webhook signatures and enqueues the events',
         // Verification is CPU-bound; more memory buys a proportionally faster CPU.
         memorySize: 512,
-        // The handler bounds its own SQS deadline (2 s) below LiveKit's 3 s; this is a backstop.
+        // The handler bounds its own answer (ANSWER_BOUND_MS, 2 s) below LiveKit's 3 s; this is a backstop.
         timeout: Duration.seconds(5),
+        // Caps ingest and keeps that much for it: a flood on the public URL cannot take the
+        // account's concurrency from the processor and the reconciler (0: unreserved).
+        ...(ingest.reservedConcurrency > 0 ? { reservedConcurrentExecutions: ingest.reservedConcurrency } : {}),
         environment: {
           QUEUE_URL: props.queue.queueUrl,
           LIVEKIT_KEYS_SECRET_ID: props.keys.secretArn,

@@ -11,6 +11,16 @@ describe('parseConfig', () => {
     expect(config.ingest.maxBodyBytes).toBe(32768);
   });
 
+  it('accepts by default every body SQS can hold: 1 MiB, SQS\'s maximum message size', () => {
+    expect(DEFAULT_CONFIG.ingest.maxBodyBytes).toBe(1_048_576);
+    expect(parseConfig({ ingest: { maxBodyBytes: 1_048_576 } }).ingest.maxBodyBytes).toBe(1_048_576);
+  });
+
+  it('reserves 100 concurrent executions for ingest by default, and none with 0', () => {
+    expect(DEFAULT_CONFIG.ingest.reservedConcurrency).toBe(100);
+    expect(parseConfig({ ingest: { reservedConcurrency: '0' } }).ingest.reservedConcurrency).toBe(0);
+  });
+
   it('keeps an existing secret given by name or ARN', () => {
     expect(parseConfig({ livekit: { existingSecretName: 'prod/livekit' } }).livekit.existingSecretName).toBe('prod/livekit');
     const arn = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:prod/livekit-AbCdEf';
@@ -21,7 +31,8 @@ describe('parseConfig', () => {
     [{ queue: { maxReceiveCount: 0 } }, '"queue.maxReceiveCount" must be an integer from 1 to 1000, got 0'],
     [{ queue: { dlqRetentionDays: 15 } }, '"queue.dlqRetentionDays" must be an integer from 1 to 14'],
     [{ ingest: { maxBodyBytes: 'big' } }, '"ingest.maxBodyBytes" must be an integer'],
-    [{ ingest: { maxBodyBytes: 300 * 1024 } }, '"ingest.maxBodyBytes" must be an integer from 1024 to 204800'],
+    [{ ingest: { maxBodyBytes: 1_048_577 } }, '"ingest.maxBodyBytes" must be an integer from 1024 to 1048576'],
+    [{ ingest: { reservedConcurrency: -1 } }, '"ingest.reservedConcurrency" must be an integer from 0 to 10000'],
     [{ processing: { maxConcurrency: 1 } }, '"processing.maxConcurrency" must be an integer from 2 to 1000'],
     [{ processing: { batchSize: 100, maxBatchingWindowSeconds: 0 } }, 'above 10 needs "processing.maxBatchingWindowSeconds" of at least 1'],
     [{ livekit: { url: 'livekit.example.com' } }, '"livekit.url" must be an http(s) or ws(s) URL'],

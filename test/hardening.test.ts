@@ -118,11 +118,13 @@ describe('secrets', () => {
     expect((await handler(keys)(request(await signWebhook(body, 'APIother', secret)))).statusCode).toBe(401);
     expect((await handler(keys)(request(good, Buffer.concat([body, Buffer.from(' ')])))).statusCode).toBe(401);
     expect((await handler(new Error(`could not read ${keys}`))(request(good))).statusCode).toBe(503);
+    expect((await handler('{}')(request(good))).statusCode).toBe(503);
+    expect((await handler(JSON.stringify({ [secret]: secret }))(request(await signWebhook(body, secret, secret)))).statusCode).toBe(200);
     sqs.on(SendMessageCommand).rejects(new Error('SQS down'));
     expect((await handler(keys)(request(good))).statusCode).toBe(503);
     sqs.restore();
 
-    expect(lines.length).toBeGreaterThanOrEqual(6);
+    expect(lines.length).toBeGreaterThanOrEqual(8);
     for (const line of lines) expect(line).not.toContain(secret);
   });
 

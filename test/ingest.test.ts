@@ -50,6 +50,18 @@ describe('Ingest construct', () => {
     template.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 30 });
   });
 
+  it('reserves the configured concurrency for the function (100 by default), so a flood cannot take the processor\'s', () => {
+    template.hasResourceProperties('AWS::Lambda::Function', { Description: Match.stringLikeRegexp('^Verifies LiveKit'), ReservedConcurrentExecutions: 100 });
+    const custom = synthPipeline({ ingest: { reservedConcurrency: 250 } }).template;
+    custom.hasResourceProperties('AWS::Lambda::Function', { Description: Match.stringLikeRegexp('^Verifies LiveKit'), ReservedConcurrentExecutions: 250 });
+  });
+
+  it('leaves the function unreserved with ingest.reservedConcurrency 0', () => {
+    const unreserved = synthPipeline({ ingest: { reservedConcurrency: 0 } }).template;
+    const [ingest] = Object.values<any>(unreserved.findResources('AWS::Lambda::Function', { Properties: { Description: Match.stringLikeRegexp('^Verifies LiveKit') } }));
+    expect(ingest.Properties.ReservedConcurrentExecutions).toBeUndefined();
+  });
+
   it('lets the function write its own logs, send to the queue and read the secret, and nothing else', () => {
     const role = stack.getLogicalId(stack.ingest.function.role!.node.defaultChild as CfnElement);
     const policies = template.findResources('AWS::IAM::Policy', { Properties: { Roles: [{ Ref: role }] } });
@@ -100,6 +112,12 @@ describe('Event queue', () => {
       SqsManagedSseEnabled: true,
     });
     template.hasResourceProperties('AWS::SQS::Queue', { MessageRetentionPeriod: 14 * 86400, SqsManagedSseEnabled: true });
+  });
+
+  it('sets SQS\'s largest message size (1 MiB) on both queues explicitly, so a queue created under the old 256 KiB default is raised', () => {
+    const queues = Object.values<any>(template.findResources('AWS::SQS::Queue'));
+    expect(queues).toHaveLength(2);
+    for (const queue of queues) expect(queue.Properties.MaximumMessageSize).toBe(1_048_576);
   });
 
   it('denies every request that is not over TLS, on both queues', () => {

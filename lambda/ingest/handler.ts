@@ -10,9 +10,12 @@ import { createIngestHandler } from './ingest-handler';
  */
 const secretId = requiredEnv('LIVEKIT_KEYS_SECRET_ID');
 
-// At most 600 ms per SQS attempt and three attempts, inside the 2 s deadline of the send.
-const sqs = new SQSClient({ maxAttempts: 3, requestHandler: { connectionTimeout: 250, requestTimeout: 600 } });
-const secrets = new SecretsManagerClient({ maxAttempts: 2, requestHandler: { connectionTimeout: 250, requestTimeout: 800 } });
+// Per SQS attempt at most 450 ms, three attempts: two full ones fit the 1.5 s send deadline
+// (SQS_SEND_DEADLINE_MS), which cuts the third.
+const sqs = new SQSClient({ maxAttempts: 3, requestHandler: { connectionTimeout: 200, requestTimeout: 450 } });
+// Reads of the secret run in the background of requests (a request waits at most KEY_WAIT_MS),
+// so they may take longer than a request can wait; the key store retries with its own backoff.
+const secrets = new SecretsManagerClient({ maxAttempts: 2, requestHandler: { connectionTimeout: 1000, requestTimeout: 2000 } });
 
 export const handler = createIngestHandler({
   sqs,

@@ -1,6 +1,7 @@
 import { MessageAttributeValue, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import type { Logger } from '../shared/logger';
+import { withDeadline } from './deadline';
 import { KeyStore } from './key-store';
 import { createWebhookIngest, EnqueueRequest, IngestRequest } from './webhook-ingest';
 
@@ -18,31 +19,51 @@ export interface IngestHandlerOptions {
   readonly maxBodyBytes: number;
   readonly clockToleranceSeconds: number;
   readonly logger: Logger;
+  /** Default `KEY_WAIT_MS`. */
+  readonly keyWaitMs?: number;
+  /** Default `SQS_SEND_DEADLINE_MS`. */
+  readonly sqsSendDeadlineMs?: number;
 }
 
 export type IngestHandler = (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>;
 
 /**
- * LiveKit gives up after ~3 s. The SQS client is built with per-attempt timeouts (see handler.ts)
- * and the whole send is cut at this deadline, so we answer 503 (LiveKit retries) well before
- * LiveKit gives up on us.
+ * LiveKit gives up after about 3 s (LiveKit Cloud), and a slow answer holds up every later event
+ * of the same room. The worst case for one answer is bounded by two deadlines, one per call that
+ * can be slow, plus the CPU work (verifying and hashing, milliseconds even for a 1 MiB body):
+ * - `KEY_WAIT_MS`: the longest a request waits for Secrets Manager (only on a cold start or for a
+ *   key the cached set lacks; a refresh of a cached set never makes a request wait);
+ * - `SQS_SEND_DEADLINE_MS`: the whole send, retries included, after which we answer 503.
+ * `ANSWER_BOUND_MS` (2 s) leaves about 1 s of LiveKit's 3 s for API Gateway, the network and a
+ * Lambda cold start. Both deadlines race their call, so a client that ignores its abort signal
+ * cannot hold the answer either.
  */
-export const SQS_SEND_DEADLINE_MS = 2000;
+export const KEY_WAIT_MS = 500;
+export const SQS_SEND_DEADLINE_MS = 1500;
+export const ANSWER_BOUND_MS = KEY_WAIT_MS + SQS_SEND_DEADLINE_MS;
 
-/** Unknown keys force an early re-read of the secret at most this often. */
+/** A key the cached set lacks forces an early re-read at most this often (a flood of forged keys cannot become a flood of reads). */
 const FORCED_KEY_REFRESH_MS = 10_000;
 
 export function createIngestHandler(options: IngestHandlerOptions): IngestHandler {
-  const keys = new KeyStore({ load: options.loadKeys, ttlMs: options.keyCacheSeconds * 1000, minRefreshIntervalMs: FORCED_KEY_REFRESH_MS });
+  const keys = new KeyStore({
+    load: options.loadKeys,
+    ttlMs: options.keyCacheSeconds * 1000,
+    minRefreshIntervalMs: FORCED_KEY_REFRESH_MS,
+    maxWaitMs: options.keyWaitMs ?? KEY_WAIT_MS,
+    onRefreshFailed: ({ error, failures, retryInMs, servingLastGoodKeys }) =>
+      options.logger.warn('LiveKit API keys could not be read', { error, failures, retryInMs, servingLastGoodKeys }),
+  });
+  const sendDeadlineMs = options.sqsSendDeadlineMs ?? SQS_SEND_DEADLINE_MS;
 
   async function enqueue({ body, attributes }: EnqueueRequest): Promise<void> {
     const messageAttributes: Record<string, MessageAttributeValue> = {};
     for (const [name, value] of Object.entries(attributes)) {
       messageAttributes[name] = { DataType: 'String', StringValue: value };
     }
-    await options.sqs.send(new SendMessageCommand({ QueueUrl: options.queueUrl, MessageBody: body, MessageAttributes: messageAttributes }), {
-      abortSignal: AbortSignal.timeout(SQS_SEND_DEADLINE_MS),
-    });
+    await withDeadline('sending the event to SQS', sendDeadlineMs, (abortSignal) =>
+      options.sqs.send(new SendMessageCommand({ QueueUrl: options.queueUrl, MessageBody: body, MessageAttributes: messageAttributes }), { abortSignal }),
+    );
   }
 
   const ingest = createWebhookIngest({

@@ -1,11 +1,26 @@
+import { withDeadline } from './deadline';
+
 /**
  * The LiveKit API key/secret pairs the ingest path accepts, read from Secrets Manager and cached.
  *
  * Several pairs may be valid at once (rotation): the secret holds `{"<apiKey>": "<apiSecret>", ...}`
- * and a token is checked against the pair named by its `iss`. A key we have not seen may simply be
- * newer than our cache, so an unknown key forces one early re-read (rate-limited, so a flood of
- * forged tokens cannot turn into a flood of Secrets Manager calls) before it is called unknown:
- * LiveKit does not retry a 401, so answering one to a genuine event loses it.
+ * and a token is checked against the pair named by its `iss`.
+ *
+ * Nothing here may make LiveKit wait: it gives up after about 3 s, and one slow answer holds up
+ * every later event of the same room. So:
+ * - a key set past its cache period is still served at once, while a refresh runs in the
+ *   background; a failed refresh keeps the last good set and is retried with exponential backoff
+ *   (1 s, 2 s, 4 s, ... at most 10 s), never once per request;
+ *   (On Lambda a background read progresses while invocations run, and may finish in a later
+ *   one; the load timeout counts wall-clock time, so a read that spanned a freeze is given up.)
+ * - a request waits for a read of the secret only when it cannot be answered otherwise (a cold
+ *   start, or a key the cached set lacks), and never longer than `maxWaitMs`; during a backoff
+ *   it does not wait at all. It then fails with `KeyStoreUnavailableError`: the sender is not at
+ *   fault, and must be told to retry;
+ * - a key the cached set lacks forces an early re-read (LiveKit does not retry a 401, so a genuine
+ *   event signed with a key added since is not answered 401 and lost), at most once per
+ *   `minRefreshIntervalMs`, so a flood of forged keys costs at most one read per interval. If
+ *   that re-read fails, the request is answered as unavailable (503), not as an unknown key.
  */
 
 export class KeyStoreUnavailableError extends Error {
@@ -15,13 +30,45 @@ export class KeyStoreUnavailableError extends Error {
   }
 }
 
+/**
+ * The secret was read and holds no key pair (`{}`: the stack created it empty and nobody has put
+ * the keys in yet). `generation` counts successful reads, so a caller can log once per read
+ * instead of once per request.
+ */
+export class KeysNotConfiguredError extends KeyStoreUnavailableError {
+  constructor(readonly generation: number) {
+    super('the LiveKit keys secret holds no key pair; put {"<apiKey>": "<apiSecret>"} in it');
+    this.name = 'KeysNotConfiguredError';
+  }
+}
+
+export interface RefreshFailure {
+  readonly error: unknown;
+  /** Consecutive failed reads. */
+  readonly failures: number;
+  /** When the next read may start. */
+  readonly retryInMs: number;
+  /** Whether a last good key set is still being served. */
+  readonly servingLastGoodKeys: boolean;
+}
+
 export interface KeyStoreOptions {
   /** Returns the secret's current JSON text. */
   readonly load: () => Promise<string>;
-  /** How long a loaded key set is used before it is read again. */
+  /** How long a loaded key set is used before it is refreshed (in the background). */
   readonly ttlMs: number;
-  /** Least time between two forced re-reads caused by unknown keys. */
+  /** A set younger than this can call a key unknown; an older one is re-read first. */
   readonly minRefreshIntervalMs: number;
+  /** Longest a request waits for a read of the secret. Default 500 ms (the ingest handler's `KEY_WAIT_MS`). */
+  readonly maxWaitMs?: number;
+  /** A read not settled by then counts as failed, so a hung call cannot block refreshes for good. Default 5 s. */
+  readonly loadTimeoutMs?: number;
+  /** First backoff after a failed read; doubled per further failure up to `maxBackoffMs`. Default 1 s. */
+  readonly baseBackoffMs?: number;
+  /** Default 10 s: a cold container whose first read failed recovers within LiveKit's retries. */
+  readonly maxBackoffMs?: number;
+  /** Called once per failed read (reads are rate-limited by the backoff, so this cannot flood). */
+  readonly onRefreshFailed?: (failure: RefreshFailure) => void;
   readonly now?: () => number;
 }
 
@@ -32,6 +79,10 @@ export class KeyStore {
   private loadedAt = -Infinity;
   private lastForcedAt = -Infinity;
   private inFlight: Promise<KeySet> | undefined;
+  private failures = 0;
+  private retryAt = -Infinity;
+  private lastError: unknown;
+  private generation = 0;
   private readonly now: () => number;
 
   constructor(private readonly options: KeyStoreOptions) {
@@ -39,51 +90,88 @@ export class KeyStore {
   }
 
   /**
-   * The secret for `apiKey`, or `undefined` when the key is not configured.
-   * Throws `KeyStoreUnavailableError` when no key set can be read at all, or none is configured:
-   * the sender is not at fault then, and must be told to retry.
+   * The secret for `apiKey`, or `undefined` when the key set does not have it (after a forced
+   * re-read, unless one ran within `minRefreshIntervalMs`). Throws `KeysNotConfiguredError` when
+   * the secret holds no key pair, `KeyStoreUnavailableError` when no key set could be read in time
+   * (on a cold start, or for the forced re-read: we cannot tell an unknown key then).
    */
   async secretFor(apiKey: string): Promise<string | undefined> {
-    let keys = await this.current();
-    let secret = keys.get(apiKey);
-    if (secret === undefined && this.now() - this.lastForcedAt >= this.options.minRefreshIntervalMs) {
+    let keys = this.keys ?? (await this.read());
+    if (this.now() - this.loadedAt >= this.options.ttlMs) this.refreshInBackground();
+    const secret = keys.get(apiKey);
+    if (secret !== undefined) return secret;
+    if (this.now() - this.lastForcedAt >= this.options.minRefreshIntervalMs) {
       this.lastForcedAt = this.now();
-      keys = await this.reload(keys);
-      secret = keys.get(apiKey);
+      keys = await this.read();
     }
-    if (keys.size === 0) {
-      throw new KeyStoreUnavailableError('no LiveKit API keys are configured in the secret');
-    }
-    return secret;
+    return this.lookup(keys, apiKey);
   }
 
-  private async current(): Promise<KeySet> {
-    if (this.keys && this.now() - this.loadedAt < this.options.ttlMs) return this.keys;
-    return this.reload(this.keys);
+  private lookup(keys: KeySet, apiKey: string): string | undefined {
+    if (keys.size === 0) throw new KeysNotConfiguredError(this.generation);
+    return keys.get(apiKey);
   }
 
-  /** Reads the secret once for all concurrent callers; on failure keeps serving a stale set. */
-  private async reload(stale: KeySet | undefined): Promise<KeySet> {
-    this.inFlight ??= this.options
-      .load()
-      .then((text) => {
-        const keys = parseKeySet(text);
+  private refreshInBackground(): void {
+    if (!this.inFlight && this.now() >= this.retryAt) this.start();
+  }
+
+  /** A fresh key set, waiting at most `maxWaitMs` for it; no wait at all during a backoff. */
+  private async read(): Promise<KeySet> {
+    if (!this.inFlight) {
+      const waitMs = this.retryAt - this.now();
+      if (waitMs > 0) {
+        throw new KeyStoreUnavailableError(`the LiveKit keys secret could not be read (${this.failures} failed reads; next in ${waitMs} ms)`, { cause: this.lastError });
+      }
+      this.start();
+    }
+    const reading = this.inFlight!;
+    try {
+      return await withDeadline('reading the LiveKit keys secret', this.options.maxWaitMs ?? 500, () => reading);
+    } catch (error) {
+      throw error instanceof KeyStoreUnavailableError ? error : new KeyStoreUnavailableError(`could not read the LiveKit API keys (${nameOf(error)})`, { cause: error });
+    }
+  }
+
+  /** Starts one read for every caller; its outcome updates the cache or the backoff, whoever awaits it. */
+  private start(): void {
+    const reading = withDeadline('reading the LiveKit keys secret', this.options.loadTimeoutMs ?? 5_000, () => this.options.load()).then(parseKeySet);
+    const settled = reading.then(
+      (keys) => {
         this.keys = keys;
         this.loadedAt = this.now();
+        this.failures = 0;
+        this.retryAt = -Infinity;
+        this.generation++;
         return keys;
-      })
-      .finally(() => {
-        this.inFlight = undefined;
-      });
-    try {
-      return await this.inFlight;
-    } catch (error) {
-      if (stale) return stale;
-      throw error instanceof KeyStoreUnavailableError
-        ? error
-        : new KeyStoreUnavailableError('could not read the LiveKit API keys', { cause: error });
-    }
+      },
+      (cause: unknown) => {
+        // Only our own messages and the failure's class go further (into logs): a client error's
+        // message could quote what it was reading.
+        const error = cause instanceof KeyStoreUnavailableError ? cause : new KeyStoreUnavailableError(`could not read the LiveKit API keys (${nameOf(cause)})`, { cause });
+        this.failures++;
+        const retryInMs = Math.min((this.options.baseBackoffMs ?? 1_000) * 2 ** (this.failures - 1), this.options.maxBackoffMs ?? 10_000);
+        this.retryAt = this.now() + retryInMs;
+        this.lastError = error;
+        this.options.onRefreshFailed?.({ error, failures: this.failures, retryInMs, servingLastGoodKeys: this.keys !== undefined });
+        throw error;
+      },
+    );
+    this.inFlight = settled;
+    // Cleared whatever the outcome; a background refresh nobody awaits must not be an unhandled rejection.
+    settled.then(
+      () => this.clear(settled),
+      () => this.clear(settled),
+    );
   }
+
+  private clear(settled: Promise<KeySet>): void {
+    if (this.inFlight === settled) this.inFlight = undefined;
+  }
+}
+
+function nameOf(error: unknown): string {
+  return error instanceof Error ? error.name : typeof error;
 }
 
 /** Parses `{"<apiKey>": "<apiSecret>", ...}`; anything else is a configuration error. */

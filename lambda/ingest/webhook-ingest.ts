@@ -2,16 +2,18 @@ import { createHash } from 'node:crypto';
 import { TokenVerifier } from 'livekit-server-sdk';
 import type { Logger } from '../shared/logger';
 import { MESSAGE_ATTRIBUTE } from '../shared/queue-message';
-import { KeyStore, KeyStoreUnavailableError } from './key-store';
+import { SQS_MAX_MESSAGE_BYTES, sqsMessageBytes, sqsSafeAttribute, sqsSafeBody } from '../shared/sqs-safe-body';
+import { KeyStore, KeysNotConfiguredError, KeyStoreUnavailableError } from './key-store';
 
 /**
  * Verify-and-enqueue: the only work done while LiveKit waits (about 3 s on LiveKit Cloud, and a
  * slow answer holds up every later event of the same room). Verifies the signature over the raw
- * bytes, reads the event's id/type/room, hands the untouched body to the queue, and answers.
+ * bytes, reads the event's id/type/room, hands the body to the queue (byte for byte, unless it
+ * holds characters SQS refuses: see `sqsSafeBody`), and answers.
  *
- * Status codes follow the contract in DESIGN.md. LiveKit retries only 5xx/429/timeouts and treats
- * any 4xx as delivered, so a 4xx is reserved for requests that are not a genuine event, and any
- * failure on our side is a 503.
+ * Status codes follow the contract in docs/design.md. LiveKit retries only 5xx/429/timeouts and
+ * treats any 4xx as delivered, so a 4xx is reserved for requests that are not a genuine event,
+ * and anything that keeps a genuine event from the queue (our failure, or its size) is a 503.
  */
 
 export interface IngestRequest {
@@ -47,21 +49,42 @@ export interface WebhookIngestOptions {
 
 export const WEBHOOK_PATH = '/webhook';
 
+/**
+ * LiveKit's webhook tokens are valid for 5 minutes (livekit/protocol `webhook/resource_url_notifier.go`:
+ * `auth.NewAccessToken(apiKey, apiSecret).SetValidFor(5 * time.Minute)`), and the same token is
+ * reused for every retry. A token whose `exp` lies further ahead than twice that (plus the clock
+ * tolerance) was not minted by LiveKit's notifier; neither was one whose `exp` is not a finite
+ * number (`"exp":1e400` parses as Infinity, which the JWT library takes for "never expires").
+ */
+export const MAX_TOKEN_LIFETIME_SECONDS = 600;
+
 export type RejectReason =
   | 'route_not_found'
   | 'method_not_allowed'
-  | 'body_too_large'
   | 'missing_token'
   | 'malformed_token'
   | 'unknown_key'
   | 'invalid_token'
   | 'body_hash_mismatch'
+  | 'body_not_utf8'
   | 'body_not_json'
   | 'not_an_event';
+
+/**
+ * Strict: LiveKit's body is `protojson.Marshal` output (livekit/protocol
+ * `webhook/resource_url_notifier.go`), and protobuf-go's JSON writer fails on invalid UTF-8 rather
+ * than write it (`internal/encoding/json/encode.go`), so a signed body that is not UTF-8 was not
+ * sent by LiveKit. Decoding it leniently would queue a repaired text, not the signed bytes. A
+ * byte-order mark is kept, and then is not JSON.
+ */
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 export function createWebhookIngest(options: WebhookIngestOptions): (request: IngestRequest) => Promise<IngestResponse> {
   const verifiers = new Map<string, { secret: string; verifier: TokenVerifier }>();
   const now = options.now ?? Date.now;
+  // "Not configured" is logged once per read of the secret, not once per request: a busy LiveKit
+  // would otherwise write a line per event until someone fills the secret in.
+  let notConfiguredLogged = -1;
 
   const verifierFor = (apiKey: string, secret: string): TokenVerifier => {
     const cached = verifiers.get(apiKey);
@@ -81,38 +104,63 @@ export function createWebhookIngest(options: WebhookIngestOptions): (request: In
       const shown = statusCode === 401 ? undefined : detail;
       return respond(statusCode, { error: reason, ...(shown ? { detail: shown } : {}) }, extra);
     };
+    const retryLater = (error: string): IngestResponse => respond(503, { error }, { 'retry-after': '1' });
 
     if (request.path !== WEBHOOK_PATH) return reject(404, 'route_not_found');
     if (request.method !== 'POST') return reject(405, 'method_not_allowed', undefined, { allow: 'POST' });
-    if (request.body.length > options.maxBodyBytes) {
-      return reject(413, 'body_too_large', `body is ${request.body.length} bytes, the limit is ${options.maxBodyBytes}`);
-    }
 
     const token = header(request.headers, 'authorization')?.trim();
     if (!token) return reject(401, 'missing_token');
     const apiKey = unverifiedIssuer(token);
-    if (apiKey === undefined) return reject(401, 'malformed_token');
+    if (apiKey === undefined) {
+      return reject(401, 'malformed_token', /^bearer\s/i.test(token) ? 'a "Bearer " prefix: LiveKit sends the bare JWT' : undefined);
+    }
+    const shownKey = loggableKey(apiKey);
 
     let secret: string | undefined;
     try {
       secret = await options.keys.secretFor(apiKey);
     } catch (error) {
+      if (error instanceof KeysNotConfiguredError) {
+        if (error.generation !== notConfiguredLogged) {
+          notConfiguredLogged = error.generation;
+          log.error('LiveKit API keys not configured; asking LiveKit to retry', { error, apiKey: shownKey });
+        }
+        return retryLater('keys_not_configured');
+      }
       if (!(error instanceof KeyStoreUnavailableError)) throw error;
-      log.error('LiveKit API keys unavailable; asking LiveKit to retry', { error, apiKey });
-      return respond(503, { error: 'keys_unavailable' }, { 'retry-after': '1' });
+      log.error('LiveKit API keys unavailable; asking LiveKit to retry', { error, apiKey: shownKey, latencyMs: now() - started });
+      return retryLater('keys_unavailable');
     }
-    if (secret === undefined) return reject(401, 'unknown_key', `API key "${apiKey}" is not configured`);
+    if (secret === undefined) return reject(401, 'unknown_key', `API key "${shownKey}" is not configured`);
 
-    let claims: { sha256?: unknown };
+    let claims: { sha256?: unknown; exp?: unknown };
     try {
       claims = await verifierFor(apiKey, secret).verify(token, options.clockToleranceSeconds);
     } catch (error) {
       return reject(401, 'invalid_token', error instanceof Error ? error.message : String(error));
     }
+    const latestExp = now() / 1000 + MAX_TOKEN_LIFETIME_SECONDS + options.clockToleranceSeconds;
+    if (typeof claims.exp !== 'number' || !Number.isFinite(claims.exp) || claims.exp > latestExp) {
+      return reject(401, 'invalid_token', `"exp" must be a time at most ${MAX_TOKEN_LIFETIME_SECONDS} s ahead (LiveKit's tokens live 5 minutes)`);
+    }
     const bodyHash = createHash('sha256').update(request.body).digest('base64');
     if (claims.sha256 !== bodyHash) return reject(401, 'body_hash_mismatch');
 
-    const text = request.body.toString('utf8');
+    // From here the body is LiveKit's: anything refused now is refused with a status LiveKit
+    // retries (5xx) unless LiveKit could never have sent it (the 400s below).
+    const tooLarge = (fields: Record<string, number>, eventLog = log): IngestResponse => {
+      eventLog.error('event not stored; asking LiveKit to retry', { reason: 'event_too_large', ...fields, latencyMs: now() - started });
+      return retryLater('event_too_large');
+    };
+    if (request.body.length > options.maxBodyBytes) return tooLarge({ bytes: request.body.length, maxBodyBytes: options.maxBodyBytes });
+
+    let text: string;
+    try {
+      text = utf8.decode(request.body);
+    } catch {
+      return reject(400, 'body_not_utf8', 'the body must be UTF-8 (LiveKit sends protojson, always valid UTF-8)');
+    }
     let event: unknown;
     try {
       event = JSON.parse(text);
@@ -124,19 +172,24 @@ export function createWebhookIngest(options: WebhookIngestOptions): (request: In
 
     const eventLog = log.child({ eventId: summary.id, eventType: summary.type, room: summary.room });
     const attributes: Record<string, string> = {
-      [MESSAGE_ATTRIBUTE.eventId]: summary.id,
-      [MESSAGE_ATTRIBUTE.eventType]: summary.type,
+      [MESSAGE_ATTRIBUTE.eventId]: sqsSafeAttribute(summary.id),
+      [MESSAGE_ATTRIBUTE.eventType]: sqsSafeAttribute(summary.type),
       [MESSAGE_ATTRIBUTE.source]: 'webhook',
       [MESSAGE_ATTRIBUTE.receivedAt]: String(started),
     };
-    if (summary.room) attributes[MESSAGE_ATTRIBUTE.roomName] = summary.room;
+    if (summary.room) attributes[MESSAGE_ATTRIBUTE.roomName] = sqsSafeAttribute(summary.room);
+    // The signed text, unless it holds characters SQS refuses: then the same JSON with those
+    // characters as \u escapes (lambda/shared/sqs-safe-body.ts).
+    const body = sqsSafeBody(text);
+    const messageBytes = sqsMessageBytes(body, attributes);
+    if (messageBytes > SQS_MAX_MESSAGE_BYTES) return tooLarge({ bytes: request.body.length, messageBytes, maxMessageBytes: SQS_MAX_MESSAGE_BYTES }, eventLog);
     try {
-      await options.enqueue({ body: text, attributes });
+      await options.enqueue({ body, attributes });
     } catch (error) {
       eventLog.error('event not stored; asking LiveKit to retry', { error, latencyMs: now() - started });
-      return respond(503, { error: 'not_stored' }, { 'retry-after': '1' });
+      return retryLater('not_stored');
     }
-    eventLog.info('event enqueued', { latencyMs: now() - started, bytes: request.body.length });
+    eventLog.info('event enqueued', { latencyMs: now() - started, bytes: request.body.length, ...(body !== text ? { escapedBytes: Buffer.byteLength(body) } : {}) });
     return respond(200, { ok: true, id: summary.id });
   };
 }
@@ -155,24 +208,41 @@ export function header(headers: Readonly<Record<string, string | undefined>>, na
   return undefined;
 }
 
+/** A JWT in compact form: three base64url parts, nothing around them. */
+const COMPACT_JWT = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
+
 /**
  * The `iss` of a JWT, read without verifying it, only to choose which secret to verify it with.
- * LiveKit sends the bare token; a `Bearer ` prefix is tolerated for hand-made requests.
+ * The header must be the bare token, as LiveKit sends it (livekit/protocol
+ * `webhook/resource_url_notifier.go`: `req.Header.Set(authHeader, token)`, no prefix) and as
+ * LiveKit's own receivers expect it (livekit/protocol `webhook/verifier.go` and livekit-server-sdk's
+ * `WebhookReceiver` hand the header to the JWT parser unchanged). Anything else, a `Bearer `
+ * prefix included, is malformed: refused before any key lookup, so lookup and verification
+ * always see the same token.
  */
 export function unverifiedIssuer(token: string): string | undefined {
-  const bare = token.startsWith('Bearer ') ? token.slice(7) : token;
-  const parts = bare.split('.');
-  if (parts.length !== 3) return undefined;
+  if (!COMPACT_JWT.test(token)) return undefined;
   try {
-    const payload: unknown = JSON.parse(Buffer.from(parts[1], 'base64url').toString('utf8'));
+    const payload: unknown = JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString('utf8'));
     if (typeof payload === 'object' && payload !== null && typeof (payload as { iss?: unknown }).iss === 'string') {
       const iss = (payload as { iss: string }).iss;
       return iss === '' ? undefined : iss;
     }
   } catch {
-    // Not base64url JSON: reported as a malformed token below.
+    // Not base64url JSON: reported as a malformed token.
   }
   return undefined;
+}
+
+/**
+ * An unverified `iss` as it may appear in a log line: LiveKit API keys are short ASCII ids, so a
+ * short printable one is shown whole; anything else (a forger's 7 KB `iss`, control characters)
+ * by its first characters, its length and a hash, so a log line cannot be amplified or forged.
+ */
+export function loggableKey(apiKey: string): string {
+  if (apiKey.length <= 64 && /^[\x21-\x7e]+$/.test(apiKey)) return apiKey;
+  const head = apiKey.slice(0, 16).replace(/[^\x21-\x7e]/g, '?');
+  return `${head}... (${apiKey.length} chars, sha256 ${createHash('sha256').update(apiKey).digest('hex').slice(0, 12)})`;
 }
 
 interface EventSummary {

@@ -9,6 +9,7 @@ import { existsSync } from 'fs';
 import { join } from 'path';
 import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { PipelineConfig, queueVisibilityTimeoutSeconds } from '../../lib/config';
+import { SQS_MAX_MESSAGE_BYTES } from '../../lambda/shared/sqs-safe-body';
 import { superviseEngine } from './engine-process';
 import { freePort, waitUntil } from './free-port';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from './dynamodb-local';
@@ -89,7 +90,10 @@ export async function startSqsEmulator(options: SqsEmulatorOptions = {}): Promis
     async createEventQueues(config, queueOptions = {}) {
       const name = queueOptions.name ?? `events-${randomUUID().slice(0, 8)}`;
       const dlq = await client.send(
-        new CreateQueueCommand({ QueueName: `${name}-dlq`, Attributes: { MessageRetentionPeriod: String(config.queue.dlqRetentionDays * 86_400) } }),
+        new CreateQueueCommand({
+          QueueName: `${name}-dlq`,
+          Attributes: { MessageRetentionPeriod: String(config.queue.dlqRetentionDays * 86_400), MaximumMessageSize: String(SQS_MAX_MESSAGE_BYTES) },
+        }),
       );
       const dlqArn = (await client.send(new GetQueueAttributesCommand({ QueueUrl: dlq.QueueUrl, AttributeNames: ['QueueArn'] }))).Attributes?.QueueArn;
       if (!dlq.QueueUrl || !dlqArn) throw new Error('fauxqs did not create the DLQ');
@@ -99,6 +103,8 @@ export async function startSqsEmulator(options: SqsEmulatorOptions = {}): Promis
           Attributes: {
             VisibilityTimeout: String(queueOptions.visibilityTimeoutSeconds ?? queueVisibilityTimeoutSeconds(config.processing)),
             MessageRetentionPeriod: String(config.queue.retentionDays * 86_400),
+            // As lib/event-queue.ts sets it (fauxqs's default is the same 1 MiB; named so they cannot drift).
+            MaximumMessageSize: String(SQS_MAX_MESSAGE_BYTES),
             RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: String(config.queue.maxReceiveCount) }),
           },
         }),

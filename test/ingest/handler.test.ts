@@ -1,7 +1,8 @@
-import { SignJWT } from 'jose';
-import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { mockClient } from 'aws-sdk-client-mock';
-import { bodySha256, fixture, signWebhook } from '../support/livekit-signing';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { bodySha256, signWebhook } from '../support/livekit-signing';
+import { ATTACK_MAX_BODY_BYTES, ATTACKS, attackTable } from './attacks';
+import { apiEvent, EVENT, handMadeToken, KEY, KEYS_JSON, loadHandler, NEXT_KEY, NEXT_SECRET, nowSeconds, QUEUE_URL, SECRET, signed } from './handler-harness';
 
 /*
  * The ingest Lambda handler, called the way API Gateway calls it, with requests signed exactly as
@@ -9,104 +10,7 @@ import { bodySha256, fixture, signWebhook } from '../support/livekit-signing';
  * is the SendMessage command that was, or was not, sent.
  */
 
-const KEY = 'APIprimary';
-const SECRET = 'primary-secret-at-least-32-characters-long';
-const NEXT_KEY = 'APIrotated';
-const NEXT_SECRET = 'rotated-secret-at-least-32-characters-long';
-const QUEUE_URL = 'https://sqs.eu-west-1.amazonaws.com/123456789012/webhooks';
 const MAX_BODY_BYTES = 4096;
-const EVENT = fixture('livekit-track-unpublished.json');
-
-interface Loaded {
-  handler: (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>;
-  /** Inputs of every SendMessage the handler sent. */
-  sent: () => Array<Record<string, any>>;
-  secretReads: () => number;
-  sqs: ReturnType<typeof mockClient>;
-  secrets: ReturnType<typeof mockClient>;
-}
-
-/** A fresh handler module (fresh key cache), with its AWS clients mocked. */
-function loadHandler(secretValues: Array<string | Error> = [JSON.stringify({ [KEY]: SECRET, [NEXT_KEY]: NEXT_SECRET })]): Loaded {
-  Object.assign(process.env, {
-    QUEUE_URL,
-    LIVEKIT_KEYS_SECRET_ID: 'livekit-keys',
-    MAX_BODY_BYTES: String(MAX_BODY_BYTES),
-    CLOCK_TOLERANCE_SECONDS: '30',
-    KEY_CACHE_SECONDS: '300',
-    LOG_LEVEL: 'error',
-    AWS_REGION: 'eu-west-1',
-  });
-  let loaded!: Loaded;
-  jest.isolateModules(() => {
-    const sqsModule = require('@aws-sdk/client-sqs');
-    const smModule = require('@aws-sdk/client-secrets-manager');
-    const sqs = mockClient(sqsModule.SQSClient);
-    sqs.on(sqsModule.SendMessageCommand).resolves({ MessageId: 'm-1' } as never);
-    const secrets = mockClient(smModule.SecretsManagerClient);
-    let stub = secrets.on(smModule.GetSecretValueCommand);
-    for (const value of secretValues) {
-      stub = value instanceof Error ? stub.rejectsOnce(value) : stub.resolvesOnce({ SecretString: value } as never);
-    }
-    const last = secretValues[secretValues.length - 1];
-    if (typeof last === 'string') stub.resolves({ SecretString: last } as never);
-    const { handler } = require('../../lambda/ingest/handler');
-    loaded = {
-      handler,
-      sent: () => sqs.commandCalls(sqsModule.SendMessageCommand).map((call) => call.args[0].input),
-      secretReads: () => secrets.commandCalls(smModule.GetSecretValueCommand).length,
-      sqs,
-      secrets,
-    };
-  });
-  return loaded;
-}
-
-interface RequestOptions {
-  body?: Buffer | string;
-  headers?: Record<string, string>;
-  method?: string;
-  path?: string;
-  base64?: boolean;
-}
-
-/** An HTTP API (payload v2) event as API Gateway builds it for `POST /webhook`. */
-function apiEvent({ body = EVENT, headers = {}, method = 'POST', path = '/webhook', base64 = false }: RequestOptions): APIGatewayProxyEventV2 {
-  const bytes = Buffer.isBuffer(body) ? body : Buffer.from(body);
-  return {
-    version: '2.0',
-    routeKey: '$default',
-    rawPath: path,
-    rawQueryString: '',
-    headers: { 'content-type': 'application/webhook+json', 'user-agent': 'LiveKit', ...headers },
-    requestContext: {
-      accountId: '123456789012',
-      apiId: 'api',
-      domainName: 'api.example.com',
-      domainPrefix: 'api',
-      http: { method, path, protocol: 'HTTP/1.1', sourceIp: '203.0.113.9', userAgent: 'LiveKit' },
-      requestId: 'req',
-      routeKey: '$default',
-      stage: '$default',
-      time: '',
-      timeEpoch: 0,
-    },
-    body: base64 ? bytes.toString('base64') : bytes.toString('utf8'),
-    isBase64Encoded: base64,
-  };
-}
-
-async function signed(body: Buffer | string, key = KEY, secret = SECRET): Promise<Record<string, string>> {
-  return { authorization: await signWebhook(body, key, secret) };
-}
-
-/** A token LiveKit would never send, for the cases the SDK's AccessToken cannot make. */
-async function handMadeToken(claims: Record<string, unknown>, secret = SECRET, header: Record<string, unknown> = { alg: 'HS256' }): Promise<string> {
-  const jwt = new SignJWT(claims).setProtectedHeader(header as { alg: string });
-  return jwt.sign(new TextEncoder().encode(secret));
-}
-
-const nowSeconds = () => Math.floor(Date.now() / 1000);
 
 describe('ingest handler: genuine events', () => {
   it('enqueues the exact body LiveKit signed, with the event id, type, room and source as attributes', async () => {
@@ -152,7 +56,7 @@ describe('ingest handler: genuine events', () => {
   });
 
   it('accepts a key added to the secret after the cache was filled, without waiting for the cache to expire', async () => {
-    const h = loadHandler([JSON.stringify({ [KEY]: SECRET }), JSON.stringify({ [KEY]: SECRET, [NEXT_KEY]: NEXT_SECRET })]);
+    const h = loadHandler({ secrets: [JSON.stringify({ [KEY]: SECRET }), KEYS_JSON] });
     expect((await h.handler(apiEvent({ headers: await signed(EVENT) }))).statusCode).toBe(200);
     const response = await h.handler(apiEvent({ headers: await signed(EVENT, NEXT_KEY, NEXT_SECRET) }));
     expect(response.statusCode).toBe(200);
@@ -183,21 +87,21 @@ describe('ingest handler: failures on our side answer 503 so LiveKit retries', (
   });
 
   it('answers 503, not 401, when the keys cannot be read', async () => {
-    const h = loadHandler([new Error('AccessDenied'), new Error('AccessDenied')]);
+    const h = loadHandler({ secrets: [new Error('AccessDenied')] });
     const response = await h.handler(apiEvent({ headers: await signed(EVENT) }));
     expect(response.statusCode).toBe(503);
     expect(h.sent()).toHaveLength(0);
   });
 
   it('answers 503, not 401, when the secret holds no keys yet', async () => {
-    const h = loadHandler(['{}']);
+    const h = loadHandler({ secrets: ['{}'] });
     const response = await h.handler(apiEvent({ headers: await signed(EVENT) }));
     expect(response.statusCode).toBe(503);
     expect(h.sent()).toHaveLength(0);
   });
 
   it('keeps accepting events with the cached keys when a refresh fails', async () => {
-    const h = loadHandler([JSON.stringify({ [KEY]: SECRET }), new Error('Throttling')]);
+    const h = loadHandler({ secrets: [JSON.stringify({ [KEY]: SECRET }), new Error('Throttling')] });
     expect((await h.handler(apiEvent({ headers: await signed(EVENT) }))).statusCode).toBe(200);
     // An unknown key forces a refresh, which fails: the known key must keep working.
     await h.handler(apiEvent({ headers: await signed(EVENT, 'APIunknown', SECRET) }));
@@ -206,55 +110,18 @@ describe('ingest handler: failures on our side answer 503 so LiveKit retries', (
   });
 });
 
-type BadInput = [name: string, reason: string, status: number, request: () => Promise<RequestOptions>];
-
-const otherBody = Buffer.from(JSON.stringify({ id: 'EV_other', event: 'room_started', room: { sid: 'RM_x', name: 'x' } }));
-const changedByOneByte = Buffer.from(EVENT);
-changedByOneByte[changedByOneByte.indexOf('track_unpublished')] = 'T'.charCodeAt(0);
-const signedBody = async (body: string | Buffer): Promise<RequestOptions> => ({ body, headers: await signed(body) });
-const oversized = Buffer.from(JSON.stringify({ id: 'EV_big', event: 'room_started', pad: 'x'.repeat(MAX_BODY_BYTES) }));
-
-const BAD_INPUTS: BadInput[] = [
-  ['no Authorization header', 'missing_token', 401, async () => ({})],
-  ['an empty Authorization header', 'missing_token', 401, async () => ({ headers: { authorization: '' } })],
-  ['a garbled token', 'malformed_token', 401, async () => ({ headers: { authorization: 'not-a-jwt' } })],
-  ['a token whose payload is not JSON', 'malformed_token', 401, async () => ({ headers: { authorization: 'eyJhbGciOiJIUzI1NiJ9.bm90IGpzb24.c2ln' } })],
-  ['a token without iss', 'malformed_token', 401, async () => ({ headers: { authorization: await handMadeToken({ exp: nowSeconds() + 300, sha256: bodySha256(EVENT) }) } })],
-  ['an expired token', 'invalid_token', 401, async () => ({ headers: { authorization: await handMadeToken({ iss: KEY, exp: nowSeconds() - 120, sha256: bodySha256(EVENT) }) } })],
-  ['a token not valid before 2 minutes from now', 'invalid_token', 401, async () => ({ headers: { authorization: await handMadeToken({ iss: KEY, nbf: nowSeconds() + 120, exp: nowSeconds() + 420, sha256: bodySha256(EVENT) }) } })],
-  ['a token that never expires', 'invalid_token', 401, async () => ({ headers: { authorization: await handMadeToken({ iss: KEY, sha256: bodySha256(EVENT) }) } })],
-  ['a token signed with the wrong secret', 'invalid_token', 401, async () => ({ headers: await signed(EVENT, KEY, 'not-the-secret-but-just-as-long-as-it') })],
-  ['a token for an unknown API key', 'unknown_key', 401, async () => ({ headers: await signed(EVENT, 'APIunknown', SECRET) })],
-  ['an unsigned token (alg none)', 'invalid_token', 401, async () => {
-    const enc = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url');
-    return { headers: { authorization: `${enc({ alg: 'none', typ: 'JWT' })}.${enc({ iss: KEY, exp: nowSeconds() + 300, sha256: bodySha256(EVENT) })}.` } };
-  }],
-  ['a valid token without the sha256 claim', 'body_hash_mismatch', 401, async () => ({ headers: { authorization: await handMadeToken({ iss: KEY, exp: nowSeconds() + 300 }) } })],
-  ['the body changed by one byte', 'body_hash_mismatch', 401, async () => ({ body: changedByOneByte, headers: await signed(EVENT) })],
-  ['the hash of another body', 'body_hash_mismatch', 401, async () => ({ body: EVENT, headers: await signed(otherBody) })],
-  ['a base64 body whose encoded text was signed', 'body_hash_mismatch', 401, async () => ({ body: EVENT, base64: true, headers: await signed(EVENT.toString('base64')) })],
-  ['a body that is not JSON', 'body_not_json', 400, () => signedBody('id=EV_1&event=room_started')],
-  ['a JSON array', 'not_an_event', 400, () => signedBody('[{"id":"EV_1","event":"room_started"}]')],
-  ['JSON null', 'not_an_event', 400, () => signedBody('null')],
-  ['JSON without id', 'not_an_event', 400, () => signedBody('{"event":"room_started","room":{"name":"a"}}')],
-  ['JSON without event', 'not_an_event', 400, () => signedBody('{"id":"EV_1","room":{"name":"a"}}')],
-  ['an id that is not a string', 'not_an_event', 400, () => signedBody('{"id":42,"event":"room_started"}')],
-  ['an empty body', 'body_not_json', 400, () => signedBody('')],
-  ['an oversized body', 'body_too_large', 413, () => signedBody(oversized)],
-  ['an oversized base64 body', 'body_too_large', 413, async () => ({ body: oversized, base64: true, headers: await signed(oversized) })],
-  ['GET on the webhook route', 'method_not_allowed', 405, async () => ({ method: 'GET', headers: await signed(EVENT) })],
-  ['POST on another route', 'route_not_found', 404, async () => ({ path: '/hook', headers: await signed(EVENT) })],
-];
-
-describe('ingest handler: bad input gets the contract status and nothing is enqueued', () => {
+describe('ingest handler: every attack gets its contract status, nothing is enqueued, no log line is amplified', () => {
   const h = loadHandler();
   beforeEach(() => h.sqs.resetHistory());
 
-  it.each(BAD_INPUTS)('%s → %s, %i', async (_name, reason, status, request) => {
-    const response = await h.handler(apiEvent(await request()));
+  it.each(ATTACKS.map((a) => [a.attackClass, a.name, a.reason, a.status, a] as const))('%s: %s → %s, %i', async (_class, _name, reason, status, attack) => {
+    const before = h.logs().length;
+    const response = await h.handler(apiEvent(await attack.request()));
     expect(response.statusCode).toBe(status);
     expect(JSON.parse(response.body!).error).toBe(reason);
     expect(h.sent()).toHaveLength(0);
+    // An attacker controls the token and the body, not the size of what we log about them.
+    for (const line of h.logs().slice(before)) expect(JSON.stringify(line).length).toBeLessThan(1_000);
   });
 
   it('says which check failed on a 401, but not the verifier\'s detail', async () => {
@@ -262,11 +129,20 @@ describe('ingest handler: bad input gets the contract status and nothing is enqu
     expect(JSON.parse(response.body!)).toEqual({ error: 'unknown_key' });
   });
 
-  it('has at least 20 cases', () => {
-    expect(BAD_INPUTS.length).toBeGreaterThanOrEqual(20);
+  it('covers at least 40 cases in 10 classes', () => {
+    expect(ATTACKS.length).toBeGreaterThanOrEqual(40);
+    expect(new Set(ATTACKS.map((a) => a.attackClass)).size).toBeGreaterThanOrEqual(10);
+    expect(MAX_BODY_BYTES).toBe(ATTACK_MAX_BODY_BYTES);
   });
 
   it('still accepts the genuine event after all of them (the bad inputs did not poison the cache)', async () => {
     expect((await h.handler(apiEvent({ headers: await signed(EVENT) }))).statusCode).toBe(200);
+  });
+});
+
+describe('the README security table', () => {
+  it('is the one rendered from the attack list (regenerate with `npx tsx test/ingest/attacks.ts`)', () => {
+    const readme = readFileSync(join(__dirname, '..', '..', 'README.md'), 'utf8');
+    expect(readme).toContain(attackTable());
   });
 });
