@@ -130,7 +130,7 @@ export const DEFAULT_CONFIG: PipelineConfig = {
   reconcile: { intervalMinutes: 1, graceSeconds: 55, requestBudgetPerRun: 200, concurrency: 8, fullCheckMinutes: 30 },
   // Chosen from measured false-page and detection figures: docs/runbooks.md#runbook-missed-events
   // (scripts/measure-missed-alarm.ts reproduces them).
-  alarms: { missedEventsThreshold: 3, missedEventsEvaluationPeriods: 3, missedEventsDatapointsToAlarm: 2 },
+  alarms: { missedEventsThreshold: 3, missedEventsEvaluationPeriods: 3, missedEventsDatapointsToAlarm: 3 },
   logRetentionDays: 30,
   removalPolicy: 'retain',
 };
