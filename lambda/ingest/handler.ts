@@ -1,7 +1,7 @@
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { nonNegativeIntEnv, requiredEnv } from '../shared/env';
-import { Logger, parseLogLevel } from '../shared/logger';
+import { Logger, parseLogLevel, withRequestId } from '../shared/logger';
 import { createIngestHandler } from './ingest-handler';
 
 /**
@@ -14,7 +14,7 @@ const secretId = requiredEnv('LIVEKIT_KEYS_SECRET_ID');
 const sqs = new SQSClient({ maxAttempts: 3, requestHandler: { connectionTimeout: 250, requestTimeout: 600 } });
 const secrets = new SecretsManagerClient({ maxAttempts: 2, requestHandler: { connectionTimeout: 250, requestTimeout: 800 } });
 
-export const handler = createIngestHandler({
+export const handler = withRequestId(createIngestHandler({
   sqs,
   queueUrl: requiredEnv('QUEUE_URL'),
   loadKeys: async () => {
@@ -26,4 +26,4 @@ export const handler = createIngestHandler({
   maxBodyBytes: nonNegativeIntEnv('MAX_BODY_BYTES'),
   clockToleranceSeconds: nonNegativeIntEnv('CLOCK_TOLERANCE_SECONDS'),
   logger: new Logger({ service: 'ingest', level: parseLogLevel(process.env.LOG_LEVEL) }),
-});
+}));
