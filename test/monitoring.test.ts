@@ -125,6 +125,14 @@ describe('Monitoring construct', () => {
     expect(pages).toEqual(['lkw-prod-api-5xx', 'lkw-prod-apply-lag', 'lkw-prod-dlq-not-empty', 'lkw-prod-ingest-5xx', 'lkw-prod-missed-events', 'lkw-prod-queue-oldest-message-age']);
   });
 
+  it('counts an empty keys secret as "not configured", never as an enqueue failure (which pages)', () => {
+    const messages = (pattern: string) => [...pattern.matchAll(/\$\.message = "([^"]+)"/g)].map((match) => match[1]);
+    expect(messages(LOG_METRICS.notConfigured.pattern)).toEqual(['LiveKit API keys not configured; asking LiveKit to retry']);
+    expect(messages(LOG_METRICS.enqueueFailures.pattern)).not.toContain('LiveKit API keys not configured; asking LiveKit to retry');
+    // A secret that cannot be read is still a failure.
+    expect(messages(LOG_METRICS.enqueueFailures.pattern)).toContain('LiveKit API keys unavailable; asking LiveKit to retry');
+  });
+
   it('pages on API 5xx minus the 503s of a stack still waiting for its keys', () => {
     const alarm = findAlarm('runbook-api-5xx');
     expect(alarm.AlarmActions).toEqual([pageTopic]);
