@@ -3,7 +3,8 @@
  * carries the fields bound with `child()` (event id, type, room) so an event can be followed
  * through every stage, and the Lambda request id of the invocation it belongs to (bound by
  * `withRequestId` at the handler's entry), so every line of one invocation is found with one
- * filter. Errors are written with their name, message and stack. Never pass secrets or whole bodies.
+ * filter. Errors are written with their name, message and stack (never their cause, see
+ * serializeError). Never pass secrets or whole bodies.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 
@@ -46,15 +47,18 @@ export function currentRequestId(): string | undefined {
   return invocation.getStore()?.requestId;
 }
 
-/** An error as a plain object: name, message, stack, and its cause (itself serialised), for JSON. */
-export function serializeError(error: Error, depth = 0): LogFields {
+/**
+ * An error as a plain object for JSON: name, message, stack, and an AWS SDK error's code and HTTP
+ * status. Not its `cause`: code that wraps an error to keep its text out of the logs (the key
+ * store wraps a secret that failed to parse, whose parse error quotes the secret) keeps it out.
+ */
+export function serializeError(error: Error): LogFields {
   const fields: LogFields = { name: error.name, message: error.message };
   if (error.stack) fields.stack = error.stack;
   // AWS SDK errors carry the HTTP status and the service's error code; keep what explains a failure.
   const extra = error as Error & { code?: unknown; $metadata?: { httpStatusCode?: unknown } };
   if (typeof extra.code === 'string' || typeof extra.code === 'number') fields.code = extra.code;
   if (extra.$metadata?.httpStatusCode !== undefined) fields.httpStatusCode = extra.$metadata.httpStatusCode;
-  if (error.cause !== undefined && depth < 3) fields.cause = error.cause instanceof Error ? serializeError(error.cause, depth + 1) : String(error.cause);
   return fields;
 }
 

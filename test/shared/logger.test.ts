@@ -13,16 +13,17 @@ function capture(): { logger: Logger; lines: () => Array<Record<string, any>> } 
 }
 
 describe('Logger', () => {
-  it('writes an error with its name, message, stack and cause', () => {
+  it('writes an error with its name, message and stack, and not its cause (a wrapper may hide secret text there)', () => {
     const { logger, lines } = capture();
-    const cause = new TypeError('socket hang up');
-    const error = new Error('event not stored', { cause });
-    error.name = 'EnqueueError';
-    logger.error('event not stored; asking LiveKit to retry', { error });
+    const cause = new SyntaxError('Unexpected token in {"APIkey":"a-secret"}');
+    const error = new Error('could not read the LiveKit API keys', { cause });
+    error.name = 'KeyStoreUnavailableError';
+    logger.error('LiveKit API keys unavailable; asking LiveKit to retry', { error });
     const [line] = lines();
-    expect(line.error).toMatchObject({ name: 'EnqueueError', message: 'event not stored', cause: { name: 'TypeError', message: 'socket hang up' } });
-    expect(line.error.stack).toContain('EnqueueError: event not stored');
+    expect(line.error).toMatchObject({ name: 'KeyStoreUnavailableError', message: 'could not read the LiveKit API keys' });
+    expect(line.error.stack).toContain('KeyStoreUnavailableError: could not read the LiveKit API keys');
     expect(line.error.stack).toMatch(/logger\.test\.ts:\d+/);
+    expect(JSON.stringify(line)).not.toContain('a-secret');
   });
 
   it('serialises any Error field, and keeps the SDK status code', () => {
