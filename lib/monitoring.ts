@@ -75,7 +75,7 @@ export const LOG_METRICS = {
 
 /** The Logs Insights query of the dashboard's "Missed events (repaired)" widget: one row per repaired event. */
 export const MISSED_EVENTS_QUERY = [
-  `fields @timestamp as repairedAt, eventType, room, entityId, firstSeenAt, eventId, @requestId`,
+  `fields @timestamp as repairedAt, eventType, room, entityId, firstSeenAt, eventId, requestId`,
   `filter message = "${MISSED_EVENT_REPAIRED_MESSAGE}"`,
   'sort @timestamp desc',
   'limit 200',
