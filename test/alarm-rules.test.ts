@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ALARM_IDS, AlarmRule, alarmDescription, alarmName, alarmRules, evaluateAlarm, periodDatapoints, RUNBOOK_DOCUMENT, runbookLink, validateRule } from '../lib/alarm-rules';
 import { DEFAULT_CONFIG, parseConfig } from '../lib/config';
+import { measure } from '../scripts/measure-missed-alarm';
 
 const rule = (overrides: Partial<AlarmRule>): AlarmRule => ({
   ...alarmRules(DEFAULT_CONFIG)['dlq-not-empty'],
@@ -128,5 +129,27 @@ describe('alarmRules', () => {
     expect(() => validateRule(rule({ periodSeconds: 45 }))).toThrow(/period 45 s/);
     expect(() => validateRule(rule({ datapointsToAlarm: 4 }))).toThrow(/datapointsToAlarm/);
     expect(() => validateRule(rule({ periodSeconds: 3600, evaluationPeriods: 25, datapointsToAlarm: 1 }))).toThrow(/one day/);
+  });
+});
+
+describe('the missed-events default, against the figures docs/runbooks.md states (scripts/measure-missed-alarm.ts)', () => {
+  const defaults = {
+    threshold: DEFAULT_CONFIG.alarms.missedEventsThreshold,
+    evaluationPeriods: DEFAULT_CONFIG.alarms.missedEventsEvaluationPeriods,
+    datapointsToAlarm: DEFAULT_CONFIG.alarms.missedEventsDatapointsToAlarm,
+  };
+  const figures = measure(defaults, 90, 5);
+
+  it('pages at most about once in five months on a trickle of 10 missed events an hour, never at 2 an hour; the old default (>= 1, 1 of 1) thousands of times a month', () => {
+    const [at2, at10] = figures.falsePages;
+    expect(at2).toBe(0);
+    expect(at10).toBeLessThanOrEqual(0.2);
+    expect(measure({ threshold: 1, evaluationPeriods: 1, datapointsToAlarm: 1 }, 30, 1).falsePages[1]).toBeGreaterThan(1000);
+  });
+
+  it('pages an incident losing 5 events a minute within 3 runs (median) of the first reported miss, 10 a minute within 6 runs always', () => {
+    const [, at5, at10] = figures.detection;
+    expect(at5.median).toBeLessThanOrEqual(3);
+    expect(at10.worst).toBeLessThanOrEqual(6);
   });
 });
