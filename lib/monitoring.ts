@@ -292,6 +292,7 @@ export class Monitoring extends Construct {
       graph('Applied (events/min)', [sum(m.eventsProcessed, 'applied'), sum(props.queue.metricNumberOfMessagesDeleted(), 'deleted from queue')], [
         sum(props.processFunction.metricErrors(), 'processor errors'),
         sum(props.processFunction.metricThrottles(), 'processor throttles'),
+        ...(props.publisherFunction ? [sum(props.publisherFunction.metricErrors(), 'publisher errors')] : []),
       ]),
     );
     dashboard.addWidgets(

@@ -247,6 +247,9 @@ describe('Monitoring construct', () => {
     const topicRef = (severity: 'page' | 'ticket') => ({ Ref: Stack.of(monitoring).getLogicalId(monitoring.topics[severity].node.defaultChild as CfnElement) });
     expect(props('publisher-errors').AlarmActions).toEqual([topicRef('ticket')]);
     expect(props('publisher-dlq-not-empty').AlarmActions).toEqual([topicRef('page')]);
+    const body = JSON.stringify(Object.values(withPublisher.findResources('AWS::CloudWatch::Dashboard'))[0]);
+    expect(body).toContain('publisher errors');
+    expect(body).toContain('publisher DLQ depth');
   });
 
   it('lets CloudWatch (of this account only) use the topic key', () => {
