@@ -185,6 +185,7 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
       metrics,
       reconcilerEnabled: Boolean(options.livekit),
       liveKitKeysConfigured: () => Object.keys(options.keys).length > 0,
+      liveKitUrl: options.livekit?.url,
     };
     const statusLogger = logger('status');
     let reconcileNow: () => Promise<RunReport> = () => Promise.reject(new Error('the reconciler is not configured (no livekit option)'));

@@ -31,6 +31,8 @@ export interface StatusSource {
    * tells.
    */
   readonly liveKitKeysConfigured?: () => boolean;
+  /** The LiveKit server the reconciler calls, named when its last run could reach none of it. */
+  readonly liveKitUrl?: string;
   readonly now?: () => number;
 }
 
@@ -73,6 +75,8 @@ export interface LocalStatus {
     readonly runs: number;
     /** The last run's metrics, by name (dimensionless ones), with its time. */
     readonly lastRun?: { readonly at: string } & Readonly<Record<string, number | string>>;
+    /** Set when every LiveKit API call of the last run failed: the URL it could not reach. */
+    readonly liveKitUnreachable?: string;
   };
   /** The alarms that can be evaluated locally (those on metrics the local runtime has). */
   readonly alarms: Partial<Record<AlarmId, AlarmStatus>>;
@@ -146,9 +150,16 @@ export async function readStatus(source: StatusSource): Promise<LocalStatus> {
       repairsSent: source.metrics.sum(METRIC.repairsSent, 0, {}),
       runs: runDurations.length,
       ...(lastRun ? { lastRun } : {}),
+      ...(unreachable(lastRun) ? { liveKitUnreachable: source.liveKitUrl ?? source.config.livekit.url } : {}),
     },
     alarms,
   };
+}
+
+/** Every LiveKit API call of the run failed (refused connection, timeout, 5xx): LiveKit is not reachable. */
+function unreachable(lastRun: Readonly<Record<string, number | string>> | undefined): boolean {
+  const calls = Number(lastRun?.[METRIC.liveKitApiCalls] ?? 0);
+  return calls > 0 && Number(lastRun?.[METRIC.liveKitApiErrors] ?? 0) >= calls;
 }
 
 /** Tolerance between the metrics of one reconcile run (the sink stamps each datum as it is put). */
@@ -171,6 +182,7 @@ export function statusSummaryLine(status: LocalStatus): string {
     .map(([id, alarm]) => `${id} (${alarm!.severity})`);
   return (
     (status.liveKitKeys === 'not configured' ? 'LiveKit keys not configured (waiting), ' : '') +
+    (status.reconcile.liveKitUnreachable ? `LiveKit unreachable at ${status.reconcile.liveKitUnreachable} (every API call of the last run failed), ` : '') +
     `queue ${status.queue.visible}+${status.queue.inFlight} in flight, DLQ ${status.dlq.visible}, ` +
     `missed events ${status.reconcile.missedEventsTotal} (repaired ${status.reconcile.repairsSent}), ` +
     `alarms: ${firing.length === 0 ? 'none firing' : firing.join(', ')}`

@@ -180,3 +180,35 @@ describe('"not configured": the LiveKit keys hold no key pair', () => {
     expect(Object.values(local.alarms).filter((alarm) => alarm!.severity === 'page' && alarm!.state === 'ALARM')).toEqual([]);
   });
 });
+
+test('npm run local with no LiveKit reachable names the URL it cannot reach, in one line per run', async () => {
+  const lines: string[] = [];
+  const unreachableUrl = 'http://127.0.0.1:9';
+  const local = await startLocalPipeline({
+    config: parseConfig({}),
+    keys: KEYS,
+    engines,
+    logLevel: 'info',
+    logSink: (line) => lines.push(line),
+    livekit: { url: unreachableUrl, apiKey: API_KEY, apiSecret: API_SECRET, requestTimeoutSeconds: 1 },
+    reconcileIntervalMs: 24 * 3600 * 1000,
+  });
+  try {
+    const runs = 3;
+    for (let run = 0; run < runs; run++) await local.reconcileNow();
+    const naming = lines.filter((line) => line.includes(`LiveKit unreachable at ${unreachableUrl}`));
+    expect(naming).toHaveLength(runs);
+    expect(JSON.parse(naming[0])).toMatchObject({ service: 'status', level: 'info' });
+    const local0 = (await (await fetch(`${local.baseUrl}${STATUS_PATH}`)).json()) as LocalStatus;
+    expect(local0.reconcile.liveKitUnreachable).toBe(unreachableUrl);
+  } finally {
+    await local.stop();
+  }
+}, 60_000);
+
+test('a reachable LiveKit is not called unreachable', async () => {
+  const healthy = await status();
+  expect(healthy.reconcile.runs).toBeGreaterThan(0);
+  expect(healthy.reconcile.liveKitUnreachable).toBeUndefined();
+  expect(statusSummaryLine(healthy)).not.toContain('unreachable');
+});
