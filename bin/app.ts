@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { ConfigError, configInputFromContext, parseConfig } from '../lib/config';
+import { ConfigError, configInputFromContext, LIVEKIT_URL_REQUIRED, parseConfig } from '../lib/config';
 import { PipelineStack } from '../lib/pipeline-stack';
 
 /**
@@ -11,7 +11,8 @@ import { PipelineStack } from '../lib/pipeline-stack';
 const app = new App();
 
 try {
-  const config = parseConfig(configInputFromContext(app.node.getAllContext()));
+  // A deployed reconciler must call the real LiveKit: no localhost default here (npm run local keeps it).
+  const config = parseConfig(configInputFromContext(app.node.getAllContext()), { requireLiveKitUrl: true });
   new PipelineStack(app, app.node.tryGetContext('stackName') ?? 'LiveKitWebhooks', {
     config,
     description: 'LiveKit webhook pipeline: verify-and-enqueue ingest, idempotent state, reconciliation against the LiveKit API',
@@ -21,7 +22,9 @@ try {
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
 } catch (error) {
   if (error instanceof ConfigError) {
-    process.stderr.write(`${error.message}\nSet these with -c <setting>=<value> or in cdk.json "context".\n`);
+    // The one problem of every first `cdk synth`: said in one line.
+    if (error.problems.length === 1 && error.problems[0] === LIVEKIT_URL_REQUIRED) process.stderr.write(`${LIVEKIT_URL_REQUIRED}\n`);
+    else process.stderr.write(`${error.message}\nSet these with -c <setting>=<value> or in cdk.json "context".\n`);
     process.exit(1);
   }
   throw error;

@@ -5,10 +5,11 @@
  * alarm would fire" means the same thing on a laptop as in CloudWatch. No CDK import here: the
  * local runtime and the on-call tooling load this module too.
  *
- * Each rule names its runbook section (`anchor`), an explicit HTML anchor in README.md
- * (merged into README.md), and its description says what the alarm means and where to read on.
+ * Each rule has a severity (`page`: events are being lost or delayed now, wake someone; `ticket`:
+ * look during working hours) and names its runbook section (`anchor`), an explicit HTML anchor in
+ * docs/runbooks.md; its description says what the alarm means and links the section.
  */
-import type { PipelineConfig } from './config';
+import type { AlarmSeverity, PipelineConfig } from './config';
 import { queueVisibilityTimeoutSeconds } from './config';
 
 export type ComparisonOperator =
@@ -24,18 +25,25 @@ export type AlarmState = 'OK' | 'ALARM' | 'INSUFFICIENT_DATA';
 
 export type AlarmStatistic = 'Sum' | 'Maximum' | 'Average' | 'p99';
 
+export type { AlarmSeverity } from './config';
+
 export const ALARM_IDS = [
   'missed-events',
   'dlq-not-empty',
   'queue-oldest-message-age',
+  'apply-lag',
   'ingest-5xx',
+  'api-5xx',
+  'publisher-dlq-not-empty',
+  'not-configured',
   'ingest-signature-failures',
   'ingest-latency-p99',
+  'ingest-throttles',
   'processor-errors',
   'processor-throttles',
+  'publisher-errors',
   'reconciler-errors',
   'reconciler-heartbeat-missing',
-  'api-5xx',
   'api-throttling',
 ] as const;
 export type AlarmId = (typeof ALARM_IDS)[number];
@@ -44,7 +52,9 @@ export interface AlarmRule {
   readonly id: AlarmId;
   /** Short human title; also the dashboard label. */
   readonly title: string;
-  /** The runbook section's anchor (`<a id="...">` in README.md). */
+  /** page: loss or delay now, notify the pager topic; ticket: the ticket topic. */
+  readonly severity: AlarmSeverity;
+  /** The runbook section's anchor (`<a id="...">` in docs/runbooks.md). */
   readonly anchor: string;
   /** What the alarm means, for the description (the runbook link is appended). */
   readonly cause: string;
@@ -59,18 +69,44 @@ export interface AlarmRule {
   readonly treatMissingData: MissingDataTreatment;
 }
 
-/** Where the runbooks live once merged; the anchors are explicit, so they survive the merge. */
-export const RUNBOOK_DOCUMENT = 'README.md';
+/** Where the runbooks live in the repository; the anchors are explicit HTML anchors. */
+export const RUNBOOK_DOCUMENT = 'docs/runbooks.md';
 
-/** The alarm's description: cause, then the runbook link. CloudWatch allows 1024 characters. */
-export function alarmDescription(rule: AlarmRule): string {
-  return `${rule.cause} Runbook: ${RUNBOOK_DOCUMENT}#${rule.anchor}`;
+/**
+ * The runbook link of a rule: `<alarms.runbookBaseUrl>#<anchor>` when the base is configured (a
+ * full URL that opens from a pager), else the path in the repository.
+ */
+export function runbookLink(rule: Pick<AlarmRule, 'anchor'>, runbookBaseUrl?: string): string {
+  return `${runbookBaseUrl ?? RUNBOOK_DOCUMENT}#${rule.anchor}`;
 }
+
+/** The alarm's description: cause, severity, then the runbook link. CloudWatch allows 1024 characters. */
+export function alarmDescription(rule: AlarmRule, runbookBaseUrl?: string): string {
+  return `${rule.cause} Severity: ${rule.severity}. Runbook: ${runbookLink(rule, runbookBaseUrl)}`;
+}
+
+/** The alarm's name: `<prefix>-<id>`, readable in a pager and in the CloudWatch console. */
+export function alarmName(prefix: string, rule: Pick<AlarmRule, 'id'>): string {
+  return `${prefix}-${rule.id}`;
+}
+
+/**
+ * p99 of `ApplyLag` (ms from the ingest's enqueue to the change applied) above which state is
+ * called stale. Healthy lag is the batching window plus one batch (about 1-2 s); one failed batch
+ * returns after a visibility timeout (181 s by default), so single retries push a quiet minute's
+ * p99 over any threshold below that: three consecutive minutes are required. A minute is 20x the
+ * healthy lag and longer than LiveKit's own worst delivery delay (~49 s), so an app that waits
+ * that long for state has lost more than any webhook retry could cost.
+ */
+export const APPLY_LAG_P99_THRESHOLD_MS = 60_000;
 
 /** LiveKit Cloud gives up on a webhook after about 3 s; page well before. */
 export const INGEST_LATENCY_P99_THRESHOLD_MS = 1000;
 
 type RuleConfig = Pick<PipelineConfig, 'alarms' | 'reconcile' | 'queue' | 'processing'>;
+
+/** A rule before its id becomes its anchor. */
+type RuleSpec = Omit<AlarmRule, 'anchor'>;
 
 /**
  * Every rule, from config. Rules on metrics that report only when something happens (errors,
@@ -82,26 +118,28 @@ export function alarmRules(config: RuleConfig): Readonly<Record<AlarmId, AlarmRu
   // A message that keeps failing reaches the DLQ after maxReceiveCount visibility timeouts; a
   // message older than that is not failing, it is waiting: nobody is consuming the queue.
   const stuckAfterSeconds = queueVisibilityTimeoutSeconds(config.processing) * config.queue.maxReceiveCount;
-  const rules: AlarmRule[] = [
+  const specs: RuleSpec[] = [
+    // ---- page: events are being lost or delayed now ----
     {
       id: 'missed-events',
-      title: 'Missed events detected',
-      anchor: 'runbook-missed-events',
+      title: 'Missed events beyond the normal trickle',
+      severity: 'page',
       cause:
-        `The reconciler found at least ${config.alarms.missedEventsThreshold} event(s) per run LiveKit never delivered (LiveKit dropped, timed out or abandoned them) ` +
-        'and sent repairs through the queue. State was wrong until the repair; find out which event types and why.',
+        `The reconciler found at least ${config.alarms.missedEventsThreshold} event(s) LiveKit never delivered in ${config.alarms.missedEventsDatapointsToAlarm} of the last ` +
+        `${config.alarms.missedEventsEvaluationPeriods} runs, more than the trickle LiveKit always drops, and repaired them through the queue. ` +
+        'State was wrong until each repair: list them with npm run missed, or the dashboard widget "Missed events (repaired)".',
       statistic: 'Sum',
       periodSeconds: reconcilePeriod,
       threshold: config.alarms.missedEventsThreshold,
       comparison: 'GreaterThanOrEqualToThreshold',
       evaluationPeriods: config.alarms.missedEventsEvaluationPeriods,
-      datapointsToAlarm: config.alarms.missedEventsEvaluationPeriods,
+      datapointsToAlarm: config.alarms.missedEventsDatapointsToAlarm,
       treatMissingData: 'notBreaching',
     },
     {
       id: 'dlq-not-empty',
       title: 'DLQ not empty',
-      anchor: 'runbook-dlq-not-empty',
+      severity: 'page',
       cause:
         `At least one event failed processing ${config.queue.maxReceiveCount} times and sits in the dead-letter queue: it is not applied to state. ` +
         `It is kept ${config.queue.dlqRetentionDays} days; fix the cause, then redrive it.`,
@@ -116,7 +154,7 @@ export function alarmRules(config: RuleConfig): Readonly<Record<AlarmId, AlarmRu
     {
       id: 'queue-oldest-message-age',
       title: 'Queue not drained',
-      anchor: 'runbook-queue-oldest-message-age',
+      severity: 'page',
       cause:
         `The oldest event in the queue is older than ${stuckAfterSeconds} s (maxReceiveCount x visibility timeout): the processor is not consuming ` +
         'the queue (disabled event source, throttled, failing every batch) or cannot keep up. State is stale; nothing is lost yet.',
@@ -129,12 +167,27 @@ export function alarmRules(config: RuleConfig): Readonly<Record<AlarmId, AlarmRu
       treatMissingData: 'notBreaching',
     },
     {
+      id: 'apply-lag',
+      title: 'State lags behind LiveKit',
+      severity: 'page',
+      cause:
+        `p99 of the time from enqueue to state change (ApplyLag) is above ${APPLY_LAG_P99_THRESHOLD_MS / 1000} s for 3 minutes: the processor retries, ` +
+        'is throttled or slow, so apps read stale rooms and participants. Nothing is lost yet.',
+      statistic: 'p99',
+      periodSeconds: 60,
+      threshold: APPLY_LAG_P99_THRESHOLD_MS,
+      comparison: 'GreaterThanThreshold',
+      evaluationPeriods: 3,
+      datapointsToAlarm: 3,
+      treatMissingData: 'notBreaching',
+    },
+    {
       id: 'ingest-5xx',
       title: 'Ingest could not store events (503)',
-      anchor: 'runbook-ingest-5xx',
+      severity: 'page',
       cause:
-        'The ingest function answered 503 to LiveKit: SQS did not take the event in time, or the LiveKit keys secret could not be read or is empty. ' +
-        'LiveKit retries a few times, then abandons the event.',
+        'The ingest function answered 503 to LiveKit because SQS did not take the event in time or the LiveKit keys secret could not be read. ' +
+        'LiveKit retries a few times, then abandons the event. An empty secret is "not configured" and not counted here.',
       statistic: 'Sum',
       periodSeconds: 60,
       threshold: 3,
@@ -144,15 +197,61 @@ export function alarmRules(config: RuleConfig): Readonly<Record<AlarmId, AlarmRu
       treatMissingData: 'notBreaching',
     },
     {
-      id: 'ingest-signature-failures',
-      title: 'Signature failures (401)',
-      anchor: 'runbook-ingest-signature-failures',
+      id: 'api-5xx',
+      title: 'API Gateway 5xx',
+      severity: 'page',
       cause:
-        'Ingest refused requests with a bad, missing, expired or unknown-key signature (401). LiveKit does not retry a 401: if these are genuine ' +
-        'events (a key missing from the secret, clock skew) they are lost; otherwise someone is posting forged requests to the URL.',
+        'The webhook API answered 5xx: the ingest function crashed, timed out, was throttled, or could not store events. The 503s of a ' +
+        'not-configured stack (empty keys secret) are subtracted. LiveKit retries a few times, then abandons the event.',
+      statistic: 'Sum',
+      periodSeconds: 60,
+      threshold: 5,
+      comparison: 'GreaterThanOrEqualToThreshold',
+      evaluationPeriods: 3,
+      datapointsToAlarm: 2,
+      treatMissingData: 'notBreaching',
+    },
+    {
+      id: 'publisher-dlq-not-empty',
+      title: 'Publisher DLQ not empty',
+      severity: 'page',
+      cause:
+        'At least one state change could not be published to the event bus after every retry and sits in the publisher dead-letter queue: ' +
+        'consumers of the bus have not seen it. State itself is correct.',
+      statistic: 'Maximum',
+      periodSeconds: 60,
+      threshold: 1,
+      comparison: 'GreaterThanOrEqualToThreshold',
+      evaluationPeriods: 1,
+      datapointsToAlarm: 1,
+      treatMissingData: 'notBreaching',
+    },
+    // ---- ticket: look during working hours ----
+    {
+      id: 'not-configured',
+      title: 'LiveKit keys not configured',
+      severity: 'ticket',
+      cause:
+        'The LiveKit API keys secret holds no key pair: the ingest answers 503 (LiveKit retries) and the reconciler waits. Expected right after ' +
+        'the first deploy; put {"<apiKey>": "<apiSecret>"} into the secret (stack output LiveKitKeysSecretArn).',
+      statistic: 'Sum',
+      periodSeconds: reconcilePeriod,
+      threshold: 1,
+      comparison: 'GreaterThanOrEqualToThreshold',
+      evaluationPeriods: 1,
+      datapointsToAlarm: 1,
+      treatMissingData: 'notBreaching',
+    },
+    {
+      id: 'ingest-signature-failures',
+      title: 'Signature failures that lose events (401)',
+      severity: 'ticket',
+      cause:
+        'Ingest refused signed requests (401) for an unknown API key, a body hash mismatch or an invalid/expired token. LiveKit does not retry a ' +
+        '401: if these are LiveKit\'s events (a key missing from the secret, a proxy rewriting bodies, clock skew) they are lost. Probing (no or malformed token) is not counted.',
       statistic: 'Sum',
       periodSeconds: 300,
-      threshold: 5,
+      threshold: 3,
       comparison: 'GreaterThanOrEqualToThreshold',
       evaluationPeriods: 1,
       datapointsToAlarm: 1,
@@ -161,7 +260,7 @@ export function alarmRules(config: RuleConfig): Readonly<Record<AlarmId, AlarmRu
     {
       id: 'ingest-latency-p99',
       title: 'Ingest p99 latency',
-      anchor: 'runbook-ingest-latency-p99',
+      severity: 'ticket',
       cause:
         `p99 latency of the webhook API is above ${INGEST_LATENCY_P99_THRESHOLD_MS} ms. LiveKit gives up after about 3 s and a slow answer holds up ` +
         "every later event of the same room; past 3 s events time out, are retried, and age out of LiveKit's 30 s queue.",
@@ -174,9 +273,24 @@ export function alarmRules(config: RuleConfig): Readonly<Record<AlarmId, AlarmRu
       treatMissingData: 'notBreaching',
     },
     {
+      id: 'ingest-throttles',
+      title: 'Ingest throttled',
+      severity: 'ticket',
+      cause:
+        "Lambda throttled the ingest function: its reserved concurrency (ingest.reservedConcurrency) or the account's limit is exhausted. " +
+        'Throttled requests get a 5xx and LiveKit retries them; sustained, the API 5xx alarm pages. Raise the limit.',
+      statistic: 'Sum',
+      periodSeconds: 60,
+      threshold: 1,
+      comparison: 'GreaterThanOrEqualToThreshold',
+      evaluationPeriods: 5,
+      datapointsToAlarm: 2,
+      treatMissingData: 'notBreaching',
+    },
+    {
       id: 'processor-errors',
       title: 'Processor errors',
-      anchor: 'runbook-processor-errors',
+      severity: 'ticket',
       cause:
         'The process function failed whole invocations (crash, timeout, out of memory): every event of those batches goes back to the queue ' +
         'and, if it keeps failing, to the DLQ. Per-event failures are reported as partial batch failures and do not count here.',
@@ -191,10 +305,25 @@ export function alarmRules(config: RuleConfig): Readonly<Record<AlarmId, AlarmRu
     {
       id: 'processor-throttles',
       title: 'Processor throttled',
-      anchor: 'runbook-processor-throttles',
+      severity: 'ticket',
       cause:
         "Lambda throttled the process function: the account's (or a reserved) concurrency limit is exhausted. Events wait in the queue; " +
-        'state lags and, if it lasts, the queue age alarm follows.',
+        'state lags and, if it lasts, the lag and queue age alarms follow.',
+      statistic: 'Sum',
+      periodSeconds: 60,
+      threshold: 1,
+      comparison: 'GreaterThanOrEqualToThreshold',
+      evaluationPeriods: 5,
+      datapointsToAlarm: 3,
+      treatMissingData: 'notBreaching',
+    },
+    {
+      id: 'publisher-errors',
+      title: 'Publisher errors',
+      severity: 'ticket',
+      cause:
+        'The publisher function failed invocations: state changes reach the event bus late (they are retried) and, if they keep failing, ' +
+        'land in the publisher DLQ. State itself is correct.',
       statistic: 'Sum',
       periodSeconds: 60,
       threshold: 1,
@@ -206,7 +335,7 @@ export function alarmRules(config: RuleConfig): Readonly<Record<AlarmId, AlarmRu
     {
       id: 'reconciler-errors',
       title: 'Reconciler errors',
-      anchor: 'runbook-reconciler-errors',
+      severity: 'ticket',
       cause:
         'The reconcile function failed runs (crash, timeout, LiveKit API unreachable or refusing the key). Missed events are not being found ' +
         'while this lasts.',
@@ -221,7 +350,7 @@ export function alarmRules(config: RuleConfig): Readonly<Record<AlarmId, AlarmRu
     {
       id: 'reconciler-heartbeat-missing',
       title: 'Reconciler heartbeat missing',
-      anchor: 'runbook-reconciler-heartbeat-missing',
+      severity: 'ticket',
       cause:
         `No successful reconcile run for ${3 * config.reconcile.intervalMinutes} minute(s): the schedule is disabled, the function fails or times out, ` +
         'or it stopped emitting metrics. Nothing detects events LiveKit drops while this lasts. Missing data counts as breaching.',
@@ -234,24 +363,9 @@ export function alarmRules(config: RuleConfig): Readonly<Record<AlarmId, AlarmRu
       treatMissingData: 'breaching',
     },
     {
-      id: 'api-5xx',
-      title: 'API Gateway 5xx',
-      anchor: 'runbook-api-5xx',
-      cause:
-        'The webhook API answered 5xx: the ingest function crashed, timed out, was throttled, or answered 503 (see also the ingest 5xx alarm). ' +
-        'LiveKit retries a few times, then abandons the event.',
-      statistic: 'Sum',
-      periodSeconds: 60,
-      threshold: 5,
-      comparison: 'GreaterThanOrEqualToThreshold',
-      evaluationPeriods: 3,
-      datapointsToAlarm: 2,
-      treatMissingData: 'notBreaching',
-    },
-    {
       id: 'api-throttling',
       title: 'API Gateway throttling (429)',
-      anchor: 'runbook-api-throttling',
+      severity: 'ticket',
       cause:
         'The webhook API stage refused requests with 429 (its throttling limits, ingest.throttleRateLimit/throttleBurstLimit, or the account limit). ' +
         'LiveKit retries 429 with backoff, but a sustained excess ages events out of its 30 s queue.',
@@ -264,6 +378,7 @@ export function alarmRules(config: RuleConfig): Readonly<Record<AlarmId, AlarmRu
       treatMissingData: 'notBreaching',
     },
   ];
+  const rules: AlarmRule[] = specs.map((spec) => ({ ...spec, anchor: `runbook-${spec.id}` }));
   const byId = Object.fromEntries(rules.map((rule) => [rule.id, rule])) as Record<AlarmId, AlarmRule>;
   for (const rule of rules) validateRule(rule);
   return byId;

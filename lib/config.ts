@@ -82,12 +82,29 @@ export interface ReconcileConfig {
   readonly fullCheckMinutes: number;
 }
 
+/** The two severities an alarm can have; each notifies its own SNS topic. */
+export type AlarmSeverity = 'page' | 'ticket';
+
 export interface AlarmConfig {
-  /** Optional email subscribed to the alarm topic. */
+  /** Optional email subscribed to each alarm topic the stack creates (not to topics brought in by ARN). */
   readonly email?: string;
-  /** Missed events per evaluation period that page. */
+  /** Missed events per reconcile run (the alarm period) that breach. */
   readonly missedEventsThreshold: number;
+  /** N: reconcile runs evaluated. */
   readonly missedEventsEvaluationPeriods: number;
+  /** M: how many of those N runs must breach before it pages. */
+  readonly missedEventsDatapointsToAlarm: number;
+  /** Prefix of every alarm name (`<prefix>-missed-events`). Default: the stack name. */
+  readonly namePrefix?: string;
+  /** An existing SNS topic (PagerDuty, Opsgenie, Chatbot...) for page-severity alarms. Default: the stack creates one. */
+  readonly pageTopicArn?: string;
+  /** An existing SNS topic for ticket-severity alarms. Default: the stack creates one. */
+  readonly ticketTopicArn?: string;
+  /**
+   * Where docs/runbooks.md is published (`https://github.com/acme/livekit-webhooks/blob/main/docs/runbooks.md`);
+   * every alarm description then ends with `<base>#<anchor>`, a link that opens from a pager.
+   */
+  readonly runbookBaseUrl?: string;
 }
 
 export interface PipelineConfig {
@@ -127,7 +144,9 @@ export const DEFAULT_CONFIG: PipelineConfig = {
   // x 3 s + 7 s of backoff = 49 s) and shorter than the 1-minute interval, so a dropped event is
   // repaired on its second sighting, within two intervals.
   reconcile: { intervalMinutes: 1, graceSeconds: 55, requestBudgetPerRun: 200, concurrency: 8, fullCheckMinutes: 30 },
-  alarms: { missedEventsThreshold: 1, missedEventsEvaluationPeriods: 1 },
+  // Chosen from measured false-page and detection figures: docs/runbooks.md#runbook-missed-events
+  // (scripts/measure-missed-alarm.ts reproduces them).
+  alarms: { missedEventsThreshold: 3, missedEventsEvaluationPeriods: 3, missedEventsDatapointsToAlarm: 3 },
   logRetentionDays: 30,
   removalPolicy: 'retain',
 };
@@ -145,11 +164,23 @@ export class ConfigError extends Error {
 /** Deeply partial input, as it comes from CDK context or JSON. Values may be strings (`-c a=1`). */
 export type ConfigInput = { readonly [key: string]: unknown };
 
+export interface ParseOptions {
+  /**
+   * Refuse a config without `livekit.url` (deploying: the reconciler must not call the localhost
+   * default forever). `npm run local` keeps the default.
+   */
+  readonly requireLiveKitUrl?: boolean;
+}
+
+/** The problem reported when a deploy has no LiveKit URL: one line saying what to set. */
+export const LIVEKIT_URL_REQUIRED =
+  '"livekit.url" is required to deploy: the LiveKit server URL the reconciler calls, e.g. -c livekit.url=https://my-project.livekit.cloud';
+
 /**
  * Merges `input` over the defaults and validates every field. Throws a `ConfigError` listing every
  * problem at once, each naming the context key to fix, so one synth attempt shows them all.
  */
-export function parseConfig(input: ConfigInput = {}): PipelineConfig {
+export function parseConfig(input: ConfigInput = {}, options: ParseOptions = {}): PipelineConfig {
   const problems: string[] = [];
   const known = new Set(Object.keys(DEFAULT_CONFIG));
   for (const key of Object.keys(input)) {
@@ -190,7 +221,9 @@ export function parseConfig(input: ConfigInput = {}): PipelineConfig {
   };
 
   const lk = section('livekit');
-  const url = optionalString('livekit.url', lk.url, /^(https?|wss?):\/\/[^\s/]+/, 'must be an http(s) or ws(s) URL') ?? DEFAULT_CONFIG.livekit.url;
+  const givenUrl = optionalString('livekit.url', lk.url, /^(https?|wss?):\/\/[^\s/]+/, 'must be an http(s) or ws(s) URL');
+  if (options.requireLiveKitUrl && (lk.url === undefined || lk.url === '')) problems.push(LIVEKIT_URL_REQUIRED);
+  const url = givenUrl ?? DEFAULT_CONFIG.livekit.url;
   const existingSecretName = optionalString(
     'livekit.existingSecretName',
     lk.existingSecretName,
@@ -245,6 +278,25 @@ export function parseConfig(input: ConfigInput = {}): PipelineConfig {
     email: optionalString('alarms.email', a.email, /^[^\s@]+@[^\s@]+\.[^\s@]+$/, 'must be an email address'),
     missedEventsThreshold: int('alarms.missedEventsThreshold', a.missedEventsThreshold, d.alarms.missedEventsThreshold, 1, 1_000_000),
     missedEventsEvaluationPeriods: int('alarms.missedEventsEvaluationPeriods', a.missedEventsEvaluationPeriods, d.alarms.missedEventsEvaluationPeriods, 1, 100),
+    missedEventsDatapointsToAlarm: d.alarms.missedEventsDatapointsToAlarm,
+  };
+  // M defaults to the default M, or to N when N is set below it (M of N must hold).
+  const datapoints = int('alarms.missedEventsDatapointsToAlarm', a.missedEventsDatapointsToAlarm, Math.min(d.alarms.missedEventsDatapointsToAlarm, alarms.missedEventsEvaluationPeriods), 1, 100);
+  if (datapoints > alarms.missedEventsEvaluationPeriods) {
+    problems.push(`"alarms.missedEventsDatapointsToAlarm" (${datapoints}) must not exceed "alarms.missedEventsEvaluationPeriods" (${alarms.missedEventsEvaluationPeriods})`);
+  }
+  const namePrefix = optionalString('alarms.namePrefix', a.namePrefix, /^[A-Za-z0-9][\w.-]{0,99}$/, 'must be 1-100 letters, digits, "-", "_" or "."');
+  const topicArn = /^arn:aws[\w-]*:sns:[a-z0-9-]+:\d{12}:[\w-]{1,256}$/;
+  const pageTopicArn = optionalString('alarms.pageTopicArn', a.pageTopicArn, topicArn, 'must be an SNS topic ARN (arn:aws:sns:<region>:<account>:<name>)');
+  const ticketTopicArn = optionalString('alarms.ticketTopicArn', a.ticketTopicArn, topicArn, 'must be an SNS topic ARN (arn:aws:sns:<region>:<account>:<name>)');
+  const runbookBaseUrl = optionalString('alarms.runbookBaseUrl', a.runbookBaseUrl, /^https?:\/\/[^\s#]+$/, 'must be an http(s) URL without a #fragment (the anchor is appended)');
+  const alarmsConfig: AlarmConfig = {
+    ...alarms,
+    missedEventsDatapointsToAlarm: datapoints,
+    ...(namePrefix ? { namePrefix } : {}),
+    ...(pageTopicArn ? { pageTopicArn } : {}),
+    ...(ticketTopicArn ? { ticketTopicArn } : {}),
+    ...(runbookBaseUrl ? { runbookBaseUrl } : {}),
   };
 
   const logRetentionDays = int('logRetentionDays', input.logRetentionDays, d.logRetentionDays, 1, 3653);
@@ -264,7 +316,7 @@ export function parseConfig(input: ConfigInput = {}): PipelineConfig {
     queue,
     processing,
     reconcile,
-    alarms,
+    alarms: alarmsConfig,
     logRetentionDays,
     removalPolicy,
   };
@@ -272,7 +324,7 @@ export function parseConfig(input: ConfigInput = {}): PipelineConfig {
 
 const OPTIONAL_KEYS: Partial<Record<keyof PipelineConfig, readonly string[]>> = {
   livekit: ['existingSecretName', 'apiKey'],
-  alarms: ['email'],
+  alarms: ['email', 'namePrefix', 'pageTopicArn', 'ticketTopicArn', 'runbookBaseUrl'],
 };
 
 /**

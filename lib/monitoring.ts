@@ -11,7 +11,7 @@ import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { METRIC, METRIC_NAMESPACE, MetricName } from '../lambda/shared/metrics';
-import { AlarmId, alarmDescription, AlarmRule, alarmRules } from './alarm-rules';
+import { AlarmId, alarmDescription, alarmName, AlarmRule, alarmRules, AlarmSeverity } from './alarm-rules';
 import { PipelineConfig } from './config';
 
 export interface MonitoringProps {
@@ -21,7 +21,7 @@ export interface MonitoringProps {
   /** The stage's access log group (JSON lines with `status`): throttled requests are counted from it. */
   readonly accessLogGroup: logs.ILogGroup;
   readonly ingestFunction: lambda.IFunction;
-  /** The ingest function's log group: signature failures, enqueue failures and enqueued events are counted from it. */
+  /** The ingest function's log group: signature failures, enqueue failures, "not configured" and enqueued events are counted from it. */
   readonly ingestLogGroup: logs.ILogGroup;
   readonly processFunction: lambda.IFunction;
   /** The process function's log group: applied events are counted from it. */
@@ -33,7 +33,25 @@ export interface MonitoringProps {
    * created (a heartbeat nobody emits would page forever); the missed-events alarm still is.
    */
   readonly reconcileFunction?: lambda.IFunction;
+  /** The reconcile function's log group: the dashboard lists each repaired event from it. */
+  readonly reconcileLogGroup?: logs.ILogGroup;
+  /** The function that publishes state changes to the bus: its errors alarm (ticket) when given. */
+  readonly publisherFunction?: lambda.IFunction;
+  /** The publisher's dead-letter queue: a "not empty" alarm (page) when given. */
+  readonly publisherDeadLetterQueue?: sqs.IQueue;
 }
+
+/** The ingest's `webhook rejected` reasons (lambda/ingest/webhook-ingest.ts RejectReason) that mean a lost event. */
+export const LOSS_REJECT_REASONS = ['unknown_key', 'body_hash_mismatch', 'invalid_token'] as const;
+/** The reasons that are internet probing: no token, or not a JWT. LiveKit always signs. */
+export const PROBE_REJECT_REASONS = ['missing_token', 'malformed_token'] as const;
+
+const reasonPattern = (reasons: readonly string[]) => `{ $.message = "webhook rejected" && (${reasons.map((r) => `$.reason = "${r}"`).join(' || ')}) }`;
+
+/** The ingest's log message when the keys secret holds no key pair (answered 503). */
+export const NOT_CONFIGURED_INGEST_MESSAGE = 'LiveKit API keys not configured; asking LiveKit to retry';
+/** The reconciler's per-repair log line, listed by the dashboard's missed-events widget. */
+export const MISSED_EVENT_REPAIRED_MESSAGE = 'missed event repaired';
 
 /**
  * Log lines the ingest and process functions already write, turned into metrics by CloudWatch
@@ -41,68 +59,101 @@ export interface MonitoringProps {
  * that logs them, so renaming a log message cannot silently blind an alarm.
  */
 export const LOG_METRICS = {
-  signatureFailures: { metric: METRIC.signatureFailures, pattern: '{ $.message = "webhook rejected" && $.statusCode = 401 }' },
+  signatureFailures: { metric: METRIC.signatureFailures, pattern: reasonPattern(LOSS_REJECT_REASONS) },
+  signatureProbes: { metric: METRIC.signatureProbes, pattern: reasonPattern(PROBE_REJECT_REASONS) },
+  // A secret that cannot be read is a failure (pages); a secret that holds `{}` is "not configured" (below).
   enqueueFailures: {
     metric: METRIC.enqueueFailures,
     pattern: '{ $.message = "event not stored; asking LiveKit to retry" || $.message = "LiveKit API keys unavailable; asking LiveKit to retry" }',
   },
+  notConfigured: { metric: METRIC.notConfigured, pattern: `{ $.message = "${NOT_CONFIGURED_INGEST_MESSAGE}" }` },
   eventsEnqueued: { metric: METRIC.eventsEnqueued, pattern: '{ $.message = "event enqueued" }' },
   eventsProcessed: { metric: METRIC.eventsProcessed, pattern: '{ $.message = "event applied" }' },
   /** HTTP APIs count throttled requests only inside 4xx; the access log has the exact status (a string). */
   apiThrottledRequests: { metric: METRIC.apiThrottledRequests, pattern: '{ $.status = "429" }' },
 } as const satisfies Record<string, { metric: MetricName; pattern: string }>;
 
+/** The Logs Insights query of the dashboard's "Missed events (repaired)" widget: one row per repaired event. */
+export const MISSED_EVENTS_QUERY = [
+  `fields @timestamp as repairedAt, eventType, room, entityId, firstSeenAt, eventId, requestId`,
+  `filter message = "${MISSED_EVENT_REPAIRED_MESSAGE}"`,
+  'sort @timestamp desc',
+  'limit 200',
+];
+
 /**
  * What on-call needs: one alarm per way the pipeline can lose or delay events (rules in
- * lib/alarm-rules.ts, each description linking its runbook section), all to one encrypted SNS
- * topic, and one dashboard that follows an event from LiveKit to the state table.
+ * lib/alarm-rules.ts, each named `<prefix>-<id>`, its description linking its runbook), each to
+ * the SNS topic of its severity (page or ticket; created encrypted, or an existing one brought in
+ * by ARN), and one dashboard that follows an event from LiveKit to the state table and lists the
+ * events the reconciler repaired.
  */
 export class Monitoring extends Construct {
-  public readonly topic: sns.Topic;
-  /** Encrypts the topic. A customer managed key: CloudWatch cannot publish to a topic under the AWS managed `alias/aws/sns`. */
-  public readonly topicKey: kms.Key;
+  /** The topic each severity notifies: created here, or the one configured by ARN. */
+  public readonly topics: Readonly<Record<AlarmSeverity, sns.ITopic>>;
+  /** Encrypts the topics created here (none when both are brought in). A customer managed key: CloudWatch cannot publish to a topic under the AWS managed `alias/aws/sns`. */
+  public readonly topicKey?: kms.Key;
   public readonly alarms: Partial<Record<AlarmId, cloudwatch.Alarm>> = {};
   public readonly rules: Readonly<Record<AlarmId, AlarmRule>>;
   public readonly dashboard: cloudwatch.Dashboard;
-  private readonly action: SnsAction;
+  /** `<prefix>` of every alarm name. */
+  public readonly namePrefix: string;
+  private readonly actions: Record<AlarmSeverity, SnsAction>;
+  private readonly config: PipelineConfig;
 
   constructor(scope: Construct, id: string, props: MonitoringProps) {
     super(scope, id);
     const { config } = props;
+    this.config = config;
     this.rules = alarmRules(config);
     const stack = Stack.of(this);
+    this.namePrefix = config.alarms.namePrefix ?? stack.stackName;
 
-    this.topicKey = new kms.Key(this, 'AlarmTopicKey', {
-      description: 'Encrypts the LiveKit webhook pipeline alarm topic',
-      enableKeyRotation: true,
-      removalPolicy: config.removalPolicy === 'retain' ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
-    });
-    // In a key policy the resource "*" means this key, and nothing else.
-    this.topicKey.addToResourcePolicy(
-      new iam.PolicyStatement({
-        sid: 'CloudWatchAlarmsPublishToTheEncryptedTopic',
-        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
-        actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
-        resources: ['*'],
-        conditions: { StringEquals: { 'aws:SourceAccount': stack.account } },
-      }),
-    );
-    this.topic = new sns.Topic(this, 'AlarmTopic', { displayName: 'LiveKit webhook pipeline alarms', masterKey: this.topicKey, enforceSSL: true });
-    // The topic policy replaces SNS's default one, so CloudWatch is allowed explicitly, for this account's alarms only.
-    this.topic.addToResourcePolicy(
-      new iam.PolicyStatement({
-        sid: 'CloudWatchAlarmsOfThisAccount',
-        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
-        actions: ['sns:Publish'],
-        resources: [this.topic.topicArn],
-        conditions: {
-          StringEquals: { 'aws:SourceAccount': stack.account },
-          ArnLike: { 'aws:SourceArn': `arn:${stack.partition}:cloudwatch:${stack.region}:${stack.account}:alarm:*` },
-        },
-      }),
-    );
-    if (config.alarms.email) this.topic.addSubscription(new subscriptions.EmailSubscription(config.alarms.email));
-    this.action = new SnsAction(this.topic);
+    const existing: Record<AlarmSeverity, string | undefined> = { page: config.alarms.pageTopicArn, ticket: config.alarms.ticketTopicArn };
+    if (!existing.page || !existing.ticket) {
+      this.topicKey = new kms.Key(this, 'AlarmTopicKey', {
+        description: 'Encrypts the LiveKit webhook pipeline alarm topics',
+        enableKeyRotation: true,
+        removalPolicy: config.removalPolicy === 'retain' ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+      });
+      // In a key policy the resource "*" means this key, and nothing else.
+      this.topicKey.addToResourcePolicy(
+        new iam.PolicyStatement({
+          sid: 'CloudWatchAlarmsPublishToTheEncryptedTopic',
+          principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+          actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+          resources: ['*'],
+          conditions: { StringEquals: { 'aws:SourceAccount': stack.account } },
+        }),
+      );
+    }
+    const topic = (severity: AlarmSeverity, constructId: string, displayName: string): sns.ITopic => {
+      const arn = existing[severity];
+      // Brought in: its policy, encryption and subscriptions are its owner's (PagerDuty, Chatbot, Opsgenie).
+      if (arn) return sns.Topic.fromTopicArn(this, constructId, arn);
+      const created = new sns.Topic(this, constructId, { displayName, masterKey: this.topicKey, enforceSSL: true });
+      // The topic policy replaces SNS's default one, so CloudWatch is allowed explicitly, for this account's alarms only.
+      created.addToResourcePolicy(
+        new iam.PolicyStatement({
+          sid: 'CloudWatchAlarmsOfThisAccount',
+          principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+          actions: ['sns:Publish'],
+          resources: [created.topicArn],
+          conditions: {
+            StringEquals: { 'aws:SourceAccount': stack.account },
+            ArnLike: { 'aws:SourceArn': `arn:${stack.partition}:cloudwatch:${stack.region}:${stack.account}:alarm:*` },
+          },
+        }),
+      );
+      if (config.alarms.email) created.addSubscription(new subscriptions.EmailSubscription(config.alarms.email));
+      return created;
+    };
+    // 'AlarmTopic' keeps the logical id of the single topic of earlier versions: its subscriptions survive the upgrade.
+    this.topics = {
+      page: topic('page', 'AlarmTopic', 'LiveKit webhook pipeline: page'),
+      ticket: topic('ticket', 'TicketTopic', 'LiveKit webhook pipeline: ticket'),
+    };
+    this.actions = { page: new SnsAction(this.topics.page), ticket: new SnsAction(this.topics.ticket) };
 
     const custom = (metricName: MetricName) => new cloudwatch.Metric({ namespace: METRIC_NAMESPACE, metricName });
     const filter = (name: keyof typeof LOG_METRICS, logGroup: logs.ILogGroup) => {
@@ -117,61 +168,99 @@ export class Monitoring extends Construct {
       return custom(metric);
     };
     const signatureFailures = filter('signatureFailures', props.ingestLogGroup);
+    const signatureProbes = filter('signatureProbes', props.ingestLogGroup);
     const enqueueFailures = filter('enqueueFailures', props.ingestLogGroup);
+    // The reconciler emits the same metric (EMF, 1 per run) while it waits for keys.
+    const notConfigured = filter('notConfigured', props.ingestLogGroup);
     const eventsEnqueued = filter('eventsEnqueued', props.ingestLogGroup);
     const eventsProcessed = filter('eventsProcessed', props.processLogGroup);
     const throttled = filter('apiThrottledRequests', props.accessLogGroup);
+
+    const minute = Duration.minutes(1);
+    // The API's 5xx minus the 503s of a stack waiting for its keys, so a fresh deploy does not page;
+    // a crash, timeout or throttle of the ingest still counts.
+    const api5xxMinusNotConfigured = new cloudwatch.MathExpression({
+      expression: 'FILL(errors, 0) - FILL(notConfigured, 0)',
+      usingMetrics: {
+        errors: props.stage.metricServerError({ statistic: 'Sum', period: minute }),
+        notConfigured: notConfigured.with({ statistic: 'Sum', period: minute }),
+      },
+      label: 'API 5xx, not counting "not configured" 503s',
+      period: minute,
+    });
 
     const metrics: Partial<Record<AlarmId, cloudwatch.IMetric>> = {
       'missed-events': custom(METRIC.missedEvents),
       'dlq-not-empty': props.deadLetterQueue.metricApproximateNumberOfMessagesVisible(),
       'queue-oldest-message-age': props.queue.metricApproximateAgeOfOldestMessage(),
+      'apply-lag': custom(METRIC.applyLag),
       'ingest-5xx': enqueueFailures,
+      'api-5xx': api5xxMinusNotConfigured,
+      'not-configured': notConfigured,
       'ingest-signature-failures': signatureFailures,
       'ingest-latency-p99': props.stage.metricLatency(),
+      'ingest-throttles': props.ingestFunction.metricThrottles(),
       'processor-errors': props.processFunction.metricErrors(),
       'processor-throttles': props.processFunction.metricThrottles(),
-      'api-5xx': props.stage.metricServerError(),
       'api-throttling': throttled,
     };
+    if (props.publisherFunction) metrics['publisher-errors'] = props.publisherFunction.metricErrors();
+    if (props.publisherDeadLetterQueue) metrics['publisher-dlq-not-empty'] = props.publisherDeadLetterQueue.metricApproximateNumberOfMessagesVisible();
     for (const [alarmId, metric] of Object.entries(metrics) as Array<[AlarmId, cloudwatch.IMetric]>) this.addAlarm(alarmId, metric);
 
-    this.dashboard = this.buildDashboard(props, { signatureFailures, enqueueFailures, eventsEnqueued, eventsProcessed, throttled, custom });
-    if (props.reconcileFunction) this.monitorReconciler(props.reconcileFunction);
+    this.dashboard = this.buildDashboard(props, { signatureFailures, signatureProbes, enqueueFailures, notConfigured, eventsEnqueued, eventsProcessed, throttled, custom });
+    if (props.reconcileFunction) this.monitorReconciler(props.reconcileFunction, props.reconcileLogGroup);
   }
 
   /**
-   * Adds the reconciler's errors and heartbeat alarms (and their status on the dashboard). Called
-   * by the constructor when `reconcileFunction` is given, or later by a stack that builds the
-   * reconciler after monitoring. At most once.
+   * Adds the reconciler's errors and heartbeat alarms (and their status on the dashboard), and,
+   * with its log group, the list of repaired events. Called by the constructor when
+   * `reconcileFunction` is given, or later by a stack that builds the reconciler after
+   * monitoring. At most once.
    */
-  monitorReconciler(reconcileFunction: lambda.IFunction): void {
+  monitorReconciler(reconcileFunction: lambda.IFunction, reconcileLogGroup?: logs.ILogGroup): void {
     if (this.alarms['reconciler-heartbeat-missing']) throw new Error('monitorReconciler: the reconciler is already monitored');
     const errors = this.addAlarm('reconciler-errors', reconcileFunction.metricErrors());
     const heartbeat = this.addAlarm('reconciler-heartbeat-missing', new cloudwatch.Metric({ namespace: METRIC_NAMESPACE, metricName: METRIC.heartbeat }));
     this.dashboard.addWidgets(new cloudwatch.AlarmStatusWidget({ title: 'Reconciler alarms', alarms: [errors, heartbeat], width: 24, height: 2 }));
+    if (reconcileLogGroup) {
+      this.dashboard.addWidgets(
+        new cloudwatch.LogQueryWidget({
+          title: 'Missed events (repaired): what LiveKit never delivered, newest first (npm run missed lists the same)',
+          logGroupNames: [reconcileLogGroup.logGroupName],
+          queryLines: MISSED_EVENTS_QUERY,
+          view: cloudwatch.LogQueryVisualizationType.TABLE,
+          width: 24,
+          height: 8,
+        }),
+      );
+    }
   }
 
   private addAlarm(alarmId: AlarmId, metric: cloudwatch.IMetric): cloudwatch.Alarm {
     const rule = this.rules[alarmId];
+    const period = Duration.seconds(rule.periodSeconds);
     const alarm = new cloudwatch.Alarm(this, pascalCase(alarmId), {
-      metric: (metric as cloudwatch.Metric).with({ period: Duration.seconds(rule.periodSeconds), statistic: rule.statistic }),
+      alarmName: alarmName(this.namePrefix, rule),
+      metric:
+        metric instanceof cloudwatch.MathExpression
+          ? metric.with({ period })
+          : (metric as cloudwatch.Metric).with({ period, statistic: rule.statistic }),
       threshold: rule.threshold,
       comparisonOperator: rule.comparison as cloudwatch.ComparisonOperator,
       evaluationPeriods: rule.evaluationPeriods,
       datapointsToAlarm: rule.datapointsToAlarm,
       treatMissingData: rule.treatMissingData as cloudwatch.TreatMissingData,
-      alarmDescription: alarmDescription(rule),
+      alarmDescription: alarmDescription(rule, this.config.alarms.runbookBaseUrl),
     });
-    alarm.addAlarmAction(this.action);
-    alarm.addOkAction(this.action);
+    alarm.addAlarmAction(this.actions[rule.severity]);
+    alarm.addOkAction(this.actions[rule.severity]);
     this.alarms[alarmId] = alarm;
     return alarm;
   }
-
   private buildDashboard(
     props: MonitoringProps,
-    m: Record<'signatureFailures' | 'enqueueFailures' | 'eventsEnqueued' | 'eventsProcessed' | 'throttled', cloudwatch.Metric> & {
+    m: Record<'signatureFailures' | 'signatureProbes' | 'enqueueFailures' | 'notConfigured' | 'eventsEnqueued' | 'eventsProcessed' | 'throttled', cloudwatch.Metric> & {
       custom: (name: MetricName) => cloudwatch.Metric;
     },
   ): cloudwatch.Dashboard {
@@ -181,11 +270,12 @@ export class Monitoring extends Construct {
     const graph = (title: string, left: cloudwatch.IMetric[], right: cloudwatch.IMetric[] = []) =>
       new cloudwatch.GraphWidget({ title, left, right, width: 8, height: 6 });
     const dashboard = new cloudwatch.Dashboard(this, 'Dashboard', { defaultInterval: Duration.hours(3) });
+    const runbooks = props.config.alarms.runbookBaseUrl ? `[runbooks](${props.config.alarms.runbookBaseUrl})` : 'docs/runbooks.md';
     dashboard.addWidgets(
       new cloudwatch.TextWidget({
         markdown:
           '### LiveKit webhooks: LiveKit → API → ingest → queue → process → state; reconciler repairs what LiveKit dropped\n' +
-          'Every alarm links its runbook (README.md, section Runbooks). Tooling: `npm run dlq:redrive`, `npm run state`, `npm run replay`.',
+          `Every alarm links its runbook (${runbooks}). Tooling: \`npm run missed\`, \`npm run dlq:redrive\`, \`npm run state\`, \`npm run replay\`.`,
         width: 24,
         height: 2,
       }),
@@ -193,22 +283,30 @@ export class Monitoring extends Construct {
     dashboard.addWidgets(
       graph('Webhooks in (requests/min)', [sum(props.stage.metricCount(), 'requests'), sum(props.stage.metricClientError(), '4xx'), sum(props.stage.metricServerError(), '5xx')], [
         sum(m.throttled, '429 throttled'),
-        sum(m.signatureFailures, '401 signature failures'),
+        sum(m.signatureFailures, '401 that lose events (unknown key, body hash, invalid token)'),
+        sum(m.signatureProbes, '401 probing (no or malformed token)'),
       ]),
-      graph('Enqueued (events/min)', [sum(m.eventsEnqueued, 'enqueued (200)'), sum(m.enqueueFailures, 'not stored (503)')]),
+      graph('Enqueued (events/min)', [sum(m.eventsEnqueued, 'enqueued (200)'), sum(m.enqueueFailures, 'not stored (503)'), sum(m.notConfigured, 'not configured (503)')], [
+        sum(props.ingestFunction.metricThrottles(), 'ingest throttles'),
+      ]),
       graph('Applied (events/min)', [sum(m.eventsProcessed, 'applied'), sum(props.queue.metricNumberOfMessagesDeleted(), 'deleted from queue')], [
         sum(props.processFunction.metricErrors(), 'processor errors'),
         sum(props.processFunction.metricThrottles(), 'processor throttles'),
+        ...(props.publisherFunction ? [sum(props.publisherFunction.metricErrors(), 'publisher errors')] : []),
       ]),
     );
     dashboard.addWidgets(
       graph('Missed / repaired (per reconcile run)', [sum(m.custom(METRIC.missedEvents), 'missed events', reconcilePeriod), sum(m.custom(METRIC.repairsSent), 'repairs sent', reconcilePeriod)], [
         sum(m.custom(METRIC.heartbeat), 'heartbeat', reconcilePeriod),
         sum(m.custom(METRIC.liveKitApiErrors), 'LiveKit API errors', reconcilePeriod),
+        sum(m.custom(METRIC.notConfigured), 'not configured', reconcilePeriod),
       ]),
       graph('Queue and DLQ', [
         props.queue.metricApproximateNumberOfMessagesVisible({ label: 'queue depth', statistic: 'Maximum', period: minute }),
         props.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ label: 'DLQ depth', statistic: 'Maximum', period: minute }),
+        ...(props.publisherDeadLetterQueue
+          ? [props.publisherDeadLetterQueue.metricApproximateNumberOfMessagesVisible({ label: 'publisher DLQ depth', statistic: 'Maximum', period: minute })]
+          : []),
       ], [props.queue.metricApproximateAgeOfOldestMessage({ label: 'oldest message age (s)', statistic: 'Maximum', period: minute })]),
       graph('Latencies (ms)', [
         props.stage.metricLatency({ statistic: 'p99', period: minute, label: 'API p99' }),
@@ -220,12 +318,23 @@ export class Monitoring extends Construct {
       ]),
     );
     dashboard.addWidgets(
-      new cloudwatch.AlarmStatusWidget({
-        title: 'Pipeline alarms',
-        alarms: Object.values(this.alarms) as cloudwatch.IAlarm[],
+      new cloudwatch.GraphWidget({
+        title: 'State lag (ms): enqueue → applied, and event age when applied',
+        left: [
+          m.custom(METRIC.applyLag).with({ statistic: 'p99', period: minute, label: 'apply lag p99' }),
+          m.custom(METRIC.applyLag).with({ statistic: 'p50', period: minute, label: 'apply lag p50' }),
+        ],
+        right: [m.custom(METRIC.eventAge).with({ statistic: 'p99', period: minute, label: 'event age p99' })],
+        leftAnnotations: [{ value: this.rules['apply-lag'].threshold, label: 'page (p99, 3 minutes)' }],
         width: 24,
-        height: 4,
+        height: 6,
       }),
+    );
+    const bySeverity = (severity: AlarmSeverity): cloudwatch.IAlarm[] =>
+      (Object.entries(this.alarms) as Array<[AlarmId, cloudwatch.Alarm]>).filter(([alarmId]) => this.rules[alarmId].severity === severity).map(([, alarm]) => alarm);
+    dashboard.addWidgets(
+      new cloudwatch.AlarmStatusWidget({ title: 'Alarms that page', alarms: bySeverity('page'), width: 12, height: 4 }),
+      new cloudwatch.AlarmStatusWidget({ title: 'Alarms that open a ticket', alarms: bySeverity('ticket'), width: 12, height: 4 }),
     );
     return dashboard;
   }

@@ -45,6 +45,7 @@ export class PipelineStack extends Stack {
       queue: this.eventQueue.queue,
       deadLetterQueue: this.eventQueue.deadLetterQueue,
       reconcileFunction: this.reconciler.function,
+      reconcileLogGroup: this.reconciler.function.logGroup,
     });
 
     new CfnOutput(this, 'WebhookUrl', {
@@ -57,7 +58,8 @@ export class PipelineStack extends Stack {
     new CfnOutput(this, 'EventBusName', { description: 'EventBridge bus receiving one event per state change', value: this.processing.bus.eventBusName });
     new CfnOutput(this, 'EventBusArn', { description: 'The bus archived events are replayed to (npm run replay)', value: this.processing.bus.eventBusArn });
     new CfnOutput(this, 'EventArchiveArn', { description: 'Archive of every state change (npm run replay)', value: this.processing.archive.archiveArn });
-    new CfnOutput(this, 'AlarmTopicArn', { description: 'SNS topic every alarm notifies; subscribe on-call here', value: this.monitoring.topic.topicArn });
+    new CfnOutput(this, 'PageTopicArn', { description: 'SNS topic of the alarms that page (loss or delay now); subscribe the pager here', value: this.monitoring.topics.page.topicArn });
+    new CfnOutput(this, 'TicketTopicArn', { description: 'SNS topic of the alarms that open a ticket', value: this.monitoring.topics.ticket.topicArn });
     new CfnOutput(this, 'DashboardName', { description: 'CloudWatch dashboard of the pipeline', value: this.monitoring.dashboard.dashboardName });
     new CfnOutput(this, 'LiveKitKeysSecretArn', {
       description: this.keys.created

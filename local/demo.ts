@@ -24,6 +24,11 @@ export interface DemoOptions {
   /** Progress lines as the scenario plays. */
   readonly narrate?: (line: string) => void;
   readonly config?: PipelineConfig;
+  /**
+   * Called once the scenario is over and reconciled, before anything stops: lets a caller (a
+   * test, the on-call tooling) look at the running pipeline and the simulator's ground truth.
+   */
+  readonly inspect?: (scene: { readonly pipeline: LocalPipeline; readonly sim: LiveKitSimulator; readonly webhookUrl: string }) => Promise<void>;
 }
 
 export interface ReceiverReport {
@@ -175,6 +180,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoReport> {
       },
       truth: { rooms: truth.rooms.length, participants: truth.participants.length, egress: [egressId] },
     };
+    await options.inspect?.({ pipeline, sim, webhookUrl: oursUrl });
     return report;
   } finally {
     for (const stop of stops.reverse()) await stop().catch(() => undefined);

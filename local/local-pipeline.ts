@@ -184,6 +184,8 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
       config,
       metrics,
       reconcilerEnabled: Boolean(options.livekit),
+      liveKitKeysConfigured: () => Object.keys(options.keys).length > 0,
+      liveKitUrl: options.livekit?.url,
     };
     const statusLogger = logger('status');
     let reconcileNow: () => Promise<RunReport> = () => Promise.reject(new Error('the reconciler is not configured (no livekit option)'));

@@ -6,7 +6,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { AlarmId, alarmRules, AlarmRule, AlarmState, evaluateAlarm, periodDatapoints, RUNBOOK_DOCUMENT, Sample } from '../lib/alarm-rules';
+import { AlarmId, alarmRules, AlarmRule, AlarmSeverity, AlarmState, evaluateAlarm, periodDatapoints, runbookLink, Sample } from '../lib/alarm-rules';
 import type { PipelineConfig } from '../lib/config';
 import { METRIC, MemoryMetricsSink, MetricName } from '../lambda/shared/metrics';
 import type { LocalRoute } from './front-door';
@@ -25,8 +25,23 @@ export interface StatusSource {
    * stack creates it only with a reconcile function. Default true.
    */
   readonly reconcilerEnabled?: boolean;
+  /**
+   * Whether the ingest has a key pair to verify webhooks with (false: the keys hold `{}`, every
+   * webhook is answered 503). Optional: without it only the reconciler's `NotConfigured` metric
+   * tells.
+   */
+  readonly liveKitKeysConfigured?: () => boolean;
+  /** The LiveKit server the reconciler calls, named when its last run could reach none of it. */
+  readonly liveKitUrl?: string;
   readonly now?: () => number;
 }
+
+/**
+ * `not configured`: the LiveKit keys hold no key pair (the ingest's keys, or the reconciler's last
+ * run reported `NotConfigured`); `configured`: the last run, or the ingest, has keys; `unknown`:
+ * no reconcile run yet and no word from the ingest.
+ */
+export type KeysState = 'configured' | 'not configured' | 'unknown';
 
 export interface QueueDepth {
   /** ApproximateNumberOfMessages: waiting to be received. */
@@ -38,6 +53,8 @@ export interface QueueDepth {
 export interface AlarmStatus {
   readonly state: AlarmState;
   readonly title: string;
+  /** page or ticket: which topic it would notify when deployed. */
+  readonly severity: AlarmSeverity;
   /** The statistic per evaluated period, oldest first (null: no datapoint). */
   readonly datapoints: ReadonlyArray<number | null>;
   readonly rule: Pick<AlarmRule, 'statistic' | 'periodSeconds' | 'threshold' | 'comparison' | 'evaluationPeriods' | 'datapointsToAlarm' | 'treatMissingData'>;
@@ -46,6 +63,8 @@ export interface AlarmStatus {
 
 export interface LocalStatus {
   readonly time: string;
+  /** Whether the pipeline has LiveKit keys; `not configured` is the quiet waiting state of a fresh deploy. */
+  readonly liveKitKeys: KeysState;
   readonly queue: QueueDepth;
   readonly dlq: QueueDepth;
   readonly reconcile: {
@@ -56,6 +75,8 @@ export interface LocalStatus {
     readonly runs: number;
     /** The last run's metrics, by name (dimensionless ones), with its time. */
     readonly lastRun?: { readonly at: string } & Readonly<Record<string, number | string>>;
+    /** Set when every LiveKit API call of the last run failed: the URL it could not reach. */
+    readonly liveKitUnreachable?: string;
   };
   /** The alarms that can be evaluated locally (those on metrics the local runtime has). */
   readonly alarms: Partial<Record<AlarmId, AlarmStatus>>;
@@ -86,15 +107,19 @@ export async function readStatus(source: StatusSource): Promise<LocalStatus> {
     alarms[id] = {
       state: evaluateAlarm(rule, datapoints),
       title: rule.title,
+      severity: rule.severity,
       datapoints: datapoints.map((value) => value ?? null),
       rule: { statistic, periodSeconds, threshold, comparison, evaluationPeriods, datapointsToAlarm, treatMissingData },
-      runbook: `${RUNBOOK_DOCUMENT}#${rule.anchor}`,
+      runbook: runbookLink(rule, source.config.alarms.runbookBaseUrl),
     };
   };
   evaluate('missed-events', totals(source.metrics, METRIC.missedEvents));
   // SQS reports the DLQ depth every minute; locally it is read now, one datapoint in the current period.
   evaluate('dlq-not-empty', [{ value: dlq.visible, timestamp: now }]);
   if (source.reconcilerEnabled !== false) evaluate('reconciler-heartbeat-missing', totals(source.metrics, METRIC.heartbeat));
+  const notConfigured = totals(source.metrics, METRIC.notConfigured);
+  evaluate('not-configured', notConfigured);
+  const liveKitKeys = keysState(source, notConfigured, totals(source.metrics, METRIC.heartbeat));
 
   const missedByType: Record<string, number> = {};
   for (const datum of source.metrics.data) {
@@ -116,6 +141,7 @@ export async function readStatus(source: StatusSource): Promise<LocalStatus> {
 
   return {
     time: new Date(now).toISOString(),
+    liveKitKeys,
     queue,
     dlq,
     reconcile: {
@@ -124,17 +150,39 @@ export async function readStatus(source: StatusSource): Promise<LocalStatus> {
       repairsSent: source.metrics.sum(METRIC.repairsSent, 0, {}),
       runs: runDurations.length,
       ...(lastRun ? { lastRun } : {}),
+      ...(unreachable(lastRun) ? { liveKitUnreachable: source.liveKitUrl ?? source.config.livekit.url } : {}),
     },
     alarms,
   };
 }
 
-/** One line for a terminal: depths, missed events, and any alarm not OK. */
+/** Every LiveKit API call of the run failed (refused connection, timeout, 5xx): LiveKit is not reachable. */
+function unreachable(lastRun: Readonly<Record<string, number | string>> | undefined): boolean {
+  const calls = Number(lastRun?.[METRIC.liveKitApiCalls] ?? 0);
+  return calls > 0 && Number(lastRun?.[METRIC.liveKitApiErrors] ?? 0) >= calls;
+}
+
+/** Tolerance between the metrics of one reconcile run (the sink stamps each datum as it is put). */
+const SAME_RUN_MS = 1000;
+
+function keysState(source: StatusSource, notConfigured: readonly Sample[], heartbeats: readonly Sample[]): KeysState {
+  if (source.liveKitKeysConfigured && !source.liveKitKeysConfigured()) return 'not configured';
+  const lastNotConfigured = notConfigured.length > 0 ? notConfigured[notConfigured.length - 1].timestamp : undefined;
+  const lastHeartbeat = heartbeats.length > 0 ? heartbeats[heartbeats.length - 1].timestamp : undefined;
+  // A waiting run emits NotConfigured with its heartbeat; a configured run emits the heartbeat alone.
+  if (lastNotConfigured !== undefined && (lastHeartbeat === undefined || lastNotConfigured >= lastHeartbeat - SAME_RUN_MS)) return 'not configured';
+  if (lastHeartbeat !== undefined || source.liveKitKeysConfigured) return 'configured';
+  return 'unknown';
+}
+
+/** One line for a terminal: keys, depths, missed events, and any alarm not OK. */
 export function statusSummaryLine(status: LocalStatus): string {
   const firing = Object.entries(status.alarms)
     .filter(([, alarm]) => alarm!.state === 'ALARM')
-    .map(([id]) => id);
+    .map(([id, alarm]) => `${id} (${alarm!.severity})`);
   return (
+    (status.liveKitKeys === 'not configured' ? 'LiveKit keys not configured (waiting), ' : '') +
+    (status.reconcile.liveKitUnreachable ? `LiveKit unreachable at ${status.reconcile.liveKitUnreachable} (every API call of the last run failed), ` : '') +
     `queue ${status.queue.visible}+${status.queue.inFlight} in flight, DLQ ${status.dlq.visible}, ` +
     `missed events ${status.reconcile.missedEventsTotal} (repaired ${status.reconcile.repairsSent}), ` +
     `alarms: ${firing.length === 0 ? 'none firing' : firing.join(', ')}`

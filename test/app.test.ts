@@ -14,7 +14,7 @@ const offline = { ...process.env, AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: 
 describe('cdk synth (the CLI, offline)', () => {
   it('writes a template with the webhook route, the function, the queue redriving to its DLQ and the secret', () => {
     const out = mkdtempSync(join(tmpdir(), 'synth-'));
-    execFileSync(cdk, ['synth', '--quiet', '--no-notices', '-o', out, '-c', 'queue.maxReceiveCount=4'], { cwd: root, env: offline, stdio: 'pipe' });
+    execFileSync(cdk, ['synth', '--quiet', '--no-notices', '-o', out, '-c', 'livekit.url=https://my-project.livekit.cloud', '-c', 'queue.maxReceiveCount=4'], { cwd: root, env: offline, stdio: 'pipe' });
     const template = JSON.parse(readFileSync(join(out, 'LiveKitWebhooks.template.json'), 'utf8'));
     const resources = Object.values(template.Resources) as Array<{ Type: string; Properties: any }>;
     const ofType = (type: string) => resources.filter((r) => r.Type === type);
@@ -36,5 +36,15 @@ describe('cdk synth (the CLI, offline)', () => {
     expect(result.status).not.toBe(0);
     expect(result.stderr).toContain('"queue.maxReceiveCount" must be an integer from 1 to 1000, got "0"');
     expect(result.stderr).toContain('"ingest.maxBodyBytes" must be an integer from 1024 to 1048576, got "lots"');
+    // Listed with the others, so one attempt shows every problem.
+    expect(result.stderr).toContain('"livekit.url" is required to deploy');
+  });
+
+  it('refuses to synth without livekit.url, in one line saying what to set (the reconciler would call localhost forever)', () => {
+    const result = spawnSync(cdk, ['synth', '--quiet', '--no-notices', '-o', mkdtempSync(join(tmpdir(), 'synth-'))], { cwd: root, env: offline, encoding: 'utf8' });
+    expect(result.status).not.toBe(0);
+    const ours = result.stderr.split('\n').filter((line) => line.includes('livekit.url'));
+    expect(ours).toEqual(['"livekit.url" is required to deploy: the LiveKit server URL the reconciler calls, e.g. -c livekit.url=https://my-project.livekit.cloud']);
+    expect(result.stderr).not.toContain('Invalid pipeline configuration');
   });
 });

@@ -1,4 +1,4 @@
-import { ConfigError, configInputFromContext, DEFAULT_CONFIG, parseConfig, queueVisibilityTimeoutSeconds } from '../lib/config';
+import { ConfigError, configInputFromContext, DEFAULT_CONFIG, LIVEKIT_URL_REQUIRED, parseConfig, queueVisibilityTimeoutSeconds } from '../lib/config';
 
 describe('parseConfig', () => {
   it('gives the defaults when nothing is set', () => {
@@ -38,6 +38,13 @@ describe('parseConfig', () => {
     [{ livekit: { url: 'livekit.example.com' } }, '"livekit.url" must be an http(s) or ws(s) URL'],
     [{ livekit: { existingSecretName: 'has spaces' } }, '"livekit.existingSecretName" must be a Secrets Manager secret name or ARN'],
     [{ alarms: { email: 'oncall' } }, '"alarms.email" must be an email address'],
+    [{ alarms: { namePrefix: 'has spaces' } }, '"alarms.namePrefix" must be 1-100 letters, digits'],
+    [{ alarms: { pageTopicArn: 'pagerduty' } }, '"alarms.pageTopicArn" must be an SNS topic ARN'],
+    [{ alarms: { ticketTopicArn: 'arn:aws:sqs:eu-west-1:123456789012:q' } }, '"alarms.ticketTopicArn" must be an SNS topic ARN'],
+    [{ alarms: { runbookBaseUrl: 'docs/runbooks.md' } }, '"alarms.runbookBaseUrl" must be an http(s) URL'],
+    [{ alarms: { runbookBaseUrl: 'https://example.com/runbooks#top' } }, 'without a #fragment'],
+    [{ alarms: { missedEventsEvaluationPeriods: 2, missedEventsDatapointsToAlarm: 3 } }, '"alarms.missedEventsDatapointsToAlarm" (3) must not exceed "alarms.missedEventsEvaluationPeriods" (2)'],
+    [{ alarms: { missedEventsDatapointsToAlarm: 0 } }, '"alarms.missedEventsDatapointsToAlarm" must be an integer from 1 to 100'],
     [{ logRetentionDays: 10 }, '"logRetentionDays" must be one of 1, 3, 5, 7, 14, 30'],
     [{ removalPolicy: 'keep' }, '"removalPolicy" must be "retain" or "destroy"'],
     [{ ingest: { maxBodyByte: 1 } }, 'unknown setting "ingest.maxBodyByte"'],
@@ -46,6 +53,38 @@ describe('parseConfig', () => {
   ])('rejects %j saying what to fix', (input, message) => {
     expect(() => parseConfig(input)).toThrow(ConfigError);
     expect(() => parseConfig(input)).toThrow(message);
+  });
+
+  it('keeps the alarm settings: name prefix, topics by ARN, runbook base URL, missed-events M of N', () => {
+    const alarms = {
+      namePrefix: 'lkw-prod',
+      pageTopicArn: 'arn:aws:sns:eu-west-1:123456789012:pagerduty-critical',
+      ticketTopicArn: 'arn:aws-cn:sns:cn-north-1:123456789012:tickets',
+      runbookBaseUrl: 'https://github.com/acme/lkw/blob/main/docs/runbooks.md',
+      missedEventsThreshold: '4',
+      missedEventsEvaluationPeriods: '5',
+      missedEventsDatapointsToAlarm: '3',
+    };
+    expect(parseConfig({ alarms }).alarms).toEqual({ ...alarms, missedEventsThreshold: 4, missedEventsEvaluationPeriods: 5, missedEventsDatapointsToAlarm: 3 });
+    expect(parseConfig(configInputFromContext({ 'alarms.namePrefix': 'x', 'alarms.runbookBaseUrl': 'https://example.com/r' })).alarms).toMatchObject({ namePrefix: 'x', runbookBaseUrl: 'https://example.com/r' });
+  });
+
+  it('lowers the default M to N when only N is set below it', () => {
+    expect(parseConfig({ alarms: { missedEventsEvaluationPeriods: 1 } }).alarms).toMatchObject({ missedEventsEvaluationPeriods: 1, missedEventsDatapointsToAlarm: 1 });
+  });
+
+  it('requires livekit.url when asked to (deploying), listed with the other problems; the local default otherwise', () => {
+    expect(parseConfig({}).livekit.url).toBe('http://localhost:7880');
+    expect(() => parseConfig({}, { requireLiveKitUrl: true })).toThrow(LIVEKIT_URL_REQUIRED);
+    expect(() => parseConfig({ livekit: { url: '' } }, { requireLiveKitUrl: true })).toThrow(LIVEKIT_URL_REQUIRED);
+    expect(parseConfig({ livekit: { url: 'https://p.livekit.cloud' } }, { requireLiveKitUrl: true }).livekit.url).toBe('https://p.livekit.cloud');
+    try {
+      parseConfig({ queue: { maxReceiveCount: 0 } }, { requireLiveKitUrl: true });
+      throw new Error('expected a ConfigError');
+    } catch (error) {
+      expect((error as ConfigError).problems).toHaveLength(2);
+      expect((error as ConfigError).problems).toEqual(expect.arrayContaining([expect.stringContaining('queue.maxReceiveCount'), LIVEKIT_URL_REQUIRED]));
+    }
   });
 
   it('reports every problem at once', () => {

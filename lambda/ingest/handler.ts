@@ -1,7 +1,7 @@
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { nonNegativeIntEnv, requiredEnv } from '../shared/env';
-import { Logger, parseLogLevel } from '../shared/logger';
+import { Logger, parseLogLevel, withRequestId } from '../shared/logger';
 import { createIngestHandler } from './ingest-handler';
 
 /**
@@ -17,7 +17,7 @@ const sqs = new SQSClient({ maxAttempts: 3, requestHandler: { connectionTimeout:
 // so they may take longer than a request can wait; the key store retries with its own backoff.
 const secrets = new SecretsManagerClient({ maxAttempts: 2, requestHandler: { connectionTimeout: 1000, requestTimeout: 2000 } });
 
-export const handler = createIngestHandler({
+export const handler = withRequestId(createIngestHandler({
   sqs,
   queueUrl: requiredEnv('QUEUE_URL'),
   loadKeys: async () => {
@@ -29,4 +29,4 @@ export const handler = createIngestHandler({
   maxBodyBytes: nonNegativeIntEnv('MAX_BODY_BYTES'),
   clockToleranceSeconds: nonNegativeIntEnv('CLOCK_TOLERANCE_SECONDS'),
   logger: new Logger({ service: 'ingest', level: parseLogLevel(process.env.LOG_LEVEL) }),
-});
+}));

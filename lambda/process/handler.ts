@@ -4,7 +4,7 @@
  */
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
-import { Logger, parseLogLevel } from '../shared/logger';
+import { Logger, parseLogLevel, withRequestId } from '../shared/logger';
 import { createDocumentClient } from './document-client';
 import { createProcessor } from './processor';
 
@@ -36,10 +36,10 @@ const processor = createProcessor({
   outboxLeaseSeconds,
 });
 
-export async function handler(event: SQSEvent): Promise<SQSBatchResponse> {
+export const handler = withRequestId(async (event: SQSEvent): Promise<SQSBatchResponse> => {
   const response = await processor.processBatch(event.Records);
   if (response.batchItemFailures.length > 0) {
     logger.warn('batch partly failed', { records: event.Records.length, failed: response.batchItemFailures.length });
   }
   return response;
-}
+});

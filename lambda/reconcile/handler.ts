@@ -7,7 +7,7 @@ import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-sec
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { createDocumentClient } from '../process/document-client';
 import { nonNegativeIntEnv, requiredEnv } from '../shared/env';
-import { Logger, parseLogLevel } from '../shared/logger';
+import { Logger, parseLogLevel, withRequestId } from '../shared/logger';
 import { EmfMetricsSink } from '../shared/metrics';
 import { sqsEnqueue } from './enqueue';
 import { createLiveKitApi } from './livekit-api';
@@ -67,7 +67,7 @@ export class ReconcileRunFailedError extends Error {
  * Throws when the run failed, so the function's Errors metric (and its alarm) sees it; the
  * schedule target does not retry (the next run comes anyway). No heartbeat is emitted either.
  */
-export async function handler(): Promise<RunReport> {
+export const handler = withRequestId(async (): Promise<RunReport> => {
   let keys: { apiKey: string; apiSecret: string };
   try {
     keys = pickKeyPair((await secrets.send(new GetSecretValueCommand({ SecretId: secretId }))).SecretString, preferredKey);
@@ -88,4 +88,4 @@ export async function handler(): Promise<RunReport> {
   const report = await reconciler.run();
   if (!report.ok) throw new ReconcileRunFailedError(report.errors);
   return report;
-}
+});

@@ -507,8 +507,9 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
 
       // ---- grace period, repairs ----
       const now = clock();
-      const resolved = [...pending.values()].filter((difference) => !observed.has(difference.repairId) && checked.has(difference.scope));
-      // Checked again and gone: the event was in flight (or our repair has been applied).
+      // Checked again and gone: the event was in flight. A repaired difference is kept until its TTL
+      // (a day): it is the record `npm run missed` lists.
+      const resolved = [...pending.values()].filter((difference) => !difference.repairedAt && !observed.has(difference.repairId) && checked.has(difference.scope));
       report.resolvedInFlight = resolved.filter((difference) => !difference.repairedAt).length;
       await pool(resolved, BOOKKEEPING_CONCURRENCY, async (difference) => {
         await bookkeeping.resolve(difference.repairId).catch((error) => fail('bookkeeping', error));

@@ -1,8 +1,13 @@
 /**
  * Structured JSON logs, one object per line, as CloudWatch Logs Insights reads them. Each line
  * carries the fields bound with `child()` (event id, type, room) so an event can be followed
- * through every stage. Never pass secrets or whole bodies.
+ * through every stage, and the Lambda request id of the invocation it belongs to (bound by
+ * `withRequestId` at the handler's entry), so every line of one invocation is found with one
+ * filter. Errors are written with their name, message and stack (never their cause, see
+ * serializeError). Never pass secrets or whole bodies.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
+
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 export type LogFields = Record<string, unknown>;
 
@@ -13,6 +18,48 @@ export interface LoggerOptions {
   readonly level?: LogLevel;
   /** Where lines go; defaults to stdout. Tests and the local runtime pass their own. */
   readonly sink?: (line: string) => void;
+}
+
+/**
+ * The invocation a line belongs to. Async-local, not a global: the local runtime runs several
+ * invocations of a handler at once in one process, and each line must name its own.
+ */
+const invocation = new AsyncLocalStorage<{ readonly requestId: string }>();
+
+/** The Lambda context fields used here (a subset of aws-lambda's `Context`). */
+export interface InvocationContext {
+  readonly awsRequestId?: string;
+}
+
+/**
+ * Wraps a handler so every log line written during an invocation carries `requestId` (the
+ * context's `awsRequestId`). Without a context (tests, scripts) lines have no request id.
+ */
+export function withRequestId<E, R>(handler: (event: E) => Promise<R>): (event: E, context?: InvocationContext) => Promise<R> {
+  return (event, context) => {
+    const requestId = context?.awsRequestId;
+    return requestId ? invocation.run({ requestId }, () => handler(event)) : handler(event);
+  };
+}
+
+/** The request id of the invocation running now, if any. */
+export function currentRequestId(): string | undefined {
+  return invocation.getStore()?.requestId;
+}
+
+/**
+ * An error as a plain object for JSON: name, message, stack, and an AWS SDK error's code and HTTP
+ * status. Not its `cause`: code that wraps an error to keep its text out of the logs (the key
+ * store wraps a secret that failed to parse, whose parse error quotes the secret) keeps it out.
+ */
+export function serializeError(error: Error): LogFields {
+  const fields: LogFields = { name: error.name, message: error.message };
+  if (error.stack) fields.stack = error.stack;
+  // AWS SDK errors carry the HTTP status and the service's error code; keep what explains a failure.
+  const extra = error as Error & { code?: unknown; $metadata?: { httpStatusCode?: unknown } };
+  if (typeof extra.code === 'string' || typeof extra.code === 'number') fields.code = extra.code;
+  if (extra.$metadata?.httpStatusCode !== undefined) fields.httpStatusCode = extra.$metadata.httpStatusCode;
+  return fields;
 }
 
 export class Logger {
@@ -46,8 +93,18 @@ export class Logger {
 
   private write(level: LogLevel, message: string, fields?: LogFields): void {
     if (RANK[level] < this.threshold) return;
-    const line: LogFields = { level, time: new Date().toISOString(), service: this.options.service, message, ...this.bound, ...fields };
-    if (line.error instanceof Error) line.error = { name: line.error.name, message: line.error.message };
+    const requestId = currentRequestId();
+    const line: LogFields = {
+      level,
+      time: new Date().toISOString(),
+      service: this.options.service,
+      message,
+      ...(requestId ? { requestId } : {}),
+      ...this.bound,
+      ...fields,
+    };
+    // Any Error among the fields (`error`, `cause`, ...): JSON.stringify would write `{}`.
+    for (const [key, value] of Object.entries(line)) if (value instanceof Error) line[key] = serializeError(value);
     this.sink(JSON.stringify(line));
   }
 }

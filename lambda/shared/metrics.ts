@@ -8,8 +8,13 @@ export const METRIC_NAMESPACE = 'LiveKitWebhooks';
 
 export const METRIC = {
   // ingest
-  /** Requests refused for a bad, missing or unknown-key signature or a body hash mismatch (401). Dimension: none. */
+  /**
+   * Requests refused (401) for a signature failure that means a lost event: an unknown key, a body
+   * hash mismatch, an invalid (expired, forged) token. Dimension: none. Counted from the ingest log.
+   */
   signatureFailures: 'SignatureFailures',
+  /** Requests refused (401) with no or a malformed token: internet probing, not LiveKit. Counted from the ingest log. */
+  signatureProbes: 'SignatureProbes',
   /** Events accepted and enqueued (200). */
   eventsEnqueued: 'EventsEnqueued',
   /** Events we could not store (503). */
@@ -36,6 +41,10 @@ export const METRIC = {
   runDuration: 'ReconcileRunDuration',
   /** 1 per successful reconcile run; its absence pages. */
   heartbeat: 'ReconcileHeartbeat',
+  notConfigured: 'NotConfigured',
+  // process
+  applyLag: 'ApplyLag',
+  eventAge: 'EventAge',
 } as const;
 
 export type MetricName = (typeof METRIC)[keyof typeof METRIC];

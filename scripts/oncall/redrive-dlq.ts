@@ -20,9 +20,21 @@ import {
   SendMessageCommand,
   StartMessageMoveTaskCommand,
 } from '@aws-sdk/client-sqs';
-import { OncallTarget, parseArgs, queueArn, resolveTarget, runMain, UsageError } from './target';
+import { CommandSpec, OncallTarget, ParsedArgs, queueArn, resolveTarget, runMain, UsageError } from './target';
 
 export const USAGE = `usage: npm run dlq:redrive -- [--stack <name> [--region <r>] | --local '<ready JSON>'|<file>] [--copy] [--max <n>] [--wait]`;
+
+export const COMMAND: CommandSpec = {
+  usage: USAGE,
+  description:
+    'Moves the events in the dead-letter queue back to the event queue, where the processor applies them (idempotently). ' +
+    'Deployed: an SQS message move task; locally or with --copy: receive, send, delete. Fix the cause first (docs/runbooks.md#runbook-dlq-not-empty).',
+  options: {
+    copy: { type: 'boolean', description: 'receive/send/delete copy instead of a message move task' },
+    max: { type: 'string', value: '<n>', description: 'copy only: move at most n messages (default: the DLQ depth at the start)' },
+    wait: { type: 'boolean', description: 'message move task: follow it until it ends' },
+  },
+};
 
 export interface RedriveOptions {
   /** Force the receive/send/delete copy even where a message move task is available. */
@@ -115,9 +127,7 @@ async function copy(target: OncallTarget, options: RedriveOptions, log: (line: s
   return { mode: 'copy', moved };
 }
 
-async function main(): Promise<number> {
-  const parsed = parseArgs(process.argv.slice(2), ['copy', 'wait']);
-  if (parsed.rest.length > 0) throw new UsageError(`unexpected argument ${parsed.rest[0]}`);
+async function main(parsed: ParsedArgs): Promise<number> {
   const max = parsed.flags.max === undefined ? undefined : Number(parsed.flags.max);
   if (max !== undefined && (!Number.isInteger(max) || max < 1)) throw new UsageError('--max must be a positive integer');
   const target = await resolveTarget(parsed);
@@ -136,4 +146,4 @@ async function main(): Promise<number> {
   }
 }
 
-if (require.main === module) runMain(main, USAGE);
+if (require.main === module) runMain(main, COMMAND);

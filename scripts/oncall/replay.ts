@@ -8,9 +8,21 @@
  * `npm run local` has no EventBridge (changes are printed as `state change published` lines).
  */
 import { DescribeReplayCommand, StartReplayCommand } from '@aws-sdk/client-eventbridge';
-import { OncallTarget, parseArgs, resolveTarget, runMain, UsageError } from './target';
+import { CommandSpec, OncallTarget, ParsedArgs, resolveTarget, runMain, UsageError } from './target';
 
 export const USAGE = 'usage: npm run replay -- [--stack <name> [--region <r>]] --from <ISO time> --to <ISO time> [--wait]';
+
+export const COMMAND: CommandSpec = {
+  usage: USAGE,
+  description:
+    'Replays the state changes archived between two times from the bus archive back onto the bus (EventBridge StartReplay). ' +
+    'Every rule on the bus receives them again, with their original change ids. Deployed stacks only.',
+  options: {
+    from: { type: 'string', value: '<ISO time>', description: 'start of the range, e.g. 2025-01-31T10:00:00Z' },
+    to: { type: 'string', value: '<ISO time>', description: 'end of the range (not in the future)' },
+    wait: { type: 'boolean', description: 'follow the replay until it ends' },
+  },
+};
 
 export class ReplayUnavailableError extends Error {
   constructor(message: string) {
@@ -51,8 +63,7 @@ export async function startReplay(target: OncallTarget, range: { from: Date; to:
   return { replayName, state: State };
 }
 
-async function main(): Promise<number> {
-  const parsed = parseArgs(process.argv.slice(2), ['wait']);
+async function main(parsed: ParsedArgs): Promise<number> {
   const range = parseRange(parsed.flags.from, parsed.flags.to);
   const target = await resolveTarget(parsed);
   try {
@@ -80,4 +91,4 @@ async function main(): Promise<number> {
   }
 }
 
-if (require.main === module) runMain(main, USAGE);
+if (require.main === module) runMain(main, COMMAND);

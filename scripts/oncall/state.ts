@@ -8,9 +8,18 @@
  */
 import type { EntityItem } from '../../lambda/process/state-model';
 import { listActiveRooms, listOpenEgresses, listRoomParticipants } from '../../lambda/process/queries';
-import { OncallTarget, parseArgs, resolveTarget, runMain, UsageError } from './target';
+import { CommandSpec, OncallTarget, ParsedArgs, resolveTarget, runMain, UsageError } from './target';
 
 export const USAGE = `usage: npm run state -- [--stack <name> [--region <r>] | --local '<ready JSON>'|<file>] [--json] rooms | participants <roomSid|roomName> | egresses`;
+
+export const COMMAND: CommandSpec = {
+  usage: USAGE,
+  description:
+    'What the pipeline believes now: active rooms, the participants present in a room (by sid or name), or open egresses. ' +
+    'Compare with LiveKit (lk room list, lk room participants list <room>, lk egress list).',
+  options: { json: { type: 'boolean', description: 'one JSON item per line instead of a table' } },
+  positionals: true,
+};
 
 export type StateQuery = { readonly kind: 'rooms' } | { readonly kind: 'participants'; readonly room: string } | { readonly kind: 'egresses' };
 
@@ -50,8 +59,7 @@ export function summarize(item: EntityItem): Record<string, unknown> {
   };
 }
 
-async function main(): Promise<number> {
-  const parsed = parseArgs(process.argv.slice(2), ['json']);
+async function main(parsed: ParsedArgs): Promise<number> {
   const query = parseQuery(parsed.rest);
   const target = await resolveTarget(parsed);
   try {
@@ -68,4 +76,4 @@ async function main(): Promise<number> {
   }
 }
 
-if (require.main === module) runMain(main, USAGE);
+if (require.main === module) runMain(main, COMMAND);

@@ -6,6 +6,7 @@
  *   --local '<ready JSON>' | <file>      `npm run local`'s ready line, or a file holding it
  */
 import { readFileSync } from 'node:fs';
+import { parseArgs as nodeParseArgs } from 'node:util';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
@@ -126,40 +127,84 @@ export async function stackTarget(stackName: string, region?: string): Promise<O
   };
 }
 
+export type Target = { readonly local: LocalReady } | { readonly stack: string; readonly region?: string };
+
 export interface ParsedArgs {
-  readonly target: { readonly local: LocalReady } | { readonly stack: string; readonly region?: string };
-  /** Positional arguments and flags the command itself handles. */
+  readonly target: Target;
+  /** Positional arguments the command itself handles. */
   readonly rest: string[];
-  readonly flags: Readonly<Record<string, string | true>>;
+  /** The command's own options, as parsed (strings and booleans). */
+  readonly flags: Readonly<Record<string, string | boolean | undefined>>;
+  /** `--help` / `-h` was given: print `helpText` and do nothing else. */
+  readonly help: boolean;
 }
 
-/** Splits argv into the target, `--flag value` / `--flag` pairs, and positionals. */
-export function parseArgs(argv: readonly string[], booleanFlags: readonly string[] = []): ParsedArgs {
-  const flags: Record<string, string | true> = {};
-  const rest: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    if (!arg.startsWith('--')) {
-      rest.push(arg);
-      continue;
-    }
-    const name = arg.slice(2);
-    if (booleanFlags.includes(name)) {
-      flags[name] = true;
-      continue;
-    }
-    const value = argv[i + 1];
-    if (value === undefined || value.startsWith('--')) throw new UsageError(`--${name} needs a value`);
-    flags[name] = value;
-    i++;
-  }
-  if (flags.local !== undefined && flags.stack !== undefined) throw new UsageError('give either --local or --stack, not both');
-  const target =
-    typeof flags.local === 'string'
-      ? { local: parseLocalReady(flags.local) }
-      : { stack: typeof flags.stack === 'string' ? flags.stack : 'LiveKitWebhooks', ...(typeof flags.region === 'string' ? { region: flags.region } : {}) };
-  return { target, rest, flags };
+/** One option of a command, for node:util's parseArgs and the `--help` text. */
+export interface OptionSpec {
+  readonly type: 'string' | 'boolean';
+  readonly short?: string;
+  /** For `--help`: the value's placeholder (string options) and what it does. */
+  readonly value?: string;
+  readonly description: string;
 }
+
+/** The target options every on-call command takes. */
+export const TARGET_OPTIONS: Readonly<Record<string, OptionSpec>> = {
+  stack: { type: 'string', value: '<name>', description: 'a deployed stack (default LiveKitWebhooks); uses your AWS credentials and its outputs' },
+  region: { type: 'string', value: '<region>', description: "the stack's region (default: your AWS configuration)" },
+  local: { type: 'string', value: "'<ready JSON>'|<file>", description: "npm run local's ready line, or a file holding it (e.g. npm run local | tee local.out)" },
+  help: { type: 'boolean', short: 'h', description: 'print this help and exit' },
+};
+
+/** What a command declares: its usage line, a paragraph on what it does, and its own options. */
+export interface CommandSpec {
+  readonly usage: string;
+  readonly description: string;
+  readonly options?: Readonly<Record<string, OptionSpec>>;
+  /** Whether positional arguments are accepted (default: no). */
+  readonly positionals?: boolean;
+}
+
+/** The `--help` text: usage, what it does, every option. */
+export function helpText(spec: CommandSpec): string {
+  const options = { ...(spec.options ?? {}), ...TARGET_OPTIONS };
+  const rows = Object.entries(options).map(([name, option]) => [`${option.short ? `-${option.short}, ` : ''}--${name}${option.value ? ` ${option.value}` : ''}`, option.description]);
+  const width = Math.max(...rows.map(([flag]) => flag.length));
+  return `${spec.usage}\n\n${spec.description}\n\noptions:\n${rows.map(([flag, text]) => `  ${flag.padEnd(width)}  ${text}`).join('\n')}\n`;
+}
+
+/**
+ * Parses argv with node:util's parseArgs, strictly: an unknown option (`--stak prod`), an option
+ * without its value, a value given to a boolean, or an unexpected positional is a UsageError, never
+ * a silent fallback to the default stack.
+ */
+export function parseArgs(argv: readonly string[], spec: CommandSpec = { usage: '', description: '' }): ParsedArgs {
+  const options = { ...(spec.options ?? {}), ...TARGET_OPTIONS };
+  let parsed: { values: Record<string, string | boolean | undefined>; positionals: string[] };
+  try {
+    parsed = nodeParseArgs({
+      args: [...argv],
+      options: Object.fromEntries(Object.entries(options).map(([name, o]) => [name, { type: o.type, ...(o.short ? { short: o.short } : {}) }])),
+      strict: true,
+      allowPositionals: spec.positionals === true,
+    }) as typeof parsed;
+  } catch (error) {
+    // ERR_PARSE_ARGS_UNKNOWN_OPTION, _INVALID_OPTION_VALUE, _UNEXPECTED_POSITIONAL: say it plainly.
+    throw new UsageError(error instanceof Error ? error.message : String(error));
+  }
+  const { values, positionals } = parsed;
+  const help = values.help === true;
+  if (help) return { target: { stack: DEFAULT_STACK }, rest: positionals, flags: values, help };
+  if (values.local !== undefined && values.stack !== undefined) throw new UsageError('give either --local or --stack, not both');
+  if (values.local !== undefined && values.region !== undefined) throw new UsageError('--region applies to --stack only');
+  const target: Target =
+    typeof values.local === 'string'
+      ? { local: parseLocalReady(values.local) }
+      : { stack: typeof values.stack === 'string' ? values.stack : DEFAULT_STACK, ...(typeof values.region === 'string' ? { region: values.region } : {}) };
+  return { target, rest: positionals, flags: values, help };
+}
+
+export const DEFAULT_STACK = 'LiveKitWebhooks';
 
 export async function resolveTarget(parsed: ParsedArgs): Promise<OncallTarget> {
   return 'local' in parsed.target ? localTarget(parsed.target.local) : stackTarget(parsed.target.stack, parsed.target.region);
@@ -172,13 +217,25 @@ export async function queueArn(sqs: SQSClient, queueUrl: string): Promise<string
   return Attributes.QueueArn;
 }
 
-/** Runs a command's main: usage errors exit 2 with the message, anything else exits 1 with the stack. */
-export function runMain(main: () => Promise<number>, usage: string): void {
-  main()
+/**
+ * Runs a command: parses argv against its spec (strict), prints the help and exits 0 on `--help`;
+ * usage errors exit 2 with the message and the usage line; a target that cannot be reached exits
+ * 1 with its message; anything else exits 1 with the stack.
+ */
+export function runMain(main: (args: ParsedArgs) => Promise<number>, spec: CommandSpec, argv: readonly string[] = process.argv.slice(2)): void {
+  Promise.resolve()
+    .then(() => parseArgs(argv, spec))
+    .then((args) => {
+      if (args.help) {
+        process.stdout.write(helpText(spec));
+        return 0;
+      }
+      return main(args);
+    })
     .then((code) => process.exit(code))
     .catch((error) => {
       if (error instanceof UsageError) {
-        process.stderr.write(`${error.message}\n\n${usage}\n`);
+        process.stderr.write(`${error.message}\n\n${spec.usage}\n(--help for every option)\n`);
         process.exit(2);
       }
       if (error instanceof TargetError) {

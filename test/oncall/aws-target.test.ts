@@ -6,6 +6,8 @@ import 'aws-sdk-client-mock-jest';
 import { redriveDlq } from '../../scripts/oncall/redrive-dlq';
 import { parseRange, startReplay } from '../../scripts/oncall/replay';
 import { parseQuery } from '../../scripts/oncall/state';
+import { COMMAND as REDRIVE } from '../../scripts/oncall/redrive-dlq';
+import { COMMAND as STATE } from '../../scripts/oncall/state';
 import { parseArgs, stackTarget, UsageError } from '../../scripts/oncall/target';
 
 /*
@@ -82,10 +84,20 @@ test('deployed replay starts a replay of the archive onto the bus for exactly th
 
 test('arguments: stack by default, --local or --stack but not both, and checked ranges and commands', () => {
   expect(parseArgs([]).target).toEqual({ stack: 'LiveKitWebhooks' });
-  expect(parseArgs(['--stack', 'Prod', '--region', 'eu-west-1', 'rooms']).target).toEqual({ stack: 'Prod', region: 'eu-west-1' });
+  expect(parseArgs(['--stack', 'Prod', '--region', 'eu-west-1', 'rooms'], STATE).target).toEqual({ stack: 'Prod', region: 'eu-west-1' });
+  expect(parseArgs(['--stack', 'Prod', 'rooms'], STATE).rest).toEqual(['rooms']);
   expect(parseArgs(['--local', '{"ready":true,"dynamodbEndpoint":"http://127.0.0.1:1","sqsEndpoint":"http://127.0.0.1:2","tableName":"t","queueUrl":"q","dlqUrl":"d"}']).target).toMatchObject({ local: { tableName: 't' } });
   expect(() => parseArgs(['--local', '{}', '--stack', 'x'])).toThrow(UsageError);
-  expect(() => parseArgs(['--max'])).toThrow(/--max needs a value/);
+  // Strict: a misspelt option is an error, never a query of the default stack.
+  expect(() => parseArgs(['--stak', 'prod', 'rooms'], STATE)).toThrow(UsageError);
+  expect(() => parseArgs(['--stak', 'prod', 'rooms'], STATE)).toThrow(/Unknown option '--stak'/);
+  expect(() => parseArgs(['--max'], REDRIVE)).toThrow(UsageError);
+  expect(() => parseArgs(['--max'], REDRIVE)).toThrow(/--max <value>' argument missing/);
+  expect(() => parseArgs(['extra'], REDRIVE)).toThrow(/Unexpected argument 'extra'/);
+  expect(() => parseArgs(['--copy=yes'], REDRIVE)).toThrow(UsageError);
+  expect(parseArgs(['--max', '3', '--copy'], REDRIVE).flags).toMatchObject({ max: '3', copy: true });
+  expect(parseArgs(['--help'], STATE).help).toBe(true);
+  expect(parseArgs(['-h'], STATE).help).toBe(true);
   expect(() => parseRange('2025-01-31T11:00:00Z', '2025-01-31T10:00:00Z')).toThrow(/before/);
   expect(() => parseRange('yesterday', '2025-01-31T10:00:00Z')).toThrow(/ISO 8601/);
   expect(() => parseRange(undefined, undefined)).toThrow(/required/);

@@ -3,9 +3,11 @@ import { alarmRules } from '../../lib/alarm-rules';
 import { parseConfig } from '../../lib/config';
 import { METRIC } from '../../lambda/shared/metrics';
 import { LocalPipeline, startLocalPipeline } from '../../local/local-pipeline';
-import { createStatusRoute, LocalStatus, STATUS_PATH, statusSummaryLine } from '../../local/status-page';
+import { MemoryMetricsSink } from '../../lambda/shared/metrics';
+import { createStatusRoute, LocalStatus, readStatus, STATUS_PATH, statusSummaryLine } from '../../local/status-page';
 import { LiveKitSimulator } from '../../simulator';
 import { eventually, WebhookProxy } from '../reconcile/support';
+import { signWebhook } from '../support/livekit-signing';
 import { synthPipeline } from '../support/synth';
 import { Engines, startEngines } from '../support/e2e';
 
@@ -18,6 +20,8 @@ import { Engines, startEngines } from '../support/e2e';
 const KEYS = { APIstatus: 'status-secret-of-at-least-32-characters!!' };
 const [API_KEY, API_SECRET] = Object.entries(KEYS)[0];
 const input = {
+  // One missed event alarms here: this is about the local evaluation, not the default's tuning.
+  alarms: { missedEventsThreshold: 1, missedEventsEvaluationPeriods: 1 },
   reconcile: { graceSeconds: 1 },
   processing: { batchSize: 10, maxBatchingWindowSeconds: 0, maxConcurrency: 2 },
 };
@@ -84,12 +88,14 @@ test('the missed-events alarm condition turns on after LiveKit drops an event, a
   expect(firing.reconcile.missedEventsByType).toEqual({ participant_joined: 1 });
   expect(firing.reconcile.lastRun).toMatchObject({ [METRIC.heartbeat]: 1 });
   expect(pipeline.metrics.sum(METRIC.missedEvents, 0, {})).toBe(1);
-  expect(statusSummaryLine(firing)).toMatch(/missed events 1 .*alarms: missed-events/);
+  expect(statusSummaryLine(firing)).toMatch(/missed events 1 .*alarms: missed-events \(page\)/);
+  expect(firing.liveKitKeys).toBe('configured');
 
   // The rule evaluated is the CloudWatch alarm's rule: same object in code, same numbers in the template.
   const rule = alarmRules(config)['missed-events'];
   expect(firing.alarms['missed-events']).toMatchObject({
-    runbook: `README.md#${rule.anchor}`,
+    severity: 'page',
+    runbook: `docs/runbooks.md#${rule.anchor}`,
     rule: { threshold: rule.threshold, comparison: rule.comparison, periodSeconds: rule.periodSeconds, evaluationPeriods: rule.evaluationPeriods, treatMissingData: rule.treatMissingData },
   });
   const { template } = synthPipeline(input);
@@ -112,4 +118,97 @@ test('shows the DLQ depth, and the DLQ alarm condition when it is not empty', as
   const after = await eventually(status, (s) => s.dlq.visible === 1);
   expect(after.alarms['dlq-not-empty']).toMatchObject({ state: 'ALARM', datapoints: [1] });
   expect(statusSummaryLine(after)).toMatch(/DLQ 1/);
+});
+
+describe('"not configured": the LiveKit keys hold no key pair', () => {
+  // A pipeline of its own, started with keys {} (empty queues: nothing else pages).
+  let waiting: LocalPipeline;
+  beforeAll(async () => {
+    waiting = await startLocalPipeline({ config: parseConfig({}), keys: {}, engines, logLevel: 'error', logSink: () => undefined });
+  }, 60_000);
+  afterAll(() => waiting?.stop());
+
+  const source = (metrics: MemoryMetricsSink, now: number, keysConfigured?: boolean) => ({
+    sqs: waiting.sqs,
+    queueUrl: waiting.queueUrl,
+    dlqUrl: waiting.dlqUrl,
+    config: parseConfig({}),
+    metrics,
+    now: () => now,
+    ...(keysConfigured === undefined ? {} : { liveKitKeysConfigured: () => keysConfigured }),
+  });
+
+  test('reconcile runs that wait for keys (NotConfigured with the heartbeat) show "not configured", its ticket alarm, and no page-severity alarm', async () => {
+    let clock = 1_000_000_000_000;
+    const metrics = new MemoryMetricsSink(() => clock);
+    // Five runs a minute apart, as the reconciler emits them while the secret holds {}.
+    for (let run = 0; run < 5; run++) {
+      clock += 60_000;
+      metrics.put([{ name: METRIC.notConfigured, value: 1 }, { name: METRIC.heartbeat, value: 1 }]);
+    }
+    const waiting = await readStatus(source(metrics, clock + 1000));
+    expect(waiting.liveKitKeys).toBe('not configured');
+    expect(waiting.alarms['not-configured']).toMatchObject({ state: 'ALARM', severity: 'ticket' });
+    const paging = Object.entries(waiting.alarms).filter(([, alarm]) => alarm!.severity === 'page' && alarm!.state === 'ALARM');
+    expect(paging).toEqual([]);
+    expect(waiting.alarms['reconciler-heartbeat-missing']?.state).toBe('OK');
+    expect(statusSummaryLine(waiting)).toMatch(/^LiveKit keys not configured \(waiting\), .*alarms: not-configured \(ticket\)$/);
+
+    // Keys put in: the next run emits its heartbeat alone; a period later the alarm is OK.
+    clock += 60_000;
+    metrics.put([{ name: METRIC.heartbeat, value: 1 }]);
+    const configured = await readStatus(source(metrics, clock + 1000));
+    expect(configured.liveKitKeys).toBe('configured');
+    clock += 60_000;
+    metrics.put([{ name: METRIC.heartbeat, value: 1 }]);
+    expect((await readStatus(source(metrics, clock + 1000))).alarms['not-configured']?.state).toBe('OK');
+  });
+
+  test('the ingest without keys says "not configured" before any reconcile run; "unknown" with neither', async () => {
+    const metrics = new MemoryMetricsSink();
+    expect((await readStatus(source(metrics, Date.now(), false))).liveKitKeys).toBe('not configured');
+    expect((await readStatus(source(metrics, Date.now(), true))).liveKitKeys).toBe('configured');
+    expect((await readStatus(source(metrics, Date.now()))).liveKitKeys).toBe('unknown');
+  });
+
+  test('npm run local with keys {} answers a signed webhook 503 (LiveKit retries), and /status says "not configured" with nothing paging', async () => {
+    const body = '{"id":"EV_1","event":"room_started","room":{"sid":"RM_1","name":"r"}}';
+    const response = await fetch(waiting.webhookUrl, { method: 'POST', body, headers: { authorization: await signWebhook(body, API_KEY, API_SECRET), 'content-type': 'application/webhook+json' } });
+    expect(response.status).toBe(503);
+    const local = (await (await fetch(`${waiting.baseUrl}${STATUS_PATH}`)).json()) as LocalStatus;
+    expect(local.liveKitKeys).toBe('not configured');
+    expect(Object.values(local.alarms).filter((alarm) => alarm!.severity === 'page' && alarm!.state === 'ALARM')).toEqual([]);
+  });
+});
+
+test('npm run local with no LiveKit reachable names the URL it cannot reach, in one line per run', async () => {
+  const lines: string[] = [];
+  const unreachableUrl = 'http://127.0.0.1:9';
+  const local = await startLocalPipeline({
+    config: parseConfig({}),
+    keys: KEYS,
+    engines,
+    logLevel: 'info',
+    logSink: (line) => lines.push(line),
+    livekit: { url: unreachableUrl, apiKey: API_KEY, apiSecret: API_SECRET, requestTimeoutSeconds: 1 },
+    reconcileIntervalMs: 24 * 3600 * 1000,
+  });
+  try {
+    const runs = 3;
+    for (let run = 0; run < runs; run++) await local.reconcileNow();
+    const naming = lines.filter((line) => line.includes(`LiveKit unreachable at ${unreachableUrl}`));
+    expect(naming).toHaveLength(runs);
+    expect(JSON.parse(naming[0])).toMatchObject({ service: 'status', level: 'info' });
+    const local0 = (await (await fetch(`${local.baseUrl}${STATUS_PATH}`)).json()) as LocalStatus;
+    expect(local0.reconcile.liveKitUnreachable).toBe(unreachableUrl);
+  } finally {
+    await local.stop();
+  }
+}, 60_000);
+
+test('a reachable LiveKit is not called unreachable', async () => {
+  const healthy = await status();
+  expect(healthy.reconcile.runs).toBeGreaterThan(0);
+  expect(healthy.reconcile.liveKitUnreachable).toBeUndefined();
+  expect(statusSummaryLine(healthy)).not.toContain('unreachable');
 });

@@ -7,10 +7,17 @@ import { join } from 'node:path';
 import { ConfigInput, parseConfig, PipelineConfig } from '../../lib/config';
 import { PipelineStack } from '../../lib/pipeline-stack';
 
-/** The whole stack, synthesised as `cdk synth` would, from config input as given in context. */
+/** The LiveKit URL the test stacks are deployed against (`livekit.url` is required to deploy). */
+export const LIVEKIT_URL = 'https://test-project.livekit.cloud';
+
+/**
+ * The whole stack, synthesised as `cdk synth` would, from config input as given in context (with
+ * `livekit.url` set to LIVEKIT_URL unless the input sets it).
+ */
 export function synthPipeline(input: ConfigInput = {}): { stack: PipelineStack; template: Template; config: PipelineConfig } {
   const app = new App();
-  const config = parseConfig(input);
+  const livekit = { url: LIVEKIT_URL, ...((input.livekit as object | undefined) ?? {}) };
+  const config = parseConfig({ ...input, livekit }, { requireLiveKitUrl: true });
   const stack = new PipelineStack(app, 'TestPipeline', { config });
   return { stack, template: Template.fromStack(stack), config };
 }
