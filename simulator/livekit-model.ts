@@ -99,6 +99,25 @@ export interface LiveKitModelOptions {
   readonly closeEmptyRoomsAfterMs?: number;
   /** Scheduler for the empty-room timer, so the owner can cancel it on stop. */
   readonly schedule?: (ms: number, fn: () => void) => () => void;
+  /**
+   * What the server API's `ListParticipants` answers for a room that does not exist (any more).
+   * `not_found` (default): livekit/livekit `pkg/service/roommanager.go` `ListParticipants` returns
+   * `ErrRoomNotFound` (psrpc NotFound, Twirp `not_found`, HTTP 404), the path LiveKit Cloud and
+   * multi-node servers take. `empty`: the single-node `LocalStore.ListParticipants`
+   * (`pkg/service/localstore.go`) answers an empty list.
+   */
+  readonly participantsOfUnknownRoom?: 'not_found' | 'empty';
+  /**
+   * Items per page of `ListEgress` / `ListIngress` (their `pageToken` / `nextPageToken`, livekit/protocol
+   * `livekit_egress.proto`, `livekit_ingress.proto` `TokenPagination`). Unset: one page with everything.
+   */
+  readonly apiPageSize?: number;
+}
+
+/** One page of a paged listing: the items, and the token of the next page ('' on the last). */
+export interface Page<T> {
+  readonly items: T[];
+  readonly nextPageToken: string;
 }
 
 export interface CreateRoomOptions {
@@ -178,6 +197,9 @@ export class LiveKitModel {
 
   constructor(private readonly options: LiveKitModelOptions) {
     this.random = options.random ?? Math.random;
+    if (options.apiPageSize !== undefined && !(Number.isInteger(options.apiPageSize) && options.apiPageSize > 0)) {
+      throw new RangeError(`apiPageSize must be a positive integer, got ${options.apiPageSize}`);
+    }
   }
 
   // ---- scenario operations -------------------------------------------------------------------
@@ -208,8 +230,10 @@ export class LiveKitModel {
    */
   join(roomName: string, identity: string, opts: JoinOptions = {}): ParticipantInfo {
     const room = this.ensureRoom(roomName);
-    this.replaceDuplicate(room, identity);
-    const participant = this.newParticipant(identity, opts);
+    const connecting = room.participants.get(identity);
+    // A session still JOINING (see `connect`) becomes ACTIVE with its own sid; any other is replaced.
+    const participant = connecting && connecting.state === ParticipantInfo_State.JOINING ? connecting : this.newParticipant(identity, opts);
+    if (participant !== connecting) this.replaceDuplicate(room, identity);
     participant.state = ParticipantInfo_State.ACTIVE;
     participant.version += 1;
     room.participants.set(identity, participant);
@@ -218,6 +242,23 @@ export class LiveKitModel {
     const info = this.participantInfo(participant);
     this.emit('participant_joined', { room: this.roomInfo(room), participant: info });
     return info;
+  }
+
+  /**
+   * A participant has connected its signal channel but is not ACTIVE yet (ICE still negotiating):
+   * LiveKit lists it (`ListParticipants` returns every participant of the room, livekit/livekit
+   * `pkg/service/roommanager.go`) in state JOINING, counts it in `numParticipants`, and sends no
+   * webhook: `participant_joined` fires when it becomes ACTIVE (`pkg/telemetry/events.go`,
+   * `ParticipantActive`). Finish with `join` (same sid) or `leave` (participant_connection_aborted).
+   */
+  connect(roomName: string, identity: string, opts: JoinOptions = {}): ParticipantInfo {
+    const room = this.ensureRoom(roomName);
+    this.replaceDuplicate(room, identity);
+    const participant = this.newParticipant(identity, opts);
+    room.participants.set(identity, participant);
+    room.cancelCloseTimer?.();
+    room.cancelCloseTimer = undefined;
+    return this.participantInfo(participant);
   }
 
   /** The participant disconnects: track_unpublished for each track, then participant_left. */
@@ -418,6 +459,26 @@ export class LiveKitModel {
     return room ? [...room.participants.values()].map((p) => this.participantInfo(p)) : [];
   }
 
+  /** `ListParticipants` as the server API answers it: an unknown room is `RoomNotFoundError` unless configured `empty`. */
+  apiListParticipants(roomName: string): ParticipantInfo[] {
+    if (!this.rooms.has(roomName) && (this.options.participantsOfUnknownRoom ?? 'not_found') === 'not_found') throw new RoomNotFoundError(roomName);
+    return this.listParticipants(roomName);
+  }
+
+  /** A page of `items` from `pageToken` on, `apiPageSize` long (every item when unset). */
+  page<T>(items: readonly T[], pageToken: string | undefined): Page<T> {
+    const size = this.options.apiPageSize;
+    let start = 0;
+    if (pageToken) {
+      const match = /^p(\d+)$/.exec(pageToken);
+      if (!match) throw new RangeError(`invalid page token: ${pageToken}`);
+      start = Number(match[1]);
+    }
+    if (!size) return { items: items.slice(start), nextPageToken: '' };
+    const end = start + size;
+    return { items: items.slice(start, end), nextPageToken: end < items.length ? `p${end}` : '' };
+  }
+
   getParticipant(roomName: string, identity: string): ParticipantInfo {
     const room = this.requireRoom(roomName);
     const participant = room.participants.get(identity);
@@ -545,10 +606,13 @@ export class LiveKitModel {
       this.emit('track_unpublished', { room: this.reducedRoom(room), participant: this.reducedParticipant(participant), track: track.info.clone() });
     }
     room.participants.delete(participant.identity);
+    // participant_left only for a session that had become ACTIVE; one still JOINING ends with
+    // participant_connection_aborted (livekit/livekit pkg/telemetry/events.go, `ParticipantLeft`: `isConnected`).
+    const wasActive = participant.state !== ParticipantInfo_State.JOINING;
     participant.state = ParticipantInfo_State.DISCONNECTED;
     participant.version += 1;
     const info = this.participantInfo(participant, reason);
-    this.emit('participant_left', { room: this.roomInfo(room), participant: info });
+    this.emit(wasActive ? 'participant_left' : 'participant_connection_aborted', { room: this.roomInfo(room), participant: info });
     return info;
   }
 
@@ -573,7 +637,10 @@ export class LiveKitModel {
       creationTimeMs: BigInt(room.creationTimeMs),
       enabledCodecs: ENABLED_CODECS.map((mime) => new Codec({ mime })),
       metadata: room.metadata,
-      numParticipants: participants.length,
+      // livekit/livekit pkg/rtc/room.go `updateProto` counts only participants that are not
+      // `IsDependent()` (pkg/rtc/participant.go: kind AGENT or EGRESS, or an agent/recorder grant);
+      // JOINING participants count. Webhooks and ListParticipants include everyone.
+      numParticipants: participants.filter((p) => p.kind !== ParticipantInfo_Kind.AGENT && p.kind !== ParticipantInfo_Kind.EGRESS).length,
       numPublishers: participants.filter((p) => p.tracks.size > 0).length,
       activeRecording: [...this.egress.values()].some((e) => e.roomId === room.sid && EGRESS_ACTIVE_STATES.has(e.status)),
     });
