@@ -13,6 +13,8 @@ import type { LiveKitApi } from '../../lambda/reconcile/livekit-api';
 import { METRIC } from '../../lambda/shared/metrics';
 import { LocalPipeline, startLocalPipeline } from '../../local/local-pipeline';
 import { LiveKitSimulator } from '../../simulator';
+import type { LiveKitSimulatorProps } from '../../simulator/livekit-simulator';
+import type { WebhookFilter } from '../../simulator/webhook-sender';
 import type { WebhookProfileName } from '../../simulator/webhook-sender';
 import type { Engines } from '../support/e2e';
 import { eventually } from '../support/e2e';
@@ -181,6 +183,12 @@ export interface HarnessOptions {
   intervalMs?: number;
   egressStatusOnRoomEnd?: 'EGRESS_COMPLETE' | 'EGRESS_ABORTED';
   wrapLiveKitApi?: (api: LiveKitApi) => LiveKitApi;
+  /** The LiveKit project's webhook filter (what the simulator never sends). */
+  webhookFilter?: WebhookFilter;
+  /** More simulator settings (page size, ListParticipants for an unknown room). */
+  simulator?: Pick<LiveKitSimulatorProps, 'apiPageSize' | 'participantsOfUnknownRoom'>;
+  /** Pipeline config instead of the harness's `config` (e.g. `livekit.webhookEvents`). */
+  config?: PipelineConfig;
 }
 
 /** The simulator, a proxy in front of our endpoint, and a local pipeline reconciling against the simulator. */
@@ -197,12 +205,14 @@ export async function startHarness(engines: Engines, options: HarnessOptions = {
       profile: options.profile ?? 'open-source',
       timeScale: 0.01,
       ...(options.requestTimeoutMs !== undefined ? { requestTimeoutMs: options.requestTimeoutMs } : {}),
+      ...(options.webhookFilter ? { filter: options.webhookFilter } : {}),
     },
+    ...options.simulator,
     ...(options.egressStatusOnRoomEnd ? { egressStatusOnRoomEnd: options.egressStatusOnRoomEnd } : {}),
   });
   const apiUrl = await sim.start();
   pipeline = await startLocalPipeline({
-    config,
+    config: options.config ?? config,
     keys: KEYS,
     engines,
     logLevel: 'error',

@@ -1,0 +1,247 @@
+/**
+ * The reconciler against LiveKit as its source says it behaves (docs/reconciler.md, "LiveKit as it
+ * really is"), end to end: the simulator (webhooks with LiveKit's delivery rules and event filter,
+ * its Twirp API over real HTTP) drives the local pipeline (real ingest, fauxqs, the real
+ * processor, DynamoDB Local) with the reconciler on its timer. Each test is one way a model built
+ * from the happy path left users in the wrong state, repaired too late, or paged for nothing.
+ */
+import { DEFAULT_CONFIG, parseConfig } from '../../lib/config';
+import type { RunReport } from '../../lambda/reconcile/reconciler';
+import type { LocalPipeline } from '../../local/local-pipeline';
+import type { LiveKitSimulator } from '../../simulator';
+import { Engines, startEngines } from '../support/e2e';
+import { config, droppedByType, entityState, eventually, HarnessOptions, localView, startHarness } from './support';
+
+let engines: Engines;
+beforeAll(async () => {
+  engines = await startEngines();
+}, 60_000);
+afterAll(async () => {
+  await engines?.stop();
+});
+
+const harness = (options?: HarnessOptions) => startHarness(engines, options);
+const runsAfter = (pipeline: LocalPipeline, since: number) => pipeline.reconcileRuns.filter((run) => run.startedAt >= since);
+
+/** Runs the reconciler back to back for longer than the grace period, so any false difference would be repaired. */
+async function runsSpanningGrace(pipeline: LocalPipeline, minRuns = 3): Promise<RunReport[]> {
+  const reports: RunReport[] = [];
+  const started = Date.now();
+  for (let i = 0; i < minRuns || Date.now() - started < 1500; i++) reports.push(await pipeline.reconcileNow());
+  return reports;
+}
+
+const present = async (pipeline: LocalPipeline) => Object.values((await localView(pipeline.documentClient, pipeline.tableName)).participants).flat().sort();
+const truthPresent = (sim: LiveKitSimulator) =>
+  sim
+    .rooms()
+    .flatMap((room) => sim.participants(room.name).map((p) => p.sid))
+    .sort();
+
+describe('the reconciler against LiveKit as it really is', () => {
+  test('(1a) room_finished delivered, one participant_left dropped: the orphaned participant is repaired LEFT, one missed participant_left', async () => {
+    const h = await harness();
+    try {
+      const { sim, proxy } = h;
+      sim.join('orphans', 'stays');
+      const lost = sim.join('orphans', 'lost');
+      await sim.idle();
+      await h.converged();
+
+      proxy.decide = (event) => (event.event === 'participant_left' && event.id === sim.events('participant_left').find((e) => e.event.participant?.sid === lost.sid)?.id ? { kind: 'fail' } : { kind: 'forward' });
+      sim.endRoom('orphans'); // participant_left x2, room_finished; one left dropped
+      await sim.idle();
+      expect(droppedByType(sim)).toEqual({ participant_left: 1 });
+
+      await h.converged();
+      expect(h.missed('participant_left')).toBe(1);
+      expect(h.missed()).toBe(1);
+    } finally {
+      await h.stop();
+    }
+  });
+
+  test('(1b) a room never known locally (room_started and room_finished dropped): its participant is still repaired LEFT', async () => {
+    const h = await harness();
+    try {
+      const { sim, proxy } = h;
+      proxy.decide = (event) => (event.event === 'room_started' || event.event === 'room_finished' || event.event === 'participant_left' ? { kind: 'fail' } : { kind: 'forward' });
+      sim.join('ghost', 'g1');
+      await sim.idle();
+      // Only participant_joined arrived: a participant of a room we never saw.
+      await eventually(() => present(h.pipeline), (sids) => sids.length === 1);
+      sim.endRoom('ghost');
+      await sim.idle();
+      proxy.decide = () => ({ kind: 'forward' });
+      expect(droppedByType(sim)).toEqual({ room_started: 1, participant_left: 1, room_finished: 1 });
+
+      await eventually(() => present(h.pipeline), (sids) => sids.length === 0, 20_000);
+      expect(h.missed('participant_left')).toBe(1);
+    } finally {
+      await h.stop();
+    }
+  });
+
+  test('(2) a leave-and-rejoin with both webhooks dropped (count unchanged) is repaired within a few runs, not after fullCheckMinutes', async () => {
+    const h = await harness();
+    try {
+      const { sim, proxy, pipeline } = h;
+      sim.join('rejoin', 'alice');
+      sim.join('rejoin', 'bob');
+      await sim.idle();
+      await h.converged();
+      // The room has been fully verified once since it settled.
+      const settled = Date.now();
+      await eventually(async () => runsAfter(pipeline, settled).filter((run) => run.roomsVerified.length > 0).length, (n) => n >= 1);
+
+      proxy.decide = (event) => (event.room === 'rejoin' ? { kind: 'fail' } : { kind: 'forward' });
+      sim.join('rejoin', 'alice'); // DUPLICATE_IDENTITY: participant_left (old sid), participant_joined (new sid)
+      await sim.idle();
+      proxy.decide = () => ({ kind: 'forward' });
+      expect(droppedByType(sim)).toEqual({ participant_left: 1, participant_joined: 1 });
+
+      const dropped = Date.now();
+      await h.converged(15_000);
+      expect(h.missed('participant_left')).toBe(1);
+      expect(h.missed('participant_joined')).toBe(1);
+      // Within a handful of runs (grace needs two sightings), fullCheckMinutes is 30.
+      expect(runsAfter(pipeline, dropped).length).toBeLessThanOrEqual(6);
+    } finally {
+      await h.stop();
+    }
+  });
+
+  test('(3) agent and recorded rooms (numParticipants leaves out AGENT and EGRESS) are never count suspects, and nothing is repaired', async () => {
+    const h = await harness({ intervalMs: 3_600_000 });
+    try {
+      const { sim, pipeline } = h;
+      for (let i = 0; i < 4; i++) {
+        sim.join(`agent-${i}`, 'caller');
+        sim.join(`agent-${i}`, 'assistant', { kind: 'AGENT' });
+      }
+      sim.join('recorded', 'host');
+      sim.join('recorded', 'EG_recorder', { kind: 'EGRESS' });
+      sim.join('plain', 'p1');
+      await sim.idle();
+      await h.converged();
+
+      const reports = await runsSpanningGrace(pipeline);
+      const countSuspects = reports.flatMap((report) => report.roomsVerified.filter((room) => room.reason === 'count'));
+      expect(countSuspects).toEqual([]);
+      expect(reports.every((report) => report.ok)).toBe(true);
+      expect(h.missed()).toBe(0);
+    } finally {
+      await h.stop();
+    }
+  });
+
+  test('(4) ListParticipants answering not_found for a room that just closed is "no participants": the run succeeds, nothing is repaired falsely', async () => {
+    const closing = { room: '', sim: undefined as LiveKitSimulator | undefined };
+    const h = await harness({
+      intervalMs: 3_600_000,
+      // The room closes between ListRooms and ListParticipants (LiveKit answers Twirp not_found).
+      wrapLiveKitApi: (api) => ({
+        ...api,
+        listParticipants: async (room) => {
+          if (room === closing.room && closing.sim?.rooms().some((r) => r.name === room)) closing.sim.endRoom(room);
+          return api.listParticipants(room);
+        },
+      }),
+    });
+    try {
+      const { sim, pipeline } = h;
+      closing.sim = sim;
+      sim.join('stays', 's1');
+      sim.join('closing', 'c1');
+      await sim.idle();
+      await h.converged();
+
+      closing.room = 'closing';
+      const first = await pipeline.reconcileNow();
+      expect(first.errors).toEqual([]);
+      expect(first.ok).toBe(true);
+      await sim.idle();
+      await h.converged();
+      const later = await runsSpanningGrace(pipeline);
+      expect(later.every((report) => report.ok)).toBe(true);
+      expect(h.missed()).toBe(0);
+      // The simulator really answers not_found for it.
+      expect(() => sim.model.apiListParticipants('closing')).toThrow('requested room does not exist');
+    } finally {
+      await h.stop();
+    }
+  });
+
+  test('(5) ListIngress paged, and an ingress absent from a listing: looked up by id, no false ingress_ended', async () => {
+    const hidden = { id: '' };
+    const h = await harness({
+      intervalMs: 3_600_000,
+      simulator: { apiPageSize: 1 },
+      // One listing leaves an ingress out (as a paged or inconsistent listing does); by id it is there.
+      wrapLiveKitApi: (api) => ({
+        ...api,
+        listIngress: async (options) => {
+          const items = await api.listIngress(options);
+          return options?.ingressId ? items : items.filter((item) => item.ingressId !== hidden.id);
+        },
+      }),
+    });
+    try {
+      const { sim, pipeline } = h;
+      const a = sim.startIngress('studio-a', { identity: 'obs-a' });
+      sim.startIngress('studio-b', { identity: 'obs-b' });
+      const c = sim.startIngress('studio-c', { identity: 'obs-c' });
+      await sim.idle();
+      await h.converged();
+      hidden.id = c.ingressId;
+      const before = (await entityState(pipeline)).filter((item) => item.entityType === 'ingress');
+      expect(before.map((item) => item.status)).toEqual(['ACTIVE', 'ACTIVE', 'ACTIVE']);
+
+      const reports = await runsSpanningGrace(pipeline);
+      expect(reports.every((report) => report.ok)).toBe(true);
+      expect(h.missed()).toBe(0);
+      expect((await entityState(pipeline)).filter((item) => item.entityType === 'ingress').map((item) => item.status)).toEqual(['ACTIVE', 'ACTIVE', 'ACTIVE']);
+
+      // A genuine end dropped is still repaired.
+      h.proxy.decide = (event) => (event.event === 'ingress_ended' || event.event === 'participant_left' ? { kind: 'fail' } : { kind: 'forward' });
+      sim.endIngress(a.ingressId);
+      await sim.idle();
+      h.proxy.decide = () => ({ kind: 'forward' });
+      await runsSpanningGrace(pipeline);
+      expect(h.missed('ingress_ended')).toBe(1);
+    } finally {
+      await h.stop();
+    }
+  });
+
+  test('(6) event types the project filters out are not synthesized, published or counted as missed; the others still are', async () => {
+    const webhookEvents = DEFAULT_CONFIG.livekit.webhookEvents.filter((type) => type !== 'participant_joined' && type !== 'participant_left');
+    const h = await harness({
+      intervalMs: 3_600_000,
+      webhookFilter: { excludeEvents: ['participant_joined', 'participant_left'] },
+      config: parseConfig({ ...JSON.parse(JSON.stringify(config)), livekit: { ...config.livekit, webhookEvents } }),
+    });
+    try {
+      const { sim, proxy, pipeline } = h;
+      sim.join('filtered', 'a');
+      sim.join('filtered', 'b');
+      sim.leave('filtered', 'a');
+      await sim.idle();
+      expect(sim.stats().filtered).toBe(3);
+      await runsSpanningGrace(pipeline);
+      expect(h.missed()).toBe(0);
+      expect(pipeline.changes.filter((change) => change.source === 'reconciler')).toEqual([]);
+
+      // A type the project does send, dropped, is still repaired.
+      proxy.decide = (event) => (event.event === 'room_finished' ? { kind: 'fail' } : { kind: 'forward' });
+      sim.endRoom('filtered');
+      await sim.idle();
+      await runsSpanningGrace(pipeline);
+      expect(h.missed('room_finished')).toBe(1);
+      expect(h.missed()).toBe(1);
+      expect(truthPresent(sim)).toEqual([]);
+    } finally {
+      await h.stop();
+    }
+  });
+});
