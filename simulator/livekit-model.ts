@@ -28,6 +28,7 @@ import {
   TrackType,
   WebhookEvent,
 } from '@livekit/protocol';
+import { EGRESS_LIVE_STATUSES } from '../lambda/reconcile/egress-status';
 import { newGuid, RandomSource } from './ids';
 import { nowNanos } from './timing';
 
@@ -186,7 +187,7 @@ export interface EndedRoom {
 
 const ENABLED_CODECS = ['audio/opus', 'audio/red', 'video/VP8', 'video/H264', 'video/VP9', 'video/AV1'];
 
-const EGRESS_ACTIVE_STATES = new Set([EgressStatus.EGRESS_STARTING, EgressStatus.EGRESS_ACTIVE, EgressStatus.EGRESS_ENDING]);
+const EGRESS_ACTIVE_STATES = EGRESS_LIVE_STATUSES;
 
 export class LiveKitModel {
   private readonly rooms = new Map<string, RoomState>();

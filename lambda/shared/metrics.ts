@@ -36,6 +36,8 @@ export const METRIC = {
   runDuration: 'ReconcileRunDuration',
   /** 1 per successful reconcile run; its absence pages. */
   heartbeat: 'ReconcileHeartbeat',
+  /** 1 per reconcile run that found no LiveKit key pair in the keys secret (`{}`): it waits, and is healthy. Dimension: none. */
+  notConfigured: 'NotConfigured',
 } as const;
 
 export type MetricName = (typeof METRIC)[keyof typeof METRIC];

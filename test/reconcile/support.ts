@@ -20,8 +20,12 @@ import type { Engines } from '../support/e2e';
 import { eventually } from '../support/e2e';
 import { entityState as allItems } from '../support/state';
 
-/** What the proxy does with one request: forward it, answer 503 at once, or hang `ms` then 503 (never stored). */
-export type ProxyAction = { kind: 'forward'; delayMs?: number } | { kind: 'fail' } | { kind: 'slow'; ms: number };
+/**
+ * What the proxy does with one request: forward it, answer 503 at once, hang `ms` then 503, or
+ * answer 400 (never stored). LiveKit retries a 503 (holding up the event's queue) and treats a 400
+ * as delivered: never retried, and nothing behind it waits (a receiver refusing a genuine event).
+ */
+export type ProxyAction = { kind: 'forward'; delayMs?: number } | { kind: 'fail' } | { kind: 'reject' } | { kind: 'slow'; ms: number };
 
 export interface WebhookEventSummary {
   readonly id: string;
@@ -77,6 +81,7 @@ export class WebhookProxy {
       res.writeHead(status, { 'content-type': 'text/plain' }).end(text);
     };
     if (action.kind === 'fail') return answer(503, 'endpoint down');
+    if (action.kind === 'reject') return answer(400, 'rejected');
     if (action.kind === 'slow') {
       await new Promise((resolve) => setTimeout(resolve, action.ms));
       return answer(503, 'too slow');
