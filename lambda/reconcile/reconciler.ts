@@ -111,6 +111,7 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
         return report;
       }
       report.localRooms = local.rooms.size;
+      report.localReadMs = clock() - startedAt;
 
       const observed = new Map<string, Observation>();
       const checked = new Set<string>();

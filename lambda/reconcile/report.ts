@@ -20,6 +20,8 @@ export interface RunReport {
   apiErrorsTotal: number;
   remoteRooms?: number;
   localRooms?: number;
+  /** Time spent reading local state and bookkeeping (before any LiveKit call), ms. */
+  localReadMs?: number;
   /** Rooms whose participants were fully compared this run, with why they were picked. */
   readonly roomsVerified: { sid: string; name: string; reason: CheckReason }[];
   /** Rooms the budget did not reach (first next run). */
@@ -98,6 +100,7 @@ export function emitReport(report: RunReport, metrics: MetricsSink, logger: Logg
     apiErrors: report.apiErrorsTotal,
     remoteRooms: report.remoteRooms,
     localRooms: report.localRooms,
+    localReadMs: report.localReadMs,
     roomsVerified: report.roomsVerified.length,
     roomsUnreached: report.roomsUnreached,
     roomsInconsistent: report.roomsInconsistent.length,
