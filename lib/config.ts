@@ -91,10 +91,9 @@ export interface ReconcileConfig {
   /** Parallel LiveKit API calls. */
   readonly concurrency: number;
   /**
-   * Every active room gets a full participant check at least this often, even when nothing
-   * suggests a difference (equal counts can hide a missed join plus a missed leave). Between
-   * those, a run checks only suspect rooms, so a quiet steady state costs a handful of calls.
-   * Also the window of the coverage metric.
+   * The window of the coverage metric: the share of active rooms whose participants were fully
+   * checked within it. Each run spends its request budget on rooms, suspects first, then
+   * round-robin (least recently verified first), so coverage follows rooms / budget.
    */
   readonly fullCheckMinutes: number;
 }
