@@ -91,7 +91,7 @@ export interface LiveKitModelOptions {
   readonly notify: (event: WebhookEvent) => void;
   readonly random?: RandomSource;
   /**
-   * What an active room-composite egress ends with when its room is deleted. LIVEKIT.md does not
+   * What an active room-composite egress ends with when its room is deleted. docs/livekit-delivery.md does not
    * settle it; the egress service finishes the recording when the room goes away, so COMPLETE is
    * the default, and ABORTED is available to test a receiver against both.
    */
