@@ -5,7 +5,9 @@
  * processor, DynamoDB Local) with the reconciler on its timer. Each test is one way a model built
  * from the happy path left users in the wrong state, repaired too late, or paged for nothing.
  */
+import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { DEFAULT_CONFIG, parseConfig } from '../../lib/config';
+import { keys } from '../../lambda/process/table-schema';
 import type { RunReport } from '../../lambda/reconcile/reconciler';
 import type { LocalPipeline } from '../../local/local-pipeline';
 import type { LiveKitSimulator } from '../../simulator';
@@ -70,6 +72,13 @@ describe('the reconciler against LiveKit as it really is', () => {
       await h.converged();
       expect(h.missed('participant_left')).toBe(1);
       expect(h.missed() - missedBefore).toBe(1);
+      // The repair record (what `npm run missed` reads) names the room.
+      const records = await h.pipeline.documentClient.send(
+        new QueryCommand({ TableName: h.pipeline.tableName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': keys.reconcilePendingPk }, ConsistentRead: true }),
+      );
+      expect(records.Items?.find((item) => item.entityId === lost.sid)).toEqual(
+        expect.objectContaining({ eventType: 'participant_left', roomName: 'orphans', roomSid: expect.stringMatching(/^RM_/), firstSeenAt: expect.any(Number), repairedAt: expect.any(Number) }),
+      );
     } finally {
       await h.stop();
     }
