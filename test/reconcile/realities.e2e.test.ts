@@ -60,8 +60,9 @@ describe('the reconciler against LiveKit as it really is', () => {
       const mark = sim.deliveries().length;
       const missedBefore = h.missed();
       const lostLeft = () => sim.events('participant_left').find((e) => e.event.participant?.sid === lost.sid)?.id;
-      // Our endpoint refuses the one participant_left (LiveKit: delivered, not retried; nothing waits behind it).
-      proxy.decide = (event) => (event.event === 'participant_left' && event.id === lostLeft() ? { kind: 'reject' } : { kind: 'forward' });
+      // Our endpoint refuses the one participant_left (LiveKit: delivered, not retried; nothing waits
+      // behind it) and acknowledges the others at once, so no neighbour ages out on a loaded machine.
+      proxy.decide = (event) => (event.event === 'participant_left' && event.id === lostLeft() ? { kind: 'reject' } : { kind: 'ack' });
       sim.endRoom('orphans'); // participant_left x2, room_finished
       await sim.idle();
       expect(droppedSince(sim, mark)).toEqual({});
@@ -166,7 +167,6 @@ describe('the reconciler against LiveKit as it really is', () => {
   test('(4) ListParticipants answering not_found for a room that just closed is "no participants": the run succeeds, nothing is repaired falsely', async () => {
     const closing = { room: '', sim: undefined as LiveKitSimulator | undefined };
     const h = await harness({
-      intervalMs: 3_600_000,
       // The room closes between ListRooms and ListParticipants (LiveKit answers Twirp not_found).
       wrapLiveKitApi: (api) => ({
         ...api,
@@ -204,7 +204,6 @@ describe('the reconciler against LiveKit as it really is', () => {
   test('(5) ListIngress paged, and an ingress absent from a listing: looked up by id, no false ingress_ended', async () => {
     const hidden = { id: '' };
     const h = await harness({
-      intervalMs: 3_600_000,
       simulator: { apiPageSize: 1 },
       // One listing leaves an ingress out (as a paged or inconsistent listing does); by id it is there.
       wrapLiveKitApi: (api) => ({
@@ -270,6 +269,31 @@ describe('the reconciler against LiveKit as it really is', () => {
       expect(h.missed('room_finished')).toBe(1);
       expect(h.missed()).toBe(1);
       expect(truthPresent(sim)).toEqual([]);
+    } finally {
+      await h.stop();
+    }
+  });
+
+  test('(7) tracks are reconciled from ListParticipants\' track lists: a dropped track_published and a dropped track_unpublished are repaired', async () => {
+    const h = await harness();
+    try {
+      const { sim, proxy, pipeline } = h;
+      sim.join('tracks', 'speaker');
+      const kept = sim.publishTrack('tracks', 'speaker', { source: 'MICROPHONE' });
+      await sim.idle();
+      await eventually(async () => (await entityState(pipeline)).some((item) => item.entityId === kept.sid && item.status === 'PUBLISHED'), Boolean);
+      const before = { published: h.missed('track_published'), unpublished: h.missed('track_unpublished') };
+
+      proxy.decide = (event) => (event.event === 'track_published' || event.event === 'track_unpublished' ? { kind: 'reject' } : { kind: 'forward' });
+      const camera = sim.publishTrack('tracks', 'speaker', { source: 'CAMERA' });
+      sim.unpublishTrack('tracks', 'speaker', kept.sid);
+      await sim.idle();
+      proxy.decide = () => ({ kind: 'forward' });
+
+      const status = async (sid: string) => (await entityState(pipeline)).find((item) => item.entityId === sid)?.status;
+      await eventually(async () => [await status(camera.sid), await status(kept.sid)], ([c, k]) => c === 'PUBLISHED' && k === 'UNPUBLISHED', 20_000);
+      expect(h.missed('track_published') - before.published).toBe(1);
+      expect(h.missed('track_unpublished') - before.unpublished).toBe(1);
     } finally {
       await h.stop();
     }

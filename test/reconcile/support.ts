@@ -24,8 +24,10 @@ import { entityState as allItems } from '../support/state';
  * What the proxy does with one request: forward it, answer 503 at once, hang `ms` then 503, or
  * answer 400 (never stored). LiveKit retries a 503 (holding up the event's queue) and treats a 400
  * as delivered: never retried, and nothing behind it waits (a receiver refusing a genuine event).
+ * `ack` answers 200 at once and forwards in the background: LiveKit's queue never waits on a
+ * loaded test machine (what a receiver that stores in milliseconds looks like to LiveKit).
  */
-export type ProxyAction = { kind: 'forward'; delayMs?: number } | { kind: 'fail' } | { kind: 'reject' } | { kind: 'slow'; ms: number };
+export type ProxyAction = { kind: 'forward'; delayMs?: number } | { kind: 'ack' } | { kind: 'fail' } | { kind: 'reject' } | { kind: 'slow'; ms: number };
 
 export interface WebhookEventSummary {
   readonly id: string;
@@ -82,11 +84,12 @@ export class WebhookProxy {
     };
     if (action.kind === 'fail') return answer(503, 'endpoint down');
     if (action.kind === 'reject') return answer(400, 'rejected');
+    if (action.kind === 'ack') answer(200);
     if (action.kind === 'slow') {
       await new Promise((resolve) => setTimeout(resolve, action.ms));
       return answer(503, 'too slow');
     }
-    if (action.delayMs) await new Promise((resolve) => setTimeout(resolve, action.delayMs));
+    if (action.kind === 'forward' && action.delayMs) await new Promise((resolve) => setTimeout(resolve, action.delayMs));
     try {
       const response = await fetch(this.target(), {
         method: 'POST',
