@@ -205,6 +205,14 @@ test.each([100, 1000])('%i rooms (half agent rooms): API calls per run, and a dr
     expect(repaired).toBe(2);
     const sid = sim.rooms().find((r) => r.name === 'room-1')!.sid;
     await eventually(() => localView(pipeline.documentClient, pipeline.tableName), (view) => JSON.stringify(view.participants[sid]) === JSON.stringify([rejoined.sid]));
+
+    // The same in a room whose last webhook reached us 25 s late: the room is ranked `late`.
+    await lateJoin(pipeline, sim, 'room-3', 'late-one', 25);
+    const again = sim.join('room-3', 'user-3');
+    const lateRuns: RunReport[] = [];
+    while (lateRuns.length < 3 && !lateRuns.some((r) => (r.missed.participant_joined ?? 0) > 0)) lateRuns.push(await pipeline.reconcileNow());
+    expect(lateRuns[0].roomsVerified.find((r) => r.name === 'room-3')?.reason).toBe('late');
+    expect(lateRuns.some((r) => r.repairs.some((x) => x.entityId === again.sid))).toBe(true);
   } finally {
     await stop();
   }
