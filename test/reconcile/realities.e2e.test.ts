@@ -90,14 +90,14 @@ describe('the reconciler against LiveKit as it really is', () => {
     try {
       const { sim, proxy } = h;
       const mark = sim.deliveries().length;
-      proxy.decide = (event) => (event.event === 'room_started' || event.event === 'room_finished' || event.event === 'participant_left' ? { kind: 'fail' } : { kind: 'forward' });
+      proxy.decide = (event) => (event.event === 'room_started' || event.event === 'room_finished' || event.event === 'participant_left' ? { kind: 'fail' } : { kind: 'ack' });
       sim.join('ghost', 'g1');
       await sim.idle();
       // Only participant_joined arrived: a participant of a room we never saw.
       await eventually(() => present(h.pipeline), (sids) => sids.length === 1);
       sim.endRoom('ghost');
       await sim.idle();
-      proxy.decide = () => ({ kind: 'forward' });
+      proxy.decide = () => ({ kind: 'ack' });
       expect(droppedSince(sim, mark)).toEqual({ room_started: 1, participant_left: 1, room_finished: 1 });
 
       await eventually(() => present(h.pipeline), (sids) => sids.length === 0, 20_000);
@@ -122,10 +122,10 @@ describe('the reconciler against LiveKit as it really is', () => {
       const mark = sim.deliveries().length;
       const leftBefore = h.missed('participant_left');
       const joinedBefore = h.missed('participant_joined');
-      proxy.decide = (event) => (event.room === 'rejoin' ? { kind: 'fail' } : { kind: 'forward' });
+      proxy.decide = (event) => (event.room === 'rejoin' ? { kind: 'fail' } : { kind: 'ack' });
       sim.join('rejoin', 'alice'); // DUPLICATE_IDENTITY: participant_left (old sid), participant_joined (new sid)
       await sim.idle();
-      proxy.decide = () => ({ kind: 'forward' });
+      proxy.decide = () => ({ kind: 'ack' });
       expect(droppedSince(sim, mark)).toEqual({ participant_left: 1, participant_joined: 1 });
 
       const dropped = Date.now();
@@ -232,10 +232,10 @@ describe('the reconciler against LiveKit as it really is', () => {
       expect((await entityState(pipeline)).filter((item) => item.entityType === 'ingress').map((item) => item.status)).toEqual(['ACTIVE', 'ACTIVE', 'ACTIVE']);
 
       // A genuine end dropped is still repaired.
-      h.proxy.decide = (event) => (event.event === 'ingress_ended' || event.event === 'participant_left' ? { kind: 'fail' } : { kind: 'forward' });
+      h.proxy.decide = (event) => (event.event === 'ingress_ended' || event.event === 'participant_left' ? { kind: 'fail' } : { kind: 'ack' });
       sim.endIngress(a.ingressId);
       await sim.idle();
-      h.proxy.decide = () => ({ kind: 'forward' });
+      h.proxy.decide = () => ({ kind: 'ack' });
       await eventually(async () => (await runsSpanningGrace(pipeline), h.missed('ingress_ended')), (n) => n >= 1);
       expect(h.missed('ingress_ended')).toBe(1);
     } finally {
@@ -262,7 +262,7 @@ describe('the reconciler against LiveKit as it really is', () => {
       expect(pipeline.changes.filter((change) => change.source === 'reconciler')).toEqual([]);
 
       // A type the project does send, dropped, is still repaired.
-      proxy.decide = (event) => (event.event === 'room_finished' ? { kind: 'fail' } : { kind: 'forward' });
+      proxy.decide = (event) => (event.event === 'room_finished' ? { kind: 'fail' } : { kind: 'ack' });
       sim.endRoom('filtered');
       await sim.idle();
       await eventually(async () => (await runsSpanningGrace(pipeline), h.missed('room_finished')), (n) => n >= 1);
@@ -284,11 +284,11 @@ describe('the reconciler against LiveKit as it really is', () => {
       await eventually(async () => (await entityState(pipeline)).some((item) => item.entityId === kept.sid && item.status === 'PUBLISHED'), Boolean);
       const before = { published: h.missed('track_published'), unpublished: h.missed('track_unpublished') };
 
-      proxy.decide = (event) => (event.event === 'track_published' || event.event === 'track_unpublished' ? { kind: 'reject' } : { kind: 'forward' });
+      proxy.decide = (event) => (event.event === 'track_published' || event.event === 'track_unpublished' ? { kind: 'reject' } : { kind: 'ack' });
       const camera = sim.publishTrack('tracks', 'speaker', { source: 'CAMERA' });
       sim.unpublishTrack('tracks', 'speaker', kept.sid);
       await sim.idle();
-      proxy.decide = () => ({ kind: 'forward' });
+      proxy.decide = () => ({ kind: 'ack' });
 
       const status = async (sid: string) => (await entityState(pipeline)).find((item) => item.entityId === sid)?.status;
       await eventually(async () => [await status(camera.sid), await status(kept.sid)], ([c, k]) => c === 'PUBLISHED' && k === 'UNPUBLISHED', 20_000);

@@ -24,10 +24,11 @@ import { entityState as allItems } from '../support/state';
  * What the proxy does with one request: forward it, answer 503 at once, hang `ms` then 503, or
  * answer 400 (never stored). LiveKit retries a 503 (holding up the event's queue) and treats a 400
  * as delivered: never retried, and nothing behind it waits (a receiver refusing a genuine event).
- * `ack` answers 200 at once and forwards in the background: LiveKit's queue never waits on a
- * loaded test machine (what a receiver that stores in milliseconds looks like to LiveKit).
+ * `ack` (the default) answers 200 at once and forwards in the background (after `delayMs`): LiveKit's
+ * queue never waits on a loaded test machine (what a receiver that stores in milliseconds looks
+ * like to LiveKit), so the only drops are the ones a test makes.
  */
-export type ProxyAction = { kind: 'forward'; delayMs?: number } | { kind: 'ack' } | { kind: 'fail' } | { kind: 'reject' } | { kind: 'slow'; ms: number };
+export type ProxyAction = { kind: 'forward'; delayMs?: number } | { kind: 'ack'; delayMs?: number } | { kind: 'fail' } | { kind: 'reject' } | { kind: 'slow'; ms: number };
 
 export interface WebhookEventSummary {
   readonly id: string;
@@ -38,8 +39,8 @@ export interface WebhookEventSummary {
 export class WebhookProxy {
   private readonly server: http.Server;
   private readonly sockets = new Set<Socket>();
-  /** Decides per request; default forward. */
-  decide: (event: WebhookEventSummary) => ProxyAction = () => ({ kind: 'forward' });
+  /** Decides per request; default ack. */
+  decide: (event: WebhookEventSummary) => ProxyAction = () => ({ kind: 'ack' });
   baseUrl = '';
 
   constructor(private readonly target: () => string) {
@@ -89,7 +90,7 @@ export class WebhookProxy {
       await new Promise((resolve) => setTimeout(resolve, action.ms));
       return answer(503, 'too slow');
     }
-    if (action.kind === 'forward' && action.delayMs) await new Promise((resolve) => setTimeout(resolve, action.delayMs));
+    if (action.delayMs) await new Promise((resolve) => setTimeout(resolve, action.delayMs));
     try {
       const response = await fetch(this.target(), {
         method: 'POST',
