@@ -49,6 +49,8 @@ function headline(s: SectionResult): string {
         .join('; ');
     case 'processor':
       return `${f.eventsPerSecond} events/s; ${f.wcuPerEvent} WCU, ${f.rcuPerEvent} RCU, ${f.dynamodbRequestsPerEvent} DynamoDB requests, ${f.changesPerEvent} bus entries per event`;
+    case 'joinStorm':
+      return `${f.participants} joins in ${f.secondsToGenerate} s: ${f.dropped} of ${f.eventsGenerated} dropped (MaxDepth ${f.droppedMaxDepth}, MaxAge ${f.droppedMaxAge}); state right after ${f.runsToCorrectState ?? '>6'} reconciler runs`;
     case 'endToEnd':
       return `at ${f.ratePerSecond}/s: p50 ${f.p50Ms} ms, p99 ${f.p99Ms} ms; ${f.sqsRequestsPerEvent} SQS requests/event; ${f.notApplied} not applied`;
     default:

@@ -4,7 +4,7 @@
  * bench/results/latest.{md,json} and a summary table on stdout.
  *   BENCH_QUICK=1        tiny loads (smoke test; figures not meaningful)
  *   BENCH_ONLY=a,b       run only these sections (ids: ingestCpu, ingestHttp, coldStart, processor,
- *                        endToEnd, reconciler, loss, cost)
+ *                        endToEnd, reconciler, joinStorm, loss, cost)
  *   BENCH_RESULTS_DIR    where to write (default bench/results)
  */
 import { cpus, loadavg, totalmem } from 'node:os';
@@ -16,6 +16,7 @@ import { cost } from './cost';
 import { endToEnd } from './end-to-end';
 import { ingestCpu } from './ingest-cpu';
 import { ingestHttp } from './ingest-http';
+import { joinStorm } from './join-storm';
 import { loss } from './loss';
 import { processor } from './processor';
 import { reconciler } from './reconciler';
@@ -29,6 +30,7 @@ export const SECTIONS: ReadonlyArray<readonly [string, string, Section]> = [
   ['processor', 'Processor against DynamoDB Local', processor],
   ['endToEnd', 'End to end: POST to state in DynamoDB', endToEnd],
   ['reconciler', 'Reconciler at scale', reconciler],
+  ['joinStorm', 'Join storm: one room, LiveKit serial queue', joinStorm],
   ['loss', 'Loss under report 1', loss],
   ['cost', 'Cost per million webhooks on AWS', cost],
 ];

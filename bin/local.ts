@@ -13,6 +13,13 @@ import { startLocalPipeline } from '../local/local-pipeline';
  *                        (default devkey, as `livekit-server --dev`)
  *   LIVEKIT_API_SECRET   its secret (default secret)
  *   PIPELINE_CONFIG      optional JSON config, over cdk.json's context (same shape as `-c config=`)
+ *   RECONCILE_INTERVAL_SECONDS
+ *                        how often the reconciler runs, in seconds (1 to 3600; default
+ *                        reconcile.intervalMinutes), for fast feedback against a real
+ *                        `livekit-server --dev`. A difference is repaired once it outlived
+ *                        reconcile.graceSeconds (default 55 s, longer than LiveKit's delivery
+ *                        window); to see repairs within seconds, lower it too:
+ *                        PIPELINE_CONFIG='{"reconcile":{"graceSeconds":5}}'
  *   LOG_LEVEL            debug | info | warn | error (default info)
  * Settings (queue, batch size, receive count, ...) come from the same config as `cdk synth`.
  */
@@ -28,15 +35,21 @@ async function main(): Promise<void> {
   const port = process.env.PORT === undefined ? 8080 : Number(process.env.PORT);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError([`PORT must be a port number, got ${process.env.PORT}`]);
   const logLevel = (['debug', 'info', 'warn', 'error'] as const).find((level) => level === process.env.LOG_LEVEL) ?? 'info';
+  const intervalSeconds = process.env.RECONCILE_INTERVAL_SECONDS === undefined || process.env.RECONCILE_INTERVAL_SECONDS === '' ? undefined : Number(process.env.RECONCILE_INTERVAL_SECONDS);
+  if (intervalSeconds !== undefined && !(Number.isInteger(intervalSeconds) && intervalSeconds >= 1 && intervalSeconds <= 3600)) {
+    throw new ConfigError([`RECONCILE_INTERVAL_SECONDS must be an integer from 1 to 3600, got ${JSON.stringify(process.env.RECONCILE_INTERVAL_SECONDS)}`]);
+  }
 
   // The same pair signs LiveKit's webhooks and the reconciler's server API calls; the reconciler
-  // runs every reconcile.intervalMinutes against config.livekit.url (failed runs are logged).
+  // runs every reconcile.intervalMinutes (or RECONCILE_INTERVAL_SECONDS) against config.livekit.url
+  // (failed runs are logged).
   const pipeline = await startLocalPipeline({
     config,
     port,
     keys: { [apiKey]: apiSecret },
     logLevel,
     livekit: { url: config.livekit.url, apiKey, apiSecret },
+    ...(intervalSeconds !== undefined ? { reconcileIntervalMs: intervalSeconds * 1000 } : {}),
   });
   process.stdout.write(pipeline.readyLine() + '\n');
 

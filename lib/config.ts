@@ -6,6 +6,27 @@
 
 export type RemovalPolicyName = 'retain' | 'destroy';
 
+/**
+ * Every webhook event type LiveKit sends (livekit/protocol `webhook/events.go`; the `agent_job_*`
+ * pair only from LiveKit Cloud). The values `livekit.webhookEvents` accepts.
+ */
+export const LIVEKIT_WEBHOOK_EVENT_TYPES = [
+  'room_started',
+  'room_finished',
+  'participant_joined',
+  'participant_left',
+  'participant_connection_aborted',
+  'track_published',
+  'track_unpublished',
+  'egress_started',
+  'egress_updated',
+  'egress_ended',
+  'ingress_started',
+  'ingress_ended',
+  'agent_job_started',
+  'agent_job_ended',
+] as const;
+
 export interface LiveKitConfig {
   /** LiveKit server URL the reconciler calls (`https://my-project.livekit.cloud`). */
   readonly url: string;
@@ -19,6 +40,14 @@ export interface LiveKitConfig {
    * the first pair in the secret. Name it during a rotation, so calls do not use a revoked key.
    */
   readonly apiKey?: string;
+  /**
+   * The event types the LiveKit project sends to this pipeline: mirror the project's webhook
+   * filter (LiveKit Cloud's webhook settings, or `webhook.filter_params` in an open-source server's
+   * config). The reconciler repairs and counts as missed only these types: an event the project
+   * excludes was never sent, so its absence is no miss. Default: every type.
+   * With `-c`: a comma-separated list (`-c livekit.webhookEvents=room_started,room_finished`).
+   */
+  readonly webhookEvents: readonly string[];
 }
 
 export interface IngestConfig {
@@ -74,10 +103,9 @@ export interface ReconcileConfig {
   /** Parallel LiveKit API calls. */
   readonly concurrency: number;
   /**
-   * Every active room gets a full participant check at least this often, even when nothing
-   * suggests a difference (equal counts can hide a missed join plus a missed leave). Between
-   * those, a run checks only suspect rooms, so a quiet steady state costs a handful of calls.
-   * Also the window of the coverage metric.
+   * The window of the coverage metric: the share of active rooms whose participants were fully
+   * checked within it. Each run spends its request budget on rooms, suspects first, then
+   * round-robin (least recently verified first), so coverage follows rooms / budget.
    */
   readonly fullCheckMinutes: number;
 }
@@ -120,7 +148,7 @@ export interface PipelineConfig {
 }
 
 export const DEFAULT_CONFIG: PipelineConfig = {
-  livekit: { url: 'http://localhost:7880' },
+  livekit: { url: 'http://localhost:7880', webhookEvents: LIVEKIT_WEBHOOK_EVENT_TYPES },
   ingest: {
     throttleRateLimit: 500,
     throttleBurstLimit: 1000,
@@ -232,6 +260,7 @@ export function parseConfig(input: ConfigInput = {}, options: ParseOptions = {})
   );
 
   const apiKey = optionalString('livekit.apiKey', lk.apiKey, /^[\w-]{1,128}$/, 'must be a LiveKit API key (letters, digits, - and _)');
+  const webhookEvents = eventTypeList('livekit.webhookEvents', lk.webhookEvents, problems) ?? DEFAULT_CONFIG.livekit.webhookEvents;
 
   const ig = section('ingest');
   const d = DEFAULT_CONFIG;
@@ -311,7 +340,7 @@ export function parseConfig(input: ConfigInput = {}, options: ParseOptions = {})
 
   if (problems.length > 0) throw new ConfigError(problems);
   return {
-    livekit: { url, ...(existingSecretName ? { existingSecretName } : {}), ...(apiKey ? { apiKey } : {}) },
+    livekit: { url, webhookEvents, ...(existingSecretName ? { existingSecretName } : {}), ...(apiKey ? { apiKey } : {}) },
     ingest,
     queue,
     processing,
@@ -326,6 +355,37 @@ const OPTIONAL_KEYS: Partial<Record<keyof PipelineConfig, readonly string[]>> = 
   livekit: ['existingSecretName', 'apiKey'],
   alarms: ['email', 'namePrefix', 'pageTopicArn', 'ticketTopicArn', 'runbookBaseUrl'],
 };
+
+/**
+ * `livekit.webhookEvents`: a list of event types (an array, or a comma-separated string as `-c`
+ * gives it), each one LiveKit sends, at least one, none twice. Every problem goes to `problems`.
+ */
+function eventTypeList(path: string, raw: unknown, problems: string[]): readonly string[] | undefined {
+  if (raw === undefined) return undefined;
+  const list = typeof raw === 'string' ? raw.split(',').map((type) => type.trim()).filter((type) => type !== '') : raw;
+  if (!Array.isArray(list) || list.some((type) => typeof type !== 'string')) {
+    problems.push(`"${path}" must be a list of webhook event types (or a comma-separated string), got ${JSON.stringify(raw)}`);
+    return undefined;
+  }
+  const known: readonly string[] = LIVEKIT_WEBHOOK_EVENT_TYPES;
+  let ok = true;
+  if (list.length === 0) {
+    problems.push(`"${path}" must name at least one event type (known: ${known.join(', ')})`);
+    ok = false;
+  }
+  for (const type of list as string[]) {
+    if (!known.includes(type)) {
+      problems.push(`"${path}" names an unknown event type ${JSON.stringify(type)} (known: ${known.join(', ')})`);
+      ok = false;
+    }
+  }
+  const duplicates = (list as string[]).filter((type, i) => list.indexOf(type) !== i);
+  if (duplicates.length > 0) {
+    problems.push(`"${path}" names ${[...new Set(duplicates)].map((t) => JSON.stringify(t)).join(', ')} more than once`);
+    ok = false;
+  }
+  return ok ? [...(list as string[])] : undefined;
+}
 
 /**
  * SQS requires the visibility timeout to be at least the function timeout; AWS recommends six

@@ -65,6 +65,7 @@ export class Reconciler extends Construct {
           RECONCILE_CONCURRENCY: String(reconcile.concurrency),
           RECONCILE_FULL_CHECK_MINUTES: String(reconcile.fullCheckMinutes),
           RECONCILE_TIME_BUDGET_MS: String(timings.timeBudgetMs),
+          RECONCILE_WEBHOOK_EVENTS: config.livekit.webhookEvents.join(','),
         },
       }),
       entry: path.join(__dirname, '..', 'lambda', 'reconcile', 'handler.ts'),

@@ -200,6 +200,7 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
         metrics: metricsSink,
         logger: logger('reconcile'),
         config: config.reconcile,
+        webhookEvents: config.livekit.webhookEvents,
         timeBudgetMs: options.reconcileTimeBudgetMs ?? Math.floor(intervalMs * 0.8),
       });
       const reconcileLogger = logger('reconcile');

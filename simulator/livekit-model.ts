@@ -28,6 +28,7 @@ import {
   TrackType,
   WebhookEvent,
 } from '@livekit/protocol';
+import { EGRESS_LIVE_STATUSES } from '../lambda/reconcile/egress-status';
 import { newGuid, RandomSource } from './ids';
 import { nowNanos } from './timing';
 
@@ -90,7 +91,7 @@ export interface LiveKitModelOptions {
   readonly notify: (event: WebhookEvent) => void;
   readonly random?: RandomSource;
   /**
-   * What an active room-composite egress ends with when its room is deleted. LIVEKIT.md does not
+   * What an active room-composite egress ends with when its room is deleted. docs/livekit-delivery.md does not
    * settle it; the egress service finishes the recording when the room goes away, so COMPLETE is
    * the default, and ABORTED is available to test a receiver against both.
    */
@@ -99,6 +100,25 @@ export interface LiveKitModelOptions {
   readonly closeEmptyRoomsAfterMs?: number;
   /** Scheduler for the empty-room timer, so the owner can cancel it on stop. */
   readonly schedule?: (ms: number, fn: () => void) => () => void;
+  /**
+   * What the server API's `ListParticipants` answers for a room that does not exist (any more).
+   * `not_found` (default): livekit/livekit `pkg/service/roommanager.go` `ListParticipants` returns
+   * `ErrRoomNotFound` (psrpc NotFound, Twirp `not_found`, HTTP 404), the path LiveKit Cloud and
+   * multi-node servers take. `empty`: the single-node `LocalStore.ListParticipants`
+   * (`pkg/service/localstore.go`) answers an empty list.
+   */
+  readonly participantsOfUnknownRoom?: 'not_found' | 'empty';
+  /**
+   * Items per page of `ListEgress` / `ListIngress` (their `pageToken` / `nextPageToken`, livekit/protocol
+   * `livekit_egress.proto`, `livekit_ingress.proto` `TokenPagination`). Unset: one page with everything.
+   */
+  readonly apiPageSize?: number;
+}
+
+/** One page of a paged listing: the items, and the token of the next page ('' on the last). */
+export interface Page<T> {
+  readonly items: T[];
+  readonly nextPageToken: string;
 }
 
 export interface CreateRoomOptions {
@@ -167,7 +187,7 @@ export interface EndedRoom {
 
 const ENABLED_CODECS = ['audio/opus', 'audio/red', 'video/VP8', 'video/H264', 'video/VP9', 'video/AV1'];
 
-const EGRESS_ACTIVE_STATES = new Set([EgressStatus.EGRESS_STARTING, EgressStatus.EGRESS_ACTIVE, EgressStatus.EGRESS_ENDING]);
+const EGRESS_ACTIVE_STATES = EGRESS_LIVE_STATUSES;
 
 export class LiveKitModel {
   private readonly rooms = new Map<string, RoomState>();
@@ -178,6 +198,9 @@ export class LiveKitModel {
 
   constructor(private readonly options: LiveKitModelOptions) {
     this.random = options.random ?? Math.random;
+    if (options.apiPageSize !== undefined && !(Number.isInteger(options.apiPageSize) && options.apiPageSize > 0)) {
+      throw new RangeError(`apiPageSize must be a positive integer, got ${options.apiPageSize}`);
+    }
   }
 
   // ---- scenario operations -------------------------------------------------------------------
@@ -208,8 +231,10 @@ export class LiveKitModel {
    */
   join(roomName: string, identity: string, opts: JoinOptions = {}): ParticipantInfo {
     const room = this.ensureRoom(roomName);
-    this.replaceDuplicate(room, identity);
-    const participant = this.newParticipant(identity, opts);
+    const connecting = room.participants.get(identity);
+    // A session still JOINING (see `connect`) becomes ACTIVE with its own sid; any other is replaced.
+    const participant = connecting && connecting.state === ParticipantInfo_State.JOINING ? connecting : this.newParticipant(identity, opts);
+    if (participant !== connecting) this.replaceDuplicate(room, identity);
     participant.state = ParticipantInfo_State.ACTIVE;
     participant.version += 1;
     room.participants.set(identity, participant);
@@ -218,6 +243,23 @@ export class LiveKitModel {
     const info = this.participantInfo(participant);
     this.emit('participant_joined', { room: this.roomInfo(room), participant: info });
     return info;
+  }
+
+  /**
+   * A participant has connected its signal channel but is not ACTIVE yet (ICE still negotiating):
+   * LiveKit lists it (`ListParticipants` returns every participant of the room, livekit/livekit
+   * `pkg/service/roommanager.go`) in state JOINING, counts it in `numParticipants`, and sends no
+   * webhook: `participant_joined` fires when it becomes ACTIVE (`pkg/telemetry/events.go`,
+   * `ParticipantActive`). Finish with `join` (same sid) or `leave` (participant_connection_aborted).
+   */
+  connect(roomName: string, identity: string, opts: JoinOptions = {}): ParticipantInfo {
+    const room = this.ensureRoom(roomName);
+    this.replaceDuplicate(room, identity);
+    const participant = this.newParticipant(identity, opts);
+    room.participants.set(identity, participant);
+    room.cancelCloseTimer?.();
+    room.cancelCloseTimer = undefined;
+    return this.participantInfo(participant);
   }
 
   /** The participant disconnects: track_unpublished for each track, then participant_left. */
@@ -418,6 +460,26 @@ export class LiveKitModel {
     return room ? [...room.participants.values()].map((p) => this.participantInfo(p)) : [];
   }
 
+  /** `ListParticipants` as the server API answers it: an unknown room is `RoomNotFoundError` unless configured `empty`. */
+  apiListParticipants(roomName: string): ParticipantInfo[] {
+    if (!this.rooms.has(roomName) && (this.options.participantsOfUnknownRoom ?? 'not_found') === 'not_found') throw new RoomNotFoundError(roomName);
+    return this.listParticipants(roomName);
+  }
+
+  /** A page of `items` from `pageToken` on, `apiPageSize` long (every item when unset). */
+  page<T>(items: readonly T[], pageToken: string | undefined): Page<T> {
+    const size = this.options.apiPageSize;
+    let start = 0;
+    if (pageToken) {
+      const match = /^p(\d+)$/.exec(pageToken);
+      if (!match) throw new RangeError(`invalid page token: ${pageToken}`);
+      start = Number(match[1]);
+    }
+    if (!size) return { items: items.slice(start), nextPageToken: '' };
+    const end = start + size;
+    return { items: items.slice(start, end), nextPageToken: end < items.length ? `p${end}` : '' };
+  }
+
   getParticipant(roomName: string, identity: string): ParticipantInfo {
     const room = this.requireRoom(roomName);
     const participant = room.participants.get(identity);
@@ -545,10 +607,13 @@ export class LiveKitModel {
       this.emit('track_unpublished', { room: this.reducedRoom(room), participant: this.reducedParticipant(participant), track: track.info.clone() });
     }
     room.participants.delete(participant.identity);
+    // participant_left only for a session that had become ACTIVE; one still JOINING ends with
+    // participant_connection_aborted (livekit/livekit pkg/telemetry/events.go, `ParticipantLeft`: `isConnected`).
+    const wasActive = participant.state !== ParticipantInfo_State.JOINING;
     participant.state = ParticipantInfo_State.DISCONNECTED;
     participant.version += 1;
     const info = this.participantInfo(participant, reason);
-    this.emit('participant_left', { room: this.roomInfo(room), participant: info });
+    this.emit(wasActive ? 'participant_left' : 'participant_connection_aborted', { room: this.roomInfo(room), participant: info });
     return info;
   }
 
@@ -573,7 +638,10 @@ export class LiveKitModel {
       creationTimeMs: BigInt(room.creationTimeMs),
       enabledCodecs: ENABLED_CODECS.map((mime) => new Codec({ mime })),
       metadata: room.metadata,
-      numParticipants: participants.length,
+      // livekit/livekit pkg/rtc/room.go `updateProto` counts only participants that are not
+      // `IsDependent()` (pkg/rtc/participant.go: kind AGENT or EGRESS, or an agent/recorder grant);
+      // JOINING participants count. Webhooks and ListParticipants include everyone.
+      numParticipants: participants.filter((p) => p.kind !== ParticipantInfo_Kind.AGENT && p.kind !== ParticipantInfo_Kind.EGRESS).length,
       numPublishers: participants.filter((p) => p.tracks.size > 0).length,
       activeRecording: [...this.egress.values()].some((e) => e.roomId === room.sid && EGRESS_ACTIVE_STATES.has(e.status)),
     });

@@ -50,6 +50,10 @@ export interface LiveKitSimulatorProps {
   readonly egressStatusOnRoomEnd?: EgressEndStatusName;
   /** Close a room this long after its last participant left; unset = only `endRoom`/DeleteRoom close rooms. */
   readonly closeEmptyRoomsAfterMs?: number;
+  /** What ListParticipants answers for an unknown room (default `not_found`, as LiveKit Cloud does). */
+  readonly participantsOfUnknownRoom?: 'not_found' | 'empty';
+  /** Items per page of ListEgress / ListIngress; unset = one page. */
+  readonly apiPageSize?: number;
   /** Logs each dropped webhook (event id, type, room, reason) at info. */
   readonly logger?: Logger;
 }
@@ -76,6 +80,8 @@ export class LiveKitSimulator {
       ...(props.egressStatusOnRoomEnd ? { egressStatusOnRoomEnd: props.egressStatusOnRoomEnd } : {}),
       ...(props.closeEmptyRoomsAfterMs !== undefined ? { closeEmptyRoomsAfterMs: props.closeEmptyRoomsAfterMs } : {}),
       schedule: (ms, fn) => this.timers.schedule(ms, fn),
+      ...(props.participantsOfUnknownRoom ? { participantsOfUnknownRoom: props.participantsOfUnknownRoom } : {}),
+      ...(props.apiPageSize !== undefined ? { apiPageSize: props.apiPageSize } : {}),
     });
     this.faults = new FaultInjector(this.random, props.apiLatencyMs ?? 0);
     this.server = new TwirpServer({ model: this.model, keys: props.keys, faults: this.faults, timers: this.timers, host: props.host, port: props.port });
@@ -113,6 +119,11 @@ export class LiveKitSimulator {
 
   join(room: string, identity: string, opts?: JoinOptions): ParticipantInfo {
     return this.model.join(room, identity, opts);
+  }
+
+  /** A participant connecting: listed as JOINING, no webhook until `join` makes it ACTIVE. */
+  connect(room: string, identity: string, opts?: JoinOptions): ParticipantInfo {
+    return this.model.connect(room, identity, opts);
   }
 
   leave(room: string, identityOrSid: string, reason?: DisconnectReasonName): ParticipantInfo {

@@ -1,5 +1,5 @@
 /**
- * The receiver this project replaces (LIVEKIT.md, report 1): it verifies the webhook, then does its
+ * The receiver this project replaces (docs/livekit-delivery.md, report 1): it verifies the webhook, then does its
  * database work in-band and answers only when that work is done. On a share of requests the "store"
  * is slow; LiveKit gives up on the request, retries it, and meanwhile every later event of the same
  * room waits, ages past MaxAge and is dropped. Comparing `state()` with the simulator's ground truth

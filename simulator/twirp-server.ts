@@ -22,6 +22,7 @@ import {
   RoomCompositeEgressRequest,
   RoomParticipantIdentity,
   StopEgressRequest,
+  TokenPagination,
 } from '@livekit/protocol';
 import { TokenVerifier } from 'livekit-server-sdk';
 import { FaultInjector } from './fault-injector';
@@ -194,7 +195,7 @@ export class TwirpServer {
       'RoomService.ListParticipants': (body, grant) => {
         const req = ListParticipantsRequest.fromJson(body as never, { ignoreUnknownFields: true });
         requireAdmin(grant, req.room);
-        return new ListParticipantsResponse({ participants: model.listParticipants(req.room) }).toJson();
+        return new ListParticipantsResponse({ participants: model.apiListParticipants(req.room) }).toJson();
       },
       'RoomService.GetParticipant': (body, grant) => {
         const req = RoomParticipantIdentity.fromJson(body as never, { ignoreUnknownFields: true });
@@ -224,13 +225,15 @@ export class TwirpServer {
       'Egress.ListEgress': (body, grant) => {
         if (!grant?.roomRecord) throw denied();
         const req = ListEgressRequest.fromJson(body as never, { ignoreUnknownFields: true });
-        return new ListEgressResponse({ items: model.listEgress({ roomName: req.roomName, egressId: req.egressId, active: req.active }) }).toJson();
+        const page = model.page(model.listEgress({ roomName: req.roomName, egressId: req.egressId, active: req.active }), req.pageToken?.token);
+        return new ListEgressResponse({ items: page.items, ...(page.nextPageToken ? { nextPageToken: new TokenPagination({ token: page.nextPageToken }) } : {}) }).toJson();
       },
       // pkg/service/ingress.go: EnsureIngressAdminPermission, then by id (LoadIngress) or by room.
       'Ingress.ListIngress': (body, grant) => {
         if (!grant?.ingressAdmin) throw denied();
         const req = ListIngressRequest.fromJson(body as never, { ignoreUnknownFields: true });
-        return new ListIngressResponse({ items: model.listIngress({ roomName: req.roomName, ingressId: req.ingressId }) }).toJson();
+        const page = model.page(model.listIngress({ roomName: req.roomName, ingressId: req.ingressId }), req.pageToken?.token);
+        return new ListIngressResponse({ items: page.items, ...(page.nextPageToken ? { nextPageToken: new TokenPagination({ token: page.nextPageToken }) } : {}) }).toJson();
       },
     };
   }

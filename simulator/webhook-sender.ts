@@ -1,6 +1,6 @@
 /**
  * LiveKit's webhook sender, rebuilt from livekit/protocol `webhook/resource_url_notifier.go`,
- * `webhook/resource_queue.go` and `webhook/notifier.go` (see /work/shared/LIVEKIT.md) with every
+ * `webhook/resource_queue.go`, `webhook/notifier.go` and `webhook/filter.go` (docs/livekit-delivery.md) with every
  * duration a parameter, and with a ground-truth record of what happened to each event: the thing a
  * real LiveKit server never tells you.
  *
@@ -12,7 +12,11 @@
  *   time it waited (time spent retrying the event itself does not count);
  * - go-retryablehttp: retry on transport errors, timeouts, 429 and 5xx except 501; backoff
  *   min * 2^attempt capped at max, `Retry-After` honoured on 429/503; any other status is "sent";
- * - one JWT per event (`iss` = API key, 5 min, `sha256` of the exact body), reused on every retry.
+ * - one JWT per event (`iss` = API key, 5 min, `sha256` of the exact body), reused on every retry;
+ * - the project's event filter (`webhook.filter_params`, or LiveKit Cloud's webhook settings):
+ *   `ResourceURLNotifier.QueueNotify` returns before queueing an event the filter does not allow
+ *   (`webhook/filter.go`: `includeEvents` wins over `excludeEvents`; neither set = all). A filtered
+ *   event is generated (it is ground truth) but never queued, sent or counted as dropped.
  */
 import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
@@ -84,6 +88,23 @@ export interface WebhookSenderOptions {
   readonly clock?: Clock;
   readonly random?: RandomSource;
   readonly userAgent?: string;
+  /** The project's webhook event filter; default: every event type. */
+  readonly filter?: WebhookFilter;
+}
+
+/** livekit/protocol `webhook.FilterParams`. */
+export interface WebhookFilter {
+  /** When non-empty, only these event types are sent (takes precedence over `excludeEvents`). */
+  readonly includeEvents?: readonly string[];
+  /** When non-empty (and `includeEvents` is empty), these event types are not sent. */
+  readonly excludeEvents?: readonly string[];
+}
+
+/** livekit/protocol `webhook/filter.go` `IsAllowed`. */
+export function isEventAllowed(filter: WebhookFilter | undefined, eventType: string): boolean {
+  if (filter?.includeEvents && filter.includeEvents.length > 0) return filter.includeEvents.includes(eventType);
+  if (filter?.excludeEvents && filter.excludeEvents.length > 0) return !filter.excludeEvents.includes(eventType);
+  return true;
 }
 
 export interface GeneratedEvent {
@@ -96,6 +117,8 @@ export interface GeneratedEvent {
   readonly body: string;
   readonly event: WebhookEvent;
   readonly generatedAtMs: number;
+  /** The project's filter excludes the type: never queued or sent (not a drop). */
+  readonly filtered?: boolean;
 }
 
 export interface DeliveryAttempt {
@@ -140,6 +163,8 @@ export interface WebhookSenderStats {
   /** Counted per (event, URL). */
   readonly delivered: number;
   readonly dropped: number;
+  /** Events the project's filter kept from being sent (per event, not per URL). */
+  readonly filtered: number;
   readonly pending: number;
   readonly attempts: number;
   readonly dropReasons: Record<DropReason, number>;
@@ -262,7 +287,9 @@ export class WebhookSender {
     if (!this.accepting) throw new WebhookSenderStoppedError();
     if (!event.id) event.id = newGuid('event', this.random);
     if (!event.createdAt) event.createdAt = BigInt(Math.floor(Date.now() / 1000));
+    const filtered = !isEventAllowed(this.options.filter, event.event);
     const generated: GeneratedEvent = {
+      ...(filtered ? { filtered } : {}),
       id: event.id,
       type: event.event,
       room: event.room?.name || event.egressInfo?.roomName || event.ingressInfo?.roomName || undefined,
@@ -274,7 +301,7 @@ export class WebhookSender {
     this.generatedEvents.push(generated);
     this.bodies.set(generated.id, generated.body);
     this.emitter.emit('generated', generated);
-    for (const url of this.urls) this.enqueue(generated, url);
+    if (!filtered) for (const url of this.urls) this.enqueue(generated, url);
     return generated;
   }
 
@@ -367,6 +394,7 @@ export class WebhookSender {
       generated: this.generatedEvents.length,
       delivered,
       dropped,
+      filtered: this.generatedEvents.filter((e) => e.filtered).length,
       pending: this.deliveryLog.length - delivered - dropped,
       attempts,
       dropReasons,

@@ -27,7 +27,28 @@ describe('parseConfig', () => {
     expect(parseConfig({ livekit: { existingSecretName: arn } }).livekit.existingSecretName).toBe(arn);
   });
 
+  it('reads livekit.webhookEvents as a list or a comma-separated string (-c); default every event type', () => {
+    expect(DEFAULT_CONFIG.livekit.webhookEvents).toContain('participant_connection_aborted');
+    expect(parseConfig({ livekit: { webhookEvents: ['room_started', 'room_finished'] } }).livekit.webhookEvents).toEqual(['room_started', 'room_finished']);
+    expect(parseConfig(configInputFromContext({ 'livekit.webhookEvents': 'room_started, egress_ended' })).livekit.webhookEvents).toEqual(['room_started', 'egress_ended']);
+  });
+
+  it('lists every problem of livekit.webhookEvents', () => {
+    try {
+      parseConfig({ livekit: { webhookEvents: ['room_started', 'room_begun', 'room_started', 'participant_gone'] } });
+      throw new Error('expected a ConfigError');
+    } catch (error) {
+      expect((error as ConfigError).problems).toEqual([
+        expect.stringContaining('"livekit.webhookEvents" names an unknown event type "room_begun"'),
+        expect.stringContaining('"livekit.webhookEvents" names an unknown event type "participant_gone"'),
+        '"livekit.webhookEvents" names "room_started" more than once',
+      ]);
+    }
+  });
+
   it.each([
+    [{ livekit: { webhookEvents: [] } }, '"livekit.webhookEvents" must name at least one event type'],
+    [{ livekit: { webhookEvents: 5 } }, '"livekit.webhookEvents" must be a list of webhook event types'],
     [{ queue: { maxReceiveCount: 0 } }, '"queue.maxReceiveCount" must be an integer from 1 to 1000, got 0'],
     [{ queue: { dlqRetentionDays: 15 } }, '"queue.dlqRetentionDays" must be an integer from 1 to 14'],
     [{ ingest: { maxBodyBytes: 'big' } }, '"ingest.maxBodyBytes" must be an integer'],

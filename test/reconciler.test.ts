@@ -66,8 +66,15 @@ describe('the function', () => {
           RECONCILE_REQUEST_BUDGET: String(DEFAULT_CONFIG.reconcile.requestBudgetPerRun),
           RECONCILE_CONCURRENCY: String(DEFAULT_CONFIG.reconcile.concurrency),
           RECONCILE_TIME_BUDGET_MS: String(reconcileTimings(1).timeBudgetMs),
+          RECONCILE_WEBHOOK_EVENTS: DEFAULT_CONFIG.livekit.webhookEvents.join(','),
         }),
       },
+    });
+  });
+
+  test('passes livekit.webhookEvents, the project\'s webhook filter, to the function', () => {
+    synth(parseConfig({ livekit: { webhookEvents: ['room_started', 'room_finished'] } })).template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ RECONCILE_WEBHOOK_EVENTS: 'room_started,room_finished' }) },
     });
   });
 

@@ -4,9 +4,11 @@
  * - `RECONCILE#ROOMS` / `<roomSid>`: `lastVerifiedAt` (ms) of the room's last full check (its
  *   ListParticipants compared with local state) and the local `fingerprint` at that moment. Drives
  *   the round-robin order (oldest first), "changed since last verified", and the coverage metric.
- * - `RECONCILE#PENDING` / `<repair id>`: a difference seen and not yet resolved: `firstSeenAt`,
+ * - `RECONCILE#PENDING` / `<repair id>`: a difference seen and not yet resolved: `eventType`,
+ *   `entityId`, `roomSid` and `roomName` (when the difference belongs to a room), `firstSeenAt`,
  *   `lastSeenAt`, `observations`, the `scope` whose check can resolve it, and `repairedAt` once a
  *   run claimed it (a conditional write, so two overlapping runs send and count it once).
+ *   `npm run missed` reads these records: fields are only ever added.
  * Each is one partition, read with one paginated Query per run.
  */
 import { BatchWriteCommand, DeleteCommand, DynamoDBDocumentClient, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
@@ -25,8 +27,10 @@ export interface PendingDifference {
   readonly entityId: string;
   /** What has to be checked for this difference to be seen again or resolved (`rooms`, `room#<sid>`, `egress#<id>`). */
   readonly scope: string;
-  /** For participant differences: the room instance it was seen in. A different one restarts it. */
+  /** The room instance it was seen in (participants, tracks, rooms, egress). For participants and tracks a different one restarts it. */
   readonly roomSid?: string;
+  /** The room's name, for people reading the record. */
+  readonly roomName?: string;
   readonly firstSeenAt: number;
   readonly lastSeenAt: number;
   readonly observations: number;
@@ -51,6 +55,21 @@ async function queryPartition(ddb: DynamoDBDocumentClient, tableName: string, pk
     ExclusiveStartKey = output.LastEvaluatedKey;
   } while (ExclusiveStartKey);
   return items;
+}
+
+/** The optional `roomSid` / `roomName` of a pending record, as an update's SET clause and values. */
+function roomFields(difference: Pick<PendingDifference, 'roomSid' | 'roomName'>): { set: string; values: Record<string, string> } {
+  const set: string[] = [];
+  const values: Record<string, string> = {};
+  if (difference.roomSid) {
+    set.push('roomSid = :roomSid');
+    values[':roomSid'] = difference.roomSid;
+  }
+  if (difference.roomName) {
+    set.push('roomName = :roomName');
+    values[':roomName'] = difference.roomName;
+  }
+  return { set: set.map((clause) => `, ${clause}`).join(''), values };
 }
 
 export class Bookkeeping {
@@ -78,6 +97,7 @@ export class Bookkeeping {
           entityId: String(item.entityId),
           scope: String(item.scope),
           roomSid: item.roomSid as string | undefined,
+          roomName: item.roomName as string | undefined,
           firstSeenAt: Number(item.firstSeenAt),
           lastSeenAt: Number(item.lastSeenAt),
           observations: Number(item.observations ?? 1),
@@ -107,7 +127,7 @@ export class Bookkeeping {
         Key: keys.reconcilePending(difference.repairId),
         UpdateExpression:
           'SET eventType = :eventType, entityId = :entityId, #scope = :scope, firstSeenAt = :firstSeenAt, lastSeenAt = :lastSeenAt, observations = :observations, expiresAt = :expiresAt' +
-          (difference.roomSid ? ', roomSid = :roomSid' : ''),
+          roomFields(difference).set,
         ExpressionAttributeNames: { '#scope': 'scope' },
         ExpressionAttributeValues: {
           ':eventType': difference.eventType,
@@ -117,7 +137,7 @@ export class Bookkeeping {
           ':lastSeenAt': difference.lastSeenAt,
           ':observations': difference.observations,
           ':expiresAt': this.expiresAt(nowMs),
-          ...(difference.roomSid ? { ':roomSid': difference.roomSid } : {}),
+          ...roomFields(difference).values,
         },
       }),
     );
@@ -134,7 +154,8 @@ export class Bookkeeping {
           TableName: this.options.tableName,
           Key: keys.reconcilePending(difference.repairId),
           UpdateExpression:
-            'SET repairedAt = :now, eventType = :eventType, entityId = :entityId, #scope = :scope, firstSeenAt = if_not_exists(firstSeenAt, :firstSeenAt), lastSeenAt = :now, observations = :observations, expiresAt = :expiresAt',
+            'SET repairedAt = :now, eventType = :eventType, entityId = :entityId, #scope = :scope, firstSeenAt = if_not_exists(firstSeenAt, :firstSeenAt), lastSeenAt = :now, observations = :observations, expiresAt = :expiresAt' +
+            roomFields(difference).set,
           ConditionExpression: 'attribute_not_exists(repairedAt)',
           ExpressionAttributeNames: { '#scope': 'scope' },
           ExpressionAttributeValues: {
@@ -145,6 +166,7 @@ export class Bookkeeping {
             ':firstSeenAt': difference.firstSeenAt,
             ':observations': difference.observations,
             ':expiresAt': this.expiresAt(nowMs),
+            ...roomFields(difference).values,
           },
         }),
       );

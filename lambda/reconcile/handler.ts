@@ -2,13 +2,17 @@
  * The reconcile Lambda, invoked by an EventBridge schedule. Configuration and AWS clients are set
  * up once per container; the LiveKit key pair is read from Secrets Manager on every run, so a key
  * rotation takes effect at the next run. Everything else is in reconciler.ts.
+ *
+ * Before the keys secret holds a key pair (the stack creates it as `{}` for you to fill in), a run
+ * does not fail: it logs `LiveKit API keys not configured; reconciler waiting` once, emits
+ * `NotConfigured` = 1 and its heartbeat (a waiting reconciler is healthy), and returns.
  */
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { createDocumentClient } from '../process/document-client';
 import { nonNegativeIntEnv, requiredEnv } from '../shared/env';
 import { Logger, parseLogLevel, withRequestId } from '../shared/logger';
-import { EmfMetricsSink } from '../shared/metrics';
+import { EmfMetricsSink, METRIC } from '../shared/metrics';
 import { sqsEnqueue } from './enqueue';
 import { createLiveKitApi } from './livekit-api';
 import { createReconciler, RunReport } from './reconciler';
@@ -26,6 +30,8 @@ const reconcile = {
   fullCheckMinutes: nonNegativeIntEnv('RECONCILE_FULL_CHECK_MINUTES'),
 };
 const timeBudgetMs = nonNegativeIntEnv('RECONCILE_TIME_BUDGET_MS');
+// The project's webhook filter (livekit.webhookEvents); unset = every type.
+const webhookEvents = process.env.RECONCILE_WEBHOOK_EVENTS ? process.env.RECONCILE_WEBHOOK_EVENTS.split(',').filter((type) => type !== '') : undefined;
 
 const logger = new Logger({ service: 'reconcile', level: parseLogLevel(process.env.LOG_LEVEL) });
 const ddb = createDocumentClient();
@@ -34,7 +40,11 @@ const secrets = new SecretsManagerClient({ maxAttempts: 3 });
 const metrics = new EmfMetricsSink();
 
 export class LiveKitKeysError extends Error {
-  constructor(message: string) {
+  /** `notConfigured`: the secret holds no key pair at all (not filled in yet), as opposed to a broken secret. */
+  constructor(
+    message: string,
+    readonly notConfigured = false,
+  ) {
     super(message);
     this.name = 'LiveKitKeysError';
   }
@@ -50,6 +60,7 @@ export function pickKeyPair(secretString: string | undefined, preferred?: string
   }
   if (typeof pairs !== 'object' || pairs === null || Array.isArray(pairs)) throw new LiveKitKeysError('the LiveKit keys secret is not a JSON object');
   const entries = Object.entries(pairs).filter((entry): entry is [string, string] => typeof entry[1] === 'string' && entry[1] !== '');
+  if (Object.keys(pairs).length === 0) throw new LiveKitKeysError('the LiveKit keys secret holds no key pair yet', true);
   const chosen = preferred !== undefined ? entries.find(([key]) => key === preferred) : entries[0];
   if (!chosen) throw new LiveKitKeysError(preferred !== undefined ? `the LiveKit keys secret has no pair for ${preferred}` : 'the LiveKit keys secret holds no key pair yet');
   return { apiKey: chosen[0], apiSecret: chosen[1] };
@@ -67,11 +78,22 @@ export class ReconcileRunFailedError extends Error {
  * Throws when the run failed, so the function's Errors metric (and its alarm) sees it; the
  * schedule target does not retry (the next run comes anyway). No heartbeat is emitted either.
  */
-export const handler = withRequestId(async (): Promise<RunReport> => {
+export const handler = withRequestId(async (): Promise<RunReport | undefined> => {
   let keys: { apiKey: string; apiSecret: string };
   try {
     keys = pickKeyPair((await secrets.send(new GetSecretValueCommand({ SecretId: secretId }))).SecretString, preferredKey);
   } catch (error) {
+    if (error instanceof LiveKitKeysError && error.notConfigured) {
+      logger.warn('LiveKit API keys not configured; reconciler waiting', { secretId });
+      metrics.put(
+        [
+          { name: METRIC.notConfigured, value: 1 },
+          { name: METRIC.heartbeat, value: 1 },
+        ],
+        { service: 'reconcile' },
+      );
+      return undefined;
+    }
     logger.error('reconcile run failed: no LiveKit key pair', { error });
     throw error;
   }
@@ -83,6 +105,7 @@ export const handler = withRequestId(async (): Promise<RunReport> => {
     metrics,
     logger,
     config: reconcile,
+    ...(webhookEvents ? { webhookEvents } : {}),
     timeBudgetMs,
   });
   const report = await reconciler.run();

@@ -5,19 +5,62 @@
  * ingressAdmin); tests can wrap it to
  * inject what the simulator cannot (a room vanishing between two calls).
  */
-import type { EgressInfo, IngressInfo, ParticipantInfo, Room } from '@livekit/protocol';
-import { EgressClient, IngressClient, RoomServiceClient, ServerError } from 'livekit-server-sdk';
+import { EgressInfo, IngressInfo, ListEgressRequest, ListEgressResponse, ListIngressRequest, ListIngressResponse, ParticipantInfo, Room, TokenPagination } from '@livekit/protocol';
+import { EgressClient, IngressClient, RoomServiceClient, ServerError, VideoGrant } from 'livekit-server-sdk';
 
 export type LiveKitMethod = 'ListRooms' | 'ListParticipants' | 'ListEgress' | 'ListIngress';
 
 export interface LiveKitApi {
+  /** The server it calls (for "unreachable" logs); absent on test doubles. */
+  readonly url?: string;
   /** Every active room, with `numParticipants`. */
   listRooms(): Promise<Room[]>;
-  /** The participants of the room named `room`; an unknown room answers an empty list. */
+  /**
+   * The participants of the room named `room`, JOINING ones included. A room that does not exist
+   * (any more) answers Twirp `not_found` (livekit/livekit pkg/service/roommanager.go
+   * `ListParticipants`: `ErrRoomNotFound`) or, on a single-node server, an empty list.
+   */
   listParticipants(room: string): Promise<ParticipantInfo[]>;
+  /** Every page (the SDK reads only the first): the whole listing. */
   listEgress(options: { readonly active?: boolean; readonly egressId?: string }): Promise<EgressInfo[]>;
-  /** Every ingress of the project (or of one room, or one id), each with the state of its current or last session. */
+  /** Every ingress of the project (or of one room, or one id), each with the state of its current or last session; every page. */
   listIngress(options?: { readonly roomName?: string; readonly ingressId?: string }): Promise<IngressInfo[]>;
+}
+
+/** The SDK's Twirp client, which its service clients keep in a private `rpc` field. */
+interface TwirpRequester {
+  request(service: string, method: string, data: unknown, headers: Record<string, string>): Promise<unknown>;
+}
+
+/** Upper bound on pages read for one listing: a token loop must never run a Lambda out. */
+const MAX_PAGES = 1000;
+
+/**
+ * ListEgress and ListIngress page (`pageToken` in the request, `nextPageToken` in the answer:
+ * livekit/protocol protobufs/livekit_egress.proto, livekit_ingress.proto `TokenPagination`), and
+ * livekit-server-sdk's `listEgress`/`listIngress` drop `nextPageToken`: read as complete, a paged
+ * listing makes every item beyond page one look gone. So the pages are read here, through the
+ * SDK's own Twirp client (its auth header, timeout and LiveKit Cloud region failover).
+ */
+async function readAllPages<I>(
+  client: EgressClient | IngressClient,
+  service: 'Egress' | 'Ingress',
+  grant: VideoGrant,
+  request: (pageToken: TokenPagination | undefined) => ListEgressRequest | ListIngressRequest,
+  parse: (json: unknown) => { items: I[]; nextPageToken?: TokenPagination },
+): Promise<I[]> {
+  const rpc = (client as unknown as { rpc: TwirpRequester }).rpc;
+  const items: I[] = [];
+  let pageToken: TokenPagination | undefined;
+  for (let page = 0; page < MAX_PAGES; page++) {
+    const data = await rpc.request(service, `List${service}`, request(pageToken).toJson(), await client.authHeader(grant));
+    const answer = parse(data);
+    items.push(...answer.items);
+    const next = answer.nextPageToken?.token;
+    if (!next || next === pageToken?.token) return items;
+    pageToken = new TokenPagination({ token: next });
+  }
+  throw new Error(`List${service} returned more than ${MAX_PAGES} pages`);
 }
 
 export interface LiveKitApiOptions {
@@ -37,10 +80,25 @@ export function createLiveKitApi(options: LiveKitApiOptions): LiveKitApi {
   const egress = new EgressClient(options.url, options.apiKey, options.apiSecret, clientOptions);
   const ingress = new IngressClient(options.url, options.apiKey, options.apiSecret, clientOptions);
   return {
+    url: options.url,
     listRooms: () => rooms.listRooms(),
     listParticipants: (room) => rooms.listParticipants(room),
-    listEgress: (filter) => egress.listEgress({ ...filter }),
-    listIngress: (filter) => ingress.listIngress({ ...filter }),
+    listEgress: (filter) =>
+      readAllPages(
+        egress,
+        'Egress',
+        { roomRecord: true },
+        (pageToken) => new ListEgressRequest({ ...filter, ...(pageToken ? { pageToken } : {}) }),
+        (json) => ListEgressResponse.fromJson(json as never, { ignoreUnknownFields: true }),
+      ),
+    listIngress: (filter) =>
+      readAllPages(
+        ingress,
+        'Ingress',
+        { ingressAdmin: true },
+        (pageToken) => new ListIngressRequest({ ...filter, ...(pageToken ? { pageToken } : {}) }),
+        (json) => ListIngressResponse.fromJson(json as never, { ignoreUnknownFields: true }),
+      ),
   };
 }
 
@@ -59,6 +117,14 @@ export function isRetryable(error: unknown): boolean {
   const status = errorStatus(error);
   if (status === undefined) return true;
   return status === 429 || status >= 500;
+}
+
+/**
+ * The server could not be reached at all (connection refused, DNS, timeout, reset): no HTTP
+ * answer. Distinct from an answer with an error status.
+ */
+export function isUnreachable(error: unknown): boolean {
+  return errorStatus(error) === undefined && !(error instanceof Error && error.name === 'BudgetExhaustedError');
 }
 
 /** LiveKit does not know the resource (egress records are kept ~24 h). */

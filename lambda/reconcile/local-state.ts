@@ -23,7 +23,29 @@ export interface LocalParticipant {
   readonly roomSid: string;
   readonly roomName: string;
   readonly rev: string;
+  /** `participant.kind` as stored (protojson name; STANDARD when absent). */
+  readonly kind: string;
+  /** The stored event's id and `createdAt` (s): with its processing record, how late it arrived. */
+  readonly lastEventId?: string;
+  readonly lastEventCreatedAt?: number;
 }
+
+/** A published track, as the open index holds it. */
+export interface LocalTrack {
+  readonly sid: string;
+  readonly participantSid: string;
+  readonly identity?: string;
+  readonly roomSid?: string;
+  readonly roomName?: string;
+  readonly lastEventId?: string;
+  readonly lastEventCreatedAt?: number;
+}
+
+/**
+ * LiveKit's `numParticipants` leaves out AGENT and EGRESS participants (livekit/livekit
+ * pkg/rtc/room.go `updateProto`, pkg/rtc/participant.go `IsDependent`); our count must too.
+ */
+export const countsInNumParticipants = (participant: Pick<LocalParticipant, 'kind'>): boolean => participant.kind !== 'AGENT' && participant.kind !== 'EGRESS';
 
 export interface LocalEgress {
   readonly egressId: string;
@@ -48,6 +70,8 @@ export interface LocalState {
   readonly egresses: Map<string, LocalEgress>;
   /** Active ingress sessions by `ingressSessionKey`. */
   readonly ingressSessions: Map<string, LocalIngressSession>;
+  /** Published tracks by participant sid. */
+  readonly tracksByParticipant: Map<string, LocalTrack[]>;
 }
 
 /** One key for an ingress session, as the open index sorts it: `<ingressId>#<sessionId>`. */
@@ -68,10 +92,10 @@ export async function loadLocalState(ddb: DynamoDBDocumentClient, tableName: str
             IndexName: open.name,
             Segment: segment,
             TotalSegments: SCAN_SEGMENTS,
-            FilterExpression: 'entityType IN (:room, :participant, :egress, :ingress)',
-            ProjectionExpression: 'entityType, entityId, roomSid, roomName, #identity, #status, rev, sessionId',
-            ExpressionAttributeNames: { '#identity': 'identity', '#status': 'status' },
-            ExpressionAttributeValues: { ':room': 'room', ':participant': 'participant', ':egress': 'egress', ':ingress': 'ingress' },
+            FilterExpression: 'entityType IN (:room, :participant, :track, :egress, :ingress)',
+            ProjectionExpression: 'entityType, entityId, roomSid, roomName, participantSid, #identity, #status, rev, sessionId, lastEventId, lastEventCreatedAt, #info.#kind',
+            ExpressionAttributeNames: { '#identity': 'identity', '#status': 'status', '#info': 'info', '#kind': 'kind' },
+            ExpressionAttributeValues: { ':room': 'room', ':participant': 'participant', ':track': 'track', ':egress': 'egress', ':ingress': 'ingress' },
             ExclusiveStartKey,
           }),
         );
@@ -85,6 +109,11 @@ export async function loadLocalState(ddb: DynamoDBDocumentClient, tableName: str
   const participantsByRoom = new Map<string, LocalParticipant[]>();
   const egresses = new Map<string, LocalEgress>();
   const ingressSessions = new Map<string, LocalIngressSession>();
+  const tracksByParticipant = new Map<string, LocalTrack[]>();
+  const lastEvent = (item: Record<string, unknown>) => ({
+    ...(typeof item.lastEventId === 'string' ? { lastEventId: item.lastEventId } : {}),
+    ...(typeof item.lastEventCreatedAt === 'number' ? { lastEventCreatedAt: item.lastEventCreatedAt } : {}),
+  });
   for (const item of items) {
     const id = String(item.entityId);
     if (item.entityType === 'room') {
@@ -96,10 +125,24 @@ export async function loadLocalState(ddb: DynamoDBDocumentClient, tableName: str
         roomSid: String(item.roomSid),
         roomName: String(item.roomName),
         rev: String(item.rev),
+        kind: String((item.info as { kind?: unknown } | undefined)?.kind ?? 'STANDARD'),
+        ...lastEvent(item),
       };
       const list = participantsByRoom.get(participant.roomSid) ?? [];
       list.push(participant);
       participantsByRoom.set(participant.roomSid, list);
+    } else if (item.entityType === 'track' && typeof item.participantSid === 'string') {
+      const track: LocalTrack = {
+        sid: id,
+        participantSid: item.participantSid,
+        ...(typeof item.identity === 'string' ? { identity: item.identity } : {}),
+        ...(typeof item.roomSid === 'string' ? { roomSid: item.roomSid } : {}),
+        ...(typeof item.roomName === 'string' ? { roomName: item.roomName } : {}),
+        ...lastEvent(item),
+      };
+      const list = tracksByParticipant.get(track.participantSid) ?? [];
+      list.push(track);
+      tracksByParticipant.set(track.participantSid, list);
     } else if (item.entityType === 'egress') {
       egresses.set(id, { egressId: id, roomName: item.roomName as string | undefined, status: String(item.status), version: revVersion(String(item.rev)) });
     } else if (item.entityType === 'ingress' && typeof item.sessionId === 'string') {
@@ -107,7 +150,7 @@ export async function loadLocalState(ddb: DynamoDBDocumentClient, tableName: str
       ingressSessions.set(ingressSessionKey(id, item.sessionId), session);
     }
   }
-  return { rooms, participantsByRoom, egresses, ingressSessions };
+  return { rooms, participantsByRoom, egresses, ingressSessions, tracksByParticipant };
 }
 
 /** The entity's own version, the second part of its revision. */
@@ -129,6 +172,48 @@ export function roomFingerprint(room: LocalRoom | undefined, participants: reado
 /** The stored entity item (full, with `info`), consistently read. */
 export async function getEntity(ddb: DynamoDBDocumentClient, tableName: string, key: { pk: string; sk: string }): Promise<EntityItem | undefined> {
   return (await ddb.send(new GetCommand({ TableName: tableName, Key: key, ConsistentRead: true }))).Item as EntityItem | undefined;
+}
+
+/** Which of these track sids have an item at all (published or unpublished). */
+export async function existingTrackSids(ddb: DynamoDBDocumentClient, tableName: string, trackSids: readonly string[]): Promise<Set<string>> {
+  const found = await existingItems(ddb, tableName, trackSids.map((sid) => keys.track(sid)));
+  return new Set(trackSids.filter((sid) => found.has(itemKey(keys.track(sid)))));
+}
+
+/**
+ * When each of these events reached us, in ms: the processing record's `receivedAt` (the ingest's
+ * receipt time, when the processor keeps it) else its `processedAt` (docs/state-model.md). Events
+ * without a record (or with neither field) are left out.
+ */
+export async function eventArrivals(ddb: DynamoDBDocumentClient, tableName: string, eventIds: readonly string[]): Promise<Map<string, number>> {
+  const arrivals = new Map<string, number>();
+  const unique = [...new Set(eventIds)];
+  for (let start = 0; start < unique.length; start += 100) {
+    let requestKeys: Record<string, unknown>[] | undefined = unique.slice(start, start + 100).map((id) => ({ ...keys.eventRecord(id) }));
+    for (let round = 0; requestKeys && requestKeys.length > 0 && round < 8; round++) {
+      if (round > 0) await new Promise((resolve) => setTimeout(resolve, 50 * round));
+      const output = await ddb.send(
+        new BatchGetCommand({
+          RequestItems: { [tableName]: { Keys: requestKeys, ProjectionExpression: 'eventId, processedAt, receivedAt' } },
+        }),
+      );
+      for (const item of output.Responses?.[tableName] ?? []) {
+        const at = toMs(item.receivedAt) ?? toMs(item.processedAt);
+        if (typeof item.eventId === 'string' && at !== undefined) arrivals.set(item.eventId, at);
+      }
+      requestKeys = output.UnprocessedKeys?.[tableName]?.Keys as Record<string, unknown>[] | undefined;
+    }
+  }
+  return arrivals;
+}
+
+function toMs(value: unknown): number | undefined {
+  if (typeof value === 'number' && Number.isFinite(value)) return value;
+  if (typeof value === 'string' && value !== '') {
+    const n = /^\d+$/.test(value) ? Number(value) : Date.parse(value);
+    return Number.isFinite(n) ? n : undefined;
+  }
+  return undefined;
 }
 
 /** Which of these egress ids have an item at all (live or terminal). */

@@ -1,26 +1,36 @@
 /**
- * Which rooms get a `ListParticipants` this run, in order, from one `ListRooms` and local state.
- * Pure, so the budget rules are tested on their own (test/reconcile/plan.test.ts).
+ * Which rooms get a `ListParticipants` this run, in order, from one `ListRooms`, local state and the
+ * evidence we already have for free. Pure, so the rules are tested on their own
+ * (test/reconcile/plan.test.ts). The run spends its whole request budget down this list.
  *
- * First, rooms with a reason to suspect a difference:
- *   - `count`: LiveKit's `numParticipants` differs from our count of present participants;
- *   - `changed`: our state of the room changed since its last verification (a webhook for the
- *     room arrived: the others of the same room's queue may have been dropped; report 1);
- *   - `pending`: a participant difference is waiting to be seen again (grace period);
- *   - `new`: LiveKit has the room and we do not (its participants are unknown too).
- * Then the other rooms that are due a full check (never verified, or last verified more than
- * `fullCheckMs` ago), round-robin: least recently verified first, because equal counts can hide a
- * missed join plus a missed leave. A room verified more recently, with nothing suspect, is not
- * checked: in a quiet steady state a run costs its three listings and nothing per room. Within
- * each group the least recently verified come first, so rooms the budget did not reach this run
- * lead the next.
+ * First, rooms with evidence of a difference, strongest first:
+ *   - `pending`: a participant or track difference is waiting to be seen again (grace period);
+ *   - `new`: LiveKit has the room (with participants) and we do not;
+ *   - `count`: LiveKit's `numParticipants` differs from our count of present participants that
+ *     LiveKit counts (AGENT and EGRESS participants left out, livekit/livekit pkg/rtc/room.go
+ *     `updateProto`), so agent and recorded rooms are not suspect for what they are;
+ *   - `late`: a webhook of the room reached us long after LiveKit created it (close to LiveKit's
+ *     MaxAge, 30 s by default): events behind it in the room's serial queue were likely dropped
+ *     (report 1), and we have not verified the room since it arrived;
+ *   - `unknown-reference`: local state names an entity of this room we never saw (a track of a
+ *     participant we do not hold as present): its event was dropped;
+ *   - `changed`: our state of the room changed since its last verification (a webhook arrived).
+ * Then every other room, round-robin, least recently verified first: equal counts hide a leave and
+ * a rejoin (a new sid) both dropped, a pattern users report on quick reconnects
+ * (livekit/livekit#2399), so no room goes unverified for longer than the budget takes to go round.
+ * Within each group the least recently verified come first, so rooms the budget did not reach this
+ * run lead the next.
  */
-export type CheckReason = 'count' | 'changed' | 'pending' | 'new' | 'round-robin';
+export type CheckReason = 'pending' | 'new' | 'count' | 'late' | 'unknown-reference' | 'changed' | 'round-robin';
+
+/** Strongest evidence first. */
+const REASON_ORDER: readonly CheckReason[] = ['pending', 'new', 'count', 'late', 'unknown-reference', 'changed', 'round-robin'];
 
 export interface RoomCandidate {
   readonly sid: string;
   readonly name: string;
   readonly remoteCount: number;
+  /** Present participants we hold that LiveKit's `numParticipants` counts (no AGENT, no EGRESS). */
   readonly localCount: number;
   readonly knownLocally: boolean;
   /** 0 when never verified. */
@@ -28,6 +38,10 @@ export interface RoomCandidate {
   /** Local fingerprint differs from the one recorded at the last verification (false if never verified). */
   readonly changedSinceVerified: boolean;
   readonly hasPending: boolean;
+  /** A webhook of the room arrived late (see `late`), after the room's last verification. */
+  readonly lateArrival?: boolean;
+  /** Local state references an entity of this room we never saw. */
+  readonly unknownReference?: boolean;
 }
 
 export interface PlannedCheck {
@@ -39,22 +53,16 @@ export function reasonFor(room: RoomCandidate): CheckReason {
   if (room.hasPending) return 'pending';
   if (!room.knownLocally) return room.remoteCount > 0 ? 'new' : 'round-robin';
   if (room.remoteCount !== room.localCount) return 'count';
+  if (room.lateArrival) return 'late';
+  if (room.unknownReference) return 'unknown-reference';
   if (room.changedSinceVerified) return 'changed';
   return 'round-robin';
 }
 
 const byAge = (a: PlannedCheck, b: PlannedCheck) => a.room.lastVerifiedAt - b.room.lastVerifiedAt || (a.room.sid < b.room.sid ? -1 : a.room.sid > b.room.sid ? 1 : 0);
+const byEvidence = (a: PlannedCheck, b: PlannedCheck) => REASON_ORDER.indexOf(a.reason) - REASON_ORDER.indexOf(b.reason) || byAge(a, b);
 
-export interface PlanOptions {
-  readonly now: number;
-  /** A room with nothing suspect is checked again once its last verification is this old. */
-  readonly fullCheckMs: number;
-}
-
-/** The checks due, in the order they should be made; the caller stops when its budget is spent. */
-export function planRoomChecks(candidates: readonly RoomCandidate[], { now, fullCheckMs }: PlanOptions): PlannedCheck[] {
-  const checks = candidates.map((room) => ({ room, reason: reasonFor(room) }));
-  const suspect = checks.filter((check) => check.reason !== 'round-robin').sort(byAge);
-  const due = checks.filter((check) => check.reason === 'round-robin' && (check.room.lastVerifiedAt === 0 || check.room.lastVerifiedAt <= now - fullCheckMs)).sort(byAge);
-  return [...suspect, ...due];
+/** Every room, in the order it should be checked; the caller stops when its budget is spent. */
+export function planRoomChecks(candidates: readonly RoomCandidate[]): PlannedCheck[] {
+  return candidates.map((room) => ({ room, reason: reasonFor(room) })).sort(byEvidence);
 }

@@ -5,60 +5,39 @@
  *
  * One run:
  *   1. reads local state (one Scan of the open index) and its own bookkeeping (two Queries);
- *   2. `ListRooms` (once), `ListEgress({ active: true })` (once) and `ListIngress` (once);
- *   3. rooms: live remotely, unknown locally → missed `room_started`; active locally, not listed
- *      → missed `room_finished` (and a `participant_left` for each participant we still have);
- *   4. egress: active remotely, unknown locally → missed `egress_started`; further along remotely
- *      → missed `egress_updated`; open locally, not in the active list → looked up by id, and if
- *      LiveKit says it is terminal → missed `egress_ended` with LiveKit's EgressInfo;
- *   4b. ingress sessions (ingress id + resource id): publishing remotely, unknown locally → missed
- *      `ingress_started` with LiveKit's IngressInfo; active locally, not live remotely (ingress gone,
- *      inactive/complete/error, or another session now) → missed `ingress_ended`;
- *   5. participants: `ListParticipants` for the rooms `planRoomChecks` puts first, while the
- *      request and time budgets last: present remotely only → missed `participant_joined`;
- *      present locally only → missed `participant_left` (a rejoin is a new sid: both apply);
- *   6. a difference is repaired only once it has been seen in consecutive checks spanning more than
- *      the grace period; one that disappears in a later check was an event in flight, and is
- *      forgotten.
+ *   2. `ListRooms`, `ListEgress({ active: true })` and `ListIngress` (every page of each);
+ *   3. diffs, one module each (lambda/reconcile/diff/): rooms; participants and tracks of rooms
+ *      LiveKit no longer lists; egress; ingress sessions; then, for the rooms `planRoomChecks`
+ *      ranks first (evidence first, then round-robin), while the request and time budgets last,
+ *      `ListParticipants` and the room's participants and tracks;
+ *   4. settles: the grace period, then the repairs (settle.ts), only for the event types the
+ *      LiveKit project sends (`livekit.webhookEvents`): an event it filters out is never missed;
+ *   5. records verifications and reports (report.ts).
  * Safety: a listing that failed (after retries) is never read as "gone": the parts of the diff
  * that depend on it are skipped for this run and their pending differences left as they are.
  */
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { EgressInfo, EgressStatus, IngressInfo, IngressState, IngressState_Status, ParticipantInfo, ParticipantInfo_State, Room } from '@livekit/protocol';
+import type { ParticipantInfo, Room } from '@livekit/protocol';
 import type { ReconcileConfig } from '../../lib/config';
-import { keys } from '../process/table-schema';
-import { Logger } from '../shared/logger';
-import { METRIC, MetricDatum, MetricsSink } from '../shared/metrics';
+import type { Logger } from '../shared/logger';
+import type { MetricsSink } from '../shared/metrics';
 import { ApiGate, BudgetExhaustedError } from './api-gate';
 import { Bookkeeping, PendingDifference, RoomVerification } from './bookkeeping';
+import { DiffContext, Observation, pool } from './diff/context';
+import { diffEgress } from './diff/egress';
+import { diffIngress } from './diff/ingress';
+import { compareRoomParticipants, diffOrphanParticipants } from './diff/participants';
+import { diffRooms } from './diff/rooms';
+import { compareRoomTracks, diffOrphanTracks, tracksByRoom } from './diff/tracks';
 import type { Enqueue } from './enqueue';
-import { isNotFound, LiveKitApi } from './livekit-api';
-import {
-  existingEgressIds,
-  existingIngressSessions,
-  getEntity,
-  ingressSessionKey,
-  loadLocalState,
-  LocalParticipant,
-  LocalState,
-  roomFingerprint,
-} from './local-state';
-import { CheckReason, planRoomChecks, RoomCandidate } from './plan';
-import {
-  egressRepair,
-  ingressEndedRepair,
-  ingressFromStored,
-  ingressSessionId,
-  ingressStartedRepair,
-  MissedEventType,
-  participantJoinedRepair,
-  participantLeftRepair,
-  Repair,
-  repairId,
-  roomFinishedRepair,
-  roomFromStored,
-  roomStartedRepair,
-} from './repairs';
+import { DEFAULT_LATE_ARRIVAL_MS, lateArrivalRooms, unknownReferenceRooms } from './evidence';
+import { isNotFound, isUnreachable, LiveKitApi } from './livekit-api';
+import { countsInNumParticipants, LocalParticipant, LocalState, loadLocalState, roomFingerprint } from './local-state';
+import { planRoomChecks, RoomCandidate } from './plan';
+import { emitReport, newReport, RunReport } from './report';
+import { settle } from './settle';
+
+export type { RunReport } from './report';
 
 export interface ReconcilerOptions {
   readonly livekit: LiveKitApi;
@@ -68,6 +47,11 @@ export interface ReconcilerOptions {
   readonly metrics: MetricsSink;
   readonly logger: Logger;
   readonly config: ReconcileConfig;
+  /**
+   * The event types the LiveKit project sends (`livekit.webhookEvents`); only these are repaired
+   * and counted. Default: every type.
+   */
+  readonly webhookEvents?: readonly string[];
   /** No LiveKit request starts after this many ms from the start of the run. */
   readonly timeBudgetMs: number;
   readonly clock?: () => number;
@@ -76,82 +60,8 @@ export interface ReconcilerOptions {
   /** Attempts per LiveKit call (ours, on top of the SDK's own region failover). Default 3. */
   readonly maxAttempts?: number;
   readonly backoffBaseMs?: number;
-}
-
-export interface RunReport {
-  /** Every listing succeeded and every repair due was sent; a heartbeat was emitted. */
-  readonly ok: boolean;
-  readonly startedAt: number;
-  durationMs: number;
-  /** LiveKit API requests made, by method (each attempt counts). */
-  readonly apiCalls: Record<string, number>;
-  apiCallsTotal: number;
-  readonly apiErrors: Record<string, number>;
-  apiErrorsTotal: number;
-  remoteRooms?: number;
-  localRooms?: number;
-  /** Rooms whose participants were fully compared this run, with why they were picked. */
-  readonly roomsVerified: { sid: string; name: string; reason: CheckReason }[];
-  /** Rooms the budget did not reach (first next run). */
-  roomsUnreached: number;
-  /** Rooms skipped because ListParticipants disagreed with ListRooms (e.g. the room vanished between calls). */
-  readonly roomsInconsistent: string[];
-  participantsChecked: number;
-  egressesChecked: number;
-  /** Ingress sessions compared (local active ones and remote publishing ones); undefined when ListIngress was not read. */
-  ingressSessionsChecked?: number;
-  /** ListIngress was not made: the request or time budget was spent. */
-  ingressSkipped?: boolean;
-  /** Missed events found (and repaired) this run, by type. */
-  readonly missed: Partial<Record<MissedEventType, number>>;
-  missedTotal: number;
-  readonly repairs: { id: string; eventType: MissedEventType; entityId: string }[];
-  /** Differences seen, waiting for the grace period. */
-  pendingDifferences: number;
-  /** Differences that went away before the grace period ended (events that were in flight). */
-  resolvedInFlight: number;
-  /** Open egresses LiveKit no longer knows (records expired): reported, left alone. */
-  readonly unknownEgresses: string[];
-  coveragePercent?: number;
-  readonly errors: string[];
-}
-
-interface Observation {
-  readonly repairId: string;
-  readonly eventType: MissedEventType;
-  readonly entityId: string;
-  readonly scope: string;
-  readonly roomSid?: string;
-  /** Builds the repair when due; undefined when, looking closer, there is nothing to repair. */
-  readonly build: () => Promise<Repair[] | undefined>;
-}
-
-/** Parallel DynamoDB/SQS writes of the bookkeeping and repair steps. */
-const BOOKKEEPING_CONCURRENCY = 8;
-
-const EGRESS_LIVE_RANK: Record<string, number> = { EGRESS_STARTING: 1, EGRESS_ACTIVE: 2, EGRESS_ENDING: 3 };
-const EGRESS_TERMINAL = new Set(['EGRESS_COMPLETE', 'EGRESS_FAILED', 'EGRESS_ABORTED', 'EGRESS_LIMIT_REACHED']);
-const egressStatusName = (info: EgressInfo) => EgressStatus[info.status] ?? String(info.status);
-/**
- * livekit-server (ioservice UpdateIngressState) sends `ingress_started` when an ingress's status
- * changes to PUBLISHING, `ingress_ended` when it changes to INACTIVE, COMPLETE or ERROR; BUFFERING
- * is only an update. So a session is missed-started only once it is PUBLISHING, and still live
- * (not ended) while BUFFERING or PUBLISHING.
- */
-const INGRESS_LIVE = new Set([IngressState_Status.ENDPOINT_BUFFERING, IngressState_Status.ENDPOINT_PUBLISHING]);
-
-/** Runs `work` over `items` with at most `concurrency` at once, stopping when `work` returns false. */
-async function pool<T>(items: readonly T[], concurrency: number, work: (item: T) => Promise<boolean | void>): Promise<number> {
-  let next = 0;
-  let stopped = false;
-  const worker = async () => {
-    while (!stopped && next < items.length) {
-      const item = items[next++];
-      if ((await work(item)) === false) stopped = true;
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, items.length)) }, worker));
-  return Math.max(0, items.length - next);
+  /** A webhook that reached us this long after its `createdAt` is evidence (evidence.ts). Default 20 s. */
+  readonly lateArrivalMs?: number;
 }
 
 export interface Reconciler {
@@ -166,39 +76,22 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
   const coverageWindowMs = (options.coverageWindowMinutes ?? config.fullCheckMinutes) * 60_000;
   // Bookkeeping outlives several grace periods and coverage windows, then expires on its own.
   const bookkeeping = new Bookkeeping({ ddb, tableName, ttlSeconds: Math.max(86_400, config.graceSeconds * 10) });
+  const sent = options.webhookEvents ? new Set(options.webhookEvents) : undefined;
+  const lateArrivalMs = options.lateArrivalMs ?? DEFAULT_LATE_ARRIVAL_MS;
+  // Events created within the last interval, plus LiveKit's whole delivery window, may be new since the last run.
+  const lateWindowMs = config.intervalMinutes * 60_000 + 120_000;
 
   async function run(): Promise<RunReport> {
     const startedAt = clock();
-    const deadline = startedAt + options.timeBudgetMs;
     const gate = new ApiGate({
       requestBudget: config.requestBudgetPerRun,
       concurrency: config.concurrency,
-      deadline,
+      deadline: startedAt + options.timeBudgetMs,
       clock,
       maxAttempts: options.maxAttempts,
       backoffBaseMs: options.backoffBaseMs,
     });
-    const report: RunReport = {
-      ok: false,
-      startedAt,
-      durationMs: 0,
-      apiCalls: gate.calls,
-      apiCallsTotal: 0,
-      apiErrors: gate.errors,
-      apiErrorsTotal: 0,
-      roomsVerified: [],
-      roomsUnreached: 0,
-      roomsInconsistent: [],
-      participantsChecked: 0,
-      egressesChecked: 0,
-      missed: {},
-      missedTotal: 0,
-      repairs: [],
-      pendingDifferences: 0,
-      resolvedInFlight: 0,
-      unknownEgresses: [],
-      errors: [],
-    };
+    const report = newReport(startedAt, gate.calls, gate.errors);
     let complete = true;
     const fail = (what: string, error: unknown) => {
       complete = false;
@@ -218,10 +111,28 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
         return report;
       }
       report.localRooms = local.rooms.size;
+      report.localReadMs = clock() - startedAt;
 
       const observed = new Map<string, Observation>();
       const checked = new Set<string>();
-      const observe = (observation: Observation) => observed.set(observation.repairId, observation);
+      const ctx: DiffContext = {
+        ddb,
+        tableName,
+        livekit,
+        gate,
+        logger,
+        concurrency: config.concurrency,
+        local,
+        report,
+        nowMs: clock,
+        nowSeconds: () => Math.floor(clock() / 1000),
+        // A type the project does not send was never dropped: not observed, so never repaired or counted.
+        observe: (observation) => {
+          if (!sent || sent.has(observation.eventType)) observed.set(observation.repairId, observation);
+        },
+        check: (scope) => checked.add(scope),
+        fail,
+      };
 
       const [roomsResult, egressResult, ingressResult] = await Promise.allSettled([
         gate.call('ListRooms', () => livekit.listRooms()),
@@ -229,9 +140,10 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
         gate.call('ListIngress', () => livekit.listIngress()),
       ]);
       const remoteRooms = roomsResult.status === 'fulfilled' ? roomsResult.value : undefined;
-      const activeEgress = egressResult.status === 'fulfilled' ? egressResult.value : undefined;
-      const remoteIngress = ingressResult.status === 'fulfilled' ? ingressResult.value : undefined;
-      if (roomsResult.status === 'rejected') fail('ListRooms', roomsResult.reason);
+      if (roomsResult.status === 'rejected') {
+        if (isUnreachable(roomsResult.reason)) logger.error('LiveKit server unreachable', { url: livekit.url ?? 'unknown', error: roomsResult.reason });
+        fail('ListRooms', roomsResult.reason);
+      }
       if (egressResult.status === 'rejected') fail('ListEgress(active)', egressResult.reason);
       if (ingressResult.status === 'rejected') {
         if (ingressResult.reason instanceof BudgetExhaustedError) {
@@ -241,343 +153,78 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
         } else fail('ListIngress', ingressResult.reason);
       }
 
-      const localParticipants = (roomSid: string): LocalParticipant[] => local.participantsByRoom.get(roomSid) ?? [];
-
-      // ---- rooms ----
+      const localTracksByRoom = tracksByRoom(local.tracksByParticipant);
       const remoteBySid = new Map<string, Room>();
       if (remoteRooms) {
         report.remoteRooms = remoteRooms.length;
-        checked.add('rooms');
         for (const room of remoteRooms) if (room.sid) remoteBySid.set(room.sid, room);
-        for (const room of remoteBySid.values()) {
-          if (local.rooms.has(room.sid)) continue;
-          observe({
-            repairId: repairId('room_started', room.sid),
-            eventType: 'room_started',
-            entityId: room.sid,
-            scope: 'rooms',
-            build: async () => [roomStartedRepair(room, Math.floor(clock() / 1000))],
-          });
-        }
-        for (const room of local.rooms.values()) {
-          if (remoteBySid.has(room.sid)) continue;
-          observe({
-            repairId: repairId('room_finished', room.sid),
-            eventType: 'room_finished',
-            entityId: room.sid,
-            scope: 'rooms',
-            build: async () => {
-              const stored = await getEntity(ddb, tableName, keys.room(room.sid));
-              if (!stored || stored.terminal) return undefined;
-              const now = Math.floor(clock() / 1000);
-              const finished = roomFinishedRepair({ sid: room.sid, name: room.name, info: stored.info }, now);
-              // LiveKit sends participant_left for everyone before room_finished; those we still
-              // have as present were missed with it.
-              const roomInfo = roomFromStored(stored.info, room.sid, room.name);
-              const lefts: Repair[] = [];
-              for (const participant of localParticipants(room.sid)) {
-                const item = await getEntity(ddb, tableName, keys.participant(participant.sid));
-                if (item && !item.terminal) lefts.push(participantLeftRepair(roomInfo, { sid: participant.sid, identity: participant.identity, info: item.info }, now));
-              }
-              return [finished, ...lefts];
-            },
-          });
-        }
+        diffRooms(ctx, remoteBySid);
+        diffOrphanParticipants(ctx, remoteBySid);
+        diffOrphanTracks(ctx, remoteBySid, localTracksByRoom);
       }
+      if (egressResult.status === 'fulfilled') await diffEgress(ctx, egressResult.value);
+      if (ingressResult.status === 'fulfilled') await diffIngress(ctx, ingressResult.value);
 
-      // ---- egress ----
-      if (activeEgress) {
-        const activeById = new Map(activeEgress.map((info) => [info.egressId, info]));
-        const unknown = [...activeById.keys()].filter((id) => !local.egresses.has(id));
-        try {
-          const existing = await existingEgressIds(ddb, tableName, unknown);
-          for (const id of unknown) {
-            checked.add(`egress#${id}`);
-            report.egressesChecked++;
-            if (existing.has(id)) continue;
-            const info = activeById.get(id)!;
-            observe({
-              repairId: repairId('egress_started', id),
-              eventType: 'egress_started',
-              entityId: id,
-              scope: `egress#${id}`,
-              build: async () => [egressRepair('egress_started', info, Math.floor(clock() / 1000))],
-            });
-          }
-        } catch (error) {
-          fail('read egress items', error);
-        }
-        const missing: string[] = [];
-        for (const egress of local.egresses.values()) {
-          const remote = activeById.get(egress.egressId);
-          if (!remote) {
-            missing.push(egress.egressId);
-            continue;
-          }
-          checked.add(`egress#${egress.egressId}`);
-          report.egressesChecked++;
-          const status = egressStatusName(remote);
-          if ((EGRESS_LIVE_RANK[status] ?? 0) > (EGRESS_LIVE_RANK[egress.status] ?? 0)) {
-            observe({
-              repairId: repairId('egress_updated', egress.egressId, status),
-              eventType: 'egress_updated',
-              entityId: egress.egressId,
-              scope: `egress#${egress.egressId}`,
-              build: async () => [egressRepair('egress_updated', remote, Math.floor(clock() / 1000), status)],
-            });
-          }
-        }
-        // Ended egresses are not in the active list (the report-2 case: room deleted under a
-        // Room Composite egress): one lookup by id each, only for those we still have open.
-        await pool(missing, config.concurrency, async (egressId) => {
-          if (!gate.canStart()) return false;
-          try {
-            const [info] = await gate.call('ListEgress', () => livekit.listEgress({ egressId }));
-            if (!info) throw new Error(`ListEgress(${egressId}) answered no item`);
-            checked.add(`egress#${egressId}`);
-            report.egressesChecked++;
-            const status = egressStatusName(info);
-            if (!EGRESS_TERMINAL.has(status)) return true;
-            observe({
-              repairId: repairId('egress_ended', egressId),
-              eventType: 'egress_ended',
-              entityId: egressId,
-              scope: `egress#${egressId}`,
-              build: async () => [egressRepair('egress_ended', info, Math.floor(clock() / 1000))],
-            });
-          } catch (error) {
-            if (error instanceof BudgetExhaustedError) return false;
-            if (isNotFound(error)) {
-              // LiveKit keeps ended egress records ~24 h; without one we cannot know the status,
-              // and never invent one.
-              report.unknownEgresses.push(egressId);
-              logger.warn('open egress unknown to LiveKit; its end cannot be repaired', { egressId });
-              return true;
-            }
-            fail(`ListEgress(${egressId})`, error);
-          }
-          return true;
-        });
-      }
-
-      // ---- ingress sessions ----
-      // A session is keyed as the processor keys it: ingress id + `state.resourceId` (else
-      // `state.startedAt`); ListIngress shows each ingress's current or last session only.
-      if (remoteIngress) {
-        const remoteById = new Map<string, IngressInfo>();
-        const live = new Map<string, IngressInfo>();
-        const publishing: { ingressId: string; sessionId: string; info: IngressInfo }[] = [];
-        for (const info of remoteIngress) {
-          if (!info.ingressId) continue;
-          remoteById.set(info.ingressId, info);
-          const sessionId = ingressSessionId(info);
-          const status = info.state?.status ?? IngressState_Status.ENDPOINT_INACTIVE;
-          if (sessionId === undefined || !INGRESS_LIVE.has(status)) continue;
-          live.set(ingressSessionKey(info.ingressId, sessionId), info);
-          if (status === IngressState_Status.ENDPOINT_PUBLISHING) publishing.push({ ingressId: info.ingressId, sessionId, info });
-        }
-        const unknown = publishing.filter((session) => !local.ingressSessions.has(ingressSessionKey(session.ingressId, session.sessionId)));
-        try {
-          const existing = await existingIngressSessions(ddb, tableName, unknown);
-          // Only a complete comparison resolves pending ingress differences (one scope for all).
-          checked.add('ingress');
-          for (const { ingressId, sessionId, info } of unknown) {
-            // An item at all (an ended session still listed as publishing: our end arrived first) is no missed start.
-            if (existing.has(ingressSessionKey(ingressId, sessionId))) continue;
-            observe({
-              repairId: repairId('ingress_started', ingressId, sessionId),
-              eventType: 'ingress_started',
-              entityId: ingressSessionKey(ingressId, sessionId),
-              scope: 'ingress',
-              build: async () => [ingressStartedRepair(info, Math.floor(clock() / 1000))],
-            });
-          }
-        } catch (error) {
-          fail('read ingress items', error);
-        }
-        for (const session of local.ingressSessions.values()) {
-          const key = ingressSessionKey(session.ingressId, session.sessionId);
-          if (live.has(key)) continue;
-          // LiveKit's own end state, when it still lists this very session (not publishing).
-          const remote = remoteById.get(session.ingressId);
-          const remoteEnd: IngressState | undefined = remote && ingressSessionId(remote) === session.sessionId ? remote.state : undefined;
-          observe({
-            repairId: repairId('ingress_ended', session.ingressId, session.sessionId),
-            eventType: 'ingress_ended',
-            entityId: key,
-            scope: 'ingress',
-            build: async () => {
-              const item = await getEntity(ddb, tableName, keys.ingress(session.ingressId, session.sessionId));
-              if (!item || item.terminal) return undefined;
-              const stored = ingressFromStored(item.info, session.ingressId);
-              if (ingressSessionId(stored) !== session.sessionId) {
-                // The repair would land on another session item: never guess.
-                logger.warn('stored ingress session does not name its own session; its end cannot be repaired', { ingressId: session.ingressId, sessionId: session.sessionId });
-                return undefined;
-              }
-              return [ingressEndedRepair(stored, session.sessionId, clock(), remoteEnd)];
-            },
-          });
-        }
-        report.ingressSessionsChecked = new Set([...publishing.map((p) => ingressSessionKey(p.ingressId, p.sessionId)), ...local.ingressSessions.keys()]).size;
-      }
-
-      // ---- participants ----
       const verified: RoomVerification[] = [];
       if (remoteRooms) {
-        const pendingRooms = new Set([...pending.values()].filter((p) => p.scope.startsWith('room#') && !p.repairedAt).map((p) => p.scope.slice('room#'.length)));
-        const candidates: RoomCandidate[] = [...remoteBySid.values()].map((room) => {
-          const verification = verifications.get(room.sid);
-          const localRoom = local.rooms.get(room.sid);
-          const participants = localParticipants(room.sid);
-          return {
-            sid: room.sid,
-            name: room.name,
-            remoteCount: room.numParticipants,
-            localCount: participants.length,
-            knownLocally: localRoom !== undefined,
-            lastVerifiedAt: verification?.lastVerifiedAt ?? 0,
-            changedSinceVerified: verification !== undefined && verification.fingerprint !== roomFingerprint(localRoom, participants),
-            hasPending: pendingRooms.has(room.sid),
-          };
+        const candidates = await roomCandidates(local, remoteBySid, verifications, pending, clock()).catch((error: unknown) => {
+          fail('read evidence', error);
+          return undefined;
         });
-        const plan = planRoomChecks(candidates, { now: clock(), fullCheckMs: config.fullCheckMinutes * 60_000 });
-        let attempted = 0;
-        await pool(plan, config.concurrency, async ({ room: candidate, reason }) => {
-          if (!gate.canStart()) return false;
-          attempted++;
-          const room = remoteBySid.get(candidate.sid)!;
-          let remote: ParticipantInfo[];
-          try {
-            remote = await gate.call('ListParticipants', () => livekit.listParticipants(room.name));
-          } catch (error) {
-            if (error instanceof BudgetExhaustedError) {
-              attempted--;
-              return false;
-            }
-            fail(`ListParticipants(${room.name})`, error);
-            return true;
-          }
-          if (remote.length === 0 && room.numParticipants > 0) {
-            // LiveKit answers an empty list for a room it no longer has: the room may have ended
-            // (or been recreated) since ListRooms. Not evidence that anyone left.
-            report.roomsInconsistent.push(room.sid);
-            logger.warn('ListParticipants disagrees with ListRooms; room skipped this run', { room: room.name, roomSid: room.sid, numParticipants: room.numParticipants });
-            return true;
-          }
-          const scope = `room#${room.sid}`;
-          checked.add(scope);
-          const mine = localParticipants(room.sid);
-          verified.push({ roomSid: room.sid, lastVerifiedAt: clock(), fingerprint: roomFingerprint(local.rooms.get(room.sid), mine) });
-          report.roomsVerified.push({ sid: room.sid, name: room.name, reason });
-          report.participantsChecked += remote.length;
-          const mineBySid = new Map(mine.map((p) => [p.sid, p]));
-          const remoteSids = new Set(remote.map((p) => p.sid));
-          for (const participant of remote) {
-            // participant_joined is sent when a participant becomes ACTIVE; before that nothing was missed.
-            if (mineBySid.has(participant.sid) || participant.state !== ParticipantInfo_State.ACTIVE) continue;
-            observe({
-              repairId: repairId('participant_joined', participant.sid),
-              eventType: 'participant_joined',
-              entityId: participant.sid,
-              scope,
-              roomSid: room.sid,
-              build: async () => [participantJoinedRepair(room, participant, Math.floor(clock() / 1000))],
-            });
-          }
-          for (const participant of mine) {
-            if (remoteSids.has(participant.sid)) continue;
-            observe({
-              repairId: repairId('participant_left', participant.sid),
-              eventType: 'participant_left',
-              entityId: participant.sid,
-              scope,
-              roomSid: room.sid,
-              build: async () => {
-                const item = await getEntity(ddb, tableName, keys.participant(participant.sid));
-                if (!item || item.terminal) return undefined;
-                return [participantLeftRepair(room, { sid: participant.sid, identity: participant.identity, info: item.info }, Math.floor(clock() / 1000))];
-              },
-            });
-          }
-          return true;
-        });
-        report.roomsUnreached = plan.length - attempted;
-      }
-
-      // ---- grace period, repairs ----
-      const now = clock();
-      // Checked again and gone: the event was in flight. A repaired difference is kept until its TTL
-      // (a day): it is the record `npm run missed` lists.
-      const resolved = [...pending.values()].filter((difference) => !difference.repairedAt && !observed.has(difference.repairId) && checked.has(difference.scope));
-      report.resolvedInFlight = resolved.filter((difference) => !difference.repairedAt).length;
-      await pool(resolved, BOOKKEEPING_CONCURRENCY, async (difference) => {
-        await bookkeeping.resolve(difference.repairId).catch((error) => fail('bookkeeping', error));
-      });
-
-      const due: Observation[] = [];
-      const waiting: PendingDifference[] = [];
-      const pendingForDue = new Map<string, PendingDifference>();
-      for (const observation of observed.values()) {
-        const previous = pending.get(observation.repairId);
-        if (previous?.repairedAt) continue;
-        const restart = !previous || (observation.roomSid !== undefined && previous.roomSid !== observation.roomSid);
-        const firstSeenAt = restart ? now : previous.firstSeenAt;
-        const observations = restart ? 1 : previous.observations + 1;
-        const difference: PendingDifference = { ...pick(observation), firstSeenAt, lastSeenAt: now, observations };
-        if (graceMs === 0 || (observations >= 2 && now - firstSeenAt > graceMs)) {
-          due.push(observation);
-          pendingForDue.set(observation.repairId, difference);
-        } else {
-          waiting.push(difference);
-        }
-      }
-      report.pendingDifferences = waiting.length;
-      await pool(waiting, BOOKKEEPING_CONCURRENCY, async (difference) => {
-        await bookkeeping.observe(difference, now).catch((error) => fail('bookkeeping', error));
-      });
-
-      await pool(due, BOOKKEEPING_CONCURRENCY, async (observation) => {
-        const difference = pendingForDue.get(observation.repairId)!;
-        try {
-          const repairs = await observation.build();
-          if (!repairs || repairs.length === 0) {
-            await bookkeeping.resolve(observation.repairId);
-            return true;
-          }
-          for (const repair of repairs) {
-            const claim = { repairId: repair.id, eventType: repair.eventType, entityId: repair.entityId, scope: repair.id === observation.repairId ? difference.scope : 'rooms', firstSeenAt: difference.firstSeenAt, lastSeenAt: now, observations: difference.observations };
-            if (!(await bookkeeping.claim(claim, now))) continue;
+        if (candidates) {
+          const plan = planRoomChecks(candidates);
+          let attempted = 0;
+          await pool(plan, config.concurrency, async ({ room: candidate, reason }) => {
+            if (!gate.canStart()) return false;
+            attempted++;
+            const room = remoteBySid.get(candidate.sid)!;
+            let remote: ParticipantInfo[];
             try {
-              await options.enqueue(repair);
+              remote = await gate.call('ListParticipants', () => livekit.listParticipants(room.name));
             } catch (error) {
-              await bookkeeping.unclaim(repair.id).catch(() => undefined);
-              throw error;
+              if (error instanceof BudgetExhaustedError) {
+                attempted--;
+                return false;
+              }
+              // The room closed since ListRooms (livekit/livekit pkg/service/roommanager.go answers
+              // ErrRoomNotFound): no participants, not an outage.
+              if (isNotFound(error)) remote = [];
+              else {
+                fail(`ListParticipants(${room.name})`, error);
+                return true;
+              }
             }
-            report.missed[repair.eventType] = (report.missed[repair.eventType] ?? 0) + 1;
-            report.missedTotal++;
-            report.repairs.push({ id: repair.id, eventType: repair.eventType, entityId: repair.entityId });
-            logger.warn('missed event repaired', {
-              eventId: repair.id,
-              eventType: repair.eventType,
-              room: repair.roomName,
-              entityId: repair.entityId,
-              firstSeenAt: new Date(difference.firstSeenAt).toISOString(),
-            });
-          }
-        } catch (error) {
-          fail(`repair ${observation.eventType} ${observation.entityId}`, error);
+            if (remote.length === 0 && room.numParticipants > 0) {
+              // An empty list (or not_found) for a room ListRooms said has participants: it ended, or
+              // was recreated, between the calls. Not evidence that anyone left; the next ListRooms tells.
+              report.roomsInconsistent.push(room.sid);
+              logger.warn('ListParticipants disagrees with ListRooms; room skipped this run', { room: room.name, roomSid: room.sid, numParticipants: room.numParticipants });
+              return true;
+            }
+            const mine = local.participantsByRoom.get(room.sid) ?? [];
+            try {
+              await compareRoomTracks(ctx, room, remote, localTracksByRoom.get(room.sid) ?? []);
+            } catch (error) {
+              fail(`compare tracks of ${room.name}`, error);
+              return true;
+            }
+            compareRoomParticipants(ctx, room, remote, mine);
+            ctx.check(`room#${room.sid}`);
+            verified.push({ roomSid: room.sid, lastVerifiedAt: clock(), fingerprint: roomFingerprint(local.rooms.get(room.sid), mine) });
+            report.roomsVerified.push({ sid: room.sid, name: room.name, reason });
+            report.participantsChecked += remote.length;
+            return true;
+          });
+          report.roomsUnreached = plan.length - attempted;
         }
-        return true;
-      });
+      }
 
-      // ---- verification records, coverage ----
+      const now = clock();
+      await settle(observed, pending, checked, { bookkeeping, enqueue: options.enqueue, logger, report, graceMs, now, fail });
+
       try {
         await bookkeeping.saveVerifications(verified, now);
-        if (remoteRooms) {
-          const gone = [...verifications.keys()].filter((sid) => !remoteBySid.has(sid) && !local.rooms.has(sid));
-          await bookkeeping.forgetRooms(gone);
-        }
+        if (remoteRooms) await bookkeeping.forgetRooms([...verifications.keys()].filter((sid) => !remoteBySid.has(sid) && !local.rooms.has(sid)));
       } catch (error) {
         fail('bookkeeping', error);
       }
@@ -593,55 +240,40 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
       report.durationMs = clock() - startedAt;
       report.apiCallsTotal = gate.requestsMade;
       report.apiErrorsTotal = gate.totalErrors;
-      emit(report);
+      emitReport(report, options.metrics, logger);
     }
   }
 
-  function emit(report: RunReport): void {
-    const data: MetricDatum[] = [
-      { name: METRIC.missedEvents, value: report.missedTotal },
-      ...Object.entries(report.missed).map(([eventType, value]) => ({ name: METRIC.missedEvents, value: value ?? 0, dimensions: { EventType: eventType } })),
-      { name: METRIC.repairsSent, value: report.repairs.length },
-      { name: METRIC.roomsChecked, value: report.roomsVerified.length },
-      { name: METRIC.participantsChecked, value: report.participantsChecked },
-      { name: METRIC.egressesChecked, value: report.egressesChecked },
-      // Open egresses LiveKit no longer knows: their end can never be repaired.
-      ...(report.unknownEgresses.length > 0 ? [{ name: METRIC.egressesChecked, value: report.unknownEgresses.length, dimensions: { Result: 'unknown_to_livekit' } }] : []),
-      { name: METRIC.liveKitApiCalls, value: report.apiCallsTotal },
-      { name: METRIC.liveKitApiErrors, value: report.apiErrorsTotal },
-      { name: METRIC.runDuration, value: report.durationMs, unit: 'Milliseconds' },
-      ...(report.coveragePercent !== undefined ? [{ name: METRIC.roomCoverage, value: report.coveragePercent, unit: 'Percent' as const }] : []),
-      ...(report.ok ? [{ name: METRIC.heartbeat, value: 1 }] : []),
-    ];
-    options.metrics.put(data, { service: 'reconcile' });
-    const summary = {
-      ok: report.ok,
-      durationMs: report.durationMs,
-      apiCalls: report.apiCalls,
-      apiErrors: report.apiErrorsTotal,
-      remoteRooms: report.remoteRooms,
-      localRooms: report.localRooms,
-      roomsVerified: report.roomsVerified.length,
-      roomsUnreached: report.roomsUnreached,
-      roomsInconsistent: report.roomsInconsistent.length,
-      missed: report.missed,
-      repairsSent: report.repairs.length,
-      pendingDifferences: report.pendingDifferences,
-      resolvedInFlight: report.resolvedInFlight,
-      unknownEgresses: report.unknownEgresses.length,
-      ingressSessionsChecked: report.ingressSessionsChecked,
-      ingressSkipped: report.ingressSkipped,
-      coveragePercent: report.coveragePercent,
-      errors: report.errors.length,
-    };
-    if (report.ok) logger.info('reconcile run finished', summary);
-    else logger.error('reconcile run failed', summary);
+  /** Every room LiveKit lists, with the free evidence plan.ts ranks it by. */
+  async function roomCandidates(
+    local: LocalState,
+    remoteBySid: ReadonlyMap<string, Room>,
+    verifications: ReadonlyMap<string, RoomVerification>,
+    pending: ReadonlyMap<string, PendingDifference>,
+    nowMs: number,
+  ): Promise<RoomCandidate[]> {
+    const lastVerifiedAt = (sid: string) => verifications.get(sid)?.lastVerifiedAt ?? 0;
+    const late = await lateArrivalRooms(ddb, tableName, local, { nowMs, windowMs: lateWindowMs, lateMs: lateArrivalMs, lastVerifiedAt });
+    const unknownReference = unknownReferenceRooms(local);
+    const pendingRooms = new Set([...pending.values()].filter((p) => p.scope.startsWith('room#') && !p.repairedAt).map((p) => p.scope.slice('room#'.length)));
+    return [...remoteBySid.values()].map((room) => {
+      const verification = verifications.get(room.sid);
+      const localRoom = local.rooms.get(room.sid);
+      const participants: LocalParticipant[] = local.participantsByRoom.get(room.sid) ?? [];
+      return {
+        sid: room.sid,
+        name: room.name,
+        remoteCount: room.numParticipants,
+        localCount: participants.filter(countsInNumParticipants).length,
+        knownLocally: localRoom !== undefined,
+        lastVerifiedAt: lastVerifiedAt(room.sid),
+        changedSinceVerified: verification !== undefined && verification.fingerprint !== roomFingerprint(localRoom, participants),
+        hasPending: pendingRooms.has(room.sid),
+        lateArrival: late.has(room.sid),
+        unknownReference: unknownReference.has(room.sid),
+      };
+    });
   }
 
   return { run };
-}
-
-function pick(observation: Observation): Pick<PendingDifference, 'repairId' | 'eventType' | 'entityId' | 'scope' | 'roomSid'> {
-  const { repairId: id, eventType, entityId, scope, roomSid } = observation;
-  return { repairId: id, eventType, entityId, scope, ...(roomSid ? { roomSid } : {}) };
 }

@@ -29,13 +29,15 @@
  * keeps the session's own resource id / startedAt, so the processor derives the same session.
  */
 import { createHash } from 'node:crypto';
-import { EgressInfo, IngressInfo, IngressState, IngressState_Status, ParticipantInfo, ParticipantInfo_State, Room, WebhookEvent } from '@livekit/protocol';
+import { EgressInfo, IngressInfo, IngressState, IngressState_Status, ParticipantInfo, ParticipantInfo_State, Room, TrackInfo, WebhookEvent } from '@livekit/protocol';
 
 export const MISSED_EVENT_TYPES = [
   'room_started',
   'room_finished',
   'participant_joined',
   'participant_left',
+  'track_published',
+  'track_unpublished',
   'egress_started',
   'egress_updated',
   'egress_ended',
@@ -63,7 +65,7 @@ export interface Repair {
 
 type JsonObject = Record<string, unknown>;
 
-function webhook(id: string, event: MissedEventType, createdAtSeconds: number, fields: Partial<Pick<WebhookEvent, 'room' | 'participant' | 'egressInfo' | 'ingressInfo'>>): string {
+function webhook(id: string, event: MissedEventType, createdAtSeconds: number, fields: Partial<Pick<WebhookEvent, 'room' | 'participant' | 'track' | 'egressInfo' | 'ingressInfo'>>): string {
   return new WebhookEvent({ id, event, createdAt: BigInt(createdAtSeconds), ...fields }).toJsonString();
 }
 
@@ -121,6 +123,45 @@ export function participantLeftRepair(
   const participant = participantFromStored(stored.info, stored.sid, stored.identity);
   participant.state = ParticipantInfo_State.DISCONNECTED;
   return { id, eventType: 'participant_left', entityId: stored.sid, roomName: room.name, body: webhook(id, 'participant_left', nowSeconds, { room, participant }) };
+}
+
+/**
+ * Track repairs are shaped as LiveKit's track events: a reduced room (sid, name) and participant
+ * (sid, identity) and the TrackInfo (livekit/livekit pkg/telemetry/events.go `TrackPublished`,
+ * `TrackUnpublished`). A missed `track_published` carries the TrackInfo ListParticipants returned
+ * (same `version` as the dropped event, `createdAt` = now: a late real one is stale); a missed
+ * `track_unpublished` (terminal) the TrackInfo we stored.
+ */
+export function trackRepair(
+  eventType: 'track_published' | 'track_unpublished',
+  room: { readonly sid: string; readonly name: string },
+  participant: { readonly sid: string; readonly identity: string },
+  track: TrackInfo,
+  nowSeconds: number,
+): Repair {
+  const id = repairId(eventType, track.sid);
+  return {
+    id,
+    eventType,
+    entityId: track.sid,
+    roomName: room.name,
+    body: webhook(id, eventType, nowSeconds, {
+      room: new Room({ sid: room.sid, name: room.name }),
+      participant: new ParticipantInfo({ sid: participant.sid, identity: participant.identity }),
+      track,
+    }),
+  };
+}
+
+/** A TrackInfo from what we stored (protojson from a webhook); at least the sid. */
+export function trackFromStored(info: JsonObject | undefined, sid: string): TrackInfo {
+  try {
+    const track = TrackInfo.fromJson((info ?? {}) as never, { ignoreUnknownFields: true });
+    track.sid = track.sid || sid;
+    return track;
+  } catch {
+    return new TrackInfo({ sid });
+  }
 }
 
 /** Egress repairs carry the EgressInfo LiveKit's API returned, with its real status. */

@@ -41,6 +41,7 @@ export const METRIC = {
   runDuration: 'ReconcileRunDuration',
   /** 1 per successful reconcile run; its absence pages. */
   heartbeat: 'ReconcileHeartbeat',
+  /** 1 per reconcile run that found no LiveKit key pair in the keys secret (`{}`): it waits, and is healthy. Dimension: none. */
   notConfigured: 'NotConfigured',
   // process
   applyLag: 'ApplyLag',

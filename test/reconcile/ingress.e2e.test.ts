@@ -56,7 +56,7 @@ describe('ingress reconciliation against the LiveKit simulator', () => {
       proxy.decide = () => ({ kind: 'fail' });
       const ingress = sim.startIngress('studio', { identity: 'obs' }); // ingress_started, participant_joined (INGRESS)
       await sim.idle();
-      proxy.decide = () => ({ kind: 'forward' });
+      proxy.decide = () => ({ kind: 'ack' });
       expect(droppedByType(sim)).toEqual({ ingress_started: 1, participant_joined: 1 });
       const resourceId = ingress.state!.resourceId;
       expect(resourceId).toMatch(/^RT_/);
@@ -103,10 +103,10 @@ describe('ingress reconciliation against the LiveKit simulator', () => {
       await sim.idle();
       await eventually(() => session(pipeline, ingress.ingressId, resourceId), (item) => item?.status === 'ACTIVE');
 
-      proxy.decide = (event) => (event.event === 'ingress_ended' ? { kind: 'fail' } : { kind: 'forward' });
+      proxy.decide = (event) => (event.event === 'ingress_ended' ? { kind: 'fail' } : { kind: 'ack' });
       sim.endIngress(ingress.ingressId); // participant_left (delivered), ingress_ended (dropped)
       await sim.idle();
-      proxy.decide = () => ({ kind: 'forward' });
+      proxy.decide = () => ({ kind: 'ack' });
       expect(droppedByType(sim)).toEqual({ ingress_ended: 1 });
 
       const ended = await eventually(() => session(pipeline, ingress.ingressId, resourceId), (item) => item?.status === 'ENDED');
@@ -147,7 +147,7 @@ describe('ingress reconciliation against the LiveKit simulator', () => {
       await eventually(() => session(pipeline, ending.ingressId, ending.state!.resourceId), (item) => item?.status === 'ACTIVE');
 
       // Every ingress event is dropped from now on: one start and one end are missed.
-      proxy.decide = (event) => (event.event.startsWith('ingress_') ? { kind: 'fail' } : { kind: 'forward' });
+      proxy.decide = (event) => (event.event.startsWith('ingress_') ? { kind: 'fail' } : { kind: 'ack' });
       sim.endIngress(ending.ingressId);
       const starting = sim.startIngress('studio-2', { identity: 'obs-2' });
       await sim.idle();

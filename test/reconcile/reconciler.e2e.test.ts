@@ -48,7 +48,7 @@ describe('the reconciler against the LiveKit simulator', () => {
       sim.join('gamma', 'c1'); // room_started, participant_joined
       sim.endRoom('delta'); // participant_left x2, room_finished
       await sim.idle(); // every event sent or dropped: LiveKit gave up on all of them
-      proxy.decide = () => ({ kind: 'forward' });
+      proxy.decide = () => ({ kind: 'ack' });
       const outageEnded = Date.now();
 
       const dropped = droppedByType(sim);
@@ -93,7 +93,7 @@ describe('the reconciler against the LiveKit simulator', () => {
         await h.converged();
 
         // Our endpoint fails every egress_ended (LiveKit retries, then gives up); the rest arrives.
-        proxy.decide = (event) => (event.event === 'egress_ended' ? { kind: 'fail' } : { kind: 'forward' });
+        proxy.decide = (event) => (event.event === 'egress_ended' ? { kind: 'fail' } : { kind: 'ack' });
         await new RoomServiceClient(sim.url, API_KEY, API_SECRET).deleteRoom('recording');
         await sim.idle();
         expect(droppedByType(sim)).toEqual({ egress_ended: 1 });
@@ -110,7 +110,7 @@ describe('the reconciler against the LiveKit simulator', () => {
         // LiveKit's own egress_ended, arriving after the repair, changes nothing more.
         const before = await entityState(pipeline);
         const real = sim.events('egress_ended')[0];
-        proxy.decide = () => ({ kind: 'forward' });
+        proxy.decide = () => ({ kind: 'ack' });
         const response = await fetch(pipeline.webhookUrl, {
           method: 'POST',
           headers: { 'content-type': 'application/webhook+json', authorization: await signWebhook(real.body, API_KEY, API_SECRET) },
@@ -148,7 +148,7 @@ describe('the reconciler against the LiveKit simulator', () => {
           slowEvent = event.id;
           return { kind: 'slow', ms: 400 };
         }
-        return { kind: 'forward' };
+        return { kind: 'ack' };
       };
       sim.leave('standup', 'u1');
       sim.leave('standup', 'u2');
@@ -180,7 +180,7 @@ describe('the reconciler against the LiveKit simulator', () => {
     const h = await harness({ intervalMs: 300 });
     try {
       const { sim, proxy, pipeline } = h;
-      proxy.decide = () => ({ kind: 'forward', delayMs: 40 });
+      proxy.decide = () => ({ kind: 'ack', delayMs: 40 });
       const rooms = ['r1', 'r2', 'r3', 'r4', 'r5'];
       const present = new Map<string, string[]>(rooms.map((room) => [room, []]));
       let n = 0;

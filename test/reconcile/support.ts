@@ -13,13 +13,22 @@ import type { LiveKitApi } from '../../lambda/reconcile/livekit-api';
 import { METRIC } from '../../lambda/shared/metrics';
 import { LocalPipeline, startLocalPipeline } from '../../local/local-pipeline';
 import { LiveKitSimulator } from '../../simulator';
+import type { LiveKitSimulatorProps } from '../../simulator/livekit-simulator';
+import type { WebhookFilter } from '../../simulator/webhook-sender';
 import type { WebhookProfileName } from '../../simulator/webhook-sender';
 import type { Engines } from '../support/e2e';
 import { eventually } from '../support/e2e';
 import { entityState as allItems } from '../support/state';
 
-/** What the proxy does with one request: forward it, answer 503 at once, or hang `ms` then 503 (never stored). */
-export type ProxyAction = { kind: 'forward'; delayMs?: number } | { kind: 'fail' } | { kind: 'slow'; ms: number };
+/**
+ * What the proxy does with one request: forward it, answer 503 at once, hang `ms` then 503, or
+ * answer 400 (never stored). LiveKit retries a 503 (holding up the event's queue) and treats a 400
+ * as delivered: never retried, and nothing behind it waits (a receiver refusing a genuine event).
+ * `ack` (the default) answers 200 at once and forwards in the background (after `delayMs`): LiveKit's
+ * queue never waits on a loaded test machine (what a receiver that stores in milliseconds looks
+ * like to LiveKit), so the only drops are the ones a test makes.
+ */
+export type ProxyAction = { kind: 'forward'; delayMs?: number } | { kind: 'ack'; delayMs?: number } | { kind: 'fail' } | { kind: 'reject' } | { kind: 'slow'; ms: number };
 
 export interface WebhookEventSummary {
   readonly id: string;
@@ -30,8 +39,8 @@ export interface WebhookEventSummary {
 export class WebhookProxy {
   private readonly server: http.Server;
   private readonly sockets = new Set<Socket>();
-  /** Decides per request; default forward. */
-  decide: (event: WebhookEventSummary) => ProxyAction = () => ({ kind: 'forward' });
+  /** Decides per request; default ack. */
+  decide: (event: WebhookEventSummary) => ProxyAction = () => ({ kind: 'ack' });
   baseUrl = '';
 
   constructor(private readonly target: () => string) {
@@ -75,6 +84,8 @@ export class WebhookProxy {
       res.writeHead(status, { 'content-type': 'text/plain' }).end(text);
     };
     if (action.kind === 'fail') return answer(503, 'endpoint down');
+    if (action.kind === 'reject') return answer(400, 'rejected');
+    if (action.kind === 'ack') answer(200);
     if (action.kind === 'slow') {
       await new Promise((resolve) => setTimeout(resolve, action.ms));
       return answer(503, 'too slow');
@@ -181,6 +192,12 @@ export interface HarnessOptions {
   intervalMs?: number;
   egressStatusOnRoomEnd?: 'EGRESS_COMPLETE' | 'EGRESS_ABORTED';
   wrapLiveKitApi?: (api: LiveKitApi) => LiveKitApi;
+  /** The LiveKit project's webhook filter (what the simulator never sends). */
+  webhookFilter?: WebhookFilter;
+  /** More simulator settings (page size, ListParticipants for an unknown room). */
+  simulator?: Pick<LiveKitSimulatorProps, 'apiPageSize' | 'participantsOfUnknownRoom'>;
+  /** Pipeline config instead of the harness's `config` (e.g. `livekit.webhookEvents`). */
+  config?: PipelineConfig;
 }
 
 /** The simulator, a proxy in front of our endpoint, and a local pipeline reconciling against the simulator. */
@@ -197,12 +214,14 @@ export async function startHarness(engines: Engines, options: HarnessOptions = {
       profile: options.profile ?? 'open-source',
       timeScale: 0.01,
       ...(options.requestTimeoutMs !== undefined ? { requestTimeoutMs: options.requestTimeoutMs } : {}),
+      ...(options.webhookFilter ? { filter: options.webhookFilter } : {}),
     },
+    ...options.simulator,
     ...(options.egressStatusOnRoomEnd ? { egressStatusOnRoomEnd: options.egressStatusOnRoomEnd } : {}),
   });
   const apiUrl = await sim.start();
   pipeline = await startLocalPipeline({
-    config,
+    config: options.config ?? config,
     keys: KEYS,
     engines,
     logLevel: 'error',
