@@ -3,6 +3,8 @@ module.exports = {
   testEnvironment: 'node',
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
+  // Prints the AWS SDK's Node-version notice once for the run instead of once per test file.
+  globalSetup: '<rootDir>/test/support/global-setup.js',
   transform: { '^.+\\.ts$': ['ts-jest', { diagnostics: false }] },
   // Integration suites start DynamoDB Local (a JVM) and the SQS emulator; give them room.
   testTimeout: 60_000,
