@@ -105,7 +105,14 @@ export const LOG_EVENT = '__log';
 export function startFunctionWorker<Init, Ready>(options: FunctionWorkerOptions<Init>): Promise<FunctionWorker<Ready>> {
   const workerData: FunctionWorkerData<Init> = { name: options.name, entry: options.entry, init: options.init };
   // No inherited execArgv: the bootstrap registers the loader itself, identically under tsx and jest.
-  const worker = new Worker(BOOTSTRAP, { eval: true, workerData, execArgv: [], name: `function:${options.name}` });
+  const worker = new Worker(BOOTSTRAP, {
+    eval: true,
+    workerData,
+    execArgv: [],
+    name: `function:${options.name}`,
+    // The main thread's SDK clients already print the SDK's Node-version notice once; not once more per function.
+    env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+  });
   const channel = new Channel(worker);
   for (const [method, handler] of Object.entries(options.handlers ?? {})) channel.handle(method, handler);
   channel.on(LOG_EVENT, (lines) => {
