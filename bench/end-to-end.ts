@@ -58,7 +58,7 @@ export const endToEnd: Section = async (context) => {
       if (!publishedAt.has(change.eventId)) publishedAt.set(change.eventId, now);
     }
   }, CHANGE_POLL_MS);
-  const ingestSends = async () => (await pipeline.functionSdkCalls()).ingest?.['SQS.SendMessage'] ?? 0;
+  const ingestSends = async () => (await pipeline.functionSdkCalls()).ingest?.['SQS.SendMessage']?.count ?? 0;
   try {
     const warm = await signedJoins(10, 'e2ewarm');
     await client.send({ url: pipeline.webhookUrl, events: warm, rate: 20 });

@@ -10,6 +10,7 @@ import type { ChangePublisher, PublishResult, StateChange } from '../lambda/proc
 import { DynamoDbLocal, startDynamoDbLocal } from './engines/dynamodb-local';
 import { SqsEmulator, startSqsEmulator } from './engines/sqs-emulator';
 import type { LocalRoute } from './front-door';
+import type { SdkCallStats } from './functions/function-worker';
 import { startIngestFunction } from './functions/ingest';
 import { ReconcileFunction, startReconcileFunction } from './functions/reconcile';
 import { SqsEventSource } from './sqs-event-source';
@@ -94,7 +95,7 @@ export interface LocalPipeline {
   /** The line `npm run local` prints when ready. */
   readyLine(): string;
   /** AWS SDK requests made so far by the functions on worker threads, by function, then `Service.Command`. */
-  functionSdkCalls(): Promise<Record<string, Record<string, number>>>;
+  functionSdkCalls(): Promise<Record<string, Record<string, SdkCallStats>>>;
   stop(): Promise<void>;
 }
 
@@ -131,7 +132,7 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
     runtimeLogger.error('function crashed', { function: name, error, stack: error.stack });
     options.onFunctionCrash?.(error, name);
   };
-  const functionSdkCalls: Record<string, () => Promise<Record<string, number>>> = {};
+  const functionSdkCalls: Record<string, () => Promise<Record<string, SdkCallStats>>> = {};
   const cleanups: Array<() => Promise<void>> = [];
   const stopAll = async () => {
     for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);

@@ -67,8 +67,8 @@ export class FunctionWorker<Ready> {
   }
 
   /** AWS SDK requests the function made so far, by client and command (`SQS.SendMessage`). */
-  sdkCalls(): Promise<Record<string, number>> {
-    return this.channel.call<Record<string, number>>(SDK_CALLS_METHOD);
+  sdkCalls(): Promise<Record<string, SdkCallStats>> {
+    return this.channel.call<Record<string, SdkCallStats>>(SDK_CALLS_METHOD);
   }
 
   /** Stops the function (it finishes what is in flight), then the thread. Idempotent. */
@@ -93,6 +93,12 @@ export class FunctionWorker<Ready> {
     })();
     return this.stopping;
   }
+}
+
+/** One command's requests in a function: how many, and how long the most recent took (ms, oldest first). */
+export interface SdkCallStats {
+  count: number;
+  readonly recentDurationsMs: number[];
 }
 
 /** Reserved call names the runtime answers itself. */

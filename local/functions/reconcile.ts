@@ -13,7 +13,7 @@ import type { RunReport } from '../../lambda/reconcile/reconciler';
 import type { LogLevel } from '../../lambda/shared/logger';
 import type { MetricDatum, MetricsSink } from '../../lambda/shared/metrics';
 import type { ReconcileConfig } from '../../lib/config';
-import { FunctionWorker, startFunctionWorker } from './function-worker';
+import { FunctionWorker, SdkCallStats, startFunctionWorker } from './function-worker';
 
 /** Calls and events between the reconcile worker and the main thread. */
 export const RECONCILE = {
@@ -58,7 +58,7 @@ export interface ReconcileFunctionOptions extends Omit<ReconcileFunctionInit, 'l
 export interface ReconcileFunction {
   /** Runs the reconciler now (after a run in progress, never two at once) and returns its report. */
   reconcileNow(): Promise<RunReport>;
-  sdkCalls(): Promise<Record<string, number>>;
+  sdkCalls(): Promise<Record<string, SdkCallStats>>;
   stop(): Promise<void>;
 }
 

@@ -8,7 +8,10 @@ import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { Logger, LogLevel } from '../../lambda/shared/logger';
 import { CallHandler, Channel } from './channel';
-import { FunctionWorkerData, LOG_EVENT, READY_EVENT, SDK_CALLS_METHOD, STOP_METHOD } from './function-worker';
+import { FunctionWorkerData, LOG_EVENT, READY_EVENT, SDK_CALLS_METHOD, SdkCallStats, STOP_METHOD } from './function-worker';
+
+/** Durations kept per command (the most recent; at least this many, at most twice). */
+const RECENT_DURATIONS = 10_000;
 
 export interface FunctionHost {
   /** Calls a handler the main thread registered. */
@@ -17,7 +20,7 @@ export interface FunctionHost {
   emit(name: string, value?: unknown): void;
   /** A logger whose lines are written by the main thread's log sink. */
   logger(service: string, level: LogLevel): Logger;
-  /** Counts the client's requests by command, for `FunctionWorker.sdkCalls()` (the bench's request counts). */
+  /** Counts and times the client's requests by command, for `FunctionWorker.sdkCalls()` (the bench's request counts). */
   meter<C extends SQSClient | DynamoDBClient>(client: C, service: string): C;
 }
 
@@ -42,7 +45,7 @@ export function runFunctionWorker<Init, Ready>(start: (init: Init, host: Functio
     channel.emit(LOG_EVENT, lines);
     lines = [];
   };
-  const sdkCalls: Record<string, number> = {};
+  const sdkCalls: Record<string, SdkCallStats> = {};
 
   const host: FunctionHost = {
     call: (method, value) => channel.call(method, value),
@@ -61,8 +64,15 @@ export function runFunctionWorker<Init, Ready>(start: (init: Init, host: Functio
       stack.add(
         (next, context) => async (args) => {
           const name = `${service}.${String(context.commandName ?? 'unknown').replace(/Command$/, '')}`;
-          sdkCalls[name] = (sdkCalls[name] ?? 0) + 1;
-          return next(args);
+          const stats = (sdkCalls[name] ??= { count: 0, recentDurationsMs: [] });
+          stats.count++;
+          const started = performance.now();
+          try {
+            return await next(args);
+          } finally {
+            stats.recentDurationsMs.push(performance.now() - started);
+            if (stats.recentDurationsMs.length > RECENT_DURATIONS * 2) stats.recentDurationsMs.splice(0, RECENT_DURATIONS);
+          }
         },
         { step: 'initialize', name: 'localFunctionMeter' },
       );
@@ -70,7 +80,7 @@ export function runFunctionWorker<Init, Ready>(start: (init: Init, host: Functio
     },
   };
 
-  channel.handle(SDK_CALLS_METHOD, () => ({ ...sdkCalls }));
+  channel.handle(SDK_CALLS_METHOD, () => sdkCalls);
   start(data.init, host).then((running) => {
     for (const [method, handler] of Object.entries(running.handlers ?? {})) channel.handle(method, handler);
     channel.handle(STOP_METHOD, async () => {
