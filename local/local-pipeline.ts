@@ -130,7 +130,9 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
   const runtimeLogger = logger('local-runtime');
   const functionCrashed = (name: string) => (error: Error) => {
     runtimeLogger.error('function crashed', { function: name, error, stack: error.stack });
-    options.onFunctionCrash?.(error, name);
+    if (options.onFunctionCrash) options.onFunctionCrash(error, name);
+    // Nobody to tell: say it on stderr too, even when logs are silenced, rather than half-run quietly.
+    else process.stderr.write(`local pipeline: the ${name} function crashed; calls to it fail: ${error.stack ?? error.message}\n`);
   };
   const functionSdkCalls: Record<string, () => Promise<Record<string, SdkCallStats>>> = {};
   const cleanups: Array<() => Promise<void>> = [];
