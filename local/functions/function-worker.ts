@@ -47,8 +47,21 @@ export interface FunctionWorkerOptions<Init> {
   readonly stopTimeoutMs?: number;
 }
 
+/** A running local function, on a worker thread (FunctionWorker) or in process (in-process.ts). */
+export interface LocalFunction<Ready> {
+  readonly name: string;
+  /** What the function reported when it became ready (e.g. its base URL). */
+  readonly ready: Ready;
+  /** Calls one of the function's handlers. */
+  call<T>(method: string, value?: unknown): Promise<T>;
+  /** AWS SDK requests the function made so far, by client and command (`SQS.SendMessage`). */
+  sdkCalls(): Promise<Record<string, SdkCallStats>>;
+  /** Stops the function (it finishes what is in flight). Idempotent. */
+  stop(): Promise<void>;
+}
+
 /** A function running on its own worker thread. */
-export class FunctionWorker<Ready> {
+export class FunctionWorker<Ready> implements LocalFunction<Ready> {
   private stopping: Promise<void> | undefined;
 
   constructor(

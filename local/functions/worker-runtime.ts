@@ -16,8 +16,6 @@ const RECENT_DURATIONS = 10_000;
 export interface FunctionHost {
   /** Calls a handler the main thread registered. */
   call<T>(method: string, value?: unknown): Promise<T>;
-  /** A one-way message to the main thread. */
-  emit(name: string, value?: unknown): void;
   /** A logger whose lines are written by the main thread's log sink. */
   logger(service: string, level: LogLevel): Logger;
   /** Counts and times the client's requests by command, for `FunctionWorker.sdkCalls()` (the bench's request counts). */
@@ -33,7 +31,31 @@ export interface RunningFunction<Ready> {
   stop(): Promise<void>;
 }
 
-export function runFunctionWorker<Init, Ready>(start: (init: Init, host: FunctionHost) => Promise<RunningFunction<Ready>>): void {
+/** Builds a function from its init data; the same code runs on a worker thread or, for tests, in process (in-process.ts). */
+export type FunctionStart<Init, Ready> = (init: Init, host: FunctionHost) => Promise<RunningFunction<Ready>>;
+
+/** Counts and times `client`'s requests into `sdkCalls`, by `<service>.<Command>`. */
+export function meterClient<C extends SQSClient | DynamoDBClient>(client: C, service: string, sdkCalls: Record<string, SdkCallStats>): C {
+  const stack = (client as SQSClient).middlewareStack;
+  stack.add(
+    (next, context) => async (args) => {
+      const name = `${service}.${String(context.commandName ?? 'unknown').replace(/Command$/, '')}`;
+      const stats = (sdkCalls[name] ??= { count: 0, recentDurationsMs: [] });
+      stats.count++;
+      const started = performance.now();
+      try {
+        return await next(args);
+      } finally {
+        stats.recentDurationsMs.push(performance.now() - started);
+        if (stats.recentDurationsMs.length > RECENT_DURATIONS * 2) stats.recentDurationsMs.splice(0, RECENT_DURATIONS);
+      }
+    },
+    { step: 'initialize', name: 'localFunctionMeter' },
+  );
+  return client;
+}
+
+export function runFunctionWorker<Init, Ready>(start: FunctionStart<Init, Ready>): void {
   if (!parentPort) throw new Error('runFunctionWorker must run on a worker thread (started by startFunctionWorker)');
   const data = workerData as FunctionWorkerData<Init>;
   const channel = new Channel(parentPort);
@@ -49,7 +71,6 @@ export function runFunctionWorker<Init, Ready>(start: (init: Init, host: Functio
 
   const host: FunctionHost = {
     call: (method, value) => channel.call(method, value),
-    emit: (name, value) => channel.emit(name, value),
     logger: (service, level) =>
       new Logger({
         service,
@@ -59,25 +80,7 @@ export function runFunctionWorker<Init, Ready>(start: (init: Init, host: Functio
           lines.push(line);
         },
       }),
-    meter(client, service) {
-      const stack = (client as SQSClient).middlewareStack;
-      stack.add(
-        (next, context) => async (args) => {
-          const name = `${service}.${String(context.commandName ?? 'unknown').replace(/Command$/, '')}`;
-          const stats = (sdkCalls[name] ??= { count: 0, recentDurationsMs: [] });
-          stats.count++;
-          const started = performance.now();
-          try {
-            return await next(args);
-          } finally {
-            stats.recentDurationsMs.push(performance.now() - started);
-            if (stats.recentDurationsMs.length > RECENT_DURATIONS * 2) stats.recentDurationsMs.splice(0, RECENT_DURATIONS);
-          }
-        },
-        { step: 'initialize', name: 'localFunctionMeter' },
-      );
-      return client;
-    },
+    meter: (client, service) => meterClient(client, service, sdkCalls),
   };
 
   channel.handle(SDK_CALLS_METHOD, () => sdkCalls);
