@@ -37,8 +37,8 @@ function headline(s: SectionResult): string {
     case 'ingestHttp':
       return Object.keys(f)
         .filter((k) => k.startsWith('p99Ms@'))
-        .map((k) => `${k.slice(6)}/s: p50 ${f[`p50Ms@${k.slice(6)}`]} / p99 ${f[k]} / max ${f[`maxMs@${k.slice(6)}`]} ms`)
-        .join('; ') + `; ${f.errors} errors`;
+        .map((k) => `${k.slice(6)}/s: p50 ${f[`p50Ms@${k.slice(6)}`]} / p90 ${f[`p90Ms@${k.slice(6)}`]} / p99 ${f[k]} / max ${f[`maxMs@${k.slice(6)}`]} ms`)
+        .join('; ') + `; ${f.errors} errors (processor running)`;
     case 'coldStart':
       return Object.keys(f)
         .filter((k) => k.endsWith('BundleKB'))
@@ -52,7 +52,7 @@ function headline(s: SectionResult): string {
     case 'joinStorm':
       return `${f.participants} joins in ${f.secondsToGenerate} s: ${f.dropped} of ${f.eventsGenerated} dropped (MaxDepth ${f.droppedMaxDepth}, MaxAge ${f.droppedMaxAge}); state right after ${f.runsToCorrectState ?? '>6'} reconciler runs`;
     case 'endToEnd':
-      return `at ${f.ratePerSecond}/s: p50 ${f.p50Ms} ms, p99 ${f.p99Ms} ms; ${f.sqsRequestsPerEvent} SQS requests/event; ${f.notApplied} not applied`;
+      return `at ${f.ratePerSecond}/s: POST → state p50 ${f.stateP50Ms} / p99 ${f.stateP99Ms} ms, POST → published p50 ${f.publishedP50Ms} / p99 ${f.publishedP99Ms} ms; ${f.sqsRequestsPerEvent} SQS requests/event; ${f.notApplied} not applied`;
     default:
       return String(f.summary ?? '');
   }

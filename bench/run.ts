@@ -25,10 +25,10 @@ import { BenchContext, round, Section, SectionResult } from './types';
 
 export const SECTIONS: ReadonlyArray<readonly [string, string, Section]> = [
   ['ingestCpu', 'Ingest CPU per event', ingestCpu],
-  ['ingestHttp', 'Ingest over HTTP (loopback, local front door)', ingestHttp],
+  ['ingestHttp', 'Ingest over HTTP (loopback, local front door, processor running)', ingestHttp],
   ['coldStart', 'Cold start proxy per function', coldStart],
   ['processor', 'Processor against DynamoDB Local', processor],
-  ['endToEnd', 'End to end: POST to state in DynamoDB', endToEnd],
+  ['endToEnd', 'End to end: POST to state in DynamoDB and to change published', endToEnd],
   ['reconciler', 'Reconciler at scale', reconciler],
   ['joinStorm', 'Join storm: one room, LiveKit serial queue', joinStorm],
   ['loss', 'Loss under report 1', loss],

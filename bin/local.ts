@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError, configInputFromContext, parseConfig } from '../lib/config';
-import { startLocalPipeline } from '../local/local-pipeline';
+import { LocalPipeline, startLocalPipeline } from '../local/local-pipeline';
 
 /**
  * `npm run local`: the whole pipeline on this machine, no AWS account. The only place the local
@@ -43,24 +43,33 @@ async function main(): Promise<void> {
   // The same pair signs LiveKit's webhooks and the reconciler's server API calls; the reconciler
   // runs every reconcile.intervalMinutes (or RECONCILE_INTERVAL_SECONDS) against config.livekit.url
   // (failed runs are logged).
-  const pipeline = await startLocalPipeline({
+  // Ingest (with the front door) and the reconciler run on worker threads of their own; if one
+  // crashes, the whole local pipeline stops and exits non-zero rather than half-running.
+  let crashed: string | undefined;
+  let stopping = false;
+  let pipeline: LocalPipeline | undefined;
+  pipeline = await startLocalPipeline({
     config,
     port,
     keys: { [apiKey]: apiSecret },
     logLevel,
     livekit: { url: config.livekit.url, apiKey, apiSecret },
     ...(intervalSeconds !== undefined ? { reconcileIntervalMs: intervalSeconds * 1000 } : {}),
+    onFunctionCrash: (error, name) => {
+      crashed = `the ${name} function crashed: ${error.message}`;
+      if (pipeline) void shutdown(crashed);
+    },
   });
+  if (crashed) return shutdown(crashed);
   process.stdout.write(pipeline.readyLine() + '\n');
 
-  let stopping = false;
-  const shutdown = async (signal: string) => {
+  async function shutdown(reason: string): Promise<void> {
     if (stopping) return;
     stopping = true;
-    process.stderr.write(`${signal}: stopping the local pipeline\n`);
-    await pipeline.stop();
-    process.exit(0);
-  };
+    process.stderr.write(`${reason}: stopping the local pipeline\n`);
+    await pipeline?.stop();
+    process.exit(crashed ? 1 : 0);
+  }
   process.on('SIGINT', () => void shutdown('SIGINT'));
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
 }

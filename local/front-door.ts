@@ -12,7 +12,19 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from '
  */
 
 export type LambdaHttpHandler = (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>;
-export type LocalRoute = (request: IncomingMessage) => Promise<{ statusCode: number; contentType: string; body: string }>;
+/** What a local GET route sees of the request: plain data, so the route may run on another thread. */
+export interface LocalRouteRequest {
+  readonly method: string;
+  /** Path and query, as received. */
+  readonly url: string;
+  readonly headers: Readonly<Record<string, string>>;
+}
+export interface LocalRouteResult {
+  readonly statusCode: number;
+  readonly contentType: string;
+  readonly body: string;
+}
+export type LocalRoute = (request: LocalRouteRequest) => Promise<LocalRouteResult>;
 
 export interface FrontDoorProps {
   readonly handler: LambdaHttpHandler;
@@ -70,7 +82,7 @@ export class FrontDoor {
     const url = new URL(request.url ?? '/', 'http://localhost');
     const extra = request.method === 'GET' ? this.props.getRoutes?.[url.pathname] : undefined;
     if (extra) {
-      const result = await extra(request);
+      const result = await extra({ method: 'GET', url: request.url ?? '/', headers: lowercaseHeaders(request) });
       response.writeHead(result.statusCode, { 'content-type': result.contentType });
       response.end(result.body);
       return;
@@ -88,11 +100,16 @@ export class FrontDoor {
   }
 }
 
-export function toApiGatewayEvent(request: IncomingMessage, url: URL, body: Buffer): APIGatewayProxyEventV2 {
+function lowercaseHeaders(request: IncomingMessage): Record<string, string> {
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(request.headers)) {
     if (value !== undefined) headers[name.toLowerCase()] = Array.isArray(value) ? value.join(',') : value;
   }
+  return headers;
+}
+
+export function toApiGatewayEvent(request: IncomingMessage, url: URL, body: Buffer): APIGatewayProxyEventV2 {
+  const headers = lowercaseHeaders(request);
   const text = isTextContentType(headers['content-type']);
   const now = new Date();
   return {

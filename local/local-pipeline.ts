@@ -1,17 +1,18 @@
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { PipelineConfig } from '../lib/config';
-import { createIngestHandler } from '../lambda/ingest/ingest-handler';
 import { Logger, LogLevel } from '../lambda/shared/logger';
 import { MemoryMetricsSink, MetricDatum, MetricsSink } from '../lambda/shared/metrics';
-import { sqsEnqueue } from '../lambda/reconcile/enqueue';
-import { createLiveKitApi, LiveKitApi } from '../lambda/reconcile/livekit-api';
-import { createReconciler, RunReport } from '../lambda/reconcile/reconciler';
+import type { LiveKitApi } from '../lambda/reconcile/livekit-api';
+import type { RunReport } from '../lambda/reconcile/reconciler';
 import { createProcessor } from '../lambda/process/processor';
 import type { ChangePublisher, PublishResult, StateChange } from '../lambda/process/publisher';
 import { DynamoDbLocal, startDynamoDbLocal } from './engines/dynamodb-local';
 import { SqsEmulator, startSqsEmulator } from './engines/sqs-emulator';
-import { FrontDoor, LocalRoute } from './front-door';
+import type { LocalRoute } from './front-door';
+import type { SdkCallStats } from './functions/function-worker';
+import { startIngestFunction } from './functions/ingest';
+import { ReconcileFunction, startReconcileFunction } from './functions/reconcile';
 import { SqsEventSource } from './sqs-event-source';
 import { createStatusRoute, readStatus, STATUS_PATH, StatusSource, statusSummaryLine } from './status-page';
 
@@ -21,6 +22,11 @@ import { createStatusRoute, readStatus, STATUS_PATH, StatusSource, statusSummary
  * creates them, DynamoDB Local with the state table, and a poller that behaves like the Lambda SQS
  * event source. Every setting comes from the same `PipelineConfig` the CDK stack is built from.
  * Used by `npm run local`, the end-to-end tests, the demo and the benchmark.
+ *
+ * As on AWS, functions run apart: the front door with the ingest handler, and the reconciler, each
+ * on a worker thread of its own (local/functions/), so neither the processor's load nor a blocked
+ * main thread delays ingest's answers. A function that crashes is logged and reported to
+ * `onFunctionCrash`.
  */
 export interface LocalPipelineOptions {
   readonly config: PipelineConfig;
@@ -55,8 +61,16 @@ export interface LocalPipelineOptions {
   readonly reconcileIntervalMs?: number;
   /** Time budget of one run; default 80 % of the interval. */
   readonly reconcileTimeBudgetMs?: number;
-  /** Lets a test wrap the LiveKit API the reconciler sees (e.g. a room vanishing between calls). */
+  /**
+   * Lets a test wrap the LiveKit API the reconciler sees (e.g. a room vanishing between calls).
+   * The wrapper runs on the main thread; the reconcile worker's LiveKit calls then go through it.
+   */
   readonly wrapLiveKitApi?: (api: LiveKitApi) => LiveKitApi;
+  /**
+   * Told when a function's worker thread crashes (it is logged at error level in any case).
+   * `npm run local` stops and exits non-zero; calls to the crashed function fail.
+   */
+  readonly onFunctionCrash?: (error: Error, functionName: string) => void;
 }
 
 export interface LocalPipeline {
@@ -80,6 +94,8 @@ export interface LocalPipeline {
   reconcileNow(): Promise<RunReport>;
   /** The line `npm run local` prints when ready. */
   readyLine(): string;
+  /** AWS SDK requests made so far by the functions on worker threads, by function, then `Service.Command`. */
+  functionSdkCalls(): Promise<Record<string, Record<string, SdkCallStats>>>;
   stop(): Promise<void>;
 }
 
@@ -108,7 +124,17 @@ class PrintingPublisher implements ChangePublisher {
 
 export async function startLocalPipeline(options: LocalPipelineOptions): Promise<LocalPipeline> {
   const { config } = options;
-  const logger = (service: string) => new Logger({ service, level: options.logLevel ?? 'info', sink: options.logSink });
+  const logLevel = options.logLevel ?? 'info';
+  const logger = (service: string) => new Logger({ service, level: logLevel, sink: options.logSink });
+  const logSink = options.logSink ?? ((line: string) => void process.stdout.write(line + '\n'));
+  const runtimeLogger = logger('local-runtime');
+  const functionCrashed = (name: string) => (error: Error) => {
+    runtimeLogger.error('function crashed', { function: name, error, stack: error.stack });
+    if (options.onFunctionCrash) options.onFunctionCrash(error, name);
+    // Nobody to tell: say it on stderr too, even when logs are silenced, rather than half-run quietly.
+    else process.stderr.write(`local pipeline: the ${name} function crashed; calls to it fail: ${error.stack ?? error.message}\n`);
+  };
+  const functionSdkCalls: Record<string, () => Promise<Record<string, SdkCallStats>>> = {};
   const cleanups: Array<() => Promise<void>> = [];
   const stopAll = async () => {
     for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
@@ -135,17 +161,6 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
       // Shared engines (tests) need a queue of their own per pipeline.
       name: options.engines ? undefined : 'livekit-events',
       visibilityTimeoutSeconds: options.visibilityTimeoutSeconds,
-    });
-
-    const keysJson = JSON.stringify(options.keys);
-    const ingest = createIngestHandler({
-      sqs: sqsEmulator.client,
-      queueUrl: queues.queueUrl,
-      loadKeys: async () => keysJson,
-      keyCacheSeconds: config.ingest.keyCacheSeconds,
-      maxBodyBytes: config.ingest.maxBodyBytes,
-      clockToleranceSeconds: config.ingest.clockToleranceSeconds,
-      logger: logger('ingest'),
     });
 
     const publisher = new PrintingPublisher(logger('bus'));
@@ -188,62 +203,65 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
       liveKitUrl: options.livekit?.url,
     };
     const statusLogger = logger('status');
-    let reconcileNow: () => Promise<RunReport> = () => Promise.reject(new Error('the reconciler is not configured (no livekit option)'));
+    // The reconciler and ingest each run on a worker thread of their own (local/functions/), started side by side.
+    let reconcilerStarting: Promise<ReconcileFunction> | undefined;
     if (options.livekit) {
       const intervalMs = options.reconcileIntervalMs ?? config.reconcile.intervalMinutes * 60_000;
-      const baseApi = createLiveKitApi(options.livekit);
-      const reconciler = createReconciler({
-        livekit: options.wrapLiveKitApi ? options.wrapLiveKitApi(baseApi) : baseApi,
-        ddb: dynamodb.documentClient,
+      reconcilerStarting = startReconcileFunction({
+        dynamodbEndpoint: dynamodb.endpoint,
+        sqsEndpoint: sqsEmulator.endpoint,
         tableName,
-        enqueue: sqsEnqueue(sqsEmulator.client, queues.queueUrl),
-        metrics: metricsSink,
-        logger: logger('reconcile'),
+        queueUrl: queues.queueUrl,
+        livekit: options.livekit,
+        wrapLiveKitApi: options.wrapLiveKitApi,
         config: config.reconcile,
         webhookEvents: config.livekit.webhookEvents,
         timeBudgetMs: options.reconcileTimeBudgetMs ?? Math.floor(intervalMs * 0.8),
-      });
-      const reconcileLogger = logger('reconcile');
-      let current: Promise<RunReport> | undefined;
-      let stopped = false;
-      // Runs are serialized: a run starts only after the previous one ended.
-      const runExclusive = async (): Promise<RunReport> => {
-        while (current) await current.catch(() => undefined);
-        const run = reconciler.run().then(async (report) => {
+        intervalMs,
+        logLevel,
+        logSink,
+        metrics: metricsSink,
+        onRunFinished: async (report) => {
           reconcileRuns.push(report);
           // After each run, one line with what on-call watches: depths, missed events, alarms.
           await readStatus(statusSource).then(
             (current) => statusLogger.info(statusSummaryLine(current)),
             (error) => statusLogger.warn('status unavailable', { error }),
           );
-          return report;
-        });
-        current = run;
-        try {
-          return await run;
-        } finally {
-          if (current === run) current = undefined;
-        }
-      };
-      reconcileNow = runExclusive;
-      const timer = setInterval(() => {
-        if (current || stopped) return;
-        runExclusive().catch((error) => reconcileLogger.error('reconcile run crashed', { error }));
-      }, intervalMs);
-      timer.unref();
-      cleanups.push(async () => {
-        stopped = true;
-        clearInterval(timer);
-        await current?.catch(() => undefined);
+        },
+        onCrash: functionCrashed('reconcile'),
       });
     }
 
     // GET /status: queue and DLQ depth, the reconciler's metrics and the alarms evaluated with the
-    // same rules as the CloudWatch alarms.
+    // same rules as the CloudWatch alarms. The front door lives on the ingest thread and forwards
+    // GET routes here, where their data is.
     const status = createStatusRoute(statusSource);
-    const frontDoor = new FrontDoor({ handler: ingest, port: options.port, getRoutes: { [STATUS_PATH]: status, ...options.getRoutes } });
-    const baseUrl = await frontDoor.start();
-    cleanups.push(() => frontDoor.stop());
+    const ingestStarting = startIngestFunction({
+      sqsEndpoint: sqsEmulator.endpoint,
+      queueUrl: queues.queueUrl,
+      keys: options.keys,
+      ingest: config.ingest,
+      port: options.port,
+      logLevel,
+      logSink,
+      getRoutes: { [STATUS_PATH]: status, ...options.getRoutes },
+      onCrash: functionCrashed('ingest'),
+    });
+    const [reconcilerResult, ingestResult] = await Promise.allSettled([reconcilerStarting, ingestStarting]);
+    let reconcileNow: () => Promise<RunReport> = () => Promise.reject(new Error('the reconciler is not configured (no livekit option)'));
+    if (reconcilerResult.status === 'fulfilled' && reconcilerResult.value) {
+      const reconciler = reconcilerResult.value;
+      cleanups.push(() => reconciler.stop());
+      reconcileNow = () => reconciler.reconcileNow();
+      functionSdkCalls.reconcile = () => reconciler.sdkCalls();
+    }
+    if (ingestResult.status === 'fulfilled') cleanups.push(() => ingestResult.value.stop());
+    if (reconcilerResult.status === 'rejected') throw reconcilerResult.reason;
+    if (ingestResult.status === 'rejected') throw ingestResult.reason;
+    const ingest = ingestResult.value;
+    functionSdkCalls.ingest = () => ingest.sdkCalls();
+    const { baseUrl } = ingest.ready;
 
     const pipeline: LocalPipeline = {
       webhookUrl: `${baseUrl}/webhook`,
@@ -271,6 +289,10 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
           sqsEndpoint: sqsEmulator.endpoint,
           statusUrl: `${baseUrl}${STATUS_PATH}`,
         }),
+      async functionSdkCalls() {
+        const entries = await Promise.all(Object.entries(functionSdkCalls).map(async ([name, read]) => [name, await read()] as const));
+        return Object.fromEntries(entries);
+      },
       stop: stopAll,
     };
     return pipeline;

@@ -4,7 +4,6 @@
  * the in-memory sink it writes to; alarm states from `evaluateAlarm` over the very rule objects the
  * CloudWatch alarms are built from (lib/alarm-rules.ts), so "would page" means the same here.
  */
-import type { IncomingMessage } from 'node:http';
 import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { AlarmId, alarmRules, AlarmRule, AlarmSeverity, AlarmState, evaluateAlarm, periodDatapoints, runbookLink, Sample } from '../lib/alarm-rules';
 import type { PipelineConfig } from '../lib/config';
@@ -194,7 +193,7 @@ export function statusSummaryLine(status: LocalStatus): string {
  * queues exist (it is read on each request).
  */
 export function createStatusRoute(source: StatusSource | (() => StatusSource)): LocalRoute {
-  return async (_request: IncomingMessage) => {
+  return async () => {
     const status = await readStatus(typeof source === 'function' ? source() : source);
     return { statusCode: 200, contentType: 'application/json', body: JSON.stringify(status, null, 2) };
   };
