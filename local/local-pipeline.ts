@@ -9,7 +9,9 @@ import { createLiveKitApi, LiveKitApi } from '../lambda/reconcile/livekit-api';
 import { createReconciler, RunReport } from '../lambda/reconcile/reconciler';
 import { createProcessor } from '../lambda/process/processor';
 import type { ChangePublisher, PublishResult, StateChange } from '../lambda/process/publisher';
-import { DynamoDbLocal, startDynamoDbLocal } from './engines/dynamodb-local';
+import { createStreamPublisher } from '../lambda/publish/stream-publisher';
+import { DynamoDbStreamSource } from './dynamodb-stream-source';
+import { DynamoDbLocal, LOCAL_CREDENTIALS, LOCAL_REGION, startDynamoDbLocal } from './engines/dynamodb-local';
 import { SqsEmulator, startSqsEmulator } from './engines/sqs-emulator';
 import { FrontDoor, LocalRoute } from './front-door';
 import { SqsEventSource } from './sqs-event-source';
@@ -72,6 +74,8 @@ export interface LocalPipeline {
   /** Every change "published to the bus", in order (locally there is no EventBridge). */
   readonly changes: readonly StateChange[];
   readonly eventSource: SqsEventSource;
+  /** The state table's stream, polled as Lambda's event source does, feeding the publisher. */
+  readonly changeFeed: DynamoDbStreamSource;
   /** Every metric the local stages emitted (the reconciler's), also printed as log lines. */
   readonly metrics: MemoryMetricsSink;
   /** Reports of the reconcile runs so far, oldest first. */
@@ -83,8 +87,8 @@ export interface LocalPipeline {
   stop(): Promise<void>;
 }
 
-/** Stands in for EventBridge: prints each change as a JSON line and keeps it for inspection. */
-class PrintingPublisher implements ChangePublisher {
+/** Stands in for the EventBridge bus: prints each change as a JSON line and keeps it for inspection. */
+class PrintingBus implements ChangePublisher {
   readonly changes: StateChange[] = [];
   constructor(private readonly logger: Logger) {}
 
@@ -148,15 +152,27 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
       logger: logger('ingest'),
     });
 
-    const publisher = new PrintingPublisher(logger('bus'));
+    const metrics = new MemoryMetricsSink();
+    const publisher = new PrintingBus(logger('bus'));
     const processor = createProcessor({
       ddb: dynamodb.documentClient,
       tableName,
-      publisher,
       logger: logger('process'),
       eventRecordTtlDays: config.processing.eventRecordTtlDays,
-      outboxLeaseSeconds: config.processing.timeoutSeconds,
+      metrics,
     });
+    // The change feed as on AWS: the table's stream -> the publisher -> the bus (here: printed).
+    const streamPublisher = createStreamPublisher({ bus: publisher, logger: logger('publish'), metrics });
+    const changeFeed = new DynamoDbStreamSource({
+      endpoint: dynamodb.endpoint,
+      region: LOCAL_REGION,
+      credentials: LOCAL_CREDENTIALS,
+      tableName,
+      handler: (records) => streamPublisher.publishRecords(records),
+      logger: logger('change-feed'),
+    });
+    changeFeed.start();
+    cleanups.push(() => changeFeed.stop());
     const eventSource = new SqsEventSource({
       client: sqsEmulator.client,
       queueUrl: queues.queueUrl,
@@ -168,7 +184,6 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
     eventSource.start();
     cleanups.push(() => eventSource.stop());
 
-    const metrics = new MemoryMetricsSink();
     const metricsLogger = logger('metrics');
     const metricsSink: MetricsSink = {
       put(data: readonly MetricDatum[], extra?: Record<string, unknown>) {
@@ -254,6 +269,7 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
       sqs: sqsEmulator.client,
       changes: publisher.changes,
       eventSource,
+      changeFeed,
       metrics,
       reconcileRuns,
       reconcileNow: () => reconcileNow(),

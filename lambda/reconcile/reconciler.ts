@@ -26,6 +26,7 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { EgressInfo, EgressStatus, IngressInfo, IngressState, IngressState_Status, ParticipantInfo, ParticipantInfo_State, Room } from '@livekit/protocol';
 import type { ReconcileConfig } from '../../lib/config';
+import { entityInfo } from '../process/state-model';
 import { keys } from '../process/table-schema';
 import { Logger } from '../shared/logger';
 import { METRIC, MetricDatum, MetricsSink } from '../shared/metrics';
@@ -270,14 +271,14 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
               const stored = await getEntity(ddb, tableName, keys.room(room.sid));
               if (!stored || stored.terminal) return undefined;
               const now = Math.floor(clock() / 1000);
-              const finished = roomFinishedRepair({ sid: room.sid, name: room.name, info: stored.info }, now);
+              const finished = roomFinishedRepair({ sid: room.sid, name: room.name, info: entityInfo(stored) }, now);
               // LiveKit sends participant_left for everyone before room_finished; those we still
               // have as present were missed with it.
-              const roomInfo = roomFromStored(stored.info, room.sid, room.name);
+              const roomInfo = roomFromStored(entityInfo(stored), room.sid, room.name);
               const lefts: Repair[] = [];
               for (const participant of localParticipants(room.sid)) {
                 const item = await getEntity(ddb, tableName, keys.participant(participant.sid));
-                if (item && !item.terminal) lefts.push(participantLeftRepair(roomInfo, { sid: participant.sid, identity: participant.identity, info: item.info }, now));
+                if (item && !item.terminal) lefts.push(participantLeftRepair(roomInfo, { sid: participant.sid, identity: participant.identity, info: entityInfo(item) }, now));
               }
               return [finished, ...lefts];
             },
@@ -409,7 +410,7 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
             build: async () => {
               const item = await getEntity(ddb, tableName, keys.ingress(session.ingressId, session.sessionId));
               if (!item || item.terminal) return undefined;
-              const stored = ingressFromStored(item.info, session.ingressId);
+              const stored = ingressFromStored(entityInfo(item), session.ingressId);
               if (ingressSessionId(stored) !== session.sessionId) {
                 // The repair would land on another session item: never guess.
                 logger.warn('stored ingress session does not name its own session; its end cannot be repaired', { ingressId: session.ingressId, sessionId: session.sessionId });
@@ -496,7 +497,7 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
               build: async () => {
                 const item = await getEntity(ddb, tableName, keys.participant(participant.sid));
                 if (!item || item.terminal) return undefined;
-                return [participantLeftRepair(room, { sid: participant.sid, identity: participant.identity, info: item.info }, Math.floor(clock() / 1000))];
+                return [participantLeftRepair(room, { sid: participant.sid, identity: participant.identity, info: entityInfo(item) }, Math.floor(clock() / 1000))];
               },
             });
           }
