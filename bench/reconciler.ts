@@ -14,7 +14,6 @@
 import { BatchWriteCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { createProcessor } from '../lambda/process/processor';
-import { MemoryPublisher } from '../lambda/process/publisher';
 import { listRoomParticipants } from '../lambda/process/queries';
 import type { WebhookEvent } from '../lambda/process/webhook-event';
 import { sqsEnqueue } from '../lambda/reconcile/enqueue';
@@ -53,7 +52,7 @@ async function seedState(sim: LiveKitSimulator, pipeline: LocalPipeline, rooms: 
   const tableName = pipeline.tableName;
   const template = roomName(0);
   // 1. The first room's events through the real processor.
-  const processor = createProcessor({ ddb, tableName, publisher: new MemoryPublisher(), logger: new Logger({ service: 'seed', level: 'error' }), eventRecordTtlDays: 30 });
+  const processor = createProcessor({ ddb, tableName, logger: new Logger({ service: 'seed', level: 'error' }), eventRecordTtlDays: 30 });
   const templateEvents = sim.events().filter((e) => e.room === template);
   for (const event of templateEvents) {
     const [result] = await processor.processRecords([sqsRecord(JSON.parse(event.body) as WebhookEvent)]);

@@ -7,7 +7,7 @@ import { MemoryMetricsSink, MetricDatum, MetricsSink } from '../lambda/shared/me
 import { sqsEnqueue } from '../lambda/reconcile/enqueue';
 import { createLiveKitApi, LiveKitApi } from '../lambda/reconcile/livekit-api';
 import { createReconciler, RunReport } from '../lambda/reconcile/reconciler';
-import { createProcessor } from '../lambda/process/processor';
+import { createProcessor, RecordOutcome } from '../lambda/process/processor';
 import type { ChangePublisher, PublishResult, StateChange } from '../lambda/process/publisher';
 import { createStreamPublisher } from '../lambda/publish/stream-publisher';
 import { DynamoDbStreamSource } from './dynamodb-stream-source';
@@ -76,6 +76,13 @@ export interface LocalPipeline {
   readonly eventSource: SqsEventSource;
   /** The state table's stream, polled as Lambda's event source does, feeding the publisher. */
   readonly changeFeed: DynamoDbStreamSource;
+  /**
+   * What the processor did with each event id, last delivery wins (an applied event leaves no
+   * record of its own in the table; this is the local runtime's view of the processor's log).
+   */
+  readonly processed: ReadonlyMap<string, ProcessedEvent>;
+  /** Resolves when each of `eventIds` has been processed and the change feed has published what that wrote. */
+  waitUntilProcessed(eventIds: readonly string[], timeoutMs?: number): Promise<void>;
   /** Every metric the local stages emitted (the reconciler's), also printed as log lines. */
   readonly metrics: MemoryMetricsSink;
   /** Reports of the reconcile runs so far, oldest first. */
@@ -85,6 +92,12 @@ export interface LocalPipeline {
   /** The line `npm run local` prints when ready. */
   readyLine(): string;
   stop(): Promise<void>;
+}
+
+export interface ProcessedEvent {
+  readonly outcome: RecordOutcome;
+  /** Milliseconds since the epoch. */
+  readonly processedAt: number;
 }
 
 /** Stands in for the EventBridge bus: prints each change as a JSON line and keeps it for inspection. */
@@ -153,6 +166,7 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
     });
 
     const metrics = new MemoryMetricsSink();
+    const processed = new Map<string, ProcessedEvent>();
     const publisher = new PrintingBus(logger('bus'));
     const processor = createProcessor({
       ddb: dynamodb.documentClient,
@@ -178,7 +192,12 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
       queueUrl: queues.queueUrl,
       queueArn: queues.queueArn,
       processing: config.processing,
-      handler: (event) => processor.processBatch(event.Records),
+      handler: async (event) => {
+        const results = await processor.processRecords(event.Records);
+        const now = Date.now();
+        for (const result of results) if (result.eventId && result.outcome) processed.set(result.eventId, { outcome: result.outcome, processedAt: now });
+        return { batchItemFailures: results.filter((result) => result.error).map((result) => ({ itemIdentifier: result.messageId })) };
+      },
       logger: logger('event-source'),
     });
     eventSource.start();
@@ -270,6 +289,17 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
       changes: publisher.changes,
       eventSource,
       changeFeed,
+      processed,
+      async waitUntilProcessed(eventIds, timeoutMs = 30_000) {
+        const deadline = Date.now() + timeoutMs;
+        for (;;) {
+          const pending = eventIds.filter((id) => !processed.has(id));
+          if (pending.length === 0) break;
+          if (Date.now() > deadline) throw new Error(`${pending.length} events were not processed within ${timeoutMs} ms: ${pending.slice(0, 10).join(', ')}`);
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+        await changeFeed.waitUntilIdle(Math.max(1000, deadline - Date.now()));
+      },
       metrics,
       reconcileRuns,
       reconcileNow: () => reconcileNow(),

@@ -5,7 +5,6 @@
  * against the simulator's API, and a proxy in front of our endpoint fails chosen events so that
  * LiveKit drops them (the simulator records exactly which). timeScale 0.01 (MaxAge 300 ms); grace 1 s.
  */
-import { getEventRecord } from '../../lambda/process/queries';
 import { keys } from '../../lambda/process/table-schema';
 import type { RunReport } from '../../lambda/reconcile/reconciler';
 import type { LocalPipeline } from '../../local/local-pipeline';
@@ -30,7 +29,7 @@ async function session(pipeline: LocalPipeline, ingressId: string, resourceId: s
   return (await entityState(pipeline)).find((item) => item.pk === key.pk && item.sk === key.sk);
 }
 
-/** Delivers LiveKit's own (late) event straight to our endpoint; resolves with its processing record. */
+/** Delivers LiveKit's own (late) event straight to our endpoint; resolves with what the processor did with it. */
 async function deliverLate(pipeline: LocalPipeline, event: { id: string; body: string }) {
   const response = await fetch(pipeline.webhookUrl, {
     method: 'POST',
@@ -38,11 +37,8 @@ async function deliverLate(pipeline: LocalPipeline, event: { id: string; body: s
     body: event.body,
   });
   expect(response.status).toBe(200);
-  const view = await eventually(
-    () => getEventRecord({ ddb: pipeline.documentClient, tableName: pipeline.tableName }, event.id),
-    (v) => v.record !== undefined,
-  );
-  return view.record;
+  await pipeline.waitUntilProcessed([event.id]);
+  return pipeline.processed.get(event.id);
 }
 
 describe('ingress reconciliation against the LiveKit simulator', () => {
