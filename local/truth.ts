@@ -1,6 +1,7 @@
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import type { QueryTarget } from '../lambda/process/queries';
 import { listActiveRooms, listRoomParticipants } from '../lambda/process/queries';
+import { entityInfo } from '../lambda/process/state-model';
 import { keys } from '../lambda/process/table-schema';
 import type { LiveKitSimulator } from '../simulator/livekit-simulator';
 import type { NaiveReceiver } from '../simulator/naive-receiver';
@@ -38,7 +39,7 @@ export async function pipelineSnapshot(target: QueryTarget, egressIds: readonly 
   const rooms = await listActiveRooms(target);
   const participants: string[] = [];
   for (const room of rooms) {
-    const roomName = String(room.roomName ?? (room.info as { name?: string }).name);
+    const roomName = String(room.roomName ?? entityInfo(room).name);
     for (const participant of await listRoomParticipants(target, room.entityId)) {
       participants.push(`${roomName}/${String(participant.identity)}`);
     }
@@ -49,7 +50,7 @@ export async function pipelineSnapshot(target: QueryTarget, egressIds: readonly 
     egress.push(`${egressId}=${Item ? String(Item.status) : 'unknown'}`);
   }
   return {
-    rooms: sorted(rooms.map((room) => String(room.roomName ?? (room.info as { name?: string }).name))),
+    rooms: sorted(rooms.map((room) => String(room.roomName ?? entityInfo(room).name))),
     participants: sorted(participants),
     egress: sorted(egress),
   };

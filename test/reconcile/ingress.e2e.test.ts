@@ -5,6 +5,7 @@
  * against the simulator's API, and a proxy in front of our endpoint fails chosen events so that
  * LiveKit drops them (the simulator records exactly which). timeScale 0.01 (MaxAge 300 ms); grace 1 s.
  */
+import { entityInfo } from '../../lambda/process/state-model';
 import { keys } from '../../lambda/process/table-schema';
 import type { RunReport } from '../../lambda/reconcile/reconciler';
 import type { LocalPipeline } from '../../local/local-pipeline';
@@ -61,7 +62,7 @@ describe('ingress reconciliation against the LiveKit simulator', () => {
       expect(repaired).toEqual(
         expect.objectContaining({ entityId: ingress.ingressId, sessionId: resourceId, status: 'ACTIVE', terminal: false, lastEventType: 'ingress_started', lastEventId: expect.stringMatching(/^RC_/) }),
       );
-      expect(repaired!.info).toEqual(expect.objectContaining({ ingressId: ingress.ingressId, roomName: 'studio', state: expect.objectContaining({ status: 'ENDPOINT_PUBLISHING', resourceId }) }));
+      expect(entityInfo(repaired!)).toEqual(expect.objectContaining({ ingressId: ingress.ingressId, roomName: 'studio', state: expect.objectContaining({ status: 'ENDPOINT_PUBLISHING', resourceId }) }));
       // The INGRESS participant's join was dropped too, and is repaired by the participant diff.
       await eventually(async () => (await entityState(pipeline)).some((item) => item.entityType === 'participant' && item.identity === 'obs' && item.status === 'ACTIVE'), Boolean);
       await eventually(async () => h.missed(), (total) => total >= 2);
@@ -109,7 +110,7 @@ describe('ingress reconciliation against the LiveKit simulator', () => {
       expect(ended).toEqual(expect.objectContaining({ status: 'ENDED', terminal: true, lastEventType: 'ingress_ended', lastEventId: expect.stringMatching(/^RC_/) }));
       // The stored session, marked ended as LiveKit reports it (ListIngress still lists this session, INACTIVE).
       const [truth] = sim.ingress({ ingressId: ingress.ingressId });
-      const state = (ended!.info as { state: Record<string, unknown> }).state;
+      const state = (entityInfo(ended!) as { state: Record<string, unknown> }).state;
       expect(state).toEqual(expect.objectContaining({ resourceId, endedAt: truth.state!.endedAt.toString(), updatedAt: truth.state!.updatedAt.toString() }));
       expect(state).not.toHaveProperty('status'); // ENDPOINT_INACTIVE, the zero value
       expect((await entityState(pipeline)).filter((item) => item.entityType === 'ingress')).toHaveLength(1);
