@@ -60,7 +60,9 @@ export function createStreamPublisher(options: StreamPublisherOptions): StreamPu
         const firstFailed = ready.find((entry) => entry.changes.some((change) => failed.has(change.changeId)))?.record ?? unreadable;
         const published = changes.filter((change) => !failed.has(change.changeId));
         const now = clock();
-        for (const change of published) logger.info('change published', { changeId: change.changeId, detailType: change.detailType, eventId: change.eventId });
+        // One line per batch at info (log volume is billed per byte); each change id at debug.
+        for (const change of published) logger.debug('change published', { changeId: change.changeId, detailType: change.detailType, eventId: change.eventId });
+        if (published.length > 0) logger.info('changes published', { records: records.length, changes: published.length });
         if (failed.size > 0) logger.warn('the bus did not take every change; retrying from the first record with one', { failed: [...failed], error: result.error });
 
         const data: MetricDatum[] = [];
