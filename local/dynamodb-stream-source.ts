@@ -42,7 +42,7 @@ export interface DynamoDbStreamSourceOptions {
   readonly retryAttempts?: number;
   /** Split a batch whose invocation throws in two and retry the halves. Default true. */
   readonly bisectBatchOnError?: boolean;
-  /** Pause between polls of a shard with nothing new (Lambda polls about 4 times a second). Default 100 ms. */
+  /** Pause between polls of a shard with nothing new (Lambda polls about 4 times a second). Default 250 ms. */
   readonly pollIntervalMs?: number;
   /** Pause before a failed batch is retried; grows linearly with the attempt. Default 100 ms. */
   readonly retryDelayMs?: number;
@@ -129,7 +129,7 @@ export class DynamoDbStreamSource {
       try {
         const worked = await this.pollOnce();
         this.passes++;
-        if (!worked) await this.pause(this.options.pollIntervalMs ?? 100);
+        if (!worked) await this.pause(this.options.pollIntervalMs ?? 250);
       } catch (error) {
         log.warn('stream poll failed; retrying', { error });
         await this.pause(500);

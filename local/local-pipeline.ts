@@ -184,6 +184,8 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
       tableName,
       handler: (records) => streamPublisher.publishRecords(records),
       logger: logger('change-feed'),
+      // Lambda polls a stream shard about four times a second.
+      pollIntervalMs: 250,
     });
     changeFeed.start();
     cleanups.push(() => changeFeed.stop());

@@ -129,12 +129,11 @@ export function createProcessor(options: ProcessorOptions): Processor {
     }
   }
 
-  function parse(body: string): WebhookEvent {
-    const event = parseWebhookEvent(body);
+  function projectEvent(event: WebhookEvent, source: EventSource): Projection | undefined {
     if (event.createdAt !== undefined && Math.abs(Number(event.createdAt)) >= MAX_CREATED_AT_SECONDS) {
       throw new InvalidEventError(`createdAt ${String(event.createdAt)} is not a time in seconds`);
     }
-    return event;
+    return isKnownEventType(event.event) ? project(event as WebhookEvent & { event: typeof event.event }, ttlSeconds, source) : undefined;
   }
 
   async function apply(projection: Projection): Promise<'applied' | 'stale'> {
@@ -169,10 +168,7 @@ export function createProcessor(options: ProcessorOptions): Processor {
         eventId = event.id;
         eventType = event.event;
         log = log.child({ eventId, eventType, room: roomNameOf(event) });
-        const projection = permanently(() => {
-          parse(record.body);
-          return isKnownEventType(event.event) ? project(event as WebhookEvent & { event: typeof event.event }, ttlSeconds, source) : undefined;
-        });
+        const projection = permanently(() => projectEvent(event, source));
         if (!projection) {
           // Kept whole, so a type LiveKit adds later can be replayed once the model knows it.
           if (await putOnce(eventRecord(event.id, event.event, source, 'unknown_type', record.body))) log.warn('unknown event type recorded');
