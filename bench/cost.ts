@@ -3,6 +3,7 @@
  * of this run and public list prices. Lambda durations on AWS cannot be measured here: they are
  * assumptions, labelled as such, and so are the prices (checked by hand, not fetched).
  */
+import { BEFORE } from './processor';
 import { round, Section, SectionResult, Table } from './types';
 
 /** us-east-1 list prices. Not fetched (no network in the benchmark): check them before relying on the totals. */
@@ -29,6 +30,11 @@ export const ASSUMED = {
   /** One DynamoDB request in-region; a record's requests are sequential, a batch's records concurrent. */
   dynamodbRequestMs: 8,
   putEventsMs: 20,
+  /** The publisher's invocations: one per stream batch; at most one per processor invocation, whose writes land together. */
+  publisherInvocationsPerProcessInvocation: 1,
+  publisherMemoryGb: 0.25, // lib/processing.ts memorySize 256
+  /** The publisher's own info line per invocation ("changes published"; each change id only at debug). */
+  publisherLogBytesPerInvocation: 200,
   /** Lambda's START/END/REPORT lines per invocation. */
   platformLogBytesPerInvocation: 350,
   /** Report 1: the slow in-band write. */
@@ -60,7 +66,10 @@ export const cost: Section = async ({ results }) => {
   const naiveSlowAttempts = num(lossResult, 'naiveSlowAttemptsPerEvent');
 
   const gbSeconds = (memoryGb: number, ms: number) => memoryGb * (ms / 1000);
-  const processBatchMs = ddbRequests * ASSUMED.dynamodbRequestMs + ASSUMED.putEventsMs;
+  // A batch's records run concurrently, each its own requests in sequence (now one conditional put).
+  const processBatchMs = Math.max(1, ddbRequests) * ASSUMED.dynamodbRequestMs + 5;
+  const publisherInvocationsPerEvent = (1 / eventsPerInvocation) * ASSUMED.publisherInvocationsPerProcessInvocation;
+  const publisherMs = ASSUMED.putEventsMs + 5;
   const logGb = (bytes: number) => bytes / 2 ** 30;
 
   // Per one webhook (an event LiveKit generated), then × 1 M.
@@ -73,19 +82,30 @@ export const cost: Section = async ({ results }) => {
     [
       'Lambda process: duration',
       (1 / eventsPerInvocation) * gbSeconds(ASSUMED.processMemoryGb, processBatchMs) * PRICES.lambdaArmGbSecond * M,
-      `assumed ${round(processBatchMs, 0)} ms per batch (${ddbRequests} sequential DynamoDB requests × ${ASSUMED.dynamodbRequestMs} ms + PutEvents ${ASSUMED.putEventsMs} ms; records run concurrently)`,
+      `assumed ${round(processBatchMs, 0)} ms per batch (${ddbRequests} sequential DynamoDB requests × ${ASSUMED.dynamodbRequestMs} ms + 5 ms; records run concurrently)`,
     ],
+    ['Lambda publish: requests', publisherInvocationsPerEvent * PRICES.lambdaRequestsPerMillion, `assumed one stream batch per processor invocation (${round(publisherInvocationsPerEvent, 3)}/event)`],
+    [
+      'Lambda publish: duration',
+      publisherInvocationsPerEvent * gbSeconds(ASSUMED.publisherMemoryGb, publisherMs) * PRICES.lambdaArmGbSecond * M,
+      `assumed ${publisherMs} ms per invocation (one PutEvents ${ASSUMED.putEventsMs} ms + 5 ms)`,
+    ],
+    ['DynamoDB Streams', 0, 'GetRecords by a Lambda event source is free (stated by AWS DynamoDB pricing)'],
     ['DynamoDB writes', wcu * PRICES.dynamodbWriteRequestUnitPerMillion, `${wcu} WRU/event (measured)`],
     ['DynamoDB reads', rcu * PRICES.dynamodbReadRequestUnitPerMillion, `${rcu} RRU/event (measured)`],
     ['EventBridge', changes * PRICES.eventBridgeCustomEventsPerMillion, `${changes} change entries/event (measured)`],
     [
       'CloudWatch Logs',
-      logGb(ingestLog + processLog + ASSUMED.platformLogBytesPerInvocation * (oursAttempts + 1 / eventsPerInvocation)) * PRICES.cloudWatchLogsIngestionPerGb * M,
-      `${ingestLog + processLog} B/event of our lines (measured at info) + assumed ${ASSUMED.platformLogBytesPerInvocation} B platform lines per invocation`,
+      logGb(
+        ingestLog + processLog + publisherInvocationsPerEvent * ASSUMED.publisherLogBytesPerInvocation + ASSUMED.platformLogBytesPerInvocation * (oursAttempts + 1 / eventsPerInvocation + publisherInvocationsPerEvent),
+      ) *
+        PRICES.cloudWatchLogsIngestionPerGb *
+        M,
+      `${ingestLog + processLog} B/event of ingest and process lines (measured at info) + assumed ${ASSUMED.publisherLogBytesPerInvocation} B publisher line and ${ASSUMED.platformLogBytesPerInvocation} B platform lines per invocation`,
     ],
   ];
   // The naive receiver: API Gateway + one Lambda that verifies and does the same DynamoDB work in-band.
-  // One write per delivery (no dedupe record, no transaction, no outbox): generous to the naive receiver.
+  // One write per delivery, as ours now does, but in-band: the cost difference is the queue and the feed.
   const naiveNormalMs = 2 + ASSUMED.dynamodbRequestMs;
   const naiveLine = (label: string, attempts: number, slowAttempts: number): [string, number, string][] => [
     [`API Gateway HTTP API (${label})`, attempts * PRICES.apiGatewayHttpPerMillion, `${round(attempts, 3)} requests/event`],
@@ -136,7 +156,7 @@ export const cost: Section = async ({ results }) => {
     notes: [
       'Not per webhook, so not above: the reconciler (one run a minute: 43,200 runs/month; its duration at 10,000 rooms is in the reconciler section; 1 verification write per room checked), the SQS long polls of the event source when idle, KMS requests for the encrypted queue and topic, CloudWatch metrics/alarms/dashboard, and free tiers.',
       'API Gateway meters requests in 512 KB increments and SQS/EventBridge in 64 KB chunks: LiveKit events are a few KB, one unit each.',
-      `Ours costs more than the naive receiver on a healthy day, mostly DynamoDB: ${wcu} WRU/event for the event record (dedupe), the transactional write (DynamoDB bills transactions double) and the outbox that makes the change feed lossless; the naive one writes once and loses what LiveKit drops.`,
+      `DynamoDB: ${ddbRequests} request and ${wcu} WRU per event: one conditional put per event (a duplicate or stale one is refused at the price of one write), plus the writes DynamoDB bills for the open and identity indexes when an entity enters or leaves them. The design before (a transaction of entity + processing record + outbox, then the outbox deletes) measured ${BEFORE.dynamodbRequestsPerEvent} requests and ${BEFORE.wcuPerEvent} WRU per event.`,
     ],
   };
 };

@@ -5,7 +5,6 @@
  * door). Same simulator, same events, same timings. Then this pipeline's reconciler runs once
  * against the simulator's server API; the naive receiver has nothing of the kind.
  */
-import { getEventRecord } from '../lambda/process/queries';
 import { sqsEnqueue } from '../lambda/reconcile/enqueue';
 import { createLiveKitApi } from '../lambda/reconcile/livekit-api';
 import { createReconciler } from '../lambda/reconcile/reconciler';
@@ -23,12 +22,10 @@ async function waitApplied(pipeline: LocalPipeline, eventIds: readonly string[],
   const pending = new Set(eventIds);
   const deadline = Date.now() + timeoutMs;
   while (pending.size > 0 && Date.now() < deadline) {
-    for (const id of [...pending]) {
-      const view = await getEventRecord({ ddb: pipeline.documentClient, tableName: pipeline.tableName }, id);
-      if (view.record && view.pendingChanges.length === 0) pending.delete(id);
-    }
+    for (const id of [...pending]) if (pipeline.processed.has(id)) pending.delete(id);
     if (pending.size > 0) await sleep(100);
   }
+  if (pending.size === 0) await pipeline.changeFeed.waitUntilIdle(Math.max(1000, deadline - Date.now())).catch(() => undefined);
   return eventIds.length - pending.size;
 }
 

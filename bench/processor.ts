@@ -1,16 +1,23 @@
 /**
  * The processor against DynamoDB Local: DynamoDB requests and consumed capacity per event type
- * (ReturnConsumedCapacity=TOTAL), bus requests per event, and processed events per second.
- * `scripts/measure-processing.ts` prints the same measurement on its own.
+ * (ReturnConsumedCapacity=TOTAL), changes and bus requests per event (from the table's stream
+ * through the real publisher), and processed events per second, side by side with the figures of
+ * the design before (transaction + processing record + outbox). `scripts/measure-processing.ts`
+ * prints the same measurement on its own.
  *
  * Capacity is what DynamoDB Local reports, computed by DynamoDB's rules (1 WCU per 1 KB written,
- * doubled inside transactions; 0.5/1 RCU per 4 KB read eventually/strongly). Events/s is for this
+ * doubled inside transactions; 0.5/1 RCU per 4 KB read eventually/strongly). A conditional write
+ * DynamoDB refuses returns no ConsumedCapacity (it is an error) but is billed as a write of the
+ * item's size: counted here as ceil(item bytes / 1 KB), marked as such. Events/s is for this
  * machine and one local engine, as a relative figure between versions, not an AWS prediction.
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DEFAULT_CONFIG } from '../lib/config';
 import { createProcessor } from '../lambda/process/processor';
 import { ChangePublisher, MemoryPublisher, PublishResult, StateChange } from '../lambda/process/publisher';
+import { createStreamPublisher } from '../lambda/publish/stream-publisher';
+import { DynamoDbStreamSource } from '../local/dynamodb-stream-source';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../local/engines/dynamodb-local';
 import type { WebhookEvent } from '../lambda/process/webhook-event';
 import { Logger } from '../lambda/shared/logger';
 import type { DynamoDbLocal } from '../local/engines/dynamodb-local';
@@ -31,6 +38,8 @@ interface Usage {
   requests: number;
   wcu: number;
   rcu: number;
+  /** Of `wcu`, the refused conditional writes' units (billed, but not reported back). */
+  refusedWcu: number;
   byOperation: Record<string, number>;
 }
 
@@ -43,10 +52,24 @@ function meter(client: DynamoDBClient) {
     (next, context) => async (input) => {
       const args = input.input as Record<string, unknown>;
       args.ReturnConsumedCapacity = 'TOTAL';
-      const output = await next(input);
+      let output: Awaited<ReturnType<typeof next>>;
+      try {
+        output = await next(input);
+      } catch (error) {
+        if ((error as Error).name !== 'ConditionalCheckFailedException') throw error;
+        const row = usage.get(label) ?? { requests: 0, wcu: 0, rcu: 0, refusedWcu: 0, byOperation: {} };
+        row.requests++;
+        const operation = `${context.commandName ?? 'unknown'} (refused)`;
+        row.byOperation[operation] = (row.byOperation[operation] ?? 0) + 1;
+        const units = Math.max(1, Math.ceil(Buffer.byteLength(JSON.stringify(args.Item ?? {})) / 1024));
+        row.wcu += units;
+        row.refusedWcu += units;
+        usage.set(label, row);
+        throw error;
+      }
       const consumed = (output.output as { ConsumedCapacity?: unknown }).ConsumedCapacity;
       const entries = (Array.isArray(consumed) ? consumed : consumed ? [consumed] : []) as { WriteCapacityUnits?: number; ReadCapacityUnits?: number; CapacityUnits?: number }[];
-      const row = usage.get(label) ?? { requests: 0, wcu: 0, rcu: 0, byOperation: {} };
+      const row = usage.get(label) ?? { requests: 0, wcu: 0, rcu: 0, refusedWcu: 0, byOperation: {} };
       row.requests++;
       const operation = context.commandName ?? 'unknown';
       row.byOperation[operation] = (row.byOperation[operation] ?? 0) + 1;
@@ -64,7 +87,39 @@ function meter(client: DynamoDBClient) {
   return { usage, setLabel: (next: string) => (label = next), remove: () => client.middlewareStack.remove(name) };
 }
 
-/** Counts what EventBridgePublisher would send: one PutEvents per 10 changes of a publish call. */
+/**
+ * The first figures of this section, from the design before this one (one TransactWriteItems of
+ * entity + processing record + outbox per event, then the outbox deletes): the full run of
+ * bench/results/latest.md at commit c2bf663 (1,500 events, batches of 25).
+ */
+export const BEFORE = {
+  design: 'transaction + processing record + outbox (commit c2bf663)',
+  dynamodbRequestsPerEvent: 3.99,
+  wcuPerEvent: 5.83,
+  rcuPerEvent: 1.02,
+  changesPerEvent: 0.95,
+  putEventsRequestsPerEvent: 0.713,
+  duplicateRequests: 1,
+  staleRequests: 3,
+} as const;
+
+/** A feed on `tableName`'s stream into `bus`, as the local runtime runs it. */
+function feed(engine: DynamoDbLocal, tableName: string, bus: ChangePublisher, logger: Logger) {
+  const publisher = createStreamPublisher({ bus, logger });
+  const source = new DynamoDbStreamSource({
+    endpoint: engine.endpoint,
+    region: LOCAL_REGION,
+    credentials: LOCAL_CREDENTIALS,
+    tableName,
+    handler: (records) => publisher.publishRecords(records),
+    logger,
+    pollIntervalMs: 50,
+  });
+  source.start();
+  return source;
+}
+
+/** Counts what EventBridgePublisher sends: one PutEvents per 10 changes of a publish call (one stream batch). */
 class CountingPublisher implements ChangePublisher {
   readonly inner = new MemoryPublisher();
   putEventsRequests = 0;
@@ -100,8 +155,9 @@ export interface PerEventType {
   readonly events: number;
   readonly requestsPerEvent: number;
   readonly wcuPerEvent: number;
+  /** Of `wcuPerEvent`, refused conditional writes (billed, not reported; counted by item size). */
+  readonly refusedWcuPerEvent: number;
   readonly rcuPerEvent: number;
-  readonly putEventsPerEvent: number;
   readonly changesPerEvent: number;
   readonly requests: Record<string, number>;
 }
@@ -140,7 +196,8 @@ export async function measureProcessing(engine: DynamoDbLocal, options: { events
   try {
     const costTable = await engine.createStateTable();
     const costPublisher = new CountingPublisher();
-    const costProcessor = createProcessor({ ddb: engine.documentClient, tableName: costTable, publisher: costPublisher, logger, eventRecordTtlDays: DEFAULT_CONFIG.processing.eventRecordTtlDays });
+    const costFeed = feed(engine, costTable, costPublisher, logger);
+    const costProcessor = createProcessor({ ddb: engine.documentClient, tableName: costTable, logger, eventRecordTtlDays: DEFAULT_CONFIG.processing.eventRecordTtlDays });
     const samples: WebhookEvent[] = [];
     for (let i = 0; i < historyRooms; i++) samples.push(...roomHistory(i, t0 + i * 100));
     for (let i = 0; i < historyRooms; i++) {
@@ -148,16 +205,13 @@ export async function measureProcessing(engine: DynamoDbLocal, options: { events
       samples.push(ingressEvent('ingress_ended', `room-${i}`, `IN_${i}`, `RS_${i}`, t0 + i + 60));
       samples.push({ id: `EV_unknown_${i}`, event: 'agent_job_started', createdAt: String(t0 + i) });
     }
-    const measured = new Map<string, { events: number; putEvents: number; changes: number }>();
+    const measured = new Map<string, { events: number }>();
     const run = async (label: string, event: WebhookEvent) => {
       setLabel(label);
-      const row = measured.get(label) ?? { events: 0, putEvents: 0, changes: 0 };
-      const [putBefore, changesBefore] = [costPublisher.putEventsRequests, costPublisher.entries];
+      const row = measured.get(label) ?? { events: 0 };
       const [result] = await costProcessor.processRecords([sqsRecord(event)]);
       if (result.error) throw result.error;
       row.events++;
-      row.putEvents += costPublisher.putEventsRequests - putBefore;
-      row.changes += costPublisher.entries - changesBefore;
       measured.set(label, row);
     };
     for (const event of samples) await run(event.event, event);
@@ -166,6 +220,12 @@ export async function measureProcessing(engine: DynamoDbLocal, options: { events
     for (let i = 0; i < historyRooms; i++) {
       await run('(stale: join after leave)', participantJoined({ sid: `RM_${i}`, name: `room-${i}` }, { sid: `PA_${i}_0`, identity: 'user-0' }, t0 + i * 100 + 2, 1));
     }
+
+    // The changes each event type made, as the feed published them (attributed by the change's eventType).
+    await costFeed.waitUntilIdle(120_000);
+    await costFeed.stop();
+    const changesByType = new Map<string, number>();
+    for (const change of costPublisher.inner.published) changesByType.set(change.eventType, (changesByType.get(change.eventType) ?? 0) + 1);
 
     setLabel('throughput');
     const { batchSize, maxConcurrency } = DEFAULT_CONFIG.processing;
@@ -180,7 +240,8 @@ export async function measureProcessing(engine: DynamoDbLocal, options: { events
     for (let i = 0; i < stream.length; i += batchSize) batches.push(stream.slice(i, i + batchSize));
     const tpTable = await engine.createStateTable();
     const publisher = new CountingPublisher();
-    const tpProcessor = createProcessor({ ddb: engine.documentClient, tableName: tpTable, publisher, logger, eventRecordTtlDays: DEFAULT_CONFIG.processing.eventRecordTtlDays });
+    const tpFeed = feed(engine, tpTable, publisher, logger);
+    const tpProcessor = createProcessor({ ddb: engine.documentClient, tableName: tpTable, logger, eventRecordTtlDays: DEFAULT_CONFIG.processing.eventRecordTtlDays });
     let next = 0;
     let failed = 0;
     let batchMs = 0;
@@ -197,6 +258,8 @@ export async function measureProcessing(engine: DynamoDbLocal, options: { events
       }),
     );
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    await tpFeed.waitUntilIdle(120_000);
+    await tpFeed.stop();
     await Promise.all([engine.deleteTable(costTable), engine.deleteTable(tpTable)]).catch(() => undefined);
 
     const perEventType = [...measured.entries()].map(([eventType, m]) => {
@@ -206,9 +269,9 @@ export async function measureProcessing(engine: DynamoDbLocal, options: { events
         events: m.events,
         requestsPerEvent: round(row.requests / m.events),
         wcuPerEvent: round(row.wcu / m.events),
+        refusedWcuPerEvent: round(row.refusedWcu / m.events),
         rcuPerEvent: round(row.rcu / m.events),
-        putEventsPerEvent: round(m.putEvents / m.events),
-        changesPerEvent: round(m.changes / m.events),
+        changesPerEvent: round((changesByType.get(eventType) ?? 0) / m.events),
         requests: Object.fromEntries(Object.entries(row.byOperation).map(([op, n]) => [op.replace(/Command$/, ''), round(n / m.events)])),
       };
     });
@@ -239,32 +302,56 @@ export async function measureProcessing(engine: DynamoDbLocal, options: { events
 export const processor: Section = async ({ quick, engines, log }) => {
   const m = await measureProcessing(engines.dynamodb, { events: quick ? 100 : 1500, historyRooms: quick ? 2 : 20 });
   const tp = m.throughput;
-  log(`processor: ${tp.eventsPerSecond} events/s, ${tp.wcuPerEvent} WCU/event, ${tp.requestsPerEvent} DynamoDB requests/event`);
+  const applied = m.perEventType.filter((r) => !r.eventType.startsWith('(') && r.eventType !== 'agent_job_started');
+  const perApplied = (pick: (r: PerEventType) => number) => round(applied.reduce((a, r) => a + pick(r) * r.events, 0) / applied.reduce((a, r) => a + r.events, 0));
+  const row = (label: string) => m.perEventType.find((r) => r.eventType === label);
+  const appliedRequests = perApplied((r) => r.requestsPerEvent);
+  const appliedWcu = perApplied((r) => r.wcuPerEvent);
+  const duplicateRequests = row('(duplicate delivery)')?.requestsPerEvent ?? NaN;
+  const staleRequests = row('(stale: join after leave)')?.requestsPerEvent ?? NaN;
+  const met = appliedRequests <= 1.5 && appliedWcu <= 1.5 && duplicateRequests <= 1 && staleRequests <= 1;
+  log(`processor: ${tp.eventsPerSecond} events/s, ${tp.wcuPerEvent} WCU/event, ${tp.requestsPerEvent} DynamoDB requests/event (applied: ${appliedWcu} WCU, ${appliedRequests} requests)`);
   return {
     id: 'processor',
     title: 'Processor against DynamoDB Local',
-    met: null,
-    method: `${tp.events} shuffled events of whole room histories in batches of ${tp.batchSize}, ${tp.concurrentBatches} batches in flight; cost per type from one event at a time with ReturnConsumedCapacity=TOTAL`,
+    met,
+    method: `${tp.events} shuffled events of whole room histories in batches of ${tp.batchSize}, ${tp.concurrentBatches} batches in flight, changes from the table's stream through the publisher; cost per type from one event at a time with ReturnConsumedCapacity=TOTAL`,
     figures: {
       eventsPerSecond: tp.eventsPerSecond,
       msPerBatch: tp.msPerBatch,
       dynamodbRequestsPerEvent: tp.requestsPerEvent,
       wcuPerEvent: tp.wcuPerEvent,
       rcuPerEvent: tp.rcuPerEvent,
+      appliedRequestsPerEvent: appliedRequests,
+      appliedWcuPerEvent: appliedWcu,
+      duplicateRequests,
+      staleRequests,
       changesPerEvent: round(tp.changesPublished / tp.events),
       putEventsRequestsPerEvent: round(tp.putEventsRequests / tp.events, 3),
       retriedRecords: tp.retriedRecords,
     },
     tables: {
+      beforeAfter: {
+        columns: ['per event', `before: ${BEFORE.design}`, 'after: one conditional write, stream publisher', 'target'],
+        rows: [
+          ['DynamoDB requests (stream of room histories)', BEFORE.dynamodbRequestsPerEvent, tp.requestsPerEvent, '≤ 1.5 per applied event'],
+          ['DynamoDB WCU (stream of room histories)', BEFORE.wcuPerEvent, tp.wcuPerEvent, '≤ 1.5 per applied event'],
+          ['DynamoDB RCU', BEFORE.rcuPerEvent, tp.rcuPerEvent, ''],
+          ['requests, duplicate delivery', BEFORE.duplicateRequests, duplicateRequests, '≤ 1'],
+          ['requests, stale event', BEFORE.staleRequests, staleRequests, '≤ 1'],
+          ['changes (bus entries)', BEFORE.changesPerEvent, round(tp.changesPublished / tp.events), ''],
+          ['PutEvents requests', BEFORE.putEventsRequestsPerEvent, round(tp.putEventsRequests / tp.events, 3), ''],
+        ],
+      },
       perEventType: {
-        columns: ['event', 'DynamoDB requests', 'WCU', 'RCU', 'changes (bus entries)', 'PutEvents requests', 'calls'],
+        columns: ['event', 'DynamoDB requests', 'WCU', 'of which refused writes', 'RCU', 'changes (bus entries)', 'calls'],
         rows: m.perEventType.map((r) => [
           r.eventType,
           r.requestsPerEvent,
           r.wcuPerEvent,
+          r.refusedWcuPerEvent,
           r.rcuPerEvent,
           r.changesPerEvent,
-          r.putEventsPerEvent,
           Object.entries(r.requests)
             .map(([op, n]) => `${op}×${n}`)
             .join(' '),
@@ -273,7 +360,9 @@ export const processor: Section = async ({ quick, engines, log }) => {
     },
     notes: [
       'Events/s is this machine with one DynamoDB Local (Java, in-memory) on the same cores: a relative figure between versions, not an AWS prediction.',
-      'Bus: EventBridge bills per entry (change); PutEvents requests = ceil(changes of one event / 10): the processor publishes each event\'s changes in one call, not batched across events.',
+      'WCU includes the GSI writes DynamoDB Local reports for the open and identity indexes (projection ALL), as DynamoDB bills them.',
+      "A refused conditional write (duplicate, stale) is billed as a write of the item's size but returns no ConsumedCapacity: counted as ceil(item bytes / 1 KB).",
+      'Bus: EventBridge bills per entry (change); the publisher puts a stream batch\'s changes in as few PutEvents calls as the limits allow (10 entries, 256 KB). Reading the stream from Lambda is free (DynamoDB Streams bills GetRecords only for other readers).',
       'SQS requests per event are measured end to end (see the end-to-end section), where the real event-source poller runs.',
     ],
   };

@@ -15,7 +15,6 @@
 import { BatchWriteCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { createProcessor } from '../lambda/process/processor';
-import { MemoryPublisher } from '../lambda/process/publisher';
 import { listRoomParticipants } from '../lambda/process/queries';
 import type { WebhookEvent } from '../lambda/process/webhook-event';
 import { sqsEnqueue } from '../lambda/reconcile/enqueue';
@@ -53,7 +52,7 @@ async function seedState(sim: LiveKitSimulator, pipeline: LocalPipeline, rooms: 
   const ddb = pipeline.documentClient;
   const tableName = pipeline.tableName;
   // 1. The first two rooms' events (an agent room, a plain room) through the real processor.
-  const processor = createProcessor({ ddb, tableName, publisher: new MemoryPublisher(), logger: new Logger({ service: 'seed', level: 'error' }), eventRecordTtlDays: 30 });
+  const processor = createProcessor({ ddb, tableName, logger: new Logger({ service: 'seed', level: 'error' }), eventRecordTtlDays: 30 });
   const byName = new Map(sim.rooms().map((r) => [r.name, r]));
   const templates = [0, 1].map((i) => roomName(i));
   for (const event of sim.events().filter((e) => e.room !== undefined && templates.includes(e.room))) {

@@ -85,12 +85,25 @@ export interface QueueConfig {
 }
 
 export interface ProcessingConfig {
+  /**
+   * Records per processor invocation (SQS event source). Default 10: the most Lambda takes from a
+   * standard queue without a batching window.
+   */
   readonly batchSize: number;
+  /**
+   * Seconds Lambda may wait to fill a batch. Default 0: invoke as soon as messages arrive, so an
+   * event is applied within tens of milliseconds instead of after a 1 s window. AWS requires at
+   * least 1 for a batchSize above 10. The cost of 0: at low traffic, an invocation per few events
+   * (see docs/state-model.md, "Cost and lag").
+   */
   readonly maxBatchingWindowSeconds: number;
   /** Upper bound on concurrent processor invocations (SQS event source maximum concurrency, >= 2). */
   readonly maxConcurrency: number;
   readonly timeoutSeconds: number;
-  /** Days a processed event's record is kept for deduplication and audit. */
+  /**
+   * Days tombstones (ended entities) and records of unknown or rejected events are kept. Must
+   * exceed queue + DLQ retention, so no redelivery can outlive the tombstone that refuses it.
+   */
   readonly eventRecordTtlDays: number;
 }
 
@@ -162,8 +175,8 @@ export const DEFAULT_CONFIG: PipelineConfig = {
   },
   queue: { maxReceiveCount: 5, retentionDays: 4, dlqRetentionDays: 14 },
   processing: {
-    batchSize: 25,
-    maxBatchingWindowSeconds: 1,
+    batchSize: 10,
+    maxBatchingWindowSeconds: 0,
     maxConcurrency: 10,
     timeoutSeconds: 30,
     eventRecordTtlDays: 30,

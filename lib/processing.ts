@@ -2,7 +2,9 @@ import * as path from 'path';
 import { Duration, RemovalPolicy, Token, Validations } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
-import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { DynamoEventSource, SqsDlq, SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
@@ -23,8 +25,16 @@ export interface ProcessingProps {
 export const STATE_TABLE_LOGICAL_ID = 'StateTable';
 
 /**
- * The processing stage: the process Lambda on the event queue (partial batch failures), the state
- * table (the key schema in lambda/process/table-schema.ts, a public interface), and the bus every
+ * Retries of a failing stream batch before the publisher gives up on it (Lambda's
+ * `MaximumRetryAttempts`; bisection halves the batch on each function error, so a bad record is
+ * isolated within a few attempts and the rest publish). Records stay in the stream 24 hours.
+ */
+export const PUBLISHER_RETRY_ATTEMPTS = 100;
+
+/**
+ * The processing stage: the process Lambda on the event queue (partial batch failures, one
+ * conditional write per event), the state table (the key schema in lambda/process/table-schema.ts,
+ * a public interface) with its stream, the publisher Lambda on that stream, and the bus every
  * state change is published to, archived so consumers can replay what they missed.
  */
 export class Processing extends Construct {
@@ -32,6 +42,14 @@ export class Processing extends Construct {
   public readonly bus: events.EventBus;
   public readonly archive: events.Archive;
   public readonly function: NodejsFunction;
+  /** Turns the table's stream into changes on the bus. */
+  public readonly publisherFunction: NodejsFunction;
+  /**
+   * The publisher's on-failure destination: a message per stream batch given up on after
+   * `PUBLISHER_RETRY_ATTEMPTS`, naming the shard and sequence numbers (the records stay in the
+   * stream for 24 hours). Any message here is an unpublished change.
+   */
+  public readonly publisherDeadLetterQueue: sqs.Queue;
 
   constructor(scope: Construct, id: string, props: ProcessingProps) {
     super(scope, id);
@@ -46,6 +64,8 @@ export class Processing extends Construct {
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
       deletionProtection: true,
       timeToLiveAttribute: TABLE_SCHEMA.ttlAttribute,
+      // The change feed: every write with the item before and after it, read by the publisher.
+      stream: dynamodb.StreamViewType.NEW_AND_OLD_IMAGES,
       encryption: dynamodb.TableEncryption.AWS_MANAGED,
       removalPolicy: config.removalPolicy === 'retain' ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
     });
@@ -69,28 +89,20 @@ export class Processing extends Construct {
 
     this.function = new NodejsFunction(this, 'Function', {
       ...defaultFunctionProps(this, 'Function', config, {
-        description: 'Applies queued LiveKit webhook events to the state table and publishes the changes',
+        description: 'Applies queued LiveKit webhook events to the state table, one conditional write each',
         timeout: Duration.seconds(processing.timeoutSeconds),
         memorySize: 512,
         environment: {
           TABLE_NAME: this.table.tableName,
-          EVENT_BUS_NAME: this.bus.eventBusName,
           EVENT_RECORD_TTL_DAYS: String(processing.eventRecordTtlDays),
-          // After the function timeout the invocation that wrote an outbox item is gone.
-          OUTBOX_LEASE_SECONDS: String(processing.timeoutSeconds),
         },
       }),
       entry: path.join(__dirname, '..', 'lambda', 'process', 'handler.ts'),
       handler: 'handler',
     });
-    // Exactly what the processor calls (Query, GetItem, PutItem and DeleteItem, transactions of
-    // Puts), not grantReadWriteData's scans, batch and stream reads.
-    this.table.grant(this.function, 'dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem');
-    this.bus.grantPutEventsTo(this.function);
-    Validations.of(this.function.role!).acknowledge({
-      id: `AwsSolutions-IAM5[Resource::<${STATE_TABLE_LOGICAL_ID}.Arn>/index/*]`,
-      reason: "The processor queries the state table's own GSIs (the open and identity indexes); the wildcard covers those indexes of this one table and nothing else.",
-    });
+    // Exactly what the processor calls: PutItem (conditional) on the base table. No reads, no
+    // transactions, no index access.
+    this.function.addToRolePolicy(new iam.PolicyStatement({ actions: ['dynamodb:PutItem'], resources: [this.table.tableArn] }));
 
     this.function.addEventSource(
       new SqsEventSource(queue, {
@@ -98,6 +110,47 @@ export class Processing extends Construct {
         maxBatchingWindow: processing.maxBatchingWindowSeconds > 0 ? Duration.seconds(processing.maxBatchingWindowSeconds) : undefined,
         maxConcurrency: processing.maxConcurrency,
         reportBatchItemFailures: true,
+      }),
+    );
+
+    const policy = config.removalPolicy === 'retain' ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
+    this.publisherDeadLetterQueue = new sqs.Queue(this, 'PublisherDeadLetterQueue', {
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+      removalPolicy: policy,
+    });
+    Validations.of(this.publisherDeadLetterQueue).acknowledge({
+      id: 'AwsSolutions-SQS3',
+      reason: "This queue is the publisher's on-failure destination (Lambda stream event source): it is itself the dead-letter queue.",
+    });
+    this.publisherFunction = new NodejsFunction(this, 'Publisher', {
+      ...defaultFunctionProps(this, 'Publisher', config, {
+        description: "Publishes the state table's changes (its stream) to the EventBridge bus",
+        timeout: Duration.seconds(30),
+        memorySize: 256,
+        environment: { EVENT_BUS_NAME: this.bus.eventBusName },
+      }),
+      entry: path.join(__dirname, '..', 'lambda', 'publish', 'handler.ts'),
+      handler: 'handler',
+    });
+    this.bus.grantPutEventsTo(this.publisherFunction);
+    Validations.of(this.publisherFunction.role!).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason: "dynamodb:ListStreams, which Lambda's stream event source needs, has no resource-level permissions; the stream reads themselves (DescribeStream, GetRecords, GetShardIterator) are scoped to this table's stream.",
+    });
+    this.publisherFunction.addEventSource(
+      new DynamoEventSource(this.table, {
+        startingPosition: lambda.StartingPosition.TRIM_HORIZON,
+        batchSize: 100,
+        bisectBatchOnError: true,
+        retryAttempts: PUBLISHER_RETRY_ATTEMPTS,
+        maxRecordAge: Duration.hours(24),
+        reportBatchItemFailures: true,
+        onFailure: new SqsDlq(this.publisherDeadLetterQueue),
+        // Entity writes only: event records, the reconciler's bookkeeping and TTL deletions make no
+        // change, and filtered records cost no invocation.
+        filters: [lambda.FilterCriteria.filter({ eventName: lambda.FilterRule.or('INSERT', 'MODIFY'), dynamodb: { NewImage: { entityType: { S: lambda.FilterRule.exists() } } } })],
       }),
     );
   }
@@ -112,8 +165,8 @@ function validate({ config, queue, archiveRetentionDays }: ProcessingProps): voi
   if (typeof visibility === 'number' && !Token.isUnresolved(visibility) && visibility < processing.timeoutSeconds) {
     problems.push(`the queue's visibility timeout (${visibility} s) is shorter than the processor timeout (${processing.timeoutSeconds} s): SQS would redeliver records still being processed`);
   }
-  // Processing records, outbox items and tombstones must outlive every redelivery of their event,
-  // or a late duplicate would be applied (or an unpublished change dropped) after they expire.
+  // Tombstones must outlive every redelivery of their event, or a late event would bring an ended
+  // entity back after its tombstone expired.
   if (processing.eventRecordTtlDays <= q.retentionDays + q.dlqRetentionDays) {
     problems.push(
       `processing.eventRecordTtlDays (${processing.eventRecordTtlDays}) must exceed queue.retentionDays + queue.dlqRetentionDays (${q.retentionDays + q.dlqRetentionDays})`,

@@ -152,7 +152,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoReport> {
     // Everything LiveKit delivered to us is applied before we compare.
     const state = { ddb: pipeline.documentClient, tableName: pipeline.tableName };
     const oursDelivered = deliveredTo(sim, oursUrl);
-    await waitUntilApplied(state, oursDelivered, 60_000);
+    await waitUntilApplied(pipeline, oursDelivered, 60_000);
 
     const truth = truthSnapshot(sim);
     const egressIds = sim.egress().map((e) => e.egressId);
@@ -165,7 +165,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoReport> {
     await new Promise((resolve) => setTimeout(resolve, config.reconcile.graceSeconds * 1000 + 100));
     const second = await pipeline.reconcileNow();
     const repairs = [...first.repairs, ...second.repairs];
-    await waitUntilApplied(state, repairs.map((r) => r.id), 60_000);
+    await waitUntilApplied(pipeline, repairs.map((r) => r.id), 60_000);
 
     const report: DemoReport = {
       generated: sim.events().length,

@@ -5,9 +5,11 @@ import { Logger, LogLevel } from '../lambda/shared/logger';
 import { MemoryMetricsSink, MetricDatum, MetricsSink } from '../lambda/shared/metrics';
 import type { LiveKitApi } from '../lambda/reconcile/livekit-api';
 import type { RunReport } from '../lambda/reconcile/reconciler';
-import { createProcessor } from '../lambda/process/processor';
+import { createProcessor, RecordOutcome } from '../lambda/process/processor';
 import type { ChangePublisher, PublishResult, StateChange } from '../lambda/process/publisher';
-import { DynamoDbLocal, startDynamoDbLocal } from './engines/dynamodb-local';
+import { createStreamPublisher } from '../lambda/publish/stream-publisher';
+import { DynamoDbStreamSource } from './dynamodb-stream-source';
+import { DynamoDbLocal, LOCAL_CREDENTIALS, LOCAL_REGION, startDynamoDbLocal } from './engines/dynamodb-local';
 import { SqsEmulator, startSqsEmulator } from './engines/sqs-emulator';
 import type { LocalRoute } from './front-door';
 import type { SdkCallStats } from './functions/function-worker';
@@ -44,6 +46,12 @@ export interface LocalPipelineOptions {
   readonly visibilityTimeoutSeconds?: number;
   /** Engines to reuse instead of starting new ones (tests share one per file). */
   readonly engines?: { readonly dynamodb: DynamoDbLocal; readonly sqs: SqsEmulator };
+  /**
+   * Run the change feed (the table's stream to the publisher). Default true. A test that seeds the
+   * table in bulk, bypassing the processor, and does not look at changes can turn it off: the feed
+   * would publish every seeded item, on this one event loop.
+   */
+  readonly changeFeed?: boolean;
   /** Extra GET routes on the front door (a status page). */
   readonly getRoutes?: Readonly<Record<string, LocalRoute>>;
   /**
@@ -86,6 +94,15 @@ export interface LocalPipeline {
   /** Every change "published to the bus", in order (locally there is no EventBridge). */
   readonly changes: readonly StateChange[];
   readonly eventSource: SqsEventSource;
+  /** The state table's stream, polled as Lambda's event source does, feeding the publisher. */
+  readonly changeFeed: DynamoDbStreamSource;
+  /**
+   * What the processor did with each event id, last delivery wins (an applied event leaves no
+   * record of its own in the table; this is the local runtime's view of the processor's log).
+   */
+  readonly processed: ReadonlyMap<string, ProcessedEvent>;
+  /** Resolves when each of `eventIds` has been processed and the change feed has published what that wrote. */
+  waitUntilProcessed(eventIds: readonly string[], timeoutMs?: number): Promise<void>;
   /** Every metric the local stages emitted (the reconciler's), also printed as log lines. */
   readonly metrics: MemoryMetricsSink;
   /** Reports of the reconcile runs so far, oldest first. */
@@ -99,8 +116,14 @@ export interface LocalPipeline {
   stop(): Promise<void>;
 }
 
-/** Stands in for EventBridge: prints each change as a JSON line and keeps it for inspection. */
-class PrintingPublisher implements ChangePublisher {
+export interface ProcessedEvent {
+  readonly outcome: RecordOutcome;
+  /** Milliseconds since the epoch. */
+  readonly processedAt: number;
+}
+
+/** Stands in for the EventBridge bus: prints each change as a JSON line and keeps it for inspection. */
+class PrintingBus implements ChangePublisher {
   readonly changes: StateChange[] = [];
   constructor(private readonly logger: Logger) {}
 
@@ -163,27 +186,46 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
       visibilityTimeoutSeconds: options.visibilityTimeoutSeconds,
     });
 
-    const publisher = new PrintingPublisher(logger('bus'));
+    const metrics = new MemoryMetricsSink();
+    const processed = new Map<string, ProcessedEvent>();
+    const publisher = new PrintingBus(logger('bus'));
     const processor = createProcessor({
       ddb: dynamodb.documentClient,
       tableName,
-      publisher,
       logger: logger('process'),
       eventRecordTtlDays: config.processing.eventRecordTtlDays,
-      outboxLeaseSeconds: config.processing.timeoutSeconds,
+      metrics,
     });
+    // The change feed as on AWS: the table's stream -> the publisher -> the bus (here: printed).
+    const streamPublisher = createStreamPublisher({ bus: publisher, logger: logger('publish'), metrics });
+    const changeFeed = new DynamoDbStreamSource({
+      endpoint: dynamodb.endpoint,
+      region: LOCAL_REGION,
+      credentials: LOCAL_CREDENTIALS,
+      tableName,
+      handler: (records) => streamPublisher.publishRecords(records),
+      logger: logger('change-feed'),
+      // Lambda polls a stream shard about four times a second.
+      pollIntervalMs: 250,
+    });
+    if (options.changeFeed !== false) changeFeed.start();
+    cleanups.push(() => changeFeed.stop());
     const eventSource = new SqsEventSource({
       client: sqsEmulator.client,
       queueUrl: queues.queueUrl,
       queueArn: queues.queueArn,
       processing: config.processing,
-      handler: (event) => processor.processBatch(event.Records),
+      handler: async (event) => {
+        const results = await processor.processRecords(event.Records);
+        const now = Date.now();
+        for (const result of results) if (result.eventId && result.outcome) processed.set(result.eventId, { outcome: result.outcome, processedAt: now });
+        return { batchItemFailures: results.filter((result) => result.error).map((result) => ({ itemIdentifier: result.messageId })) };
+      },
       logger: logger('event-source'),
     });
     eventSource.start();
     cleanups.push(() => eventSource.stop());
 
-    const metrics = new MemoryMetricsSink();
     const metricsLogger = logger('metrics');
     const metricsSink: MetricsSink = {
       put(data: readonly MetricDatum[], extra?: Record<string, unknown>) {
@@ -275,6 +317,18 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
       sqs: sqsEmulator.client,
       changes: publisher.changes,
       eventSource,
+      changeFeed,
+      processed,
+      async waitUntilProcessed(eventIds, timeoutMs = 30_000) {
+        const deadline = Date.now() + timeoutMs;
+        for (;;) {
+          const pending = eventIds.filter((id) => !processed.has(id));
+          if (pending.length === 0) break;
+          if (Date.now() > deadline) throw new Error(`${pending.length} events were not processed within ${timeoutMs} ms: ${pending.slice(0, 10).join(', ')}`);
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+        if (options.changeFeed !== false) await changeFeed.waitUntilIdle(Math.max(1000, deadline - Date.now()));
+      },
       metrics,
       reconcileRuns,
       reconcileNow: () => reconcileNow(),

@@ -1,6 +1,7 @@
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import type { QueryTarget } from '../lambda/process/queries';
-import { getEventRecord, listActiveRooms, listRoomParticipants } from '../lambda/process/queries';
+import { listActiveRooms, listRoomParticipants } from '../lambda/process/queries';
+import { entityInfo } from '../lambda/process/state-model';
 import { keys } from '../lambda/process/table-schema';
 import type { LiveKitSimulator } from '../simulator/livekit-simulator';
 import type { NaiveReceiver } from '../simulator/naive-receiver';
@@ -38,7 +39,7 @@ export async function pipelineSnapshot(target: QueryTarget, egressIds: readonly 
   const rooms = await listActiveRooms(target);
   const participants: string[] = [];
   for (const room of rooms) {
-    const roomName = String(room.roomName ?? (room.info as { name?: string }).name);
+    const roomName = String(room.roomName ?? entityInfo(room).name);
     for (const participant of await listRoomParticipants(target, room.entityId)) {
       participants.push(`${roomName}/${String(participant.identity)}`);
     }
@@ -49,7 +50,7 @@ export async function pipelineSnapshot(target: QueryTarget, egressIds: readonly 
     egress.push(`${egressId}=${Item ? String(Item.status) : 'unknown'}`);
   }
   return {
-    rooms: sorted(rooms.map((room) => String(room.roomName ?? (room.info as { name?: string }).name))),
+    rooms: sorted(rooms.map((room) => String(room.roomName ?? entityInfo(room).name))),
     participants: sorted(participants),
     egress: sorted(egress),
   };
@@ -95,17 +96,7 @@ export function deliveredTo(sim: LiveKitSimulator, url: string): string[] {
     .map((d) => d.eventId);
 }
 
-/** Resolves when every one of `eventIds` has a processing record with its outbox drained. */
-export async function waitUntilApplied(target: QueryTarget, eventIds: readonly string[], timeoutMs = 30_000): Promise<void> {
-  const pending = new Set(eventIds);
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    for (const id of [...pending]) {
-      const view = await getEventRecord(target, id);
-      if (view.record && view.pendingChanges.length === 0) pending.delete(id);
-    }
-    if (pending.size === 0) return;
-    if (Date.now() > deadline) throw new Error(`${pending.size} delivered events were not applied within ${timeoutMs} ms: ${[...pending].slice(0, 10).join(', ')}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+/** Resolves when every one of `eventIds` has been processed and its changes published (the local pipeline's view). */
+export async function waitUntilApplied(pipeline: { waitUntilProcessed(eventIds: readonly string[], timeoutMs?: number): Promise<void> }, eventIds: readonly string[], timeoutMs = 30_000): Promise<void> {
+  await pipeline.waitUntilProcessed(eventIds, timeoutMs);
 }

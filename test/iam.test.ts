@@ -34,6 +34,11 @@ const WILDCARD_RESOURCE_EXCEPTIONS: readonly Exception[] = [
   },
   {
     resourceType: 'AWS::IAM::Policy',
+    actions: ['dynamodb:ListStreams'],
+    reason: "ListStreams has no resource-level permissions; Lambda's DynamoDB stream event source (the publisher) needs it. Stream reads are scoped to the table's stream.",
+  },
+  {
+    resourceType: 'AWS::IAM::Policy',
     actions: ['cloudwatch:PutMetricData'],
     reason: 'PutMetricData has no resource-level permissions; scope it with the cloudwatch:namespace condition (EMF needs no permission at all).',
   },

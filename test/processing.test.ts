@@ -4,7 +4,7 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { DEFAULT_CONFIG, parseConfig, PipelineConfig, queueVisibilityTimeoutSeconds } from '../lib/config';
 import { RUNTIME } from '../lib/lambda-defaults';
-import { Processing, STATE_TABLE_LOGICAL_ID } from '../lib/processing';
+import { Processing, PUBLISHER_RETRY_ATTEMPTS, STATE_TABLE_LOGICAL_ID } from '../lib/processing';
 import { TABLE_SCHEMA } from '../lambda/process/table-schema';
 import { unacknowledgedNagFindings } from './support/synth';
 
@@ -23,11 +23,16 @@ describe('the event source', () => {
   test('takes batch size, batching window and maximum concurrency from config, with partial batch failures', () => {
     template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
       BatchSize: DEFAULT_CONFIG.processing.batchSize,
-      MaximumBatchingWindowInSeconds: DEFAULT_CONFIG.processing.maxBatchingWindowSeconds,
+      MaximumBatchingWindowInSeconds: Match.absent(),
       ScalingConfig: { MaximumConcurrency: DEFAULT_CONFIG.processing.maxConcurrency },
       FunctionResponseTypes: ['ReportBatchItemFailures'],
       EventSourceArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^Queue'), 'Arn'] },
     });
+  });
+
+  test('defaults to no batching window (lag) and batches of at most 10 (the most AWS allows without one)', () => {
+    expect(DEFAULT_CONFIG.processing).toMatchObject({ batchSize: 10, maxBatchingWindowSeconds: 0 });
+    expect(() => parseConfig({ processing: { batchSize: 11 } })).toThrow(/maxBatchingWindowSeconds/);
   });
 
   test('follows a changed config', () => {
@@ -41,19 +46,17 @@ describe('the event source', () => {
 });
 
 describe('the process function', () => {
-  test('runs the shared Node runtime on arm64 with the configured timeout and the table, bus and TTL in its environment', () => {
+  test('runs the shared Node runtime on arm64 with the configured timeout and the table and TTL in its environment', () => {
     template.hasResourceProperties('AWS::Lambda::Function', {
       Runtime: RUNTIME.name,
       Architectures: ['arm64'],
       Timeout: DEFAULT_CONFIG.processing.timeoutSeconds,
       Environment: {
-        Variables: Match.objectLike({
+        Variables: {
           TABLE_NAME: { Ref: STATE_TABLE_LOGICAL_ID },
-          EVENT_BUS_NAME: { Ref: Match.stringLikeRegexp('^ProcessingBus') },
           EVENT_RECORD_TTL_DAYS: String(DEFAULT_CONFIG.processing.eventRecordTtlDays),
-          OUTBOX_LEASE_SECONDS: String(DEFAULT_CONFIG.processing.timeoutSeconds),
           NODE_OPTIONS: '--enable-source-maps',
-        }),
+        },
       },
     });
   });
@@ -62,14 +65,43 @@ describe('the process function', () => {
     template.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: DEFAULT_CONFIG.logRetentionDays });
   });
 
-  test('may read and write the table and put events on the bus, and nothing on the secret', () => {
-    const policies = template.findResources('AWS::IAM::Policy');
-    const statements = Object.values(policies).flatMap((policy) => policy.Properties.PolicyDocument.Statement as { Action: string | string[]; Resource: unknown }[]);
+  test('may put items in the table and nothing else there: no reads, no transactions, no bus, nothing on the secret', () => {
+    const policies = Object.entries(template.findResources('AWS::IAM::Policy')).filter(([id]) => id.startsWith('ProcessingFunctionRole'));
+    const statements = policies.flatMap(([, policy]) => policy.Properties.PolicyDocument.Statement as { Action: string | string[]; Resource: unknown }[]);
     const actions = statements.flatMap((statement) => (Array.isArray(statement.Action) ? statement.Action : [statement.Action]));
-    expect(actions).toEqual(expect.arrayContaining(['dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:DeleteItem', 'events:PutEvents', 'sqs:ReceiveMessage', 'sqs:DeleteMessage']));
+    expect(actions.filter((action) => action.startsWith('dynamodb:') || action.startsWith('events:'))).toEqual(['dynamodb:PutItem']);
+    expect(statements.find((statement) => statement.Action === 'dynamodb:PutItem')?.Resource).toEqual({ 'Fn::GetAtt': [STATE_TABLE_LOGICAL_ID, 'Arn'] });
+    expect(actions).toEqual(expect.arrayContaining(['sqs:ReceiveMessage', 'sqs:DeleteMessage']));
     expect(actions.filter((action) => action.startsWith('secretsmanager:') || action.startsWith('kms:Decrypt'))).toEqual([]);
     expect(JSON.stringify(statements)).not.toContain('LiveKitKeys');
-    expect(actions.filter((action) => action.endsWith('*') && !action.startsWith('dynamodb:'))).toEqual([]);
+  });
+});
+
+describe('the publisher', () => {
+  const { processing } = synth();
+
+  test('reads the table stream (new and old images) with partial batch failures, bisection, bounded retries and its own on-failure queue', () => {
+    template.hasResourceProperties('AWS::DynamoDB::Table', { StreamSpecification: { StreamViewType: 'NEW_AND_OLD_IMAGES' } });
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      EventSourceArn: { 'Fn::GetAtt': [STATE_TABLE_LOGICAL_ID, 'StreamArn'] },
+      StartingPosition: 'TRIM_HORIZON',
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      BisectBatchOnFunctionError: true,
+      MaximumRetryAttempts: PUBLISHER_RETRY_ATTEMPTS,
+      MaximumRecordAgeInSeconds: 86_400,
+      DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [Match.stringLikeRegexp('^ProcessingPublisherDeadLetterQueue'), 'Arn'] } } },
+      FilterCriteria: { Filters: [{ Pattern: JSON.stringify({ eventName: ['INSERT', 'MODIFY'], dynamodb: { NewImage: { entityType: { S: [{ exists: true }] } } } }) }] },
+    });
+    expect(processing.publisherFunction).toBeDefined();
+    expect(processing.publisherDeadLetterQueue).toBeDefined();
+  });
+
+  test('may put events on the bus and read the stream, and write nothing to the table', () => {
+    const policies = Object.entries(template.findResources('AWS::IAM::Policy')).filter(([id]) => id.startsWith('ProcessingPublisherRole'));
+    const actions = policies.flatMap(([, policy]) => (policy.Properties.PolicyDocument.Statement as { Action: string | string[] }[]).flatMap((s) => (Array.isArray(s.Action) ? s.Action : [s.Action])));
+    expect(actions).toEqual(expect.arrayContaining(['events:PutEvents', 'dynamodb:GetRecords', 'dynamodb:GetShardIterator', 'dynamodb:DescribeStream', 'sqs:SendMessage']));
+    expect(actions.filter((action) => /^dynamodb:(Put|Update|Delete|BatchWrite)/.test(action))).toEqual([]);
+    template.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ EVENT_BUS_NAME: { Ref: Match.stringLikeRegexp('^ProcessingBus') } }) } });
   });
 });
 
@@ -133,7 +165,7 @@ describe('props validation', () => {
     expect(build(DEFAULT_CONFIG, DEFAULT_CONFIG.processing.timeoutSeconds - 1)).toThrow(/visibility timeout/);
   });
 
-  test('rejects processing records that would expire before a redelivery could arrive', () => {
+  test('rejects tombstones that would expire before a redelivery could arrive', () => {
     const config = parseConfig({ processing: { eventRecordTtlDays: 10 } });
     expect(build(config, 600)).toThrow(/eventRecordTtlDays/);
   });

@@ -3,10 +3,10 @@
  * the archive's pattern) and consumers can import it cheaply.
  */
 
-/** `source` of every change event the processor puts on the bus. */
+/** `source` of every change event the publisher puts on the bus. */
 export const CHANGE_EVENT_SOURCE = 'livekit.webhooks';
 
-/** Every `detail-type` the processor publishes. */
+/** Every `detail-type` the publisher puts on the bus. */
 export const CHANGE_DETAIL_TYPES = [
   'room.started',
   'room.finished',
@@ -20,4 +20,12 @@ export const CHANGE_DETAIL_TYPES = [
   'egress.ended',
   'ingress.started',
   'ingress.ended',
+  // A later terminal event won with other content: the entity's final state (docs/state-model.md).
+  'room.corrected',
+  'participant.corrected',
+  'track.corrected',
+  'egress.corrected',
+  'ingress.corrected',
+  // An auto-egress that failed to start (no egress id), under its room.
+  'egress.start_failed',
 ] as const;

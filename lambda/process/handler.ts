@@ -1,10 +1,10 @@
 /**
  * The process Lambda: an SQS batch in, the ids of the records to retry out. Everything else is in
- * processor.ts. Configuration is read once, here, and a missing value stops the cold start.
+ * processor.ts. Changes are published by lambda/publish/ from the table's stream. Configuration is read once, here, and a missing value stops the cold start.
  */
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { Logger, parseLogLevel, withRequestId } from '../shared/logger';
+import { EmfMetricsSink } from '../shared/metrics';
 import { createDocumentClient } from './document-client';
 import { createProcessor } from './processor';
 
@@ -21,19 +21,15 @@ function positiveIntEnv(name: string): number {
 }
 
 const tableName = requiredEnv('TABLE_NAME');
-const busName = requiredEnv('EVENT_BUS_NAME');
 const eventRecordTtlDays = positiveIntEnv('EVENT_RECORD_TTL_DAYS');
-const outboxLeaseSeconds = positiveIntEnv('OUTBOX_LEASE_SECONDS');
 const logger = new Logger({ service: 'process', level: parseLogLevel(process.env.LOG_LEVEL) });
 
 const processor = createProcessor({
   ddb: createDocumentClient(),
-  eventBridge: new EventBridgeClient({}),
   tableName,
-  busName,
   logger,
   eventRecordTtlDays,
-  outboxLeaseSeconds,
+  metrics: new EmfMetricsSink(),
 });
 
 export const handler = withRequestId(async (event: SQSEvent): Promise<SQSBatchResponse> => {

@@ -1,69 +1,60 @@
 /**
- * Applies queued webhook events to the state table and publishes the changes they make.
+ * Applies queued webhook events to the state table: one conditional write per event.
  *
- * Per event: look up its processing record (`EVENT#<id>`); if absent, read the entity, decide
- * (state-model.ts), and commit in ONE TransactWriteItems the entity (conditional on the revision
- * that was read, so concurrent processors cannot regress it), the processing record (conditional
- * on not existing, so an event is applied once) and one outbox item per change. Only then publish
- * the changes and delete their outbox items. A redelivered event whose outbox items are still
- * there publishes them; one whose outbox is empty is a no-op.
+ * Per event: project it onto its entity (state-model.ts) and put the candidate item on the
+ * condition `attribute_not_exists(pk) OR rev < :rev`. The revision order makes that write the
+ * whole decision: a newer event is stored, a duplicate or stale one is refused by DynamoDB (one
+ * request, no read, no other write). Nothing is published here: the table's stream carries every
+ * stored write, with the item before and after, to the publisher (lambda/publish/), which derives
+ * the changes. So there is no processing record, no transaction and no outbox on the hot path.
+ *
+ * What cannot become an entity is still kept, one item per event under `EVENT#<eventId>`: an
+ * unknown event type (with its body, for a replay once the model knows it) and an event rejected
+ * for good (with its reason). Failures are classified: permanent ones (the event can never apply,
+ * whatever the retry) are recorded once and acknowledged; transient ones (throttling, 5xx, a
+ * network error) are reported in `batchItemFailures` and retried by SQS.
  */
 import type { SQSBatchItemFailure, SQSBatchResponse, SQSRecord } from 'aws-lambda';
-import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
-import {
-  DeleteCommand,
-  DynamoDBDocumentClient,
-  GetCommand,
-  PutCommand,
-  QueryCommand,
-  TransactWriteCommand,
-} from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { Logger } from '../shared/logger';
+import { METRIC, MetricDatum, MetricsSink } from '../shared/metrics';
 import { EventSource, MESSAGE_ATTRIBUTE } from '../shared/queue-message';
-import { ChangePublisher, EventBridgePublisher, StateChange } from './publisher';
-import { decide, EntityItem, isKnownEventType, project } from './state-model';
-import { keys } from './table-schema';
+import { EntityItem, isKnownEventType, project, Projection } from './state-model';
+import { keys, LATE_ARRIVAL_MS, LATE_ARRIVAL_TTL_SECONDS } from './table-schema';
 import { InvalidEventError, parseWebhookEvent, WebhookEvent } from './webhook-event';
 
 export interface ProcessorOptions {
   readonly ddb: DynamoDBDocumentClient;
   readonly tableName: string;
-  /** Where changes go. Alternatively pass `eventBridge` + `busName`. */
-  readonly publisher?: ChangePublisher;
-  readonly eventBridge?: EventBridgeClient;
-  readonly busName?: string;
   readonly logger: Logger;
-  /** Days processing records, outbox items and tombstones are kept (TTL). */
+  /** Days tombstones and event records (unknown, rejected) are kept (TTL). */
   readonly eventRecordTtlDays: number;
-  /**
-   * An outbox item younger than this belongs to an invocation that may still be publishing it;
-   * a duplicate delivery leaves it alone (and retries later) instead of publishing it a second
-   * time. Use the function timeout: after it, the invocation that wrote the item is gone.
-   */
-  readonly outboxLeaseSeconds?: number;
+  /** Where the per-batch metrics go (EMF on Lambda). Default: none. */
+  readonly metrics?: MetricsSink;
   /** Milliseconds since the epoch. */
   readonly clock?: () => number;
   /** Records of one batch processed at once. */
   readonly recordConcurrency?: number;
-  /** Read-decide-write rounds before a record lost to concurrent writers is given back to SQS. */
-  readonly maxAttempts?: number;
 }
 
 export type RecordOutcome =
-  /** State written, changes published. */
+  /** Stored: the entity item is now this event's projection. */
   | 'applied'
-  /** Older than (or equal to) what is stored: recorded, nothing changed. */
+  /** Not newer than what is stored (a duplicate or a stale event): refused by the conditional write. */
   | 'stale'
-  /** An event id already processed; its pending changes (if any) published. */
-  | 'duplicate'
   /** A type the model does not know: recorded and acknowledged. */
-  | 'unknown_type';
+  | 'unknown_type'
+  /** Can never apply (invalid, out of range): recorded with its reason and acknowledged. */
+  | 'rejected';
 
 export interface RecordResult {
   readonly messageId: string;
+  readonly eventId?: string;
   readonly outcome?: RecordOutcome;
+  /** Set when the record is to be retried (transient failure). */
   readonly error?: Error;
-  readonly changes: readonly StateChange[];
+  /** Why a rejected event can never apply. */
+  readonly reason?: string;
 }
 
 export interface Processor {
@@ -72,100 +63,34 @@ export interface Processor {
   processRecords(records: readonly SQSRecord[]): Promise<RecordResult[]>;
 }
 
-/** The bus did not take every change; their outbox items stay and the record is retried. */
-export class PublishFailedError extends Error {
-  constructor(readonly changeIds: readonly string[]) {
-    super(`the bus rejected ${changeIds.length} change(s): ${changeIds.join(', ')}`);
-    this.name = 'PublishFailedError';
+/** The event can never apply; `reason` says why. Recorded once, never retried. */
+class PermanentFailure extends Error {
+  constructor(readonly reason: string) {
+    super(reason);
+    this.name = 'PermanentFailure';
   }
-}
-
-/** Another delivery of the same event may be publishing its changes right now; retry later. */
-export class OutboxLeasedError extends Error {
-  constructor(eventId: string) {
-    super(`outbox of ${eventId} is being published by another delivery`);
-    this.name = 'OutboxLeasedError';
-  }
-}
-
-/** Concurrent writers kept winning the conditional write; SQS redelivers the record later. */
-export class ContentionError extends Error {
-  constructor(entityKey: string, attempts: number) {
-    super(`gave up on ${entityKey} after ${attempts} conditional write conflicts`);
-    this.name = 'ContentionError';
-  }
-}
-
-interface OutboxItem {
-  pk: string;
-  sk: string;
-  change: StateChange;
-  createdAt: number;
-  expiresAt: number;
 }
 
 const DAY_SECONDS = 86_400;
+/** A record body kept in an event record is cut here, below DynamoDB's 400 KB item limit. */
+const MAX_RECORD_BODY_BYTES = 350_000;
+/**
+ * LiveKit stamps `createdAt` with `time.Now().Unix()`, seconds (livekit/livekit
+ * pkg/telemetry/events.go). Above this (year 5138) it is not seconds: a milliseconds or
+ * microseconds value would date the tombstone and the change millennia away.
+ */
+const MAX_CREATED_AT_SECONDS = 1e11;
 
 export function createProcessor(options: ProcessorOptions): Processor {
   const { ddb, tableName, logger } = options;
   const clock = options.clock ?? Date.now;
   const ttlSeconds = options.eventRecordTtlDays * DAY_SECONDS;
-  const leaseMs = (options.outboxLeaseSeconds ?? 30) * 1000;
-  const maxAttempts = options.maxAttempts ?? 8;
   const recordConcurrency = options.recordConcurrency ?? 10;
-  const publisher =
-    options.publisher ??
-    (options.eventBridge && options.busName ? new EventBridgePublisher(options.eventBridge, options.busName) : undefined);
-  if (!publisher) throw new Error('createProcessor needs a publisher, or eventBridge and busName');
 
-  async function readEventRecord(eventId: string): Promise<{ record?: Record<string, unknown>; outbox: OutboxItem[] }> {
-    const output = await ddb.send(
-      new QueryCommand({
-        TableName: tableName,
-        KeyConditionExpression: 'pk = :pk',
-        ExpressionAttributeValues: { ':pk': keys.eventRecord(eventId).pk },
-        ConsistentRead: true,
-      }),
-    );
-    const items = output.Items ?? [];
-    return {
-      record: items.find((item) => item.sk === 'EVENT'),
-      outbox: items.filter((item) => String(item.sk).startsWith('OUTBOX#')) as OutboxItem[],
-    };
-  }
-
-  async function publishAndClear(eventId: string, changes: readonly StateChange[], log: Logger): Promise<void> {
-    if (changes.length === 0) return;
-    const { failedChangeIds } = await publisher!.publish(changes);
-    const failed = new Set(failedChangeIds);
-    // Deleted only after the bus took them: a crash in between republishes them (same change id).
-    await Promise.all(
-      changes
-        .filter((change) => !failed.has(change.changeId))
-        .map((change) => ddb.send(new DeleteCommand({ TableName: tableName, Key: keys.outbox(eventId, change.changeId) }))),
-    );
-    for (const change of changes) {
-      if (!failed.has(change.changeId)) log.info('change published', { changeId: change.changeId, detailType: change.detailType });
-    }
-    if (failed.size > 0) throw new PublishFailedError([...failed]);
-  }
-
-  async function finishDuplicate(eventId: string, outbox: OutboxItem[], log: Logger): Promise<RecordResult['changes']> {
-    if (outbox.length === 0) {
-      log.info('duplicate event ignored');
-      return [];
-    }
-    const now = clock();
-    if (outbox.some((item) => item.createdAt * 1000 > now - leaseMs)) throw new OutboxLeasedError(eventId);
-    log.warn('publishing changes left in the outbox', { changeIds: outbox.map((item) => item.change.changeId) });
-    const changes = outbox.map((item) => item.change);
-    await publishAndClear(eventId, changes, log);
-    return changes;
-  }
-
-  async function recordOnly(record: Record<string, unknown>): Promise<boolean> {
+  /** Writes an item only if absent; false when it already exists (a redelivery). */
+  async function putOnce(item: Record<string, unknown>): Promise<boolean> {
     try {
-      await ddb.send(new PutCommand({ TableName: tableName, Item: record, ConditionExpression: 'attribute_not_exists(pk)' }));
+      await ddb.send(new PutCommand({ TableName: tableName, Item: item, ConditionExpression: 'attribute_not_exists(pk)' }));
       return true;
     } catch (error) {
       if ((error as Error).name === 'ConditionalCheckFailedException') return false;
@@ -173,116 +98,166 @@ export function createProcessor(options: ProcessorOptions): Processor {
     }
   }
 
-  async function applyEvent(event: WebhookEvent, source: EventSource, log: Logger): Promise<{ outcome: RecordOutcome; changes: readonly StateChange[] }> {
-    const recordKey = keys.eventRecord(event.id);
-    for (let attempt = 1; attempt <= maxAttempts; attempt++) {
-      if (attempt > 1) await sleep(Math.random() * 20 * attempt);
-      const existing = await readEventRecord(event.id);
-      if (existing.record) return { outcome: 'duplicate', changes: await finishDuplicate(event.id, existing.outbox, log) };
-
-      const nowMs = clock();
-      const nowSeconds = Math.floor(nowMs / 1000);
-      const recordBase = {
-        ...recordKey,
-        eventId: event.id,
-        eventType: event.event,
-        source,
-        processedAt: new Date(nowMs).toISOString(),
-        expiresAt: nowSeconds + ttlSeconds,
-      };
-
-      if (!isKnownEventType(event.event)) {
-        // Kept whole, so a type LiveKit adds later can be replayed once the model knows it.
-        if (await recordOnly({ ...recordBase, outcome: 'unknown_type', body: JSON.stringify(event) })) {
-          log.warn('unknown event type recorded');
-          return { outcome: 'unknown_type', changes: [] };
-        }
-        continue;
-      }
-
-      const projection = project(event as WebhookEvent & { event: typeof event.event }, ttlSeconds);
-      const entityKey = { pk: projection.item.pk, sk: projection.item.sk };
-      const current = (await ddb.send(new GetCommand({ TableName: tableName, Key: entityKey, ConsistentRead: true }))).Item as EntityItem | undefined;
-      const decision = decide(current, projection);
-      const occurredAt = event.createdAt !== undefined ? new Date(Number(event.createdAt) * 1000).toISOString() : new Date(nowMs).toISOString();
-      const changes: StateChange[] = decision.changes.map((draft) => ({ ...draft, eventId: event.id, eventType: event.event, source, occurredAt }));
-      const record = {
-        ...recordBase,
-        outcome: decision.write ? 'applied' : 'stale',
-        entityPk: entityKey.pk,
-        rev: projection.item.rev,
-        changeIds: changes.map((change) => change.changeId),
-      };
-
-      if (!decision.write) {
-        // Safe without a transaction: a stored revision only ever grows, so stale stays stale.
-        if (await recordOnly(record)) {
-          log.info('stale event recorded', { storedRev: current?.rev, eventRev: projection.item.rev });
-          return { outcome: 'stale', changes: [] };
-        }
-        continue;
-      }
-
-      const outboxItems: OutboxItem[] = changes.map((change) => ({
-        ...keys.outbox(event.id, change.changeId),
-        change,
-        createdAt: nowSeconds,
-        expiresAt: nowSeconds + ttlSeconds,
-      }));
-      try {
-        await ddb.send(
-          new TransactWriteCommand({
-            TransactItems: [
-              {
-                Put: {
-                  TableName: tableName,
-                  Item: projection.item,
-                  ...(current
-                    ? { ConditionExpression: 'rev = :rev', ExpressionAttributeValues: { ':rev': current.rev } }
-                    : { ConditionExpression: 'attribute_not_exists(pk)' }),
-                },
-              },
-              { Put: { TableName: tableName, Item: record, ConditionExpression: 'attribute_not_exists(pk)' } },
-              ...outboxItems.map((item) => ({ Put: { TableName: tableName, Item: item } })),
-            ],
-          }),
-        );
-      } catch (error) {
-        if (isRetryableCancellation(error)) {
-          log.debug('conditional write lost to a concurrent writer, retrying', { attempt });
-          continue;
-        }
-        throw error;
-      }
-      log.info('event applied', { entity: entityKey.pk, status: projection.item.status, changeIds: record.changeIds });
-      await publishAndClear(event.id, changes, log);
-      return { outcome: 'applied', changes };
-    }
-    throw new ContentionError(keys.eventRecord(event.id).pk, maxAttempts);
+  /** An `EVENT#<id>` item: what could not become an entity, kept with its body. */
+  function eventRecord(eventId: string, eventType: string | undefined, source: EventSource, outcome: 'unknown_type' | 'rejected', body: string, reason?: string) {
+    const nowMs = clock();
+    const bodyBytes = Buffer.byteLength(body);
+    return {
+      ...keys.eventRecord(eventId),
+      eventId,
+      eventType,
+      source,
+      outcome,
+      reason,
+      processedAt: new Date(nowMs).toISOString(),
+      expiresAt: Math.floor(nowMs / 1000) + ttlSeconds,
+      body: bodyBytes > MAX_RECORD_BODY_BYTES ? Buffer.from(body).subarray(0, MAX_RECORD_BODY_BYTES).toString() : body,
+      bodyBytes,
+      bodyTruncated: bodyBytes > MAX_RECORD_BODY_BYTES ? true : undefined,
+    };
   }
 
-  async function processRecord(record: SQSRecord): Promise<RecordResult> {
-    let log = logger.child({ messageId: record.messageId });
+  /**
+   * Everything about an event that can be checked without DynamoDB; throws `PermanentFailure`.
+   * Only the event can make this pure code throw (a missing id, a RangeError on a value): no retry helps.
+   */
+  function permanently<T>(step: () => T): T {
     try {
-      const event = parseWebhookEvent(record.body);
-      log = log.child({ eventId: event.id, eventType: event.event, room: roomNameOf(event) });
-      const source: EventSource = record.messageAttributes?.[MESSAGE_ATTRIBUTE.source]?.stringValue === 'reconciler' ? 'reconciler' : 'webhook';
-      const { outcome, changes } = await applyEvent(event, source, log);
-      return { messageId: record.messageId, outcome, changes };
+      return step();
+    } catch (error) {
+      throw new PermanentFailure(error instanceof Error ? error.message : String(error));
+    }
+  }
+
+  function projectEvent(event: WebhookEvent, source: EventSource): Projection | undefined {
+    if (event.createdAt !== undefined && Math.abs(Number(event.createdAt)) >= MAX_CREATED_AT_SECONDS) {
+      throw new InvalidEventError(`createdAt ${String(event.createdAt)} is not a time in seconds`);
+    }
+    return isKnownEventType(event.event) ? project(event as WebhookEvent & { event: typeof event.event }, ttlSeconds, source) : undefined;
+  }
+
+  async function apply(projection: Projection): Promise<'applied' | 'stale'> {
+    try {
+      await ddb.send(
+        new PutCommand({
+          TableName: tableName,
+          Item: projection.item,
+          // The whole decision, in one request: never seen, or older than this event.
+          ConditionExpression: 'attribute_not_exists(pk) OR #rev < :rev',
+          ExpressionAttributeNames: { '#rev': 'rev' },
+          ExpressionAttributeValues: { ':rev': projection.item.rev },
+        }),
+      );
+      return 'applied';
+    } catch (error) {
+      if ((error as Error).name === 'ConditionalCheckFailedException') return 'stale';
+      // DynamoDB refuses the item itself (too large, an invalid value): it would refuse it every time.
+      if ((error as Error).name === 'ValidationException') throw new PermanentFailure(`DynamoDB refused the item: ${(error as Error).message}`);
+      throw error;
+    }
+  }
+
+  /**
+   * Evidence for the reconciler, written only when a webhook arrived late (LATE_ARRIVAL_MS after
+   * LiveKit created it, table-schema.ts): the events queued behind it in LiveKit's serial room
+   * queue may have been dropped, so the reconciler checks that room first. A duplicate or stale
+   * delivery counts too: its lateness says the same about the queue. Evidence only: a failed write
+   * is logged and costs a faster detection, never the event.
+   */
+  async function recordLateArrival(item: EntityItem, receivedAt: number, log: Logger): Promise<void> {
+    const roomSid = typeof item.roomSid === 'string' ? item.roomSid : item.entityType === 'room' ? item.entityId : undefined;
+    if (!roomSid || item.lastEventCreatedAt === undefined || !Number.isFinite(receivedAt) || receivedAt <= 0) return;
+    // `createdAt` has a resolution of one second: count the lateness from the end of that second.
+    const lateMs = receivedAt - (item.lastEventCreatedAt + 1) * 1000;
+    if (lateMs < LATE_ARRIVAL_MS) return;
+    try {
+      await ddb.send(
+        new PutCommand({
+          TableName: tableName,
+          Item: {
+            ...keys.lateArrival(roomSid),
+            roomSid,
+            ...(typeof item.roomName === 'string' ? { roomName: item.roomName } : {}),
+            eventId: item.lastEventId,
+            createdAt: item.lastEventCreatedAt,
+            receivedAt,
+            lateMs,
+            expiresAt: Math.floor(receivedAt / 1000) + LATE_ARRIVAL_TTL_SECONDS,
+          },
+        }),
+      );
+      log.info('late webhook recorded for the reconciler', { roomSid, lateMs });
+    } catch (error) {
+      log.warn('late webhook not recorded', { roomSid, lateMs, error: error instanceof Error ? error : new Error(String(error)) });
+    }
+  }
+
+  async function processRecord(record: SQSRecord): Promise<RecordResult & { lagMs?: number; ageMs?: number }> {
+    let log = logger.child({ messageId: record.messageId });
+    const source: EventSource = record.messageAttributes?.[MESSAGE_ATTRIBUTE.source]?.stringValue === 'reconciler' ? 'reconciler' : 'webhook';
+    let eventId: string | undefined;
+    let eventType: string | undefined;
+    try {
+      try {
+        const event = permanently(() => parseWebhookEvent(record.body));
+        eventId = event.id;
+        eventType = event.event;
+        log = log.child({ eventId, eventType, room: roomNameOf(event) });
+        const projection = permanently(() => projectEvent(event, source));
+        if (!projection) {
+          // Kept whole, so a type LiveKit adds later can be replayed once the model knows it.
+          if (await putOnce(eventRecord(event.id, event.event, source, 'unknown_type', record.body))) log.warn('unknown event type recorded');
+          return { messageId: record.messageId, eventId, outcome: 'unknown_type' };
+        }
+        const outcome = await apply(projection);
+        const now = clock();
+        const receivedAt = Number(record.messageAttributes?.[MESSAGE_ATTRIBUTE.receivedAt]?.stringValue);
+        if (source === 'webhook') await recordLateArrival(projection.item, receivedAt, log);
+        if (outcome === 'stale') {
+          log.info('stale or duplicate event ignored', { eventRev: projection.item.rev });
+          return { messageId: record.messageId, eventId, outcome };
+        }
+        // A metric filter counts this message: keep it.
+        log.info('event applied', { entity: projection.item.pk, status: projection.item.status, rev: projection.item.rev });
+        const createdAt = projection.item.lastEventCreatedAt;
+        return {
+          messageId: record.messageId,
+          eventId,
+          outcome,
+          lagMs: Number.isFinite(receivedAt) && receivedAt > 0 ? Math.max(0, now - receivedAt) : undefined,
+          ageMs: createdAt !== undefined ? Math.max(0, now - createdAt * 1000) : undefined,
+        };
+      } catch (error) {
+        if (!(error instanceof PermanentFailure)) throw error;
+        // Recorded once (a redelivery finds the record and writes nothing), counted, acknowledged.
+        const id = eventId ?? `message:${record.messageId}`;
+        await putOnce(eventRecord(id, eventType, source, 'rejected', record.body, error.reason));
+        log.error('event rejected: it can never apply', { reason: error.reason, permanent: true, recordKey: keys.eventRecord(id).pk });
+        return { messageId: record.messageId, eventId, outcome: 'rejected', reason: error.reason };
+      }
     } catch (error) {
       const err = error instanceof Error ? error : new Error(String(error));
-      if (err instanceof InvalidEventError) {
-        // Retried until maxReceiveCount moves it to the DLQ, where someone can look at it.
-        log.error('event can never be processed', { error: err, permanent: true, receiveCount: record.attributes?.ApproximateReceiveCount });
-      } else {
-        log.warn('event not processed, SQS will redeliver it', { error: err, permanent: false, receiveCount: record.attributes?.ApproximateReceiveCount });
-      }
-      return { messageId: record.messageId, error: err, changes: [] };
+      log.warn('event not processed, SQS will redeliver it', { error: err, permanent: false, receiveCount: record.attributes?.ApproximateReceiveCount });
+      return { messageId: record.messageId, eventId, error: err };
     }
+  }
+
+  function emitMetrics(results: readonly (RecordResult & { lagMs?: number; ageMs?: number })[]): void {
+    if (!options.metrics || results.length === 0) return;
+    // EventsProcessed is counted from the `event applied` log line by a metric filter, not here.
+    const data: MetricDatum[] = [];
+    const rejected = results.filter((r) => r.outcome === 'rejected').length;
+    if (rejected > 0) data.push({ name: METRIC.eventsRejected, value: rejected });
+    // One line per batch: the largest lag of the batch (its worst event) is what an alarm wants.
+    const lags = results.map((r) => r.lagMs).filter((v): v is number => v !== undefined);
+    const ages = results.map((r) => r.ageMs).filter((v): v is number => v !== undefined);
+    if (lags.length > 0) data.push({ name: METRIC.applyLag, value: Math.max(...lags), unit: 'Milliseconds' });
+    if (ages.length > 0) data.push({ name: METRIC.eventAge, value: Math.max(...ages), unit: 'Milliseconds' });
+    options.metrics.put(data, { records: results.length });
   }
 
   async function processRecords(records: readonly SQSRecord[]): Promise<RecordResult[]> {
-    const results: RecordResult[] = new Array(records.length);
+    const results: (RecordResult & { lagMs?: number; ageMs?: number })[] = new Array(records.length);
     let next = 0;
     const worker = async () => {
       while (next < records.length) {
@@ -291,6 +266,7 @@ export function createProcessor(options: ProcessorOptions): Processor {
       }
     };
     await Promise.all(Array.from({ length: Math.min(recordConcurrency, records.length) }, worker));
+    emitMetrics(results);
     return results;
   }
 
@@ -306,15 +282,6 @@ export function createProcessor(options: ProcessorOptions): Processor {
   };
 }
 
-/** A cancelled transaction is worth another read-decide-write round only for these reasons. */
-function isRetryableCancellation(error: unknown): boolean {
-  if ((error as Error)?.name !== 'TransactionCanceledException') return false;
-  const reasons = (error as { CancellationReasons?: { Code?: string }[] }).CancellationReasons ?? [];
-  return reasons.some((reason) => reason.Code === 'ConditionalCheckFailed' || reason.Code === 'TransactionConflict');
-}
-
 function roomNameOf(event: WebhookEvent): string | undefined {
   return event.room?.name ?? event.egressInfo?.roomName ?? event.ingressInfo?.roomName;
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -2,6 +2,7 @@
  * One Query per access pattern of the state table (docs/state-model.md). The reconciler, the
  * on-call tooling and apps use these instead of building keys themselves. Index queries are
  * eventually consistent (GSIs are); `getEventRecord` reads the base table consistently.
+ * An applied event leaves no record of its own: the entity item names its winning event (`lastEventId`).
  */
 import { DynamoDBDocumentClient, QueryCommand, QueryCommandInput } from '@aws-sdk/lib-dynamodb';
 import type { EntityItem } from './state-model';
@@ -82,13 +83,15 @@ export function listPublishedTracks(target: QueryTarget, participantSid: string)
 }
 
 export interface EventRecordView {
-  /** Absent: the event was never processed (or its record expired). */
+  /**
+   * Absent: the event changed an entity (or was stale), was never processed, or its record
+   * expired. Present only for events that could not become an entity: `outcome` is
+   * `unknown_type` (body kept for a replay) or `rejected` (with `reason`).
+   */
   readonly record?: Record<string, unknown>;
-  /** Changes committed but not yet confirmed published. Normally empty. */
-  readonly pendingChanges: readonly Record<string, unknown>[];
 }
 
-/** An event id's processing record and its pending outbox, in one consistent Query. */
+/** An event id's record (unknown type or rejected), with a consistent read. */
 export async function getEventRecord(target: QueryTarget, eventId: string): Promise<EventRecordView> {
   const items = await queryAll<Record<string, unknown>>(target, {
     TableName: target.tableName,
@@ -96,8 +99,5 @@ export async function getEventRecord(target: QueryTarget, eventId: string): Prom
     ExpressionAttributeValues: { ':pk': keys.eventRecord(eventId).pk },
     ConsistentRead: true,
   });
-  return {
-    record: items.find((item) => item.sk === 'EVENT'),
-    pendingChanges: items.filter((item) => String(item.sk).startsWith('OUTBOX#')).map((item) => item.change as Record<string, unknown>),
-  };
+  return { record: items.find((item) => item.sk === 'EVENT') };
 }

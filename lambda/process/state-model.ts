@@ -1,22 +1,26 @@
 /**
- * The state model: how one webhook event moves one entity, as pure functions, so the same rules
- * hold in the Lambda, the local runtime and the property test.
+ * The state model: how one webhook event moves one entity, and which changes a write makes, as
+ * pure functions, so the same rules hold in the Lambdas, the local runtime and the property test.
  *
  * Each event is projected onto exactly one entity (room, participant, track, egress, ingress
  * session) as a candidate item with a revision `rev`. Revisions are totally ordered strings:
- * `<phase rank>.<the entity's own version>.<event createdAt>.<event id>`. The stored item is always
- * the candidate with the greatest `rev` seen so far, so the state is a max over the events and
- * cannot depend on their order or on duplicates; terminal phases rank above every live phase,
- * which is what makes them absorbing.
+ * `<phase rank>.<the entity's own version>.<event createdAt>.<event id>`. The processor stores the
+ * candidate only if its `rev` is greater than the stored one (one conditional write), so the state
+ * is a max over the events and cannot depend on their order or on duplicates; terminal phases rank
+ * above every live phase, which is what makes them absorbing.
  *
- * Changes are published only for lifecycle transitions (appeared, ended) and, for egress, for
- * in-state progress (ACTIVE, ENDING). Their ids name the entity and the phase, never the event,
- * so the same change has the same id whichever event happened to cause it.
+ * Changes are derived from a write's item before and after (the table's stream: `changesFor`).
+ * They are published for lifecycle transitions (appeared, ended), for egress in-state progress,
+ * and for a later terminal event that changes the terminal content (a correction). Their ids name
+ * the entity and the phase (or the correcting event), never the delivery, so the same change has
+ * the same id whichever event happened to cause it.
  */
 import { keys, TABLE_SCHEMA } from './table-schema';
 import { InvalidEventError, isIntString, WebhookEvent } from './webhook-event';
 
 export type EntityType = 'room' | 'participant' | 'track' | 'egress' | 'ingress';
+/** Item types the processor writes: the entities, and the room-level record of an auto-egress that failed to start. */
+export type ItemType = EntityType | 'egress_start_failure';
 
 export const KNOWN_EVENT_TYPES = [
   'room_started',
@@ -40,7 +44,7 @@ export function isKnownEventType(type: string): type is KnownEventType {
 
 /** The keys that identify an entity and relate it to others; present on items and in changes. */
 export interface EntityRef {
-  readonly type: EntityType;
+  readonly type: ItemType;
   readonly id: string;
   readonly [key: string]: string;
 }
@@ -49,7 +53,7 @@ export interface EntityRef {
 export interface EntityItem {
   pk: string;
   sk: string;
-  entityType: EntityType;
+  entityType: ItemType;
   entityId: string;
   status: string;
   terminal: boolean;
@@ -58,7 +62,16 @@ export interface EntityItem {
   lastEventType: string;
   /** The event's own `createdAt` (unix seconds), not the processing time: items stay a function of their events. */
   lastEventCreatedAt?: number;
-  info: Record<string, unknown>;
+  /** `webhook` or `reconciler`: who sent the winning event. */
+  lastEventSource?: string;
+  /**
+   * The LiveKit object as the winning event carried it, as a JSON string: no LiveKit key or value
+   * (`constructor`, `__proto__`, numbers beyond DynamoDB's range, nesting deeper than its 32 levels)
+   * can break the conversion to a DynamoDB item. Read it with `entityInfo`.
+   */
+  info: string;
+  /** Top-level fields of `info` left out to fit DynamoDB's 400 KB item limit (see `fitInfo`). */
+  infoOmitted?: string[];
   gsi1pk?: string;
   gsi1sk?: string;
   gsi2pk?: string;
@@ -124,9 +137,57 @@ interface ProjectionInput {
   info: Record<string, unknown>;
   open?: { pk: string; sk: string };
   identity?: { pk: string; sk: string };
+  /** Top-level attributes of the entity taken from the winning event (e.g. `participantKind`). */
+  extra?: Record<string, string>;
 }
 
-function build(event: WebhookEvent, input: ProjectionInput, ttlSeconds: number): Projection {
+/**
+ * Bytes `info` may take in an item. DynamoDB refuses items over 400 KB (names and values); the
+ * other attributes are ids and keys, a few KB at most. A genuine event can exceed this: LiveKit
+ * allows 64,000 bytes each of room metadata, participant metadata and attributes, and JSON
+ * escaping can grow them up to sixfold (`\u0000`).
+ */
+export const INFO_BUDGET_BYTES = 350_000;
+
+/**
+ * `info` as stored: the whole object as JSON when it fits `INFO_BUDGET_BYTES`, else without its
+ * largest top-level fields (named in `omitted`) until it does. The event is still applied: its
+ * ids, status and revision are always stored; only the oversized payload is left out (it stays
+ * in the queue message's log line and in LiveKit).
+ */
+export function fitInfo(info: Record<string, unknown>, budget = INFO_BUDGET_BYTES): { info: string; omitted?: string[] } {
+  let json = JSON.stringify(info);
+  if (Buffer.byteLength(json) <= budget) return { info: json };
+  const sizes = Object.entries(info)
+    .map(([name, value]) => [name, Buffer.byteLength(JSON.stringify(value) ?? '')] as const)
+    .sort((a, b) => b[1] - a[1]);
+  const kept = new Map(Object.entries(info));
+  const omitted: string[] = [];
+  for (const [name] of sizes) {
+    kept.delete(name);
+    omitted.push(name);
+    // A Map keeps `__proto__` and friends as plain keys; Object.fromEntries defines own properties.
+    json = JSON.stringify(Object.fromEntries(kept));
+    if (Buffer.byteLength(json) <= budget) break;
+  }
+  return { info: json, omitted };
+}
+
+/** The LiveKit object of an item (stored as a JSON string; older items held a map). */
+export function entityInfo(item: { info?: unknown }): Record<string, unknown> {
+  if (typeof item.info === 'string') {
+    try {
+      const value = JSON.parse(item.info) as unknown;
+      if (typeof value === 'object' && value !== null && !Array.isArray(value)) return value as Record<string, unknown>;
+    } catch {
+      // fall through: an unreadable info is no info
+    }
+    return {};
+  }
+  return typeof item.info === 'object' && item.info !== null ? (item.info as Record<string, unknown>) : {};
+}
+
+function buildItem(event: WebhookEvent, input: ProjectionInput, ttlSeconds: number, source: string): Projection {
   const createdAt = big(event.createdAt);
   const significance = `${input.rank}.${pad(input.version)}`;
   const terminal = input.rank === TERMINAL_RANK;
@@ -142,7 +203,12 @@ function build(event: WebhookEvent, input: ProjectionInput, ttlSeconds: number):
     lastEventId: event.id,
     lastEventType: event.event,
     lastEventCreatedAt: event.createdAt === undefined ? undefined : Number(createdAt),
-    info: input.info,
+    lastEventSource: source,
+    ...input.extra,
+    ...(() => {
+      const fitted = fitInfo(input.info);
+      return { info: fitted.info, infoOmitted: fitted.omitted };
+    })(),
     gsi1pk: terminal ? undefined : input.open?.pk,
     gsi1sk: terminal ? undefined : input.open?.sk,
     gsi2pk: input.identity?.pk,
@@ -158,8 +224,9 @@ function build(event: WebhookEvent, input: ProjectionInput, ttlSeconds: number):
  * Projects a known event onto its entity. Throws `InvalidEventError` when the event lacks the
  * ids its entity is keyed by (it can never be applied). `ttlSeconds` dates tombstones.
  */
-export function project(event: WebhookEvent & { event: KnownEventType }, ttlSeconds: number): Projection {
+export function project(event: WebhookEvent & { event: KnownEventType }, ttlSeconds: number, source = 'webhook'): Projection {
   const room = event.room ?? {};
+  const build = (e: WebhookEvent, input: ProjectionInput, ttl: number) => buildItem(e, input, ttl, source);
   switch (event.event) {
     case 'room_started':
     case 'room_finished': {
@@ -201,6 +268,8 @@ export function project(event: WebhookEvent & { event: KnownEventType }, ttlSeco
           status,
           startStatus: 'ACTIVE',
           info: participant,
+          // Top level, so a reader of the open index (the reconciler's kind-aware count) needs no `info`.
+          extra: { participantKind: str(participant.kind) ?? 'STANDARD' },
           open: { pk: keys.roomParticipantsPk(roomSid), sk: `${JSON.stringify(identity)}#${participantSid}` },
           identity: { pk: keys.identityPk(roomName, identity), sk: `${pad(joinedAtMs)}#${participantSid}` },
         },
@@ -241,6 +310,9 @@ export function project(event: WebhookEvent & { event: KnownEventType }, ttlSeco
     case 'egress_updated':
     case 'egress_ended': {
       const egress = event.egressInfo ?? {};
+      if (event.event === 'egress_ended' && str(egress.egressId) === undefined && egress.status === 'EGRESS_FAILED') {
+        return egressStartFailure(event, egress, room, ttlSeconds, source);
+      }
       const egressId = required(egress.egressId, 'egressInfo.egressId', event);
       const status = str(egress.status) ?? (event.event === 'egress_ended' ? 'EGRESS_COMPLETE' : 'EGRESS_STARTING');
       const terminal = EGRESS_TERMINAL.has(status) || event.event === 'egress_ended';
@@ -286,12 +358,49 @@ export function project(event: WebhookEvent & { event: KnownEventType }, ttlSeco
   }
 }
 
+/**
+ * LiveKit's auto-egress (a room or participant/track egress requested with the room) reports a
+ * failure to start as `egress_ended` with `status: EGRESS_FAILED`, the error and the request, but
+ * no egress id: there is no egress (livekit/livekit pkg/rtc/egress.go, `StartParticipantEgress` and
+ * `StartTrackEgress`: `EgressInfo{RoomId, RoomName, Status: EGRESS_FAILED, Error, Request}`).
+ * It is genuine, so it becomes a record under its room (`ROOM#<roomSid>` /
+ * `EGRESS_START_FAILED#<eventId>`), one per event, and an `egress.start_failed` change.
+ */
+function egressStartFailure(event: WebhookEvent, egress: Record<string, unknown>, room: Record<string, unknown>, ttlSeconds: number, source: string): Projection {
+  const roomSid = str(egress.roomId) ?? str(room.sid);
+  if (roomSid === undefined) throw new InvalidEventError('egress_ended without egressInfo.egressId and without a room id');
+  const roomName = str(egress.roomName) ?? str(room.name);
+  const projection = buildItem(
+    event,
+    {
+      ref: compact({ type: 'egress_start_failure', id: event.id, roomSid, roomName }) as EntityRef,
+      key: keys.egressStartFailure(roomSid, event.id),
+      rank: TERMINAL_RANK,
+      version: 0n,
+      status: 'EGRESS_FAILED',
+      startStatus: 'EGRESS_FAILED',
+      info: egress,
+    },
+    ttlSeconds,
+    source,
+  );
+  return { ...projection, item: compact({ ...projection.item, error: str(egress.error) }) };
+}
+
 const START_TYPE: Record<EntityType, string> = {
   room: 'room.started',
   participant: 'participant.joined',
   track: 'track.published',
   egress: 'egress.started',
   ingress: 'ingress.started',
+};
+
+const START_STATUS: Record<EntityType, string> = {
+  room: 'ACTIVE',
+  participant: 'ACTIVE',
+  track: 'PUBLISHED',
+  egress: 'EGRESS_STARTING',
+  ingress: 'ACTIVE',
 };
 
 function endType(item: EntityItem): string {
@@ -306,53 +415,97 @@ function endType(item: EntityItem): string {
       return 'egress.ended';
     case 'ingress':
       return 'ingress.ended';
+    case 'egress_start_failure':
+      return 'egress.start_failed';
   }
 }
 
 const HIDDEN = new Set([TABLE_SCHEMA.partitionKey, TABLE_SCHEMA.sortKey, 'gsi1pk', 'gsi1sk', 'gsi2pk', 'gsi2sk', TABLE_SCHEMA.ttlAttribute, 'rev']);
 
-/** An item as consumers see it in a change: the entity, without table housekeeping. */
+/** An item as consumers see it in a change: the entity, without table housekeeping, `info` as an object. */
 export function view(item: EntityItem): EntityView {
-  return Object.fromEntries(Object.entries(item).filter(([name]) => !HIDDEN.has(name)));
+  const entries = Object.entries(item)
+    .filter(([name]) => !HIDDEN.has(name))
+    .map(([name, value]) => (name === 'info' ? [name, entityInfo(item)] : [name, value]));
+  return Object.fromEntries(entries);
+}
+
+/** Attributes an item carries that relate it to other entities (they form the change's `entity`). */
+const REF_ATTRIBUTES = ['roomSid', 'roomName', 'participantSid', 'identity', 'trackSid', 'egressId', 'ingressId', 'sessionId'] as const;
+
+/** The entity reference of a stored item. */
+export function refOf(item: EntityItem): EntityRef {
+  const ref: Record<string, string> = { type: item.entityType, id: item.entityId };
+  for (const name of REF_ATTRIBUTES) if (typeof item[name] === 'string') ref[name] = item[name] as string;
+  return ref as unknown as EntityRef;
 }
 
 /** `<type>:<id>:<phase…>`; an ingress is reusable, so its change ids name the session too (`IN_x#<session>`). */
 const changeId = (ref: EntityRef, ...phase: string[]): string =>
   [ref.type, ref.type === 'ingress' ? `${ref.id}#${ref.sessionId}` : ref.id, ...phase].join(':');
 
-/**
- * Compares an event's projection with the stored item (absent: never seen) and says whether to
- * store it and which changes that makes. Pure; the processor makes the write conditional on
- * `current` still being what is stored.
- */
-export function decide(current: EntityItem | undefined, projection: Projection): Decision {
-  const { item, ref } = projection;
-  if (current !== undefined && current.rev >= item.rev) return { write: false, changes: [] };
+const significanceOf = (rev: string): string => rev.split('.').slice(0, 2).join('.');
 
-  const changes: ChangeDraft[] = [];
-  if (current === undefined) {
+/** What a terminal change says: a later terminal event that says the same changes nothing worth publishing. */
+const terminalContent = (item: EntityItem): string => JSON.stringify([item.status, item.info, item.error ?? null]);
+
+/**
+ * The changes one write makes, from the item before it (`old`, absent: never seen) and after it
+ * (`next`). Pure and deterministic, so a stream record redelivered, or the same history in
+ * another order, gives the same change ids:
+ *
+ * - first seen: `started` (implied, with the live status, when the first event is terminal), and
+ *   `ended` too if terminal;
+ * - live to terminal: `ended`;
+ * - terminal to a later terminal with other content (status, info): `corrected`, id
+ *   `<type>:<id>:corrected:<event id>`, so the last change of an ended entity always carries its
+ *   final state whatever the arrival order;
+ * - egress, live, a newer phase or version: `egress.updated`.
+ */
+export function changesFor(old: EntityItem | undefined, next: EntityItem): ChangeDraft[] {
+  if (old !== undefined && old.rev >= next.rev) return [];
+  const ref = refOf(next);
+  if (next.entityType === 'egress_start_failure') {
+    if (old !== undefined) return [];
+    const roomRef = compact({ type: 'room', id: next.roomSid as string, roomSid: next.roomSid as string, roomName: next.roomName as string | undefined }) as EntityRef;
+    return [{ changeId: `room:${next.roomSid as string}:egress_start_failed:${next.entityId}`, detailType: 'egress.start_failed', entity: roomRef, old: null, new: view(next) }];
+  }
+  const type = next.entityType;
+  if (old === undefined) {
     // A terminal event for an unseen entity implies its start: publishing it keeps the set of
     // changes the same whichever of the entity's events arrives first.
-    const { type, id, ...refKeys } = ref;
-    const startView = item.terminal ? { ...refKeys, entityType: type, entityId: id, status: projection.startStatus, implied: true } : view(item);
-    changes.push({ changeId: changeId(ref, 'started'), detailType: START_TYPE[ref.type], entity: ref, old: null, new: startView });
-    if (item.terminal) changes.push({ changeId: changeId(ref, 'ended'), detailType: endType(item), entity: ref, old: startView, new: view(item) });
-    return { write: true, changes };
+    const { type: _type, id, ...refKeys } = ref;
+    const startView = next.terminal ? { ...refKeys, entityType: type, entityId: id, status: START_STATUS[type], implied: true } : view(next);
+    const changes: ChangeDraft[] = [{ changeId: changeId(ref, 'started'), detailType: START_TYPE[type], entity: ref, old: null, new: startView }];
+    if (next.terminal) changes.push({ changeId: changeId(ref, 'ended'), detailType: endType(next), entity: ref, old: startView, new: view(next) });
+    return changes;
   }
-  if (current.terminal) return { write: true, changes };
-  if (item.terminal) {
-    changes.push({ changeId: changeId(ref, 'ended'), detailType: endType(item), entity: ref, old: view(current), new: view(item) });
-    return { write: true, changes };
+  if (old.terminal) {
+    if (terminalContent(old) === terminalContent(next)) return [];
+    return [{ changeId: changeId(ref, 'corrected', next.lastEventId), detailType: `${type}.corrected`, entity: ref, old: view(old), new: view(next) }];
   }
-  const currentSignificance = current.rev.split('.').slice(0, 2).join('.');
-  if (ref.type === 'egress' && projection.significance > currentSignificance) {
-    changes.push({
-      changeId: changeId(ref, 'updated', item.status, BigInt(projection.significance.split('.')[1]).toString()),
-      detailType: 'egress.updated',
-      entity: ref,
-      old: view(current),
-      new: view(item),
-    });
+  if (next.terminal) return [{ changeId: changeId(ref, 'ended'), detailType: endType(next), entity: ref, old: view(old), new: view(next) }];
+  const significance = significanceOf(next.rev);
+  if (type === 'egress' && significance > significanceOf(old.rev)) {
+    return [
+      {
+        changeId: changeId(ref, 'updated', next.status, BigInt(significance.split('.')[1]).toString()),
+        detailType: 'egress.updated',
+        entity: ref,
+        old: view(old),
+        new: view(next),
+      },
+    ];
   }
-  return { write: true, changes };
+  return [];
+}
+
+/**
+ * Compares an event's projection with the stored item (absent: never seen): whether the
+ * processor's conditional write would store it, and the changes the stream would then carry.
+ */
+export function decide(current: EntityItem | undefined, projection: Projection): Decision {
+  const { item } = projection;
+  if (current !== undefined && current.rev >= item.rev) return { write: false, changes: [] };
+  return { write: true, changes: changesFor(current, item) };
 }

@@ -10,6 +10,8 @@ export const TABLE_SCHEMA = {
   sortKey: 'sk',
   /** Epoch seconds; DynamoDB TTL deletes housekeeping items some time after this instant. */
   ttlAttribute: 'expiresAt',
+  /** The table's stream: every entity write with the item before and after, the change feed's source. */
+  streamViewType: 'NEW_AND_OLD_IMAGES',
   indexes: {
     /**
      * Sparse "open" index: an entity has `gsi1pk`/`gsi1sk` only while it is not terminal, so a
@@ -38,6 +40,8 @@ export function createTableInput(tableName: string) {
   return {
     TableName: tableName,
     BillingMode: 'PAY_PER_REQUEST' as const,
+    // The change feed: the publisher turns each entity write (old and new image) into its changes.
+    StreamSpecification: { StreamEnabled: true, StreamViewType: TABLE_SCHEMA.streamViewType },
     AttributeDefinitions: KEY_ATTRIBUTES.map((name) => ({ AttributeName: name, AttributeType: 'S' as const })),
     KeySchema: [
       { AttributeName: TABLE_SCHEMA.partitionKey, KeyType: 'HASH' as const },
@@ -61,8 +65,19 @@ export const keys = {
   track: (trackSid: string) => ({ pk: `TRACK#${trackSid}`, sk: 'TRACK' }),
   egress: (egressId: string) => ({ pk: `EGRESS#${egressId}`, sk: 'EGRESS' }),
   ingress: (ingressId: string, sessionId: string) => ({ pk: `INGRESS#${ingressId}`, sk: `SESSION#${sessionId}` }),
+  /** An event that changed no entity and must not be lost: an unknown type, or one rejected for good. */
   eventRecord: (eventId: string) => ({ pk: `EVENT#${eventId}`, sk: 'EVENT' }),
-  outbox: (eventId: string, changeId: string) => ({ pk: `EVENT#${eventId}`, sk: `OUTBOX#${changeId}` }),
+  /**
+   * Evidence for the reconciler (lambda/reconcile/evidence.ts), one item per room (sort key: room
+   * sid): a webhook of that room reached us `LATE_ARRIVAL_MS` or more after LiveKit created it, so
+   * it sat in LiveKit's serial room queue close to MaxAge and its neighbours may have been dropped.
+   * Written by the processor only for late events (nothing in the common case); no `entityType`,
+   * so it makes no change on the feed. Carries `expiresAt`.
+   */
+  lateArrivalsPk: 'EVIDENCE#LATE',
+  lateArrival: (roomSid: string) => ({ pk: 'EVIDENCE#LATE', sk: roomSid }),
+  /** A LiveKit auto-egress that failed to start (no egress id): a record under its room. */
+  egressStartFailure: (roomSid: string, eventId: string) => ({ pk: `ROOM#${roomSid}`, sk: `EGRESS_START_FAILED#${eventId}` }),
 
   /** `gsi1pk` values of the open index. Room names can contain `#`, so they only ever end a key. */
   activeRoomsPk: 'ROOMS#ACTIVE',
@@ -85,3 +100,13 @@ export const keys = {
   reconcilePendingPk: 'RECONCILE#PENDING',
   reconcilePending: (repairId: string) => ({ pk: 'RECONCILE#PENDING', sk: repairId }),
 } as const;
+
+/**
+ * A webhook that reached ingest at least this long after its `createdAt` counts as late: two thirds
+ * of LiveKit's default MaxAge (30 s; livekit/protocol webhook/resource_url_notifier.go), the age at
+ * which the events queued behind it in its room's queue start being dropped.
+ */
+export const LATE_ARRIVAL_MS = 20_000;
+
+/** How long a late-arrival evidence item is kept (seconds): long enough for the next runs to see it. */
+export const LATE_ARRIVAL_TTL_SECONDS = 24 * 3600;

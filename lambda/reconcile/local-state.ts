@@ -23,9 +23,9 @@ export interface LocalParticipant {
   readonly roomSid: string;
   readonly roomName: string;
   readonly rev: string;
-  /** `participant.kind` as stored (protojson name; STANDARD when absent). */
+  /** `participant.kind` as stored in `participantKind` (protojson name; STANDARD when absent). */
   readonly kind: string;
-  /** The stored event's id and `createdAt` (s): with its processing record, how late it arrived. */
+  /** The stored event's id and `createdAt` (s). */
   readonly lastEventId?: string;
   readonly lastEventCreatedAt?: number;
 }
@@ -93,8 +93,8 @@ export async function loadLocalState(ddb: DynamoDBDocumentClient, tableName: str
             Segment: segment,
             TotalSegments: SCAN_SEGMENTS,
             FilterExpression: 'entityType IN (:room, :participant, :track, :egress, :ingress)',
-            ProjectionExpression: 'entityType, entityId, roomSid, roomName, participantSid, #identity, #status, rev, sessionId, lastEventId, lastEventCreatedAt, #info.#kind',
-            ExpressionAttributeNames: { '#identity': 'identity', '#status': 'status', '#info': 'info', '#kind': 'kind' },
+            ProjectionExpression: 'entityType, entityId, roomSid, roomName, participantSid, #identity, #status, rev, sessionId, lastEventId, lastEventCreatedAt, participantKind',
+            ExpressionAttributeNames: { '#identity': 'identity', '#status': 'status' },
             ExpressionAttributeValues: { ':room': 'room', ':participant': 'participant', ':track': 'track', ':egress': 'egress', ':ingress': 'ingress' },
             ExclusiveStartKey,
           }),
@@ -125,7 +125,7 @@ export async function loadLocalState(ddb: DynamoDBDocumentClient, tableName: str
         roomSid: String(item.roomSid),
         roomName: String(item.roomName),
         rev: String(item.rev),
-        kind: String((item.info as { kind?: unknown } | undefined)?.kind ?? 'STANDARD'),
+        kind: typeof item.participantKind === 'string' ? item.participantKind : 'STANDARD',
         ...lastEvent(item),
       };
       const list = participantsByRoom.get(participant.roomSid) ?? [];
@@ -178,42 +178,6 @@ export async function getEntity(ddb: DynamoDBDocumentClient, tableName: string, 
 export async function existingTrackSids(ddb: DynamoDBDocumentClient, tableName: string, trackSids: readonly string[]): Promise<Set<string>> {
   const found = await existingItems(ddb, tableName, trackSids.map((sid) => keys.track(sid)));
   return new Set(trackSids.filter((sid) => found.has(itemKey(keys.track(sid)))));
-}
-
-/**
- * When each of these events reached us, in ms: the processing record's `receivedAt` (the ingest's
- * receipt time, when the processor keeps it) else its `processedAt` (docs/state-model.md). Events
- * without a record (or with neither field) are left out.
- */
-export async function eventArrivals(ddb: DynamoDBDocumentClient, tableName: string, eventIds: readonly string[]): Promise<Map<string, number>> {
-  const arrivals = new Map<string, number>();
-  const unique = [...new Set(eventIds)];
-  for (let start = 0; start < unique.length; start += 100) {
-    let requestKeys: Record<string, unknown>[] | undefined = unique.slice(start, start + 100).map((id) => ({ ...keys.eventRecord(id) }));
-    for (let round = 0; requestKeys && requestKeys.length > 0 && round < 8; round++) {
-      if (round > 0) await new Promise((resolve) => setTimeout(resolve, 50 * round));
-      const output = await ddb.send(
-        new BatchGetCommand({
-          RequestItems: { [tableName]: { Keys: requestKeys, ProjectionExpression: 'eventId, processedAt, receivedAt' } },
-        }),
-      );
-      for (const item of output.Responses?.[tableName] ?? []) {
-        const at = toMs(item.receivedAt) ?? toMs(item.processedAt);
-        if (typeof item.eventId === 'string' && at !== undefined) arrivals.set(item.eventId, at);
-      }
-      requestKeys = output.UnprocessedKeys?.[tableName]?.Keys as Record<string, unknown>[] | undefined;
-    }
-  }
-  return arrivals;
-}
-
-function toMs(value: unknown): number | undefined {
-  if (typeof value === 'number' && Number.isFinite(value)) return value;
-  if (typeof value === 'string' && value !== '') {
-    const n = /^\d+$/.test(value) ? Number(value) : Date.parse(value);
-    return Number.isFinite(n) ? n : undefined;
-  }
-  return undefined;
 }
 
 /** Which of these egress ids have an item at all (live or terminal). */

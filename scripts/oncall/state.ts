@@ -6,7 +6,7 @@
  * Compare with LiveKit (`lk room list`, `lk room participants list <room>`, `lk egress list`) to
  * see what the reconciler will repair.
  */
-import type { EntityItem } from '../../lambda/process/state-model';
+import { EntityItem, entityInfo } from '../../lambda/process/state-model';
 import { listActiveRooms, listOpenEgresses, listRoomParticipants } from '../../lambda/process/queries';
 import { CommandSpec, OncallTarget, ParsedArgs, resolveTarget, runMain, UsageError } from './target';
 
@@ -48,7 +48,7 @@ export async function queryState(target: OncallTarget, query: StateQuery): Promi
 
 /** One line per entity: what on-call reads first. */
 export function summarize(item: EntityItem): Record<string, unknown> {
-  const info = item.info ?? {};
+  const info = entityInfo(item);
   const pick = (...names: string[]) => Object.fromEntries(names.filter((n) => info[n] !== undefined).map((n) => [n, info[n]]));
   return {
     id: item.entityId,

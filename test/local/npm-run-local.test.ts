@@ -2,8 +2,8 @@ import { ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { getEventRecord } from '../../lambda/process/queries';
+import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
+import { keys } from '../../lambda/process/table-schema';
 import { eventually } from '../support/e2e';
 import { fixture, signWebhook } from '../support/livekit-signing';
 
@@ -109,10 +109,16 @@ describe('npm run local', () => {
     const ddb = DynamoDBDocumentClient.from(
       new DynamoDBClient({ endpoint: ready.dynamodbEndpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } }),
     );
-    // Applied: the processing record is written and its outbox drained (changes published).
-    const view = await eventually(() => getEventRecord({ ddb, tableName: ready.tableName }, 'EV_jT6Y4xyzXsjM'), (v) => v.record !== undefined && v.pendingChanges.length === 0);
-    expect(view.record).toEqual(expect.objectContaining({ eventType: 'track_unpublished' }));
-    expect(lines.some((line) => line.includes('"state change published"') && line.includes('"changeId":"track:TR_AMNTtQxevMRbsr:ended"'))).toBe(true);
+    // Applied: the track's item names the event; its change came through the table's stream to the bus.
+    const item = await eventually(
+      async () => (await ddb.send(new GetCommand({ TableName: ready.tableName, Key: keys.track('TR_AMNTtQxevMRbsr'), ConsistentRead: true }))).Item,
+      (value) => value !== undefined,
+    );
+    expect(item).toEqual(expect.objectContaining({ lastEventId: 'EV_jT6Y4xyzXsjM', lastEventType: 'track_unpublished', status: 'UNPUBLISHED' }));
+    await eventually(
+      () => lines.some((line) => line.includes('"state change published"') && line.includes('"changeId":"track:TR_AMNTtQxevMRbsr:ended"')),
+      (published) => published,
+    );
     ddb.destroy();
   });
 

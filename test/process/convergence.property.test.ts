@@ -11,12 +11,19 @@
  *      in, which depends on arrival order, so it is not compared);
  *   3. no change id is published twice in one delivery;
  *   4. the in-state changes (egress.updated) of any delivery are a subset of the in-order ones:
- *      an update that arrives after a later state is not published, never invented.
- * Against DynamoDB Local, through the processor's batch entry point.
+ *      an update that arrives after a later state is not published, never invented;
+ *   5. for every entity that ended, the last change published for it carries its final state
+ *      (status and LiveKit info): entities get several terminal events with different content
+ *      (an egress FAILED then COMPLETE, a participant left then aborted with a higher version, a
+ *      room finished twice), and the one that wins is on the feed last in every order.
+ * Events carry edge-case characters and keys (`constructor`, `__proto__`, U+FFFE, emoji) in
+ * identities, names, metadata and attributes. Against DynamoDB Local, through the processor's
+ * batch entry point; the changes come from the table's stream through the real publisher.
  */
 import fc from 'fast-check';
 import { createProcessor } from '../../lambda/process/processor';
-import { MemoryPublisher, StateChange } from '../../lambda/process/publisher';
+import type { StateChange } from '../../lambda/process/publisher';
+import { EntityItem } from '../../lambda/process/state-model';
 import type { WebhookEvent } from '../../lambda/process/webhook-event';
 import { DynamoDbLocal, startDynamoDbLocal } from '../../local/engines/dynamodb-local';
 import {
@@ -30,6 +37,7 @@ import {
   trackUnpublished,
 } from '../support/livekit-events';
 import { entityState, memoryLogger } from '../support/state';
+import { startChangeFeed } from './change-feed-harness';
 
 let engine: DynamoDbLocal;
 beforeAll(async () => {
@@ -46,10 +54,12 @@ const lifecycle = fc.constantFrom('start-end', 'start-end', 'start-only', 'end-o
 
 const historySpec = fc.record({
   room: lifecycle,
+  finishTwice: fc.boolean(),
   participants: fc.array(
     fc.record({
-      identity: fc.constantFrom('ann', 'bob', 'cat'),
-      kind: fc.constantFrom('session', 'session', 'aborted'),
+      identity: fc.constantFrom('ann', 'bob', 'constructor', '__proto__', 'emoji 😀', 'non\uFFFEchar'),
+      kind: fc.constantFrom('session', 'session', 'aborted', 'left-then-aborted'),
+      odd: fc.boolean(),
       life: lifecycle,
       tracks: fc.array(lifecycle, { maxLength: 2 }),
     }),
@@ -60,6 +70,8 @@ const historySpec = fc.record({
       updates: fc.subarray(['EGRESS_ACTIVE', 'EGRESS_ENDING'] as const),
       started: fc.boolean(),
       end: fc.option(fc.constantFrom(...TERMINAL_EGRESS), { nil: undefined }),
+      // A later terminal event with other content (FAILED, then COMPLETE ten seconds later).
+      laterEnd: fc.option(fc.constantFrom(...TERMINAL_EGRESS), { nil: undefined }),
       // LiveKit has sent egress_ended twice for one egress, with different event ids.
       endTwice: fc.boolean(),
     }),
@@ -67,6 +79,18 @@ const historySpec = fc.record({
   ),
 });
 type HistorySpec = typeof historySpec extends fc.Arbitrary<infer T> ? T : never;
+
+/**
+ * Keys and characters LiveKit passes through from apps (participant attributes and metadata are
+ * app-defined strings): object keys that are JavaScript built-ins, a noncharacter, an emoji.
+ */
+const ODD_ATTRIBUTES: Record<string, unknown> = JSON.parse(
+  JSON.stringify({ constructor: 'c', toString: 't', hasOwnProperty: 'h', '\uFFFE': '\uFFFF', 'emoji 😀': '🎉' }).replace(/^\{/, '{"__proto__":{"polluted":"yes"},'),
+);
+const withOddFields = (event: WebhookEvent): WebhookEvent => ({
+  ...event,
+  participant: { ...event.participant, name: 'N\uFFFE 😀', metadata: '{"constructor":{"prototype":1},"x":"\uFFFF"}', attributes: ODD_ATTRIBUTES },
+});
 
 interface History {
   readonly events: WebhookEvent[];
@@ -87,6 +111,7 @@ function buildHistory(spec: HistorySpec, runId: number): History {
     expected.push(`room:${room.sid}:started|room.started|ACTIVE`);
     if (life !== 'start-only') {
       ends.push(roomFinished(room, 0));
+      if (spec.finishTwice) ends.push(roomFinished(room, 0));
       expected.push(`room:${room.sid}:ended|room.finished|FINISHED`);
     }
   };
@@ -94,13 +119,21 @@ function buildHistory(spec: HistorySpec, runId: number): History {
 
   spec.participants.forEach((p, i) => {
     const participant = { sid: `PA_${i}`, identity: p.identity };
+    const odd = (event: WebhookEvent) => (p.odd ? withOddFields(event) : event);
     if (p.kind === 'aborted') {
-      events.push({ ...participantLeft(room, participant, tick(), 3), event: 'participant_connection_aborted' });
+      events.push(odd({ ...participantLeft(room, participant, tick(), 3), event: 'participant_connection_aborted' }));
       expected.push(`participant:${participant.sid}:started|participant.joined|ACTIVE`, `participant:${participant.sid}:ended|participant.connection_aborted|ABORTED`);
       return;
     }
+    if (p.kind === 'left-then-aborted') {
+      // A repair's participant_left, then LiveKit's own participant_connection_aborted with a higher version.
+      events.push(participantLeft(room, participant, tick(), 3));
+      events.push(odd({ ...participantLeft(room, participant, tick(), 4), event: 'participant_connection_aborted' }));
+      expected.push(`participant:${participant.sid}:started|participant.joined|ACTIVE`, `participant:${participant.sid}:ended|participant.left|LEFT`);
+      return;
+    }
     const joinedAt = tick();
-    if (p.life !== 'end-only') events.push(participantJoined(room, participant, joinedAt));
+    if (p.life !== 'end-only') events.push(odd(participantJoined(room, participant, joinedAt)));
     expected.push(`participant:${participant.sid}:started|participant.joined|ACTIVE`);
     p.tracks.forEach((life, t) => {
       const trackSid = `TR_${i}_${t}`;
@@ -113,7 +146,7 @@ function buildHistory(spec: HistorySpec, runId: number): History {
       }
     });
     if (p.life !== 'start-only') {
-      events.push(participantLeft(room, participant, tick(), 5, undefined, joinedAt));
+      events.push(odd(participantLeft(room, participant, tick(), 5, undefined, joinedAt)));
       expected.push(`participant:${participant.sid}:ended|participant.left|LEFT`);
     }
   });
@@ -129,6 +162,7 @@ function buildHistory(spec: HistorySpec, runId: number): History {
       events.push(ended);
       if (e.endTwice) events.push({ ...ended, id: `${ended.id}x` });
       expected.push(`egress:${egressId}:ended|egress.ended|${e.end}`);
+      if (e.laterEnd) events.push(egressEvent('egress_ended', room, egressId, e.laterEnd, tick() + 10));
     }
   });
 
@@ -138,6 +172,7 @@ function buildHistory(spec: HistorySpec, runId: number): History {
 }
 
 const isLifecycle = (change: StateChange) => /:(started|ended)$/.test(change.changeId);
+const isCorrection = (change: StateChange) => /:corrected:/.test(change.changeId);
 const lifecycleKey = (change: StateChange) =>
   `${change.changeId}|${change.detailType}|${change.detailType === 'egress.started' ? '*' : change.new.status}`;
 /**
@@ -146,37 +181,43 @@ const lifecycleKey = (change: StateChange) =>
  */
 const fullKey = (change: StateChange) =>
   JSON.stringify([change.changeId, change.detailType, change.entity, change.changeId.endsWith(':started') ? '*' : change.new.status]);
+/**
+ * Which terminal event's content an ended change carries depends on which arrived first when an
+ * entity has several (the feed then corrects it, see 5.); its identity does not.
+ */
+const identityKey = (change: StateChange) => JSON.stringify([change.changeId, change.entity, change.changeId.endsWith(':started') ? change.detailType : '*']);
 
 async function deliver(records: WebhookEvent[][], options: { recordConcurrency: number }) {
   const tableName = await engine.createStateTable();
-  const publisher = new MemoryPublisher();
+  const feed = startChangeFeed(engine, tableName);
   const processor = createProcessor({
     ddb: engine.documentClient,
     tableName,
-    publisher,
     logger: memoryLogger('error').logger,
     eventRecordTtlDays: 30,
     recordConcurrency: options.recordConcurrency,
   });
-  // As SQS would: a record reported failed comes back in a later batch. The only failures allowed
-  // are the transient ones concurrency causes (a duplicate meeting its twin's outbox mid-publish).
-  let pending = records;
-  for (let round = 0; pending.length > 0; round++) {
-    expect(round).toBeLessThan(5);
-    const retry: WebhookEvent[] = [];
-    for (const batch of pending) {
-      const results = await processor.processRecords(batch.map((event) => sqsRecord(event)));
-      results.forEach((result, i) => {
-        if (!result.error) return;
-        expect(['OutboxLeasedError', 'ContentionError']).toContain(result.error.name);
-        retry.push(batch[i]);
-      });
-    }
-    pending = retry.length > 0 ? [retry] : [];
+  // One conditional write per event: no read-decide-write race is left, so no record may fail.
+  for (const batch of records) {
+    const results = await processor.processRecords(batch.map((event) => sqsRecord(event)));
+    expect(results.filter((result) => result.error || result.outcome === 'rejected')).toEqual([]);
   }
+  await feed.drain();
+  await feed.stop();
+  expect(feed.source.failures).toEqual([]);
   const state = await entityState(engine.documentClient, tableName);
   await engine.deleteTable(tableName);
-  return { state, changes: publisher.published };
+  return { state, changes: [...feed.published] };
+}
+
+/** 5. The last change published for each ended entity carries the entity's final status and info. */
+function expectLastChangeIsFinal(run: { state: Record<string, unknown>[]; changes: StateChange[] }) {
+  for (const item of run.state as EntityItem[]) {
+    if (!item.terminal) continue;
+    const id = item.entityType === 'ingress' ? `${item.entityId}#${item.sessionId as string}` : item.entityId;
+    const last = run.changes.filter((change) => change.changeId.startsWith(`${item.entityType}:${id}:`)).at(-1);
+    expect(last && { changeId: last.changeId, status: last.new.status, info: JSON.stringify(last.new.info) }).toEqual({ changeId: last?.changeId, status: item.status, info: item.info });
+  }
 }
 
 let runId = 0;
@@ -214,7 +255,7 @@ test('any order with duplicates converges to the in-order state and publishes th
       expect(permuted.state).toEqual(inOrder.state);
 
       // 2. The same lifecycle changes, and exactly those the history implies.
-      const lifecycleOf = (changes: StateChange[]) => changes.filter(isLifecycle).map(fullKey).sort();
+      const lifecycleOf = (changes: StateChange[]) => changes.filter(isLifecycle).map(identityKey).sort();
       expect(lifecycleOf(permuted.changes)).toEqual(lifecycleOf(inOrder.changes));
       expect(inOrder.changes.filter(isLifecycle).map(lifecycleKey).sort()).toEqual(history.expectedLifecycle);
 
@@ -225,8 +266,12 @@ test('any order with duplicates converges to the in-order state and publishes th
       }
 
       // 4. In-state changes: never one the in-order delivery did not publish.
-      const inStateIds = new Set(inOrder.changes.filter((c) => !isLifecycle(c)).map(fullKey));
-      for (const change of permuted.changes.filter((c) => !isLifecycle(c))) expect(inStateIds).toContain(fullKey(change));
+      const inStateIds = new Set(inOrder.changes.filter((c) => !isLifecycle(c) && !isCorrection(c)).map(fullKey));
+      for (const change of permuted.changes.filter((c) => !isLifecycle(c) && !isCorrection(c))) expect(inStateIds).toContain(fullKey(change));
+
+      // 5. The feed ends on the final state of every ended entity, in both deliveries.
+      expectLastChangeIsFinal(inOrder);
+      expectLastChangeIsFinal(permuted);
     }),
     { numRuns: 100 },
   );

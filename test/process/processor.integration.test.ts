@@ -1,13 +1,18 @@
 /**
- * The processor against DynamoDB Local, fed real SQS event shapes. The first test goes through the
- * Lambda handler module itself (env, module-scope clients, EventBridge mocked at the SDK); the rest
- * call the processor factory the handler wraps, with an in-memory publisher.
+ * The processor against DynamoDB Local, fed real SQS event shapes, and the change feed its writes
+ * make (the table's stream, polled as Lambda does, into the real publisher). The first test goes
+ * through both Lambda handler modules themselves (env, module-scope clients, EventBridge mocked at
+ * the SDK); the rest call the factories the handlers wrap, with an in-memory bus.
  */
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { mockClient } from 'aws-sdk-client-mock';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { createProcessor } from '../../lambda/process/processor';
-import { MemoryPublisher, StateChange } from '../../lambda/process/publisher';
+import type { StateChange } from '../../lambda/process/publisher';
+import type { StreamRecordLike } from '../../lambda/publish/change-feed';
+import { DynamoDbStreamSource } from '../../local/dynamodb-stream-source';
+import { LOCAL_REGION } from '../../local/engines/dynamodb-local';
+import { startChangeFeed, stopChangeFeeds, withFeed } from './change-feed-harness';
 import { getEventRecord, listActiveRooms, listIdentitySessions, listOpenEgresses, listPublishedTracks, listRoomParticipants } from '../../lambda/process/queries';
 import { DynamoDbLocal, LOCAL_CREDENTIALS, startDynamoDbLocal } from '../../local/engines/dynamodb-local';
 import {
@@ -27,6 +32,7 @@ let engine: DynamoDbLocal;
 beforeAll(async () => {
   engine = await startDynamoDbLocal();
 });
+afterEach(stopChangeFeeds);
 afterAll(async () => {
   await engine?.stop();
 });
@@ -37,11 +43,11 @@ const alice = { sid: 'PA_alice1', identity: 'alice' };
 
 async function setup() {
   const tableName = await engine.createStateTable();
-  const publisher = new MemoryPublisher();
   const { logger, lines } = memoryLogger();
-  const processor = createProcessor({ ddb: engine.documentClient, tableName, publisher, logger, eventRecordTtlDays: 30 });
+  const feed = startChangeFeed(engine, tableName);
+  const processor = withFeed(createProcessor({ ddb: engine.documentClient, tableName, logger, eventRecordTtlDays: 30 }), feed);
   const target = { ddb: engine.documentClient, tableName };
-  return { tableName, publisher, lines, processor, target };
+  return { tableName, publisher: feed, lines, processor, target };
 }
 
 const ids = (changes: readonly StateChange[]) => changes.map((change) => change.changeId).sort();
@@ -54,13 +60,12 @@ describe('the Lambda handler', () => {
     eventBridge.restore();
   });
 
-  test('applies the real LiveKit fixture from an SQS event and puts its changes on the configured bus', async () => {
+  test('the process handler applies the real LiveKit fixture; the publish handler puts its changes on the configured bus', async () => {
     const tableName = await engine.createStateTable();
     Object.assign(process.env, {
       TABLE_NAME: tableName,
       EVENT_BUS_NAME: 'state-changes',
       EVENT_RECORD_TTL_DAYS: '30',
-      OUTBOX_LEASE_SECONDS: '30',
       LOG_LEVEL: 'error',
       AWS_REGION: 'us-east-1',
       AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
@@ -68,13 +73,38 @@ describe('the Lambda handler', () => {
       AWS_ENDPOINT_URL_DYNAMODB: engine.endpoint,
     });
     eventBridge.on(PutEventsCommand).resolves({ FailedEntryCount: 0, Entries: [{ EventId: 'e1' }, { EventId: 'e2' }] });
-    // Required only now: the handler reads its environment at module scope, as in Lambda.
+    // Required only now: the handlers read their environment at module scope, as in Lambda.
     const { handler } = require('../../lambda/process/handler') as { handler: (event: SQSEvent) => Promise<SQSBatchResponse> };
+    const publish = require('../../lambda/publish/handler') as { handler: (event: { Records: StreamRecordLike[] }) => Promise<{ batchItemFailures: unknown[] }> };
     const body = fixture('livekit-track-unpublished.json').toString('utf8');
 
     const response = await handler({ Records: [sqsRecord(body)] });
-
     expect(response).toEqual({ batchItemFailures: [] });
+    expect(eventBridge.commandCalls(PutEventsCommand)).toHaveLength(0);
+
+    // The table's stream, as Lambda's event source would hand it to the publish function.
+    const responses: unknown[] = [];
+    const source = new DynamoDbStreamSource({
+      endpoint: engine.endpoint,
+      region: LOCAL_REGION,
+      credentials: LOCAL_CREDENTIALS,
+      tableName,
+      handler: async (records) => {
+        const result = await publish.handler({ Records: records });
+        responses.push(result);
+        return result as never;
+      },
+      logger: memoryLogger('error').logger,
+      pollIntervalMs: 20,
+    });
+    source.start();
+    try {
+      await source.waitUntilIdle();
+    } finally {
+      await source.stop();
+    }
+
+    expect(responses).toEqual([{ batchItemFailures: [] }]);
     const entries = eventBridge.commandCalls(PutEventsCommand).flatMap((call) => call.args[0].input.Entries ?? []);
     expect(entries.map((entry) => [entry.EventBusName, entry.Source, entry.DetailType])).toEqual([
       ['state-changes', 'livekit.webhooks', 'track.published'],
@@ -84,15 +114,14 @@ describe('the Lambda handler', () => {
     expect(ended).toMatchObject({
       changeId: 'track:TR_AMNTtQxevMRbsr:ended',
       entity: { type: 'track', id: 'TR_AMNTtQxevMRbsr', participantSid: 'PA_eU7nwP2s3FcN', roomSid: 'RM_nHPUfmxXrHry' },
-      new: { status: 'UNPUBLISHED' },
+      new: { status: 'UNPUBLISHED', info: { sid: 'TR_AMNTtQxevMRbsr' } },
       eventId: 'EV_jT6Y4xyzXsjM',
       eventType: 'track_unpublished',
       source: 'webhook',
       occurredAt: '2026-02-17T18:11:47.000Z',
     });
-    const record = await getEventRecord({ ddb: engine.documentClient, tableName }, 'EV_jT6Y4xyzXsjM');
-    expect(record.record).toMatchObject({ outcome: 'applied', changeIds: ['track:TR_AMNTtQxevMRbsr:started', 'track:TR_AMNTtQxevMRbsr:ended'] });
-    expect(record.pendingChanges).toEqual([]);
+    // An applied event leaves no record of its own: the entity names it.
+    expect((await getEventRecord({ ddb: engine.documentClient, tableName }, 'EV_jT6Y4xyzXsjM')).record).toBeUndefined();
   });
 });
 
@@ -132,7 +161,7 @@ describe('processing', () => {
 
     const again = await processor.processRecords([sqsRecord(joined), sqsRecord(joined)]);
 
-    expect(again.map((r) => r.outcome)).toEqual(['duplicate', 'duplicate']);
+    expect(again.map((r) => r.outcome)).toEqual(['stale', 'stale']);
     expect(publisher.published).toHaveLength(1);
     expect(await entityState(engine.documentClient, tableName)).toEqual(before);
   });
@@ -211,15 +240,20 @@ describe('processing', () => {
     expect(JSON.parse(record!.body as string)).toMatchObject({ job: { id: 'AJ_1' } });
   });
 
-  test('a body that is not an event fails only its own record, logged at error level with its message id', async () => {
-    const { processor, lines } = await setup();
+  test('a body that can never apply is rejected once: recorded with its reason, logged at error level, acknowledged', async () => {
+    const { processor, lines, target } = await setup();
     const bad = sqsRecord('{"hello":', { messageId: 'msg-bad' });
     const noEntity = sqsRecord({ id: 'EV_noroom', event: 'room_started', createdAt: String(T0) }, { messageId: 'msg-noroom' });
 
     const response = await processor.processBatch([sqsRecord(roomStarted(room, T0)), bad, noEntity]);
+    const again = await processor.processRecords([noEntity]);
 
-    expect(response.batchItemFailures).toEqual([{ itemIdentifier: 'msg-bad' }, { itemIdentifier: 'msg-noroom' }]);
-    expect(lines.filter((line) => line.level === 'error').map((line) => line.messageId)).toEqual(['msg-bad', 'msg-noroom']);
+    // Not retried: no retry can make them apply (they would only reach the DLQ after five tries).
+    expect(response.batchItemFailures).toEqual([]);
+    expect(again.map((r) => r.outcome)).toEqual(['rejected']);
+    expect(lines.filter((line) => line.level === 'error').map((line) => line.messageId)).toEqual(['msg-bad', 'msg-noroom', 'msg-noroom']);
+    expect((await getEventRecord(target, 'message:msg-bad')).record).toMatchObject({ outcome: 'rejected', reason: 'body is not JSON', body: '{"hello":' });
+    expect((await getEventRecord(target, 'EV_noroom')).record).toMatchObject({ outcome: 'rejected', reason: 'room_started without room.sid', eventType: 'room_started' });
   });
 
   test('events from the reconciler are published as such', async () => {

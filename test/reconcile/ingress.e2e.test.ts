@@ -5,7 +5,7 @@
  * against the simulator's API, and a proxy in front of our endpoint fails chosen events so that
  * LiveKit drops them (the simulator records exactly which). timeScale 0.01 (MaxAge 300 ms); grace 1 s.
  */
-import { getEventRecord } from '../../lambda/process/queries';
+import { entityInfo } from '../../lambda/process/state-model';
 import { keys } from '../../lambda/process/table-schema';
 import type { RunReport } from '../../lambda/reconcile/reconciler';
 import type { LocalPipeline } from '../../local/local-pipeline';
@@ -30,7 +30,7 @@ async function session(pipeline: LocalPipeline, ingressId: string, resourceId: s
   return (await entityState(pipeline)).find((item) => item.pk === key.pk && item.sk === key.sk);
 }
 
-/** Delivers LiveKit's own (late) event straight to our endpoint; resolves with its processing record. */
+/** Delivers LiveKit's own (late) event straight to our endpoint; resolves with what the processor did with it. */
 async function deliverLate(pipeline: LocalPipeline, event: { id: string; body: string }) {
   const response = await fetch(pipeline.webhookUrl, {
     method: 'POST',
@@ -38,11 +38,8 @@ async function deliverLate(pipeline: LocalPipeline, event: { id: string; body: s
     body: event.body,
   });
   expect(response.status).toBe(200);
-  const view = await eventually(
-    () => getEventRecord({ ddb: pipeline.documentClient, tableName: pipeline.tableName }, event.id),
-    (v) => v.record !== undefined,
-  );
-  return view.record;
+  await pipeline.waitUntilProcessed([event.id]);
+  return pipeline.processed.get(event.id);
 }
 
 describe('ingress reconciliation against the LiveKit simulator', () => {
@@ -65,7 +62,7 @@ describe('ingress reconciliation against the LiveKit simulator', () => {
       expect(repaired).toEqual(
         expect.objectContaining({ entityId: ingress.ingressId, sessionId: resourceId, status: 'ACTIVE', terminal: false, lastEventType: 'ingress_started', lastEventId: expect.stringMatching(/^RC_/) }),
       );
-      expect(repaired!.info).toEqual(expect.objectContaining({ ingressId: ingress.ingressId, roomName: 'studio', state: expect.objectContaining({ status: 'ENDPOINT_PUBLISHING', resourceId }) }));
+      expect(entityInfo(repaired!)).toEqual(expect.objectContaining({ ingressId: ingress.ingressId, roomName: 'studio', state: expect.objectContaining({ status: 'ENDPOINT_PUBLISHING', resourceId }) }));
       // The INGRESS participant's join was dropped too, and is repaired by the participant diff.
       await eventually(async () => (await entityState(pipeline)).some((item) => item.entityType === 'participant' && item.identity === 'obs' && item.status === 'ACTIVE'), Boolean);
       await eventually(async () => h.missed(), (total) => total >= 2);
@@ -113,7 +110,7 @@ describe('ingress reconciliation against the LiveKit simulator', () => {
       expect(ended).toEqual(expect.objectContaining({ status: 'ENDED', terminal: true, lastEventType: 'ingress_ended', lastEventId: expect.stringMatching(/^RC_/) }));
       // The stored session, marked ended as LiveKit reports it (ListIngress still lists this session, INACTIVE).
       const [truth] = sim.ingress({ ingressId: ingress.ingressId });
-      const state = (ended!.info as { state: Record<string, unknown> }).state;
+      const state = (entityInfo(ended!) as { state: Record<string, unknown> }).state;
       expect(state).toEqual(expect.objectContaining({ resourceId, endedAt: truth.state!.endedAt.toString(), updatedAt: truth.state!.updatedAt.toString() }));
       expect(state).not.toHaveProperty('status'); // ENDPOINT_INACTIVE, the zero value
       expect((await entityState(pipeline)).filter((item) => item.entityType === 'ingress')).toHaveLength(1);

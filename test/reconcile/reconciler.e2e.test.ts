@@ -117,12 +117,8 @@ describe('the reconciler against the LiveKit simulator', () => {
           body: real.body,
         });
         expect(response.status).toBe(200);
-        const { getEventRecord } = await import('../../lambda/process/queries');
-        const record = await eventually(
-          () => getEventRecord({ ddb: pipeline.documentClient, tableName: pipeline.tableName }, real.id),
-          (view) => view.record !== undefined,
-        );
-        expect(record.record).toEqual(expect.objectContaining({ outcome: 'stale' }));
+        await pipeline.waitUntilProcessed([real.id]);
+        expect(pipeline.processed.get(real.id)).toEqual(expect.objectContaining({ outcome: 'stale' }));
         expect(await entityState(pipeline)).toEqual(before);
         expect(pipeline.changes.filter((change) => change.changeId === `egress:${egressId}:ended`)).toHaveLength(1);
       } finally {

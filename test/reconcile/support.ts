@@ -238,6 +238,8 @@ export async function startHarness(engines: Engines, options: HarnessOptions = {
     pipeline: p,
     async converged(timeoutMs = 20_000) {
       await eventually(async () => [truthView(sim), await localView(p.documentClient, p.tableName)] as const, ([truth, local]) => sameState(truth, local), timeoutMs);
+      // Changes follow the state through the table's stream: wait until they are published too.
+      await p.changeFeed.waitUntilIdle(timeoutMs);
     },
     missed: (eventType) => p.metrics.sum(METRIC.missedEvents, 0, eventType ? { EventType: eventType } : {}),
     async stop() {
@@ -250,4 +252,5 @@ export async function startHarness(engines: Engines, options: HarnessOptions = {
 
 /** Entity items (the reconciler's own RECONCILE# bookkeeping left out). */
 export const entityState = async (pipeline: LocalPipeline) =>
-  (await allItems(pipeline.documentClient, pipeline.tableName)).filter((item) => !String(item.pk).startsWith('RECONCILE#'));
+  // After the change feed caught up, so `pipeline.changes` matches the state read here.
+  (await pipeline.changeFeed.waitUntilIdle(), await allItems(pipeline.documentClient, pipeline.tableName)).filter((item) => !String(item.pk).startsWith('RECONCILE#'));

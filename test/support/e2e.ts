@@ -39,7 +39,7 @@ export async function eventually<T>(read: () => Promise<T> | T, done: (value: T)
 
 /** Resolves when every one of `eventIds` is applied in `pipeline`'s state table. */
 export function allApplied(pipeline: LocalPipeline, eventIds: readonly string[], timeoutMs = 30_000): Promise<void> {
-  return waitUntilApplied(target(pipeline), eventIds, timeoutMs);
+  return waitUntilApplied(pipeline, eventIds, timeoutMs);
 }
 
 export interface FlakyProxyOptions {

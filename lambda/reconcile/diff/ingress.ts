@@ -16,6 +16,7 @@ import { isNotFound } from '../livekit-api';
 import { existingIngressSessions, getEntity, ingressSessionKey, LocalIngressSession } from '../local-state';
 import { ingressEndedRepair, ingressFromStored, ingressSessionId, ingressStartedRepair, repairId } from '../repairs';
 import { DiffContext, pool } from './context';
+import { entityInfo } from '../../process/state-model';
 
 const INGRESS_LIVE = new Set([IngressState_Status.ENDPOINT_BUFFERING, IngressState_Status.ENDPOINT_PUBLISHING]);
 
@@ -92,7 +93,7 @@ function observeEnded(ctx: DiffContext, session: LocalIngressSession, key: strin
     build: async () => {
       const item = await getEntity(ctx.ddb, ctx.tableName, keys.ingress(session.ingressId, session.sessionId));
       if (!item || item.terminal) return undefined;
-      const stored = ingressFromStored(item.info, session.ingressId);
+      const stored = ingressFromStored(entityInfo(item), session.ingressId);
       if (ingressSessionId(stored) !== session.sessionId) {
         // The repair would land on another session item: never guess.
         ctx.logger.warn('stored ingress session does not name its own session; its end cannot be repaired', { ingressId: session.ingressId, sessionId: session.sessionId });

@@ -13,6 +13,7 @@ import { keys } from '../../process/table-schema';
 import { getEntity, LocalParticipant } from '../local-state';
 import { participantJoinedRepair, participantLeftRepair, Repair, repairId, roomFromStored } from '../repairs';
 import type { DiffContext } from './context';
+import { entityInfo } from '../../process/state-model';
 
 /** Participants of rooms ListRooms does not list: each one's `participant_left` was missed. */
 export function diffOrphanParticipants(ctx: DiffContext, remoteBySid: ReadonlyMap<string, Room>): void {
@@ -69,11 +70,11 @@ export function compareRoomParticipants(ctx: DiffContext, room: Room, remote: re
 async function leftRepair(ctx: DiffContext, room: Room, participant: LocalParticipant): Promise<Repair | undefined> {
   const item = await getEntity(ctx.ddb, ctx.tableName, keys.participant(participant.sid));
   if (!item || item.terminal) return undefined;
-  return participantLeftRepair(room, { sid: participant.sid, identity: participant.identity, info: item.info }, ctx.nowSeconds());
+  return participantLeftRepair(room, { sid: participant.sid, identity: participant.identity, info: entityInfo(item) }, ctx.nowSeconds());
 }
 
 /** The room as we stored it (any state), else just its sid and name (a room we never saw). */
 export async function storedRoom(ctx: DiffContext, roomSid: string, roomName: string): Promise<Room> {
   const stored = await getEntity(ctx.ddb, ctx.tableName, keys.room(roomSid));
-  return roomFromStored(stored?.info, roomSid, roomName);
+  return roomFromStored(stored ? entityInfo(stored) : undefined, roomSid, roomName);
 }

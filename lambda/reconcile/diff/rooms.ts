@@ -9,6 +9,7 @@ import { keys } from '../../process/table-schema';
 import { getEntity } from '../local-state';
 import { repairId, roomFinishedRepair, roomStartedRepair } from '../repairs';
 import type { DiffContext } from './context';
+import { entityInfo } from '../../process/state-model';
 
 export function diffRooms(ctx: DiffContext, remoteBySid: ReadonlyMap<string, Room>): void {
   ctx.check('rooms');
@@ -36,7 +37,7 @@ export function diffRooms(ctx: DiffContext, remoteBySid: ReadonlyMap<string, Roo
       build: async () => {
         const stored = await getEntity(ctx.ddb, ctx.tableName, keys.room(room.sid));
         if (!stored || stored.terminal) return undefined;
-        return roomFinishedRepair({ sid: room.sid, name: room.name, info: stored.info }, ctx.nowSeconds());
+        return roomFinishedRepair({ sid: room.sid, name: room.name, info: entityInfo(stored) }, ctx.nowSeconds());
       },
     });
   }

@@ -14,6 +14,7 @@ import { keys } from '../../process/table-schema';
 import { existingTrackSids, getEntity, LocalTrack } from '../local-state';
 import { Repair, repairId, trackFromStored, trackRepair } from '../repairs';
 import type { DiffContext } from './context';
+import { entityInfo } from '../../process/state-model';
 
 /** Local published tracks by room sid (a track item names its room). */
 export function tracksByRoom(tracksByParticipant: ReadonlyMap<string, readonly LocalTrack[]>): Map<string, LocalTrack[]> {
@@ -84,7 +85,7 @@ function observeUnpublished(ctx: DiffContext, room: { readonly sid: string; read
     build: async (): Promise<Repair | undefined> => {
       const item = await getEntity(ctx.ddb, ctx.tableName, keys.track(track.sid));
       if (!item || item.terminal) return undefined;
-      return trackRepair('track_unpublished', room, { sid: track.participantSid, identity: track.identity ?? String(item.identity ?? '') }, trackFromStored(item.info, track.sid), ctx.nowSeconds());
+      return trackRepair('track_unpublished', room, { sid: track.participantSid, identity: track.identity ?? String(item.identity ?? '') }, trackFromStored(entityInfo(item), track.sid), ctx.nowSeconds());
     },
   });
 }

@@ -1,0 +1,23 @@
+/**
+ * The publish Lambda: the state table's stream (new and old images) in, state changes on the
+ * EventBridge bus out, the checkpoint to retry from returned (`ReportBatchItemFailures`).
+ * Everything else is in stream-publisher.ts and change-feed.ts.
+ */
+import type { DynamoDBBatchResponse, DynamoDBStreamEvent } from 'aws-lambda';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { EventBridgePublisher } from '../process/publisher';
+import { Logger, parseLogLevel } from '../shared/logger';
+import { EmfMetricsSink } from '../shared/metrics';
+import { createStreamPublisher } from './stream-publisher';
+import type { StreamRecordLike } from './change-feed';
+
+const busName = process.env.EVENT_BUS_NAME;
+if (!busName) throw new Error('environment variable EVENT_BUS_NAME is not set');
+const logger = new Logger({ service: 'publish', level: parseLogLevel(process.env.LOG_LEVEL) });
+
+const publisher = createStreamPublisher({ bus: new EventBridgePublisher(new EventBridgeClient({}), busName), logger, metrics: new EmfMetricsSink() });
+
+export async function handler(event: DynamoDBStreamEvent): Promise<DynamoDBBatchResponse> {
+  const { batchItemFailures } = await publisher.publishRecords(event.Records as StreamRecordLike[]);
+  return { batchItemFailures };
+}
