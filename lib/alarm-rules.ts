@@ -93,7 +93,7 @@ export function alarmName(prefix: string, rule: Pick<AlarmRule, 'id'>): string {
 /**
  * p99 of `ApplyLag` (ms from the ingest's enqueue to the change applied) above which state is
  * called stale. Healthy lag is the batching window plus one batch (about 1-2 s); one failed batch
- * returns after a visibility timeout (181 s by default), so single retries push a quiet minute's
+ * returns after a visibility timeout (180 s by default), so single retries push a quiet minute's
  * p99 over any threshold below that: three consecutive minutes are required. A minute is 20x the
  * healthy lag and longer than LiveKit's own worst delivery delay (~49 s), so an app that waits
  * that long for state has lost more than any webhook retry could cost.

@@ -20,7 +20,7 @@ import { Logger } from '../shared/logger';
 import { METRIC, MetricDatum, MetricsSink } from '../shared/metrics';
 import { EventSource, MESSAGE_ATTRIBUTE } from '../shared/queue-message';
 import { EntityItem, isKnownEventType, project, Projection } from './state-model';
-import { keys, LATE_ARRIVAL_MS, LATE_ARRIVAL_TTL_SECONDS } from './table-schema';
+import { keys, LATE_ARRIVAL_MAX_MS, LATE_ARRIVAL_MS, LATE_ARRIVAL_TTL_SECONDS } from './table-schema';
 import { InvalidEventError, parseWebhookEvent, WebhookEvent } from './webhook-event';
 
 export interface ProcessorOptions {
@@ -169,7 +169,7 @@ export function createProcessor(options: ProcessorOptions): Processor {
     if (!roomSid || item.lastEventCreatedAt === undefined || !Number.isFinite(receivedAt) || receivedAt <= 0) return;
     // `createdAt` has a resolution of one second: count the lateness from the end of that second.
     const lateMs = receivedAt - (item.lastEventCreatedAt + 1) * 1000;
-    if (lateMs < LATE_ARRIVAL_MS) return;
+    if (lateMs < LATE_ARRIVAL_MS || lateMs > LATE_ARRIVAL_MAX_MS) return;
     try {
       await ddb.send(
         new PutCommand({

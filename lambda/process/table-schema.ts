@@ -108,5 +108,13 @@ export const keys = {
  */
 export const LATE_ARRIVAL_MS = 20_000;
 
+/**
+ * Lateness beyond this is not a congested room queue: LiveKit drops what waited MaxAge (30 s by
+ * default, raised by few operators) and retries for about 15 s more (go-retryablehttp backoff
+ * 1+2+4+8 s). An event hours older than its arrival is a replay, a redrive of a stored message
+ * with a fresh receipt time, or a clock problem, and says nothing about its room's recent events.
+ */
+export const LATE_ARRIVAL_MAX_MS = 10 * 60_000;
+
 /** How long a late-arrival evidence item is kept (seconds): long enough for the next runs to see it. */
 export const LATE_ARRIVAL_TTL_SECONDS = 24 * 3600;

@@ -7,6 +7,7 @@
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { mockClient } from 'aws-sdk-client-mock';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { createProcessor } from '../../lambda/process/processor';
 import type { StateChange } from '../../lambda/process/publisher';
 import type { StreamRecordLike } from '../../lambda/publish/change-feed';
@@ -283,4 +284,26 @@ describe('processing', () => {
     expect(publisher.published.filter((c) => c.changeId === 'egress:EG_hot:ended')).toHaveLength(1);
     expect(publisher.published.filter((c) => c.changeId === 'egress:EG_hot:started')).toHaveLength(1);
   });
+
+  test('a webhook that reached ingest 20 s to 10 min after its createdAt leaves late-arrival evidence for its room; one on time, or hours old (a replay), leaves none', async () => {
+    const { tableName, processor } = await setup();
+    const nowSeconds = Math.floor(Date.now() / 1000);
+    const late = { sid: 'RM_late', name: 'late-room' };
+    const onTime = { sid: 'RM_ontime', name: 'on-time-room' };
+    const replayed = { sid: 'RM_replayed', name: 'replayed-room' };
+    await processor.processBatch([
+      sqsRecord(participantJoined(late, alice, nowSeconds - 25)),
+      sqsRecord(participantJoined(onTime, { sid: 'PA_bob1', identity: 'bob' }, nowSeconds - 2)),
+      sqsRecord(participantJoined(replayed, { sid: 'PA_carol1', identity: 'carol' }, nowSeconds - 6 * 3600)),
+      // A repair is synthesized now from LiveKit's API: never evidence, whatever its createdAt.
+      sqsRecord(participantJoined(late, { sid: 'PA_dave1', identity: 'dave' }, nowSeconds - 25), { source: 'reconciler' }),
+    ]);
+    const evidence = (await engine.documentClient.send(new QueryCommand({ TableName: tableName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': 'EVIDENCE#LATE' } }))).Items ?? [];
+    expect(evidence.map((item) => item.sk)).toEqual(['RM_late']);
+    expect(evidence[0]).toMatchObject({ roomSid: 'RM_late', roomName: 'late-room', createdAt: nowSeconds - 25 });
+    expect(evidence[0].lateMs).toBeGreaterThanOrEqual(20_000);
+    // Not an entity: no change on the feed, no entityType.
+    expect(evidence[0].entityType).toBeUndefined();
+  });
 });
+
