@@ -46,6 +46,8 @@ export class PipelineStack extends Stack {
       deadLetterQueue: this.eventQueue.deadLetterQueue,
       reconcileFunction: this.reconciler.function,
       reconcileLogGroup: this.reconciler.function.logGroup,
+      publisherFunction: this.processing.publisherFunction,
+      publisherDeadLetterQueue: this.processing.publisherDeadLetterQueue,
     });
 
     new CfnOutput(this, 'WebhookUrl', {

@@ -28,7 +28,8 @@ describe('encryption at rest and explicit retention', () => {
 
   it('encrypts every queue and sets its retention', () => {
     const queues = resources(template, 'AWS::SQS::Queue');
-    expect(queues).toHaveLength(2);
+    // The event queue, its DLQ, and the stream publisher's on-failure queue.
+    expect(queues).toHaveLength(3);
     for (const { p } of queues) {
       expect(p.SqsManagedSseEnabled === true || p.KmsMasterKeyId !== undefined).toBe(true);
       expect(p.MessageRetentionPeriod).toBeGreaterThan(0);

@@ -107,22 +107,22 @@ describe('Event queue', () => {
         maxReceiveCount: 3,
       },
       MessageRetentionPeriod: 7 * 86400,
-      // 6 x the 20 s function timeout + the 1 s batching window
-      VisibilityTimeout: 121,
+      // 6 x the 20 s function timeout + the batching window (0 s by default)
+      VisibilityTimeout: 120,
       SqsManagedSseEnabled: true,
     });
     template.hasResourceProperties('AWS::SQS::Queue', { MessageRetentionPeriod: 14 * 86400, SqsManagedSseEnabled: true });
   });
 
-  it('sets SQS\'s largest message size (1 MiB) on both queues explicitly, so a queue created under the old 256 KiB default is raised', () => {
-    const queues = Object.values<any>(template.findResources('AWS::SQS::Queue'));
-    expect(queues).toHaveLength(2);
-    for (const queue of queues) expect(queue.Properties.MaximumMessageSize).toBe(1_048_576);
+  it('sets SQS\'s largest message size (1 MiB) on both event queues explicitly, so a queue created under the old 256 KiB default is raised', () => {
+    const eventQueues = [stack.eventQueue.queue, stack.eventQueue.deadLetterQueue].map((queue) => stack.getLogicalId(queue.node.defaultChild as CfnElement));
+    const queues = template.findResources('AWS::SQS::Queue');
+    for (const id of eventQueues) expect(queues[id].Properties.MaximumMessageSize).toBe(1_048_576);
   });
 
-  it('denies every request that is not over TLS, on both queues', () => {
+  it('denies every request that is not over TLS, on every queue (the event queue, its DLQ, the publisher\'s on-failure queue)', () => {
     const policies = template.findResources('AWS::SQS::QueuePolicy');
-    expect(Object.keys(policies)).toHaveLength(2);
+    expect(Object.keys(policies)).toHaveLength(Object.keys(template.findResources('AWS::SQS::Queue')).length);
     for (const policy of Object.values(policies) as any[]) {
       expect(policy.Properties.PolicyDocument.Statement).toContainEqual(
         expect.objectContaining({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),

@@ -94,6 +94,9 @@ describe('Monitoring construct', () => {
     ['runbook-reconciler-errors', 'ticket', 'AWS/Lambda', 'Errors', () => fnDimension(reconcile), 'Sum', 60, 1, 'GreaterThanOrEqualToThreshold', 3, 2, 'notBreaching'],
     ['runbook-reconciler-heartbeat-missing', 'ticket', 'LiveKitWebhooks', 'ReconcileHeartbeat', () => undefined, 'Sum', 60, 1, 'LessThanThreshold', 3, 3, 'breaching'],
     ['runbook-api-throttling', 'ticket', 'LiveKitWebhooks', 'ApiThrottledRequests', () => undefined, 'Sum', 60, 10, 'GreaterThanOrEqualToThreshold', 3, 2, 'notBreaching'],
+    // The stack passes its stream publisher, so its two alarms exist.
+    ['runbook-publisher-dlq-not-empty', 'page', 'AWS/SQS', 'ApproximateNumberOfMessagesVisible', () => queueDimension(stack.processing.publisherDeadLetterQueue), 'Maximum', 60, 1, 'GreaterThanOrEqualToThreshold', 1, 1, 'notBreaching'],
+    ['runbook-publisher-errors', 'ticket', 'AWS/Lambda', 'Errors', () => fnDimension(stack.processing.publisherFunction), 'Sum', 60, 1, 'GreaterThanOrEqualToThreshold', 5, 3, 'notBreaching'],
   ];
   /** Alarms on a metric math expression rather than one metric. */
   const mathAlarms = ['runbook-api-5xx'];
@@ -116,13 +119,13 @@ describe('Monitoring construct', () => {
     }
   });
 
-  it('pages for missed events, DLQ, queue age, lag, ingest 5xx and API 5xx; tickets for the rest', () => {
+  it('pages for missed events, DLQ, queue age, lag, ingest 5xx, API 5xx and the publisher DLQ; tickets for the rest', () => {
     const pages = Object.values(template.findResources('AWS::CloudWatch::Alarm'))
       .map((a: any) => a.Properties)
       .filter((a) => JSON.stringify(a.AlarmActions) === JSON.stringify([pageTopic]))
       .map((a) => a.AlarmName)
       .sort();
-    expect(pages).toEqual(['lkw-prod-api-5xx', 'lkw-prod-apply-lag', 'lkw-prod-dlq-not-empty', 'lkw-prod-ingest-5xx', 'lkw-prod-missed-events', 'lkw-prod-queue-oldest-message-age']);
+    expect(pages).toEqual(['lkw-prod-api-5xx', 'lkw-prod-apply-lag', 'lkw-prod-dlq-not-empty', 'lkw-prod-ingest-5xx', 'lkw-prod-missed-events', 'lkw-prod-publisher-dlq-not-empty', 'lkw-prod-queue-oldest-message-age']);
   });
 
   it('counts an empty keys secret as "not configured", never as an enqueue failure (which pages)', () => {
@@ -174,7 +177,7 @@ describe('Monitoring construct', () => {
 
   it('creates no reconciler errors or heartbeat alarm without a reconcile function (a heartbeat nobody sends would page forever)', () => {
     const { template: plain } = synthMonitoringAlone();
-    plain.resourceCountIs('AWS::CloudWatch::Alarm', expected.length + mathAlarms.length - 2);
+    plain.resourceCountIs('AWS::CloudWatch::Alarm', expected.length + mathAlarms.length - 4); // no reconciler (2) and no publisher (2) given
     const names = Object.values(plain.findResources('AWS::CloudWatch::Alarm')).map((a: any) => a.Properties.MetricName);
     expect(names).toContain('MissedEvents');
     expect(names).not.toContain('ReconcileHeartbeat');

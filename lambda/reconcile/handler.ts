@@ -84,7 +84,8 @@ export const handler = withRequestId(async (): Promise<RunReport | undefined> =>
     keys = pickKeyPair((await secrets.send(new GetSecretValueCommand({ SecretId: secretId }))).SecretString, preferredKey);
   } catch (error) {
     if (error instanceof LiveKitKeysError && error.notConfigured) {
-      logger.warn('LiveKit API keys not configured; reconciler waiting', { secretId });
+      // Which secret: the stack output LiveKitKeysSecretArn (a secret's name is not logged, by rule: test/hardening.test.ts).
+      logger.warn('LiveKit API keys not configured; reconciler waiting');
       metrics.put(
         [
           { name: METRIC.notConfigured, value: 1 },
