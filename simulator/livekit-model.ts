@@ -234,8 +234,13 @@ const EGRESS_ACTIVE_STATES = EGRESS_LIVE_STATUSES;
 
 /** livekit/protocol `livekit/livekit_egress.go` `EndReason*` constants. */
 const END_REASON = { api: 'StopEgress API', sourceClosed: 'Source closed', failure: 'Failure' } as const;
-/** livekit/protocol `livekit/livekit_egress.go` `MsgStoppedBeforeStarted`. */
-const MSG_STOPPED_BEFORE_STARTED = 'Stop called before pipeline could start';
+/**
+ * livekit/protocol `livekit/livekit_egress.go` `MsgStartNotReceived`. A STARTING room-composite
+ * egress is waiting for its start signal when it is stopped: `SendEOS` sets `MsgStoppedBeforeStarted`
+ * and stops the pipeline, whose stop hook breaks `c.stopped`, and the start wait in `Run` then sets
+ * `SetAborted(MsgStartNotReceived)` last (livekit/egress `pkg/pipeline/controller.go`).
+ */
+const MSG_START_NOT_RECEIVED = 'Start signal not received';
 /** psrpc's `ErrNoResponse` text: no egress worker answered the launch request. */
 const AUTO_EGRESS_LAUNCH_ERROR = 'no response from servers';
 
@@ -445,7 +450,7 @@ export class LiveKitModel {
    * receiver may see egress_ended before or after room_finished. The room going away closes the
    * egress's source: livekit/egress `pkg/pipeline/controller.go` `SendEOS(EndReasonSrcClosed)` sets
    * details "End reason: Source closed", then a STARTING egress is ABORTED (`SetAborted`, error
-   * "Stop called before pipeline could start", code 412: egress_ended only), an ACTIVE one goes
+   * "Start signal not received", code 412: egress_ended only), an ACTIVE one goes
    * ENDING (egress_updated) then COMPLETE, an ENDING one COMPLETE.
    */
   endRoom(roomName: string): Room {
@@ -603,13 +608,13 @@ export class LiveKitModel {
 
   /**
    * livekit/egress `pkg/pipeline/controller.go` `SendEOS(reason)`: details "End reason: <reason>";
-   * STARTING → ABORTED (`SetAborted(MsgStoppedBeforeStarted)`, no ENDING update); ACTIVE → ENDING
+   * STARTING → ABORTED (`SetAborted`, error `MSG_START_NOT_RECEIVED`, no ENDING update); ACTIVE → ENDING
    * (egress_updated) then `activeEnd`; ENDING → `activeEnd`. Returns the ENDING or ABORTED snapshot.
    */
   private endEgress(info: EgressInfo, reason: string, activeEnd: EgressStatus): EgressInfo {
     if (info.status === EgressStatus.EGRESS_STARTING) {
       info.details = endReasonDetails(reason);
-      info.error = MSG_STOPPED_BEFORE_STARTED;
+      info.error = MSG_START_NOT_RECEIVED;
       info.errorCode = 412;
       this.finishEgress(info, EgressStatus.EGRESS_ABORTED);
       return info.clone();

@@ -58,7 +58,7 @@ describe('the pipeline against LiveKit event shapes from its source', () => {
       await sim.idle();
       expect(droppedByType(sim)).toEqual({ egress_ended: 1 });
       const lost = sim.parsedEvents('egress_ended')[0].egressInfo!;
-      expect(lost).toEqual(expect.objectContaining({ egressId, details: 'End reason: Source closed', error: 'Stop called before pipeline could start' }));
+      expect(lost).toEqual(expect.objectContaining({ egressId, details: 'End reason: Source closed', error: 'Start signal not received' }));
 
       await h.converged();
       const egress = (await entityState(pipeline)).find((item) => item.entityId === egressId);

@@ -63,7 +63,7 @@ describe('LiveKitSimulator: lifecycle realities', () => {
     ]);
     expect(of(starting.egressId)[1].egressInfo).toMatchObject({
       details: 'End reason: Source closed',
-      error: 'Stop called before pipeline could start',
+      error: 'Start signal not received',
       errorCode: 412,
     });
     expect(of(starting.egressId)[1].egressInfo.endedAt).toMatch(/^\d{19}$/);
