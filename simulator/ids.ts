@@ -18,6 +18,10 @@ export const ID_PREFIX = {
   /** An RTMP ingress session (`IngressState.resourceId`, protoutils.RTMPResourcePrefix). */
   rtmpResource: 'RT_',
   event: 'EV_',
+  /** livekit/protocol `utils/guid/id.go` AgentJobPrefix, AgentDispatchPrefix, AgentWorkerPrefix. */
+  agentJob: 'AJ_',
+  agentDispatch: 'AD_',
+  agentWorker: 'AW_',
 } as const;
 
 export type IdKind = keyof typeof ID_PREFIX;

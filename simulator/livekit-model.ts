@@ -16,6 +16,11 @@ import {
   IngressInfo,
   IngressState,
   IngressState_Status,
+  Job,
+  JobState,
+  JobStatus,
+  JobType,
+  ParticipantEgressRequest,
   ParticipantInfo,
   ParticipantInfo_Kind,
   ParticipantInfo_State,
@@ -25,6 +30,7 @@ import {
   TimedVersion,
   TrackInfo,
   TrackSource,
+  TrackEgressRequest,
   TrackType,
   WebhookEvent,
 } from '@livekit/protocol';
@@ -91,11 +97,19 @@ export interface LiveKitModelOptions {
   readonly notify: (event: WebhookEvent) => void;
   readonly random?: RandomSource;
   /**
-   * What an active room-composite egress ends with when its room is deleted. docs/livekit-delivery.md does not
-   * settle it; the egress service finishes the recording when the room goes away, so COMPLETE is
-   * the default, and ABORTED is available to test a receiver against both.
+   * What an ACTIVE room-composite egress ends with when its room is deleted. Default
+   * `EGRESS_COMPLETE`, what LiveKit does (livekit/egress `pkg/pipeline/controller.go`: the room
+   * ending closes the source, `SendEOS(EndReasonSrcClosed)` moves ACTIVE to ENDING, then the
+   * pipeline finishes COMPLETE). `EGRESS_ABORTED` is a deliberate deviation, to test a receiver
+   * against both. A STARTING egress ends ABORTED either way (`SendEOS`: STARTING → `SetAborted`).
    */
   readonly egressStatusOnRoomEnd?: EgressEndStatusName;
+  /**
+   * Emit `agent_job_started` / `agent_job_ended` around each AGENT participant's session
+   * (livekit/protocol `webhook/consts.go`, `WebhookEvent.job`). Open-source livekit-server never
+   * sends them (livekit/livekit has no `EventAgentJob*` sender); LiveKit Cloud may. Default off.
+   */
+  readonly agentJobEvents?: boolean;
   /** Close a room this long after its last participant left (LiveKit's departure timeout); unset = never. */
   readonly closeEmptyRoomsAfterMs?: number;
   /** Scheduler for the empty-room timer, so the owner can cancel it on stop. */
@@ -125,6 +139,24 @@ export interface CreateRoomOptions {
   readonly metadata?: string;
   readonly emptyTimeout?: number;
   readonly departureTimeout?: number;
+  /**
+   * The room's auto egress (`CreateRoomRequest.egress`: `participant` and/or `tracks`) fails to
+   * launch (no egress worker answers). LiveKit then sends `egress_ended` with status
+   * EGRESS_FAILED, the launch error, and NO `egressId` (livekit/livekit `pkg/rtc/egress.go`
+   * `StartParticipantEgress` / `StartTrackEgress`; launched from `pkg/rtc/room.go`
+   * `onTrackPublished`: participant egress on a participant's first published track, track egress
+   * on each track of a non-EGRESS participant). A successful auto egress is not modelled.
+   */
+  readonly failingAutoEgress?: FailingAutoEgress;
+}
+
+export interface FailingAutoEgress {
+  /** `AutoParticipantEgress` is configured. */
+  readonly participant?: boolean;
+  /** `AutoTrackEgress` is configured. */
+  readonly track?: boolean;
+  /** The launch error; default psrpc's answer when no egress worker takes the request. */
+  readonly error?: string;
 }
 
 export interface JoinOptions {
@@ -141,6 +173,12 @@ export interface PublishTrackOptions {
 
 export interface RoomCompositeEgressOptions {
   readonly layout?: string;
+  /**
+   * Stay EGRESS_STARTING (only `egress_started`) until `activateEgress`: a room-composite egress
+   * waits for its web page's start signal before going ACTIVE (livekit/egress
+   * `pkg/pipeline/controller.go`, "waiting for start signal").
+   */
+  readonly awaitStartSignal?: boolean;
   /** The request as a client sent it (Twirp path); the scenario path builds one from `layout`. */
   readonly request?: RoomCompositeEgressRequest;
 }
@@ -164,6 +202,8 @@ interface ParticipantState {
   state: ParticipantInfo_State;
   version: number;
   readonly tracks: Map<string, TrackState>;
+  /** The agent job this AGENT participant runs, when `agentJobEvents` is on. */
+  job?: Job;
 }
 
 interface RoomState {
@@ -175,6 +215,9 @@ interface RoomState {
   readonly departureTimeout: number;
   /** Keyed by identity: LiveKit allows one session per identity and room. */
   readonly participants: Map<string, ParticipantState>;
+  readonly failingAutoEgress?: FailingAutoEgress;
+  /** Identities that have published in this room (`Room.hasPublished`: participant egress launches once). */
+  readonly hasPublished: Set<string>;
   cancelCloseTimer?: () => void;
 }
 
@@ -188,6 +231,23 @@ export interface EndedRoom {
 const ENABLED_CODECS = ['audio/opus', 'audio/red', 'video/VP8', 'video/H264', 'video/VP9', 'video/AV1'];
 
 const EGRESS_ACTIVE_STATES = EGRESS_LIVE_STATUSES;
+
+/** livekit/protocol `livekit/livekit_egress.go` `EndReason*` constants. */
+const END_REASON = { api: 'StopEgress API', sourceClosed: 'Source closed', failure: 'Failure' } as const;
+/**
+ * livekit/protocol `livekit/livekit_egress.go` `MsgStartNotReceived`. A STARTING room-composite
+ * egress is waiting for its start signal when it is stopped: `SendEOS` sets `MsgStoppedBeforeStarted`
+ * and stops the pipeline, whose stop hook breaks `c.stopped`, and the start wait in `Run` then sets
+ * `SetAborted(MsgStartNotReceived)` last (livekit/egress `pkg/pipeline/controller.go`).
+ */
+const MSG_START_NOT_RECEIVED = 'Start signal not received';
+/** psrpc's `ErrNoResponse` text: no egress worker answered the launch request. */
+const AUTO_EGRESS_LAUNCH_ERROR = 'no response from servers';
+
+/** livekit/protocol `EgressInfo.SetEndReason`. */
+function endReasonDetails(reason: string): string {
+  return `End reason: ${reason}`;
+}
 
 export class LiveKitModel {
   private readonly rooms = new Map<string, RoomState>();
@@ -218,6 +278,8 @@ export class LiveKitModel {
       emptyTimeout: opts.emptyTimeout ?? 300,
       departureTimeout: opts.departureTimeout ?? 20,
       participants: new Map(),
+      hasPublished: new Set(),
+      ...(opts.failingAutoEgress ? { failingAutoEgress: opts.failingAutoEgress } : {}),
     };
     this.rooms.set(name, room);
     this.emit('room_started', { room: this.roomInfo(room) });
@@ -241,6 +303,7 @@ export class LiveKitModel {
     room.cancelCloseTimer?.();
     room.cancelCloseTimer = undefined;
     const info = this.participantInfo(participant);
+    if (participant.kind === ParticipantInfo_Kind.AGENT && this.options.agentJobEvents && !participant.job) this.startAgentJob(room, participant);
     this.emit('participant_joined', { room: this.roomInfo(room), participant: info });
     return info;
   }
@@ -309,6 +372,7 @@ export class LiveKitModel {
     participant.tracks.set(track.sid, { info: track });
     participant.version += 1;
     this.emit('track_published', { room: this.reducedRoom(room), participant: this.reducedParticipant(participant), track: track.clone() });
+    this.launchAutoEgress(room, participant, track);
     return track.clone();
   }
 
@@ -342,37 +406,52 @@ export class LiveKitModel {
     this.egress.set(info.egressId, info);
     const starting = info.clone();
     this.emitEgress('egress_started', info);
-    info.status = EgressStatus.EGRESS_ACTIVE;
-    info.startedAt = nowNanos();
-    info.updatedAt = info.startedAt;
-    this.emitEgress('egress_updated', info);
+    if (!opts.awaitStartSignal) this.activate(info);
     return starting;
   }
 
-  /** egress_updated (EGRESS_ENDING) then egress_ended (EGRESS_COMPLETE). Returns the ENDING snapshot. */
+  /** A STARTING egress gets its start signal: EGRESS_ACTIVE (egress_updated). */
+  activateEgress(egressId: string): EgressInfo {
+    const info = this.requireEgress(egressId);
+    if (info.status !== EgressStatus.EGRESS_STARTING) throw new EgressNotActiveError(egressId, info.status);
+    this.activate(info);
+    return info.clone();
+  }
+
+  /**
+   * StopEgress, as livekit/egress `pkg/pipeline/controller.go` `SendEOS(EndReasonAPI)` handles it:
+   * ACTIVE → egress_updated (ENDING, details "End reason: StopEgress API") then egress_ended
+   * (COMPLETE); STARTING → egress_ended ABORTED. Returns the ENDING (or ABORTED) snapshot.
+   */
   stopEgress(egressId: string): EgressInfo {
     const info = this.requireEgress(egressId);
     if (!EGRESS_ACTIVE_STATES.has(info.status) || info.status === EgressStatus.EGRESS_ENDING) {
       throw new EgressNotActiveError(egressId, info.status);
     }
-    const ending = this.markEnding(info, 'stopped by request');
-    this.finishEgress(info, EgressStatus.EGRESS_COMPLETE);
-    return ending;
+    return this.endEgress(info, END_REASON.api, EgressStatus.EGRESS_COMPLETE);
   }
 
-  /** The egress fails on its own (egress_ended with EGRESS_FAILED and an error). */
+  /**
+   * The egress fails on its own: egress_ended with EGRESS_FAILED, the error, and details
+   * "End reason: Failure" unless a reason was set before (livekit/protocol `livekit/livekit_egress.go` `SetFailed`).
+   */
   failEgress(egressId: string, error = 'pipeline failure'): EgressInfo {
     const info = this.requireEgress(egressId);
     if (!EGRESS_ACTIVE_STATES.has(info.status)) throw new EgressNotActiveError(egressId, info.status);
     info.error = error;
+    if (!info.details) info.details = endReasonDetails(END_REASON.failure);
     this.finishEgress(info, EgressStatus.EGRESS_FAILED);
     return info.clone();
   }
 
   /**
    * Deletes the room (DeleteRoom, or the departure timeout): every participant leaves with
-   * ROOM_DELETED, room_finished, then each active egress of the room ends in its own queue, so a
-   * receiver may see egress_ended before or after room_finished.
+   * ROOM_DELETED, room_finished, then each live egress of the room ends in its own queue, so a
+   * receiver may see egress_ended before or after room_finished. The room going away closes the
+   * egress's source: livekit/egress `pkg/pipeline/controller.go` `SendEOS(EndReasonSrcClosed)` sets
+   * details "End reason: Source closed", then a STARTING egress is ABORTED (`SetAborted`, error
+   * "Start signal not received", code 412: egress_ended only), an ACTIVE one goes
+   * ENDING (egress_updated) then COMPLETE, an ENDING one COMPLETE.
    */
   endRoom(roomName: string): Room {
     const room = this.requireRoom(roomName);
@@ -385,11 +464,10 @@ export class LiveKitModel {
     const endStatus = EgressStatus[this.options.egressStatusOnRoomEnd ?? 'EGRESS_COMPLETE'];
     for (const info of this.egress.values()) {
       if (info.roomId !== room.sid || !EGRESS_ACTIVE_STATES.has(info.status)) continue;
-      if (info.status !== EgressStatus.EGRESS_ENDING) this.markEnding(info, 'room closed');
-      this.finishEgress(info, endStatus);
+      this.endEgress(info, END_REASON.sourceClosed, endStatus);
     }
     for (const info of this.ingress.values()) {
-      if (info.roomName === roomName && info.state?.status === IngressState_Status.ENDPOINT_PUBLISHING) this.finishIngress(info, room);
+      if (info.roomName === roomName && info.state?.status === IngressState_Status.ENDPOINT_PUBLISHING) this.finishIngress(info);
     }
     return finished;
   }
@@ -418,7 +496,9 @@ export class LiveKitModel {
       }),
     });
     this.ingress.set(ingressId, info);
-    this.emit('ingress_started', { room: this.reducedRoom(room), ingressInfo: info.clone() });
+    // livekit/livekit pkg/telemetry/events.go `IngressStarted`/`IngressEnded`: the event's room is
+    // `toMinimalRoomProto("", roomName)`, a name and NO sid (the ingress's own state.roomId has it).
+    this.emit('ingress_started', { room: new Room({ name: roomName }), ingressInfo: info.clone() });
     this.join(roomName, identity, { kind: 'INGRESS', name: info.participantName });
     return info.clone();
   }
@@ -432,7 +512,7 @@ export class LiveKitModel {
       const participant = room.participants.get(info.participantIdentity);
       if (participant) this.disconnect(room, participant, DisconnectReason.CLIENT_INITIATED);
     }
-    this.finishIngress(info, room);
+    this.finishIngress(info);
     if (room) this.scheduleCloseIfEmpty(room);
     return info.clone();
   }
@@ -519,6 +599,107 @@ export class LiveKitModel {
     this.emit(type, { room: new Room({ sid: info.roomId, name: info.roomName }), egressInfo: info.clone() });
   }
 
+  private activate(info: EgressInfo): void {
+    info.status = EgressStatus.EGRESS_ACTIVE;
+    info.startedAt = nowNanos();
+    info.updatedAt = info.startedAt;
+    this.emitEgress('egress_updated', info);
+  }
+
+  /**
+   * livekit/egress `pkg/pipeline/controller.go` `SendEOS(reason)`: details "End reason: <reason>";
+   * STARTING → ABORTED (`SetAborted`, error `MSG_START_NOT_RECEIVED`, no ENDING update); ACTIVE → ENDING
+   * (egress_updated) then `activeEnd`; ENDING → `activeEnd`. Returns the ENDING or ABORTED snapshot.
+   */
+  private endEgress(info: EgressInfo, reason: string, activeEnd: EgressStatus): EgressInfo {
+    if (info.status === EgressStatus.EGRESS_STARTING) {
+      info.details = endReasonDetails(reason);
+      info.error = MSG_START_NOT_RECEIVED;
+      info.errorCode = 412;
+      this.finishEgress(info, EgressStatus.EGRESS_ABORTED);
+      return info.clone();
+    }
+    const ending = info.status === EgressStatus.EGRESS_ENDING ? info.clone() : this.markEnding(info, endReasonDetails(reason));
+    this.finishEgress(info, activeEnd);
+    return ending;
+  }
+
+  /**
+   * A failing auto egress (`CreateRoomOptions.failingAutoEgress`), launched when a track is published
+   * (livekit/livekit `pkg/rtc/room.go` `onTrackPublished`): participant egress on the identity's first
+   * publication, track egress on every track of a participant that is not kind EGRESS. Each failure is
+   * `egress_ended` FAILED with no egress id (`pkg/rtc/egress.go`; the event's queue key is then "").
+   */
+  private launchAutoEgress(room: RoomState, participant: ParticipantState, track: TrackInfo): void {
+    const auto = room.failingAutoEgress;
+    if (!auto) return;
+    const firstPublication = !room.hasPublished.has(participant.identity);
+    room.hasPublished.add(participant.identity);
+    const error = auto.error ?? AUTO_EGRESS_LAUNCH_ERROR;
+    if (auto.participant && firstPublication) {
+      this.emitEgress(
+        'egress_ended',
+        new EgressInfo({
+          roomId: room.sid,
+          roomName: room.name,
+          status: EgressStatus.EGRESS_FAILED,
+          error,
+          request: { case: 'participant', value: new ParticipantEgressRequest({ roomName: room.name, identity: participant.identity }) },
+        }),
+      );
+    }
+    if (auto.track && participant.kind !== ParticipantInfo_Kind.EGRESS) {
+      this.emitEgress(
+        'egress_ended',
+        new EgressInfo({
+          roomId: room.sid,
+          roomName: room.name,
+          status: EgressStatus.EGRESS_FAILED,
+          error,
+          request: { case: 'track', value: new TrackEgressRequest({ roomName: room.name, trackId: track.sid }) },
+        }),
+      );
+    }
+  }
+
+  /** agent_job_started for an AGENT participant's job (JT_ROOM, JS_RUNNING); no `room` on the event. */
+  private startAgentJob(room: RoomState, participant: ParticipantState): void {
+    const now = nowNanos();
+    participant.job = new Job({
+      id: newGuid('agentJob', this.random),
+      dispatchId: newGuid('agentDispatch', this.random),
+      type: JobType.JT_ROOM,
+      room: this.reducedRoom(room),
+      agentName: participant.name || participant.identity,
+      state: new JobState({
+        status: JobStatus.JS_RUNNING,
+        startedAt: now,
+        updatedAt: now,
+        participantIdentity: participant.identity,
+        workerId: newGuid('agentWorker', this.random),
+      }),
+    });
+    this.emitJob('agent_job_started', participant.job);
+  }
+
+  /** agent_job_ended (JS_SUCCESS) once the agent's session ended. */
+  private endAgentJob(participant: ParticipantState): void {
+    const job = participant.job;
+    if (!job) return;
+    participant.job = undefined;
+    const now = nowNanos();
+    const state = job.state ?? new JobState();
+    state.status = JobStatus.JS_SUCCESS;
+    state.endedAt = now;
+    state.updatedAt = now;
+    job.state = state;
+    this.emitJob('agent_job_ended', job);
+  }
+
+  private emitJob(type: string, job: Job): void {
+    this.options.notify(new WebhookEvent({ event: type, job: job.clone() }));
+  }
+
   private markEnding(info: EgressInfo, details: string): EgressInfo {
     info.status = EgressStatus.EGRESS_ENDING;
     info.details = details;
@@ -547,13 +728,13 @@ export class LiveKitModel {
     this.emitEgress('egress_ended', info);
   }
 
-  private finishIngress(info: IngressInfo, room: RoomState | undefined): void {
+  private finishIngress(info: IngressInfo): void {
     const state = info.state ?? new IngressState();
     state.status = IngressState_Status.ENDPOINT_INACTIVE;
     state.endedAt = nowNanos();
     state.updatedAt = state.endedAt;
     info.state = state;
-    this.emit('ingress_ended', { room: new Room({ sid: room?.sid ?? state.roomId, name: info.roomName }), ingressInfo: info.clone() });
+    this.emit('ingress_ended', { room: new Room({ name: info.roomName }), ingressInfo: info.clone() });
   }
 
   private ensureRoom(name: string): RoomState {
@@ -614,6 +795,7 @@ export class LiveKitModel {
     participant.version += 1;
     const info = this.participantInfo(participant, reason);
     this.emit(wasActive ? 'participant_left' : 'participant_connection_aborted', { room: this.roomInfo(room), participant: info });
+    this.endAgentJob(participant);
     return info;
   }
 

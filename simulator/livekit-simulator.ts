@@ -47,7 +47,10 @@ export interface LiveKitSimulatorProps {
   readonly seed?: number;
   /** Latency added to every server API call, in ms. */
   readonly apiLatencyMs?: number;
+  /** What an ACTIVE egress ends with on DeleteRoom; default COMPLETE, as LiveKit (see `LiveKitModelOptions`). */
   readonly egressStatusOnRoomEnd?: EgressEndStatusName;
+  /** Emit `agent_job_started`/`agent_job_ended` around AGENT sessions (LiveKit Cloud; open source never does). Default off. */
+  readonly agentJobEvents?: boolean;
   /** Close a room this long after its last participant left; unset = only `endRoom`/DeleteRoom close rooms. */
   readonly closeEmptyRoomsAfterMs?: number;
   /** What ListParticipants answers for an unknown room (default `not_found`, as LiveKit Cloud does). */
@@ -78,6 +81,7 @@ export class LiveKitSimulator {
       notify: (event) => this.webhooks.send(event),
       random: this.random,
       ...(props.egressStatusOnRoomEnd ? { egressStatusOnRoomEnd: props.egressStatusOnRoomEnd } : {}),
+      ...(props.agentJobEvents ? { agentJobEvents: true } : {}),
       ...(props.closeEmptyRoomsAfterMs !== undefined ? { closeEmptyRoomsAfterMs: props.closeEmptyRoomsAfterMs } : {}),
       schedule: (ms, fn) => this.timers.schedule(ms, fn),
       ...(props.participantsOfUnknownRoom ? { participantsOfUnknownRoom: props.participantsOfUnknownRoom } : {}),
@@ -144,6 +148,11 @@ export class LiveKitSimulator {
 
   startRoomCompositeEgress(room: string, opts?: RoomCompositeEgressOptions): EgressInfo {
     return this.model.startRoomCompositeEgress(room, opts);
+  }
+
+  /** A STARTING egress (`awaitStartSignal`) goes ACTIVE. */
+  activateEgress(egressId: string): EgressInfo {
+    return this.model.activateEgress(egressId);
   }
 
   stopEgress(egressId: string): EgressInfo {

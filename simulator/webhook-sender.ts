@@ -12,6 +12,10 @@
  *   time it waited (time spent retrying the event itself does not count);
  * - go-retryablehttp: retry on transport errors, timeouts, 429 and 5xx except 501; backoff
  *   min * 2^attempt capped at max, `Retry-After` honoured on 429/503; any other status is "sent";
+ *   the transport errors `baseRetryPolicy` does not retry (certificate verification, "stopped after
+ *   10 redirects", invalid header, unsupported scheme) end delivery at once, the event lost;
+ * - Go's `http.Client` follows redirects (at most 10): 301/302/303 as a GET without body,
+ *   307/308 as the same POST; `Authorization` kept only on the same host;
  * - one JWT per event (`iss` = API key, 5 min, `sha256` of the exact body), reused on every retry;
  * - the project's event filter (`webhook.filter_params`, or LiveKit Cloud's webhook settings):
  *   `ResourceURLNotifier.QueueNotify` returns before queueing an event the filter does not allow
@@ -27,7 +31,14 @@ import { AccessToken } from 'livekit-server-sdk';
 import { newGuid, RandomSource } from './ids';
 import { Clock, monotonicClock, TimerSet } from './timing';
 
-export type DropReason = 'max_age' | 'max_depth' | 'retries_exhausted';
+/**
+ * Why LiveKit lost an event: too old at the front of its queue, queue full, every retry failed, or
+ * a transport error go-retryablehttp does not retry (`not_retryable`: TLS certificate verification,
+ * too many redirects, an invalid header or an unsupported scheme; hashicorp/go-retryablehttp
+ * `client.go` `baseRetryPolicy`); LiveKit then logs "failed to send webhook" and moves on
+ * (livekit/protocol `webhook/resource_url_notifier.go`).
+ */
+export type DropReason = 'max_age' | 'max_depth' | 'retries_exhausted' | 'not_retryable';
 
 /** Delivery parameters, all durations in milliseconds of real time. */
 export interface WebhookDeliveryProfile {
@@ -195,7 +206,43 @@ interface AttemptResult {
   readonly status?: number;
   readonly retryAfter?: string;
   readonly error?: string;
+  /** A transport error go-retryablehttp does not retry. */
+  readonly notRetryable?: boolean;
 }
+
+/** Go's `http.Client` default `CheckRedirect`: "stopped after 10 redirects". */
+const MAX_REDIRECTS = 10;
+
+/**
+ * Node's codes for a certificate that fails verification; Go reports all of them as
+ * `*tls.CertificateVerificationError`, which go-retryablehttp (`cert_error_go120.go` `isCertError`)
+ * does not retry.
+ */
+const CERT_ERROR_CODES: ReadonlySet<string> = new Set([
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_DECRYPT_CERT_SIGNATURE',
+  'CERT_SIGNATURE_FAILURE',
+  'CERT_NOT_YET_VALID',
+  'CERT_HAS_EXPIRED',
+  'ERROR_IN_CERT_NOT_BEFORE_FIELD',
+  'ERROR_IN_CERT_NOT_AFTER_FIELD',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'CERT_CHAIN_TOO_LONG',
+  'CERT_REVOKED',
+  'INVALID_CA',
+  'PATH_LENGTH_EXCEEDED',
+  'INVALID_PURPOSE',
+  'CERT_UNTRUSTED',
+  'CERT_REJECTED',
+  'HOSTNAME_MISMATCH',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
+/** Node's codes for a header value or name Go's transport would refuse ("invalid header field ..."). */
+const INVALID_HEADER_CODES: ReadonlySet<string> = new Set(['ERR_INVALID_CHAR', 'ERR_INVALID_HTTP_TOKEN', 'ERR_HTTP_INVALID_HEADER_VALUE']);
 
 /** livekit/protocol `webhook.EventKey`. */
 export function webhookEventKey(event: WebhookEvent): string {
@@ -292,7 +339,7 @@ export class WebhookSender {
       ...(filtered ? { filtered } : {}),
       id: event.id,
       type: event.event,
-      room: event.room?.name || event.egressInfo?.roomName || event.ingressInfo?.roomName || undefined,
+      room: event.room?.name || event.egressInfo?.roomName || event.ingressInfo?.roomName || event.job?.room?.name || undefined,
       key: webhookEventKey(event),
       body: event.toJsonString(),
       event,
@@ -372,7 +419,7 @@ export class WebhookSender {
   }
 
   stats(): WebhookSenderStats {
-    const dropReasons: Record<DropReason, number> = { max_age: 0, max_depth: 0, retries_exhausted: 0 };
+    const dropReasons: Record<DropReason, number> = { max_age: 0, max_depth: 0, retries_exhausted: 0, not_retryable: 0 };
     const byType: Record<string, TypeStats> = {};
     const typeStats = (type: string): TypeStats => (byType[type] ??= { generated: 0, delivered: 0, dropped: 0 });
     for (const e of this.generatedEvents) typeStats(e.type).generated += 1;
@@ -467,6 +514,11 @@ export class WebhookSender {
         ...(result.error !== undefined ? { error: result.error } : {}),
       };
       delivery.attempts.push(record);
+      if (result.notRetryable) {
+        this.emitter.emit('attempt', delivery, record);
+        this.drop(delivery, 'not_retryable');
+        return;
+      }
       const retry = shouldRetry(result);
       if (!retry) {
         this.emitter.emit('attempt', delivery, record);
@@ -496,43 +548,92 @@ export class WebhookSender {
     return Math.min(2 ** attempt * this.profile.retryWaitMinMs, this.profile.retryWaitMaxMs);
   }
 
-  private post(url: string, body: string, token: string): Promise<AttemptResult> {
+  /**
+   * One go-retryablehttp attempt: Go's `http.Client.Do`, redirects followed as Go does, the request
+   * timeout (Go's `Client.Timeout`) covering the whole chain.
+   */
+  private async post(url: string, body: string, token: string): Promise<AttemptResult> {
+    // Real time, not `clock`: a test's manual clock moves queue ages, never request timeouts.
+    const deadline = this.profile.requestTimeoutMs > 0 ? Date.now() + this.profile.requestTimeoutMs : undefined;
+    const origin = new URL(url);
+    let target = origin;
+    let method: 'POST' | 'GET' = 'POST';
+    for (let redirects = 0; ; redirects += 1) {
+      const remaining = deadline === undefined ? 0 : Math.max(1, deadline - Date.now());
+      const sameHost = target.hostname === origin.hostname || target.hostname.endsWith(`.${origin.hostname}`);
+      const result = await this.request(target, method, method === 'POST' ? body : undefined, sameHost ? token : undefined, remaining);
+      if (result.error !== undefined || result.location === undefined) return result;
+      // Go's redirectBehavior: 301/302/303 turn a POST into a GET without body; 307/308 resend it.
+      // Go's defaultCheckRedirect refuses the redirect once 10 requests were made.
+      if (redirects + 1 >= MAX_REDIRECTS) return { error: `Post "${url}": stopped after ${MAX_REDIRECTS} redirects`, notRetryable: true };
+      let next: URL;
+      try {
+        next = new URL(result.location, target);
+      } catch {
+        return { status: result.status ?? 0 };
+      }
+      if (next.protocol !== 'http:' && next.protocol !== 'https:') {
+        return { error: `Post "${url}": unsupported protocol scheme "${next.protocol.replace(/:$/, '')}"`, notRetryable: true };
+      }
+      if (result.status === 301 || result.status === 302 || result.status === 303) method = 'GET';
+      target = next;
+    }
+  }
+
+  private request(
+    target: URL,
+    method: 'POST' | 'GET',
+    body: string | undefined,
+    token: string | undefined,
+    timeoutMs: number,
+  ): Promise<AttemptResult & { readonly location?: string }> {
     return new Promise((resolve) => {
-      const target = new URL(url);
       const isHttps = target.protocol === 'https:';
-      const payload = Buffer.from(body, 'utf8');
+      const payload = body === undefined ? undefined : Buffer.from(body, 'utf8');
       let settled = false;
-      const finish = (result: AttemptResult): void => {
+      let req: http.ClientRequest | undefined;
+      let cancelTimeout: () => void = () => undefined;
+      const finish = (result: AttemptResult & { readonly location?: string }): void => {
         if (settled) return;
         settled = true;
         cancelTimeout();
-        this.inFlight.delete(req);
+        if (req) this.inFlight.delete(req);
         resolve(result);
       };
-      const req = (isHttps ? https : http).request(target, {
-        method: 'POST',
-        agent: isHttps ? this.httpsAgent : this.httpAgent,
-        headers: {
-          'Content-Type': 'application/webhook+json',
-          'User-Agent': this.options.userAgent ?? 'LiveKit',
-          Authorization: token,
-          'Content-Length': payload.length,
-        },
-      });
-      this.inFlight.add(req);
+      const headers: http.OutgoingHttpHeaders = { 'User-Agent': this.options.userAgent ?? 'LiveKit' };
+      if (payload) {
+        headers['Content-Type'] = 'application/webhook+json';
+        headers['Content-Length'] = payload.length;
+      }
+      if (token !== undefined) headers.Authorization = token;
+      try {
+        req = (isHttps ? https : http).request(target, { method, agent: isHttps ? this.httpsAgent : this.httpAgent, headers });
+      } catch (err) {
+        // Go refuses the request before sending it: `net/http: invalid header field value ...`.
+        const code = (err as NodeJS.ErrnoException).code ?? '';
+        finish({ error: (err as Error).message, ...(INVALID_HEADER_CODES.has(code) ? { notRetryable: true } : {}) });
+        return;
+      }
+      const sent = req;
+      this.inFlight.add(sent);
       // Go's Client.Timeout covers the whole exchange, body included.
-      const cancelTimeout =
-        this.profile.requestTimeoutMs > 0
-          ? this.timers.schedule(this.profile.requestTimeoutMs, () => req.destroy(new Error('Client.Timeout exceeded')))
-          : () => undefined;
-      req.on('response', (res) => {
+      if (timeoutMs > 0) cancelTimeout = this.timers.schedule(timeoutMs, () => sent.destroy(new Error('Client.Timeout exceeded')));
+      sent.on('response', (res) => {
         const retryAfter = res.headers['retry-after'];
+        const location = res.headers.location;
+        const status = res.statusCode ?? 0;
+        const redirect = REDIRECT_STATUSES.has(status) && typeof location === 'string' && location !== '';
         res.on('error', (err) => finish({ error: err.message }));
-        res.on('end', () => finish({ status: res.statusCode ?? 0, ...(typeof retryAfter === 'string' ? { retryAfter } : {}) }));
+        res.on('end', () =>
+          finish({ status, ...(typeof retryAfter === 'string' ? { retryAfter } : {}), ...(redirect ? { location } : {}) }),
+        );
         res.resume();
       });
-      req.on('error', (err) => finish({ error: err.message }));
-      req.end(payload);
+      sent.on('error', (err) => {
+        const code = (err as NodeJS.ErrnoException).code ?? '';
+        finish({ error: err.message, ...(CERT_ERROR_CODES.has(code) ? { notRetryable: true } : {}) });
+      });
+      sent.end(payload);
     });
   }
 
@@ -556,7 +657,10 @@ export class WebhookSender {
   }
 }
 
-/** go-retryablehttp `baseRetryPolicy`: transport errors, 429, and 5xx other than 501. */
+/** Statuses Go's `http.Client` follows when a `Location` is given (net/http `redirectBehavior`). */
+const REDIRECT_STATUSES: ReadonlySet<number> = new Set([301, 302, 303, 307, 308]);
+
+/** go-retryablehttp `baseRetryPolicy`: transport errors (but see `notRetryable`), 429, and 5xx other than 501. */
 function shouldRetry(result: AttemptResult): boolean {
   if (result.status === undefined) return true;
   if (result.status === 429) return true;

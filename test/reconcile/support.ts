@@ -195,7 +195,7 @@ export interface HarnessOptions {
   /** The LiveKit project's webhook filter (what the simulator never sends). */
   webhookFilter?: WebhookFilter;
   /** More simulator settings (page size, ListParticipants for an unknown room). */
-  simulator?: Pick<LiveKitSimulatorProps, 'apiPageSize' | 'participantsOfUnknownRoom'>;
+  simulator?: Pick<LiveKitSimulatorProps, 'apiPageSize' | 'participantsOfUnknownRoom' | 'agentJobEvents'>;
   /** Pipeline config instead of the harness's `config` (e.g. `livekit.webhookEvents`). */
   config?: PipelineConfig;
 }
