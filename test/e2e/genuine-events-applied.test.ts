@@ -235,7 +235,7 @@ describe('end to end: events LiveKit can send are applied or rejected once, neve
     ])('two egress_ended for one egress delivered %s: final state COMPLETE, last change COMPLETE', async (_name, reversed) => {
       const r = newRoom();
       const egressId = `EG_${r.sid}`;
-      const t = now() - 30;
+      const t = now() - 25; // every event within LATE_ARRIVAL_MS of now: no late-arrival evidence
       const failed = egressEvent('egress_ended', r, egressId, 'EGRESS_FAILED', t + 10);
       const complete = egressEvent('egress_ended', r, egressId, 'EGRESS_COMPLETE', t + 20);
 
@@ -255,7 +255,7 @@ describe('end to end: events LiveKit can send are applied or rejected once, neve
     ])('%s: final state ABORTED, last change ABORTED', async (_name, reversed) => {
       const r = newRoom();
       const p = { sid: `PA_${r.sid}`, identity: 'flaky' };
-      const t = now() - 30;
+      const t = now() - 25; // every event within LATE_ARRIVAL_MS of now: no late-arrival evidence
       // What the reconciler enqueues when LiveKit no longer lists a participant we hold (lambda/reconcile/repairs.ts),
       // built from the stored participant (version 3), on the same queue with source=reconciler (lambda/reconcile/enqueue.ts).
       const stored = participantJoined(r, p, t, 3).participant as Record<string, unknown>;
