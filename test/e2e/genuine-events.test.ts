@@ -12,6 +12,8 @@ import { allApplied, Engines, eventually, KEY, SECRET, startEngines, target } fr
  * HTTP to the local front door, the real ingest handler, the SQS emulator (fauxqs, which refuses
  * what SQS refuses, and also astral characters), the real processor, DynamoDB Local. Each genuine
  * event must be answered 200 and its participant appear with the exact strings LiveKit sent.
+ * Cases 3–6 (keys, events that can never apply, auto-egress start failures, the feed's final
+ * terminal state) are in genuine-events-applied.test.ts.
  */
 const config = parseConfig({ processing: { batchSize: 10, maxBatchingWindowSeconds: 0, maxConcurrency: 2 } });
 
