@@ -10,7 +10,7 @@ import { promisify } from 'node:util';
  * finite. Timings are not asserted (they belong to the benchmark, not to a test).
  */
 const root = join(__dirname, '..');
-const SECTIONS = ['ingestCpu', 'ingestHttp', 'coldStart', 'processor', 'endToEnd', 'reconciler', 'loss', 'cost'];
+const SECTIONS = ['ingestCpu', 'ingestHttp', 'coldStart', 'processor', 'endToEnd', 'reconciler', 'joinStorm', 'loss', 'cost'];
 
 interface Report {
   quick: boolean;
