@@ -8,4 +8,7 @@ module.exports = {
   transform: { '^.+\\.ts$': ['ts-jest', { diagnostics: false }] },
   // Integration suites start DynamoDB Local (a JVM) and the SQS emulator; give them room.
   testTimeout: 60_000,
+  // A test that times out never runs its `finally`: a local pipeline it started (pollers, worker
+  // threads) would keep the run alive until CI's limit. The failure is already reported; exit.
+  forceExit: true,
 };

@@ -29,7 +29,10 @@ let engines: Engines;
 beforeAll(async () => {
   engines = await startEngines();
 }, 60_000);
+/** Pipelines still running: a test that timed out never reached its `finally`. Stopped before the engines. */
+const running = new Set<() => Promise<void>>();
 afterAll(async () => {
+  for (const stop of running) await stop().catch(() => undefined);
   await engines?.stop();
 });
 
@@ -79,7 +82,13 @@ async function setup(rooms: number) {
     }),
   });
   await seed(pipeline, sim);
-  return { sim, pipeline, callStarts, stop: async () => (await pipeline.stop(), await sim.stop()) };
+  const stop = async () => {
+    running.delete(stop);
+    await pipeline.stop();
+    await sim.stop();
+  };
+  running.add(stop);
+  return { sim, pipeline, callStarts, stop };
 }
 
 /**
