@@ -4,28 +4,15 @@
  * reads the environment. The local runtime uses the same object, so local and deployed behave alike.
  */
 
+import { KNOWN_EVENT_TYPES } from '../lambda/process/state-model';
+
 export type RemovalPolicyName = 'retain' | 'destroy';
 
 /**
  * Every webhook event type LiveKit sends (livekit/protocol `webhook/events.go`; the `agent_job_*`
  * pair only from LiveKit Cloud). The values `livekit.webhookEvents` accepts.
  */
-export const LIVEKIT_WEBHOOK_EVENT_TYPES = [
-  'room_started',
-  'room_finished',
-  'participant_joined',
-  'participant_left',
-  'participant_connection_aborted',
-  'track_published',
-  'track_unpublished',
-  'egress_started',
-  'egress_updated',
-  'egress_ended',
-  'ingress_started',
-  'ingress_ended',
-  'agent_job_started',
-  'agent_job_ended',
-] as const;
+export const LIVEKIT_WEBHOOK_EVENT_TYPES = [...KNOWN_EVENT_TYPES, 'agent_job_started', 'agent_job_ended'] as const;
 
 export interface LiveKitConfig {
   /** LiveKit server URL the reconciler calls (`https://my-project.livekit.cloud`). */
