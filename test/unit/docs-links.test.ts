@@ -198,6 +198,19 @@ describe('the repository stands alone', () => {
     expect(hits).toEqual([]);
   });
 
+  it('every docs/<name>.md (and #anchor) that code, tests and scripts cite exists', () => {
+    const anchors = (path: string): Set<string> => anchorsOf(read(path));
+    const broken = files
+      .filter((path) => !path.endsWith('.md'))
+      .flatMap((path) =>
+        [...read(path).matchAll(/\bdocs\/([\w-]+\.md)(?:#([a-z0-9_-]+))?/g)]
+          .map(([, name, anchor]) => brokenLink('README.md', `docs/${name}${anchor ? `#${anchor}` : ''}`, anchors))
+          .filter((problem): problem is string => problem !== undefined)
+          .map((problem) => `${path}: ${problem}`),
+      );
+    expect(broken).toEqual([]);
+  });
+
   it('every `../shared` resolves to a folder of the repository (lambda/shared), never beside it', () => {
     const outside = files.flatMap((path) =>
       [...read(path).matchAll(/(?:\.\.\/)+shared\b/g)]
