@@ -225,6 +225,10 @@ describe('the repository stands alone', () => {
 describe('the README matches the code', () => {
   const readme = read('README.md');
 
+  it('stays short: at most 250 lines, the details in docs/', () => {
+    expect(readme.trimEnd().split('\n').length).toBeLessThanOrEqual(250);
+  });
+
   it("shows every field of `npm run local`'s ready line", () => {
     const source = read('local/local-pipeline.ts');
     const block = /readyLine:\s*\(\)\s*=>\s*JSON\.stringify\(\{([\s\S]*?)\}\)/.exec(source);
