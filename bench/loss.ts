@@ -1,5 +1,5 @@
 /**
- * Report 1 (LIVEKIT.md): one simulated LiveKit Cloud (delivery rules at 0.1x time) sends every
+ * Report 1 (docs/livekit-delivery.md, "What users reported"): one simulated LiveKit Cloud (delivery rules at 0.1x time) sends every
  * event to two receivers side by side: the naive receiver, whose in-band store write takes ~10 s
  * (scaled) on 10 % of events, every time LiveKit tries, and this pipeline (through the local front
  * door). Same simulator, same events, same timings. Then this pipeline's reconciler runs once

@@ -21,7 +21,7 @@ function markdownTable(table: Table): string {
   return lines.join('\n');
 }
 
-/** One line per section: the headline figures the README shows. */
+/** One line per section: the headline figures of latest.md's summary table. */
 export function summaryRows(report: BenchReport): Table {
   return {
     columns: ['measurement', 'result', 'goal', 'status'],

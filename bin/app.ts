@@ -6,7 +6,7 @@ import { PipelineStack } from '../lib/pipeline-stack';
 
 /**
  * The only place the CDK app reads context: the whole config as JSON under `config`, or any single
- * setting by its dotted path (`-c ingest.maxBodyBytes=32768`). See the README's configuration table.
+ * setting by its dotted path (`-c ingest.maxBodyBytes=32768`). Every setting: docs/configuration.md.
  */
 const app = new App();
 

@@ -1,7 +1,7 @@
 /**
  * Every attack the ingest handler is tested against (test/ingest/handler.test.ts runs each one
- * through the real handler), grouped by class. The README's security table is rendered from this
- * list by `attackTable()`, and a test fails when the README's copy differs: the counts there are
+ * through the real handler), grouped by class. The security table of docs/security.md is rendered from this
+ * list by `attackTable()`, and a test fails when that copy differs: the counts there are
  * the tests', not a claim.
  */
 import { bodySha256 } from '../support/livekit-signing';
@@ -106,7 +106,7 @@ const classes: Record<string, Array<Omit<Attack, 'attackClass'>>> = {
 
 export const ATTACKS: readonly Attack[] = Object.entries(classes).flatMap(([attackClass, attacks]) => attacks.map((attack) => ({ attackClass, ...attack })));
 
-/** The README's table: one row per class, with its count and the answers it got (all from `ATTACKS`). */
+/** The table of docs/security.md: one row per class, with its count and the answers it got (all from `ATTACKS`). */
 export function attackTable(): string {
   const rows = Object.entries(classes).map(([attackClass, attacks]) => {
     const answers = [...new Set(attacks.map((a) => `\`${a.status} ${a.reason}\``))].join(', ');

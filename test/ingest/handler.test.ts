@@ -140,9 +140,9 @@ describe('ingest handler: every attack gets its contract status, nothing is enqu
   });
 });
 
-describe('the README security table', () => {
+describe('the security table in docs/security.md', () => {
   it('is the one rendered from the attack list (regenerate with `npx tsx test/ingest/attacks.ts`)', () => {
-    const readme = readFileSync(join(__dirname, '..', '..', 'README.md'), 'utf8');
-    expect(readme).toContain(attackTable());
+    const securityDoc = readFileSync(join(__dirname, '..', '..', 'docs', 'security.md'), 'utf8');
+    expect(securityDoc).toContain(attackTable());
   });
 });

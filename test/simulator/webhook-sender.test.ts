@@ -262,7 +262,7 @@ describe('WebhookSender', () => {
     expect(s.deliveries({ eventId: ev.id })[0].outcome).toBe('sending');
   });
 
-  it('presets follow LIVEKIT.md: open-source 4 retries without timeout, cloud 3 retries with a 3 s timeout', () => {
+  it('presets follow docs/livekit-delivery.md: open-source 4 retries without timeout, cloud 3 retries with a 3 s timeout', () => {
     expect(resolveDeliveryProfile({})).toEqual({ maxRetries: 4, requestTimeoutMs: 0, retryWaitMinMs: 1000, retryWaitMaxMs: 30000, maxAgeMs: 30000, maxDepth: 200 });
     expect(resolveDeliveryProfile({ profile: 'cloud' })).toEqual({ ...LIVEKIT_CLOUD_PROFILE });
     expect(LIVEKIT_CLOUD_PROFILE).toMatchObject({ maxRetries: 3, requestTimeoutMs: 3000 });
