@@ -10,7 +10,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { METRIC, METRIC_NAMESPACE, MetricName } from '../lambda/shared/metrics';
+import { METRIC, METRIC_NAMESPACE, MetricName } from '../contracts/metrics';
 import { AlarmId, alarmDescription, alarmName, AlarmRule, alarmRules, AlarmSeverity } from './alarm-rules';
 import { PipelineConfig } from './config';
 

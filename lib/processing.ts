@@ -8,8 +8,8 @@ import { DynamoEventSource, SqsDlq, SqsEventSource } from 'aws-cdk-lib/aws-lambd
 import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { CHANGE_EVENT_SOURCE } from '../lambda/process/change-event';
-import { TABLE_SCHEMA } from '../lambda/process/table-schema';
+import { CHANGE_EVENT_SOURCE } from '../contracts/change-event';
+import { TABLE_SCHEMA } from '../contracts/table-schema';
 import { PipelineConfig } from './config';
 import { defaultFunctionProps } from './lambda-defaults';
 
@@ -33,7 +33,7 @@ export const PUBLISHER_RETRY_ATTEMPTS = 100;
 
 /**
  * The processing stage: the process Lambda on the event queue (partial batch failures, one
- * conditional write per event), the state table (the key schema in lambda/process/table-schema.ts,
+ * conditional write per event), the state table (the key schema in contracts/table-schema.ts,
  * a public interface) with its stream, the publisher Lambda on that stream, and the bus every
  * state change is published to, archived so consumers can replay what they missed.
  */

@@ -9,7 +9,7 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { reconcileTimings } from '../lambda/reconcile/limits';
-import { keys } from '../lambda/process/table-schema';
+import { keys } from '../contracts/table-schema';
 import { PipelineConfig } from './config';
 import { defaultFunctionProps } from './lambda-defaults';
 import { STATE_TABLE_LOGICAL_ID } from './processing';

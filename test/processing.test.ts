@@ -5,7 +5,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { DEFAULT_CONFIG, parseConfig, PipelineConfig, queueVisibilityTimeoutSeconds } from '../lib/config';
 import { RUNTIME } from '../lib/lambda-defaults';
 import { Processing, PUBLISHER_RETRY_ATTEMPTS, STATE_TABLE_LOGICAL_ID } from '../lib/processing';
-import { TABLE_SCHEMA } from '../lambda/process/table-schema';
+import { TABLE_SCHEMA } from '../contracts/table-schema';
 import { unacknowledgedNagFindings } from './support/synth';
 
 function synth(config: PipelineConfig = DEFAULT_CONFIG) {
