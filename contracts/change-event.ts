@@ -37,3 +37,6 @@ export const CHANGE_DETAIL_TYPES = [
   // An auto-egress that failed to start (no egress id), under its room.
   'egress.start_failed',
 ] as const;
+
+/** A change's `detail-type`. */
+export type ChangeDetailType = (typeof CHANGE_DETAIL_TYPES)[number];

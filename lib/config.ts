@@ -5,6 +5,7 @@
  */
 
 import { KNOWN_EVENT_TYPES } from '../lambda/process/state-model';
+import { reconcileTimings } from '../lambda/reconcile/limits';
 
 export type RemovalPolicyName = 'retain' | 'destroy';
 
@@ -289,9 +290,6 @@ export function parseConfig(input: ConfigInput = {}, options: ParseOptions = {})
     timeoutSeconds: int('processing.timeoutSeconds', p.timeoutSeconds, d.processing.timeoutSeconds, 3, 900),
     eventRecordTtlDays: int('processing.eventRecordTtlDays', p.eventRecordTtlDays, d.processing.eventRecordTtlDays, 1, 3650),
   };
-  if (processing.batchSize > 10 && processing.maxBatchingWindowSeconds < 1) {
-    problems.push('"processing.batchSize" above 10 needs "processing.maxBatchingWindowSeconds" of at least 1 (an SQS event source rule)');
-  }
 
   const r = section('reconcile');
   const reconcile: ReconcileConfig = {
@@ -337,6 +335,8 @@ export function parseConfig(input: ConfigInput = {}, options: ParseOptions = {})
     if (input.removalPolicy === 'retain' || input.removalPolicy === 'destroy') removalPolicy = input.removalPolicy;
     else problems.push(`"removalPolicy" must be "retain" or "destroy", got ${JSON.stringify(input.removalPolicy)}`);
   }
+
+  problems.push(...crossFieldProblems({ ingest, queue, processing, reconcile }));
 
   if (problems.length > 0) throw new ConfigError(problems);
   return {
@@ -385,6 +385,64 @@ function eventTypeList(path: string, raw: unknown, problems: string[]): readonly
     ok = false;
   }
   return ok ? [...(list as string[])] : undefined;
+}
+
+/**
+ * The rules between settings, in one place: `parseConfig` lists them with every other problem, and
+ * each construct checks its own slice with the same function when it is built on its own.
+ */
+export function crossFieldProblems(config: Pick<PipelineConfig, 'ingest' | 'queue' | 'processing' | 'reconcile'>): string[] {
+  return [...ingestProblems(config.ingest), ...queueProblems(config.queue), ...processingProblems(config.processing, config.queue), ...reconcileProblems(config.reconcile)];
+}
+
+/** The ingest stage's rules between settings. */
+export function ingestProblems(ingest: IngestConfig): string[] {
+  const problems: string[] = [];
+  if (ingest.throttleBurstLimit < ingest.throttleRateLimit) {
+    problems.push(`ingest.throttleBurstLimit (${ingest.throttleBurstLimit}) must be at least ingest.throttleRateLimit (${ingest.throttleRateLimit})`);
+  }
+  return problems;
+}
+
+/** The event queue's rules between settings. */
+export function queueProblems(queue: QueueConfig): string[] {
+  const problems: string[] = [];
+  // SQS keeps a message's original enqueue time when it moves to the DLQ, so a shorter DLQ
+  // retention could expire a message the moment it arrives there.
+  if (queue.dlqRetentionDays < queue.retentionDays) {
+    problems.push(`queue.dlqRetentionDays (${queue.dlqRetentionDays}) must be at least queue.retentionDays (${queue.retentionDays})`);
+  }
+  return problems;
+}
+
+/** The processing stage's rules between settings (its own, and against the queue's retention). */
+export function processingProblems(processing: ProcessingConfig, queue: QueueConfig): string[] {
+  const problems: string[] = [];
+  if (processing.batchSize > 10 && processing.maxBatchingWindowSeconds < 1) {
+    problems.push('"processing.batchSize" above 10 needs "processing.maxBatchingWindowSeconds" of at least 1 (an SQS event source rule)');
+  }
+  // Tombstones must outlive every redelivery of their event, or a late event would bring an ended
+  // entity back after its tombstone expired.
+  if (processing.eventRecordTtlDays <= queue.retentionDays + queue.dlqRetentionDays) {
+    problems.push(
+      `processing.eventRecordTtlDays (${processing.eventRecordTtlDays}) must exceed queue.retentionDays + queue.dlqRetentionDays (${queue.retentionDays + queue.dlqRetentionDays})`,
+    );
+  }
+  return problems;
+}
+
+/** The reconciler's rules between settings. */
+export function reconcileProblems(reconcile: ReconcileConfig): string[] {
+  const problems: string[] = [];
+  const { timeBudgetMs } = reconcileTimings(reconcile.intervalMinutes);
+  if (timeBudgetMs < 10_000) {
+    problems.push(`reconcile.intervalMinutes (${reconcile.intervalMinutes}) leaves a time budget of ${timeBudgetMs} ms after the SDK's worst case; at least 10 s is needed`);
+  }
+  if (reconcile.requestBudgetPerRun < 3) {
+    problems.push(`reconcile.requestBudgetPerRun (${reconcile.requestBudgetPerRun}) must be at least 3 (ListRooms, ListEgress and one ListParticipants)`);
+  }
+  if (reconcile.concurrency < 1) problems.push(`reconcile.concurrency (${reconcile.concurrency}) must be at least 1`);
+  return problems;
 }
 
 /**
