@@ -28,7 +28,7 @@ export const HANDLER_BUNDLING = {
   minify: true,
   sourceMap: true,
   target: NODE_TARGET,
-  format: OutputFormat.CJS,
+  format: 'cjs',
   externalModules: ['@aws-sdk/*'],
 } as const;
 
@@ -94,6 +94,11 @@ export function pipelineFunction(scope: Construct, id: string, name: HandlerName
     ...common,
     entry: path.join(__dirname, '..', 'lambda', name, 'handler.ts'),
     handler: 'handler',
-    bundling: { ...HANDLER_BUNDLING, externalModules: [...HANDLER_BUNDLING.externalModules], forceDockerBundling: false },
+    bundling: {
+      ...HANDLER_BUNDLING,
+      format: HANDLER_BUNDLING.format === 'cjs' ? OutputFormat.CJS : OutputFormat.ESM,
+      externalModules: [...HANDLER_BUNDLING.externalModules],
+      forceDockerBundling: false,
+    },
   });
 }
