@@ -181,8 +181,10 @@ export class LiveKitWebhookPipeline extends Construct {
   public readonly monitoring: Monitoring;
 
   constructor(scope: Construct, id: string, props: LiveKitWebhookPipelineProps) {
+    // Validated before anything joins the tree: invalid props throw and leave the scope as it was.
+    const config = resolvePipelineConfig(props);
     super(scope, id);
-    const config = (this.config = resolvePipelineConfig(props));
+    this.config = config;
     const pageTopic = props.alarmTopic;
     const ticketTopic = props.ticketTopic ?? props.alarmTopic;
 
