@@ -21,11 +21,13 @@ export interface LiveKitConfig {
   /**
    * Name or ARN of an existing Secrets Manager secret holding `{"<apiKey>": "<apiSecret>", ...}`.
    * When absent the stack creates an empty secret (`{}`) that you fill in after deploying.
+   * @default - a secret holding `{}` is created
    */
   readonly existingSecretName?: string;
   /**
    * The API key (of the pairs in the secret) the reconciler signs server API calls with. Default:
    * the first pair in the secret. Name it during a rotation, so calls do not use a revoked key.
+   * @default - the first pair in the secret
    */
   readonly apiKey?: string;
   /**
@@ -34,41 +36,44 @@ export interface LiveKitConfig {
    * config). The reconciler repairs and counts as missed only these types: an event the project
    * excludes was never sent, so its absence is no miss. Default: every type.
    * With `-c`: a comma-separated list (`-c livekit.webhookEvents=room_started,room_finished`).
+   * @default - every type (LIVEKIT_WEBHOOK_EVENT_TYPES)
    */
   readonly webhookEvents: readonly string[];
 }
 
 export interface IngestConfig {
-  /** Steady-state requests per second the HTTP API stage accepts. */
+  /** Steady-state requests per second the HTTP API stage accepts. @default 500 */
   readonly throttleRateLimit: number;
-  /** Burst the HTTP API stage accepts. */
+  /** Burst the HTTP API stage accepts. @default 1000 */
   readonly throttleBurstLimit: number;
   /**
    * Largest webhook body enqueued, in bytes. Default and maximum: SQS's largest message (1 MiB),
    * since a genuine event can exceed 150 KB (room metadata, participant metadata and attributes
    * may each be 64,000 bytes). A genuine event above it is answered 503 (LiveKit retries, then
    * abandons it; the reconciler repairs the state), never 4xx.
+   * @default 1048576
    */
   readonly maxBodyBytes: number;
-  /** Clock skew tolerated on the JWT's `exp`/`nbf`, in seconds. */
+  /** Clock skew tolerated on the JWT's `exp`/`nbf`, in seconds. @default 30 */
   readonly clockToleranceSeconds: number;
-  /** How long the key set read from Secrets Manager is trusted before it is read again. */
+  /** How long the key set read from Secrets Manager is trusted before it is read again. @default 300 */
   readonly keyCacheSeconds: number;
   /**
    * Concurrent executions reserved for (and capping) the ingest function; 0 leaves it unreserved.
    * A flood on the public URL then cannot take the account's concurrency from the processor
    * and the reconciler. The account must keep 100 unreserved, so this needs a concurrency
    * quota of at least this + 100 (set 0 on a new account with a low quota).
+   * @default 100
    */
   readonly reservedConcurrency: number;
 }
 
 export interface QueueConfig {
-  /** Deliveries before a message moves to the DLQ. */
+  /** Deliveries before a message moves to the DLQ. @default 5 */
   readonly maxReceiveCount: number;
-  /** How long the queue keeps an unprocessed event, in days. */
+  /** How long the queue keeps an unprocessed event, in days. @default 4 */
   readonly retentionDays: number;
-  /** How long the DLQ keeps an event, in days (SQS maximum: 14). */
+  /** How long the DLQ keeps an event, in days (SQS maximum: 14). @default 14 */
   readonly dlqRetentionDays: number;
 }
 
@@ -76,6 +81,7 @@ export interface ProcessingConfig {
   /**
    * Records per processor invocation (SQS event source). Default 10: the most Lambda takes from a
    * standard queue without a batching window.
+   * @default 10
    */
   readonly batchSize: number;
   /**
@@ -83,30 +89,35 @@ export interface ProcessingConfig {
    * event is applied within tens of milliseconds instead of after a 1 s window. AWS requires at
    * least 1 for a batchSize above 10. The cost of 0: at low traffic, an invocation per few events
    * (see docs/state-model.md, "Cost and lag").
+   * @default 0
    */
   readonly maxBatchingWindowSeconds: number;
-  /** Upper bound on concurrent processor invocations (SQS event source maximum concurrency, >= 2). */
+  /** Upper bound on concurrent processor invocations (SQS event source maximum concurrency, >= 2). @default 10 */
   readonly maxConcurrency: number;
+  /** @default 30 */
   readonly timeoutSeconds: number;
   /**
    * Days tombstones (ended entities) and records of unknown or rejected events are kept. Must
    * exceed queue + DLQ retention, so no redelivery can outlive the tombstone that refuses it.
+   * @default 30
    */
   readonly eventRecordTtlDays: number;
 }
 
 export interface ReconcileConfig {
+  /** @default 1 */
   readonly intervalMinutes: number;
-  /** A difference must persist this long before it is called a missed event (LiveKit can take ~30 s + retries). */
+  /** A difference must persist this long before it is called a missed event (LiveKit can take ~30 s + retries). @default 55 */
   readonly graceSeconds: number;
-  /** LiveKit server API requests one run may make. */
+  /** LiveKit server API requests one run may make. @default 200 */
   readonly requestBudgetPerRun: number;
-  /** Parallel LiveKit API calls. */
+  /** Parallel LiveKit API calls. @default 8 */
   readonly concurrency: number;
   /**
    * The window of the coverage metric: the share of active rooms whose participants were fully
    * checked within it. Each run spends its request budget on rooms, suspects first, then
    * round-robin (least recently verified first), so coverage follows rooms / budget.
+   * @default 30
    */
   readonly fullCheckMinutes: number;
 }
@@ -115,23 +126,24 @@ export interface ReconcileConfig {
 export type AlarmSeverity = 'page' | 'ticket';
 
 export interface AlarmConfig {
-  /** Optional email subscribed to each alarm topic the stack creates (not to topics brought in by ARN). */
+  /** Optional email subscribed to each alarm topic the stack creates (not to topics brought in by ARN). @default - no subscription */
   readonly email?: string;
-  /** Missed events per reconcile run (the alarm period) that breach. */
+  /** Missed events per reconcile run (the alarm period) that breach. @default 3 */
   readonly missedEventsThreshold: number;
-  /** N: reconcile runs evaluated. */
+  /** N: reconcile runs evaluated. @default 3 */
   readonly missedEventsEvaluationPeriods: number;
-  /** M: how many of those N runs must breach before it pages. */
+  /** M: how many of those N runs must breach before it pages. @default 3 (or N when N is below 3) */
   readonly missedEventsDatapointsToAlarm: number;
-  /** Prefix of every alarm name (`<prefix>-missed-events`). Default: the stack name. */
+  /** Prefix of every alarm name (`<prefix>-missed-events`). Default: the stack name. @default - the stack name */
   readonly namePrefix?: string;
-  /** An existing SNS topic (PagerDuty, Opsgenie, Chatbot...) for page-severity alarms. Default: the stack creates one. */
+  /** An existing SNS topic (PagerDuty, Opsgenie, Chatbot...) for page-severity alarms. Default: the stack creates one. @default - a topic is created */
   readonly pageTopicArn?: string;
-  /** An existing SNS topic for ticket-severity alarms. Default: the stack creates one. */
+  /** An existing SNS topic for ticket-severity alarms. Default: the stack creates one. @default - a topic is created */
   readonly ticketTopicArn?: string;
   /**
    * Where docs/runbooks.md is published (`https://github.com/acme/livekit-webhooks/blob/main/docs/runbooks.md`);
    * every alarm description then ends with `<base>#<anchor>`, a link that opens from a pager.
+   * @default - the path docs/runbooks.md
    */
   readonly runbookBaseUrl?: string;
 }
