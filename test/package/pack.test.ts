@@ -1,6 +1,6 @@
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -69,12 +69,13 @@ app.synth();
 `;
 
 describe('the npm package in a fresh CDK app (offline)', () => {
+  let packDir: string;
   let appDir: string;
   let packedFiles: string[];
   const template = (stack: string) => Template.fromJSON(JSON.parse(readFileSync(join(appDir, 'cdk.out', `${stack}.template.json`), 'utf8')));
 
   beforeAll(() => {
-    const packDir = mkdtempSync(join(tmpdir(), 'lkwp-pack-'));
+    packDir = mkdtempSync(join(tmpdir(), 'lkwp-pack-'));
     // What `prepack` runs, run first so its output stays out of `npm pack --json`'s.
     execFileSync('npm', ['run', 'build'], { cwd: root, env: quiet, stdio: 'pipe' });
     const packed = JSON.parse(
@@ -94,9 +95,14 @@ describe('the npm package in a fresh CDK app (offline)', () => {
     execFileSync(process.execPath, ['app.js'], { cwd: appDir, env: quiet, stdio: 'pipe' });
   }, 600_000);
 
+  afterAll(() => {
+    for (const dir of [packDir, appDir]) if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
   it('packs compiled JS, type declarations and the prebundled handlers, and no TypeScript source or test', () => {
     expect(packedFiles).toEqual(expect.arrayContaining(['package.json', 'CHANGELOG.md', 'dist/lib/index.js', 'dist/lib/index.d.ts', 'dist/contracts/index.js', 'dist/contracts/index.d.ts']));
-    for (const fn of ['ingest', 'process', 'publish', 'reconcile']) expect(packedFiles).toContain(`dist/handlers/${fn}/index.js`);
+    // With its source map: the functions run with --enable-source-maps.
+    for (const fn of ['ingest', 'process', 'publish', 'reconcile']) expect(packedFiles).toEqual(expect.arrayContaining([`dist/handlers/${fn}/index.js`, `dist/handlers/${fn}/index.js.map`]));
     expect(packedFiles.filter((file) => file.endsWith('.ts') && !file.endsWith('.d.ts'))).toEqual([]);
     expect(packedFiles.filter((file) => /^(test|lambda|lib|local|bin|scripts)\//.test(file))).toEqual([]);
   });
