@@ -3,7 +3,7 @@ import { parseConfig, PipelineConfig } from '../lib/config';
 import { LocalPipeline, LocalPipelineOptions, startLocalPipeline } from '../local/local-pipeline';
 import { signWebhook } from '../test/support/livekit-signing';
 import { participantJoined } from '../test/support/livekit-events';
-import { keys } from '../lambda/process/table-schema';
+import { keys } from '../contracts/table-schema';
 import type { SignedEvent } from './open-loop';
 import type { BenchContext } from './types';
 

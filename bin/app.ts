@@ -1,10 +1,12 @@
 #!/usr/bin/env node
 import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { ConfigError, configInputFromContext, LIVEKIT_URL_REQUIRED, parseConfig } from '../lib/config';
-import { PipelineStack } from '../lib/pipeline-stack';
+import { ConfigError, configInputFromContext, LIVEKIT_URL_REQUIRED, parseConfig, PipelineStack } from '../lib';
 
 /**
+ * The example app: one stack holding the `LiveKitWebhookPipeline` construct (lib/pipeline-stack.ts).
+ * In your own CDK app, use the construct directly (docs/construct.md).
+ *
  * The only place the CDK app reads context: the whole config as JSON under `config`, or any single
  * setting by its dotted path (`-c ingest.maxBodyBytes=32768`). Every setting: docs/configuration.md.
  */

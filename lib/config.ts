@@ -5,6 +5,7 @@
  */
 
 import { KNOWN_EVENT_TYPES } from '../lambda/process/state-model';
+import { reconcileTimings } from '../lambda/reconcile/limits';
 
 export type RemovalPolicyName = 'retain' | 'destroy';
 
@@ -20,11 +21,13 @@ export interface LiveKitConfig {
   /**
    * Name or ARN of an existing Secrets Manager secret holding `{"<apiKey>": "<apiSecret>", ...}`.
    * When absent the stack creates an empty secret (`{}`) that you fill in after deploying.
+   * @default - a secret holding `{}` is created
    */
   readonly existingSecretName?: string;
   /**
    * The API key (of the pairs in the secret) the reconciler signs server API calls with. Default:
    * the first pair in the secret. Name it during a rotation, so calls do not use a revoked key.
+   * @default - the first pair in the secret
    */
   readonly apiKey?: string;
   /**
@@ -33,41 +36,44 @@ export interface LiveKitConfig {
    * config). The reconciler repairs and counts as missed only these types: an event the project
    * excludes was never sent, so its absence is no miss. Default: every type.
    * With `-c`: a comma-separated list (`-c livekit.webhookEvents=room_started,room_finished`).
+   * @default - every type (LIVEKIT_WEBHOOK_EVENT_TYPES)
    */
   readonly webhookEvents: readonly string[];
 }
 
 export interface IngestConfig {
-  /** Steady-state requests per second the HTTP API stage accepts. */
+  /** Steady-state requests per second the HTTP API stage accepts. @default 500 */
   readonly throttleRateLimit: number;
-  /** Burst the HTTP API stage accepts. */
+  /** Burst the HTTP API stage accepts. @default 1000 */
   readonly throttleBurstLimit: number;
   /**
    * Largest webhook body enqueued, in bytes. Default and maximum: SQS's largest message (1 MiB),
    * since a genuine event can exceed 150 KB (room metadata, participant metadata and attributes
    * may each be 64,000 bytes). A genuine event above it is answered 503 (LiveKit retries, then
    * abandons it; the reconciler repairs the state), never 4xx.
+   * @default 1048576
    */
   readonly maxBodyBytes: number;
-  /** Clock skew tolerated on the JWT's `exp`/`nbf`, in seconds. */
+  /** Clock skew tolerated on the JWT's `exp`/`nbf`, in seconds. @default 30 */
   readonly clockToleranceSeconds: number;
-  /** How long the key set read from Secrets Manager is trusted before it is read again. */
+  /** How long the key set read from Secrets Manager is trusted before it is read again. @default 300 */
   readonly keyCacheSeconds: number;
   /**
    * Concurrent executions reserved for (and capping) the ingest function; 0 leaves it unreserved.
    * A flood on the public URL then cannot take the account's concurrency from the processor
    * and the reconciler. The account must keep 100 unreserved, so this needs a concurrency
    * quota of at least this + 100 (set 0 on a new account with a low quota).
+   * @default 100
    */
   readonly reservedConcurrency: number;
 }
 
 export interface QueueConfig {
-  /** Deliveries before a message moves to the DLQ. */
+  /** Deliveries before a message moves to the DLQ. @default 5 */
   readonly maxReceiveCount: number;
-  /** How long the queue keeps an unprocessed event, in days. */
+  /** How long the queue keeps an unprocessed event, in days. @default 4 */
   readonly retentionDays: number;
-  /** How long the DLQ keeps an event, in days (SQS maximum: 14). */
+  /** How long the DLQ keeps an event, in days (SQS maximum: 14). @default 14 */
   readonly dlqRetentionDays: number;
 }
 
@@ -75,6 +81,7 @@ export interface ProcessingConfig {
   /**
    * Records per processor invocation (SQS event source). Default 10: the most Lambda takes from a
    * standard queue without a batching window.
+   * @default 10
    */
   readonly batchSize: number;
   /**
@@ -82,30 +89,35 @@ export interface ProcessingConfig {
    * event is applied within tens of milliseconds instead of after a 1 s window. AWS requires at
    * least 1 for a batchSize above 10. The cost of 0: at low traffic, an invocation per few events
    * (see docs/state-model.md, "Cost and lag").
+   * @default 0
    */
   readonly maxBatchingWindowSeconds: number;
-  /** Upper bound on concurrent processor invocations (SQS event source maximum concurrency, >= 2). */
+  /** Upper bound on concurrent processor invocations (SQS event source maximum concurrency, >= 2). @default 10 */
   readonly maxConcurrency: number;
+  /** @default 30 */
   readonly timeoutSeconds: number;
   /**
    * Days tombstones (ended entities) and records of unknown or rejected events are kept. Must
    * exceed queue + DLQ retention, so no redelivery can outlive the tombstone that refuses it.
+   * @default 30
    */
   readonly eventRecordTtlDays: number;
 }
 
 export interface ReconcileConfig {
+  /** @default 1 */
   readonly intervalMinutes: number;
-  /** A difference must persist this long before it is called a missed event (LiveKit can take ~30 s + retries). */
+  /** A difference must persist this long before it is called a missed event (LiveKit can take ~30 s + retries). @default 55 */
   readonly graceSeconds: number;
-  /** LiveKit server API requests one run may make. */
+  /** LiveKit server API requests one run may make. @default 200 */
   readonly requestBudgetPerRun: number;
-  /** Parallel LiveKit API calls. */
+  /** Parallel LiveKit API calls. @default 8 */
   readonly concurrency: number;
   /**
    * The window of the coverage metric: the share of active rooms whose participants were fully
    * checked within it. Each run spends its request budget on rooms, suspects first, then
    * round-robin (least recently verified first), so coverage follows rooms / budget.
+   * @default 30
    */
   readonly fullCheckMinutes: number;
 }
@@ -114,23 +126,24 @@ export interface ReconcileConfig {
 export type AlarmSeverity = 'page' | 'ticket';
 
 export interface AlarmConfig {
-  /** Optional email subscribed to each alarm topic the stack creates (not to topics brought in by ARN). */
+  /** Optional email subscribed to each alarm topic the stack creates (not to topics brought in by ARN). @default - no subscription */
   readonly email?: string;
-  /** Missed events per reconcile run (the alarm period) that breach. */
+  /** Missed events per reconcile run (the alarm period) that breach. @default 3 */
   readonly missedEventsThreshold: number;
-  /** N: reconcile runs evaluated. */
+  /** N: reconcile runs evaluated. @default 3 */
   readonly missedEventsEvaluationPeriods: number;
-  /** M: how many of those N runs must breach before it pages. */
+  /** M: how many of those N runs must breach before it pages. @default 3 (or N when N is below 3) */
   readonly missedEventsDatapointsToAlarm: number;
-  /** Prefix of every alarm name (`<prefix>-missed-events`). Default: the stack name. */
+  /** Prefix of every alarm name (`<prefix>-missed-events`). Default: the stack name. @default - the stack name */
   readonly namePrefix?: string;
-  /** An existing SNS topic (PagerDuty, Opsgenie, Chatbot...) for page-severity alarms. Default: the stack creates one. */
+  /** An existing SNS topic (PagerDuty, Opsgenie, Chatbot...) for page-severity alarms. Default: the stack creates one. @default - a topic is created */
   readonly pageTopicArn?: string;
-  /** An existing SNS topic for ticket-severity alarms. Default: the stack creates one. */
+  /** An existing SNS topic for ticket-severity alarms. Default: the stack creates one. @default - a topic is created */
   readonly ticketTopicArn?: string;
   /**
    * Where docs/runbooks.md is published (`https://github.com/acme/livekit-webhooks/blob/main/docs/runbooks.md`);
    * every alarm description then ends with `<base>#<anchor>`, a link that opens from a pager.
+   * @default - the path docs/runbooks.md
    */
   readonly runbookBaseUrl?: string;
 }
@@ -289,9 +302,6 @@ export function parseConfig(input: ConfigInput = {}, options: ParseOptions = {})
     timeoutSeconds: int('processing.timeoutSeconds', p.timeoutSeconds, d.processing.timeoutSeconds, 3, 900),
     eventRecordTtlDays: int('processing.eventRecordTtlDays', p.eventRecordTtlDays, d.processing.eventRecordTtlDays, 1, 3650),
   };
-  if (processing.batchSize > 10 && processing.maxBatchingWindowSeconds < 1) {
-    problems.push('"processing.batchSize" above 10 needs "processing.maxBatchingWindowSeconds" of at least 1 (an SQS event source rule)');
-  }
 
   const r = section('reconcile');
   const reconcile: ReconcileConfig = {
@@ -337,6 +347,8 @@ export function parseConfig(input: ConfigInput = {}, options: ParseOptions = {})
     if (input.removalPolicy === 'retain' || input.removalPolicy === 'destroy') removalPolicy = input.removalPolicy;
     else problems.push(`"removalPolicy" must be "retain" or "destroy", got ${JSON.stringify(input.removalPolicy)}`);
   }
+
+  problems.push(...crossFieldProblems({ ingest, queue, processing, reconcile }));
 
   if (problems.length > 0) throw new ConfigError(problems);
   return {
@@ -385,6 +397,64 @@ function eventTypeList(path: string, raw: unknown, problems: string[]): readonly
     ok = false;
   }
   return ok ? [...(list as string[])] : undefined;
+}
+
+/**
+ * The rules between settings, in one place: `parseConfig` lists them with every other problem, and
+ * each construct checks its own slice with the same function when it is built on its own.
+ */
+export function crossFieldProblems(config: Pick<PipelineConfig, 'ingest' | 'queue' | 'processing' | 'reconcile'>): string[] {
+  return [...ingestProblems(config.ingest), ...queueProblems(config.queue), ...processingProblems(config.processing, config.queue), ...reconcileProblems(config.reconcile)];
+}
+
+/** The ingest stage's rules between settings. */
+export function ingestProblems(ingest: IngestConfig): string[] {
+  const problems: string[] = [];
+  if (ingest.throttleBurstLimit < ingest.throttleRateLimit) {
+    problems.push(`ingest.throttleBurstLimit (${ingest.throttleBurstLimit}) must be at least ingest.throttleRateLimit (${ingest.throttleRateLimit})`);
+  }
+  return problems;
+}
+
+/** The event queue's rules between settings. */
+export function queueProblems(queue: QueueConfig): string[] {
+  const problems: string[] = [];
+  // SQS keeps a message's original enqueue time when it moves to the DLQ, so a shorter DLQ
+  // retention could expire a message the moment it arrives there.
+  if (queue.dlqRetentionDays < queue.retentionDays) {
+    problems.push(`queue.dlqRetentionDays (${queue.dlqRetentionDays}) must be at least queue.retentionDays (${queue.retentionDays})`);
+  }
+  return problems;
+}
+
+/** The processing stage's rules between settings (its own, and against the queue's retention). */
+export function processingProblems(processing: ProcessingConfig, queue: QueueConfig): string[] {
+  const problems: string[] = [];
+  if (processing.batchSize > 10 && processing.maxBatchingWindowSeconds < 1) {
+    problems.push('"processing.batchSize" above 10 needs "processing.maxBatchingWindowSeconds" of at least 1 (an SQS event source rule)');
+  }
+  // Tombstones must outlive every redelivery of their event, or a late event would bring an ended
+  // entity back after its tombstone expired.
+  if (processing.eventRecordTtlDays <= queue.retentionDays + queue.dlqRetentionDays) {
+    problems.push(
+      `processing.eventRecordTtlDays (${processing.eventRecordTtlDays}) must exceed queue.retentionDays + queue.dlqRetentionDays (${queue.retentionDays + queue.dlqRetentionDays})`,
+    );
+  }
+  return problems;
+}
+
+/** The reconciler's rules between settings. */
+export function reconcileProblems(reconcile: ReconcileConfig): string[] {
+  const problems: string[] = [];
+  const { timeBudgetMs } = reconcileTimings(reconcile.intervalMinutes);
+  if (timeBudgetMs < 10_000) {
+    problems.push(`reconcile.intervalMinutes (${reconcile.intervalMinutes}) leaves a time budget of ${timeBudgetMs} ms after the SDK's worst case; at least 10 s is needed`);
+  }
+  if (reconcile.requestBudgetPerRun < 3) {
+    problems.push(`reconcile.requestBudgetPerRun (${reconcile.requestBudgetPerRun}) must be at least 3 (ListRooms, ListEgress and one ListParticipants)`);
+  }
+  if (reconcile.concurrency < 1) problems.push(`reconcile.concurrency (${reconcile.concurrency}) must be at least 1`);
+  return problems;
 }
 
 /**

@@ -1,11 +1,13 @@
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Duration } from 'aws-cdk-lib';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { SQS_MAX_MESSAGE_BYTES } from '../lambda/shared/sqs-safe-body';
-import { PipelineConfig, queueVisibilityTimeoutSeconds } from './config';
+import { PipelineConfig, queueProblems, queueVisibilityTimeoutSeconds } from './config';
+import { removalPolicyOf } from './removal-policy';
 
 export interface EventQueueProps {
-  readonly config: PipelineConfig;
+  /** Its own settings, the processor's (its timeout sets the visibility timeout) and the removal policy. */
+  readonly config: Pick<PipelineConfig, 'queue' | 'processing' | 'removalPolicy'>;
 }
 
 /**
@@ -21,12 +23,9 @@ export class EventQueue extends Construct {
   constructor(scope: Construct, id: string, props: EventQueueProps) {
     super(scope, id);
     const { queue: q, processing, removalPolicy } = props.config;
-    if (q.dlqRetentionDays < q.retentionDays) {
-      // SQS keeps a message's original enqueue time when it moves to the DLQ, so a shorter DLQ
-      // retention could expire a message the moment it arrives there.
-      throw new Error(`queue.dlqRetentionDays (${q.dlqRetentionDays}) must be at least queue.retentionDays (${q.retentionDays})`);
-    }
-    const policy = removalPolicy === 'retain' ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
+    const problems = queueProblems(q);
+    if (problems.length > 0) throw new Error(`Invalid EventQueue props:\n  - ${problems.join('\n  - ')}`);
+    const policy = removalPolicyOf(removalPolicy);
     // 1 MiB, SQS's largest, set explicitly: it is the default for new queues, but a queue created
     // while the default was 256 KiB keeps that until the template names the size. Ingest checks
     // every message against this size (lambda/shared/sqs-safe-body.ts); the DLQ takes the same.

@@ -2,17 +2,17 @@ import { Duration, Validations } from 'aws-cdk-lib';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import * as apigw from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
-import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import * as path from 'node:path';
-import { PipelineConfig } from './config';
-import { defaultFunctionProps } from './lambda-defaults';
+import { ingestProblems, PipelineConfig } from './config';
+import { pipelineFunction } from './lambda-defaults';
 
 export interface IngestProps {
-  readonly config: PipelineConfig;
+  /** Its own settings, and the functions' log retention and removal policy. */
+  readonly config: Pick<PipelineConfig, 'ingest' | 'logRetentionDays' | 'removalPolicy'>;
   /** Where verified events go. */
   readonly queue: sqs.IQueue;
   /** LiveKit API key/secret pairs used to verify signatures. */
@@ -27,7 +27,7 @@ export interface IngestProps {
 export class Ingest extends Construct {
   public readonly api: apigw.HttpApi;
   public readonly stage: apigw.HttpStage;
-  public readonly function: NodejsFunction;
+  public readonly function: lambda.Function;
   public readonly accessLogs: logs.LogGroup;
   /** The URL to give LiveKit. */
   public readonly webhookUrl: string;
@@ -35,12 +35,10 @@ export class Ingest extends Construct {
   constructor(scope: Construct, id: string, props: IngestProps) {
     super(scope, id);
     const { ingest, logRetentionDays } = props.config;
-    if (ingest.throttleBurstLimit < ingest.throttleRateLimit) {
-      throw new Error(`ingest.throttleBurstLimit (${ingest.throttleBurstLimit}) must be at least ingest.throttleRateLimit (${ingest.throttleRateLimit})`);
-    }
+    const problems = ingestProblems(ingest);
+    if (problems.length > 0) throw new Error(`Invalid Ingest props:\n  - ${problems.join('\n  - ')}`);
 
-    this.function = new NodejsFunction(this, 'Function', {
-      ...defaultFunctionProps(this, 'Function', props.config, {
+    this.function = pipelineFunction(this, 'Function', 'ingest', props.config, {
         description: 'Verifies LiveKit webhook signatures and enqueues the events',
         // Verification is CPU-bound; more memory buys a proportionally faster CPU.
         memorySize: 512,
@@ -56,9 +54,6 @@ export class Ingest extends Construct {
           CLOCK_TOLERANCE_SECONDS: String(ingest.clockToleranceSeconds),
           KEY_CACHE_SECONDS: String(ingest.keyCacheSeconds),
         },
-      }),
-      entry: path.join(__dirname, '..', 'lambda', 'ingest', 'handler.ts'),
-      handler: 'handler',
     });
     props.queue.grantSendMessages(this.function);
     props.keys.grantRead(this.function);

@@ -1,31 +1,65 @@
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Duration } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { NodejsFunctionProps, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { existsSync } from 'node:fs';
+import * as path from 'node:path';
 import { PipelineConfig } from './config';
+import { removalPolicyOf } from './removal-policy';
 
 /** The Lambda runtime of every function; `NODE_TARGET` is the matching esbuild target. */
 export const RUNTIME = lambda.Runtime.NODEJS_24_X;
 export const NODE_TARGET = 'node24';
 
+/** The pipeline's functions, each `lambda/<name>/handler.ts` exporting `handler`. */
+export const HANDLERS = ['ingest', 'process', 'publish', 'reconcile'] as const;
+export type HandlerName = (typeof HANDLERS)[number];
+
 /**
- * Defaults every function of the pipeline shares: the latest Node LTS runtime on arm64 (cheaper
- * per GB-second and faster to start), bundled by the local esbuild (no Docker), minified with
- * source maps, an explicit log group whose retention comes from config, and a role that may write
- * to that log group and nothing else (instead of the AWS-managed AWSLambdaBasicExecutionRole,
- * which allows writing to any log group). `environment` given by the caller is merged over ours.
+ * How every handler is bundled, the same for the CDK's bundling from source (this repository) and
+ * for the package's prebuilt bundles (scripts/bundle-handlers.ts): minified CJS for the function's
+ * Node target, with a source map. The Node runtime ships AWS SDK v3: using it keeps bundles small
+ * (the ingest bundle is ~30 KB instead of ~500 KB) and cold starts short, which is what LiveKit's
+ * 3 s budget needs.
  */
-export function defaultFunctionProps(
-  scope: Construct,
-  id: string,
-  config: PipelineConfig,
-  overrides: Partial<NodejsFunctionProps> = {},
-): NodejsFunctionProps {
+export const HANDLER_BUNDLING = {
+  minify: true,
+  sourceMap: true,
+  target: NODE_TARGET,
+  format: 'cjs',
+  externalModules: ['@aws-sdk/*'],
+} as const;
+
+/**
+ * Where the package keeps a handler bundled ahead of time: `dist/handlers/<name>/index.js` next to
+ * `dist/lib/`. Present in the published package (`npm run build`), absent in this repository's
+ * sources, where the handler is bundled from `lambda/<name>/handler.ts` at synth instead.
+ */
+export function prebuiltHandlerDir(name: HandlerName): string {
+  return path.join(__dirname, '..', 'handlers', name);
+}
+
+/** The settings every function's defaults come from. */
+export type FunctionDefaults = Pick<PipelineConfig, 'logRetentionDays' | 'removalPolicy'>;
+
+/** A function's own settings: everything but its code, handler, runtime, role and log group. */
+export type PipelineFunctionProps = Omit<lambda.FunctionProps, 'code' | 'handler' | 'runtime' | 'role' | 'logGroup'>;
+
+/**
+ * One function of the pipeline, with the defaults they all share: the latest Node LTS runtime on
+ * arm64 (cheaper per GB-second and faster to start), an explicit log group whose retention comes
+ * from config, and a role that may write to that log group and nothing else (instead of the
+ * AWS-managed AWSLambdaBasicExecutionRole, which allows writing to any log group). The code is the
+ * package's prebuilt bundle when there is one (a consumer's synth needs neither our TypeScript
+ * sources nor esbuild), else `lambda/<name>/handler.ts` bundled by the local esbuild (no Docker).
+ * `environment` given by the caller is merged over ours.
+ */
+export function pipelineFunction(scope: Construct, id: string, name: HandlerName, defaults: FunctionDefaults, props: PipelineFunctionProps): lambda.Function {
   const logGroup = new logs.LogGroup(scope, `${id}Logs`, {
-    retention: config.logRetentionDays as logs.RetentionDays,
-    removalPolicy: config.removalPolicy === 'retain' ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+    retention: defaults.logRetentionDays as logs.RetentionDays,
+    removalPolicy: removalPolicyOf(defaults.removalPolicy),
   });
   const role = new iam.Role(scope, `${id}Role`, {
     assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
@@ -38,29 +72,33 @@ export function defaultFunctionProps(
       resources: [logGroup.logGroupArn],
     }),
   );
-  return {
+  const common = {
     runtime: RUNTIME,
     architecture: lambda.Architecture.ARM_64,
     memorySize: 256,
     timeout: Duration.seconds(10),
     logGroup,
     role,
-    ...overrides,
+    ...props,
     environment: {
       NODE_OPTIONS: '--enable-source-maps',
       LOG_LEVEL: 'info',
-      ...overrides.environment,
-    },
-    bundling: {
-      minify: true,
-      sourceMap: true,
-      target: NODE_TARGET,
-      format: OutputFormat.CJS,
-      forceDockerBundling: false,
-      // The Node runtime ships AWS SDK v3: using it keeps bundles small (the ingest bundle is
-      // ~30 KB instead of ~500 KB) and cold starts short, which is what LiveKit's 3 s budget needs.
-      externalModules: ['@aws-sdk/*'],
-      ...overrides.bundling,
+      ...props.environment,
     },
   };
+  const prebuilt = prebuiltHandlerDir(name);
+  if (existsSync(path.join(prebuilt, 'index.js'))) {
+    return new lambda.Function(scope, id, { ...common, code: lambda.Code.fromAsset(prebuilt), handler: 'index.handler' });
+  }
+  return new NodejsFunction(scope, id, {
+    ...common,
+    entry: path.join(__dirname, '..', 'lambda', name, 'handler.ts'),
+    handler: 'handler',
+    bundling: {
+      ...HANDLER_BUNDLING,
+      format: HANDLER_BUNDLING.format === 'cjs' ? OutputFormat.CJS : OutputFormat.ESM,
+      externalModules: [...HANDLER_BUNDLING.externalModules],
+      forceDockerBundling: false,
+    },
+  });
 }

@@ -1,10 +1,28 @@
-import { RemovalPolicy, SecretValue, Validations } from 'aws-cdk-lib';
+import { SecretValue, Validations } from 'aws-cdk-lib';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
-import { PipelineConfig } from './config';
+import { RemovalPolicyName } from './config';
+import { removalPolicyOf } from './removal-policy';
 
 export interface LiveKitKeysProps {
-  readonly config: PipelineConfig;
+  /**
+   * An existing secret: an `ISecret`, or its name or ARN (config `livekit.existingSecretName`).
+   * @default - a secret is created, holding `{}`
+   */
+  readonly existing?: secretsmanager.ISecret | string;
+  /** What happens to a created secret when the stack is deleted. */
+  readonly removalPolicy: RemovalPolicyName;
+}
+
+/**
+ * A secret by name, partial ARN or complete ARN (a complete ARN ends in the six random characters
+ * Secrets Manager appends to the name).
+ */
+export function importSecret(scope: Construct, id: string, nameOrArn: string): secretsmanager.ISecret {
+  if (!nameOrArn.startsWith('arn:')) return secretsmanager.Secret.fromSecretNameV2(scope, id, nameOrArn);
+  return /-[A-Za-z0-9]{6}$/.test(nameOrArn)
+    ? secretsmanager.Secret.fromSecretCompleteArn(scope, id, nameOrArn)
+    : secretsmanager.Secret.fromSecretPartialArn(scope, id, nameOrArn);
 }
 
 /**
@@ -20,14 +38,14 @@ export class LiveKitKeys extends Construct {
 
   constructor(scope: Construct, id: string, props: LiveKitKeysProps) {
     super(scope, id);
-    const existing = props.config.livekit.existingSecretName;
+    const existing = props.existing;
     this.created = existing === undefined;
     if (existing === undefined) {
       this.secret = new secretsmanager.Secret(this, 'Secret', {
         description: 'LiveKit API key/secret pairs accepted by the webhook pipeline: {"<apiKey>": "<apiSecret>", ...}',
         // An empty JSON object is not a secret; the real pairs are put in after deploy.
         secretStringValue: SecretValue.unsafePlainText('{}'),
-        removalPolicy: props.config.removalPolicy === 'retain' ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+        removalPolicy: removalPolicyOf(props.removalPolicy),
       });
       Validations.of(this.secret).acknowledge({
         id: 'AwsSolutions-SMG4',
@@ -35,13 +53,8 @@ export class LiveKitKeys extends Construct {
           'LiveKit API keys are issued and revoked in LiveKit (Cloud console or livekit.yaml), not by a Secrets Manager ' +
           'rotation Lambda; rotation is done by adding the new pair next to the old one, then removing the old one (README).',
       });
-    } else if (existing.startsWith('arn:')) {
-      // A complete ARN ends in the six random characters Secrets Manager appends to the name.
-      this.secret = /-[A-Za-z0-9]{6}$/.test(existing)
-        ? secretsmanager.Secret.fromSecretCompleteArn(this, 'Secret', existing)
-        : secretsmanager.Secret.fromSecretPartialArn(this, 'Secret', existing);
     } else {
-      this.secret = secretsmanager.Secret.fromSecretNameV2(this, 'Secret', existing);
+      this.secret = typeof existing === 'string' ? importSecret(this, 'Secret', existing) : existing;
     }
   }
 }

@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Duration, Stack } from 'aws-cdk-lib';
 import * as apigw from 'aws-cdk-lib/aws-apigatewayv2';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
@@ -10,12 +10,29 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { METRIC, METRIC_NAMESPACE, MetricName } from '../lambda/shared/metrics';
+import { METRIC, METRIC_NAMESPACE, MetricName } from '../contracts/metrics';
 import { AlarmId, alarmDescription, alarmName, AlarmRule, alarmRules, AlarmSeverity } from './alarm-rules';
 import { PipelineConfig } from './config';
+import { removalPolicyOf } from './removal-policy';
+
+/** The settings monitoring reads: its own, and those its alarm rules derive thresholds from. */
+export type MonitoringConfig = Pick<PipelineConfig, 'alarms' | 'reconcile' | 'queue' | 'processing' | 'removalPolicy'>;
 
 export interface MonitoringProps {
-  readonly config: PipelineConfig;
+  readonly config: MonitoringConfig;
+  /**
+   * Existing SNS topics to notify, by severity (they win over `alarms.pageTopicArn` and
+   * `alarms.ticketTopicArn`). A topic brought in keeps its owner's policy, encryption and
+   * subscriptions.
+   * @default - the topics named by ARN in config, else one created per severity
+   */
+  readonly topics?: Partial<Record<AlarmSeverity, sns.ITopic>>;
+  /**
+   * The KMS key that encrypts the topics created here. Its key policy must let CloudWatch use it
+   * (`kms:Decrypt`, `kms:GenerateDataKey*` for `cloudwatch.amazonaws.com`), or alarms cannot publish.
+   * @default - a key with rotation is created (when any topic is created)
+   */
+  readonly encryptionKey?: kms.IKey;
   /** The webhook API's stage (latency, 5xx). */
   readonly stage: apigw.IHttpStage;
   /** The stage's access log group (JSON lines with `status`): throttled requests are counted from it. */
@@ -92,14 +109,14 @@ export class Monitoring extends Construct {
   /** The topic each severity notifies: created here, or the one configured by ARN. */
   public readonly topics: Readonly<Record<AlarmSeverity, sns.ITopic>>;
   /** Encrypts the topics created here (none when both are brought in). A customer managed key: CloudWatch cannot publish to a topic under the AWS managed `alias/aws/sns`. */
-  public readonly topicKey?: kms.Key;
+  public readonly topicKey?: kms.IKey;
   public readonly alarms: Partial<Record<AlarmId, cloudwatch.Alarm>> = {};
   public readonly rules: Readonly<Record<AlarmId, AlarmRule>>;
   public readonly dashboard: cloudwatch.Dashboard;
   /** `<prefix>` of every alarm name. */
   public readonly namePrefix: string;
   private readonly actions: Record<AlarmSeverity, SnsAction>;
-  private readonly config: PipelineConfig;
+  private readonly config: MonitoringConfig;
 
   constructor(scope: Construct, id: string, props: MonitoringProps) {
     super(scope, id);
@@ -109,15 +126,20 @@ export class Monitoring extends Construct {
     const stack = Stack.of(this);
     this.namePrefix = config.alarms.namePrefix ?? stack.stackName;
 
+    const given = props.topics ?? {};
     const existing: Record<AlarmSeverity, string | undefined> = { page: config.alarms.pageTopicArn, ticket: config.alarms.ticketTopicArn };
-    if (!existing.page || !existing.ticket) {
-      this.topicKey = new kms.Key(this, 'AlarmTopicKey', {
+    const creates = (severity: AlarmSeverity) => !given[severity] && !existing[severity];
+    if (props.encryptionKey) {
+      this.topicKey = props.encryptionKey;
+    } else if (creates('page') || creates('ticket')) {
+      const key = new kms.Key(this, 'AlarmTopicKey', {
         description: 'Encrypts the LiveKit webhook pipeline alarm topics',
         enableKeyRotation: true,
-        removalPolicy: config.removalPolicy === 'retain' ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+        removalPolicy: removalPolicyOf(config.removalPolicy),
       });
+      this.topicKey = key;
       // In a key policy the resource "*" means this key, and nothing else.
-      this.topicKey.addToResourcePolicy(
+      key.addToResourcePolicy(
         new iam.PolicyStatement({
           sid: 'CloudWatchAlarmsPublishToTheEncryptedTopic',
           principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
@@ -128,6 +150,8 @@ export class Monitoring extends Construct {
       );
     }
     const topic = (severity: AlarmSeverity, constructId: string, displayName: string): sns.ITopic => {
+      const topicGiven = given[severity];
+      if (topicGiven) return topicGiven;
       const arn = existing[severity];
       // Brought in: its policy, encryption and subscriptions are its owner's (PagerDuty, Chatbot, Opsgenie).
       if (arn) return sns.Topic.fromTopicArn(this, constructId, arn);

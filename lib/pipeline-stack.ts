@@ -1,73 +1,84 @@
 import { CfnOutput, Stack, StackProps } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { PipelineConfig } from './config';
-import { EventQueue } from './event-queue';
-import { Ingest } from './ingest';
-import { LiveKitKeys } from './livekit-keys';
-import { Monitoring } from './monitoring';
-import { Processing } from './processing';
-import { Reconciler } from './reconciler';
+import { importSecret } from './livekit-keys';
+import { LiveKitWebhookPipeline } from './pipeline';
+import { STATE_TABLE_LOGICAL_ID } from './processing';
 
 export interface PipelineStackProps extends StackProps {
+  /** The whole config, as `parseConfig` builds it from CDK context (bin/app.ts). */
   readonly config: PipelineConfig;
 }
 
 /**
- * The whole pipeline, one construct per concern: LiveKit → ingest → queue → processing → state,
- * with the reconciler and monitoring alongside. Environment-agnostic: it synthesises offline with
- * no account or region lookups.
+ * The example app's stack (bin/app.ts): one `LiveKitWebhookPipeline` built from the config in CDK
+ * context, and the outputs an operator needs. The pipeline has the id `Default`, which CDK leaves
+ * out of logical ids, and pins the state table's logical id, so this stack's resources keep the
+ * logical ids of PipelineStack 0.1 (before the construct): updating a deployed stack replaces no
+ * table, queue, secret, bus, key or topic (test/package/logical-ids.test.ts).
  */
 export class PipelineStack extends Stack {
-  public readonly eventQueue: EventQueue;
-  public readonly keys: LiveKitKeys;
-  public readonly ingest: Ingest;
-  public readonly processing: Processing;
-  public readonly reconciler: Reconciler;
-  public readonly monitoring: Monitoring;
+  public readonly pipeline: LiveKitWebhookPipeline;
 
   constructor(scope: Construct, id: string, props: PipelineStackProps) {
     super(scope, id, props);
     const { config } = props;
+    const { livekit, alarms } = config;
 
-    this.keys = new LiveKitKeys(this, 'LiveKitKeys', { config });
-    this.eventQueue = new EventQueue(this, 'Events', { config });
-    this.ingest = new Ingest(this, 'Ingest', { config, queue: this.eventQueue.queue, keys: this.keys.secret });
-    this.processing = new Processing(this, 'Processing', { config, queue: this.eventQueue.queue });
-    this.reconciler = new Reconciler(this, 'Reconciler', { config, table: this.processing.table, queue: this.eventQueue.queue, keys: this.keys.secret });
-    this.monitoring = new Monitoring(this, 'Monitoring', {
-      config,
-      stage: this.ingest.stage,
-      accessLogGroup: this.ingest.accessLogs,
-      ingestFunction: this.ingest.function,
-      ingestLogGroup: this.ingest.function.logGroup,
-      processFunction: this.processing.function,
-      processLogGroup: this.processing.function.logGroup,
-      queue: this.eventQueue.queue,
-      deadLetterQueue: this.eventQueue.deadLetterQueue,
-      reconcileFunction: this.reconciler.function,
-      reconcileLogGroup: this.reconciler.function.logGroup,
-      publisherFunction: this.processing.publisherFunction,
-      publisherDeadLetterQueue: this.processing.publisherDeadLetterQueue,
+    this.pipeline = new LiveKitWebhookPipeline(this, 'Default', {
+      livekitUrl: livekit.url,
+      livekitApiKey: livekit.apiKey,
+      webhookEvents: livekit.webhookEvents,
+      keysSecret: livekit.existingSecretName ? importSecret(this, 'LiveKitKeysSecret', livekit.existingSecretName) : undefined,
+      ingest: config.ingest,
+      queue: config.queue,
+      processing: config.processing,
+      reconcile: config.reconcile,
+      alarms,
+      logRetentionDays: config.logRetentionDays,
+      removalPolicy: config.removalPolicy,
+      stateTableLogicalId: STATE_TABLE_LOGICAL_ID,
     });
+    const { pipeline } = this;
 
     new CfnOutput(this, 'WebhookUrl', {
       description: 'Give this URL to LiveKit (project webhook settings, or `webhooks` on an egress request)',
-      value: this.ingest.webhookUrl,
+      value: pipeline.webhookUrl,
     });
-    new CfnOutput(this, 'QueueUrl', { value: this.eventQueue.queue.queueUrl });
-    new CfnOutput(this, 'DeadLetterQueueUrl', { value: this.eventQueue.deadLetterQueue.queueUrl });
-    new CfnOutput(this, 'StateTableName', { description: 'DynamoDB table with rooms, participants, tracks, egress and ingress', value: this.processing.table.tableName });
-    new CfnOutput(this, 'EventBusName', { description: 'EventBridge bus receiving one event per state change', value: this.processing.bus.eventBusName });
-    new CfnOutput(this, 'EventBusArn', { description: 'The bus archived events are replayed to (npm run replay)', value: this.processing.bus.eventBusArn });
-    new CfnOutput(this, 'EventArchiveArn', { description: 'Archive of every state change (npm run replay)', value: this.processing.archive.archiveArn });
-    new CfnOutput(this, 'PageTopicArn', { description: 'SNS topic of the alarms that page (loss or delay now); subscribe the pager here', value: this.monitoring.topics.page.topicArn });
-    new CfnOutput(this, 'TicketTopicArn', { description: 'SNS topic of the alarms that open a ticket', value: this.monitoring.topics.ticket.topicArn });
-    new CfnOutput(this, 'DashboardName', { description: 'CloudWatch dashboard of the pipeline', value: this.monitoring.dashboard.dashboardName });
+    new CfnOutput(this, 'QueueUrl', { value: pipeline.queue.queueUrl });
+    new CfnOutput(this, 'DeadLetterQueueUrl', { value: pipeline.deadLetterQueue.queueUrl });
+    new CfnOutput(this, 'StateTableName', { description: 'DynamoDB table with rooms, participants, tracks, egress and ingress', value: pipeline.table.tableName });
+    new CfnOutput(this, 'EventBusName', { description: 'EventBridge bus receiving one event per state change', value: pipeline.bus.eventBusName });
+    new CfnOutput(this, 'EventBusArn', { description: 'The bus archived events are replayed to (npm run replay)', value: pipeline.bus.eventBusArn });
+    new CfnOutput(this, 'EventArchiveArn', { description: 'Archive of every state change (npm run replay)', value: pipeline.archive.archiveArn });
+    new CfnOutput(this, 'PageTopicArn', { description: 'SNS topic of the alarms that page (loss or delay now); subscribe the pager here', value: pipeline.topics.page.topicArn });
+    new CfnOutput(this, 'TicketTopicArn', { description: 'SNS topic of the alarms that open a ticket', value: pipeline.topics.ticket.topicArn });
+    new CfnOutput(this, 'DashboardName', { description: 'CloudWatch dashboard of the pipeline', value: pipeline.dashboard.dashboardName });
     new CfnOutput(this, 'LiveKitKeysSecretArn', {
-      description: this.keys.created
+      description: pipeline.keysSecretCreated
         ? 'Put your LiveKit API key pairs here: {"<apiKey>": "<apiSecret>"}'
         : 'The existing secret the pipeline reads LiveKit API key pairs from',
-      value: this.keys.secret.secretArn,
+      value: pipeline.keysSecret.secretArn,
     });
+  }
+
+  /** The pipeline's parts (escape hatches), as the tests reach them. */
+  get keys() {
+    return this.pipeline.keys;
+  }
+  get eventQueue() {
+    return this.pipeline.eventQueue;
+  }
+  get ingest() {
+    return this.pipeline.ingest;
+  }
+  get processing() {
+    return this.pipeline.processing;
+  }
+  get reconciler() {
+    return this.pipeline.reconciler;
+  }
+  get monitoring() {
+    return this.pipeline.monitoring;
   }
 }

@@ -1,27 +1,39 @@
-import * as path from 'path';
-import { Duration, RemovalPolicy, Token, Validations } from 'aws-cdk-lib';
+import { Duration, Token, Validations } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { DynamoEventSource, SqsDlq, SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
-import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { CHANGE_EVENT_SOURCE } from '../lambda/process/change-event';
-import { TABLE_SCHEMA } from '../lambda/process/table-schema';
-import { PipelineConfig } from './config';
-import { defaultFunctionProps } from './lambda-defaults';
+import { CHANGE_EVENT_SOURCE } from '../contracts/change-event';
+import { TABLE_SCHEMA } from '../contracts/table-schema';
+import { PipelineConfig, processingProblems } from './config';
+import { pipelineFunction } from './lambda-defaults';
+import { removalPolicyOf } from './removal-policy';
 
 export interface ProcessingProps {
-  readonly config: PipelineConfig;
+  /** Its own settings, the queue's retention (tombstones must outlive it), log retention and removal policy. */
+  readonly config: Pick<PipelineConfig, 'processing' | 'queue' | 'logRetentionDays' | 'removalPolicy'>;
   /** The event queue the processor consumes (its DLQ and redrive policy belong to the queue's owner). */
   readonly queue: sqs.IQueue;
   /** Days the bus archive keeps change events for replay. Default: 30. */
   readonly archiveRetentionDays?: number;
+  /**
+   * An existing EventBridge bus to publish the change feed to (and archive it from).
+   * @default - a bus is created
+   */
+  readonly eventBus?: events.IEventBus;
+  /**
+   * The state table's CloudFormation logical id, pinned (`STATE_TABLE_LOGICAL_ID` for a stack
+   * deployed by PipelineStack 0.1, whose table has that id: a changed logical id replaces the
+   * table).
+   * @default - the id CDK derives from the construct path
+   */
+  readonly tableLogicalId?: string;
 }
 
-/** The stable logical id of the state table: renaming it in CloudFormation would replace the table. */
+/** The logical id of the state table in stacks deployed by PipelineStack 0.1 (bin/app.ts keeps it). */
 export const STATE_TABLE_LOGICAL_ID = 'StateTable';
 
 /**
@@ -33,17 +45,18 @@ export const PUBLISHER_RETRY_ATTEMPTS = 100;
 
 /**
  * The processing stage: the process Lambda on the event queue (partial batch failures, one
- * conditional write per event), the state table (the key schema in lambda/process/table-schema.ts,
+ * conditional write per event), the state table (the key schema in contracts/table-schema.ts,
  * a public interface) with its stream, the publisher Lambda on that stream, and the bus every
  * state change is published to, archived so consumers can replay what they missed.
  */
 export class Processing extends Construct {
   public readonly table: dynamodb.Table;
-  public readonly bus: events.EventBus;
+  /** The bus the change feed is published to: created here, or the one passed in. */
+  public readonly bus: events.IEventBus;
   public readonly archive: events.Archive;
-  public readonly function: NodejsFunction;
+  public readonly function: lambda.Function;
   /** Turns the table's stream into changes on the bus. */
-  public readonly publisherFunction: NodejsFunction;
+  public readonly publisherFunction: lambda.Function;
   /**
    * The publisher's on-failure destination: a message per stream batch given up on after
    * `PUBLISHER_RETRY_ATTEMPTS`, naming the shard and sequence numbers (the records stay in the
@@ -67,7 +80,7 @@ export class Processing extends Construct {
       // The change feed: every write with the item before and after it, read by the publisher.
       stream: dynamodb.StreamViewType.NEW_AND_OLD_IMAGES,
       encryption: dynamodb.TableEncryption.AWS_MANAGED,
-      removalPolicy: config.removalPolicy === 'retain' ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+      removalPolicy: removalPolicyOf(config.removalPolicy),
     });
     for (const index of Object.values(TABLE_SCHEMA.indexes)) {
       this.table.addGlobalSecondaryIndex({
@@ -77,9 +90,9 @@ export class Processing extends Construct {
         projectionType: dynamodb.ProjectionType.ALL,
       });
     }
-    (this.table.node.defaultChild as dynamodb.CfnTable).overrideLogicalId(STATE_TABLE_LOGICAL_ID);
+    if (props.tableLogicalId !== undefined) (this.table.node.defaultChild as dynamodb.CfnTable).overrideLogicalId(props.tableLogicalId);
 
-    this.bus = new events.EventBus(this, 'Bus', { description: 'LiveKit state changes: one event per applied change' });
+    this.bus = props.eventBus ?? new events.EventBus(this, 'Bus', { description: 'LiveKit state changes: one event per applied change' });
     this.archive = new events.Archive(this, 'Archive', {
       sourceEventBus: this.bus,
       eventPattern: { source: [CHANGE_EVENT_SOURCE] },
@@ -87,8 +100,7 @@ export class Processing extends Construct {
       description: 'Every state change, for consumers to replay',
     });
 
-    this.function = new NodejsFunction(this, 'Function', {
-      ...defaultFunctionProps(this, 'Function', config, {
+    this.function = pipelineFunction(this, 'Function', 'process', config, {
         description: 'Applies queued LiveKit webhook events to the state table, one conditional write each',
         timeout: Duration.seconds(processing.timeoutSeconds),
         memorySize: 512,
@@ -96,9 +108,6 @@ export class Processing extends Construct {
           TABLE_NAME: this.table.tableName,
           EVENT_RECORD_TTL_DAYS: String(processing.eventRecordTtlDays),
         },
-      }),
-      entry: path.join(__dirname, '..', 'lambda', 'process', 'handler.ts'),
-      handler: 'handler',
     });
     // Exactly what the processor calls: PutItem (conditional) on the base table. No reads, no
     // transactions, no index access.
@@ -113,7 +122,7 @@ export class Processing extends Construct {
       }),
     );
 
-    const policy = config.removalPolicy === 'retain' ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
+    const policy = removalPolicyOf(config.removalPolicy);
     this.publisherDeadLetterQueue = new sqs.Queue(this, 'PublisherDeadLetterQueue', {
       encryption: sqs.QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
@@ -124,15 +133,11 @@ export class Processing extends Construct {
       id: 'AwsSolutions-SQS3',
       reason: "This queue is the publisher's on-failure destination (Lambda stream event source): it is itself the dead-letter queue.",
     });
-    this.publisherFunction = new NodejsFunction(this, 'Publisher', {
-      ...defaultFunctionProps(this, 'Publisher', config, {
+    this.publisherFunction = pipelineFunction(this, 'Publisher', 'publish', config, {
         description: "Publishes the state table's changes (its stream) to the EventBridge bus",
         timeout: Duration.seconds(30),
         memorySize: 256,
         environment: { EVENT_BUS_NAME: this.bus.eventBusName },
-      }),
-      entry: path.join(__dirname, '..', 'lambda', 'publish', 'handler.ts'),
-      handler: 'handler',
     });
     this.bus.grantPutEventsTo(this.publisherFunction);
     Validations.of(this.publisherFunction.role!).acknowledge({
@@ -157,23 +162,14 @@ export class Processing extends Construct {
 }
 
 function validate({ config, queue, archiveRetentionDays }: ProcessingProps): void {
-  const problems: string[] = [];
   const { processing, queue: q } = config;
+  // The rules between settings live in config.ts; the queue's timeout is known only here.
+  const problems = processingProblems(processing, q);
   const cfnQueue = queue.node.defaultChild as sqs.CfnQueue | undefined;
   const visibility = cfnQueue?.visibilityTimeout;
   // Only a queue defined in this app tells its timeout; an imported one cannot be checked here.
   if (typeof visibility === 'number' && !Token.isUnresolved(visibility) && visibility < processing.timeoutSeconds) {
     problems.push(`the queue's visibility timeout (${visibility} s) is shorter than the processor timeout (${processing.timeoutSeconds} s): SQS would redeliver records still being processed`);
-  }
-  // Tombstones must outlive every redelivery of their event, or a late event would bring an ended
-  // entity back after its tombstone expired.
-  if (processing.eventRecordTtlDays <= q.retentionDays + q.dlqRetentionDays) {
-    problems.push(
-      `processing.eventRecordTtlDays (${processing.eventRecordTtlDays}) must exceed queue.retentionDays + queue.dlqRetentionDays (${q.retentionDays + q.dlqRetentionDays})`,
-    );
-  }
-  if (processing.batchSize > 10 && processing.maxBatchingWindowSeconds < 1) {
-    problems.push('a batchSize above 10 needs a maxBatchingWindowSeconds of at least 1');
   }
   if (archiveRetentionDays !== undefined && (!Number.isInteger(archiveRetentionDays) || archiveRetentionDays < 1)) {
     problems.push(`archiveRetentionDays must be a positive integer, got ${archiveRetentionDays}`);

@@ -1,21 +1,20 @@
-import * as path from 'node:path';
-import { Duration, Validations } from 'aws-cdk-lib';
+import { CfnElement, Duration, Stack, Validations } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { reconcileTimings } from '../lambda/reconcile/limits';
-import { keys } from '../lambda/process/table-schema';
-import { PipelineConfig } from './config';
-import { defaultFunctionProps } from './lambda-defaults';
-import { STATE_TABLE_LOGICAL_ID } from './processing';
+import { keys } from '../contracts/table-schema';
+import { PipelineConfig, reconcileProblems } from './config';
+import { pipelineFunction } from './lambda-defaults';
 
 export interface ReconcilerProps {
-  readonly config: PipelineConfig;
+  /** Its own settings, the LiveKit project's, and the functions' log retention and removal policy. */
+  readonly config: Pick<PipelineConfig, 'reconcile' | 'livekit' | 'logRetentionDays' | 'removalPolicy'>;
   /** The state table: read whole, written only under the reconciler's own `RECONCILE#` keys. */
   readonly table: dynamodb.ITable;
   /** Where repairs go: the same queue LiveKit's webhooks go to. */
@@ -32,7 +31,7 @@ export interface ReconcilerProps {
  * deterministic ids and are claimed with a conditional write).
  */
 export class Reconciler extends Construct {
-  public readonly function: NodejsFunction;
+  public readonly function: lambda.Function;
   public readonly rule: events.Rule;
   /** No LiveKit call starts later than this into a run (passed to the handler). */
   public readonly timeBudgetMs: number;
@@ -42,11 +41,11 @@ export class Reconciler extends Construct {
     const { config } = props;
     const { reconcile } = config;
     const timings = reconcileTimings(reconcile.intervalMinutes);
-    validate(props, timings.timeBudgetMs);
+    const problems = reconcileProblems(reconcile);
+    if (problems.length > 0) throw new Error(`Invalid Reconciler props:\n  - ${problems.join('\n  - ')}`);
     this.timeBudgetMs = timings.timeBudgetMs;
 
-    this.function = new NodejsFunction(this, 'Function', {
-      ...defaultFunctionProps(this, 'Function', config, {
+    this.function = pipelineFunction(this, 'Function', 'reconcile', config, {
         description: "Diffs LiveKit's server API against the state table and repairs the webhooks LiveKit never delivered",
         // Sized for the SDK's worst case (10 s per attempt, 3 attempts on LiveKit Cloud) on a call
         // started at the end of the time budget, plus the writes after it; below the interval.
@@ -67,9 +66,6 @@ export class Reconciler extends Construct {
           RECONCILE_TIME_BUDGET_MS: String(timings.timeBudgetMs),
           RECONCILE_WEBHOOK_EVENTS: config.livekit.webhookEvents.join(','),
         },
-      }),
-      entry: path.join(__dirname, '..', 'lambda', 'reconcile', 'handler.ts'),
-      handler: 'handler',
     });
 
     props.table.grantReadData(this.function);
@@ -83,8 +79,11 @@ export class Reconciler extends Construct {
     );
     props.queue.grantSendMessages(this.function);
     props.keys.grantRead(this.function);
+    // The finding names the table by its logical id, as the template will (after any override).
+    const tableResource = props.table.node.defaultChild;
+    const tableLogicalId = tableResource instanceof CfnElement ? Stack.of(this).resolve(tableResource.logicalId) : undefined;
     Validations.of(this.function.role!).acknowledge({
-      id: `AwsSolutions-IAM5[Resource::<${STATE_TABLE_LOGICAL_ID}.Arn>/index/*]`,
+      id: `AwsSolutions-IAM5[Resource::<${tableLogicalId}.Arn>/index/*]`,
       reason: "The reconciler reads the state table's open index (live rooms, participants, egresses in one Scan); the wildcard covers this one table's indexes, read-only.",
     });
 
@@ -95,17 +94,4 @@ export class Reconciler extends Construct {
     // A failed run is not retried: the next scheduled run does the same work with fresh data.
     this.rule.addTarget(new targets.LambdaFunction(this.function, { retryAttempts: 0, maxEventAge: Duration.minutes(Math.max(1, reconcile.intervalMinutes)) }));
   }
-}
-
-function validate({ config }: ReconcilerProps, timeBudgetMs: number): void {
-  const problems: string[] = [];
-  const { reconcile } = config;
-  if (timeBudgetMs < 10_000) {
-    problems.push(`reconcile.intervalMinutes (${reconcile.intervalMinutes}) leaves a time budget of ${timeBudgetMs} ms after the SDK's worst case; at least 10 s is needed`);
-  }
-  if (reconcile.requestBudgetPerRun < 3) {
-    problems.push(`reconcile.requestBudgetPerRun (${reconcile.requestBudgetPerRun}) must be at least 3 (ListRooms, ListEgress and one ListParticipants)`);
-  }
-  if (reconcile.concurrency < 1) problems.push(`reconcile.concurrency (${reconcile.concurrency}) must be at least 1`);
-  if (problems.length > 0) throw new Error(`Invalid Reconciler props:\n  - ${problems.join('\n  - ')}`);
 }

@@ -7,7 +7,8 @@
 import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { AlarmId, alarmRules, AlarmRule, AlarmSeverity, AlarmState, evaluateAlarm, periodDatapoints, runbookLink, Sample } from '../lib/alarm-rules';
 import type { PipelineConfig } from '../lib/config';
-import { METRIC, MemoryMetricsSink, MetricName } from '../lambda/shared/metrics';
+import { METRIC, MetricName } from '../contracts/metrics';
+import { MemoryMetricsSink } from '../lambda/shared/metrics';
 import type { LocalRoute } from './front-door';
 
 export const STATUS_PATH = '/status';

@@ -2,7 +2,7 @@ import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import type { QueryTarget } from '../lambda/process/queries';
 import { listActiveRooms, listRoomParticipants } from '../lambda/process/queries';
 import { entityInfo } from '../lambda/process/state-model';
-import { keys } from '../lambda/process/table-schema';
+import { keys } from '../contracts/table-schema';
 import type { LiveKitSimulator } from '../simulator/livekit-simulator';
 import type { NaiveReceiver } from '../simulator/naive-receiver';
 

@@ -2,7 +2,7 @@ import { Match } from 'aws-cdk-lib/assertions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { CfnElement } from 'aws-cdk-lib';
-import { parseConfig } from '../lib/config';
+import { DEFAULT_CONFIG, parseConfig } from '../lib/config';
 import { Ingest } from '../lib/ingest';
 import { bareStack, synthPipeline } from './support/synth';
 
@@ -90,10 +90,12 @@ describe('Ingest construct', () => {
 
   it('refuses a burst limit below the rate limit', () => {
     const stack = bareStack();
-    const config = parseConfig({ ingest: { throttleRateLimit: 100, throttleBurstLimit: 50 } });
+    const config = { ...DEFAULT_CONFIG, ingest: { ...DEFAULT_CONFIG.ingest, throttleRateLimit: 100, throttleBurstLimit: 50 } };
     const queue = new sqs.Queue(stack, 'Q');
     const keys = new secretsmanager.Secret(stack, 'S');
     expect(() => new Ingest(stack, 'Ingest', { config, queue, keys })).toThrow('throttleBurstLimit (50) must be at least ingest.throttleRateLimit (100)');
+    // parseConfig lists the same rule with the other problems (one home: config.ts).
+    expect(() => parseConfig({ ingest: { throttleRateLimit: 100, throttleBurstLimit: 50 } })).toThrow('ingest.throttleBurstLimit (50) must be at least ingest.throttleRateLimit (100)');
   });
 });
 

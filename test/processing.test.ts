@@ -5,7 +5,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { DEFAULT_CONFIG, parseConfig, PipelineConfig, queueVisibilityTimeoutSeconds } from '../lib/config';
 import { RUNTIME } from '../lib/lambda-defaults';
 import { Processing, PUBLISHER_RETRY_ATTEMPTS, STATE_TABLE_LOGICAL_ID } from '../lib/processing';
-import { TABLE_SCHEMA } from '../lambda/process/table-schema';
+import { TABLE_SCHEMA } from '../contracts/table-schema';
 import { unacknowledgedNagFindings } from './support/synth';
 
 function synth(config: PipelineConfig = DEFAULT_CONFIG) {
@@ -13,7 +13,8 @@ function synth(config: PipelineConfig = DEFAULT_CONFIG) {
   const queue = new sqs.Queue(stack, 'Queue', { visibilityTimeout: Duration.seconds(queueVisibilityTimeoutSeconds(config.processing)) });
   // A secret in the same stack, to show the processor is not given it.
   new secretsmanager.Secret(stack, 'LiveKitKeys');
-  const processing = new Processing(stack, 'Processing', { config, queue });
+  // Pinned as PipelineStack pins it (a stack deployed by 0.1 has its table under this id).
+  const processing = new Processing(stack, 'Processing', { config, queue, tableLogicalId: STATE_TABLE_LOGICAL_ID });
   return { stack, processing, template: Template.fromStack(stack) };
 }
 
@@ -106,8 +107,15 @@ describe('the publisher', () => {
 });
 
 describe('the state table', () => {
-  test('keeps its logical id', () => {
+  test('keeps its logical id when pinned', () => {
     expect(Object.keys(template.findResources('AWS::DynamoDB::Table'))).toEqual([STATE_TABLE_LOGICAL_ID]);
+  });
+
+  test('has the id CDK derives from its path when not pinned (two pipelines can share a stack)', () => {
+    const stack = new Stack(new App(), 'Unpinned');
+    const queue = new sqs.Queue(stack, 'Queue', { visibilityTimeout: Duration.seconds(queueVisibilityTimeoutSeconds(DEFAULT_CONFIG.processing)) });
+    new Processing(stack, 'Processing', { config: DEFAULT_CONFIG, queue });
+    expect(Object.keys(Template.fromStack(stack).findResources('AWS::DynamoDB::Table'))).toEqual([expect.stringMatching(/^ProcessingStateTable[0-9A-F]{8}$/)]);
   });
 
   test('is on-demand with point-in-time recovery, deletion protection and TTL on expiresAt', () => {
@@ -166,8 +174,10 @@ describe('props validation', () => {
   });
 
   test('rejects tombstones that would expire before a redelivery could arrive', () => {
-    const config = parseConfig({ processing: { eventRecordTtlDays: 10 } });
+    const config = { ...DEFAULT_CONFIG, processing: { ...DEFAULT_CONFIG.processing, eventRecordTtlDays: 10 } };
     expect(build(config, 600)).toThrow(/eventRecordTtlDays/);
+    // parseConfig lists the same rule with the other problems (one home: config.ts).
+    expect(() => parseConfig({ processing: { eventRecordTtlDays: 10 } })).toThrow(/eventRecordTtlDays \(10\) must exceed/);
   });
 
   test('accepts the defaults', () => {

@@ -1,3 +1,4 @@
+import { KeysSecretError, parseKeysSecret } from '../shared/keys-secret';
 import { withDeadline } from './deadline';
 
 /**
@@ -174,23 +175,12 @@ function nameOf(error: unknown): string {
   return error instanceof Error ? error.name : typeof error;
 }
 
-/** Parses `{"<apiKey>": "<apiSecret>", ...}`; anything else is a configuration error. */
+/** Parses `{"<apiKey>": "<apiSecret>", ...}` (lambda/shared/keys-secret.ts); anything else is a configuration error. */
 export function parseKeySet(text: string): KeySet {
-  let value: unknown;
   try {
-    value = JSON.parse(text);
-  } catch {
-    throw new KeyStoreUnavailableError('the LiveKit keys secret is not JSON; expected {"<apiKey>": "<apiSecret>"}');
+    return parseKeysSecret(text);
+  } catch (error) {
+    if (error instanceof KeysSecretError) throw new KeyStoreUnavailableError(error.message);
+    throw error;
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new KeyStoreUnavailableError('the LiveKit keys secret must be a JSON object {"<apiKey>": "<apiSecret>"}');
-  }
-  const keys = new Map<string, string>();
-  for (const [apiKey, apiSecret] of Object.entries(value)) {
-    if (typeof apiSecret !== 'string' || apiKey === '' || apiSecret === '') {
-      throw new KeyStoreUnavailableError(`the LiveKit keys secret has an empty or non-string entry for "${apiKey}"`);
-    }
-    keys.set(apiKey, apiSecret);
-  }
-  return keys;
 }

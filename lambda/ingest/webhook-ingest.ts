@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { TokenVerifier } from 'livekit-server-sdk';
 import type { Logger } from '../shared/logger';
-import { MESSAGE_ATTRIBUTE } from '../shared/queue-message';
+import { MESSAGE_ATTRIBUTE } from '../../contracts/queue-message';
 import { SQS_MAX_MESSAGE_BYTES, sqsMessageBytes, sqsSafeAttribute, sqsSafeBody } from '../shared/sqs-safe-body';
 import { KeyStore, KeysNotConfiguredError, KeyStoreUnavailableError } from './key-store';
 

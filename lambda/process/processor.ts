@@ -18,9 +18,9 @@ import type { SQSBatchItemFailure, SQSBatchResponse, SQSRecord } from 'aws-lambd
 import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { Logger } from '../shared/logger';
 import { METRIC, MetricDatum, MetricsSink } from '../shared/metrics';
-import { EventSource, MESSAGE_ATTRIBUTE } from '../shared/queue-message';
+import { EventSource, MESSAGE_ATTRIBUTE } from '../../contracts/queue-message';
 import { EntityItem, isKnownEventType, project, Projection } from './state-model';
-import { keys, LATE_ARRIVAL_MAX_MS, LATE_ARRIVAL_MS, LATE_ARRIVAL_TTL_SECONDS } from './table-schema';
+import { keys, LATE_ARRIVAL_MAX_MS, LATE_ARRIVAL_MS, LATE_ARRIVAL_TTL_SECONDS } from '../../contracts/table-schema';
 import { InvalidEventError, parseWebhookEvent, WebhookEvent } from './webhook-event';
 
 export interface ProcessorOptions {

@@ -3,8 +3,8 @@
  * EventBridge, tests and the local runtime pass their own (an in-memory list, a console printer).
  */
 import { EventBridgeClient, PutEventsCommand, PutEventsRequestEntry } from '@aws-sdk/client-eventbridge';
-import type { EventSource } from '../shared/queue-message';
-import { CHANGE_EVENT_SOURCE } from './change-event';
+import type { EventSource } from '../../contracts/queue-message';
+import { CHANGE_EVENT_SOURCE } from '../../contracts/change-event';
 import type { EntityRef, EntityView } from './state-model';
 
 /** The `detail` of every change event on the bus. */

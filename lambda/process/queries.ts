@@ -6,7 +6,7 @@
  */
 import { DynamoDBDocumentClient, QueryCommand, QueryCommandInput } from '@aws-sdk/lib-dynamodb';
 import type { EntityItem } from './state-model';
-import { keys, TABLE_SCHEMA } from './table-schema';
+import { keys, TABLE_SCHEMA } from '../../contracts/table-schema';
 
 export interface QueryTarget {
   readonly ddb: DynamoDBDocumentClient;

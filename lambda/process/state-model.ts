@@ -15,7 +15,7 @@
  * the entity and the phase (or the correcting event), never the delivery, so the same change has
  * the same id whichever event happened to cause it.
  */
-import { keys, TABLE_SCHEMA } from './table-schema';
+import { keys, TABLE_SCHEMA } from '../../contracts/table-schema';
 import { InvalidEventError, isIntString, WebhookEvent } from './webhook-event';
 
 export type EntityType = 'room' | 'participant' | 'track' | 'egress' | 'ingress';

@@ -8,7 +8,7 @@ import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { StateChange } from '../process/publisher';
 import { changesFor, EntityItem } from '../process/state-model';
-import type { EventSource } from '../shared/queue-message';
+import type { EventSource } from '../../contracts/queue-message';
 
 /** The part of a stream record the feed reads (Lambda's event and the Streams API share this shape). */
 export interface StreamRecordLike {

@@ -1,6 +1,6 @@
 /**
  * The reconciler's memory between runs (a Lambda keeps none), in the state table under
- * `RECONCILE#` keys (lambda/process/table-schema.ts), every item with a TTL:
+ * `RECONCILE#` keys (contracts/table-schema.ts), every item with a TTL:
  * - `RECONCILE#ROOMS` / `<roomSid>`: `lastVerifiedAt` (ms) of the room's last full check (its
  *   ListParticipants compared with local state) and the local `fingerprint` at that moment. Drives
  *   the round-robin order (oldest first), "changed since last verified", and the coverage metric.
@@ -12,7 +12,7 @@
  * Each is one partition, read with one paginated Query per run.
  */
 import { BatchWriteCommand, DeleteCommand, DynamoDBDocumentClient, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { keys } from '../process/table-schema';
+import { keys } from '../../contracts/table-schema';
 import type { MissedEventType } from './repairs';
 
 export interface RoomVerification {

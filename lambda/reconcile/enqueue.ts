@@ -1,5 +1,5 @@
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { MESSAGE_ATTRIBUTE } from '../shared/queue-message';
+import { MESSAGE_ATTRIBUTE } from '../../contracts/queue-message';
 import { sqsSafeAttribute, sqsSafeBody } from '../shared/sqs-safe-body';
 import type { Repair } from './repairs';
 
@@ -7,7 +7,7 @@ export type Enqueue = (repair: Repair) => Promise<void>;
 
 /**
  * Repairs go into the same queue as LiveKit's webhooks, with the same message attributes as
- * ingest sets (lambda/shared/queue-message.ts) and `source=reconciler`, so the same processor
+ * ingest sets (contracts/queue-message.ts) and `source=reconciler`, so the same processor
  * applies them and the change feed says where they came from. A repair is built from the same
  * LiveKit data as a webhook (a participant named with U+FFFF, an emoji in metadata), so its body
  * and attributes are made SQS-safe the same way ingest makes them (lambda/shared/sqs-safe-body.ts).

@@ -6,7 +6,7 @@
  * or that finds the queue MaxDepth (200) deep. An event that reached us long after its `createdAt`
  * sat in that queue close to MaxAge: the events queued behind it, or beside it, were likely
  * dropped. The processor writes one evidence item per room when that happens (`EVIDENCE#LATE` /
- * `<roomSid>`, lambda/process/table-schema.ts `LATE_ARRIVAL_MS`), and nothing in the common case;
+ * `<roomSid>`, contracts/table-schema.ts `LATE_ARRIVAL_MS`), and nothing in the common case;
  * the reconciler reads that one partition per run. A room already verified after the late event
  * arrived is not flagged.
  *
@@ -14,7 +14,7 @@
  * that participant's `participant_joined` was dropped (or its room's).
  */
 import { DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
-import { keys } from '../process/table-schema';
+import { keys } from '../../contracts/table-schema';
 import type { LocalState } from './local-state';
 
 /** Room sids with a webhook that arrived late after the room's last verification (one paginated Query). */

@@ -9,7 +9,7 @@
 import { createHash } from 'node:crypto';
 import { BatchGetCommand, DynamoDBDocumentClient, GetCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import type { EntityItem } from '../process/state-model';
-import { keys, TABLE_SCHEMA } from '../process/table-schema';
+import { keys, TABLE_SCHEMA } from '../../contracts/table-schema';
 
 export interface LocalRoom {
   readonly sid: string;

@@ -4,59 +4,12 @@
  * shows them. Emitted as CloudWatch Embedded Metric Format (EMF) log lines: no API call on the
  * hot path, and the metric arrives with the log line that explains it.
  */
-export const METRIC_NAMESPACE = 'LiveKitWebhooks';
+import { METRIC_NAMESPACE, MetricName } from '../../contracts/metrics';
 
-export const METRIC = {
-  // ingest
-  /**
-   * Requests refused (401) for a signature failure that means a lost event: an unknown key, a body
-   * hash mismatch, an invalid (expired, forged) token. Dimension: none. Counted from the ingest log.
-   */
-  signatureFailures: 'SignatureFailures',
-  /** Requests refused (401) with no or a malformed token: internet probing, not LiveKit. Counted from the ingest log. */
-  signatureProbes: 'SignatureProbes',
-  /** Events accepted and enqueued (200). */
-  eventsEnqueued: 'EventsEnqueued',
-  /** Events we could not store (503). */
-  enqueueFailures: 'EnqueueFailures',
-  /** Requests the HTTP API stage refused with 429 (its throttling); counted from the access log by a metric filter. */
-  apiThrottledRequests: 'ApiThrottledRequests',
-  // process
-  /** Events applied to state, by outcome. */
-  eventsProcessed: 'EventsProcessed',
-  /** State changes published to the bus. */
-  changesPublished: 'ChangesPublished',
-  /** Events that can never apply (invalid, out of range): recorded once with their reason, not retried. */
-  eventsRejected: 'EventsRejected',
-  /** Queue message `receivedAt` (ingest accepted it) to applied, ms; per batch, the largest. */
-  applyLag: 'ApplyLag',
-  /** LiveKit's `createdAt` to applied, ms (second resolution); per batch, the largest. */
-  eventAge: 'EventAge',
-  // publish
-  /** Changes the bus refused (FailedEntryCount) or a failed PutEvents call; retried from the stream. */
-  publishFailures: 'PublishFailures',
-  /** Table write (stream record) to change accepted by the bus, ms; per batch, the largest. */
-  publishLag: 'PublishLag',
-  // reconcile
-  /** Events LiveKit never delivered, found by the reconciler. Dimension `EventType`, and a total without dimension. */
-  missedEvents: 'MissedEvents',
-  /** Synthesized repair events sent to the queue. */
-  repairsSent: 'RepairsSent',
-  roomsChecked: 'RoomsChecked',
-  participantsChecked: 'ParticipantsChecked',
-  egressesChecked: 'EgressesChecked',
-  liveKitApiCalls: 'LiveKitApiCalls',
-  liveKitApiErrors: 'LiveKitApiErrors',
-  /** Share (0-100) of active rooms fully verified within the coverage window. */
-  roomCoverage: 'RoomCoveragePercent',
-  runDuration: 'ReconcileRunDuration',
-  /** 1 per successful reconcile run; its absence pages. */
-  heartbeat: 'ReconcileHeartbeat',
-  /** 1 per reconcile run that found no LiveKit key pair in the keys secret (`{}`): it waits, and is healthy. Dimension: none. */
-  notConfigured: 'NotConfigured',
-} as const;
+// The names are a contract of their own (contracts/metrics.ts); re-exported for the emitters.
+export { METRIC, METRIC_NAMESPACE } from '../../contracts/metrics';
+export type { MetricName } from '../../contracts/metrics';
 
-export type MetricName = (typeof METRIC)[keyof typeof METRIC];
 export type MetricUnit = 'Count' | 'Milliseconds' | 'Percent' | 'None';
 
 export interface MetricDatum {

@@ -10,7 +10,7 @@ import { delimiter, join } from 'path';
 import { CreateTableCommand, DeleteTableCommand, DynamoDBClient, ListTablesCommand, UpdateTimeToLiveCommand } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { createDocumentClient } from '../../lambda/process/document-client';
-import { createTableInput, TABLE_SCHEMA } from '../../lambda/process/table-schema';
+import { createTableInput, TABLE_SCHEMA } from '../../contracts/table-schema';
 import { superviseEngine } from './engine-process';
 import { freePort, waitUntil } from './free-port';
 

@@ -10,7 +10,7 @@
  * log lines, for as long as the logs are kept.
  */
 import { GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
-import { keys } from '../../lambda/process/table-schema';
+import { keys } from '../../contracts/table-schema';
 import { CommandSpec, OncallTarget, ParsedArgs, resolveTarget, runMain, UsageError } from './target';
 
 export const USAGE = `usage: npm run missed -- [--since <30m|1h|1d>] [--stack <name> [--region <r>] | --local '<ready JSON>'|<file>] [--json]`;

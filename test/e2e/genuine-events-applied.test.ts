@@ -4,7 +4,7 @@ import { parseConfig } from '../../lib/config';
 import type { StateChange } from '../../lambda/process/publisher';
 import { listRoomParticipants } from '../../lambda/process/queries';
 import { entityInfo } from '../../lambda/process/state-model';
-import { keys } from '../../lambda/process/table-schema';
+import { keys } from '../../contracts/table-schema';
 import type { WebhookEvent } from '../../lambda/process/webhook-event';
 import { sqsEnqueue } from '../../lambda/reconcile/enqueue';
 import { participantLeftRepair, roomFromStored } from '../../lambda/reconcile/repairs';

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
-import { keys } from '../../lambda/process/table-schema';
+import { keys } from '../../contracts/table-schema';
 import { eventually } from '../support/e2e';
 import { fixture, signWebhook } from '../support/livekit-signing';
 

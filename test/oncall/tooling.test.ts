@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { parseConfig } from '../../lib/config';
-import { MESSAGE_ATTRIBUTE } from '../../lambda/shared/queue-message';
+import { MESSAGE_ATTRIBUTE } from '../../contracts/queue-message';
 import { LocalPipeline, startLocalPipeline } from '../../local/local-pipeline';
 import { dlqDepth, redriveDlq } from '../../scripts/oncall/redrive-dlq';
 import { startReplay } from '../../scripts/oncall/replay';

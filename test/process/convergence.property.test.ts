@@ -25,7 +25,7 @@ import fc from 'fast-check';
 import { createProcessor } from '../../lambda/process/processor';
 import type { StateChange } from '../../lambda/process/publisher';
 import { EntityItem } from '../../lambda/process/state-model';
-import { keys } from '../../lambda/process/table-schema';
+import { keys } from '../../contracts/table-schema';
 import type { WebhookEvent } from '../../lambda/process/webhook-event';
 import { DynamoDbLocal, startDynamoDbLocal } from '../../local/engines/dynamodb-local';
 import {

@@ -10,7 +10,7 @@ import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import type { StateChange } from '../../lambda/process/publisher';
 import { getEventRecord, listOpenEgresses, listRoomParticipants } from '../../lambda/process/queries';
 import { EntityItem, entityInfo } from '../../lambda/process/state-model';
-import { keys } from '../../lambda/process/table-schema';
+import { keys } from '../../contracts/table-schema';
 import type { WebhookEvent } from '../../lambda/process/webhook-event';
 import { DynamoDbLocal, LOCAL_CREDENTIALS, startDynamoDbLocal } from '../../local/engines/dynamodb-local';
 import { egressEvent, eventId, participantJoined, participantLeft, sqsRecord } from '../support/livekit-events';

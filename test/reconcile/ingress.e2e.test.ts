@@ -6,7 +6,7 @@
  * LiveKit drops them (the simulator records exactly which). timeScale 0.01 (MaxAge 300 ms); grace 1 s.
  */
 import { entityInfo } from '../../lambda/process/state-model';
-import { keys } from '../../lambda/process/table-schema';
+import { keys } from '../../contracts/table-schema';
 import type { RunReport } from '../../lambda/reconcile/reconciler';
 import type { LocalPipeline } from '../../local/local-pipeline';
 import { signWebhook } from '../support/livekit-signing';

@@ -7,7 +7,7 @@
  */
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { DEFAULT_CONFIG, parseConfig } from '../../lib/config';
-import { keys } from '../../lambda/process/table-schema';
+import { keys } from '../../contracts/table-schema';
 import type { RunReport } from '../../lambda/reconcile/reconciler';
 import type { LocalPipeline } from '../../local/local-pipeline';
 import type { LiveKitSimulator } from '../../simulator';

@@ -10,7 +10,7 @@
  * BUFFERING is only an update. So a session is live while BUFFERING or PUBLISHING.
  */
 import { IngressInfo, IngressState, IngressState_Status } from '@livekit/protocol';
-import { keys } from '../../process/table-schema';
+import { keys } from '../../../contracts/table-schema';
 import { BudgetExhaustedError } from '../api-gate';
 import { isNotFound } from '../livekit-api';
 import { existingIngressSessions, getEntity, ingressSessionKey, LocalIngressSession } from '../local-state';

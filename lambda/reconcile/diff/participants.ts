@@ -9,7 +9,7 @@
  *   sends one for everyone before `room_finished` (report 1's commonest shape, and DeleteRoom's).
  */
 import { ParticipantInfo, ParticipantInfo_State, Room } from '@livekit/protocol';
-import { keys } from '../../process/table-schema';
+import { keys } from '../../../contracts/table-schema';
 import { getEntity, LocalParticipant } from '../local-state';
 import { participantJoinedRepair, participantLeftRepair, Repair, repairId, roomFromStored } from '../repairs';
 import type { DiffContext } from './context';

@@ -5,7 +5,7 @@
  * business (diff/participants.ts, diff/tracks.ts); their repairs are sent before `room_finished`.
  */
 import type { Room } from '@livekit/protocol';
-import { keys } from '../../process/table-schema';
+import { keys } from '../../../contracts/table-schema';
 import { getEntity } from '../local-state';
 import { repairId, roomFinishedRepair, roomStartedRepair } from '../repairs';
 import type { DiffContext } from './context';

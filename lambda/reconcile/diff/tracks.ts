@@ -10,7 +10,7 @@
  */
 import type { ParticipantInfo, Room } from '@livekit/protocol';
 import { ParticipantInfo_State } from '@livekit/protocol';
-import { keys } from '../../process/table-schema';
+import { keys } from '../../../contracts/table-schema';
 import { existingTrackSids, getEntity, LocalTrack } from '../local-state';
 import { Repair, repairId, trackFromStored, trackRepair } from '../repairs';
 import type { DiffContext } from './context';

@@ -5,6 +5,15 @@
  * elsewhere, because the key schema is a public interface (docs/state-model.md).
  */
 
+/**
+ * The version of the key schema, a public interface (docs/state-model.md, "Key schema"): the key
+ * attributes, the index names and keys, and the key values `keys` builds. Consumers query the
+ * table by them. Adding an index or an item kind is compatible and keeps it; changing a key
+ * attribute, an index or the shape of a key value is a breaking change that raises it (and the
+ * package's major version, with a migration).
+ */
+export const TABLE_SCHEMA_VERSION = 1;
+
 export const TABLE_SCHEMA = {
   partitionKey: 'pk',
   sortKey: 'sk',

@@ -3,6 +3,14 @@
  * the archive's pattern) and consumers can import it cheaply.
  */
 
+/**
+ * The version of the change event, a public interface (docs/state-model.md, "The change feed"):
+ * `source`, the `detail-type`s and the detail's fields. Adding a detail type or a detail field is
+ * compatible and keeps it; renaming or removing one, or changing a field's meaning, is a breaking
+ * change that raises it (and the package's major version).
+ */
+export const CHANGE_EVENT_VERSION = 1;
+
 /** `source` of every change event the publisher puts on the bus. */
 export const CHANGE_EVENT_SOURCE = 'livekit.webhooks';
 
@@ -29,3 +37,6 @@ export const CHANGE_DETAIL_TYPES = [
   // An auto-egress that failed to start (no egress id), under its room.
   'egress.start_failed',
 ] as const;
+
+/** A change's `detail-type`. */
+export type ChangeDetailType = (typeof CHANGE_DETAIL_TYPES)[number];

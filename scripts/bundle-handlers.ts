@@ -1,0 +1,34 @@
+/**
+ * Bundles each Lambda handler into the package (`dist/handlers/<name>/index.js` with its source
+ * map), with the options the CDK uses when it bundles from source (lib/lambda-defaults.ts
+ * `HANDLER_BUNDLING`), so a consumer's `cdk synth` uses these files and needs neither our
+ * TypeScript sources nor esbuild. Run by `npm run build` after tsc.
+ */
+import { build } from 'esbuild';
+import { join } from 'node:path';
+import { HANDLER_BUNDLING, HANDLERS } from '../lib/lambda-defaults';
+
+async function main(): Promise<void> {
+  const root = join(__dirname, '..');
+  for (const name of HANDLERS) {
+    const outfile = join(root, 'dist', 'handlers', name, 'index.js');
+    await build({
+      entryPoints: [join(root, 'lambda', name, 'handler.ts')],
+      outfile,
+      bundle: true,
+      platform: 'node',
+      target: HANDLER_BUNDLING.target,
+      format: HANDLER_BUNDLING.format,
+      minify: HANDLER_BUNDLING.minify,
+      sourcemap: HANDLER_BUNDLING.sourceMap,
+      external: [...HANDLER_BUNDLING.externalModules],
+      logLevel: 'warning',
+    });
+    process.stdout.write(`bundled ${name} -> ${outfile}\n`);
+  }
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
+});
