@@ -18,15 +18,18 @@ export type ChangeSource = 'webhook' | 'reconciler';
 /** The entities the pipeline keeps, each keyed by LiveKit's own id. */
 export type EntityType = 'room' | 'participant' | 'track' | 'egress' | 'ingress';
 
-/** `detail.entity`: the entity a change is about and the ids that relate it to others. */
-export interface RoomRef {
+/**
+ * `detail.entity`: the entity a change is about and the ids that relate it to others (object types,
+ * not interfaces, so they stay assignable to string maps).
+ */
+export type RoomRef = {
   readonly type: 'room';
   /** The room sid. */
   readonly id: string;
   readonly roomSid: string;
   readonly roomName?: string;
-}
-export interface ParticipantRef {
+};
+export type ParticipantRef = {
   readonly type: 'participant';
   /** The participant sid: one session of an identity (a rejoin is a new sid). */
   readonly id: string;
@@ -34,8 +37,8 @@ export interface ParticipantRef {
   readonly identity: string;
   readonly roomSid: string;
   readonly roomName: string;
-}
-export interface TrackRef {
+};
+export type TrackRef = {
   readonly type: 'track';
   /** The track sid. */
   readonly id: string;
@@ -44,23 +47,23 @@ export interface TrackRef {
   readonly identity?: string;
   readonly roomSid?: string;
   readonly roomName?: string;
-}
-export interface EgressRef {
+};
+export type EgressRef = {
   readonly type: 'egress';
   /** The egress id. */
   readonly id: string;
   readonly egressId: string;
   readonly roomSid?: string;
   readonly roomName?: string;
-}
-export interface IngressRef {
+};
+export type IngressRef = {
   readonly type: 'ingress';
   /** The ingress id (reusable: each session is its own entity, `sessionId`). */
   readonly id: string;
   readonly ingressId: string;
   readonly sessionId: string;
   readonly roomName?: string;
-}
+};
 export type EntityRef = RoomRef | ParticipantRef | TrackRef | EgressRef | IngressRef;
 
 /**
