@@ -298,10 +298,10 @@ export interface ChangeEventEnvelope {
  * PutEvents entry (`Source`, `DetailType`, `Detail`, `Resources: []`, `Time: occurredAt`):
  * `version` "0", `time` to the second. For the local runtime and for consumers' own tests.
  */
-export function changeEventOf<T extends ChangeDetailType>(detail: ChangeDetailOf<T>, envelope: ChangeEventEnvelope = {}): ChangeEventOf<T> {
+export function changeEventOf<T extends ChangeDetailType>(detail: ChangeDetailOf<T>, envelope: ChangeEventEnvelope = {}): ChangeEvent<T> {
   const occurred = new Date(detail.occurredAt);
   const time = Number.isNaN(occurred.getTime()) ? new Date() : occurred;
-  return {
+  const event: ChangeEventOf<T> = {
     version: '0',
     id: envelope.id ?? randomUUID(),
     'detail-type': detail.detailType,
@@ -312,4 +312,6 @@ export function changeEventOf<T extends ChangeDetailType>(detail: ChangeDetailOf
     resources: [],
     detail,
   };
+  // ChangeEventOf<'a' | 'b'> and ChangeEventOf<'a'> | ChangeEventOf<'b'> hold the same values.
+  return event as unknown as ChangeEvent<T>;
 }
