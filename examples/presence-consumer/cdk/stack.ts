@@ -36,7 +36,7 @@ export class PresenceConsumerStack extends Stack {
     // failed invocation twice). The handler dedupes on changeId, so repeats change nothing.
     pipeline.onChange('Presence', {
       types: ['participant.joined', 'participant.left', 'participant.connection_aborted', 'participant.corrected', 'room.finished'],
-      target: new targets.LambdaFunction(presence, { retryAttempts: 2, maxEventAge: Duration.hours(2) }),
+      target: new targets.LambdaFunction(presence),
     });
     // A consumer that also reads the state (LiveKitStateClient) needs read access and the table name.
     pipeline.grantReadState(presence);
