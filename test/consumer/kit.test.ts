@@ -21,6 +21,7 @@ import {
   MemoryDedupeStore,
 } from '../../consumer';
 import type { StateChange } from '../../lambda/process/publisher';
+import schema from '../../consumer/change-event.schema.json';
 
 const joined: ChangeDetail<'participant.joined'> = {
   changeId: 'participant:PA_a:started',
@@ -95,6 +96,17 @@ describe('change events', () => {
     const corrected = changeEventOf({ ...joined, detailType: 'participant.corrected', changeId: 'participant:PA_a:corrected:EV_2' } as ChangeDetail<'participant.corrected'>);
     expect(isCorrection(corrected)).toBe(true);
     expect(new Set(CHANGE_DETAIL_TYPES).size).toBe(18);
+  });
+});
+
+describe('the JSON Schema file', () => {
+  test('names every detail type the publisher can put, and constrains each one by a rule', () => {
+    expect([...schema.properties.detailType.enum].sort()).toEqual([...CHANGE_DETAIL_TYPES].sort());
+    const ruled = schema.allOf.flatMap((rule) => {
+      const detailType = rule.if.properties.detailType as { enum?: string[]; const?: string };
+      return rule.then.properties.entity ? (detailType.enum ?? [detailType.const!]) : [];
+    });
+    expect([...ruled].sort()).toEqual([...CHANGE_DETAIL_TYPES].sort());
   });
 });
 
