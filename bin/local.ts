@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError, configInputFromContext, parseConfig } from '../lib/config';
+import { loadChangeHandler, LocalConsumer } from '../local/local-consumers';
 import { LocalPipeline, startLocalPipeline } from '../local/local-pipeline';
 
 /**
@@ -21,6 +22,13 @@ import { LocalPipeline, startLocalPipeline } from '../local/local-pipeline';
  *                        window); to see repairs within seconds, lower it too:
  *                        PIPELINE_CONFIG='{"reconcile":{"graceSeconds":5}}'
  *   LOG_LEVEL            debug | info | warn | error (default info)
+ *   CHANGE_HANDLER       a module that consumes the change feed, e.g.
+ *                        ./examples/presence-consumer/handler.ts (relative to the current
+ *                        directory; `path#name` picks an export, default `handler`): each
+ *                        published change is passed to it as the EventBridge event a rule's
+ *                        Lambda target receives, asynchronously; a handler that throws is retried
+ *                        twice, after 1 s and 2 s, then the change is logged and dropped for it
+ *                        (local/local-consumers.ts; docs/consuming.md)
  * Settings (queue, batch size, receive count, ...) come from the same config as `cdk synth`.
  */
 async function main(): Promise<void> {
@@ -40,6 +48,13 @@ async function main(): Promise<void> {
     throw new ConfigError([`RECONCILE_INTERVAL_SECONDS must be an integer from 1 to 3600, got ${JSON.stringify(process.env.RECONCILE_INTERVAL_SECONDS)}`]);
   }
 
+  let consumers: LocalConsumer[] | undefined;
+  try {
+    consumers = process.env.CHANGE_HANDLER ? [loadChangeHandler(process.env.CHANGE_HANDLER)] : undefined;
+  } catch (error) {
+    throw new ConfigError([(error as Error).message]);
+  }
+
   // The same pair signs LiveKit's webhooks and the reconciler's server API calls; the reconciler
   // runs every reconcile.intervalMinutes (or RECONCILE_INTERVAL_SECONDS) against config.livekit.url
   // (failed runs are logged).
@@ -55,6 +70,7 @@ async function main(): Promise<void> {
     logLevel,
     livekit: { url: config.livekit.url, apiKey, apiSecret },
     ...(intervalSeconds !== undefined ? { reconcileIntervalMs: intervalSeconds * 1000 } : {}),
+    consumers,
     onFunctionCrash: (error, name) => {
       crashed = `the ${name} function crashed: ${error.message}`;
       if (pipeline) void shutdown(crashed);

@@ -9,6 +9,7 @@ import { createProcessor, RecordOutcome } from '../lambda/process/processor';
 import type { ChangePublisher, PublishResult, StateChange } from '../lambda/process/publisher';
 import { createStreamPublisher } from '../lambda/publish/stream-publisher';
 import { DynamoDbStreamSource } from './dynamodb-stream-source';
+import { LocalConsumer, LocalConsumers } from './local-consumers';
 import { DynamoDbLocal, LOCAL_CREDENTIALS, LOCAL_REGION, startDynamoDbLocal } from './engines/dynamodb-local';
 import { SqsEmulator, startSqsEmulator } from './engines/sqs-emulator';
 import type { LocalRoute } from './front-door';
@@ -79,6 +80,11 @@ export interface LocalPipelineOptions {
    * `npm run local` stops and exits non-zero; calls to the crashed function fail.
    */
   readonly onFunctionCrash?: (error: Error, functionName: string) => void;
+  /**
+   * Handlers each published change is delivered to, as the EventBridge event a rule's target gets
+   * (local/local-consumers.ts: asynchronous, retried as Lambda retries; `npm run local`'s `CHANGE_HANDLER`).
+   */
+  readonly consumers?: readonly LocalConsumer[];
 }
 
 export interface LocalPipeline {
@@ -125,7 +131,10 @@ export interface ProcessedEvent {
 /** Stands in for the EventBridge bus: prints each change as a JSON line and keeps it for inspection. */
 class PrintingBus implements ChangePublisher {
   readonly changes: StateChange[] = [];
-  constructor(private readonly logger: Logger) {}
+  constructor(
+    private readonly logger: Logger,
+    private readonly consumers?: LocalConsumers,
+  ) {}
 
   async publish(changes: readonly StateChange[]): Promise<PublishResult> {
     for (const change of changes) {
@@ -140,6 +149,7 @@ class PrintingBus implements ChangePublisher {
         new: change.new,
         source: change.source,
       });
+      this.consumers?.deliver(change);
     }
     return { failedChangeIds: [] };
   }
@@ -188,7 +198,9 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
 
     const metrics = new MemoryMetricsSink();
     const processed = new Map<string, ProcessedEvent>();
-    const publisher = new PrintingBus(logger('bus'));
+    const consumers = options.consumers?.length ? new LocalConsumers({ consumers: options.consumers, logger: logger('consumers') }) : undefined;
+    if (consumers) cleanups.push(() => consumers.stop());
+    const publisher = new PrintingBus(logger('bus'), consumers);
     const processor = createProcessor({
       ddb: dynamodb.documentClient,
       tableName,

@@ -60,14 +60,14 @@ export function listIdentitySessions(target: QueryTarget, roomName: string, iden
   });
 }
 
-/** Egresses whose last known status is not terminal (STARTING, ACTIVE, ENDING). */
-export function listOpenEgresses(target: QueryTarget): Promise<EntityItem[]> {
+/** Egresses whose last known status is not terminal (STARTING, ACTIVE, ENDING); with `roomName`, of rooms of that name. */
+export function listOpenEgresses(target: QueryTarget, roomName?: string): Promise<EntityItem[]> {
   return queryAll(target, {
     TableName: target.tableName,
     IndexName: open.name,
-    KeyConditionExpression: '#pk = :pk',
-    ExpressionAttributeNames: { '#pk': open.partitionKey },
-    ExpressionAttributeValues: { ':pk': keys.openEgressesPk },
+    KeyConditionExpression: roomName === undefined ? '#pk = :pk' : '#pk = :pk AND begins_with(#sk, :prefix)',
+    ExpressionAttributeNames: roomName === undefined ? { '#pk': open.partitionKey } : { '#pk': open.partitionKey, '#sk': open.sortKey },
+    ExpressionAttributeValues: roomName === undefined ? { ':pk': keys.openEgressesPk } : { ':pk': keys.openEgressesPk, ':prefix': `${JSON.stringify(roomName)}#` },
   });
 }
 
