@@ -27,6 +27,9 @@ export default tseslint.config(
         'error',
         { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrorsIgnorePattern: '^_', ignoreRestSiblings: true },
       ],
+      // `let x; x = await start({ onCrash: () => x?.stop() })`: a callback may run before the
+      // assignment, where a `const` would throw (temporal dead zone).
+      'prefer-const': ['error', { ignoreReadBeforeAssign: true }],
     },
   },
   {
@@ -40,6 +43,9 @@ export default tseslint.config(
       '@typescript-eslint/no-unsafe-call': 'off',
       '@typescript-eslint/no-unsafe-member-access': 'off',
       '@typescript-eslint/no-unsafe-return': 'off',
+      // jest.isolateModules() and handlers that read their environment on import need a
+      // synchronous require() at the point of the test.
+      '@typescript-eslint/no-require-imports': 'off',
     },
   },
   {

@@ -160,7 +160,7 @@ export class NaiveReceiver {
       case 'participant_joined': {
         const p = event.participant!;
         let present = this.participants.get(roomName);
-        if (!present) this.participants.set(roomName, (present = new Map()));
+        if (!present) this.participants.set(roomName, (present = new Map<string, NaiveParticipant>()));
         present.set(p.identity, { sid: p.sid, identity: p.identity });
         break;
       }

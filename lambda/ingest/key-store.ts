@@ -1,3 +1,4 @@
+import { KeySet, KeysSecretFormatError, parseKeysSecret } from '../shared/keys-secret';
 import { withDeadline } from './deadline';
 
 /**
@@ -72,7 +73,7 @@ export interface KeyStoreOptions {
   readonly now?: () => number;
 }
 
-export type KeySet = ReadonlyMap<string, string>;
+export type { KeySet };
 
 export class KeyStore {
   private keys: KeySet | undefined;
@@ -174,23 +175,12 @@ function nameOf(error: unknown): string {
   return error instanceof Error ? error.name : typeof error;
 }
 
-/** Parses `{"<apiKey>": "<apiSecret>", ...}`; anything else is a configuration error. */
+/** Parses the secret (lambda/shared/keys-secret.ts); a malformed one is a configuration error, answered as unavailable. */
 export function parseKeySet(text: string): KeySet {
-  let value: unknown;
   try {
-    value = JSON.parse(text);
-  } catch {
-    throw new KeyStoreUnavailableError('the LiveKit keys secret is not JSON; expected {"<apiKey>": "<apiSecret>"}');
+    return parseKeysSecret(text);
+  } catch (error) {
+    if (error instanceof KeysSecretFormatError) throw new KeyStoreUnavailableError(error.message, { cause: error });
+    throw error;
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new KeyStoreUnavailableError('the LiveKit keys secret must be a JSON object {"<apiKey>": "<apiSecret>"}');
-  }
-  const keys = new Map<string, string>();
-  for (const [apiKey, apiSecret] of Object.entries(value)) {
-    if (typeof apiSecret !== 'string' || apiKey === '' || apiSecret === '') {
-      throw new KeyStoreUnavailableError(`the LiveKit keys secret has an empty or non-string entry for "${apiKey}"`);
-    }
-    keys.set(apiKey, apiSecret);
-  }
-  return keys;
 }

@@ -11,7 +11,7 @@
  *   `npm run missed` reads these records: fields are only ever added.
  * Each is one partition, read with one paginated Query per run.
  */
-import { BatchWriteCommand, DeleteCommand, DynamoDBDocumentClient, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchWriteCommand, BatchWriteCommandOutput, DeleteCommand, DynamoDBDocumentClient, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { keys } from '../process/table-schema';
 import type { MissedEventType } from './repairs';
 
@@ -82,7 +82,7 @@ export class Bookkeeping {
   async loadVerifications(): Promise<Map<string, RoomVerification>> {
     const items = await queryPartition(this.options.ddb, this.options.tableName, keys.reconcileRoomsPk);
     return new Map(
-      items.map((item) => [String(item.sk), { roomSid: String(item.sk), lastVerifiedAt: Number(item.lastVerifiedAt ?? 0), fingerprint: String(item.fingerprint ?? '') }]),
+      items.map((item) => [String(item.sk), { roomSid: String(item.sk), lastVerifiedAt: Number(item.lastVerifiedAt ?? 0), fingerprint: String((item.fingerprint as string | undefined) ?? '') }]),
     );
   }
 
@@ -198,8 +198,8 @@ export class Bookkeeping {
         for (let round = 0; pending && pending.length > 0; round++) {
           if (round > 8) throw new Error('BatchWriteItem left items unprocessed after 8 rounds');
           if (round > 0) await new Promise((resolve) => setTimeout(resolve, 50 * 2 ** round));
-          const output = await this.options.ddb.send(new BatchWriteCommand({ RequestItems: { [this.options.tableName]: pending as never } }));
-          pending = output.UnprocessedItems?.[this.options.tableName] as Record<string, unknown>[] | undefined;
+          const output: BatchWriteCommandOutput = await this.options.ddb.send(new BatchWriteCommand({ RequestItems: { [this.options.tableName]: pending } }));
+          pending = output.UnprocessedItems?.[this.options.tableName];
         }
       }
     };

@@ -32,8 +32,8 @@ export async function lateArrivalRooms(ddb: DynamoDBDocumentClient, tableName: s
       }),
     );
     for (const item of output.Items ?? []) {
-      const roomSid = item.roomSid;
-      const receivedAt = item.receivedAt;
+      const roomSid: unknown = item.roomSid;
+      const receivedAt: unknown = item.receivedAt;
       if (typeof roomSid === 'string' && typeof receivedAt === 'number' && receivedAt > lastVerifiedAt(roomSid)) late.add(roomSid);
     }
     ExclusiveStartKey = output.LastEvaluatedKey;

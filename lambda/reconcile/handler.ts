@@ -11,6 +11,7 @@ import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-sec
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { createDocumentClient } from '../process/document-client';
 import { nonNegativeIntEnv, requiredEnv } from '../shared/env';
+import { KeySet, KeysSecretFormatError, parseKeysSecret } from '../shared/keys-secret';
 import { Logger, parseLogLevel, withRequestId } from '../shared/logger';
 import { EmfMetricsSink, METRIC } from '../shared/metrics';
 import { sqsEnqueue } from './enqueue';
@@ -52,17 +53,16 @@ export class LiveKitKeysError extends Error {
 
 /** The pair to sign API calls with: `LIVEKIT_API_KEY` if set, else the first pair of the secret. */
 export function pickKeyPair(secretString: string | undefined, preferred?: string): { apiKey: string; apiSecret: string } {
-  let pairs: Record<string, unknown>;
+  let pairs: KeySet;
   try {
-    pairs = JSON.parse(secretString ?? '');
-  } catch {
-    throw new LiveKitKeysError('the LiveKit keys secret is not a JSON object');
+    pairs = parseKeysSecret(secretString ?? '');
+  } catch (error) {
+    if (error instanceof KeysSecretFormatError) throw new LiveKitKeysError(error.message);
+    throw error;
   }
-  if (typeof pairs !== 'object' || pairs === null || Array.isArray(pairs)) throw new LiveKitKeysError('the LiveKit keys secret is not a JSON object');
-  const entries = Object.entries(pairs).filter((entry): entry is [string, string] => typeof entry[1] === 'string' && entry[1] !== '');
-  if (Object.keys(pairs).length === 0) throw new LiveKitKeysError('the LiveKit keys secret holds no key pair yet', true);
-  const chosen = preferred !== undefined ? entries.find(([key]) => key === preferred) : entries[0];
-  if (!chosen) throw new LiveKitKeysError(preferred !== undefined ? `the LiveKit keys secret has no pair for ${preferred}` : 'the LiveKit keys secret holds no key pair yet');
+  if (pairs.size === 0) throw new LiveKitKeysError('the LiveKit keys secret holds no key pair yet', true);
+  const chosen = preferred !== undefined ? [...pairs].find(([key]) => key === preferred) : [...pairs][0];
+  if (!chosen) throw new LiveKitKeysError(`the LiveKit keys secret has no pair for ${preferred}`);
   return { apiKey: chosen[0], apiSecret: chosen[1] };
 }
 

@@ -7,7 +7,7 @@ import type { ChildProcess } from 'child_process';
  */
 export interface EngineProcess {
   /** Set once the process has exited or failed to start. */
-  exited(): Error | undefined;
+  readonly exited: () => Error | undefined;
   /** SIGTERM, then waits for the exit; does nothing if it already exited. */
   stop(): Promise<void>;
 }

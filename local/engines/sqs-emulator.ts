@@ -12,7 +12,7 @@ import { PipelineConfig, queueVisibilityTimeoutSeconds } from '../../lib/config'
 import { SQS_MAX_MESSAGE_BYTES } from '../../lambda/shared/sqs-safe-body';
 import { superviseEngine } from './engine-process';
 import { freePort, waitUntil } from './free-port';
-import { LOCAL_CREDENTIALS, LOCAL_REGION } from './dynamodb-local';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../local-aws';
 
 export interface SqsEmulatorOptions {
   readonly port?: number;

@@ -56,6 +56,7 @@ describe('reconcile handler', () => {
   /** The handler module, fresh (it reads its environment on import), with Secrets Manager answering `secret`. */
   async function loadHandler() {
     const { SecretsManagerClient } = await import('@aws-sdk/client-secrets-manager');
+    // eslint-disable-next-line @typescript-eslint/no-misused-promises -- send's last overload (callback style) returns void; the handler calls the promise one
     jest.spyOn(SecretsManagerClient.prototype, 'send').mockImplementation(async () => ({ SecretString: secret }) as never);
     return import('../../lambda/reconcile/handler');
   }
