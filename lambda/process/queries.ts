@@ -27,6 +27,17 @@ async function queryAll<T>({ ddb }: QueryTarget, input: QueryCommandInput): Prom
 const open = TABLE_SCHEMA.indexes.open;
 const identity = TABLE_SCHEMA.indexes.identity;
 
+/** Every item of one partition of a secondary index. */
+function queryPartition(target: QueryTarget, index: { readonly name: string; readonly partitionKey: string }, pk: string): Promise<EntityItem[]> {
+  return queryAll(target, {
+    TableName: target.tableName,
+    IndexName: index.name,
+    KeyConditionExpression: '#pk = :pk',
+    ExpressionAttributeNames: { '#pk': index.partitionKey },
+    ExpressionAttributeValues: { ':pk': pk },
+  });
+}
+
 /** Rooms not finished; with `roomName`, the live instance(s) of that name (room name -> room sid). */
 export function listActiveRooms(target: QueryTarget, roomName?: string): Promise<EntityItem[]> {
   return queryAll(target, {
@@ -40,46 +51,22 @@ export function listActiveRooms(target: QueryTarget, roomName?: string): Promise
 
 /** Participants in the room (by room sid) who joined and have not left. */
 export function listRoomParticipants(target: QueryTarget, roomSid: string): Promise<EntityItem[]> {
-  return queryAll(target, {
-    TableName: target.tableName,
-    IndexName: open.name,
-    KeyConditionExpression: '#pk = :pk',
-    ExpressionAttributeNames: { '#pk': open.partitionKey },
-    ExpressionAttributeValues: { ':pk': keys.roomParticipantsPk(roomSid) },
-  });
+  return queryPartition(target, open, keys.roomParticipantsPk(roomSid));
 }
 
 /** Every session (present or ended) of `identity` in rooms named `roomName`, oldest join first. */
 export function listIdentitySessions(target: QueryTarget, roomName: string, identityName: string): Promise<EntityItem[]> {
-  return queryAll(target, {
-    TableName: target.tableName,
-    IndexName: identity.name,
-    KeyConditionExpression: '#pk = :pk',
-    ExpressionAttributeNames: { '#pk': identity.partitionKey },
-    ExpressionAttributeValues: { ':pk': keys.identityPk(roomName, identityName) },
-  });
+  return queryPartition(target, identity, keys.identityPk(roomName, identityName));
 }
 
 /** Egresses whose last known status is not terminal (STARTING, ACTIVE, ENDING). */
 export function listOpenEgresses(target: QueryTarget): Promise<EntityItem[]> {
-  return queryAll(target, {
-    TableName: target.tableName,
-    IndexName: open.name,
-    KeyConditionExpression: '#pk = :pk',
-    ExpressionAttributeNames: { '#pk': open.partitionKey },
-    ExpressionAttributeValues: { ':pk': keys.openEgressesPk },
-  });
+  return queryPartition(target, open, keys.openEgressesPk);
 }
 
 /** Tracks a participant (by sid) has published and not unpublished. */
 export function listPublishedTracks(target: QueryTarget, participantSid: string): Promise<EntityItem[]> {
-  return queryAll(target, {
-    TableName: target.tableName,
-    IndexName: open.name,
-    KeyConditionExpression: '#pk = :pk',
-    ExpressionAttributeNames: { '#pk': open.partitionKey },
-    ExpressionAttributeValues: { ':pk': keys.participantTracksPk(participantSid) },
-  });
+  return queryPartition(target, open, keys.participantTracksPk(participantSid));
 }
 
 export interface EventRecordView {

@@ -21,16 +21,21 @@ export interface RoomVerification {
   readonly fingerprint: string;
 }
 
-export interface PendingDifference {
+/** A difference between LiveKit and local state: which repair it calls for, and where it was seen. */
+export interface Difference {
   readonly repairId: string;
   readonly eventType: MissedEventType;
   readonly entityId: string;
-  /** What has to be checked for this difference to be seen again or resolved (`rooms`, `room#<sid>`, `egress#<id>`). */
+  /** What has to be checked for this difference to be seen again or resolved (`rooms`, `room#<sid>`, `egress#<id>`, `ingress`). */
   readonly scope: string;
   /** The room instance it was seen in (participants, tracks, rooms, egress). For participants and tracks a different one restarts it. */
   readonly roomSid?: string;
-  /** The room's name, for people reading the record. */
+  /** The room's name, for people reading the bookkeeping (`npm run missed`). */
   readonly roomName?: string;
+}
+
+/** A difference as the bookkeeping holds it between runs. */
+export interface PendingDifference extends Difference {
   readonly firstSeenAt: number;
   readonly lastSeenAt: number;
   readonly observations: number;

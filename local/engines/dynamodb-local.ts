@@ -12,7 +12,7 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { createDocumentClient } from '../../lambda/process/document-client';
 import { createTableInput, TABLE_SCHEMA } from '../../lambda/process/table-schema';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../local-aws';
-import { superviseEngine } from './engine-process';
+import { readyOrStop, superviseEngine } from './engine-process';
 import { freePort, waitUntil } from './free-port';
 
 // CommonJS build without ESM interop concerns; typed below.
@@ -73,12 +73,7 @@ export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Pr
     client.destroy();
     await engine.stop();
   };
-  try {
-    await waitUntil(() => client.send(new ListTablesCommand({ Limit: 1 })), options.readyTimeoutMs ?? 30_000, 'DynamoDB Local', engine.exited);
-  } catch (error) {
-    await stop();
-    throw error;
-  }
+  await readyOrStop(() => waitUntil(() => client.send(new ListTablesCommand({ Limit: 1 })), options.readyTimeoutMs ?? 30_000, 'DynamoDB Local', engine.exited), stop);
 
   return {
     endpoint,

@@ -35,3 +35,13 @@ export function superviseEngine(child: ChildProcess, name: string): EngineProces
     },
   };
 }
+
+/** Waits until an engine answers; if it never does, stops it (and its client) before rethrowing. */
+export async function readyOrStop(ready: () => Promise<unknown>, stop: () => Promise<void>): Promise<void> {
+  try {
+    await ready();
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}

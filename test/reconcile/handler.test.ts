@@ -83,6 +83,13 @@ describe('reconcile handler', () => {
     const { handler } = await loadHandler();
     await expect(handler({})).rejects.toThrow('not a JSON object');
   });
+
+  test('a secret with a malformed pair fails the run, as it fails the ingest (one parser for both)', async () => {
+    process.env.LIVEKIT_URL = 'http://127.0.0.1:1';
+    secret = '{"APIkey":1}';
+    const { handler } = await loadHandler();
+    await expect(handler({})).rejects.toThrow('empty or non-string entry for "APIkey"');
+  });
 });
 
 describe('a run against a LiveKit server that cannot be reached', () => {
