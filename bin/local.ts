@@ -48,6 +48,7 @@ async function main(): Promise<void> {
   let crashed: string | undefined;
   let stopping = false;
   let pipeline: LocalPipeline | undefined;
+  // eslint-disable-next-line prefer-const -- the crash callback may run before this returns; a const would throw there (temporal dead zone)
   pipeline = await startLocalPipeline({
     config,
     port,

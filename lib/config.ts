@@ -427,5 +427,5 @@ export function configInputFromContext(context: Readonly<Record<string, unknown>
       input[key] = value;
     }
   }
-  return input as ConfigInput;
+  return input;
 }
