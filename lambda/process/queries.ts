@@ -13,7 +13,8 @@ export interface QueryTarget {
   readonly tableName: string;
 }
 
-async function queryAll<T>({ ddb }: QueryTarget, input: QueryCommandInput): Promise<T[]> {
+/** Every item a Query matches, page after page (the one paginated Query loop of the state table's readers). */
+export async function queryAll<T = Record<string, unknown>>({ ddb }: QueryTarget, input: QueryCommandInput): Promise<T[]> {
   const items: T[] = [];
   let ExclusiveStartKey: Record<string, unknown> | undefined;
   do {

@@ -11,7 +11,8 @@
  *   `npm run missed` reads these records: fields are only ever added.
  * Each is one partition, read with one paginated Query per run.
  */
-import { BatchWriteCommand, BatchWriteCommandOutput, DeleteCommand, DynamoDBDocumentClient, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchWriteCommand, BatchWriteCommandOutput, DeleteCommand, DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { queryAll } from '../process/queries';
 import { keys } from '../process/table-schema';
 import type { MissedEventType } from './repairs';
 
@@ -49,17 +50,9 @@ export interface BookkeepingOptions {
   readonly ttlSeconds: number;
 }
 
-async function queryPartition(ddb: DynamoDBDocumentClient, tableName: string, pk: string): Promise<Record<string, unknown>[]> {
-  const items: Record<string, unknown>[] = [];
-  let ExclusiveStartKey: Record<string, unknown> | undefined;
-  do {
-    const output = await ddb.send(
-      new QueryCommand({ TableName: tableName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': pk }, ConsistentRead: true, ExclusiveStartKey }),
-    );
-    items.push(...(output.Items ?? []));
-    ExclusiveStartKey = output.LastEvaluatedKey;
-  } while (ExclusiveStartKey);
-  return items;
+/** One partition of the bookkeeping, read consistently. */
+function queryPartition(ddb: DynamoDBDocumentClient, tableName: string, pk: string): Promise<Record<string, unknown>[]> {
+  return queryAll({ ddb, tableName }, { TableName: tableName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': pk }, ConsistentRead: true });
 }
 
 /** The optional `roomSid` / `roomName` of a pending record, as an update's SET clause and values. */
