@@ -75,7 +75,7 @@ async function seedState(sim: LiveKitSimulator, pipeline: LocalPipeline, rooms: 
     const room = byName.get(name)!;
     const people = new Map(sim.participants(name).map((p) => [p.identity, p.sid]));
     let json = t.json.split(t.room.sid).join(room.sid).split(JSON.stringify(t.name).slice(1, -1)).join(name);
-    for (const person of t.people) json = json.split(person.sid).join(people.get(person.identity)!);
+    for (const person of t.people) json = json.split(person.sid).join(people.get(person.identity));
     clones.push(...(JSON.parse(json) as Record<string, unknown>[]));
   }
   const chunks: Record<string, unknown>[][] = [];

@@ -14,8 +14,8 @@ const app = new App();
 
 try {
   // A deployed reconciler must call the real LiveKit: no localhost default here (npm run local keeps it).
-  const config = parseConfig(configInputFromContext(app.node.getAllContext()), { requireLiveKitUrl: true });
-  new PipelineStack(app, app.node.tryGetContext('stackName') ?? 'LiveKitWebhooks', {
+  const config = parseConfig(configInputFromContext(app.node.getAllContext() as Record<string, unknown>), { requireLiveKitUrl: true });
+  new PipelineStack(app, (app.node.tryGetContext('stackName') as string | undefined) ?? 'LiveKitWebhooks', {
     config,
     description: 'LiveKit webhook pipeline: verify-and-enqueue ingest, idempotent state, reconciliation against the LiveKit API',
   });

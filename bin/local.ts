@@ -32,7 +32,7 @@ import { LocalPipeline, startLocalPipeline } from '../local/local-pipeline';
  * Settings (queue, batch size, receive count, ...) come from the same config as `cdk synth`.
  */
 async function main(): Promise<void> {
-  const cdkJson = JSON.parse(readFileSync(join(__dirname, '..', 'cdk.json'), 'utf8'));
+  const cdkJson = JSON.parse(readFileSync(join(__dirname, '..', 'cdk.json'), 'utf8')) as { context?: Record<string, unknown> };
   const context: Record<string, unknown> = { ...cdkJson.context };
   if (process.env.PIPELINE_CONFIG) context.config = process.env.PIPELINE_CONFIG;
   if (process.env.LIVEKIT_URL) context['livekit.url'] = process.env.LIVEKIT_URL;
@@ -63,6 +63,7 @@ async function main(): Promise<void> {
   let crashed: string | undefined;
   let stopping = false;
   let pipeline: LocalPipeline | undefined;
+  // eslint-disable-next-line prefer-const -- the crash callback may run before this returns; a const would throw there (temporal dead zone)
   pipeline = await startLocalPipeline({
     config,
     port,

@@ -476,10 +476,10 @@ const TOP_LEVEL: readonly string[] = ['logRetentionDays', 'removalPolicy'];
  */
 export function configInputFromContext(context: Readonly<Record<string, unknown>>): ConfigInput {
   const raw = context.config;
-  let input: Record<string, any> = {};
+  let input: Record<string, unknown> = {};
   if (typeof raw === 'string') {
     try {
-      input = JSON.parse(raw);
+      input = JSON.parse(raw) as Record<string, unknown>;
     } catch {
       throw new ConfigError([`context "config" must be a JSON object, got ${raw.slice(0, 80)}`]);
     }
@@ -487,12 +487,12 @@ export function configInputFromContext(context: Readonly<Record<string, unknown>
       throw new ConfigError([`context "config" must be a JSON object, got ${raw.slice(0, 80)}`]);
     }
   } else if (raw && typeof raw === 'object') {
-    input = structuredClone(raw) as Record<string, any>;
+    input = structuredClone(raw) as Record<string, unknown>;
   }
   for (const [key, value] of Object.entries(context)) {
     const [section, field, ...rest] = key.split('.');
     if (rest.length === 0 && field !== undefined && SECTIONS.includes(section)) {
-      input[section] = { ...input[section], [field]: value };
+      input[section] = { ...(input[section] as Record<string, unknown> | undefined), [field]: value };
     } else if (TOP_LEVEL.includes(key)) {
       input[key] = value;
     }

@@ -219,7 +219,7 @@ export class DynamoDbStreamSource {
       let failedFrom: number | undefined;
       let thrown: unknown;
       try {
-        const response = await this.options.handler(current.records as StreamRecordLike[]);
+        const response = await this.options.handler(current.records);
         const failures = response?.batchItemFailures ?? [];
         if (failures.length > 0) {
           // Lambda retries from the lowest reported sequence number.

@@ -178,8 +178,8 @@ function keysState(source: StatusSource, notConfigured: readonly Sample[], heart
 /** One line for a terminal: keys, depths, missed events, and any alarm not OK. */
 export function statusSummaryLine(status: LocalStatus): string {
   const firing = Object.entries(status.alarms)
-    .filter(([, alarm]) => alarm!.state === 'ALARM')
-    .map(([id, alarm]) => `${id} (${alarm!.severity})`);
+    .filter(([, alarm]) => alarm.state === 'ALARM')
+    .map(([id, alarm]) => `${id} (${alarm.severity})`);
   return (
     (status.liveKitKeys === 'not configured' ? 'LiveKit keys not configured (waiting), ' : '') +
     (status.reconcile.liveKitUnreachable ? `LiveKit unreachable at ${status.reconcile.liveKitUnreachable} (every API call of the last run failed), ` : '') +

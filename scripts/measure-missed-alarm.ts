@@ -68,9 +68,17 @@ function trickle(random: Random, perHour: number): number {
   return total;
 }
 
+/** The missed-events alarm rule as the stack would build it with the candidate's settings. */
+function missedEventsRule(candidate: Candidate): ReturnType<typeof alarmRules>['missed-events'] {
+  const { threshold, evaluationPeriods, datapointsToAlarm } = candidate;
+  return alarmRules(
+    parseConfig({ alarms: { missedEventsThreshold: threshold, missedEventsEvaluationPeriods: evaluationPeriods, missedEventsDatapointsToAlarm: datapointsToAlarm } }),
+  )['missed-events'];
+}
+
 /** How often the candidate would page, per 30 days, on the trickle alone (entries into ALARM). */
 export function falsePagesPer30Days(candidate: Candidate, perHour: number, days: number, random: Random): number {
-  const rule = alarmRules(parseConfig({ alarms: { missedEventsThreshold: candidate.threshold, missedEventsEvaluationPeriods: candidate.evaluationPeriods, missedEventsDatapointsToAlarm: candidate.datapointsToAlarm } }))['missed-events'];
+  const rule = missedEventsRule(candidate);
   const window: number[] = [];
   let state = 'OK';
   let pages = 0;
@@ -86,7 +94,7 @@ export function falsePagesPer30Days(candidate: Candidate, perHour: number, days:
 
 /** Runs from the first run that sees the incident's misses until ALARM: median and worst of `trials`. */
 export function detectionRuns(candidate: Candidate, perMinute: number, trickleRate: number, trials: number, random: Random): { median: number; worst: number } {
-  const rule = alarmRules(parseConfig({ alarms: { missedEventsThreshold: candidate.threshold, missedEventsEvaluationPeriods: candidate.evaluationPeriods, missedEventsDatapointsToAlarm: candidate.datapointsToAlarm } }))['missed-events'];
+  const rule = missedEventsRule(candidate);
   const results: number[] = [];
   for (let t = 0; t < trials; t++) {
     const window: number[] = [];

@@ -636,29 +636,13 @@ export class LiveKitModel {
     const firstPublication = !room.hasPublished.has(participant.identity);
     room.hasPublished.add(participant.identity);
     const error = auto.error ?? AUTO_EGRESS_LAUNCH_ERROR;
+    const fail = (request: EgressInfo['request']) =>
+      this.emitEgress('egress_ended', new EgressInfo({ roomId: room.sid, roomName: room.name, status: EgressStatus.EGRESS_FAILED, error, request }));
     if (auto.participant && firstPublication) {
-      this.emitEgress(
-        'egress_ended',
-        new EgressInfo({
-          roomId: room.sid,
-          roomName: room.name,
-          status: EgressStatus.EGRESS_FAILED,
-          error,
-          request: { case: 'participant', value: new ParticipantEgressRequest({ roomName: room.name, identity: participant.identity }) },
-        }),
-      );
+      fail({ case: 'participant', value: new ParticipantEgressRequest({ roomName: room.name, identity: participant.identity }) });
     }
     if (auto.track && participant.kind !== ParticipantInfo_Kind.EGRESS) {
-      this.emitEgress(
-        'egress_ended',
-        new EgressInfo({
-          roomId: room.sid,
-          roomName: room.name,
-          status: EgressStatus.EGRESS_FAILED,
-          error,
-          request: { case: 'track', value: new TrackEgressRequest({ roomName: room.name, trackId: track.sid }) },
-        }),
-      );
+      fail({ case: 'track', value: new TrackEgressRequest({ roomName: room.name, trackId: track.sid }) });
     }
   }
 

@@ -11,7 +11,6 @@
  *   await sim.stop();
  */
 import { EgressInfo, IngressInfo, ParticipantInfo, Room, TrackInfo, WebhookEvent } from '@livekit/protocol';
-import type { Logger } from '../lambda/shared/logger';
 import { ApiFault, FaultInjector, FaultScope, MethodSelector } from './fault-injector';
 import { RandomSource, seededRandom } from './ids';
 import {
@@ -33,6 +32,15 @@ export interface LiveKitSimulatorWebhookOptions extends Omit<WebhookSenderOption
   readonly urls: readonly string[];
   /** Key the events are signed with; its secret comes from `keys`. Default: the first key. */
   readonly apiKey?: string;
+}
+
+/**
+ * Where the simulator reports what LiveKit itself would only log (a webhook it dropped): anything
+ * with an `info(message, fields)`, such as the pipeline's Logger. A structural type, so the
+ * simulator depends on nothing of the pipeline it stands in front of.
+ */
+export interface SimulatorLogger {
+  info(message: string, fields?: Record<string, unknown>): void;
 }
 
 export interface LiveKitSimulatorProps {
@@ -58,7 +66,7 @@ export interface LiveKitSimulatorProps {
   /** Items per page of ListEgress / ListIngress; unset = one page. */
   readonly apiPageSize?: number;
   /** Logs each dropped webhook (event id, type, room, reason) at info. */
-  readonly logger?: Logger;
+  readonly logger?: SimulatorLogger;
 }
 
 export class LiveKitSimulator {

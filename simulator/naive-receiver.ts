@@ -10,10 +10,11 @@
  * `participant_left` remove whoever now holds that identity.
  */
 import * as http from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { EgressStatus, WebhookEvent } from '@livekit/protocol';
 import { WebhookReceiver } from 'livekit-server-sdk';
 import { RandomSource } from './ids';
+import { listen } from './listen';
 import { TimerSet } from './timing';
 
 export interface NaiveReceiverProps {
@@ -82,14 +83,8 @@ export class NaiveReceiver {
 
   async start(): Promise<string> {
     const host = this.props.host ?? '127.0.0.1';
-    await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(this.props.port ?? 0, host, () => {
-        this.server.off('error', reject);
-        resolve();
-      });
-    });
-    this.baseUrl = `http://${host}:${(this.server.address() as AddressInfo).port}/webhook`;
+    const port = await listen(this.server, this.props.port ?? 0, host);
+    this.baseUrl = `http://${host}:${port}/webhook`;
     return this.baseUrl;
   }
 
@@ -160,7 +155,7 @@ export class NaiveReceiver {
       case 'participant_joined': {
         const p = event.participant!;
         let present = this.participants.get(roomName);
-        if (!present) this.participants.set(roomName, (present = new Map()));
+        if (!present) this.participants.set(roomName, (present = new Map<string, NaiveParticipant>()));
         present.set(p.identity, { sid: p.sid, identity: p.identity });
         break;
       }

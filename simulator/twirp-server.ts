@@ -5,7 +5,7 @@
  * (a missing grant is Twirp `unauthenticated`, 401, as `twirpAuthError` makes it), then the call.
  */
 import * as http from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import {
   DeleteRoomRequest,
   DeleteRoomResponse,
@@ -26,6 +26,7 @@ import {
 } from '@livekit/protocol';
 import { TokenVerifier } from 'livekit-server-sdk';
 import { FaultInjector } from './fault-injector';
+import { listen } from './listen';
 import { EgressNotActiveError, EgressNotFoundError, IngressNotFoundError, LiveKitModel, ParticipantNotFoundError, RoomNotFoundError } from './livekit-model';
 import { TimerSet } from './timing';
 import { twirpCodeForStatus, TwirpError, writePlainError, writeTwirpError, writeTwirpJson } from './twirp';
@@ -83,14 +84,7 @@ export class TwirpServer {
   async start(): Promise<string> {
     if (this.baseUrl) return this.baseUrl;
     const host = this.props.host ?? '127.0.0.1';
-    await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(this.props.port ?? 0, host, () => {
-        this.server.off('error', reject);
-        resolve();
-      });
-    });
-    const { port } = this.server.address() as AddressInfo;
+    const port = await listen(this.server, this.props.port ?? 0, host);
     this.baseUrl = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
     return this.baseUrl;
   }

@@ -16,7 +16,7 @@ describe('cdk synth (the CLI, offline)', () => {
     const out = mkdtempSync(join(tmpdir(), 'synth-'));
     execFileSync(cdk, ['synth', '--quiet', '--no-notices', '-o', out, '-c', 'livekit.url=https://my-project.livekit.cloud', '-c', 'queue.maxReceiveCount=4'], { cwd: root, env: offline, stdio: 'pipe' });
     const template = JSON.parse(readFileSync(join(out, 'LiveKitWebhooks.template.json'), 'utf8'));
-    const resources = Object.values(template.Resources) as Array<{ Type: string; Properties: any }>;
+    const resources = Object.values<{ Type: string; Properties: any }>(template.Resources);
     const ofType = (type: string) => resources.filter((r) => r.Type === type);
 
     expect(ofType('AWS::ApiGatewayV2::Route').map((r) => r.Properties.RouteKey)).toEqual(['POST /webhook']);

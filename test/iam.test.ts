@@ -78,7 +78,7 @@ function allStatements(template: Template): Found[] {
         push(resource, type, p.PolicyDocument);
         break;
       case 'AWS::IAM::Role':
-        for (const policy of asArray(p.Policies)) push(resource, 'AWS::IAM::Policy', (policy as any).PolicyDocument);
+        for (const policy of asArray(p.Policies)) push(resource, 'AWS::IAM::Policy', (policy).PolicyDocument);
         break;
       case 'AWS::KMS::Key':
         push(resource, type, p.KeyPolicy);

@@ -63,8 +63,8 @@ describe('Monitoring construct', () => {
     alarms: { email: 'oncall@example.com', missedEventsThreshold: 2, missedEventsEvaluationPeriods: 3, missedEventsDatapointsToAlarm: 3, namePrefix: 'lkw-prod', runbookBaseUrl: RUNBOOKS },
   });
   const id = (construct: { node: { defaultChild?: unknown } }) => stack.getLogicalId(construct.node.defaultChild as CfnElement);
-  const pageTopic = { Ref: id(stack.monitoring.topics.page as any) };
-  const ticketTopic = { Ref: id(stack.monitoring.topics.ticket as any) };
+  const pageTopic = { Ref: id(stack.monitoring.topics.page) };
+  const ticketTopic = { Ref: id(stack.monitoring.topics.ticket) };
   const fnDimension = (fn: { node: { defaultChild?: unknown } }) => [{ Name: 'FunctionName', Value: { Ref: id(fn) } }];
   const apiDimensions = [
     { Name: 'ApiId', Value: { Ref: id(stack.ingest.api) } },
@@ -307,12 +307,12 @@ describe('Monitoring construct', () => {
         FilterPattern: pattern,
         MetricTransformations: [{ MetricName: name, MetricNamespace: 'LiveKitWebhooks', MetricValue: '1' }],
       });
-    filter(stack.ingest.function.logGroup as any, 'SignatureFailures', '{ $.message = "webhook rejected" && ($.reason = "unknown_key" || $.reason = "body_hash_mismatch" || $.reason = "invalid_token") }');
-    filter(stack.ingest.function.logGroup as any, 'SignatureProbes', '{ $.message = "webhook rejected" && ($.reason = "missing_token" || $.reason = "malformed_token") }');
-    filter(stack.ingest.function.logGroup as any, 'NotConfigured', '{ $.message = "LiveKit API keys not configured; asking LiveKit to retry" }');
-    filter(stack.ingest.function.logGroup as any, 'EnqueueFailures', LOG_METRICS.enqueueFailures.pattern);
-    filter(stack.ingest.function.logGroup as any, 'EventsEnqueued', LOG_METRICS.eventsEnqueued.pattern);
-    filter(stack.processing.function.logGroup as any, 'EventsProcessed', LOG_METRICS.eventsProcessed.pattern);
+    filter(stack.ingest.function.logGroup, 'SignatureFailures', '{ $.message = "webhook rejected" && ($.reason = "unknown_key" || $.reason = "body_hash_mismatch" || $.reason = "invalid_token") }');
+    filter(stack.ingest.function.logGroup, 'SignatureProbes', '{ $.message = "webhook rejected" && ($.reason = "missing_token" || $.reason = "malformed_token") }');
+    filter(stack.ingest.function.logGroup, 'NotConfigured', '{ $.message = "LiveKit API keys not configured; asking LiveKit to retry" }');
+    filter(stack.ingest.function.logGroup, 'EnqueueFailures', LOG_METRICS.enqueueFailures.pattern);
+    filter(stack.ingest.function.logGroup, 'EventsEnqueued', LOG_METRICS.eventsEnqueued.pattern);
+    filter(stack.processing.function.logGroup, 'EventsProcessed', LOG_METRICS.eventsProcessed.pattern);
     filter(stack.ingest.accessLogs, 'ApiThrottledRequests', '{ $.status = "429" }');
   });
 

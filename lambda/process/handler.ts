@@ -3,22 +3,11 @@
  * processor.ts. Changes are published by lambda/publish/ from the table's stream. Configuration is read once, here, and a missing value stops the cold start.
  */
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { positiveIntEnv, requiredEnv } from '../shared/env';
 import { Logger, parseLogLevel, withRequestId } from '../shared/logger';
 import { EmfMetricsSink } from '../shared/metrics';
 import { createDocumentClient } from './document-client';
 import { createProcessor } from './processor';
-
-function requiredEnv(name: string): string {
-  const value = process.env[name];
-  if (!value) throw new Error(`environment variable ${name} is not set`);
-  return value;
-}
-
-function positiveIntEnv(name: string): number {
-  const value = Number(requiredEnv(name));
-  if (!Number.isInteger(value) || value <= 0) throw new Error(`environment variable ${name} must be a positive integer`);
-  return value;
-}
 
 const tableName = requiredEnv('TABLE_NAME');
 const eventRecordTtlDays = positiveIntEnv('EVENT_RECORD_TTL_DAYS');

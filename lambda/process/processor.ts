@@ -257,7 +257,7 @@ export function createProcessor(options: ProcessorOptions): Processor {
   }
 
   async function processRecords(records: readonly SQSRecord[]): Promise<RecordResult[]> {
-    const results: (RecordResult & { lagMs?: number; ageMs?: number })[] = new Array(records.length);
+    const results = new Array<RecordResult & { lagMs?: number; ageMs?: number }>(records.length);
     let next = 0;
     const worker = async () => {
       while (next < records.length) {

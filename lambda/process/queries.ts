@@ -13,7 +13,8 @@ export interface QueryTarget {
   readonly tableName: string;
 }
 
-async function queryAll<T>({ ddb }: QueryTarget, input: QueryCommandInput): Promise<T[]> {
+/** Every item a Query matches, page after page (the one paginated Query loop of the state table's readers). */
+export async function queryAll<T = Record<string, unknown>>({ ddb }: QueryTarget, input: QueryCommandInput): Promise<T[]> {
   const items: T[] = [];
   let ExclusiveStartKey: Record<string, unknown> | undefined;
   do {
@@ -26,6 +27,17 @@ async function queryAll<T>({ ddb }: QueryTarget, input: QueryCommandInput): Prom
 
 const open = TABLE_SCHEMA.indexes.open;
 const identity = TABLE_SCHEMA.indexes.identity;
+
+/** Every item of one partition of a secondary index. */
+function queryPartition(target: QueryTarget, index: { readonly name: string; readonly partitionKey: string }, pk: string): Promise<EntityItem[]> {
+  return queryAll(target, {
+    TableName: target.tableName,
+    IndexName: index.name,
+    KeyConditionExpression: '#pk = :pk',
+    ExpressionAttributeNames: { '#pk': index.partitionKey },
+    ExpressionAttributeValues: { ':pk': pk },
+  });
+}
 
 /** Rooms not finished; with `roomName`, the live instance(s) of that name (room name -> room sid). */
 export function listActiveRooms(target: QueryTarget, roomName?: string): Promise<EntityItem[]> {
@@ -40,24 +52,12 @@ export function listActiveRooms(target: QueryTarget, roomName?: string): Promise
 
 /** Participants in the room (by room sid) who joined and have not left. */
 export function listRoomParticipants(target: QueryTarget, roomSid: string): Promise<EntityItem[]> {
-  return queryAll(target, {
-    TableName: target.tableName,
-    IndexName: open.name,
-    KeyConditionExpression: '#pk = :pk',
-    ExpressionAttributeNames: { '#pk': open.partitionKey },
-    ExpressionAttributeValues: { ':pk': keys.roomParticipantsPk(roomSid) },
-  });
+  return queryPartition(target, open, keys.roomParticipantsPk(roomSid));
 }
 
 /** Every session (present or ended) of `identity` in rooms named `roomName`, oldest join first. */
 export function listIdentitySessions(target: QueryTarget, roomName: string, identityName: string): Promise<EntityItem[]> {
-  return queryAll(target, {
-    TableName: target.tableName,
-    IndexName: identity.name,
-    KeyConditionExpression: '#pk = :pk',
-    ExpressionAttributeNames: { '#pk': identity.partitionKey },
-    ExpressionAttributeValues: { ':pk': keys.identityPk(roomName, identityName) },
-  });
+  return queryPartition(target, identity, keys.identityPk(roomName, identityName));
 }
 
 /** Egresses whose last known status is not terminal (STARTING, ACTIVE, ENDING); with `roomName`, of rooms of that name. */
@@ -73,13 +73,7 @@ export function listOpenEgresses(target: QueryTarget, roomName?: string): Promis
 
 /** Tracks a participant (by sid) has published and not unpublished. */
 export function listPublishedTracks(target: QueryTarget, participantSid: string): Promise<EntityItem[]> {
-  return queryAll(target, {
-    TableName: target.tableName,
-    IndexName: open.name,
-    KeyConditionExpression: '#pk = :pk',
-    ExpressionAttributeNames: { '#pk': open.partitionKey },
-    ExpressionAttributeValues: { ':pk': keys.participantTracksPk(participantSid) },
-  });
+  return queryPartition(target, open, keys.participantTracksPk(participantSid));
 }
 
 export interface EventRecordView {

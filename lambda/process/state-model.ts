@@ -15,6 +15,7 @@
  * the entity and the phase (or the correcting event), never the delivery, so the same change has
  * the same id whichever event happened to cause it.
  */
+import { EGRESS_LIVE_RANK, EGRESS_TERMINAL } from '../shared/egress-status';
 import { keys, TABLE_SCHEMA } from '../../contracts/table-schema';
 import { InvalidEventError, isIntString, WebhookEvent } from './webhook-event';
 
@@ -118,8 +119,6 @@ function required(value: unknown, what: string, event: WebhookEvent): string {
   return text;
 }
 
-const EGRESS_RANK: Record<string, number> = { EGRESS_STARTING: 1, EGRESS_ACTIVE: 2, EGRESS_ENDING: 3 };
-const EGRESS_TERMINAL = new Set(['EGRESS_COMPLETE', 'EGRESS_FAILED', 'EGRESS_ABORTED', 'EGRESS_LIMIT_REACHED']);
 const TERMINAL_RANK = 9;
 
 /** Removes `undefined` so items and views compare and marshal cleanly. */
@@ -322,7 +321,7 @@ export function project(event: WebhookEvent & { event: KnownEventType }, ttlSeco
         {
           ref: compact({ type: 'egress', id: egressId, egressId, roomSid: str(egress.roomId) ?? str(room.sid), roomName }) as EntityRef,
           key: keys.egress(egressId),
-          rank: terminal ? TERMINAL_RANK : (EGRESS_RANK[status] ?? 1),
+          rank: terminal ? TERMINAL_RANK : (EGRESS_LIVE_RANK[status] ?? 1),
           version: big(egress.updatedAt ?? egress.endedAt ?? egress.startedAt),
           status,
           startStatus: 'EGRESS_STARTING',
@@ -426,7 +425,7 @@ const HIDDEN = new Set([TABLE_SCHEMA.partitionKey, TABLE_SCHEMA.sortKey, 'gsi1pk
 export function view(item: EntityItem): EntityView {
   const entries = Object.entries(item)
     .filter(([name]) => !HIDDEN.has(name))
-    .map(([name, value]) => (name === 'info' ? [name, entityInfo(item)] : [name, value]));
+    .map(([name, value]): [string, unknown] => (name === 'info' ? [name, entityInfo(item)] : [name, value]));
   return Object.fromEntries(entries);
 }
 
@@ -436,7 +435,7 @@ const REF_ATTRIBUTES = ['roomSid', 'roomName', 'participantSid', 'identity', 'tr
 /** The entity reference of a stored item. */
 export function refOf(item: EntityItem): EntityRef {
   const ref: Record<string, string> = { type: item.entityType, id: item.entityId };
-  for (const name of REF_ATTRIBUTES) if (typeof item[name] === 'string') ref[name] = item[name] as string;
+  for (const name of REF_ATTRIBUTES) if (typeof item[name] === 'string') ref[name] = item[name];
   return ref as unknown as EntityRef;
 }
 

@@ -6,18 +6,17 @@
 import type { DynamoDBBatchResponse, DynamoDBStreamEvent } from 'aws-lambda';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { EventBridgePublisher } from '../process/publisher';
+import { requiredEnv } from '../shared/env';
 import { Logger, parseLogLevel } from '../shared/logger';
 import { EmfMetricsSink } from '../shared/metrics';
 import { createStreamPublisher } from './stream-publisher';
-import type { StreamRecordLike } from './change-feed';
 
-const busName = process.env.EVENT_BUS_NAME;
-if (!busName) throw new Error('environment variable EVENT_BUS_NAME is not set');
+const busName = requiredEnv('EVENT_BUS_NAME');
 const logger = new Logger({ service: 'publish', level: parseLogLevel(process.env.LOG_LEVEL) });
 
 const publisher = createStreamPublisher({ bus: new EventBridgePublisher(new EventBridgeClient({}), busName), logger, metrics: new EmfMetricsSink() });
 
 export async function handler(event: DynamoDBStreamEvent): Promise<DynamoDBBatchResponse> {
-  const { batchItemFailures } = await publisher.publishRecords(event.Records as StreamRecordLike[]);
+  const { batchItemFailures } = await publisher.publishRecords(event.Records);
   return { batchItemFailures };
 }

@@ -11,7 +11,8 @@
  *   `npm run missed` reads these records: fields are only ever added.
  * Each is one partition, read with one paginated Query per run.
  */
-import { BatchWriteCommand, DeleteCommand, DynamoDBDocumentClient, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchWriteCommand, BatchWriteCommandOutput, DeleteCommand, DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { queryAll } from '../process/queries';
 import { keys } from '../../contracts/table-schema';
 import type { MissedEventType } from './repairs';
 
@@ -21,16 +22,21 @@ export interface RoomVerification {
   readonly fingerprint: string;
 }
 
-export interface PendingDifference {
+/** A difference between LiveKit and local state: which repair it calls for, and where it was seen. */
+export interface Difference {
   readonly repairId: string;
   readonly eventType: MissedEventType;
   readonly entityId: string;
-  /** What has to be checked for this difference to be seen again or resolved (`rooms`, `room#<sid>`, `egress#<id>`). */
+  /** What has to be checked for this difference to be seen again or resolved (`rooms`, `room#<sid>`, `egress#<id>`, `ingress`). */
   readonly scope: string;
   /** The room instance it was seen in (participants, tracks, rooms, egress). For participants and tracks a different one restarts it. */
   readonly roomSid?: string;
-  /** The room's name, for people reading the record. */
+  /** The room's name, for people reading the bookkeeping (`npm run missed`). */
   readonly roomName?: string;
+}
+
+/** A difference as the bookkeeping holds it between runs. */
+export interface PendingDifference extends Difference {
   readonly firstSeenAt: number;
   readonly lastSeenAt: number;
   readonly observations: number;
@@ -44,17 +50,9 @@ export interface BookkeepingOptions {
   readonly ttlSeconds: number;
 }
 
-async function queryPartition(ddb: DynamoDBDocumentClient, tableName: string, pk: string): Promise<Record<string, unknown>[]> {
-  const items: Record<string, unknown>[] = [];
-  let ExclusiveStartKey: Record<string, unknown> | undefined;
-  do {
-    const output = await ddb.send(
-      new QueryCommand({ TableName: tableName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': pk }, ConsistentRead: true, ExclusiveStartKey }),
-    );
-    items.push(...(output.Items ?? []));
-    ExclusiveStartKey = output.LastEvaluatedKey;
-  } while (ExclusiveStartKey);
-  return items;
+/** One partition of the bookkeeping, read consistently. */
+function queryPartition(ddb: DynamoDBDocumentClient, tableName: string, pk: string): Promise<Record<string, unknown>[]> {
+  return queryAll({ ddb, tableName }, { TableName: tableName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': pk }, ConsistentRead: true });
 }
 
 /** The optional `roomSid` / `roomName` of a pending record, as an update's SET clause and values. */
@@ -82,7 +80,7 @@ export class Bookkeeping {
   async loadVerifications(): Promise<Map<string, RoomVerification>> {
     const items = await queryPartition(this.options.ddb, this.options.tableName, keys.reconcileRoomsPk);
     return new Map(
-      items.map((item) => [String(item.sk), { roomSid: String(item.sk), lastVerifiedAt: Number(item.lastVerifiedAt ?? 0), fingerprint: String(item.fingerprint ?? '') }]),
+      items.map((item) => [String(item.sk), { roomSid: String(item.sk), lastVerifiedAt: Number(item.lastVerifiedAt ?? 0), fingerprint: String((item.fingerprint as string | undefined) ?? '') }]),
     );
   }
 
@@ -198,8 +196,8 @@ export class Bookkeeping {
         for (let round = 0; pending && pending.length > 0; round++) {
           if (round > 8) throw new Error('BatchWriteItem left items unprocessed after 8 rounds');
           if (round > 0) await new Promise((resolve) => setTimeout(resolve, 50 * 2 ** round));
-          const output = await this.options.ddb.send(new BatchWriteCommand({ RequestItems: { [this.options.tableName]: pending as never } }));
-          pending = output.UnprocessedItems?.[this.options.tableName] as Record<string, unknown>[] | undefined;
+          const output: BatchWriteCommandOutput = await this.options.ddb.send(new BatchWriteCommand({ RequestItems: { [this.options.tableName]: pending } }));
+          pending = output.UnprocessedItems?.[this.options.tableName];
         }
       }
     };

@@ -13,31 +13,23 @@
  * Unknown reference. A track we hold as published whose participant we do not hold as present:
  * that participant's `participant_joined` was dropped (or its room's).
  */
-import { DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { queryAll } from '../process/queries';
 import { keys } from '../../contracts/table-schema';
 import type { LocalState } from './local-state';
 
 /** Room sids with a webhook that arrived late after the room's last verification (one paginated Query). */
 export async function lateArrivalRooms(ddb: DynamoDBDocumentClient, tableName: string, lastVerifiedAt: (roomSid: string) => number): Promise<Set<string>> {
   const late = new Set<string>();
-  let ExclusiveStartKey: Record<string, unknown> | undefined;
-  do {
-    const output = await ddb.send(
-      new QueryCommand({
-        TableName: tableName,
-        KeyConditionExpression: 'pk = :pk',
-        ExpressionAttributeValues: { ':pk': keys.lateArrivalsPk },
-        ProjectionExpression: 'roomSid, receivedAt',
-        ExclusiveStartKey,
-      }),
-    );
-    for (const item of output.Items ?? []) {
-      const roomSid = item.roomSid;
-      const receivedAt = item.receivedAt;
-      if (typeof roomSid === 'string' && typeof receivedAt === 'number' && receivedAt > lastVerifiedAt(roomSid)) late.add(roomSid);
-    }
-    ExclusiveStartKey = output.LastEvaluatedKey;
-  } while (ExclusiveStartKey);
+  const items = await queryAll(
+    { ddb, tableName },
+    { TableName: tableName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': keys.lateArrivalsPk }, ProjectionExpression: 'roomSid, receivedAt' },
+  );
+  for (const item of items) {
+    const roomSid: unknown = item.roomSid;
+    const receivedAt: unknown = item.receivedAt;
+    if (typeof roomSid === 'string' && typeof receivedAt === 'number' && receivedAt > lastVerifiedAt(roomSid)) late.add(roomSid);
+  }
   return late;
 }
 

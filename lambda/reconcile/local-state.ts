@@ -117,7 +117,7 @@ export async function loadLocalState(ddb: DynamoDBDocumentClient, tableName: str
   for (const item of items) {
     const id = String(item.entityId);
     if (item.entityType === 'room') {
-      rooms.set(id, { sid: id, name: String(item.roomName ?? ''), rev: String(item.rev) });
+      rooms.set(id, { sid: id, name: String((item.roomName as string | undefined) ?? ''), rev: String(item.rev) });
     } else if (item.entityType === 'participant') {
       const participant: LocalParticipant = {
         sid: id,

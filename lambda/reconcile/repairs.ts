@@ -30,21 +30,17 @@
  */
 import { createHash } from 'node:crypto';
 import { EgressInfo, IngressInfo, IngressState, IngressState_Status, ParticipantInfo, ParticipantInfo_State, Room, TrackInfo, WebhookEvent } from '@livekit/protocol';
+import { KNOWN_EVENT_TYPES, KnownEventType } from '../process/state-model';
 
-export const MISSED_EVENT_TYPES = [
-  'room_started',
-  'room_finished',
-  'participant_joined',
-  'participant_left',
-  'track_published',
-  'track_unpublished',
-  'egress_started',
-  'egress_updated',
-  'egress_ended',
-  'ingress_started',
-  'ingress_ended',
-] as const;
-export type MissedEventType = (typeof MISSED_EVENT_TYPES)[number];
+/**
+ * The event types a run can find missed: every type the processor knows but
+ * `participant_connection_aborted` (a participant gone from ListParticipants is repaired as
+ * `participant_left`).
+ */
+export type MissedEventType = Exclude<KnownEventType, 'participant_connection_aborted'>;
+export const MISSED_EVENT_TYPES: readonly MissedEventType[] = KNOWN_EVENT_TYPES.filter(
+  (type): type is MissedEventType => type !== 'participant_connection_aborted',
+);
 
 export const REPAIR_ID_PREFIX = 'RC_';
 

@@ -5,8 +5,16 @@ export function requiredEnv(name: string): string {
   return value;
 }
 
+/** A whole number >= 0 (a count, a size, a period that may be zero). */
 export function nonNegativeIntEnv(name: string): number {
   const value = Number(requiredEnv(name));
   if (!Number.isInteger(value) || value < 0) throw new Error(`environment variable ${name} must be a non-negative integer`);
+  return value;
+}
+
+/** A whole number >= 1 (a retention period, a batch size). */
+export function positiveIntEnv(name: string): number {
+  const value = Number(requiredEnv(name));
+  if (!Number.isInteger(value) || value <= 0) throw new Error(`environment variable ${name} must be a positive integer`);
   return value;
 }

@@ -11,7 +11,8 @@ import { CreateTableCommand, DeleteTableCommand, DynamoDBClient, ListTablesComma
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { createDocumentClient } from '../../lambda/process/document-client';
 import { createTableInput, TABLE_SCHEMA } from '../../contracts/table-schema';
-import { superviseEngine } from './engine-process';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../local-aws';
+import { readyOrStop, superviseEngine } from './engine-process';
 import { freePort, waitUntil } from './free-port';
 
 // CommonJS build without ESM interop concerns; typed below.
@@ -37,9 +38,8 @@ export interface DynamoDbLocal {
   stop(): Promise<void>;
 }
 
-/** Static credentials: DynamoDB Local accepts any, and this must never pick up real ones. */
-export const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
-export const LOCAL_REGION = 'us-east-1';
+// Re-exported for the tests and tools that start an engine and build their own clients.
+export { LOCAL_CREDENTIALS, LOCAL_REGION };
 
 /** DynamoDB Local is a Java program: without `java` on the PATH, say how to install it (not `spawn java ENOENT`). */
 export class JavaMissingError extends Error {
@@ -73,12 +73,7 @@ export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Pr
     client.destroy();
     await engine.stop();
   };
-  try {
-    await waitUntil(() => client.send(new ListTablesCommand({ Limit: 1 })), options.readyTimeoutMs ?? 30_000, 'DynamoDB Local', engine.exited);
-  } catch (error) {
-    await stop();
-    throw error;
-  }
+  await readyOrStop(() => waitUntil(() => client.send(new ListTablesCommand({ Limit: 1 })), options.readyTimeoutMs ?? 30_000, 'DynamoDB Local', engine.exited), stop);
 
   return {
     endpoint,

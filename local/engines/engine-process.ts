@@ -7,7 +7,7 @@ import type { ChildProcess } from 'child_process';
  */
 export interface EngineProcess {
   /** Set once the process has exited or failed to start. */
-  exited(): Error | undefined;
+  readonly exited: () => Error | undefined;
   /** SIGTERM, then waits for the exit; does nothing if it already exited. */
   stop(): Promise<void>;
 }
@@ -34,4 +34,14 @@ export function superviseEngine(child: ChildProcess, name: string): EngineProces
       }
     },
   };
+}
+
+/** Waits until an engine answers; if it never does, stops it (and its client) before rethrowing. */
+export async function readyOrStop(ready: () => Promise<unknown>, stop: () => Promise<void>): Promise<void> {
+  try {
+    await ready();
+  } catch (error) {
+    await stop();
+    throw error;
+  }
 }

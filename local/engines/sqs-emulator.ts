@@ -10,9 +10,9 @@ import { join } from 'path';
 import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { PipelineConfig, queueVisibilityTimeoutSeconds } from '../../lib/config';
 import { SQS_MAX_MESSAGE_BYTES } from '../../lambda/shared/sqs-safe-body';
-import { superviseEngine } from './engine-process';
+import { readyOrStop, superviseEngine } from './engine-process';
 import { freePort, waitUntil } from './free-port';
-import { LOCAL_CREDENTIALS, LOCAL_REGION } from './dynamodb-local';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../local-aws';
 
 export interface SqsEmulatorOptions {
   readonly port?: number;
@@ -68,20 +68,19 @@ export async function startSqsEmulator(options: SqsEmulatorOptions = {}): Promis
     client.destroy();
     await engine.stop();
   };
-  try {
-    await waitUntil(
-      async () => {
-        const response = await fetch(`${endpoint}/health`);
-        if (!response.ok) throw new Error(`health answered ${response.status}`);
-      },
-      options.readyTimeoutMs ?? 15_000,
-      'fauxqs',
-      engine.exited,
-    );
-  } catch (error) {
-    await stop();
-    throw error;
-  }
+  await readyOrStop(
+    () =>
+      waitUntil(
+        async () => {
+          const response = await fetch(`${endpoint}/health`);
+          if (!response.ok) throw new Error(`health answered ${response.status}`);
+        },
+        options.readyTimeoutMs ?? 15_000,
+        'fauxqs',
+        engine.exited,
+      ),
+    stop,
+  );
 
   return {
     endpoint,

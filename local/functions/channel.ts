@@ -39,7 +39,8 @@ export function deserializeError(error: SerializedError): Error {
   return rebuilt;
 }
 
-export type CallHandler = (value: unknown) => Promise<unknown> | unknown;
+/** Answers a call; may return a promise (awaited) or a value. */
+export type CallHandler = (value: unknown) => unknown;
 
 export class Channel {
   private nextId = 1;

@@ -7,7 +7,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { createDocumentClient } from '../../lambda/process/document-client';
-import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../engines/dynamodb-local';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../local-aws';
 
 export function localSqsClient(endpoint: string): SQSClient {
   return new SQSClient({ endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });

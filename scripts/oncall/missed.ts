@@ -9,7 +9,8 @@
  * dashboard's "Missed events (repaired)" Logs Insights widget lists the same from the reconciler's
  * log lines, for as long as the logs are kept.
  */
-import { GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import { queryAll } from '../../lambda/process/queries';
 import { keys } from '../../contracts/table-schema';
 import { CommandSpec, OncallTarget, ParsedArgs, resolveTarget, runMain, UsageError } from './target';
 
@@ -68,21 +69,12 @@ function entityKey(eventType: string, entityId: string, roomSid?: string): { pk:
 
 /** Repaired events with `repairedAt` at or after `sinceMs`, newest first. */
 export async function listMissed(target: OncallTarget, sinceMs: number): Promise<MissedEvent[]> {
-  const records: Record<string, unknown>[] = [];
-  let ExclusiveStartKey: Record<string, unknown> | undefined;
-  do {
-    const page = await target.ddb.send(
-      new QueryCommand({
-        TableName: target.tableName,
-        KeyConditionExpression: 'pk = :pk',
-        FilterExpression: 'repairedAt >= :since',
-        ExpressionAttributeValues: { ':pk': keys.reconcilePendingPk, ':since': sinceMs },
-        ExclusiveStartKey,
-      }),
-    );
-    records.push(...(page.Items ?? []));
-    ExclusiveStartKey = page.LastEvaluatedKey;
-  } while (ExclusiveStartKey);
+  const records = await queryAll(target, {
+    TableName: target.tableName,
+    KeyConditionExpression: 'pk = :pk',
+    FilterExpression: 'repairedAt >= :since',
+    ExpressionAttributeValues: { ':pk': keys.reconcilePendingPk, ':since': sinceMs },
+  });
 
   const roomNames = new Map<string, Promise<string | undefined>>();
   const roomOf = (eventType: string, entityId: string, roomSid?: string): Promise<string | undefined> => {

@@ -13,7 +13,7 @@ import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { createDocumentClient } from '../../lambda/process/document-client';
-import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/engines/dynamodb-local';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/local-aws';
 
 export interface OncallTarget {
   readonly kind: 'aws' | 'local';
@@ -187,7 +187,7 @@ export function parseArgs(argv: readonly string[], spec: CommandSpec = { usage: 
       options: Object.fromEntries(Object.entries(options).map(([name, o]) => [name, { type: o.type, ...(o.short ? { short: o.short } : {}) }])),
       strict: true,
       allowPositionals: spec.positionals === true,
-    }) as typeof parsed;
+    });
   } catch (error) {
     // ERR_PARSE_ARGS_UNKNOWN_OPTION, _INVALID_OPTION_VALUE, _UNEXPECTED_POSITIONAL: say it plainly.
     throw new UsageError(error instanceof Error ? error.message : String(error));

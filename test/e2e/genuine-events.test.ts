@@ -61,7 +61,7 @@ describe('end to end: genuine events LiveKit can send are accepted and applied',
       30_000,
       `participant of ${body.id}`,
     );
-    const info = storedInfo(participant as Record<string, unknown>);
+    const info = storedInfo(participant);
     expect(info.identity).toBe(body.identity);
     expect(info.name).toBe(body.name);
     expect(info.metadata).toBe(body.metadata);

@@ -1,6 +1,7 @@
 import { KeysNotConfiguredError, KeyStore, KeyStoreUnavailableError, parseKeySet, RefreshFailure } from '../../lambda/ingest/key-store';
 
 /** What one read of the secret does: answer a text, fail, or never answer. */
+// eslint-disable-next-line @typescript-eslint/no-redundant-type-constituents -- 'hang' names the sentinel for the reader
 type Answer = string | Error | 'hang';
 
 function store(values: Answer[], options: { ttlMs?: number; minRefreshIntervalMs?: number; maxWaitMs?: number } = {}) {

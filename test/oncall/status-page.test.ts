@@ -149,7 +149,7 @@ describe('"not configured": the LiveKit keys hold no key pair', () => {
     const waiting = await readStatus(source(metrics, clock + 1000));
     expect(waiting.liveKitKeys).toBe('not configured');
     expect(waiting.alarms['not-configured']).toMatchObject({ state: 'ALARM', severity: 'ticket' });
-    const paging = Object.entries(waiting.alarms).filter(([, alarm]) => alarm!.severity === 'page' && alarm!.state === 'ALARM');
+    const paging = Object.entries(waiting.alarms).filter(([, alarm]) => alarm.severity === 'page' && alarm.state === 'ALARM');
     expect(paging).toEqual([]);
     expect(waiting.alarms['reconciler-heartbeat-missing']?.state).toBe('OK');
     expect(statusSummaryLine(waiting)).toMatch(/^LiveKit keys not configured \(waiting\), .*alarms: not-configured \(ticket\)$/);
@@ -177,7 +177,7 @@ describe('"not configured": the LiveKit keys hold no key pair', () => {
     expect(response.status).toBe(503);
     const local = (await (await fetch(`${waiting.baseUrl}${STATUS_PATH}`)).json()) as LocalStatus;
     expect(local.liveKitKeys).toBe('not configured');
-    expect(Object.values(local.alarms).filter((alarm) => alarm!.severity === 'page' && alarm!.state === 'ALARM')).toEqual([]);
+    expect(Object.values(local.alarms).filter((alarm) => alarm.severity === 'page' && alarm.state === 'ALARM')).toEqual([]);
   });
 });
 

@@ -182,7 +182,7 @@ function buildHistory(spec: HistorySpec, runId: number): History {
 const isLifecycle = (change: StateChange) => /:(started|ended)$/.test(change.changeId);
 const isCorrection = (change: StateChange) => /:corrected:/.test(change.changeId);
 const lifecycleKey = (change: StateChange) =>
-  `${change.changeId}|${change.detailType}|${change.detailType === 'egress.started' ? '*' : change.new.status}`;
+  `${change.changeId}|${change.detailType}|${change.detailType === 'egress.started' ? '*' : String(change.new.status)}`;
 /**
  * A change's identity and outcome. A started change's `new` is the state the entity was first
  * seen in, which depends on which event came first, so only its identity is compared.

@@ -56,6 +56,7 @@ describe('reconcile handler', () => {
   /** The handler module, fresh (it reads its environment on import), with Secrets Manager answering `secret`. */
   async function loadHandler() {
     const { SecretsManagerClient } = await import('@aws-sdk/client-secrets-manager');
+    // eslint-disable-next-line @typescript-eslint/no-misused-promises -- send's last overload (callback style) returns void; the handler calls the promise one
     jest.spyOn(SecretsManagerClient.prototype, 'send').mockImplementation(async () => ({ SecretString: secret }) as never);
     return import('../../lambda/reconcile/handler');
   }
@@ -81,6 +82,13 @@ describe('reconcile handler', () => {
     secret = 'not json';
     const { handler } = await loadHandler();
     await expect(handler({})).rejects.toThrow('not a JSON object');
+  });
+
+  test('a secret with a malformed pair fails the run, as it fails the ingest (one parser for both)', async () => {
+    process.env.LIVEKIT_URL = 'http://127.0.0.1:1';
+    secret = '{"APIkey":1}';
+    const { handler } = await loadHandler();
+    await expect(handler({})).rejects.toThrow('empty or non-string entry for "APIkey"');
   });
 });
 

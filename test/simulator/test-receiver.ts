@@ -71,7 +71,10 @@ export class TestReceiver {
     const request: ReceivedRequest = { index: this.requests.length, body, headers: req.headers, eventId: json.id, event: json.event, room: json.room?.name };
     this.requests.push(request);
     const still: typeof this.waiters = [];
-    for (const w of this.waiters) (w.predicate(request) ? w.resolve(request) : still.push(w));
+    for (const w of this.waiters) {
+      if (w.predicate(request)) w.resolve(request);
+      else still.push(w);
+    }
     this.waiters = still;
     const reply = await this.respond(request);
     if (reply === 'hang' || res.destroyed) return;

@@ -18,7 +18,7 @@ export async function scanAll(ddb: DynamoDBDocumentClient, tableName: string): P
 export async function entityState(ddb: DynamoDBDocumentClient, tableName: string): Promise<Record<string, unknown>[]> {
   return (await scanAll(ddb, tableName))
     .filter((item) => !String(item.pk).startsWith('EVENT#'))
-    .sort((a, b) => `${a.pk}|${a.sk}`.localeCompare(`${b.pk}|${b.sk}`));
+    .sort((a, b) => `${String(a.pk)}|${String(a.sk)}`.localeCompare(`${String(b.pk)}|${String(b.sk)}`));
 }
 
 /** A logger that keeps its lines, so tests can assert what was logged without printing it. */

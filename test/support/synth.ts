@@ -44,7 +44,7 @@ export function unacknowledgedNagFindings(build: (app: App) => void): string[] {
   }
   const reportFile = join(outdir, 'validation-report.json');
   if (!existsSync(reportFile)) {
-    if (synthError) throw synthError;
+    if (synthError) throw synthError as Error;
     return [];
   }
   const report = JSON.parse(readFileSync(reportFile, 'utf8'));
@@ -54,6 +54,6 @@ export function unacknowledgedNagFindings(build: (app: App) => void): string[] {
       for (const construct of violation.violatingConstructs ?? []) found.push(`${violation.ruleName}: ${construct.constructPath}`);
     }
   }
-  if (synthError && found.length === 0) throw synthError;
+  if (synthError && found.length === 0) throw synthError as Error;
   return found;
 }

@@ -10,19 +10,11 @@ import type { ApiGate } from '../api-gate';
 import type { LiveKitApi } from '../livekit-api';
 import type { LocalState } from '../local-state';
 import type { RunReport } from '../report';
-import type { MissedEventType, Repair } from '../repairs';
+import type { Difference } from '../bookkeeping';
+import type { Repair } from '../repairs';
 
 /** A difference between LiveKit and local state, with how to repair it once it is due. */
-export interface Observation {
-  readonly repairId: string;
-  readonly eventType: MissedEventType;
-  readonly entityId: string;
-  /** What has to be checked for this difference to be seen again or resolved (`rooms`, `room#<sid>`, `egress#<id>`, `ingress`). */
-  readonly scope: string;
-  /** The room instance it was seen in (participants, tracks, rooms): a different one restarts it. */
-  readonly roomSid?: string;
-  /** For people reading the bookkeeping (`npm run missed`). */
-  readonly roomName?: string;
+export interface Observation extends Difference {
   /** Builds the repair when due; undefined when, looking closer, there is nothing to repair. */
   readonly build: () => Promise<Repair | undefined>;
 }

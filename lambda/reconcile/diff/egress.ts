@@ -15,6 +15,22 @@ import { existingEgressIds } from '../local-state';
 import { egressRepair, repairId } from '../repairs';
 import { DiffContext, pool } from './context';
 
+/**
+ * Observes a missed egress event; LiveKit's EgressInfo is the whole repair. `phase` (the status an
+ * `egress_updated` reached) is part of the repair id, so each step forward is its own repair.
+ */
+function observeEgress(ctx: DiffContext, eventType: 'egress_started' | 'egress_updated' | 'egress_ended', info: EgressInfo, phase?: string): void {
+  ctx.observe({
+    repairId: repairId(eventType, info.egressId, phase),
+    eventType,
+    entityId: info.egressId,
+    scope: `egress#${info.egressId}`,
+    roomSid: info.roomId || undefined,
+    roomName: info.roomName,
+    build: async () => egressRepair(eventType, info, ctx.nowSeconds(), phase),
+  });
+}
+
 export async function diffEgress(ctx: DiffContext, activeEgress: readonly EgressInfo[]): Promise<void> {
   const { local, report } = ctx;
   const activeById = new Map(activeEgress.map((info) => [info.egressId, info]));
@@ -25,16 +41,7 @@ export async function diffEgress(ctx: DiffContext, activeEgress: readonly Egress
       ctx.check(`egress#${id}`);
       report.egressesChecked++;
       if (existing.has(id)) continue;
-      const info = activeById.get(id)!;
-      ctx.observe({
-        repairId: repairId('egress_started', id),
-        eventType: 'egress_started',
-        entityId: id,
-        scope: `egress#${id}`,
-        roomSid: info.roomId || undefined,
-        roomName: info.roomName,
-        build: async () => egressRepair('egress_started', info, ctx.nowSeconds()),
-      });
+      observeEgress(ctx, 'egress_started', activeById.get(id)!);
     }
   } catch (error) {
     ctx.fail('read egress items', error);
@@ -50,15 +57,7 @@ export async function diffEgress(ctx: DiffContext, activeEgress: readonly Egress
     report.egressesChecked++;
     const status = egressStatusName(remote);
     if ((EGRESS_LIVE_RANK[status] ?? 0) > (EGRESS_LIVE_RANK[egress.status] ?? 0)) {
-      ctx.observe({
-        repairId: repairId('egress_updated', egress.egressId, status),
-        eventType: 'egress_updated',
-        entityId: egress.egressId,
-        scope: `egress#${egress.egressId}`,
-        roomSid: remote.roomId || undefined,
-        roomName: remote.roomName,
-        build: async () => egressRepair('egress_updated', remote, ctx.nowSeconds(), status),
-      });
+      observeEgress(ctx, 'egress_updated', remote, status);
     }
   }
   await pool(missing, ctx.concurrency, async (egressId) => {
@@ -69,15 +68,7 @@ export async function diffEgress(ctx: DiffContext, activeEgress: readonly Egress
       ctx.check(`egress#${egressId}`);
       report.egressesChecked++;
       if (!EGRESS_TERMINAL.has(egressStatusName(info))) return true;
-      ctx.observe({
-        repairId: repairId('egress_ended', egressId),
-        eventType: 'egress_ended',
-        entityId: egressId,
-        scope: `egress#${egressId}`,
-        roomSid: info.roomId || undefined,
-        roomName: info.roomName,
-        build: async () => egressRepair('egress_ended', info, ctx.nowSeconds()),
-      });
+      observeEgress(ctx, 'egress_ended', info);
     } catch (error) {
       if (error instanceof BudgetExhaustedError) return false;
       if (isNotFound(error)) {

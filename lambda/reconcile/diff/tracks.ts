@@ -85,7 +85,7 @@ function observeUnpublished(ctx: DiffContext, room: { readonly sid: string; read
     build: async (): Promise<Repair | undefined> => {
       const item = await getEntity(ctx.ddb, ctx.tableName, keys.track(track.sid));
       if (!item || item.terminal) return undefined;
-      return trackRepair('track_unpublished', room, { sid: track.participantSid, identity: track.identity ?? String(item.identity ?? '') }, trackFromStored(entityInfo(item), track.sid), ctx.nowSeconds());
+      return trackRepair('track_unpublished', room, { sid: track.participantSid, identity: track.identity ?? String((item.identity as string | undefined) ?? '') }, trackFromStored(entityInfo(item), track.sid), ctx.nowSeconds());
     },
   });
 }
