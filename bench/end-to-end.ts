@@ -34,19 +34,6 @@ export const endToEnd: Section = async (context) => {
     },
   });
   const client = await startLoadClient(log);
-  // SQS requests made on the main thread (the event source); the ingest function counts its own.
-  const sqsCalls: Record<string, number> = {};
-  const meterName = `benchSqsMeter-${Date.now()}`;
-  pipeline.sqs.middlewareStack.add(
-    (next, ctx) => async (input) => {
-      const output = await next(input);
-      let name = String(ctx.commandName ?? 'unknown').replace(/Command$/, '');
-      if (name === 'ReceiveMessage') name += ((output.output as { Messages?: unknown[] }).Messages?.length ?? 0) > 0 ? ' (with messages)' : ' (empty)';
-      sqsCalls[name] = (sqsCalls[name] ?? 0) + 1;
-      return output;
-    },
-    { step: 'initialize', name: meterName },
-  );
   // Stamp each event's first published change; read through the LocalPipeline interface only.
   const publishedAt = new Map<string, number>();
   let seenChanges = 0;
@@ -64,9 +51,9 @@ export const endToEnd: Section = async (context) => {
     await client.send({ url: pipeline.webhookUrl, events: warm, rate: 20 });
     const deadlineWarm = Date.now() + 30_000;
     while (warm.some((e) => !publishedAt.has(e.id)) && Date.now() < deadlineWarm) await sleep(20);
-    for (const key of Object.keys(sqsCalls)) delete sqsCalls[key];
     for (const key of Object.keys(logBytes)) delete logBytes[key];
-    const invocationsBefore = pipeline.eventSource.invocations;
+    // SQS requests of the processor's event source (counted on its thread) and of ingest (counted by its function).
+    const pollerBefore = await pipeline.eventSource.stats();
     const sendsBefore = await ingestSends();
 
     const events = await signedJoins(rate * seconds, 'e2e');
@@ -87,9 +74,16 @@ export const endToEnd: Section = async (context) => {
     const stateNotSeen = sent.length - state.length;
     const errors = sent.filter((s) => s.status !== 200).length;
     const n = events.length;
-    const invocations = pipeline.eventSource.invocations - invocationsBefore;
+    const pollerAfter = await pipeline.eventSource.stats();
+    const poller = {
+      invocations: pollerAfter.invocations - pollerBefore.invocations,
+      receivesWithMessages: pollerAfter.receivesWithMessages - pollerBefore.receivesWithMessages,
+      emptyReceives: pollerAfter.emptyReceives - pollerBefore.emptyReceives,
+      deleteBatches: pollerAfter.deleteBatches - pollerBefore.deleteBatches,
+    };
+    const invocations = poller.invocations;
     const perEvent = (count: number | undefined) => round((count ?? 0) / n, 3);
-    const sqsBilled = sends + (sqsCalls['ReceiveMessage (with messages)'] ?? 0) + (sqsCalls['DeleteMessageBatch'] ?? 0);
+    const sqsBilled = sends + poller.receivesWithMessages + poller.deleteBatches;
     const stateP50 = percentile(state, 50);
     const stateP99 = percentile(state, 99);
     const publishedP50 = percentile(published, 50);
@@ -126,10 +120,10 @@ export const endToEnd: Section = async (context) => {
         non200: errors,
         eventsPerInvocation: round(n / Math.max(1, invocations), 2),
         sqsSendPerEvent: perEvent(sends),
-        sqsReceivePerEvent: perEvent(sqsCalls['ReceiveMessage (with messages)']),
-        sqsDeletePerEvent: perEvent(sqsCalls['DeleteMessageBatch']),
+        sqsReceivePerEvent: perEvent(poller.receivesWithMessages),
+        sqsDeletePerEvent: perEvent(poller.deleteBatches),
         sqsRequestsPerEvent: round(sqsBilled / n, 3),
-        sqsEmptyReceives: sqsCalls['ReceiveMessage (empty)'] ?? 0,
+        sqsEmptyReceives: poller.emptyReceives,
         ingestLogBytesPerEvent: round((logBytes.ingest ?? 0) / n, 0),
         processLogBytesPerEvent: round((logBytes.process ?? 0) / n, 0),
         statePollRoundTripP50Ms: round(percentile(statePollRoundTripsMs, 50)),
@@ -144,7 +138,6 @@ export const endToEnd: Section = async (context) => {
     };
   } finally {
     clearInterval(watchChanges);
-    pipeline.sqs.middlewareStack.remove(meterName);
     await client.stop();
     await pipeline.stop();
   }

@@ -48,6 +48,8 @@ export interface DynamoDbStreamSourceOptions {
   readonly retryDelayMs?: number;
   /** Batches given up on after `retryAttempts` (on AWS: the on-failure destination). */
   readonly onFailure?: (failure: StreamFailure) => void;
+  /** Clients to use instead of building them from `endpoint` (a local function meters its own); destroyed by `stop()`. */
+  readonly clients?: { readonly streams: DynamoDBStreamsClient; readonly dynamodb: DynamoDBClient };
 }
 
 interface ShardState {
@@ -74,8 +76,8 @@ export class DynamoDbStreamSource {
 
   constructor(private readonly options: DynamoDbStreamSourceOptions) {
     const config = { endpoint: options.endpoint, region: options.region, credentials: options.credentials, maxAttempts: 3 };
-    this.client = new DynamoDBStreamsClient(config);
-    this.ddb = new DynamoDBClient(config);
+    this.client = options.clients?.streams ?? new DynamoDBStreamsClient(config);
+    this.ddb = options.clients?.dynamodb ?? new DynamoDBClient(config);
   }
 
   start(): void {
