@@ -30,12 +30,8 @@ export const ASSUMED = {
   /** One DynamoDB request in-region; a record's requests are sequential, a batch's records concurrent. */
   dynamodbRequestMs: 8,
   putEventsMs: 20,
-  /** The publisher's invocations: one per stream batch; at most one per processor invocation, whose writes land together. */
-  publisherInvocationsPerProcessInvocation: 1,
   publisherMemoryGb: 0.25, // lib/processing.ts memorySize 256
-  /** The publisher's own info line per invocation ("changes published"; each change id only at debug). */
-  publisherLogBytesPerInvocation: 200,
-  /** Lambda's START/END/REPORT lines per invocation. */
+  /** Lambda's START/END/REPORT lines per invocation (text format; not written by the local runtime). */
   platformLogBytesPerInvocation: 350,
   /** Report 1: the slow in-band write. */
   slowWriteMs: 10_000,
@@ -57,6 +53,9 @@ export const cost: Section = async ({ results }) => {
   const eventsPerInvocation = num(e2e, 'eventsPerInvocation');
   const ingestLog = num(e2e, 'ingestLogBytesPerEvent');
   const processLog = num(e2e, 'processLogBytesPerEvent');
+  const publishLog = num(e2e, 'publishLogBytesPerEvent');
+  // Stream batches the publisher was invoked with, per event (measured: polled 4 times a second, as Lambda polls a shard).
+  const publisherInvocationsPerEvent = num(e2e, 'publishInvocationsPerEvent');
   const wcu = num(proc, 'wcuPerEvent');
   const rcu = num(proc, 'rcuPerEvent');
   const ddbRequests = num(proc, 'dynamodbRequestsPerEvent');
@@ -68,7 +67,6 @@ export const cost: Section = async ({ results }) => {
   const gbSeconds = (memoryGb: number, ms: number) => memoryGb * (ms / 1000);
   // A batch's records run concurrently, each its own requests in sequence (now one conditional put).
   const processBatchMs = Math.max(1, ddbRequests) * ASSUMED.dynamodbRequestMs + 5;
-  const publisherInvocationsPerEvent = (1 / eventsPerInvocation) * ASSUMED.publisherInvocationsPerProcessInvocation;
   const publisherMs = ASSUMED.putEventsMs + 5;
   const logGb = (bytes: number) => bytes / 2 ** 30;
 
@@ -84,7 +82,7 @@ export const cost: Section = async ({ results }) => {
       (1 / eventsPerInvocation) * gbSeconds(ASSUMED.processMemoryGb, processBatchMs) * PRICES.lambdaArmGbSecond * M,
       `assumed ${round(processBatchMs, 0)} ms per batch (${ddbRequests} sequential DynamoDB requests × ${ASSUMED.dynamodbRequestMs} ms + 5 ms; records run concurrently)`,
     ],
-    ['Lambda publish: requests', publisherInvocationsPerEvent * PRICES.lambdaRequestsPerMillion, `assumed one stream batch per processor invocation (${round(publisherInvocationsPerEvent, 3)}/event)`],
+    ['Lambda publish: requests', publisherInvocationsPerEvent * PRICES.lambdaRequestsPerMillion, `${round(publisherInvocationsPerEvent, 3)} invocations/event (measured: stream batches at the end-to-end rate, shard polled 4 times a second)`],
     [
       'Lambda publish: duration',
       publisherInvocationsPerEvent * gbSeconds(ASSUMED.publisherMemoryGb, publisherMs) * PRICES.lambdaArmGbSecond * M,
@@ -96,12 +94,8 @@ export const cost: Section = async ({ results }) => {
     ['EventBridge', changes * PRICES.eventBridgeCustomEventsPerMillion, `${changes} change entries/event (measured)`],
     [
       'CloudWatch Logs',
-      logGb(
-        ingestLog + processLog + publisherInvocationsPerEvent * ASSUMED.publisherLogBytesPerInvocation + ASSUMED.platformLogBytesPerInvocation * (oursAttempts + 1 / eventsPerInvocation + publisherInvocationsPerEvent),
-      ) *
-        PRICES.cloudWatchLogsIngestionPerGb *
-        M,
-      `${ingestLog + processLog} B/event of ingest and process lines (measured at info) + assumed ${ASSUMED.publisherLogBytesPerInvocation} B publisher line and ${ASSUMED.platformLogBytesPerInvocation} B platform lines per invocation`,
+      logGb(ingestLog + processLog + publishLog + ASSUMED.platformLogBytesPerInvocation * (oursAttempts + 1 / eventsPerInvocation + publisherInvocationsPerEvent)) * PRICES.cloudWatchLogsIngestionPerGb * M,
+      `${ingestLog + processLog + publishLog} B/event of ingest, process and publish lines (measured at info) + assumed ${ASSUMED.platformLogBytesPerInvocation} B of Lambda platform lines per invocation (${round(oursAttempts + 1 / eventsPerInvocation + publisherInvocationsPerEvent, 2)} invocations/event)`,
     ],
   ];
   // The naive receiver: API Gateway + one Lambda that verifies and does the same DynamoDB work in-band.

@@ -54,6 +54,8 @@ export const endToEnd: Section = async (context) => {
     for (const key of Object.keys(logBytes)) delete logBytes[key];
     // SQS requests of the processor's event source (counted on its thread) and of ingest (counted by its function).
     const pollerBefore = await pipeline.eventSource.stats();
+    // The publisher's invocations: one per stream batch its event source read (about 4 polls a second, as Lambda's).
+    const feedBefore = await pipeline.changeFeed.stats();
     const sendsBefore = await ingestSends();
 
     const events = await signedJoins(rate * seconds, 'e2e');
@@ -82,6 +84,9 @@ export const endToEnd: Section = async (context) => {
       deleteBatches: pollerAfter.deleteBatches - pollerBefore.deleteBatches,
     };
     const invocations = poller.invocations;
+    const feedAfter = await pipeline.changeFeed.stats();
+    const publishInvocations = feedAfter.invocations - feedBefore.invocations;
+    const streamRecords = feedAfter.records - feedBefore.records;
     const perEvent = (count: number | undefined) => round((count ?? 0) / n, 3);
     const sqsBilled = sends + poller.receivesWithMessages + poller.deleteBatches;
     const stateP50 = percentile(state, 50);
@@ -124,8 +129,11 @@ export const endToEnd: Section = async (context) => {
         sqsDeletePerEvent: perEvent(poller.deleteBatches),
         sqsRequestsPerEvent: round(sqsBilled / n, 3),
         sqsEmptyReceives: poller.emptyReceives,
+        publishInvocationsPerEvent: round(publishInvocations / n, 3),
+        streamRecordsPerPublishInvocation: round(streamRecords / Math.max(1, publishInvocations), 2),
         ingestLogBytesPerEvent: round((logBytes.ingest ?? 0) / n, 0),
         processLogBytesPerEvent: round((logBytes.process ?? 0) / n, 0),
+        publishLogBytesPerEvent: round((logBytes.publish ?? 0) / n, 0),
         statePollRoundTripP50Ms: round(percentile(statePollRoundTripsMs, 50)),
         statePollRoundTripP99Ms: round(percentile(statePollRoundTripsMs, 99)),
       },
@@ -133,6 +141,8 @@ export const endToEnd: Section = async (context) => {
         `The batching window (${config.processing.maxBatchingWindowSeconds} s in this config) bounds the median from below: a poller waits up to that long to fill a batch of ${config.processing.batchSize} at this rate.`,
         'State and published times include the observers\' polling intervals (a few ms) and the client thread, front door, processor, SQS emulator and DynamoDB Local sharing this machine\'s cores.',
         'SQS requests per event: SendMessage counted by the ingest function, receives with messages and batch deletes by the local event-source poller (Lambda\'s own poller batches similarly at this rate). Empty receives are left out: on AWS they are a fixed cost of long polling, not per event.',
+        'Publisher invocations per event: the stream batches the local stream source handed the publisher, polling each shard every 250 ms as Lambda polls a stream shard about 4 times a second; at a steady rate a batch carries what was written since the last poll.',
+        'Log bytes per event: the info lines of each function as written (ingest, process, publish); Lambda\'s own START/END/REPORT lines are not written locally and are assumed in the cost section.',
         ...(lost ? [`${missing} accepted events were not published, ${stateNotSeen} state items were not seen and ${errors} POSTs were not answered 200.`] : []),
       ],
     };

@@ -73,6 +73,8 @@ export class DynamoDbStreamSource {
   private lastDiscovery = 0;
   /** Every failure given up on, oldest first. */
   readonly failures: StreamFailure[] = [];
+  /** Handler invocations so far (retries and bisected halves included) and the records they carried. */
+  readonly stats = { invocations: 0, records: 0 };
 
   constructor(private readonly options: DynamoDbStreamSourceOptions) {
     const config = { endpoint: options.endpoint, region: options.region, credentials: options.credentials, maxAttempts: 3 };
@@ -221,6 +223,8 @@ export class DynamoDbStreamSource {
       let failedFrom: number | undefined;
       let thrown: unknown;
       try {
+        this.stats.invocations++;
+        this.stats.records += current.records.length;
         const response = await this.options.handler(current.records as StreamRecordLike[]);
         const failures = response?.batchItemFailures ?? [];
         if (failures.length > 0) {

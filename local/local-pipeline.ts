@@ -14,7 +14,7 @@ import type { LocalRoute } from './front-door';
 import type { SdkCallStats } from './functions/function-worker';
 import { startIngestFunction } from './functions/ingest';
 import { ProcessFunction, startProcessFunction } from './functions/process';
-import { PublishFunction, startPublishFunction } from './functions/publish';
+import { PublishFunction, startPublishFunction, StreamSourceStats } from './functions/publish';
 import { ReconcileFunction, startReconcileFunction } from './functions/reconcile';
 import type { SqsEventSourceStats } from './sqs-event-source';
 import { createStatusRoute, readStatus, STATUS_PATH, StatusSource, statusSummaryLine } from './status-page';
@@ -141,6 +141,8 @@ export interface LocalChangeFeed {
   waitUntilIdle(timeoutMs?: number): Promise<void>;
   /** Stream batches given up on after their retries, oldest first (on AWS: the on-failure destination). */
   failures(): Promise<StreamFailure[]>;
+  /** Publisher invocations (stream batches) so far and the records they carried. */
+  stats(): Promise<StreamSourceStats>;
 }
 
 export interface ProcessedEvent {
@@ -349,6 +351,7 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
     const changeFeed: LocalChangeFeed = {
       waitUntilIdle: (timeoutMs) => (publish ? publish.waitUntilIdle(timeoutMs) : Promise.reject(new Error('the change feed is off (changeFeed: false)'))),
       failures: async () => (publish ? publish.failures() : []),
+      stats: async () => (publish ? publish.stats() : { invocations: 0, records: 0 }),
     };
     functionSdkCalls.ingest = () => ingest.sdkCalls();
     const { baseUrl } = ingest.ready;

@@ -26,7 +26,17 @@ export const PUBLISH = {
   waitUntilIdle: 'waitUntilIdle',
   /** main → worker: the batches given up on so far. */
   failures: 'failures',
+  /** main → worker: the stream source's counts (invocations, records). */
+  stats: 'streamStats',
 } as const;
+
+/** What the publish function's stream source did so far. */
+export interface StreamSourceStats {
+  /** Publisher invocations (stream batches, retries included). */
+  readonly invocations: number;
+  /** Stream records those invocations carried. */
+  readonly records: number;
+}
 
 /** The bus's answer to one batch, as it crosses threads. */
 export interface BusAnswer {
@@ -57,6 +67,8 @@ export interface PublishFunction {
   waitUntilIdle(timeoutMs?: number): Promise<void>;
   /** Stream batches given up on after their retries (on AWS: the on-failure destination). */
   failures(): Promise<StreamFailure[]>;
+  /** The stream source's counts so far. */
+  stats(): Promise<StreamSourceStats>;
   sdkCalls: FunctionWorker<void>['sdkCalls'];
   stop(): Promise<void>;
 }
@@ -84,6 +96,7 @@ export async function startPublishFunction(options: PublishFunctionOptions): Pro
   return {
     waitUntilIdle: (timeoutMs) => worker.call<void>(PUBLISH.waitUntilIdle, timeoutMs),
     failures: () => worker.call<StreamFailure[]>(PUBLISH.failures),
+    stats: () => worker.call<StreamSourceStats>(PUBLISH.stats),
     sdkCalls: () => worker.sdkCalls(),
     stop: () => worker.stop(),
   };

@@ -44,6 +44,7 @@ runFunctionWorker<PublishFunctionInit, void>(async (init, host) => {
     handlers: {
       [PUBLISH.waitUntilIdle]: (timeoutMs) => source.waitUntilIdle(timeoutMs as number | undefined),
       [PUBLISH.failures]: () => source.failures,
+      [PUBLISH.stats]: () => ({ ...source.stats }),
     },
     stop: () => source.stop(),
   };
