@@ -23,7 +23,7 @@ export const PRICES = {
 /** Assumptions where this machine cannot measure AWS (each is labelled in the report). */
 export const ASSUMED = {
   ingestMemoryGb: 0.5, // lib/ingest.ts memorySize 512
-  processMemoryGb: 0.25, // lib/lambda-defaults.ts memorySize 256
+  processMemoryGb: 0.5, // lib/processing.ts memorySize 512
   naiveMemoryGb: 0.25,
   /** Ingest duration on AWS: verify (measured CPU, ~0.1 ms) + one SQS SendMessage round trip in-region. */
   ingestDurationMs: 15,
@@ -49,13 +49,19 @@ export const cost: Section = async ({ results }) => {
   const lossResult = results.get('loss');
   const M = 1_000_000;
 
-  const sqsPerEvent = num(e2e, 'sqsRequestsPerEvent');
-  const eventsPerInvocation = num(e2e, 'eventsPerInvocation');
+  // What the queue, the invocations and the log lines cost per event depends on how events batch:
+  // measured end to end at the default config and again with a 1 s batching window.
+  const traffic = (prefix: '' | 'window1s') => {
+    const key = (name: string) => (prefix ? `${prefix}${name[0].toUpperCase()}${name.slice(1)}` : name);
+    return {
+      sqsPerEvent: num(e2e, key('sqsRequestsPerEvent')),
+      eventsPerInvocation: num(e2e, key('eventsPerInvocation')),
+      // Stream batches the publisher was invoked with, per event (the shard polled 4 times a second, as Lambda polls one).
+      publisherInvocationsPerEvent: num(e2e, key('publishInvocationsPerEvent')),
+      logBytesPerEvent: num(e2e, key('ingestLogBytesPerEvent')) + num(e2e, key('processLogBytesPerEvent')) + num(e2e, key('publishLogBytesPerEvent')),
+    };
+  };
   const ingestLog = num(e2e, 'ingestLogBytesPerEvent');
-  const processLog = num(e2e, 'processLogBytesPerEvent');
-  const publishLog = num(e2e, 'publishLogBytesPerEvent');
-  // Stream batches the publisher was invoked with, per event (measured: polled 4 times a second, as Lambda polls a shard).
-  const publisherInvocationsPerEvent = num(e2e, 'publishInvocationsPerEvent');
   const wcu = num(proc, 'wcuPerEvent');
   const rcu = num(proc, 'rcuPerEvent');
   const ddbRequests = num(proc, 'dynamodbRequestsPerEvent');
@@ -71,7 +77,7 @@ export const cost: Section = async ({ results }) => {
   const logGb = (bytes: number) => bytes / 2 ** 30;
 
   // Per one webhook (an event LiveKit generated), then × 1 M.
-  const ours: [string, number, string][] = [
+  const oursRows = ({ sqsPerEvent, eventsPerInvocation, publisherInvocationsPerEvent, logBytesPerEvent }: ReturnType<typeof traffic>): [string, number, string][] => [
     ['API Gateway HTTP API', oursAttempts * PRICES.apiGatewayHttpPerMillion, `${round(oursAttempts, 3)} requests/event (measured HTTP attempts, report 1)`],
     ['Lambda ingest: requests', oursAttempts * PRICES.lambdaRequestsPerMillion, '1 invocation per request'],
     ['Lambda ingest: duration', oursAttempts * gbSeconds(ASSUMED.ingestMemoryGb, ASSUMED.ingestDurationMs) * PRICES.lambdaArmGbSecond * M, `assumed ${ASSUMED.ingestDurationMs} ms at ${ASSUMED.ingestMemoryGb * 1024} MB`],
@@ -94,10 +100,12 @@ export const cost: Section = async ({ results }) => {
     ['EventBridge', changes * PRICES.eventBridgeCustomEventsPerMillion, `${changes} change entries/event (measured)`],
     [
       'CloudWatch Logs',
-      logGb(ingestLog + processLog + publishLog + ASSUMED.platformLogBytesPerInvocation * (oursAttempts + 1 / eventsPerInvocation + publisherInvocationsPerEvent)) * PRICES.cloudWatchLogsIngestionPerGb * M,
-      `${ingestLog + processLog + publishLog} B/event of ingest, process and publish lines (measured at info) + assumed ${ASSUMED.platformLogBytesPerInvocation} B of Lambda platform lines per invocation (${round(oursAttempts + 1 / eventsPerInvocation + publisherInvocationsPerEvent, 2)} invocations/event)`,
+      logGb(logBytesPerEvent + ASSUMED.platformLogBytesPerInvocation * (oursAttempts + 1 / eventsPerInvocation + publisherInvocationsPerEvent)) * PRICES.cloudWatchLogsIngestionPerGb * M,
+      `${logBytesPerEvent} B/event of ingest, process and publish lines (measured at info) + assumed ${ASSUMED.platformLogBytesPerInvocation} B of Lambda platform lines per invocation (${round(oursAttempts + 1 / eventsPerInvocation + publisherInvocationsPerEvent, 2)} invocations/event)`,
     ],
   ];
+  const ours = oursRows(traffic(''));
+  const oursWindowed = oursRows(traffic('window1s'));
   // The naive receiver: API Gateway + one Lambda that verifies and does the same DynamoDB work in-band.
   // One write per delivery, as ours now does, but in-band: the cost difference is the queue and the feed.
   const naiveNormalMs = 2 + ASSUMED.dynamodbRequestMs;
@@ -116,12 +124,17 @@ export const cost: Section = async ({ results }) => {
   const naiveReport1 = naiveLine('report 1', naiveAttempts, naiveSlowAttempts);
   const total = (rows: [string, number, string][]) => rows.reduce((a, r) => a + r[1], 0);
   const oursTotal = total(ours);
+  const oursWindowedTotal = total(oursWindowed);
+  // The 1 s window changes only the batching-dependent lines: show those.
+  const windowedChanged = oursWindowed.filter(([item, usd]) => ours.find(([other]) => other === item)?.[1] !== usd);
   const rows = (owner: string, list: [string, number, string][]) => list.map(([item, usd, basis]) => [owner, item, round(usd, 3), basis]);
   const table: Table = {
     columns: ['receiver', 'item', 'USD per 1 M webhooks', 'basis'],
     rows: [
       ...rows('this pipeline', ours),
-      ['this pipeline', '**total**', round(oursTotal, 2), ''],
+      ['this pipeline', '**total**', round(oursTotal, 2), 'default config (batching window 0 s: lag first)'],
+      ...rows('this pipeline, 1 s window', windowedChanged),
+      ['this pipeline, 1 s window', '**total**', round(oursWindowedTotal, 2), 'processing.maxBatchingWindowSeconds 1 (the other lines as above); lag: see window1s figures of the end-to-end section'],
       ...rows('naive', naiveHealthy),
       ['naive', '**total, healthy day**', round(total(naiveHealthy), 2), 'no queue, no change feed, no reconciler'],
       ...rows('naive', naiveReport1),
@@ -140,8 +153,9 @@ export const cost: Section = async ({ results }) => {
     met: null,
     method: `request/unit counts measured in this run (end to end, processor, loss) × ${PRICES.region} list prices as of ${PRICES.asOf}; Lambda durations assumed`,
     figures: {
-      summary: `ours $${round(oursTotal, 2)} per 1 M webhooks; naive $${round(total(naiveHealthy), 2)} on a healthy day, $${round(total(naiveReport1), 2)} under report 1`,
+      summary: `ours $${round(oursTotal, 2)} per 1 M webhooks ($${round(oursWindowedTotal, 2)} with a 1 s batching window); naive $${round(total(naiveHealthy), 2)} on a healthy day, $${round(total(naiveReport1), 2)} under report 1`,
       oursUsdPerMillion: round(oursTotal, 2),
+      oursWindow1sUsdPerMillion: round(oursWindowedTotal, 2),
       naiveHealthyUsdPerMillion: round(total(naiveHealthy), 2),
       naiveReport1UsdPerMillion: round(total(naiveReport1), 2),
       pricesAsOf: PRICES.asOf,
