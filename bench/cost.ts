@@ -127,6 +127,10 @@ export const cost: Section = async ({ results }) => {
   const oursWindowedTotal = total(oursWindowed);
   // The 1 s window changes only the batching-dependent lines: show those.
   const windowedChanged = oursWindowed.filter(([item, usd]) => ours.find(([other]) => other === item)?.[1] !== usd);
+  // Lines that scale with invocations and receives rather than with events: what batching can save.
+  const BATCHING_DEPENDENT = new Set(['SQS', 'Lambda process: requests', 'Lambda process: duration', 'Lambda publish: requests', 'Lambda publish: duration', 'CloudWatch Logs']);
+  // SendMessage is one per event whatever the batching: counted with the per-event lines.
+  const batchingDependent = total(ours.filter(([item]) => BATCHING_DEPENDENT.has(item))) - num(e2e, 'sqsSendPerEvent') * PRICES.sqsStandardPerMillion;
   const rows = (owner: string, list: [string, number, string][]) => list.map(([item, usd, basis]) => [owner, item, round(usd, 3), basis]);
   const table: Table = {
     columns: ['receiver', 'item', 'USD per 1 M webhooks', 'basis'],
@@ -162,6 +166,7 @@ export const cost: Section = async ({ results }) => {
     },
     tables: { breakdown: table, prices },
     notes: [
+      `Where the money goes at the default config: $${round(oursTotal - batchingDependent, 2)} in lines paid once per event whatever the batching (API Gateway, ingest, SQS SendMessage, DynamoDB, EventBridge), $${round(batchingDependent, 2)} in lines that follow receives, invocations and log lines (SQS receives and deletes, the process and publish functions, CloudWatch Logs); at the measured rate each event was its own receive, delete and processor invocation (${traffic('').eventsPerInvocation} events/invocation). With a 1 s batching window: $${round(oursWindowedTotal, 2)}, at the lag in the end-to-end section's window1s figures.`,
       'Not per webhook, so not above: the reconciler (one run a minute: 43,200 runs/month; its duration at 10,000 rooms is in the reconciler section; 1 verification write per room checked), the SQS long polls of the event source when idle, KMS requests for the encrypted queue and topic, CloudWatch metrics/alarms/dashboard, and free tiers.',
       'API Gateway meters requests in 512 KB increments and SQS/EventBridge in 64 KB chunks: LiveKit events are a few KB, one unit each.',
       `DynamoDB: ${ddbRequests} request and ${wcu} WRU per event: one conditional put per event (a duplicate or stale one is refused at the price of one write), plus the writes DynamoDB bills for the open and identity indexes when an entity enters or leaves them. The design before (a transaction of entity + processing record + outbox, then the outbox deletes) measured ${BEFORE.dynamodbRequestsPerEvent} requests and ${BEFORE.wcuPerEvent} WRU per event.`,
