@@ -48,7 +48,7 @@ describe('local runtime isolation', () => {
     await engines?.stop();
   });
 
-  it('ingest answers a signed webhook with 200 while the main thread (processor, status page) is blocked, and the event is applied once it is free', async () => {
+  it('ingest answers a signed webhook with 200 while the main thread (bus, status page) is blocked, and the change is published once it is free', async () => {
     const event = participantJoined({ sid: 'RM_isolation', name: 'isolation' }, { sid: 'PA_isolation', identity: 'blocked-main' }, Math.floor(Date.now() / 1000));
     const body = JSON.stringify(event);
     const shared = new SharedArrayBuffer(12);
