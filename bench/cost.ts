@@ -23,19 +23,15 @@ export const PRICES = {
 /** Assumptions where this machine cannot measure AWS (each is labelled in the report). */
 export const ASSUMED = {
   ingestMemoryGb: 0.5, // lib/ingest.ts memorySize 512
-  processMemoryGb: 0.25, // lib/lambda-defaults.ts memorySize 256
+  processMemoryGb: 0.5, // lib/processing.ts memorySize 512
   naiveMemoryGb: 0.25,
   /** Ingest duration on AWS: verify (measured CPU, ~0.1 ms) + one SQS SendMessage round trip in-region. */
   ingestDurationMs: 15,
   /** One DynamoDB request in-region; a record's requests are sequential, a batch's records concurrent. */
   dynamodbRequestMs: 8,
   putEventsMs: 20,
-  /** The publisher's invocations: one per stream batch; at most one per processor invocation, whose writes land together. */
-  publisherInvocationsPerProcessInvocation: 1,
   publisherMemoryGb: 0.25, // lib/processing.ts memorySize 256
-  /** The publisher's own info line per invocation ("changes published"; each change id only at debug). */
-  publisherLogBytesPerInvocation: 200,
-  /** Lambda's START/END/REPORT lines per invocation. */
+  /** Lambda's START/END/REPORT lines per invocation (text format; not written by the local runtime). */
   platformLogBytesPerInvocation: 350,
   /** Report 1: the slow in-band write. */
   slowWriteMs: 10_000,
@@ -53,10 +49,19 @@ export const cost: Section = async ({ results }) => {
   const lossResult = results.get('loss');
   const M = 1_000_000;
 
-  const sqsPerEvent = num(e2e, 'sqsRequestsPerEvent');
-  const eventsPerInvocation = num(e2e, 'eventsPerInvocation');
+  // What the queue, the invocations and the log lines cost per event depends on how events batch:
+  // measured end to end at the default config and again with a 1 s batching window.
+  const traffic = (prefix: '' | 'window1s') => {
+    const key = (name: string) => (prefix ? `${prefix}${name[0].toUpperCase()}${name.slice(1)}` : name);
+    return {
+      sqsPerEvent: num(e2e, key('sqsRequestsPerEvent')),
+      eventsPerInvocation: num(e2e, key('eventsPerInvocation')),
+      // Stream batches the publisher was invoked with, per event (the shard polled 4 times a second, as Lambda polls one).
+      publisherInvocationsPerEvent: num(e2e, key('publishInvocationsPerEvent')),
+      logBytesPerEvent: num(e2e, key('ingestLogBytesPerEvent')) + num(e2e, key('processLogBytesPerEvent')) + num(e2e, key('publishLogBytesPerEvent')),
+    };
+  };
   const ingestLog = num(e2e, 'ingestLogBytesPerEvent');
-  const processLog = num(e2e, 'processLogBytesPerEvent');
   const wcu = num(proc, 'wcuPerEvent');
   const rcu = num(proc, 'rcuPerEvent');
   const ddbRequests = num(proc, 'dynamodbRequestsPerEvent');
@@ -68,12 +73,11 @@ export const cost: Section = async ({ results }) => {
   const gbSeconds = (memoryGb: number, ms: number) => memoryGb * (ms / 1000);
   // A batch's records run concurrently, each its own requests in sequence (now one conditional put).
   const processBatchMs = Math.max(1, ddbRequests) * ASSUMED.dynamodbRequestMs + 5;
-  const publisherInvocationsPerEvent = (1 / eventsPerInvocation) * ASSUMED.publisherInvocationsPerProcessInvocation;
   const publisherMs = ASSUMED.putEventsMs + 5;
   const logGb = (bytes: number) => bytes / 2 ** 30;
 
   // Per one webhook (an event LiveKit generated), then × 1 M.
-  const ours: [string, number, string][] = [
+  const oursRows = ({ sqsPerEvent, eventsPerInvocation, publisherInvocationsPerEvent, logBytesPerEvent }: ReturnType<typeof traffic>): [string, number, string][] => [
     ['API Gateway HTTP API', oursAttempts * PRICES.apiGatewayHttpPerMillion, `${round(oursAttempts, 3)} requests/event (measured HTTP attempts, report 1)`],
     ['Lambda ingest: requests', oursAttempts * PRICES.lambdaRequestsPerMillion, '1 invocation per request'],
     ['Lambda ingest: duration', oursAttempts * gbSeconds(ASSUMED.ingestMemoryGb, ASSUMED.ingestDurationMs) * PRICES.lambdaArmGbSecond * M, `assumed ${ASSUMED.ingestDurationMs} ms at ${ASSUMED.ingestMemoryGb * 1024} MB`],
@@ -84,7 +88,7 @@ export const cost: Section = async ({ results }) => {
       (1 / eventsPerInvocation) * gbSeconds(ASSUMED.processMemoryGb, processBatchMs) * PRICES.lambdaArmGbSecond * M,
       `assumed ${round(processBatchMs, 0)} ms per batch (${ddbRequests} sequential DynamoDB requests × ${ASSUMED.dynamodbRequestMs} ms + 5 ms; records run concurrently)`,
     ],
-    ['Lambda publish: requests', publisherInvocationsPerEvent * PRICES.lambdaRequestsPerMillion, `assumed one stream batch per processor invocation (${round(publisherInvocationsPerEvent, 3)}/event)`],
+    ['Lambda publish: requests', publisherInvocationsPerEvent * PRICES.lambdaRequestsPerMillion, `${round(publisherInvocationsPerEvent, 3)} invocations/event (measured: stream batches at the end-to-end rate, shard polled 4 times a second)`],
     [
       'Lambda publish: duration',
       publisherInvocationsPerEvent * gbSeconds(ASSUMED.publisherMemoryGb, publisherMs) * PRICES.lambdaArmGbSecond * M,
@@ -96,14 +100,12 @@ export const cost: Section = async ({ results }) => {
     ['EventBridge', changes * PRICES.eventBridgeCustomEventsPerMillion, `${changes} change entries/event (measured)`],
     [
       'CloudWatch Logs',
-      logGb(
-        ingestLog + processLog + publisherInvocationsPerEvent * ASSUMED.publisherLogBytesPerInvocation + ASSUMED.platformLogBytesPerInvocation * (oursAttempts + 1 / eventsPerInvocation + publisherInvocationsPerEvent),
-      ) *
-        PRICES.cloudWatchLogsIngestionPerGb *
-        M,
-      `${ingestLog + processLog} B/event of ingest and process lines (measured at info) + assumed ${ASSUMED.publisherLogBytesPerInvocation} B publisher line and ${ASSUMED.platformLogBytesPerInvocation} B platform lines per invocation`,
+      logGb(logBytesPerEvent + ASSUMED.platformLogBytesPerInvocation * (oursAttempts + 1 / eventsPerInvocation + publisherInvocationsPerEvent)) * PRICES.cloudWatchLogsIngestionPerGb * M,
+      `${logBytesPerEvent} B/event of ingest, process and publish lines (measured at info) + assumed ${ASSUMED.platformLogBytesPerInvocation} B of Lambda platform lines per invocation (${round(oursAttempts + 1 / eventsPerInvocation + publisherInvocationsPerEvent, 2)} invocations/event)`,
     ],
   ];
+  const ours = oursRows(traffic(''));
+  const oursWindowed = oursRows(traffic('window1s'));
   // The naive receiver: API Gateway + one Lambda that verifies and does the same DynamoDB work in-band.
   // One write per delivery, as ours now does, but in-band: the cost difference is the queue and the feed.
   const naiveNormalMs = 2 + ASSUMED.dynamodbRequestMs;
@@ -122,12 +124,21 @@ export const cost: Section = async ({ results }) => {
   const naiveReport1 = naiveLine('report 1', naiveAttempts, naiveSlowAttempts);
   const total = (rows: [string, number, string][]) => rows.reduce((a, r) => a + r[1], 0);
   const oursTotal = total(ours);
+  const oursWindowedTotal = total(oursWindowed);
+  // The 1 s window changes only the batching-dependent lines: show those.
+  const windowedChanged = oursWindowed.filter(([item, usd]) => ours.find(([other]) => other === item)?.[1] !== usd);
+  // Lines that scale with invocations and receives rather than with events: what batching can save.
+  const BATCHING_DEPENDENT = new Set(['SQS', 'Lambda process: requests', 'Lambda process: duration', 'Lambda publish: requests', 'Lambda publish: duration', 'CloudWatch Logs']);
+  // SendMessage is one per event whatever the batching: counted with the per-event lines.
+  const batchingDependent = total(ours.filter(([item]) => BATCHING_DEPENDENT.has(item))) - num(e2e, 'sqsSendPerEvent') * PRICES.sqsStandardPerMillion;
   const rows = (owner: string, list: [string, number, string][]) => list.map(([item, usd, basis]) => [owner, item, round(usd, 3), basis]);
   const table: Table = {
     columns: ['receiver', 'item', 'USD per 1 M webhooks', 'basis'],
     rows: [
       ...rows('this pipeline', ours),
-      ['this pipeline', '**total**', round(oursTotal, 2), ''],
+      ['this pipeline', '**total**', round(oursTotal, 2), 'default config (batching window 0 s: lag first)'],
+      ...rows('this pipeline, 1 s window', windowedChanged),
+      ['this pipeline, 1 s window', '**total**', round(oursWindowedTotal, 2), 'processing.maxBatchingWindowSeconds 1 (the other lines as above); lag: see window1s figures of the end-to-end section'],
       ...rows('naive', naiveHealthy),
       ['naive', '**total, healthy day**', round(total(naiveHealthy), 2), 'no queue, no change feed, no reconciler'],
       ...rows('naive', naiveReport1),
@@ -146,14 +157,16 @@ export const cost: Section = async ({ results }) => {
     met: null,
     method: `request/unit counts measured in this run (end to end, processor, loss) × ${PRICES.region} list prices as of ${PRICES.asOf}; Lambda durations assumed`,
     figures: {
-      summary: `ours $${round(oursTotal, 2)} per 1 M webhooks; naive $${round(total(naiveHealthy), 2)} on a healthy day, $${round(total(naiveReport1), 2)} under report 1`,
+      summary: `ours $${round(oursTotal, 2)} per 1 M webhooks ($${round(oursWindowedTotal, 2)} with a 1 s batching window); naive $${round(total(naiveHealthy), 2)} on a healthy day, $${round(total(naiveReport1), 2)} under report 1`,
       oursUsdPerMillion: round(oursTotal, 2),
+      oursWindow1sUsdPerMillion: round(oursWindowedTotal, 2),
       naiveHealthyUsdPerMillion: round(total(naiveHealthy), 2),
       naiveReport1UsdPerMillion: round(total(naiveReport1), 2),
       pricesAsOf: PRICES.asOf,
     },
     tables: { breakdown: table, prices },
     notes: [
+      `Where the money goes at the default config: $${round(oursTotal - batchingDependent, 2)} in lines paid once per event whatever the batching (API Gateway, ingest, SQS SendMessage, DynamoDB, EventBridge), $${round(batchingDependent, 2)} in lines that follow receives, invocations and log lines (SQS receives and deletes, the process and publish functions, CloudWatch Logs); at the measured rate each event was its own receive, delete and processor invocation (${traffic('').eventsPerInvocation} events/invocation). With a 1 s batching window: $${round(oursWindowedTotal, 2)}, at the lag in the end-to-end section's window1s figures.`,
       'Not per webhook, so not above: the reconciler (one run a minute: 43,200 runs/month; its duration at 10,000 rooms is in the reconciler section; 1 verification write per room checked), the SQS long polls of the event source when idle, KMS requests for the encrypted queue and topic, CloudWatch metrics/alarms/dashboard, and free tiers.',
       'API Gateway meters requests in 512 KB increments and SQS/EventBridge in 64 KB chunks: LiveKit events are a few KB, one unit each.',
       `DynamoDB: ${ddbRequests} request and ${wcu} WRU per event: one conditional put per event (a duplicate or stale one is refused at the price of one write), plus the writes DynamoDB bills for the open and identity indexes when an entity enters or leaves them. The design before (a transaction of entity + processing record + outbox, then the outbox deletes) measured ${BEFORE.dynamodbRequestsPerEvent} requests and ${BEFORE.wcuPerEvent} WRU per event.`,

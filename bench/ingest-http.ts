@@ -1,9 +1,9 @@
 /**
  * Ingest over HTTP on loopback, through the front door `npm run local` serves, with the pipeline
- * as users run it: `startLocalPipeline` with the processor running (ingest and its front door on
- * their own thread, the processor on the main one). Open loop at several request rates from a
- * client on a thread of its own; latency measured by the client from each request's scheduled send
- * time to the end of the answer. A second, labelled row repeats one rate with the processor
+ * as users run it: `startLocalPipeline` with the processor and the publisher running (ingest and
+ * its front door, the processor and the publisher each on a thread of their own, as on AWS). Open
+ * loop at several request rates from a client on a thread of its own; latency measured by the
+ * client from each request's scheduled send time to the end of the answer. A second, labelled row repeats one rate with the processor
  * paused, to show what the processor's work costs ingest on shared cores.
  */
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
@@ -117,7 +117,7 @@ export const ingestHttp: Section = async (context) => {
     title: 'Ingest over HTTP (loopback, local front door, processor running)',
     goal: `p99 ≤ ${GOAL_P99_MS} ms at ${GOAL_RATES.join(' and ')} req/s with the processor running, no errors (LiveKit waits 3 s)`,
     met: quick ? null : goalWorstP99 <= GOAL_P99_MS && totalErrors === 0,
-    method: `startLocalPipeline as \`npm run local\` runs it (default config, processor running; ingest and its front door on a worker thread of their own, processor on the main thread); open loop from a client on its own thread, ${seconds} s per rate, keep-alive connections, signed participant_joined bodies; latency from scheduled send to full answer; queue drained before each rate; last row: processor paused`,
+    method: `startLocalPipeline as \`npm run local\` runs it (default config, processor running; ingest with its front door, the processor and the publisher each on a worker thread of their own); open loop from a client on its own thread, ${seconds} s per rate, keep-alive connections, signed participant_joined bodies; latency from scheduled send to full answer; queue drained before each rate; last row: processor paused`,
     figures: { ...figures, ...(goalRates.length > 0 ? { goalWorstP99Ms: round(goalWorstP99) } : {}), errors: totalErrors },
     tables: { byRate: table },
     notes: [

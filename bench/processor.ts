@@ -18,6 +18,7 @@ import { ChangePublisher, MemoryPublisher, PublishResult, StateChange } from '..
 import { createStreamPublisher } from '../lambda/publish/stream-publisher';
 import { DynamoDbStreamSource } from '../local/dynamodb-stream-source';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../local/engines/dynamodb-local';
+import { TABLE_SCHEMA } from '../contracts/table-schema';
 import type { WebhookEvent } from '../lambda/process/webhook-event';
 import { Logger } from '../lambda/shared/logger';
 import type { DynamoDbLocal } from '../local/engines/dynamodb-local';
@@ -40,8 +41,15 @@ interface Usage {
   rcu: number;
   /** Of `wcu`, the refused conditional writes' units (billed, but not reported back). */
   refusedWcu: number;
+  /** Of `wcu` (and `rcu`), the units each global secondary index consumed, by index name. */
+  byIndex: Record<string, number>;
   byOperation: Record<string, number>;
 }
+
+const OPEN_INDEX = TABLE_SCHEMA.indexes.open.name;
+const IDENTITY_INDEX = TABLE_SCHEMA.indexes.identity.name;
+
+const newUsage = (): Usage => ({ requests: 0, wcu: 0, rcu: 0, refusedWcu: 0, byIndex: {}, byOperation: {} });
 
 /** Counts every request and its consumed capacity, against whatever label is current. */
 function meter(client: DynamoDBClient) {
@@ -51,13 +59,15 @@ function meter(client: DynamoDBClient) {
   client.middlewareStack.add(
     (next, context) => async (input) => {
       const args = input.input as Record<string, unknown>;
-      args.ReturnConsumedCapacity = 'TOTAL';
+      // INDEXES: the total, and the part of it each index consumed (DynamoDB bills an index write
+      // only when the write changes the index's keys or projected attributes).
+      args.ReturnConsumedCapacity = 'INDEXES';
       let output: Awaited<ReturnType<typeof next>>;
       try {
         output = await next(input);
       } catch (error) {
         if ((error as Error).name !== 'ConditionalCheckFailedException') throw error;
-        const row = usage.get(label) ?? { requests: 0, wcu: 0, rcu: 0, refusedWcu: 0, byOperation: {} };
+        const row = usage.get(label) ?? newUsage();
         row.requests++;
         const operation = `${context.commandName ?? 'unknown'} (refused)`;
         row.byOperation[operation] = (row.byOperation[operation] ?? 0) + 1;
@@ -68,8 +78,13 @@ function meter(client: DynamoDBClient) {
         throw error;
       }
       const consumed = (output.output as { ConsumedCapacity?: unknown }).ConsumedCapacity;
-      const entries = (Array.isArray(consumed) ? consumed : consumed ? [consumed] : []) as { WriteCapacityUnits?: number; ReadCapacityUnits?: number; CapacityUnits?: number }[];
-      const row = usage.get(label) ?? { requests: 0, wcu: 0, rcu: 0, refusedWcu: 0, byOperation: {} };
+      const entries = (Array.isArray(consumed) ? consumed : consumed ? [consumed] : []) as {
+        WriteCapacityUnits?: number;
+        ReadCapacityUnits?: number;
+        CapacityUnits?: number;
+        GlobalSecondaryIndexes?: Record<string, { CapacityUnits?: number }>;
+      }[];
+      const row = usage.get(label) ?? newUsage();
       row.requests++;
       const operation = context.commandName ?? 'unknown';
       row.byOperation[operation] = (row.byOperation[operation] ?? 0) + 1;
@@ -78,6 +93,7 @@ function meter(client: DynamoDBClient) {
         const units = entry.CapacityUnits ?? 0;
         row.wcu += entry.WriteCapacityUnits ?? (writes ? units : 0);
         row.rcu += entry.ReadCapacityUnits ?? (writes ? 0 : units);
+        for (const [index, capacity] of Object.entries(entry.GlobalSecondaryIndexes ?? {})) row.byIndex[index] = (row.byIndex[index] ?? 0) + (capacity.CapacityUnits ?? 0);
       }
       usage.set(label, row);
       return output;
@@ -157,6 +173,9 @@ export interface PerEventType {
   readonly wcuPerEvent: number;
   /** Of `wcuPerEvent`, refused conditional writes (billed, not reported; counted by item size). */
   readonly refusedWcuPerEvent: number;
+  /** Of `wcuPerEvent`, the open index's (gsi1) and the identity index's (gsi2) writes. */
+  readonly openIndexWcuPerEvent: number;
+  readonly identityIndexWcuPerEvent: number;
   readonly rcuPerEvent: number;
   readonly changesPerEvent: number;
   readonly requests: Record<string, number>;
@@ -177,6 +196,9 @@ export interface ProcessingMeasurement {
     readonly changesPublished: number;
     readonly putEventsRequests: number;
     readonly wcuPerEvent: number;
+    /** Of `wcuPerEvent`, the open index's (gsi1) and the identity index's (gsi2) writes. */
+    readonly openIndexWcuPerEvent: number;
+    readonly identityIndexWcuPerEvent: number;
     readonly rcuPerEvent: number;
     readonly requestsPerEvent: number;
   };
@@ -270,6 +292,8 @@ export async function measureProcessing(engine: DynamoDbLocal, options: { events
         requestsPerEvent: round(row.requests / m.events),
         wcuPerEvent: round(row.wcu / m.events),
         refusedWcuPerEvent: round(row.refusedWcu / m.events),
+        openIndexWcuPerEvent: round((row.byIndex[OPEN_INDEX] ?? 0) / m.events),
+        identityIndexWcuPerEvent: round((row.byIndex[IDENTITY_INDEX] ?? 0) / m.events),
         rcuPerEvent: round(row.rcu / m.events),
         changesPerEvent: round((changesByType.get(eventType) ?? 0) / m.events),
         requests: Object.fromEntries(Object.entries(row.byOperation).map(([op, n]) => [op.replace(/Command$/, ''), round(n / m.events)])),
@@ -290,6 +314,8 @@ export async function measureProcessing(engine: DynamoDbLocal, options: { events
         changesPublished: publisher.entries,
         putEventsRequests: publisher.putEventsRequests,
         wcuPerEvent: round(tp.wcu / stream.length),
+        openIndexWcuPerEvent: round((tp.byIndex[OPEN_INDEX] ?? 0) / stream.length),
+        identityIndexWcuPerEvent: round((tp.byIndex[IDENTITY_INDEX] ?? 0) / stream.length),
         rcuPerEvent: round(tp.rcu / stream.length),
         requestsPerEvent: round(tp.requests / stream.length),
       },
@@ -321,6 +347,9 @@ export const processor: Section = async ({ quick, engines, log }) => {
       msPerBatch: tp.msPerBatch,
       dynamodbRequestsPerEvent: tp.requestsPerEvent,
       wcuPerEvent: tp.wcuPerEvent,
+      tableWcuPerEvent: round(tp.wcuPerEvent - tp.openIndexWcuPerEvent - tp.identityIndexWcuPerEvent),
+      openIndexWcuPerEvent: tp.openIndexWcuPerEvent,
+      identityIndexWcuPerEvent: tp.identityIndexWcuPerEvent,
       rcuPerEvent: tp.rcuPerEvent,
       appliedRequestsPerEvent: appliedRequests,
       appliedWcuPerEvent: appliedWcu,
@@ -344,12 +373,14 @@ export const processor: Section = async ({ quick, engines, log }) => {
         ],
       },
       perEventType: {
-        columns: ['event', 'DynamoDB requests', 'WCU', 'of which refused writes', 'RCU', 'changes (bus entries)', 'calls'],
+        columns: ['event', 'DynamoDB requests', 'WCU', 'of which refused writes', 'of which open index (gsi1)', 'of which identity index (gsi2)', 'RCU', 'changes (bus entries)', 'calls'],
         rows: m.perEventType.map((r) => [
           r.eventType,
           r.requestsPerEvent,
           r.wcuPerEvent,
           r.refusedWcuPerEvent,
+          r.openIndexWcuPerEvent,
+          r.identityIndexWcuPerEvent,
           r.rcuPerEvent,
           r.changesPerEvent,
           Object.entries(r.requests)
@@ -360,7 +391,8 @@ export const processor: Section = async ({ quick, engines, log }) => {
     },
     notes: [
       'Events/s is this machine with one DynamoDB Local (Java, in-memory) on the same cores: a relative figure between versions, not an AWS prediction.',
-      'WCU includes the GSI writes DynamoDB Local reports for the open and identity indexes (projection ALL), as DynamoDB bills them.',
+      'WCU includes the GSI writes DynamoDB Local reports for the open and identity indexes (projection ALL), by index (ReturnConsumedCapacity=INDEXES), as DynamoDB bills them: an index write only when the write changes that index\'s keys or projected attributes.',
+      'Floor with the sparse open index: an entity\'s first event puts its entry (1 WCU) and its ending event deletes it (1 WCU), each on top of the item\'s own write, so every event that starts or ends an entity costs at least 2 WCU; only in-state updates (egress_updated) could cost 1. Room histories are almost all starts and ends, so ≤ 1.5 WCU per applied event is out of reach while the open index exists (docs/state-model.md, "Cost and lag").',
       "A refused conditional write (duplicate, stale) is billed as a write of the item's size but returns no ConsumedCapacity: counted as ceil(item bytes / 1 KB).",
       'Bus: EventBridge bills per entry (change); the publisher puts a stream batch\'s changes in as few PutEvents calls as the limits allow (10 entries, 256 KB). Reading the stream from Lambda is free (DynamoDB Streams bills GetRecords only for other readers).',
       'SQS requests per event are measured end to end (see the end-to-end section), where the real event-source poller runs.',

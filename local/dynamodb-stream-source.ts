@@ -48,6 +48,8 @@ export interface DynamoDbStreamSourceOptions {
   readonly retryDelayMs?: number;
   /** Batches given up on after `retryAttempts` (on AWS: the on-failure destination). */
   readonly onFailure?: (failure: StreamFailure) => void;
+  /** Clients to use instead of building them from `endpoint` (a local function meters its own); destroyed by `stop()`. */
+  readonly clients?: { readonly streams: DynamoDBStreamsClient; readonly dynamodb: DynamoDBClient };
 }
 
 interface ShardState {
@@ -71,11 +73,13 @@ export class DynamoDbStreamSource {
   private lastDiscovery = 0;
   /** Every failure given up on, oldest first. */
   readonly failures: StreamFailure[] = [];
+  /** Handler invocations so far (retries and bisected halves included) and the records they carried. */
+  readonly stats = { invocations: 0, records: 0 };
 
   constructor(private readonly options: DynamoDbStreamSourceOptions) {
     const config = { endpoint: options.endpoint, region: options.region, credentials: options.credentials, maxAttempts: 3 };
-    this.client = new DynamoDBStreamsClient(config);
-    this.ddb = new DynamoDBClient(config);
+    this.client = options.clients?.streams ?? new DynamoDBStreamsClient(config);
+    this.ddb = options.clients?.dynamodb ?? new DynamoDBClient(config);
   }
 
   start(): void {
@@ -219,6 +223,8 @@ export class DynamoDbStreamSource {
       let failedFrom: number | undefined;
       let thrown: unknown;
       try {
+        this.stats.invocations++;
+        this.stats.records += current.records.length;
         const response = await this.options.handler(current.records);
         const failures = response?.batchItemFailures ?? [];
         if (failures.length > 0) {

@@ -5,18 +5,19 @@ import { Logger, LogLevel } from '../lambda/shared/logger';
 import { MemoryMetricsSink, MetricDatum, MetricsSink } from '../lambda/shared/metrics';
 import type { LiveKitApi } from '../lambda/reconcile/livekit-api';
 import type { RunReport } from '../lambda/reconcile/reconciler';
-import { createProcessor, RecordOutcome } from '../lambda/process/processor';
+import type { RecordOutcome } from '../lambda/process/processor';
 import type { ChangePublisher, PublishResult, StateChange } from '../lambda/process/publisher';
-import { createStreamPublisher } from '../lambda/publish/stream-publisher';
-import { DynamoDbStreamSource } from './dynamodb-stream-source';
+import type { StreamFailure } from './dynamodb-stream-source';
+import { DynamoDbLocal, startDynamoDbLocal } from './engines/dynamodb-local';
 import { LocalConsumer, LocalConsumers } from './local-consumers';
-import { DynamoDbLocal, LOCAL_CREDENTIALS, LOCAL_REGION, startDynamoDbLocal } from './engines/dynamodb-local';
 import { SqsEmulator, startSqsEmulator } from './engines/sqs-emulator';
 import type { LocalRoute } from './front-door';
 import type { SdkCallStats } from './functions/function-worker';
 import { startIngestFunction } from './functions/ingest';
+import { ProcessFunction, startProcessFunction } from './functions/process';
+import { PublishFunction, startPublishFunction, StreamSourceStats } from './functions/publish';
 import { ReconcileFunction, startReconcileFunction } from './functions/reconcile';
-import { SqsEventSource } from './sqs-event-source';
+import type { SqsEventSourceStats } from './sqs-event-source';
 import { createStatusRoute, readStatus, STATUS_PATH, StatusSource, statusSummaryLine } from './status-page';
 
 /**
@@ -26,10 +27,12 @@ import { createStatusRoute, readStatus, STATUS_PATH, StatusSource, statusSummary
  * event source. Every setting comes from the same `PipelineConfig` the CDK stack is built from.
  * Used by `npm run local`, the end-to-end tests, the demo and the benchmark.
  *
- * As on AWS, functions run apart: the front door with the ingest handler, and the reconciler, each
- * on a worker thread of its own (local/functions/), so neither the processor's load nor a blocked
- * main thread delays ingest's answers. A function that crashes is logged and reported to
- * `onFunctionCrash`.
+ * As on AWS, functions run apart, each on a worker thread of its own (local/functions/): the front
+ * door with the ingest handler; the processor behind its SQS event source; the publisher behind
+ * the table's stream; the reconciler. So one function's load, or a blocked main thread, never
+ * delays another's answers. The main thread keeps what stands in for AWS services the functions
+ * share (the bus: `changes`; the metrics; the status page). A function that crashes is logged and
+ * reported to `onFunctionCrash`.
  */
 export interface LocalPipelineOptions {
   readonly config: PipelineConfig;
@@ -50,9 +53,16 @@ export interface LocalPipelineOptions {
   /**
    * Run the change feed (the table's stream to the publisher). Default true. A test that seeds the
    * table in bulk, bypassing the processor, and does not look at changes can turn it off: the feed
-   * would publish every seeded item, on this one event loop.
+   * would publish every seeded item.
    */
   readonly changeFeed?: boolean;
+  /**
+   * For tests: a gate over the processor's thread, an `Int32Array` on a `SharedArrayBuffer` of at
+   * least 2 elements, `[closed, blocked]`. While `closed` is 1 the processor's thread blocks as each
+   * batch arrives (as a processor stuck on CPU would) and `blocked` counts the batches that waited;
+   * store 0 and `Atomics.notify(gate, 0)` to let it go on.
+   */
+  readonly processorGate?: Int32Array;
   /** Extra GET routes on the front door (a status page). */
   readonly getRoutes?: Readonly<Record<string, LocalRoute>>;
   /**
@@ -99,9 +109,10 @@ export interface LocalPipeline {
   readonly sqs: SQSClient;
   /** Every change "published to the bus", in order (locally there is no EventBridge). */
   readonly changes: readonly StateChange[];
-  readonly eventSource: SqsEventSource;
-  /** The state table's stream, polled as Lambda's event source does, feeding the publisher. */
-  readonly changeFeed: DynamoDbStreamSource;
+  /** The processor's SQS event source (on the process function's thread). */
+  readonly eventSource: LocalEventSource;
+  /** The state table's stream, polled as Lambda's event source does, feeding the publisher (on the publish function's thread). */
+  readonly changeFeed: LocalChangeFeed;
   /**
    * What the processor did with each event id, last delivery wins (an applied event leaves no
    * record of its own in the table; this is the local runtime's view of the processor's log).
@@ -122,13 +133,34 @@ export interface LocalPipeline {
   stop(): Promise<void>;
 }
 
+/** The processor's event source, seen from the main thread. */
+export interface LocalEventSource {
+  /** Its counts so far: handler invocations (batches), receives with and without messages, batch deletes. */
+  stats(): Promise<SqsEventSourceStats>;
+  /** Stops polling the queue (the batch in flight finishes): the processor is paused, the rest runs on. */
+  stop(): Promise<void>;
+}
+
+/** The change feed, seen from the main thread. */
+export interface LocalChangeFeed {
+  /** Resolves when every record written to the table so far has been published (or given up on). */
+  waitUntilIdle(timeoutMs?: number): Promise<void>;
+  /** Stream batches given up on after their retries, oldest first (on AWS: the on-failure destination). */
+  failures(): Promise<StreamFailure[]>;
+  /** Publisher invocations (stream batches) so far and the records they carried. */
+  stats(): Promise<StreamSourceStats>;
+}
+
 export interface ProcessedEvent {
   readonly outcome: RecordOutcome;
   /** Milliseconds since the epoch. */
   readonly processedAt: number;
 }
 
-/** Stands in for the EventBridge bus: prints each change as a JSON line and keeps it for inspection. */
+/**
+ * Stands in for the EventBridge bus: prints each change as a JSON line and keeps it for inspection.
+ * It lives on the main thread; the publish function's thread hands it each PutEvents batch.
+ */
 class PrintingBus implements ChangePublisher {
   readonly changes: StateChange[] = [];
   constructor(
@@ -201,43 +233,6 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
     const consumers = options.consumers?.length ? new LocalConsumers({ consumers: options.consumers, logger: logger('consumers') }) : undefined;
     if (consumers) cleanups.push(() => consumers.stop());
     const publisher = new PrintingBus(logger('bus'), consumers);
-    const processor = createProcessor({
-      ddb: dynamodb.documentClient,
-      tableName,
-      logger: logger('process'),
-      eventRecordTtlDays: config.processing.eventRecordTtlDays,
-      metrics,
-    });
-    // The change feed as on AWS: the table's stream -> the publisher -> the bus (here: printed).
-    const streamPublisher = createStreamPublisher({ bus: publisher, logger: logger('publish'), metrics });
-    const changeFeed = new DynamoDbStreamSource({
-      endpoint: dynamodb.endpoint,
-      region: LOCAL_REGION,
-      credentials: LOCAL_CREDENTIALS,
-      tableName,
-      handler: (records) => streamPublisher.publishRecords(records),
-      logger: logger('change-feed'),
-      // Lambda polls a stream shard about four times a second.
-      pollIntervalMs: 250,
-    });
-    if (options.changeFeed !== false) changeFeed.start();
-    cleanups.push(() => changeFeed.stop());
-    const eventSource = new SqsEventSource({
-      client: sqsEmulator.client,
-      queueUrl: queues.queueUrl,
-      queueArn: queues.queueArn,
-      processing: config.processing,
-      handler: async (event) => {
-        const results = await processor.processRecords(event.Records);
-        const now = Date.now();
-        for (const result of results) if (result.eventId && result.outcome) processed.set(result.eventId, { outcome: result.outcome, processedAt: now });
-        return { batchItemFailures: results.filter((result) => result.error).map((result) => ({ itemIdentifier: result.messageId })) };
-      },
-      logger: logger('event-source'),
-    });
-    eventSource.start();
-    cleanups.push(() => eventSource.stop());
-
     const metricsLogger = logger('metrics');
     const metricsSink: MetricsSink = {
       put(data: readonly MetricDatum[], extra?: Record<string, unknown>) {
@@ -257,7 +252,39 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
       liveKitUrl: options.livekit?.url,
     };
     const statusLogger = logger('status');
-    // The reconciler and ingest each run on a worker thread of their own (local/functions/), started side by side.
+    // Every function runs on a worker thread of its own (local/functions/); they start side by side.
+    // The processor as on AWS: the queue -> its event source -> the processor -> the table.
+    const processStarting = startProcessFunction({
+      dynamodbEndpoint: dynamodb.endpoint,
+      sqsEndpoint: sqsEmulator.endpoint,
+      tableName,
+      queueUrl: queues.queueUrl,
+      queueArn: queues.queueArn,
+      processing: config.processing,
+      logLevel,
+      logSink,
+      gate: options.processorGate?.buffer as SharedArrayBuffer | undefined,
+      metrics,
+      onBatchProcessed: ({ outcomes, processedAt }) => {
+        for (const { eventId, outcome } of outcomes) processed.set(eventId, { outcome, processedAt });
+      },
+      onCrash: functionCrashed('process'),
+    });
+    // The change feed as on AWS: the table's stream -> the publisher -> the bus (here: printed, on this thread).
+    const publishStarting =
+      options.changeFeed === false
+        ? undefined
+        : startPublishFunction({
+            dynamodbEndpoint: dynamodb.endpoint,
+            tableName,
+            // Lambda polls a stream shard about four times a second.
+            pollIntervalMs: 250,
+            logLevel,
+            logSink,
+            bus: publisher,
+            metrics,
+            onCrash: functionCrashed('publish'),
+          });
     let reconcilerStarting: Promise<ReconcileFunction> | undefined;
     if (options.livekit) {
       const intervalMs = options.reconcileIntervalMs ?? config.reconcile.intervalMinutes * 60_000;
@@ -302,7 +329,20 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
       getRoutes: { [STATUS_PATH]: status, ...options.getRoutes },
       onCrash: functionCrashed('ingest'),
     });
-    const [reconcilerResult, ingestResult] = await Promise.allSettled([reconcilerStarting, ingestStarting]);
+    const [reconcilerResult, ingestResult, processResult, publishResult] = await Promise.allSettled([reconcilerStarting, ingestStarting, processStarting, publishStarting]);
+    // Stopped in reverse: ingest first (nothing new comes in), then the reconciler, the processor, the publisher.
+    let publish: PublishFunction | undefined;
+    if (publishResult.status === 'fulfilled' && publishResult.value) {
+      publish = publishResult.value;
+      cleanups.push(() => publishResult.value!.stop());
+      functionSdkCalls.publish = () => publishResult.value!.sdkCalls();
+    }
+    let processFunction: ProcessFunction | undefined;
+    if (processResult.status === 'fulfilled') {
+      processFunction = processResult.value;
+      cleanups.push(() => processResult.value.stop());
+      functionSdkCalls.process = () => processResult.value.sdkCalls();
+    }
     let reconcileNow: () => Promise<RunReport> = () => Promise.reject(new Error('the reconciler is not configured (no livekit option)'));
     if (reconcilerResult.status === 'fulfilled' && reconcilerResult.value) {
       const reconciler = reconcilerResult.value;
@@ -313,7 +353,18 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
     if (ingestResult.status === 'fulfilled') cleanups.push(() => ingestResult.value.stop());
     if (reconcilerResult.status === 'rejected') throw reconcilerResult.reason;
     if (ingestResult.status === 'rejected') throw ingestResult.reason;
+    if (processResult.status === 'rejected') throw processResult.reason;
+    if (publishResult.status === 'rejected') throw publishResult.reason;
     const ingest = ingestResult.value;
+    const eventSource: LocalEventSource = {
+      stats: () => processFunction!.stats(),
+      stop: () => processFunction!.stopPolling(),
+    };
+    const changeFeed: LocalChangeFeed = {
+      waitUntilIdle: (timeoutMs) => (publish ? publish.waitUntilIdle(timeoutMs) : Promise.reject(new Error('the change feed is off (changeFeed: false)'))),
+      failures: async () => (publish ? publish.failures() : []),
+      stats: async () => (publish ? publish.stats() : { invocations: 0, records: 0 }),
+    };
     functionSdkCalls.ingest = () => ingest.sdkCalls();
     const { baseUrl } = ingest.ready;
 
@@ -339,7 +390,7 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
           if (Date.now() > deadline) throw new Error(`${pending.length} events were not processed within ${timeoutMs} ms: ${pending.slice(0, 10).join(', ')}`);
           await new Promise((resolve) => setTimeout(resolve, 50));
         }
-        if (options.changeFeed !== false) await changeFeed.waitUntilIdle(Math.max(1000, deadline - Date.now()));
+        if (publish) await publish.waitUntilIdle(Math.max(1000, deadline - Date.now()));
       },
       metrics,
       reconcileRuns,

@@ -13,6 +13,18 @@ import { Logger } from '../lambda/shared/logger';
 
 export type SqsHandler = (event: SQSEvent) => Promise<SQSBatchResponse | void>;
 
+/** What the poller did so far: the SQS requests it made, by kind, and its handler invocations. */
+export interface SqsEventSourceStats {
+  /** Handler invocations (batches). */
+  invocations: number;
+  /** ReceiveMessage requests that returned messages (billed per event batch). */
+  receivesWithMessages: number;
+  /** ReceiveMessage requests that returned none (long polls while idle: a fixed cost, not per event). */
+  emptyReceives: number;
+  /** DeleteMessageBatch requests. */
+  deleteBatches: number;
+}
+
 export interface SqsEventSourceProps {
   readonly client: SQSClient;
   readonly queueUrl: string;
@@ -34,8 +46,13 @@ export class SqsEventSource {
   private readonly abort = new AbortController();
   private pollers: Promise<void>[] = [];
   private readonly logger: Logger;
-  /** Handler invocations so far; tests await conditions on it instead of sleeping. */
-  invocations = 0;
+  /** Counts so far; tests await conditions on them instead of sleeping, the bench bills them. */
+  readonly stats: SqsEventSourceStats = { invocations: 0, receivesWithMessages: 0, emptyReceives: 0, deleteBatches: 0 };
+
+  /** Handler invocations so far. */
+  get invocations(): number {
+    return this.stats.invocations;
+  }
 
   constructor(private readonly props: SqsEventSourceProps) {
     if (props.processing.batchSize < 1) throw new Error('batchSize must be at least 1');
@@ -87,6 +104,8 @@ export class SqsEventSource {
         { abortSignal: this.abort.signal },
       );
       const received = output.Messages ?? [];
+      if (received.length > 0) this.stats.receivesWithMessages++;
+      else this.stats.emptyReceives++;
       batch.push(...received);
       if (batch.length > 0 && deadline === undefined) deadline = Date.now() + maxBatchingWindowSeconds * 1000;
       if (batch.length > 0 && maxBatchingWindowSeconds === 0) break;
@@ -132,7 +151,7 @@ export class SqsEventSource {
 
   private async invoke(messages: Message[]): Promise<void> {
     const records = messages.map((message) => this.toRecord(message));
-    this.invocations++;
+    this.stats.invocations++;
     let response: SQSBatchResponse | void;
     try {
       response = await this.props.handler({ Records: records });
@@ -152,6 +171,7 @@ export class SqsEventSource {
     const done = records.filter((record) => !failed.has(record.messageId));
     for (let start = 0; start < done.length; start += MAX_RECEIVE) {
       const chunk = done.slice(start, start + MAX_RECEIVE);
+      this.stats.deleteBatches++;
       const output = await this.props.client.send(
         new DeleteMessageBatchCommand({
           QueueUrl: this.props.queueUrl,

@@ -4,6 +4,7 @@
  * up real ones.
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { createDocumentClient } from '../../lambda/process/document-client';
@@ -19,4 +20,8 @@ export function localDynamoDbClient(endpoint: string): DynamoDBClient {
 
 export function localDocumentClient(client: DynamoDBClient): DynamoDBDocumentClient {
   return createDocumentClient(client);
+}
+
+export function localDynamoDbStreamsClient(endpoint: string): DynamoDBStreamsClient {
+  return new DynamoDBStreamsClient({ endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, maxAttempts: 3 });
 }

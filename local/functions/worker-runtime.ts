@@ -6,9 +6,13 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { Logger, LogLevel } from '../../lambda/shared/logger';
 import { CallHandler, Channel } from './channel';
 import { FunctionWorkerData, LOG_EVENT, READY_EVENT, SDK_CALLS_METHOD, SdkCallStats, STOP_METHOD } from './function-worker';
+
+/** The SDK clients a function can meter. */
+export type MeterableClient = SQSClient | DynamoDBClient | DynamoDBStreamsClient;
 
 /** Durations kept per command (the most recent; at least this many, at most twice). */
 const RECENT_DURATIONS = 10_000;
@@ -19,7 +23,7 @@ export interface FunctionHost {
   /** A logger whose lines are written by the main thread's log sink. */
   logger(service: string, level: LogLevel): Logger;
   /** Counts and times the client's requests by command, for `FunctionWorker.sdkCalls()` (the bench's request counts). */
-  meter<C extends SQSClient | DynamoDBClient>(client: C, service: string): C;
+  meter<C extends MeterableClient>(client: C, service: string): C;
 }
 
 export interface RunningFunction<Ready> {
@@ -35,7 +39,7 @@ export interface RunningFunction<Ready> {
 export type FunctionStart<Init, Ready> = (init: Init, host: FunctionHost) => Promise<RunningFunction<Ready>>;
 
 /** Counts and times `client`'s requests into `sdkCalls`, by `<service>.<Command>`. */
-export function meterClient<C extends SQSClient | DynamoDBClient>(client: C, service: string, sdkCalls: Record<string, SdkCallStats>): C {
+export function meterClient<C extends MeterableClient>(client: C, service: string, sdkCalls: Record<string, SdkCallStats>): C {
   const stack = (client as SQSClient).middlewareStack;
   stack.add(
     (next, context) => async (args) => {

@@ -7,8 +7,9 @@ import { signWebhook } from '../support/livekit-signing';
 
 /*
  * Functions run apart, as on AWS: ingest (with its front door) answers LiveKit while the main
- * thread, where the processor runs, cannot run a single callback. The main thread blocks itself
- * (Atomics.wait) and only a POST answered by another thread can wake it.
+ * thread cannot run a single callback (it blocks itself with Atomics.wait, and only a POST answered
+ * by another thread can wake it); and while the processor's thread is blocked (the pipeline's
+ * test gate), ingest and the main thread (the status page) both answer.
  */
 
 /** Client on its own thread: waits until the main thread says it is blocked, POSTs, stores the status and wakes the main thread. */
@@ -28,6 +29,8 @@ fetch(workerData.url, { method: 'POST', headers: { 'content-type': 'application/
 describe('local runtime isolation', () => {
   let engines: Engines;
   let pipeline: LocalPipeline;
+  /** The processor's gate: [closed, batches that blocked]. */
+  const gate = new Int32Array(new SharedArrayBuffer(8));
 
   beforeAll(async () => {
     engines = await startEngines();
@@ -37,6 +40,7 @@ describe('local runtime isolation', () => {
       engines,
       logLevel: 'warn',
       logSink: () => undefined,
+      processorGate: gate,
     });
   }, 90_000);
   afterAll(async () => {
@@ -44,7 +48,7 @@ describe('local runtime isolation', () => {
     await engines?.stop();
   });
 
-  it('ingest answers a signed webhook with 200 while the main thread (processor, status page) is blocked, and the event is applied once it is free', async () => {
+  it('ingest answers a signed webhook with 200 while the main thread (bus, status page) is blocked, and the change is published once it is free', async () => {
     const event = participantJoined({ sid: 'RM_isolation', name: 'isolation' }, { sid: 'PA_isolation', identity: 'blocked-main' }, Math.floor(Date.now() / 1000));
     const body = JSON.stringify(event);
     const shared = new SharedArrayBuffer(12);
@@ -60,6 +64,38 @@ describe('local runtime isolation', () => {
       await client.terminate();
     }
     await eventually(() => pipeline.changes.some((change) => change.eventId === event.id), (applied) => applied, 30_000, 'the event applied and its change published');
+  });
+
+  it('a processor whose thread is blocked delays neither ingest nor the main thread, and applies what waited once it runs again', async () => {
+    const room = { sid: 'RM_isolation_processor', name: 'isolation-processor' };
+    const now = Math.floor(Date.now() / 1000);
+    const first = participantJoined(room, { sid: 'PA_isolation_1', identity: 'first' }, now);
+    const second = participantJoined(room, { sid: 'PA_isolation_2', identity: 'second' }, now);
+    const post = async (event: object): Promise<number> => {
+      const body = JSON.stringify(event);
+      const response = await fetch(pipeline.webhookUrl, { method: 'POST', headers: { 'content-type': 'application/webhook+json', authorization: await signWebhook(body, KEY, SECRET) }, body });
+      await response.text();
+      return response.status;
+    };
+    const blockedBefore = Atomics.load(gate, 1);
+    Atomics.store(gate, 0, 1);
+    try {
+      expect(await post(first)).toBe(200);
+      // The processor receives the event and its whole thread stops: no poller, no write, no log line.
+      await eventually(() => Atomics.load(gate, 1), (blocked) => blocked > blockedBefore, 30_000, 'the processor blocked on the batch');
+      expect(await post(second)).toBe(200);
+      const status = await fetch(`${pipeline.baseUrl}/status`);
+      expect(status.status).toBe(200);
+      expect(await status.json()).toMatchObject({ queue: { visible: expect.any(Number) } });
+      expect(pipeline.processed.has(first.id)).toBe(false);
+    } finally {
+      Atomics.store(gate, 0, 0);
+      Atomics.notify(gate, 0);
+    }
+    await pipeline.waitUntilProcessed([first.id, second.id]);
+    expect([first.id, second.id].map((id) => pipeline.processed.get(id)?.outcome)).toEqual(['applied', 'applied']);
+    const published = new Set(pipeline.changes.map((change) => change.eventId));
+    expect([published.has(first.id), published.has(second.id)]).toEqual([true, true]);
   });
 
   it('GET /status, served from the main thread, is forwarded by the front door and answered', async () => {
