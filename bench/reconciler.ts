@@ -24,7 +24,7 @@ import { Logger } from '../lambda/shared/logger';
 import { MemoryMetricsSink } from '../lambda/shared/metrics';
 import type { LocalPipeline } from '../local/local-pipeline';
 import { LiveKitSimulator } from '../simulator/livekit-simulator';
-import { sqsRecord } from '../test/support/livekit-events';
+import { sqsRecord } from '../simulator/events';
 import { benchConfig, KEY, SECRET, startBenchPipeline } from './shared';
 import { BenchContext, round, Section, sleep, Table } from './types';
 
