@@ -1,4 +1,8 @@
-/** Webhook event bodies shaped as LiveKit's protojson sends them (int64 as strings, enums as names). */
+/**
+ * Webhook event bodies shaped as LiveKit's protojson sends them (int64 as strings, enums as names),
+ * and the SQS record Lambda's event source wraps one in: the events the tests, the bench and the
+ * demo feed the pipeline by hand (the simulator makes its own from its model).
+ */
 import type { SQSRecord } from 'aws-lambda';
 import { randomUUID } from 'crypto';
 import type { WebhookEvent } from '../lambda/process/webhook-event';

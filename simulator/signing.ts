@@ -3,6 +3,11 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AccessToken } from 'livekit-server-sdk';
 
+/*
+ * Webhook signing as LiveKit does it, for whatever posts webhooks to the pipeline by hand: the
+ * tests, the bench and the demo.
+ */
+
 /** base64 (standard, padded) SHA-256 of the exact bytes: the `sha256` claim LiveKit puts in its token. */
 export function bodySha256(body: Buffer | string): string {
   return createHash('sha256').update(body).digest('base64');
@@ -19,7 +24,7 @@ export async function signWebhook(body: Buffer | string, apiKey: string, apiSecr
   return token.toJwt();
 }
 
-/** A real event body as LiveKit sent it, byte for byte. */
+/** A real event body as LiveKit sent it, byte for byte, from simulator/fixtures/. */
 export function fixture(name: string): Buffer {
   return readFileSync(join(__dirname, 'fixtures', name));
 }
