@@ -1,5 +1,5 @@
 /**
- * Shared by the reconciler's end-to-end tests: a proxy between the simulator's webhook sender and
+ * Shared by the reconciler's end-to-end tests: the engines and a harness per test (`useHarness`), a proxy between the simulator's webhook sender and
  * the pipeline's front door that can take our endpoint down, make it slow, or fail chosen events
  * (what makes LiveKit drop them), and helpers comparing local state with the simulator's truth.
  */
@@ -16,8 +16,8 @@ import { LiveKitSimulator } from '../../simulator';
 import type { LiveKitSimulatorProps } from '../../simulator/livekit-simulator';
 import type { WebhookFilter } from '../../simulator/webhook-sender';
 import type { WebhookProfileName } from '../../simulator/webhook-sender';
-import type { Engines } from './e2e';
-import { eventually } from './e2e';
+import type { RunReport } from '../../lambda/reconcile/reconciler';
+import { Engines, eventually, startEngines } from './e2e';
 import { entityState as allItems } from './state';
 
 /**
@@ -242,12 +242,53 @@ export async function startHarness(engines: Engines, options: HarnessOptions = {
       await p.changeFeed.waitUntilIdle(timeoutMs);
     },
     missed: (eventType) => p.metrics.sum(METRIC.missedEvents, 0, eventType ? { EventType: eventType } : {}),
-    async stop() {
+    stop: once(async () => {
       await p.stop();
       await sim.stop();
       await proxy.stop();
-    },
+    }),
   };
+}
+
+/** `fn`, run at most once: later calls get the first call's promise. */
+function once(fn: () => Promise<void>): () => Promise<void> {
+  let done: Promise<void> | undefined;
+  return () => (done ??= fn());
+}
+
+/**
+ * The set-up every reconciler end-to-end suite shares: the engines start once for the file
+ * (beforeAll) and stop after it (afterAll), after any harness a test left running (a test that
+ * times out never reaches its `finally`). Returns the function that starts a harness on them; each
+ * test still stops its own harness in `finally`.
+ */
+export function useHarness(): (options?: HarnessOptions) => Promise<Harness> {
+  let engines: Engines | undefined;
+  const running = new Set<Harness>();
+  beforeAll(async () => {
+    engines = await startEngines();
+  }, 60_000);
+  afterAll(async () => {
+    for (const harness of running) await harness.stop().catch(() => undefined);
+    await engines?.stop();
+  });
+  return async (options) => {
+    if (!engines) throw new Error('useHarness(): the engines did not start (see beforeAll)');
+    const harness = await startHarness(engines, options);
+    running.add(harness);
+    return harness;
+  };
+}
+
+/** The reconciler's runs that started at or after `since` (epoch ms). */
+export const runsAfter = (pipeline: LocalPipeline, since: number): RunReport[] => pipeline.reconcileRuns.filter((run) => run.startedAt >= since);
+
+/** Runs the reconciler back to back for longer than the grace period, so any false difference would be repaired. */
+export async function runsSpanningGrace(pipeline: LocalPipeline, minRuns = 3): Promise<RunReport[]> {
+  const reports: RunReport[] = [];
+  const started = Date.now();
+  for (let i = 0; i < minRuns || Date.now() - started < 1500; i++) reports.push(await pipeline.reconcileNow());
+  return reports;
 }
 
 /** Entity items (the reconciler's own RECONCILE# bookkeeping left out). */

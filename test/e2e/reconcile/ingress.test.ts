@@ -11,18 +11,9 @@ import type { RunReport } from '../../../lambda/reconcile/reconciler';
 import type { LocalPipeline } from '../../../local/local-pipeline';
 import { signWebhook } from '../../../simulator/signing';
 import { METRIC } from '../../../lambda/shared/metrics';
-import { API_KEY, API_SECRET, droppedByType, entityState, eventually, HarnessOptions, startHarness } from '../../support/reconcile-harness';
-import { Engines, startEngines } from '../../support/e2e';
+import { API_KEY, API_SECRET, droppedByType, entityState, eventually, useHarness } from '../../support/reconcile-harness';
 
-let engines: Engines;
-beforeAll(async () => {
-  engines = await startEngines();
-}, 60_000);
-afterAll(async () => {
-  await engines?.stop();
-});
-
-const harness = (options?: HarnessOptions) => startHarness(engines, options);
+const harness = useHarness();
 
 /** The stored item of one ingress session, keyed as the processor keys it (ingress id + resource id). */
 async function session(pipeline: LocalPipeline, ingressId: string, resourceId: string): Promise<Record<string, unknown> | undefined> {

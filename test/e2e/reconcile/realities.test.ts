@@ -8,30 +8,11 @@
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { DEFAULT_CONFIG, parseConfig } from '../../../lib/config';
 import { keys } from '../../../lambda/process/table-schema';
-import type { RunReport } from '../../../lambda/reconcile/reconciler';
 import type { LocalPipeline } from '../../../local/local-pipeline';
 import type { LiveKitSimulator } from '../../../simulator';
-import { Engines, startEngines } from '../../support/e2e';
-import { config, entityState, eventually, HarnessOptions, localView, startHarness } from '../../support/reconcile-harness';
+import { config, entityState, eventually, localView, runsAfter, runsSpanningGrace, useHarness } from '../../support/reconcile-harness';
 
-let engines: Engines;
-beforeAll(async () => {
-  engines = await startEngines();
-}, 60_000);
-afterAll(async () => {
-  await engines?.stop();
-});
-
-const harness = (options?: HarnessOptions) => startHarness(engines, options);
-const runsAfter = (pipeline: LocalPipeline, since: number) => pipeline.reconcileRuns.filter((run) => run.startedAt >= since);
-
-/** Runs the reconciler back to back for longer than the grace period, so any false difference would be repaired. */
-async function runsSpanningGrace(pipeline: LocalPipeline, minRuns = 3): Promise<RunReport[]> {
-  const reports: RunReport[] = [];
-  const started = Date.now();
-  for (let i = 0; i < minRuns || Date.now() - started < 1500; i++) reports.push(await pipeline.reconcileNow());
-  return reports;
-}
+const harness = useHarness();
 
 /** Dropped events by type among the deliveries after `mark` (`sim.deliveries().length` taken earlier). */
 function droppedSince(sim: LiveKitSimulator, mark: number): Record<string, number> {

@@ -9,23 +9,11 @@
  */
 import { RoomServiceClient } from 'livekit-server-sdk';
 import type { RunReport } from '../../../lambda/reconcile/reconciler';
-import type { LocalPipeline } from '../../../local/local-pipeline';
 import { signWebhook } from '../../../simulator/signing';
 import { METRIC } from '../../../lambda/shared/metrics';
-import { API_KEY, API_SECRET, droppedByType, entityState, eventually, HarnessOptions, localView, startHarness } from '../../support/reconcile-harness';
-import { Engines, startEngines } from '../../support/e2e';
+import { API_KEY, API_SECRET, droppedByType, entityState, eventually, localView, runsAfter, useHarness } from '../../support/reconcile-harness';
 
-let engines: Engines;
-beforeAll(async () => {
-  engines = await startEngines();
-}, 60_000);
-afterAll(async () => {
-  await engines?.stop();
-});
-
-const harness = (options?: HarnessOptions) => startHarness(engines, options);
-
-const runsAfter = (pipeline: LocalPipeline, since: number) => pipeline.reconcileRuns.filter((run) => run.startedAt >= since);
+const harness = useHarness();
 
 describe('the reconciler against the LiveKit simulator', () => {
   test('(1) after an outage of our endpoint longer than LiveKit retries, state converges to LiveKit\'s truth within two runs and every dropped event is counted as missed', async () => {

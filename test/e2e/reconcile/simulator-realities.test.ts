@@ -13,33 +13,15 @@
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { RoomServiceClient } from 'livekit-server-sdk';
 import { getEventRecord } from '../../../lambda/process/queries';
-import type { RunReport } from '../../../lambda/reconcile/reconciler';
 import type { LocalPipeline } from '../../../local/local-pipeline';
-import { Engines, startEngines } from '../../support/e2e';
-import { API_KEY, API_SECRET, droppedByType, entityState, eventually, HarnessOptions, startHarness } from '../../support/reconcile-harness';
+import { API_KEY, API_SECRET, droppedByType, entityState, eventually, runsSpanningGrace, useHarness } from '../../support/reconcile-harness';
 
-let engines: Engines;
-beforeAll(async () => {
-  engines = await startEngines();
-}, 60_000);
-afterAll(async () => {
-  await engines?.stop();
-});
-
-const harness = (options?: HarnessOptions) => startHarness(engines, options);
+const harness = useHarness();
 
 /** Messages in a queue, visible or in flight. */
 async function depth(pipeline: LocalPipeline, url: string): Promise<number> {
   const attributes = (await pipeline.sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['All'] }))).Attributes ?? {};
   return Number(attributes.ApproximateNumberOfMessages ?? 0) + Number(attributes.ApproximateNumberOfMessagesNotVisible ?? 0);
-}
-
-/** Runs the reconciler back to back for longer than the grace period, so any false difference would be repaired. */
-async function runsSpanningGrace(pipeline: LocalPipeline, minRuns = 3): Promise<RunReport[]> {
-  const reports: RunReport[] = [];
-  const started = Date.now();
-  for (let i = 0; i < minRuns || Date.now() - started < 1500; i++) reports.push(await pipeline.reconcileNow());
-  return reports;
 }
 
 describe('the pipeline against LiveKit event shapes from its source', () => {
