@@ -12,7 +12,9 @@ function project(kind, testTimeout) {
     roots: [`<rootDir>/test/${kind}`],
     testMatch: ['**/*.test.ts'],
     transform,
-    testTimeout,
+    // The default limit of one test or hook (test/support/timeout.js applies it).
+    globals: { TEST_TIMEOUT_MS: testTimeout },
+    setupFilesAfterEnv: ['<rootDir>/test/support/timeout.js'],
   };
 }
 

@@ -7,13 +7,11 @@
  */
 import { ListEgressResponse, ListIngressResponse, ParticipantInfo_Kind, ParticipantInfo_State } from '@livekit/protocol';
 import { AccessToken, EgressClient, RoomServiceClient, ServerError, VideoGrant } from 'livekit-server-sdk';
-import { LiveKitSimulator, LiveKitSimulatorProps } from '../../../simulator/livekit-simulator';
-import { TestReceiver } from '../../support/test-receiver';
+import type { LiveKitSimulator, LiveKitSimulatorProps } from '../../../simulator/livekit-simulator';
+import { Json, useSimulator } from '../../support/simulator';
 
 const KEY = 'APIdev';
 const SECRET = 'dev-secret-that-is-long-enough-for-hs256';
-
-type Json = Record<string, any>;
 
 async function twirp(url: string, service: string, method: string, body: Json, grant: VideoGrant): Promise<{ status: number; json: Json }> {
   const token = new AccessToken(KEY, SECRET, { ttl: '5m' });
@@ -27,28 +25,16 @@ async function twirp(url: string, service: string, method: string, body: Json, g
 }
 
 describe('LiveKitSimulator: LiveKit as it really is', () => {
-  let receiver: TestReceiver;
+  const simulator = useSimulator({ keys: { [KEY]: SECRET }, seed: 11 });
+  const received = simulator.received;
   let sim: LiveKitSimulator;
   let url: string;
   let rooms: RoomServiceClient;
 
   async function startSim(props: Partial<LiveKitSimulatorProps> = {}): Promise<void> {
-    sim = new LiveKitSimulator({ keys: { [KEY]: SECRET }, webhook: { urls: [receiver.url], timeScale: 0.01, ...props.webhook }, seed: 11, ...props });
-    url = await sim.start();
+    ({ sim, url } = await simulator.start(props));
     rooms = new RoomServiceClient(url, KEY, SECRET);
   }
-
-  const received = (type?: string): Json[] => receiver.requests.map((r) => JSON.parse(r.body) as Json).filter((b) => type === undefined || b.event === type);
-
-  beforeEach(async () => {
-    receiver = new TestReceiver();
-    await receiver.start();
-  });
-
-  afterEach(async () => {
-    await sim?.stop();
-    await receiver.stop();
-  });
 
   it('numParticipants leaves out AGENT and EGRESS participants; ListParticipants and webhooks include them (livekit pkg/rtc/room.go updateProto)', async () => {
     await startSim();
@@ -137,7 +123,7 @@ describe('LiveKitSimulator: LiveKit as it really is', () => {
   });
 
   it('never queues an event type the project filter excludes (livekit/protocol webhook/filter.go); the rest is sent', async () => {
-    await startSim({ webhook: { urls: [receiver.url], timeScale: 0.01, filter: { excludeEvents: ['participant_joined', 'participant_left'] } } });
+    await startSim({ webhook: { urls: [simulator.receiver.url], timeScale: 0.01, filter: { excludeEvents: ['participant_joined', 'participant_left'] } } });
     sim.join('room-a', 'alice');
     sim.leave('room-a', 'alice');
     sim.endRoom('room-a');
@@ -146,9 +132,9 @@ describe('LiveKitSimulator: LiveKit as it really is', () => {
     expect(sim.stats()).toMatchObject({ generated: 4, filtered: 2, delivered: 2, dropped: 0 });
     await sim.stop();
 
-    receiver.requests.length = 0;
+    simulator.receiver.requests.length = 0;
     // includeEvents wins over excludeEvents.
-    await startSim({ webhook: { urls: [receiver.url], timeScale: 0.01, filter: { includeEvents: ['participant_left'], excludeEvents: ['participant_left'] } } });
+    await startSim({ webhook: { urls: [simulator.receiver.url], timeScale: 0.01, filter: { includeEvents: ['participant_left'], excludeEvents: ['participant_left'] } } });
     sim.join('room-b', 'bob');
     sim.leave('room-b', 'bob');
     await sim.idle();

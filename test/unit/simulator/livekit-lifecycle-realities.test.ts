@@ -9,41 +9,27 @@
  */
 import { EgressStatus } from '@livekit/protocol';
 import { EgressClient, RoomServiceClient, WebhookReceiver } from 'livekit-server-sdk';
-import { LiveKitSimulator, LiveKitSimulatorProps } from '../../../simulator/livekit-simulator';
-import { TestReceiver } from '../../support/test-receiver';
+import type { LiveKitSimulator, LiveKitSimulatorProps } from '../../../simulator/livekit-simulator';
+import { Json, useSimulator } from '../../support/simulator';
 
 const KEY = 'APIdev';
 const SECRET = 'dev-secret-that-is-long-enough-for-hs256';
 
-type Json = Record<string, any>;
-
 describe('LiveKitSimulator: lifecycle realities', () => {
-  let receiver: TestReceiver;
+  const simulator = useSimulator({ keys: { [KEY]: SECRET }, seed: 7 });
+  const received = simulator.received;
   let sim: LiveKitSimulator;
   let url: string;
 
   async function startSim(props: Partial<LiveKitSimulatorProps> = {}): Promise<void> {
-    sim = new LiveKitSimulator({ keys: { [KEY]: SECRET }, webhook: { urls: [receiver.url], timeScale: 0.01 }, seed: 7, ...props });
-    url = await sim.start();
+    ({ sim, url } = await simulator.start(props));
   }
-
-  const received = (type?: string): Json[] => receiver.requests.map((r) => JSON.parse(r.body) as Json).filter((b) => type === undefined || b.event === type);
 
   /** Every received body passes the SDK's signature check. */
   async function verifyAll(): Promise<void> {
     const verifier = new WebhookReceiver(KEY, SECRET);
-    for (const r of receiver.requests) await expect(verifier.receive(r.body, r.headers.authorization)).resolves.toBeDefined();
+    for (const r of simulator.receiver.requests) await expect(verifier.receive(r.body, r.headers.authorization)).resolves.toBeDefined();
   }
-
-  beforeEach(async () => {
-    receiver = new TestReceiver();
-    await receiver.start();
-  });
-
-  afterEach(async () => {
-    await sim?.stop();
-    await receiver.stop();
-  });
 
   it('DeleteRoom: a STARTING egress ends ABORTED (no ENDING update); an ACTIVE one goes ENDING then COMPLETE, both "End reason: Source closed"', async () => {
     await startSim();
@@ -180,7 +166,7 @@ describe('LiveKitSimulator: lifecycle realities', () => {
     // No room, participant, egress or ingress: LiveKit's "default" queue.
     expect(sim.events('agent_job_started')[0].key).toBe('default');
     await verifyAll();
-    const parsed = await new WebhookReceiver(KEY, SECRET).receive(receiver.requests.find((r) => r.event === 'agent_job_ended')!.body, receiver.requests.find((r) => r.event === 'agent_job_ended')!.headers.authorization);
+    const parsed = await new WebhookReceiver(KEY, SECRET).receive(simulator.receiver.requests.find((r) => r.event === 'agent_job_ended')!.body, simulator.receiver.requests.find((r) => r.event === 'agent_job_ended')!.headers.authorization);
     expect(parsed.job?.id).toBe(started.job.id);
   });
 });

@@ -1,40 +1,22 @@
 import { WebhookReceiver } from 'livekit-server-sdk';
-import { LiveKitSimulator, LiveKitSimulatorProps } from '../../../simulator/livekit-simulator';
+import type { LiveKitSimulator, LiveKitSimulatorProps } from '../../../simulator/livekit-simulator';
 import { fixture } from '../../../simulator/signing';
-import { TestReceiver } from '../../support/test-receiver';
+import { Json, useSimulator } from '../../support/simulator';
 
 const KEYS = { APIdev: 'dev-secret-that-is-long-enough-for-hs256' };
 const GUID = /^[2-9A-HJ-NP-Za-km-z]{12}$/;
 
-// Bodies are checked as the raw JSON a receiver sees, so loosely typed on purpose.
-type Json = Record<string, any>;
-
 const FIXTURE = JSON.parse(fixture('livekit-track-unpublished.json').toString('utf8')) as Json;
 
 describe('LiveKitSimulator webhook events', () => {
-  let receiver: TestReceiver;
+  const simulator = useSimulator({ keys: KEYS });
+  const received = simulator.received;
   let sim: LiveKitSimulator;
 
   async function startSim(props: Partial<LiveKitSimulatorProps> = {}): Promise<LiveKitSimulator> {
-    sim = new LiveKitSimulator({ keys: KEYS, webhook: { urls: [receiver.url], timeScale: 0.01 }, ...props });
-    await sim.start();
+    ({ sim } = await simulator.start(props));
     return sim;
   }
-
-  /** Bodies as the receiver got them, parsed as plain JSON (no protobuf library in between). */
-  function received(type?: string): Json[] {
-    return receiver.requests.map((r) => JSON.parse(r.body) as Json).filter((b) => type === undefined || b.event === type);
-  }
-
-  beforeEach(async () => {
-    receiver = new TestReceiver();
-    await receiver.start();
-  });
-
-  afterEach(async () => {
-    await sim?.stop();
-    await receiver.stop();
-  });
 
   it('sends room_started and participant_joined as protojson: int64 as strings, enums as names, ids like LiveKit', async () => {
     await startSim();
@@ -193,8 +175,8 @@ describe('LiveKitSimulator webhook events', () => {
     await sim.idle();
     expect(sim.events().map((e) => e.type)).toEqual(['room_started', 'ingress_started', 'participant_joined', 'participant_left', 'ingress_ended']);
     // ingress events have a queue of their own, so only the room's events keep their relative order
-    expect(receiver.requests.filter((r) => r.event.startsWith('ingress')).map((r) => r.event)).toEqual(['ingress_started', 'ingress_ended']);
-    expect(receiver.requests.filter((r) => !r.event.startsWith('ingress')).map((r) => r.event)).toEqual(['room_started', 'participant_joined', 'participant_left']);
+    expect(simulator.receiver.requests.filter((r) => r.event.startsWith('ingress')).map((r) => r.event)).toEqual(['ingress_started', 'ingress_ended']);
+    expect(simulator.receiver.requests.filter((r) => !r.event.startsWith('ingress')).map((r) => r.event)).toEqual(['room_started', 'participant_joined', 'participant_left']);
     expect(received('participant_joined')[0].participant).toMatchObject({ identity: 'streamer', kind: 'INGRESS' });
     const ended = received('ingress_ended')[0].ingressInfo;
     expect(ended.ingressId).toBe(ingress.ingressId);
@@ -219,7 +201,7 @@ describe('LiveKitSimulator webhook events', () => {
     sim.join('room-a', 'alice');
     await sim.idle();
     const webhookReceiver = new WebhookReceiver('APIdev', KEYS.APIdev);
-    for (const request of receiver.requests) {
+    for (const request of simulator.receiver.requests) {
       const event = await webhookReceiver.receive(request.body, request.headers.authorization);
       expect(event.id).toBe(request.eventId);
     }
