@@ -27,7 +27,6 @@ import type { StateChange } from '../../../lambda/process/publisher';
 import { EntityItem } from '../../../lambda/process/state-model';
 import { keys } from '../../../lambda/process/table-schema';
 import type { WebhookEvent } from '../../../lambda/process/webhook-event';
-import { DynamoDbLocal, startDynamoDbLocal } from '../../../local/engines/dynamodb-local';
 import {
   egressEvent,
   participantJoined,
@@ -40,14 +39,9 @@ import {
 } from '../../../simulator/events';
 import { entityState, memoryLogger } from '../../support/state';
 import { startChangeFeed } from '../../support/change-feed';
+import { useDynamoDbLocal } from '../../support/dynamodb';
 
-let engine: DynamoDbLocal;
-beforeAll(async () => {
-  engine = await startDynamoDbLocal();
-});
-afterAll(async () => {
-  await engine?.stop();
-});
+const local = useDynamoDbLocal();
 
 const TERMINAL_EGRESS = ['EGRESS_COMPLETE', 'EGRESS_FAILED', 'EGRESS_ABORTED', 'EGRESS_LIMIT_REACHED'] as const;
 
@@ -196,10 +190,10 @@ const fullKey = (change: StateChange) =>
 const identityKey = (change: StateChange) => JSON.stringify([change.changeId, change.entity, change.changeId.endsWith(':started') ? change.detailType : '*']);
 
 async function deliver(records: WebhookEvent[][], options: { recordConcurrency: number }) {
-  const tableName = await engine.createStateTable();
-  const feed = startChangeFeed(engine, tableName);
+  const tableName = await local.engine.createStateTable();
+  const feed = startChangeFeed(local.engine, tableName);
   const processor = createProcessor({
-    ddb: engine.documentClient,
+    ddb: local.engine.documentClient,
     tableName,
     logger: memoryLogger('error').logger,
     eventRecordTtlDays: 30,
@@ -213,8 +207,8 @@ async function deliver(records: WebhookEvent[][], options: { recordConcurrency: 
   await feed.drain();
   await feed.stop();
   expect(feed.source.failures).toEqual([]);
-  const items = await entityState(engine.documentClient, tableName);
-  await engine.deleteTable(tableName);
+  const items = await entityState(local.engine.documentClient, tableName);
+  await local.engine.deleteTable(tableName);
   // Late-arrival evidence is not an entity: it records when a late delivery reached us (the last
   // late delivery wins), so only which rooms were flagged can agree between deliveries.
   const isEvidence = (item: Record<string, unknown>) => item.pk === keys.lateArrivalsPk;

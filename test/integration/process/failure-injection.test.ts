@@ -14,22 +14,15 @@ import { createProcessor } from '../../../lambda/process/processor';
 import { EventBridgePublisher } from '../../../lambda/process/publisher';
 import { getEventRecord } from '../../../lambda/process/queries';
 import type { WebhookEvent } from '../../../lambda/process/webhook-event';
-import { DynamoDbLocal, startDynamoDbLocal } from '../../../local/engines/dynamodb-local';
 import { SqsEmulator, startSqsEmulator } from '../../../local/engines/sqs-emulator';
 import { SqsEventSource } from '../../../local/sqs-event-source';
 import { waitUntil } from '../../../local/engines/free-port';
 import { egressEvent, participantJoined, participantLeft, roomFinished, roomStarted, sqsRecord, trackPublished } from '../../../simulator/events';
 import { entityState, memoryLogger, scanAll } from '../../support/state';
-import { startChangeFeed, stopChangeFeeds } from '../../support/change-feed';
+import { startChangeFeed } from '../../support/change-feed';
+import { useDynamoDbLocal } from '../../support/dynamodb';
 
-let engine: DynamoDbLocal;
-beforeAll(async () => {
-  engine = await startDynamoDbLocal();
-});
-afterEach(stopChangeFeeds);
-afterAll(async () => {
-  await engine?.stop();
-});
+const local = useDynamoDbLocal();
 
 const T0 = 1_771_351_800;
 const room = { sid: 'RM_fi', name: 'incident' };
@@ -67,11 +60,11 @@ describe('the bus is down, then up', () => {
 
   /** `before`: events written before the feed starts, so its first batch holds all their records. */
   async function setup(options: { retryAttempts?: number; before?: WebhookEvent[] } = {}) {
-    const tableName = await engine.createStateTable();
-    const processor = createProcessor({ ddb: engine.documentClient, tableName, logger: memoryLogger('error').logger, eventRecordTtlDays: 30 });
+    const tableName = await local.engine.createStateTable();
+    const processor = createProcessor({ ddb: local.engine.documentClient, tableName, logger: memoryLogger('error').logger, eventRecordTtlDays: 30 });
     for (const event of options.before ?? []) await processor.processBatch([sqsRecord(event)]);
     const bus = new EventBridgePublisher(new EventBridgeClient({ region: 'us-east-1' }), 'bus');
-    const feed = startChangeFeed(engine, tableName, {
+    const feed = startChangeFeed(local.engine, tableName, {
       bus: {
         async publish(changes) {
           const result = await bus.publish(changes);
@@ -118,7 +111,7 @@ describe('the bus is down, then up', () => {
     });
 
     for (const event of history()) await processor.processBatch([sqsRecord(event)]);
-    const state = await entityState(engine.documentClient, tableName);
+    const state = await entityState(local.engine.documentClient, tableName);
     await feed.drain(60_000);
 
     expect(calls).toBeGreaterThan(6);
@@ -179,12 +172,12 @@ describe('the bus is down, then up', () => {
 
 describe('DynamoDB throttles one record', () => {
   test('only that record is reported failed, and it applies when redelivered', async () => {
-    const tableName = await engine.createStateTable();
-    const publisher = startChangeFeed(engine, tableName);
+    const tableName = await local.engine.createStateTable();
+    const publisher = startChangeFeed(local.engine, tableName);
     const events = [roomStarted(room, T0), ...['a', 'b', 'c', 'd'].map((x, i) => participantJoined(room, { sid: `PA_${x}`, identity: x }, T0 + i + 1))];
     const victim = events[2];
     const processor = createProcessor({
-      ddb: throttling(engine.documentClient, victim.id, 1),
+      ddb: throttling(local.engine.documentClient, victim.id, 1),
       tableName,
       logger: memoryLogger('error').logger,
       eventRecordTtlDays: 30,
@@ -196,7 +189,7 @@ describe('DynamoDB throttles one record', () => {
 
     // Transient: reported for SQS to redeliver, not recorded as rejected.
     expect(response.batchItemFailures).toEqual([{ itemIdentifier: 'm2' }]);
-    expect((await getEventRecord({ ddb: engine.documentClient, tableName }, victim.id)).record).toBeUndefined();
+    expect((await getEventRecord({ ddb: local.engine.documentClient, tableName }, victim.id)).record).toBeUndefined();
     expect(publisher.published.map((c) => c.eventId).sort()).toEqual(events.filter((e) => e !== victim).map((e) => e.id).sort());
 
     const retry = await processor.processBatch([records[2]]);
@@ -222,13 +215,13 @@ describe('a message that can never be processed', () => {
     // on a loaded machine) is redelivered while still processing, and after maxReceiveCount such
     // receives a good message would follow the poison into the DLQ, as it would on AWS.
     const queues = await sqs.createEventQueues(config, { visibilityTimeoutSeconds: 3 });
-    const tableName = await engine.createStateTable();
-    const publisher = startChangeFeed(engine, tableName);
+    const tableName = await local.engine.createStateTable();
+    const publisher = startChangeFeed(local.engine, tableName);
     const poison = 'this is not an event';
     const good = [roomStarted(room, T0), participantJoined(room, alice, T0 + 1), participantLeft(room, alice, T0 + 5)];
     // DynamoDB keeps throttling this one (a hot partition that never cools down): transient, every time.
     const stuck = participantJoined(room, { sid: 'PA_stuck', identity: 'stuck' }, T0 + 2);
-    const processor = createProcessor({ ddb: throttling(engine.documentClient, stuck.id, Infinity), tableName, logger: memoryLogger('error').logger, eventRecordTtlDays: 30 });
+    const processor = createProcessor({ ddb: throttling(local.engine.documentClient, stuck.id, Infinity), tableName, logger: memoryLogger('error').logger, eventRecordTtlDays: 30 });
     let poisonDeliveries = 0;
     let stuckDeliveries = 0;
     const source = new SqsEventSource({
@@ -276,7 +269,7 @@ describe('a message that can never be processed', () => {
     expect(publisher.published.map((c) => c.detailType).sort()).toEqual(['participant.joined', 'participant.left', 'room.started']);
     const dead = await sqs.client.send(new ReceiveMessageCommand({ QueueUrl: queues.dlqUrl, MaxNumberOfMessages: 10 }));
     expect(dead.Messages?.map((message) => message.Body)).toEqual([JSON.stringify(stuck)]);
-    const records = (await scanAll(engine.documentClient, tableName)).filter((item) => String(item.pk).startsWith('EVENT#'));
+    const records = (await scanAll(local.engine.documentClient, tableName)).filter((item) => String(item.pk).startsWith('EVENT#'));
     expect(records).toEqual([expect.objectContaining({ outcome: 'rejected', reason: 'body is not JSON', body: poison })]);
   }, 90_000);
 });

@@ -12,37 +12,26 @@ import { getEventRecord, listOpenEgresses, listRoomParticipants } from '../../..
 import { EntityItem, entityInfo } from '../../../lambda/process/state-model';
 import { keys } from '../../../lambda/process/table-schema';
 import type { WebhookEvent } from '../../../lambda/process/webhook-event';
-import { DynamoDbLocal, LOCAL_CREDENTIALS, startDynamoDbLocal } from '../../../local/engines/dynamodb-local';
 import { egressEvent, eventId, participantJoined, participantLeft, sqsRecord } from '../../../simulator/events';
-import { ChangeFeed, startChangeFeed, stopChangeFeeds } from '../../support/change-feed';
+import { ChangeFeed, startChangeFeed } from '../../support/change-feed';
+import { processHandlerEnv, useDynamoDbLocal } from '../../support/dynamodb';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 
-let engine: DynamoDbLocal;
+const local = useDynamoDbLocal({ feedsPerTest: false });
 let tableName: string;
 let feed: ChangeFeed;
 let handler: (event: SQSEvent) => Promise<SQSBatchResponse>;
 const saved = { ...process.env };
 
 beforeAll(async () => {
-  engine = await startDynamoDbLocal();
-  tableName = await engine.createStateTable();
-  Object.assign(process.env, {
-    TABLE_NAME: tableName,
-    EVENT_RECORD_TTL_DAYS: '30',
-    LOG_LEVEL: 'error',
-    AWS_REGION: 'us-east-1',
-    AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
-    AWS_ENDPOINT_URL_DYNAMODB: engine.endpoint,
-  });
+  tableName = await local.engine.createStateTable();
+  Object.assign(process.env, processHandlerEnv(local.engine, tableName));
   // The handler reads its environment at module scope, as in Lambda. Its EMF lines go to stdout.
   jest.spyOn(process.stdout, 'write').mockImplementation(() => true);
   handler = (require('../../../lambda/process/handler') as { handler: typeof handler }).handler;
-  feed = startChangeFeed(engine, tableName);
+  feed = startChangeFeed(local.engine, tableName);
 });
-afterAll(async () => {
-  await stopChangeFeeds();
-  await engine?.stop();
+afterAll(() => {
   process.env = saved;
   jest.restoreAllMocks();
 });
@@ -59,7 +48,7 @@ async function deliver(...records: SQSRecord[]): Promise<SQSBatchResponse> {
 }
 const changesOf = (prefix: string): StateChange[] => feed.published.filter((change) => change.changeId.startsWith(prefix));
 const getItem = async (key: { pk: string; sk: string }) =>
-  (await engine.documentClient.send(new GetCommand({ TableName: tableName, Key: key, ConsistentRead: true }))).Item as EntityItem | undefined;
+  (await local.engine.documentClient.send(new GetCommand({ TableName: tableName, Key: key, ConsistentRead: true }))).Item as EntityItem | undefined;
 
 describe('keys and values no LiveKit field can break (issue 11, case 3)', () => {
   test('a participant whose attributes are named constructor, __proto__, toString is applied with them intact', async () => {
@@ -72,7 +61,7 @@ describe('keys and values no LiveKit field can break (issue 11, case 3)', () => 
     const response = await deliver(sqsRecord(event));
 
     expect(response.batchItemFailures).toEqual([]);
-    expect((await listRoomParticipants({ ddb: engine.documentClient, tableName }, room.sid)).map((p) => p.identity)).toEqual(['constructor']);
+    expect((await listRoomParticipants({ ddb: local.engine.documentClient, tableName }, room.sid)).map((p) => p.identity)).toEqual(['constructor']);
     const item = await getItem(keys.participant(`PA_${n}`));
     expect(item?.info).toBe(JSON.stringify(event.participant));
     const info = entityInfo(item!);
@@ -111,7 +100,7 @@ describe('events that can never apply (issue 11, case 4)', () => {
 
     expect(first.batchItemFailures).toEqual([]);
     expect(again.batchItemFailures).toEqual([]);
-    expect((await getEventRecord({ ddb: engine.documentClient, tableName }, event.id)).record).toMatchObject({
+    expect((await getEventRecord({ ddb: local.engine.documentClient, tableName }, event.id)).record).toMatchObject({
       outcome: 'rejected',
       reason: `createdAt ${T0 * 1_000_000} is not a time in seconds`,
       body: record.body,
@@ -139,7 +128,7 @@ describe('auto-egress start failures (issue 11, case 5)', () => {
     expect(response.batchItemFailures).toEqual([]);
     const item = await getItem(keys.egressStartFailure(room.sid, event.id));
     expect(item).toMatchObject({ entityType: 'egress_start_failure', status: 'EGRESS_FAILED', error: 'no egress instance available', roomSid: room.sid, roomName: room.name });
-    expect(await listOpenEgresses({ ddb: engine.documentClient, tableName })).toEqual([]);
+    expect(await listOpenEgresses({ ddb: local.engine.documentClient, tableName })).toEqual([]);
     const changes = changesOf(`room:${room.sid}:egress_start_failed:`);
     expect(changes).toHaveLength(1);
     expect(changes[0]).toMatchObject({

@@ -12,10 +12,10 @@ import { createProcessor } from '../../../lambda/process/processor';
 import type { StateChange } from '../../../lambda/process/publisher';
 import type { StreamRecordLike } from '../../../lambda/publish/change-feed';
 import { DynamoDbStreamSource } from '../../../local/dynamodb-stream-source';
-import { LOCAL_REGION } from '../../../local/engines/dynamodb-local';
-import { startChangeFeed, stopChangeFeeds, withFeed } from '../../support/change-feed';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../../local/engines/dynamodb-local';
+import { startChangeFeed, withFeed } from '../../support/change-feed';
+import { processHandlerEnv, useDynamoDbLocal } from '../../support/dynamodb';
 import { getEventRecord, listActiveRooms, listIdentitySessions, listOpenEgresses, listPublishedTracks, listRoomParticipants } from '../../../lambda/process/queries';
-import { DynamoDbLocal, LOCAL_CREDENTIALS, startDynamoDbLocal } from '../../../local/engines/dynamodb-local';
 import {
   egressEvent,
   ingressEvent,
@@ -29,25 +29,18 @@ import {
 import { fixture } from '../../../simulator/signing';
 import { entityState, memoryLogger } from '../../support/state';
 
-let engine: DynamoDbLocal;
-beforeAll(async () => {
-  engine = await startDynamoDbLocal();
-});
-afterEach(stopChangeFeeds);
-afterAll(async () => {
-  await engine?.stop();
-});
+const local = useDynamoDbLocal();
 
 const T0 = 1_771_351_800;
 const room = { sid: 'RM_alpha', name: 'standup' };
 const alice = { sid: 'PA_alice1', identity: 'alice' };
 
 async function setup() {
-  const tableName = await engine.createStateTable();
+  const tableName = await local.engine.createStateTable();
   const { logger, lines } = memoryLogger();
-  const feed = startChangeFeed(engine, tableName);
-  const processor = withFeed(createProcessor({ ddb: engine.documentClient, tableName, logger, eventRecordTtlDays: 30 }), feed);
-  const target = { ddb: engine.documentClient, tableName };
+  const feed = startChangeFeed(local.engine, tableName);
+  const processor = withFeed(createProcessor({ ddb: local.engine.documentClient, tableName, logger, eventRecordTtlDays: 30 }), feed);
+  const target = { ddb: local.engine.documentClient, tableName };
   return { tableName, publisher: feed, lines, processor, target };
 }
 
@@ -62,17 +55,8 @@ describe('the Lambda handler', () => {
   });
 
   test('the process handler applies the real LiveKit fixture; the publish handler puts its changes on the configured bus', async () => {
-    const tableName = await engine.createStateTable();
-    Object.assign(process.env, {
-      TABLE_NAME: tableName,
-      EVENT_BUS_NAME: 'state-changes',
-      EVENT_RECORD_TTL_DAYS: '30',
-      LOG_LEVEL: 'error',
-      AWS_REGION: 'us-east-1',
-      AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
-      AWS_ENDPOINT_URL_DYNAMODB: engine.endpoint,
-    });
+    const tableName = await local.engine.createStateTable();
+    Object.assign(process.env, processHandlerEnv(local.engine, tableName), { EVENT_BUS_NAME: 'state-changes' });
     eventBridge.on(PutEventsCommand).resolves({ FailedEntryCount: 0, Entries: [{ EventId: 'e1' }, { EventId: 'e2' }] });
     // Required only now: the handlers read their environment at module scope, as in Lambda.
     const { handler } = require('../../../lambda/process/handler') as { handler: (event: SQSEvent) => Promise<SQSBatchResponse> };
@@ -86,7 +70,7 @@ describe('the Lambda handler', () => {
     // The table's stream, as Lambda's event source would hand it to the publish function.
     const responses: unknown[] = [];
     const source = new DynamoDbStreamSource({
-      endpoint: engine.endpoint,
+      endpoint: local.engine.endpoint,
       region: LOCAL_REGION,
       credentials: LOCAL_CREDENTIALS,
       tableName,
@@ -122,7 +106,7 @@ describe('the Lambda handler', () => {
       occurredAt: '2026-02-17T18:11:47.000Z',
     });
     // An applied event leaves no record of its own: the entity names it.
-    expect((await getEventRecord({ ddb: engine.documentClient, tableName }, 'EV_jT6Y4xyzXsjM')).record).toBeUndefined();
+    expect((await getEventRecord({ ddb: local.engine.documentClient, tableName }, 'EV_jT6Y4xyzXsjM')).record).toBeUndefined();
   });
 });
 
@@ -144,12 +128,12 @@ describe('processing', () => {
   test('a leave that arrives before its join leaves the participant gone, and the late join changes nothing', async () => {
     const { processor, publisher, tableName } = await setup();
     await processor.processBatch([sqsRecord(participantLeft(room, alice, T0 + 9))]);
-    const before = await entityState(engine.documentClient, tableName);
+    const before = await entityState(local.engine.documentClient, tableName);
 
     const late = await processor.processRecords([sqsRecord(participantJoined(room, alice, T0 + 1))]);
 
     expect(late[0].outcome).toBe('stale');
-    expect(await entityState(engine.documentClient, tableName)).toEqual(before);
+    expect(await entityState(local.engine.documentClient, tableName)).toEqual(before);
     expect(ids(publisher.published)).toEqual(['participant:PA_alice1:ended', 'participant:PA_alice1:started']);
     expect(publisher.published.find((c) => c.detailType === 'participant.joined')?.new).toMatchObject({ status: 'ACTIVE', implied: true });
   });
@@ -158,13 +142,13 @@ describe('processing', () => {
     const { processor, publisher, tableName } = await setup();
     const joined = participantJoined(room, alice, T0 + 1);
     await processor.processBatch([sqsRecord(joined)]);
-    const before = await entityState(engine.documentClient, tableName);
+    const before = await entityState(local.engine.documentClient, tableName);
 
     const again = await processor.processRecords([sqsRecord(joined), sqsRecord(joined)]);
 
     expect(again.map((r) => r.outcome)).toEqual(['stale', 'stale']);
     expect(publisher.published).toHaveLength(1);
-    expect(await entityState(engine.documentClient, tableName)).toEqual(before);
+    expect(await entityState(local.engine.documentClient, tableName)).toEqual(before);
   });
 
   test('a rejoin keeps the identity present when the old session\'s leave arrives late', async () => {
@@ -299,7 +283,7 @@ describe('processing', () => {
       // A repair is synthesized now from LiveKit's API: never evidence, whatever its createdAt.
       sqsRecord(participantJoined(late, { sid: 'PA_dave1', identity: 'dave' }, nowSeconds - 25), { source: 'reconciler' }),
     ]);
-    const evidence = (await engine.documentClient.send(new QueryCommand({ TableName: tableName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': 'EVIDENCE#LATE' } }))).Items ?? [];
+    const evidence = (await local.engine.documentClient.send(new QueryCommand({ TableName: tableName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': 'EVIDENCE#LATE' } }))).Items ?? [];
     expect(evidence.map((item) => item.sk)).toEqual(['RM_late']);
     expect(evidence[0]).toMatchObject({ roomSid: 'RM_late', roomName: 'late-room', createdAt: nowSeconds - 25 });
     expect(evidence[0].lateMs).toBeGreaterThanOrEqual(20_000);
