@@ -16,7 +16,7 @@ import { Engines, eventually, KEY, SECRET, startEngines, target } from '../../su
 
 /*
  * Issue 11 cases 3–6 end to end, on `npm run local`'s engines: each event is signed exactly as
- * LiveKit signs it (test/support/livekit-signing.ts) and posted over real HTTP to the local front
+ * LiveKit signs it (simulator/signing.ts) and posted over real HTTP to the local front
  * door; the real ingest handler puts it on the SQS emulator (fauxqs, with the queue's redrive
  * policy as deployed), the event source invokes the real processor, which writes DynamoDB Local,
  * whose stream feeds the real publisher (`pipeline.changes`). The queue's visibility timeout is

@@ -1,5 +1,5 @@
 /**
- * Ingress reconciliation end to end, as reconciler.e2e.test.ts does it for rooms and egress: the
+ * Ingress reconciliation end to end, as reconciler.test.ts does it for rooms and egress: the
  * LiveKit simulator (webhooks with LiveKit's delivery rules, ListIngress over real HTTP) drives the
  * local pipeline (real ingest, fauxqs, the real processor, DynamoDB Local), the reconciler runs
  * against the simulator's API, and a proxy in front of our endpoint fails chosen events so that

@@ -1,5 +1,5 @@
 /**
- * Every attack the ingest handler is tested against (test/ingest/handler.test.ts runs each one
+ * Every attack the ingest handler is tested against (test/unit/ingest/handler.test.ts runs each one
  * through the real handler), grouped by class. The README's security table is rendered from this
  * list by `attackTable()`, and a test fails when the README's copy differs: the counts there are
  * the tests', not a claim.

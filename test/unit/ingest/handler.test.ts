@@ -141,7 +141,7 @@ describe('ingest handler: every attack gets its contract status, nothing is enqu
 });
 
 describe('the README security table', () => {
-  it('is the one rendered from the attack list (regenerate with `npx tsx test/ingest/attacks.ts`)', () => {
+  it('is the one rendered from the attack list (regenerate with `npx tsx test/unit/ingest/attacks.ts`)', () => {
     const readme = readFileSync(repoPath('README.md'), 'utf8');
     expect(readme).toContain(attackTable());
   });
