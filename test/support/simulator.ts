@@ -13,7 +13,7 @@ export interface SimulatorUnderTest {
   readonly receiver: TestReceiver;
   /**
    * Starts the simulator: the suite's defaults, then `props`. Webhooks go to the receiver at 1/100
-   * of LiveKit's delays unless `props.webhook` says otherwise. Returns it and its server API's URL.
+   * of LiveKit's delays (MaxAge unscaled) unless `props.webhook` says otherwise. Returns it and its server API's URL.
    */
   start(props?: Partial<LiveKitSimulatorProps>): Promise<{ sim: LiveKitSimulator; url: string }>;
   /** Bodies the receiver got, in order of arrival, of one event type or all. */
@@ -41,7 +41,10 @@ export function useSimulator(defaults: LiveKitSimulatorProps): SimulatorUnderTes
       return current();
     },
     async start(props = {}) {
-      const webhook = { urls: [current().url], timeScale: 0.01, ...defaults.webhook, ...props.webhook };
+      // LiveKit's delays at 1/100, except MaxAge, kept at LiveKit's 30 s: these tests check what the
+      // simulator sends, not when LiveKit gives up (test/unit/simulator/webhook-sender.test.ts does),
+      // and a scaled MaxAge (300 ms) dropped expected events whenever the machine was loaded.
+      const webhook = { urls: [current().url], timeScale: 0.01, maxAgeMs: 30_000, ...defaults.webhook, ...props.webhook };
       const sim = new LiveKitSimulator({ ...defaults, ...props, webhook });
       started.push(sim);
       return { sim, url: await sim.start() };
