@@ -14,7 +14,7 @@ import { DEFAULT_CONFIG } from '../lib/config';
 import { KeyStore } from '../lambda/ingest/key-store';
 import { createWebhookIngest, IngestRequest } from '../lambda/ingest/webhook-ingest';
 import { Logger } from '../lambda/shared/logger';
-import { fixture, signWebhook } from '../test/support/livekit-signing';
+import { fixture, signWebhook } from '../simulator/signing';
 import { median, round, Section } from './types';
 
 const KEY = 'APIbench';

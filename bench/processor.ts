@@ -32,7 +32,7 @@ import {
   sqsRecord,
   trackPublished,
   trackUnpublished,
-} from '../test/support/livekit-events';
+} from '../simulator/events';
 import { round, Section } from './types';
 
 interface Usage {

@@ -24,7 +24,7 @@ import { Logger } from '../lambda/shared/logger';
 import { MemoryMetricsSink } from '../lambda/shared/metrics';
 import type { LocalPipeline } from '../local/local-pipeline';
 import { LiveKitSimulator } from '../simulator/livekit-simulator';
-import { sqsRecord } from '../test/support/livekit-events';
+import { sqsRecord } from '../simulator/events';
 import { benchConfig, KEY, SECRET, startBenchPipeline } from './shared';
 import { BenchContext, round, Section, sleep, Table } from './types';
 
@@ -288,7 +288,7 @@ export const reconciler: Section = async (context) => {
   }
   notes.push(
     'Half of the rooms are agent rooms (an AGENT participant LiveKit leaves out of numParticipants). Steady state spends the whole budget on round-robin verification by design (lambda/reconcile/plan.ts): "false suspects" counts rooms checked for a suspicion (count, changed, ...) when nothing had changed.',
-    'A leave and a rejoin with both webhooks dropped leave the count unchanged: no evidence, so it is found when round-robin reaches the room (within ⌈rooms / (budget − 3)⌉ runs), or at once when the room had a late webhook (test/reconcile/scale.test.ts).',
+    'A leave and a rejoin with both webhooks dropped leave the count unchanged: no evidence, so it is found when round-robin reaches the room (within ⌈rooms / (budget − 3)⌉ runs), or at once when the room had a late webhook (test/e2e/reconcile/scale.test.ts).',
   );
   return {
     id: 'reconciler',

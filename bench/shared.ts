@@ -1,8 +1,8 @@
 /** Helpers the sections share: a local pipeline on the shared engines, signed events, an open-loop sender (open-loop.ts). */
 import { parseConfig, PipelineConfig } from '../lib/config';
 import { LocalPipeline, LocalPipelineOptions, startLocalPipeline } from '../local/local-pipeline';
-import { signWebhook } from '../test/support/livekit-signing';
-import { participantJoined } from '../test/support/livekit-events';
+import { signWebhook } from '../simulator/signing';
+import { participantJoined } from '../simulator/events';
 import { keys } from '../contracts/table-schema';
 import type { SignedEvent } from './open-loop';
 import type { BenchContext } from './types';

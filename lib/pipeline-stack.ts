@@ -15,7 +15,7 @@ export interface PipelineStackProps extends StackProps {
  * context, and the outputs an operator needs. The pipeline has the id `Default`, which CDK leaves
  * out of logical ids, and pins the state table's logical id, so this stack's resources keep the
  * logical ids of PipelineStack 0.1 (before the construct): updating a deployed stack replaces no
- * table, queue, secret, bus, key or topic (test/package/logical-ids.test.ts).
+ * table, queue, secret, bus, key or topic (test/infra/package/logical-ids.test.ts).
  */
 export class PipelineStack extends Stack {
   public readonly pipeline: LiveKitWebhookPipeline;

@@ -22,12 +22,12 @@
  *   (`webhook/filter.go`: `includeEvents` wins over `excludeEvents`; neither set = all). A filtered
  *   event is generated (it is ground truth) but never queued, sent or counted as dropped.
  */
-import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import { WebhookEvent } from '@livekit/protocol';
 import { AccessToken } from 'livekit-server-sdk';
+import { bodySha256 } from './signing';
 import { newGuid, RandomSource } from './ids';
 import { Clock, monotonicClock, TimerSet } from './timing';
 
@@ -254,10 +254,8 @@ export function webhookEventKey(event: WebhookEvent): string {
   return 'default';
 }
 
-/** The `sha256` claim: standard, padded base64 of the SHA-256 of the body bytes. */
-export function bodySha256(body: string | Buffer): string {
-  return createHash('sha256').update(body).digest('base64');
-}
+
+export { bodySha256 };
 
 export function resolveDeliveryProfile(options: Omit<WebhookSenderOptions, 'urls' | 'apiKey' | 'apiSecret'>): WebhookDeliveryProfile {
   const base =

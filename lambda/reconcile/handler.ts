@@ -86,7 +86,7 @@ export const handler = withRequestId(async (): Promise<RunReport | undefined> =>
     keys = pickKeyPair((await secrets.send(new GetSecretValueCommand({ SecretId: secretId }))).SecretString, preferredKey);
   } catch (error) {
     if (error instanceof LiveKitKeysError && error.notConfigured) {
-      // Which secret: the stack output LiveKitKeysSecretArn (a secret's name is not logged, by rule: test/hardening.test.ts).
+      // Which secret: the stack output LiveKitKeysSecretArn (a secret's name is not logged, by rule: test/unit/shared/secrets-never-logged.test.ts).
       logger.warn('LiveKit API keys not configured; reconciler waiting');
       metrics.put(
         [

@@ -1,7 +1,7 @@
 /**
  * Which rooms get a `ListParticipants` this run, in order, from one `ListRooms`, local state and the
  * evidence we already have for free. Pure, so the rules are tested on their own
- * (test/reconcile/plan.test.ts). The run spends its whole request budget down this list.
+ * (test/unit/reconcile/plan.test.ts). The run spends its whole request budget down this list.
  *
  * First, rooms with evidence of a difference, strongest first:
  *   - `pending`: a participant or track difference is waiting to be seen again (grace period);

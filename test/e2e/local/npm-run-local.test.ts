@@ -1,0 +1,143 @@
+import { ChildProcess, spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
+import { keys } from '../../../contracts/table-schema';
+import { eventually } from '../../support/e2e';
+import { fixture, signWebhook } from '../../../simulator/signing';
+import { REPO_ROOT } from '../../support/paths';
+
+/*
+ * `npm run local` exactly as a user starts it (no AWS account, default dev keys), driven over real
+ * HTTP with a real LiveKit signature: it answers 200 and the event's state lands in DynamoDB Local.
+ */
+const root = REPO_ROOT;
+
+interface Ready {
+  ready: true;
+  webhookUrl: string;
+  dynamodbEndpoint: string;
+  tableName: string;
+  queueUrl: string;
+  dlqUrl: string;
+  statusUrl: string;
+}
+
+/** Whether any process of the group led by `pid` is still running. */
+function groupAlive(pid: number): boolean {
+  try {
+    process.kill(-pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe('npm run local', () => {
+  let child: ChildProcess;
+  let ready: Ready;
+  const lines: string[] = [];
+  const waiters: Array<() => boolean> = [];
+
+  /** Resolves when a line matching `predicate` has been printed. */
+  const printed = (predicate: (line: string) => boolean, timeoutMs = 30_000) =>
+    new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`not printed within ${timeoutMs} ms; output:\n${lines.slice(-20).join('\n')}`)), timeoutMs);
+      const check = () => {
+        const line = lines.find(predicate);
+        if (line === undefined) return false;
+        clearTimeout(timer);
+        resolve(line);
+        return true;
+      };
+      if (!check()) waiters.push(check);
+    });
+
+  beforeAll(async () => {
+    child = spawn('npm', ['run', '--silent', 'local'], {
+      cwd: root,
+      env: { ...process.env, PORT: '0', LIVEKIT_API_KEY: '', LIVEKIT_API_SECRET: '' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      // Its own process group, like a terminal's foreground job: Ctrl-C signals the whole group.
+      detached: true,
+    });
+    const collect = (line: string) => {
+      lines.push(line);
+      for (const waiter of [...waiters]) if (waiter()) waiters.splice(waiters.indexOf(waiter), 1);
+    };
+    createInterface({ input: child.stdout! }).on('line', collect);
+    createInterface({ input: child.stderr! }).on('line', collect);
+    ready = JSON.parse(await printed((line) => line.startsWith('{"ready":true'), 60_000));
+  }, 90_000);
+
+  afterAll(async () => {
+    if (groupAlive(child.pid!)) process.kill(-child.pid!, 'SIGKILL');
+  });
+
+  it('prints one ready line with the URLs and names a user needs', () => {
+    expect(ready).toEqual({
+      ready: true,
+      webhookUrl: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+\/webhook$/),
+      dynamodbEndpoint: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/),
+      tableName: 'livekit-state',
+      queueUrl: expect.stringContaining('livekit-events'),
+      dlqUrl: expect.stringContaining('livekit-events-dlq'),
+      sqsEndpoint: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/),
+      statusUrl: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+\/status$/),
+    });
+  });
+
+  it('serves a status page with the queue and DLQ depth, the missed-event count and the alarm states', async () => {
+    const status = await (await fetch(ready.statusUrl)).json();
+    expect(status).toMatchObject({
+      queue: { visible: expect.any(Number) },
+      dlq: { visible: 0 },
+      reconcile: { missedEventsTotal: 0 },
+      alarms: expect.objectContaining({ 'missed-events': expect.objectContaining({ state: expect.any(String) }) }),
+    });
+  });
+
+  it('answers a webhook signed with the dev key (devkey/secret) with 200 and the event is applied in DynamoDB Local', async () => {
+    const body = fixture('livekit-track-unpublished.json');
+    const response = await fetch(ready.webhookUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/webhook+json', authorization: await signWebhook(body, 'devkey', 'secret') },
+      body,
+    });
+    expect(response.status).toBe(200);
+
+    const ddb = DynamoDBDocumentClient.from(
+      new DynamoDBClient({ endpoint: ready.dynamodbEndpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } }),
+    );
+    // Applied: the track's item names the event; its change came through the table's stream to the bus.
+    const item = await eventually(
+      async () => (await ddb.send(new GetCommand({ TableName: ready.tableName, Key: keys.track('TR_AMNTtQxevMRbsr'), ConsistentRead: true }))).Item,
+      (value) => value !== undefined,
+    );
+    expect(item).toEqual(expect.objectContaining({ lastEventId: 'EV_jT6Y4xyzXsjM', lastEventType: 'track_unpublished', status: 'UNPUBLISHED' }));
+    await eventually(
+      () => lines.some((line) => line.includes('"state change published"') && line.includes('"changeId":"track:TR_AMNTtQxevMRbsr:ended"')),
+      (published) => published,
+    );
+    ddb.destroy();
+  });
+
+  it('refuses a webhook signed with another secret, with 401', async () => {
+    const body = fixture('livekit-track-unpublished.json');
+    const response = await fetch(ready.webhookUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/webhook+json', authorization: await signWebhook(body, 'devkey', 'not-the-secret') },
+      body,
+    });
+    expect(response.status).toBe(401);
+  });
+
+  it('stops cleanly on Ctrl-C (SIGINT): the pipeline says so and no process is left behind (DynamoDB Local, fauxqs)', async () => {
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    // What Ctrl-C does: SIGINT to every process of the foreground group (npm, tsx, node, engines).
+    process.kill(-child.pid!, 'SIGINT');
+    await exited;
+    await printed((line) => line.includes('SIGINT: stopping the local pipeline'));
+    await eventually(async () => groupAlive(child.pid!), (alive) => !alive, 20_000);
+  }, 30_000);
+});

@@ -1,0 +1,116 @@
+import { GetQueueAttributesCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
+import { parseConfig } from '../../../lib/config';
+import { listRoomParticipants } from '../../../lambda/process/queries';
+import { sqsEnqueue } from '../../../lambda/reconcile/enqueue';
+import { LocalPipeline, startLocalPipeline } from '../../../local/local-pipeline';
+import { emojiBody, GenuineBody, largeMetadataBody, nonCharacterBody } from '../../support/genuine-bodies';
+import { signWebhook } from '../../../simulator/signing';
+import { allApplied, Engines, eventually, KEY, SECRET, startEngines, target } from '../../support/e2e';
+
+/*
+ * Issue 11 cases 1 and 2 end to end, on `npm run local`'s engines: a signed webhook over real
+ * HTTP to the local front door, the real ingest handler, the SQS emulator (fauxqs, which refuses
+ * what SQS refuses, and also astral characters), the real processor, DynamoDB Local. Each genuine
+ * event must be answered 200 and its participant appear with the exact strings LiveKit sent.
+ * Cases 3–6 (keys, events that can never apply, auto-egress start failures, the feed's final
+ * terminal state) are in genuine-events-applied.test.ts.
+ */
+const config = parseConfig({ processing: { batchSize: 10, maxBatchingWindowSeconds: 0, maxConcurrency: 2 } });
+
+/** The participant's stored info, whether the processor keeps it as a map or as JSON text. */
+function storedInfo(item: Record<string, unknown>): Record<string, unknown> {
+  const info = item.info;
+  return (typeof info === 'string' ? JSON.parse(info) : info) as Record<string, unknown>;
+}
+
+describe('end to end: genuine events LiveKit can send are accepted and applied', () => {
+  let engines: Engines;
+  let pipeline: LocalPipeline;
+  const logs: string[] = [];
+
+  beforeAll(async () => {
+    engines = await startEngines();
+    pipeline = await startLocalPipeline({ config, keys: { [KEY]: SECRET }, engines, visibilityTimeoutSeconds: 2, logLevel: 'warn', logSink: (line) => logs.push(line) });
+  }, 120_000);
+  afterAll(async () => {
+    await pipeline?.stop();
+    await engines?.stop();
+  });
+
+  async function post(body: GenuineBody): Promise<Response> {
+    return fetch(pipeline.webhookUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/webhook+json', authorization: await signWebhook(body.text, KEY, SECRET) },
+      body: body.text,
+    });
+  }
+
+  it.each([
+    ['40 KB room metadata + 40 KB participant metadata + attributes (over the old 64 KiB cap)', largeMetadataBody],
+    ['U+FFFE and U+FFFF in the name, metadata and attributes (SQS refuses them raw)', nonCharacterBody],
+    ['emoji in the name, metadata and attributes (the local SQS emulator refuses them raw)', emojiBody],
+  ])('%s: 200, and the participant is in DynamoDB Local with the exact strings', async (_name, make) => {
+    const body = make();
+    const response = await post(body);
+    expect([response.status, await response.text()]).toEqual([200, JSON.stringify({ ok: true, id: body.id })]);
+
+    await allApplied(pipeline, [body.id]);
+    const [participant] = await eventually(
+      () => listRoomParticipants(target(pipeline), body.roomSid),
+      (items) => items.length === 1,
+      30_000,
+      `participant of ${body.id}`,
+    );
+    const info = storedInfo(participant);
+    expect(info.identity).toBe(body.identity);
+    expect(info.name).toBe(body.name);
+    expect(info.metadata).toBe(body.metadata);
+    expect(info.attributes).toEqual(body.attributes);
+  });
+
+  it('takes a repair built from the same data into the same queue (the reconciler\'s enqueue)', async () => {
+    const body = nonCharacterBody();
+    const emoji = emojiBody();
+    const queues = await engines.sqs.createEventQueues(config);
+    const enqueue = sqsEnqueue(engines.sqs.client, queues.queueUrl);
+    await enqueue({ id: body.id, eventType: 'participant_joined', entityId: body.participantSid, roomName: 'lobby \uFFFF', body: body.text });
+    await enqueue({ id: emoji.id, eventType: 'participant_joined', entityId: emoji.participantSid, roomName: 'stand-up 🚀', body: emoji.text });
+
+    const received = await eventually(
+      async () => (await engines.sqs.client.send(new ReceiveMessageCommand({ QueueUrl: queues.queueUrl, MaxNumberOfMessages: 10, MessageAttributeNames: ['All'] }))).Messages ?? [],
+      (messages) => messages.length === 2,
+      10_000,
+      'both repairs in the queue',
+    );
+    const byId = new Map(received.map((m) => [m.MessageAttributes?.eventId?.StringValue, m]));
+    expect(JSON.parse(byId.get(body.id)!.Body!)).toEqual(JSON.parse(body.text));
+    expect(JSON.parse(byId.get(emoji.id)!.Body!)).toEqual(JSON.parse(emoji.text));
+    expect(byId.get(body.id)!.MessageAttributes?.roomName?.StringValue).toBe('lobby \\uffff');
+  });
+
+  it('answers a genuine event over a lowered ingest.maxBodyBytes 503 with Retry-After over HTTP (LiveKit retries), never 413', async () => {
+    const small = await startLocalPipeline({ config: parseConfig({ ingest: { maxBodyBytes: 65_536 } }), keys: { [KEY]: SECRET }, engines, logLevel: 'error', logSink: () => undefined });
+    try {
+      const body = largeMetadataBody();
+      const response = await fetch(small.webhookUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/webhook+json', authorization: await signWebhook(body.text, KEY, SECRET) },
+        body: body.text,
+      });
+      expect([response.status, response.headers.get('retry-after'), await response.json()]).toEqual([503, '1', { error: 'event_too_large' }]);
+    } finally {
+      await small.stop();
+    }
+  });
+
+  it('runs on a local queue and DLQ that take SQS\'s largest message, as the stack\'s do', async () => {
+    for (const QueueUrl of [pipeline.queueUrl, pipeline.dlqUrl]) {
+      const { Attributes } = await engines.sqs.client.send(new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ['MaximumMessageSize'] }));
+      expect(Attributes?.MaximumMessageSize).toBe(String(config.ingest.maxBodyBytes));
+    }
+  });
+
+  it('logged no error on the way', () => {
+    expect(logs.map((line) => JSON.parse(line)).filter((line) => line.level === 'error')).toEqual([]);
+  });
+});

@@ -1,0 +1,37 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { REPO_ROOT } from '../../support/paths';
+
+/*
+ * The on-call commands as users type them: a real `--help` (exit 0, every option), and a strict
+ * parser: a misspelt option (`--stak prod`) or a missing value is a usage error (exit 2), never a
+ * query of the default stack. No AWS call is made in any of these.
+ */
+const root = REPO_ROOT;
+const run = promisify(execFile);
+const offline = { ...process.env, AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '', AWS_PROFILE: '', AWS_REGION: '', AWS_DEFAULT_REGION: '' };
+const npm = (...args: string[]) => run('npm', ['run', '--silent', ...args], { cwd: root, env: offline });
+
+describe.each([
+  ['missed', ['--since', '--json']],
+  ['state', ['--json']],
+  ['dlq:redrive', ['--copy', '--max', '--wait']],
+  ['replay', ['--from', '--to', '--wait']],
+])('npm run %s', (command, ownOptions) => {
+  it('answers --help with its usage, what it does and every option, exit 0', async () => {
+    const { stdout, stderr } = await npm(command, '--', '--help');
+    expect(stderr).toBe('');
+    expect(stdout).toMatch(new RegExp(`^usage: npm run ${command} -- `));
+    for (const option of [...ownOptions, '--stack', '--region', '--local', '--help']) expect(stdout).toContain(option);
+  });
+
+  it('refuses a misspelt option with exit 2, naming it, instead of acting on the default stack', async () => {
+    await expect(npm(command, '--', '--stak', 'prod')).rejects.toMatchObject({ code: 2, stdout: '', stderr: expect.stringMatching(/^Unknown option '--stak'[\s\S]*usage: npm run /) });
+  });
+});
+
+it('refuses an option without its value, and a value for a flag', async () => {
+  await expect(npm('missed', '--', '--since')).rejects.toMatchObject({ code: 2, stderr: expect.stringContaining("Option '--since <value>' argument missing") });
+  await expect(npm('missed', '--', '--since', '90s')).rejects.toMatchObject({ code: 2, stderr: expect.stringContaining('--since must be a duration like 30m, 1h or 2d') });
+  await expect(npm('state', '--', '--json=yes', 'rooms')).rejects.toMatchObject({ code: 2 });
+});

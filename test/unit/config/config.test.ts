@@ -1,0 +1,148 @@
+import { ConfigError, configInputFromContext, DEFAULT_CONFIG, LIVEKIT_URL_REQUIRED, parseConfig, queueVisibilityTimeoutSeconds } from '../../../lib/config';
+
+describe('parseConfig', () => {
+  it('gives the defaults when nothing is set', () => {
+    expect(parseConfig({})).toEqual(DEFAULT_CONFIG);
+  });
+
+  it('reads numbers given as strings, as `-c key=value` delivers them', () => {
+    const config = parseConfig({ queue: { maxReceiveCount: '3' }, ingest: { maxBodyBytes: '32768' } });
+    expect(config.queue.maxReceiveCount).toBe(3);
+    expect(config.ingest.maxBodyBytes).toBe(32768);
+  });
+
+  it('accepts by default every body SQS can hold: 1 MiB, SQS\'s maximum message size', () => {
+    expect(DEFAULT_CONFIG.ingest.maxBodyBytes).toBe(1_048_576);
+    expect(parseConfig({ ingest: { maxBodyBytes: 1_048_576 } }).ingest.maxBodyBytes).toBe(1_048_576);
+  });
+
+  it('reserves 100 concurrent executions for ingest by default, and none with 0', () => {
+    expect(DEFAULT_CONFIG.ingest.reservedConcurrency).toBe(100);
+    expect(parseConfig({ ingest: { reservedConcurrency: '0' } }).ingest.reservedConcurrency).toBe(0);
+  });
+
+  it('keeps an existing secret given by name or ARN', () => {
+    expect(parseConfig({ livekit: { existingSecretName: 'prod/livekit' } }).livekit.existingSecretName).toBe('prod/livekit');
+    const arn = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:prod/livekit-AbCdEf';
+    expect(parseConfig({ livekit: { existingSecretName: arn } }).livekit.existingSecretName).toBe(arn);
+  });
+
+  it('reads livekit.webhookEvents as a list or a comma-separated string (-c); default every event type', () => {
+    expect(DEFAULT_CONFIG.livekit.webhookEvents).toContain('participant_connection_aborted');
+    expect(parseConfig({ livekit: { webhookEvents: ['room_started', 'room_finished'] } }).livekit.webhookEvents).toEqual(['room_started', 'room_finished']);
+    expect(parseConfig(configInputFromContext({ 'livekit.webhookEvents': 'room_started, egress_ended' })).livekit.webhookEvents).toEqual(['room_started', 'egress_ended']);
+  });
+
+  it('lists every problem of livekit.webhookEvents', () => {
+    try {
+      parseConfig({ livekit: { webhookEvents: ['room_started', 'room_begun', 'room_started', 'participant_gone'] } });
+      throw new Error('expected a ConfigError');
+    } catch (error) {
+      expect((error as ConfigError).problems).toEqual([
+        expect.stringContaining('"livekit.webhookEvents" names an unknown event type "room_begun"'),
+        expect.stringContaining('"livekit.webhookEvents" names an unknown event type "participant_gone"'),
+        '"livekit.webhookEvents" names "room_started" more than once',
+      ]);
+    }
+  });
+
+  it.each([
+    [{ livekit: { webhookEvents: [] } }, '"livekit.webhookEvents" must name at least one event type'],
+    [{ livekit: { webhookEvents: 5 } }, '"livekit.webhookEvents" must be a list of webhook event types'],
+    [{ queue: { maxReceiveCount: 0 } }, '"queue.maxReceiveCount" must be an integer from 1 to 1000, got 0'],
+    [{ queue: { dlqRetentionDays: 15 } }, '"queue.dlqRetentionDays" must be an integer from 1 to 14'],
+    [{ ingest: { maxBodyBytes: 'big' } }, '"ingest.maxBodyBytes" must be an integer'],
+    [{ ingest: { maxBodyBytes: 1_048_577 } }, '"ingest.maxBodyBytes" must be an integer from 1024 to 1048576'],
+    [{ ingest: { reservedConcurrency: -1 } }, '"ingest.reservedConcurrency" must be an integer from 0 to 10000'],
+    [{ processing: { maxConcurrency: 1 } }, '"processing.maxConcurrency" must be an integer from 2 to 1000'],
+    [{ processing: { batchSize: 100, maxBatchingWindowSeconds: 0 } }, 'above 10 needs "processing.maxBatchingWindowSeconds" of at least 1'],
+    [{ livekit: { url: 'livekit.example.com' } }, '"livekit.url" must be an http(s) or ws(s) URL'],
+    [{ livekit: { existingSecretName: 'has spaces' } }, '"livekit.existingSecretName" must be a Secrets Manager secret name or ARN'],
+    [{ alarms: { email: 'oncall' } }, '"alarms.email" must be an email address'],
+    [{ alarms: { namePrefix: 'has spaces' } }, '"alarms.namePrefix" must be 1-100 letters, digits'],
+    [{ alarms: { pageTopicArn: 'pagerduty' } }, '"alarms.pageTopicArn" must be an SNS topic ARN'],
+    [{ alarms: { ticketTopicArn: 'arn:aws:sqs:eu-west-1:123456789012:q' } }, '"alarms.ticketTopicArn" must be an SNS topic ARN'],
+    [{ alarms: { runbookBaseUrl: 'docs/runbooks.md' } }, '"alarms.runbookBaseUrl" must be an http(s) URL'],
+    [{ alarms: { runbookBaseUrl: 'https://example.com/runbooks#top' } }, 'without a #fragment'],
+    [{ alarms: { missedEventsEvaluationPeriods: 2, missedEventsDatapointsToAlarm: 3 } }, '"alarms.missedEventsDatapointsToAlarm" (3) must not exceed "alarms.missedEventsEvaluationPeriods" (2)'],
+    [{ alarms: { missedEventsDatapointsToAlarm: 0 } }, '"alarms.missedEventsDatapointsToAlarm" must be an integer from 1 to 100'],
+    [{ logRetentionDays: 10 }, '"logRetentionDays" must be one of 1, 3, 5, 7, 14, 30'],
+    [{ removalPolicy: 'keep' }, '"removalPolicy" must be "retain" or "destroy"'],
+    [{ ingest: { maxBodyByte: 1 } }, 'unknown setting "ingest.maxBodyByte"'],
+    [{ reconciler: {} }, 'unknown setting "reconciler"'],
+    [{ queue: 5 }, '"queue" must be an object'],
+  ])('rejects %j saying what to fix', (input, message) => {
+    expect(() => parseConfig(input)).toThrow(ConfigError);
+    expect(() => parseConfig(input)).toThrow(message);
+  });
+
+  it('keeps the alarm settings: name prefix, topics by ARN, runbook base URL, missed-events M of N', () => {
+    const alarms = {
+      namePrefix: 'lkw-prod',
+      pageTopicArn: 'arn:aws:sns:eu-west-1:123456789012:pagerduty-critical',
+      ticketTopicArn: 'arn:aws-cn:sns:cn-north-1:123456789012:tickets',
+      runbookBaseUrl: 'https://github.com/acme/lkw/blob/main/docs/runbooks.md',
+      missedEventsThreshold: '4',
+      missedEventsEvaluationPeriods: '5',
+      missedEventsDatapointsToAlarm: '3',
+    };
+    expect(parseConfig({ alarms }).alarms).toEqual({ ...alarms, missedEventsThreshold: 4, missedEventsEvaluationPeriods: 5, missedEventsDatapointsToAlarm: 3 });
+    expect(parseConfig(configInputFromContext({ 'alarms.namePrefix': 'x', 'alarms.runbookBaseUrl': 'https://example.com/r' })).alarms).toMatchObject({ namePrefix: 'x', runbookBaseUrl: 'https://example.com/r' });
+  });
+
+  it('lowers the default M to N when only N is set below it', () => {
+    expect(parseConfig({ alarms: { missedEventsEvaluationPeriods: 1 } }).alarms).toMatchObject({ missedEventsEvaluationPeriods: 1, missedEventsDatapointsToAlarm: 1 });
+  });
+
+  it('requires livekit.url when asked to (deploying), listed with the other problems; the local default otherwise', () => {
+    expect(parseConfig({}).livekit.url).toBe('http://localhost:7880');
+    expect(() => parseConfig({}, { requireLiveKitUrl: true })).toThrow(LIVEKIT_URL_REQUIRED);
+    expect(() => parseConfig({ livekit: { url: '' } }, { requireLiveKitUrl: true })).toThrow(LIVEKIT_URL_REQUIRED);
+    expect(parseConfig({ livekit: { url: 'https://p.livekit.cloud' } }, { requireLiveKitUrl: true }).livekit.url).toBe('https://p.livekit.cloud');
+    try {
+      parseConfig({ queue: { maxReceiveCount: 0 } }, { requireLiveKitUrl: true });
+      throw new Error('expected a ConfigError');
+    } catch (error) {
+      expect((error as ConfigError).problems).toHaveLength(2);
+      expect((error as ConfigError).problems).toEqual(expect.arrayContaining([expect.stringContaining('queue.maxReceiveCount'), LIVEKIT_URL_REQUIRED]));
+    }
+  });
+
+  it('reports every problem at once', () => {
+    try {
+      parseConfig({ queue: { maxReceiveCount: 0 }, removalPolicy: 'keep' });
+      throw new Error('expected a ConfigError');
+    } catch (error) {
+      expect((error as ConfigError).problems).toHaveLength(2);
+    }
+  });
+});
+
+describe('queueVisibilityTimeoutSeconds', () => {
+  it('is six times the function timeout plus the batching window, as AWS recommends', () => {
+    expect(queueVisibilityTimeoutSeconds({ ...DEFAULT_CONFIG.processing, timeoutSeconds: 30, maxBatchingWindowSeconds: 2 })).toBe(182);
+  });
+});
+
+describe('configInputFromContext', () => {
+  it('reads the whole config as JSON and lets dotted settings win', () => {
+    const input = configInputFromContext({
+      config: '{"queue":{"maxReceiveCount":3,"retentionDays":7}}',
+      'queue.maxReceiveCount': '9',
+      removalPolicy: 'destroy',
+      '@aws-cdk/core:checkSecretUsage': true,
+      stackName: 'Other',
+    });
+    expect(parseConfig(input).queue).toEqual({ ...DEFAULT_CONFIG.queue, maxReceiveCount: 9, retentionDays: 7 });
+    expect(parseConfig(input).removalPolicy).toBe('destroy');
+  });
+
+  it('takes the config as an object, as cdk.json holds it', () => {
+    expect(parseConfig(configInputFromContext({ config: { ingest: { maxBodyBytes: 2048 } } })).ingest.maxBodyBytes).toBe(2048);
+  });
+
+  it('refuses a config that is not a JSON object', () => {
+    expect(() => configInputFromContext({ config: '{oops' })).toThrow('context "config" must be a JSON object');
+    expect(() => configInputFromContext({ config: '[1]' })).toThrow('context "config" must be a JSON object');
+  });
+});

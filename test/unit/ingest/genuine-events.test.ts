@@ -1,0 +1,212 @@
+import { DEFAULT_CONFIG } from '../../../lib/config';
+import { ANSWER_BOUND_MS, KEY_WAIT_MS, SQS_SEND_DEADLINE_MS } from '../../../lambda/ingest/ingest-handler';
+import { bodySha256 } from '../../../simulator/signing';
+import { emojiBody, largeMetadataBody, nonCharacterBody, participantJoinedBody } from '../../support/genuine-bodies';
+import { apiEvent, EVENT, handMadeToken, KEY, loadHandler, nowSeconds, rawToken, SECRET, signed, sqsSize } from './handler-harness';
+
+/*
+ * Issue 11, ingest side, through the real Lambda handler (handler.ts, AWS clients mocked): every
+ * body a real LiveKit can send is accepted and stored, never answered 4xx; Secrets Manager being
+ * down costs no answer more than a bounded wait; and the smaller holes in the token checks.
+ */
+
+const DEFAULT_CAP = { MAX_BODY_BYTES: String(DEFAULT_CONFIG.ingest.maxBodyBytes) };
+/** SQS refuses these in a message body; the local emulator also refuses surrogates (astral characters). */
+const NOT_FOR_SQS_OR_EMULATOR = /[^\t\n\r\x20-\uD7FF\uE000-\uFFFD]/;
+
+describe('case 1: genuine events larger than the old 64 KiB cap', () => {
+  it('accepts a participant_joined with 40 KB room metadata, 40 KB participant metadata and attributes, and enqueues it byte for byte', async () => {
+    const h = loadHandler({ env: DEFAULT_CAP });
+    h.validateLikeSqs();
+    const body = largeMetadataBody();
+    expect(Buffer.byteLength(body.text)).toBeGreaterThan(64 * 1024);
+
+    const response = await h.handler(apiEvent({ body: body.text, headers: await signed(body.text) }));
+
+    expect(response.statusCode).toBe(200);
+    expect(h.sent()).toHaveLength(1);
+    expect(h.sent()[0].MessageBody).toBe(body.text);
+  });
+
+  it('answers a genuine event over ingest.maxBodyBytes with 503 (LiveKit retries), never a 4xx, and enqueues nothing', async () => {
+    const h = loadHandler({ env: { MAX_BODY_BYTES: '65536' } });
+    const body = largeMetadataBody();
+
+    const response = await h.handler(apiEvent({ body: body.text, headers: await signed(body.text) }));
+
+    expect(response.statusCode).toBe(503);
+    expect(response.headers).toMatchObject({ 'retry-after': expect.any(String) });
+    expect(JSON.parse(response.body!)).toEqual({ error: 'event_too_large' });
+    expect(h.sent()).toHaveLength(0);
+    expect(h.logs()).toContainEqual(expect.objectContaining({ level: 'error', message: 'event not stored; asking LiveKit to retry', reason: 'event_too_large' }));
+  });
+
+  it('answers 503, not 4xx, when the body fits the cap but the SQS message (escaped body + attributes) would not', async () => {
+    const h = loadHandler({ env: DEFAULT_CAP });
+    h.validateLikeSqs();
+    // 330,000 U+FFFF: 990 KB as received, 1.98 MB once escaped as \uffff for SQS.
+    const body = participantJoinedBody({ metadata: '\uFFFF'.repeat(330_000) });
+    expect(Buffer.byteLength(body.text)).toBeLessThan(DEFAULT_CONFIG.ingest.maxBodyBytes);
+
+    const response = await h.handler(apiEvent({ body: body.text, headers: await signed(body.text) }));
+
+    expect(response.statusCode).toBe(503);
+    expect(h.sent()).toHaveLength(0);
+  });
+
+  it('still answers 401 to an unsigned oversized body (the size is no reason to skip the signature)', async () => {
+    const h = loadHandler({ env: { MAX_BODY_BYTES: '65536' } });
+    const body = largeMetadataBody();
+    const response = await h.handler(apiEvent({ body: body.text, headers: await signed('{"id":"EV_other","event":"room_started"}') }));
+    expect(response.statusCode).toBe(401);
+    expect(h.sent()).toHaveLength(0);
+  });
+});
+
+describe('case 2: characters SQS (or the local emulator) refuses', () => {
+  it.each([
+    ['U+FFFE and U+FFFF in the name, metadata and attributes', nonCharacterBody],
+    ['emoji and other characters outside the BMP', emojiBody],
+  ])('accepts %s, enqueuing a body with the same JSON meaning and only characters SQS and the emulator accept', async (_name, make) => {
+    const h = loadHandler({ env: DEFAULT_CAP });
+    h.validateLikeSqs();
+    const body = make();
+
+    const response = await h.handler(apiEvent({ body: body.text, headers: await signed(body.text) }));
+
+    expect(response.statusCode).toBe(200);
+    expect(h.sent()).toHaveLength(1);
+    const queued = h.sent()[0];
+    expect(queued.MessageBody).not.toMatch(NOT_FOR_SQS_OR_EMULATOR);
+    expect(JSON.parse(queued.MessageBody)).toEqual(JSON.parse(body.text));
+    for (const value of Object.values<any>(queued.MessageAttributes)) expect(value.StringValue).not.toMatch(NOT_FOR_SQS_OR_EMULATOR);
+  });
+
+  it('gives a room name with U+FFFF an SQS-safe roomName attribute', async () => {
+    const h = loadHandler({ env: DEFAULT_CAP });
+    h.validateLikeSqs();
+    const body = participantJoinedBody({ roomName: 'lobby \uFFFF 🎉' });
+    expect((await h.handler(apiEvent({ body: body.text, headers: await signed(body.text) }))).statusCode).toBe(200);
+    expect(h.sent()[0].MessageAttributes.roomName.StringValue).toBe('lobby \\uffff \\ud83c\\udf89');
+  });
+});
+
+describe('case 7: Secrets Manager down', () => {
+  const knownThenDown = (down: 'hang' | Error) => loadHandler({ secrets: [JSON.stringify({ [KEY]: SECRET }), down], env: { KEY_CACHE_SECONDS: '0' } });
+
+  it.each([
+    ['hangs', 'hang' as const],
+    ['fails', new Error('ServiceUnavailable')],
+  ])('answers at once with the last good keys while a refresh %s, and does not call Secrets Manager per request', async (_name, down) => {
+    const h = knownThenDown(down);
+    expect((await h.handler(apiEvent({ headers: await signed(EVENT) }))).statusCode).toBe(200);
+    // Every later request finds the key set past its cache period (0 s) while the refresh is down.
+    for (let i = 0; i < 5; i++) expect((await h.handler(apiEvent({ headers: await signed(EVENT) }))).statusCode).toBe(200);
+    expect(h.sent()).toHaveLength(6);
+    expect(h.secretReads()).toBe(2);
+  }, 10_000);
+
+  it('answers 503 within the bound on a cold start while Secrets Manager hangs', async () => {
+    const h = loadHandler({ secrets: ['hang'] });
+    const response = await h.handler(apiEvent({ headers: await signed(EVENT) }));
+    expect(response.statusCode).toBe(503);
+    expect(h.logs()).toContainEqual(expect.objectContaining({ message: 'LiveKit API keys unavailable; asking LiveKit to retry' }));
+  }, 10_000);
+
+  it('answers 503 at once on a cold start while Secrets Manager fails, backing off instead of calling it on every request', async () => {
+    const h = loadHandler({ secrets: [new Error('AccessDenied')] });
+    for (let i = 0; i < 3; i++) expect((await h.handler(apiEvent({ headers: await signed(EVENT) }))).statusCode).toBe(503);
+    expect(h.secretReads()).toBe(1);
+  }, 10_000);
+
+  it('answers 503 when SQS hangs: the send is cut at its deadline even if the client ignores the abort', async () => {
+    const h = loadHandler();
+    h.sqs.callsFake(() => new Promise(() => undefined));
+    const response = await h.handler(apiEvent({ headers: await signed(EVENT) }));
+    expect(response.statusCode).toBe(503);
+    expect(JSON.parse(response.body!)).toEqual({ error: 'not_stored' });
+  }, 10_000);
+
+  it('documents a worst case of 2 s for an answer: the key wait plus the SQS deadline, both raced', () => {
+    expect(KEY_WAIT_MS + SQS_SEND_DEADLINE_MS).toBe(ANSWER_BOUND_MS);
+    expect(ANSWER_BOUND_MS).toBe(2_000);
+  });
+
+  it('says "not configured" (still 503, LiveKit retries) when the secret holds no key pair, once per read of the secret', async () => {
+    const h = loadHandler({ secrets: ['{}'] });
+    for (let i = 0; i < 5; i++) {
+      const response = await h.handler(apiEvent({ headers: await signed(EVENT) }));
+      expect(response.statusCode).toBe(503);
+      expect(JSON.parse(response.body!)).toEqual({ error: 'keys_not_configured' });
+    }
+    const messages = h.logs().map((line) => line.message);
+    expect(messages.filter((m) => m === 'LiveKit API keys not configured; asking LiveKit to retry')).toHaveLength(1);
+    expect(messages).not.toContain('LiveKit API keys unavailable; asking LiveKit to retry');
+  });
+});
+
+describe('case 8: token and body checks', () => {
+  it.each([
+    ['exp = 1e400 (JSON.parse reads Infinity: a token that never expires)', () => rawToken(`{"iss":"${KEY}","exp":1e400,"sha256":"${bodySha256(EVENT)}"}`)],
+    ['exp a day ahead (LiveKit tokens live 5 minutes)', () => handMadeToken({ iss: KEY, exp: nowSeconds() + 86_400, sha256: bodySha256(EVENT) })],
+  ])('refuses a correctly signed token with %s', async (_name, token) => {
+    const h = loadHandler();
+    const response = await h.handler(apiEvent({ headers: { authorization: await token() } }));
+    expect(response.statusCode).toBe(401);
+    expect(JSON.parse(response.body!).error).toBe('invalid_token');
+    expect(h.sent()).toHaveLength(0);
+  });
+
+  it('accepts a token that expires 5 minutes + the clock tolerance ahead (a LiveKit clock ahead of ours)', async () => {
+    const h = loadHandler();
+    const token = await handMadeToken({ iss: KEY, nbf: nowSeconds() + 25, exp: nowSeconds() + 300 + 25, sha256: bodySha256(EVENT) });
+    expect((await h.handler(apiEvent({ headers: { authorization: token } }))).statusCode).toBe(200);
+  });
+
+  it.each(['Bearer ', 'bearer ', 'Bearer  '])('refuses the token behind a %j prefix as malformed, for the key lookup and the verification alike', async (prefix) => {
+    const h = loadHandler();
+    const token = (await signed(EVENT)).authorization;
+    const response = await h.handler(apiEvent({ headers: { authorization: `${prefix}${token}` } }));
+    expect(response.statusCode).toBe(401);
+    expect(JSON.parse(response.body!).error).toBe('malformed_token');
+    expect(h.secretReads()).toBe(0);
+  });
+
+  it('never echoes an unverified 7 KB iss into a log line', async () => {
+    const h = loadHandler();
+    const iss = 'A'.repeat(7_000);
+    const response = await h.handler(apiEvent({ headers: { authorization: await handMadeToken({ iss, exp: nowSeconds() + 300, sha256: bodySha256(EVENT) }) } }));
+    expect(response.statusCode).toBe(401);
+    const lines = h.logs();
+    expect(lines.length).toBeGreaterThan(0);
+    for (const line of lines) expect(JSON.stringify(line).length).toBeLessThan(1_000);
+  });
+
+  it.each([
+    ['a byte that is never UTF-8 (0xFF)', Buffer.from([0xff])],
+    ['a truncated sequence (0xE2 0x82)', Buffer.from([0xe2, 0x82])],
+    ['an encoded surrogate (0xED 0xA0 0x80)', Buffer.from([0xed, 0xa0, 0x80])],
+    ['an overlong encoding of "/" (0xC0 0xAF)', Buffer.from([0xc0, 0xaf])],
+  ])('refuses a signed body with %s with 400 body_not_utf8, before anything is enqueued', async (_name, bad) => {
+    const h = loadHandler();
+    const body = Buffer.concat([Buffer.from('{"id":"EV_utf8","event":"room_started","room":{"name":"r'), bad, Buffer.from('"}}')]);
+    const response = await h.handler(apiEvent({ body, base64: true, headers: await signed(body) }));
+    expect(response.statusCode).toBe(400);
+    expect(JSON.parse(response.body!).error).toBe('body_not_utf8');
+    expect(h.sent()).toHaveLength(0);
+  });
+
+  it('does not strip a byte-order mark silently: a BOM-prefixed body is not JSON', async () => {
+    const h = loadHandler();
+    const body = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), EVENT]);
+    const response = await h.handler(apiEvent({ body, base64: true, headers: await signed(body) }));
+    expect(response.statusCode).toBe(400);
+    expect(h.sent()).toHaveLength(0);
+  });
+});
+
+describe('the SQS message size the harness checks against', () => {
+  it('counts body and attributes', () => {
+    expect(sqsSize({ MessageBody: 'ab', MessageAttributes: { n: { DataType: 'String', StringValue: 'v' } } })).toBe(2 + 1 + 6 + 1);
+  });
+});

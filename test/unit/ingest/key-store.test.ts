@@ -1,0 +1,181 @@
+import { KeysNotConfiguredError, KeyStore, KeyStoreUnavailableError, parseKeySet, RefreshFailure } from '../../../lambda/ingest/key-store';
+
+/** What one read of the secret does: answer a text, fail, or never answer. */
+// eslint-disable-next-line @typescript-eslint/no-redundant-type-constituents -- 'hang' names the sentinel for the reader
+type Answer = string | Error | 'hang';
+
+function store(values: Answer[], options: { ttlMs?: number; minRefreshIntervalMs?: number; maxWaitMs?: number } = {}) {
+  let clock = 0;
+  let reads = 0;
+  const failures: RefreshFailure[] = [];
+  const keys = new KeyStore({
+    load: () => {
+      const value = values[Math.min(reads++, values.length - 1)];
+      if (value === 'hang') return new Promise<string>(() => undefined);
+      if (value instanceof Error) return Promise.reject(value);
+      return Promise.resolve(value);
+    },
+    ttlMs: options.ttlMs ?? 60_000,
+    minRefreshIntervalMs: options.minRefreshIntervalMs ?? 10_000,
+    maxWaitMs: options.maxWaitMs ?? 500,
+    onRefreshFailed: (failure) => failures.push(failure),
+    now: () => clock,
+  });
+  return { keys, reads: () => reads, failures, advance: (ms: number) => (clock += ms) };
+}
+
+/** Lets the store's promise chains (and a background read) settle. */
+const settle = () => new Promise((resolve) => setImmediate(resolve));
+
+describe('KeyStore', () => {
+  it('reads the secret once for concurrent callers', async () => {
+    const s = store(['{"k":"s"}']);
+    await Promise.all([s.keys.secretFor('k'), s.keys.secretFor('k'), s.keys.secretFor('k')]);
+    expect(s.reads()).toBe(1);
+  });
+
+  it('refreshes in the background once the cache period is over, serving the cached set meanwhile', async () => {
+    const s = store(['{"k":"old"}', '{"k":"new"}']);
+    expect(await s.keys.secretFor('k')).toBe('old');
+    s.advance(59_999);
+    expect(await s.keys.secretFor('k')).toBe('old');
+    expect(s.reads()).toBe(1);
+    s.advance(1);
+    expect(await s.keys.secretFor('k')).toBe('old');
+    await settle();
+    expect(s.reads()).toBe(2);
+    expect(await s.keys.secretFor('k')).toBe('new');
+  });
+
+  it('re-reads at once for an unknown key (a key added to the secret works without waiting for the cache), at most once per interval', async () => {
+    const s = store(['{"k":"s"}', '{"k":"s","new":"n"}']);
+    expect(await s.keys.secretFor('k')).toBe('s');
+    expect(await s.keys.secretFor('new')).toBe('n');
+    expect(await s.keys.secretFor('unknown')).toBeUndefined();
+    expect(await s.keys.secretFor('unknown')).toBeUndefined();
+    expect(s.reads()).toBe(2);
+    s.advance(10_000);
+    await s.keys.secretFor('unknown');
+    expect(s.reads()).toBe(3);
+  });
+
+  it('serves the last good key set at once while refreshes fail, and retries them with backoff, not per request', async () => {
+    const s = store(['{"k":"s"}', new Error('throttled')], { ttlMs: 1_000 });
+    await s.keys.secretFor('k');
+    s.advance(1_000);
+    for (let i = 0; i < 5; i++) expect(await s.keys.secretFor('k')).toBe('s');
+    await settle();
+    expect(s.reads()).toBe(2);
+    expect(s.failures).toEqual([expect.objectContaining({ failures: 1, retryInMs: 1_000, servingLastGoodKeys: true })]);
+
+    // Backoff: 1 s, then 2 s, 4 s, 8 s, and never more than 10 s between reads.
+    const delays: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const retryInMs = s.failures[s.failures.length - 1].retryInMs;
+      s.advance(retryInMs - 1);
+      expect(await s.keys.secretFor('k')).toBe('s');
+      await settle();
+      expect(s.failures).toHaveLength(i + 1);
+      s.advance(1);
+      expect(await s.keys.secretFor('k')).toBe('s');
+      await settle();
+      delays.push(retryInMs);
+    }
+    expect(delays).toEqual([1_000, 2_000, 4_000, 8_000, 10_000]);
+  });
+
+  it('recovers once a read succeeds again', async () => {
+    const s = store(['{"k":"old"}', new Error('down'), '{"k":"new"}'], { ttlMs: 1_000 });
+    await s.keys.secretFor('k');
+    s.advance(1_000);
+    await s.keys.secretFor('k');
+    await settle();
+    s.advance(1_000);
+    await s.keys.secretFor('k');
+    await settle();
+    expect(await s.keys.secretFor('k')).toBe('new');
+  });
+
+  it('on a cold start, fails with KeyStoreUnavailableError when the read fails, and does not read again during the backoff', async () => {
+    const s = store([new Error('AccessDenied')]);
+    await expect(s.keys.secretFor('k')).rejects.toBeInstanceOf(KeyStoreUnavailableError);
+    await expect(s.keys.secretFor('k')).rejects.toThrow('next in 1000 ms');
+    expect(s.reads()).toBe(1);
+    s.advance(1_000);
+    await expect(s.keys.secretFor('k')).rejects.toBeInstanceOf(KeyStoreUnavailableError);
+    expect(s.reads()).toBe(2);
+  });
+
+  it('answers an unknown key as unavailable, not unknown, when the forced re-read fails', async () => {
+    const s = store(['{"k":"s"}', new Error('down')]);
+    await s.keys.secretFor('k');
+    await expect(s.keys.secretFor('maybe-new')).rejects.toBeInstanceOf(KeyStoreUnavailableError);
+    expect(await s.keys.secretFor('k')).toBe('s');
+  });
+
+  it('throws KeysNotConfiguredError, with the read it came from, when the secret holds no key pair', async () => {
+    const s = store(['{}']);
+    const first = await s.keys.secretFor('k').catch((error: unknown) => error);
+    const second = await s.keys.secretFor('k').catch((error: unknown) => error);
+    expect(first).toBeInstanceOf(KeysNotConfiguredError);
+    expect(first).toBeInstanceOf(KeyStoreUnavailableError);
+    expect((second as KeysNotConfiguredError).generation).toBe((first as KeysNotConfiguredError).generation);
+    s.advance(10_000);
+    const later = await s.keys.secretFor('k').catch((error: unknown) => error);
+    expect((later as KeysNotConfiguredError).generation).toBeGreaterThan((first as KeysNotConfiguredError).generation);
+  });
+});
+
+describe('KeyStore: the bound on a wait (fake timers, no wall clock)', () => {
+  beforeEach(() => jest.useFakeTimers());
+  afterEach(() => jest.useRealTimers());
+
+  async function outcome(promise: Promise<unknown>) {
+    const state: { settled: boolean; error?: unknown } = { settled: false };
+    promise.then(
+      () => (state.settled = true),
+      (error: unknown) => Object.assign(state, { settled: true, error }),
+    );
+    return state;
+  }
+
+  it('a cold start waits for a hung read exactly maxWaitMs, then fails as unavailable', async () => {
+    const s = store(['hang'], { maxWaitMs: 500 });
+    const state = await outcome(s.keys.secretFor('k'));
+    await jest.advanceTimersByTimeAsync(499);
+    expect(state.settled).toBe(false);
+    await jest.advanceTimersByTimeAsync(1);
+    expect(state.settled).toBe(true);
+    expect(state.error).toBeInstanceOf(KeyStoreUnavailableError);
+  });
+
+  it('a cached key is answered without waiting on a hung refresh', async () => {
+    const s = store(['{"k":"s"}', 'hang'], { ttlMs: 0 });
+    await s.keys.secretFor('k');
+    const state = await outcome(s.keys.secretFor('k'));
+    await jest.advanceTimersByTimeAsync(0);
+    expect(state).toEqual({ settled: true });
+  });
+
+  it('a hung read is given up after the load timeout (5 s), so the next one can start', async () => {
+    const s = store(['hang', '{"k":"s"}']);
+    void s.keys.secretFor('k').catch(() => undefined);
+    await jest.advanceTimersByTimeAsync(5_000);
+    expect(s.failures).toHaveLength(1);
+    await jest.advanceTimersByTimeAsync(1_000);
+    s.advance(6_000);
+    const state = await outcome(s.keys.secretFor('k'));
+    await jest.advanceTimersByTimeAsync(0);
+    expect(state).toEqual({ settled: true });
+    expect(s.reads()).toBe(2);
+  });
+});
+
+describe('parseKeySet', () => {
+  it('reads several key pairs', () => {
+    expect([...parseKeySet('{"a":"1","b":"2"}')]).toEqual([['a', '1'], ['b', '2']]);
+  });
+  it.each(['not json', '[]', '"k"', '{"k":1}', '{"k":""}'])('rejects %s with a message naming the expected shape', (text) => {
+    expect(() => parseKeySet(text)).toThrow(KeyStoreUnavailableError);
+  });
+});

@@ -1,0 +1,123 @@
+/**
+ * The reconcile Lambda's entry point around the run: a keys secret not filled in yet (`{}`) is a
+ * healthy wait (one log line, NotConfigured = 1, a heartbeat, no throw). And a run against a
+ * LiveKit server that cannot be reached fails with one line naming its URL. Unit tests: Secrets
+ * Manager and the state table are stubbed; the unreachable server is a real closed port.
+ */
+import * as net from 'node:net';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { parseConfig } from '../../../lib/config';
+import { createLiveKitApi } from '../../../lambda/reconcile/livekit-api';
+import { createReconciler } from '../../../lambda/reconcile/reconciler';
+import { Logger } from '../../../lambda/shared/logger';
+import { METRIC, MemoryMetricsSink } from '../../../lambda/shared/metrics';
+
+async function closedPort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+describe('reconcile handler', () => {
+  let lines: string[];
+  let secret: string;
+  const env = { ...process.env };
+
+  beforeEach(() => {
+    jest.resetModules();
+    lines = [];
+    jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      lines.push(...String(chunk).split('\n').filter((line) => line !== ''));
+      return true;
+    });
+    Object.assign(process.env, {
+      TABLE_NAME: 'state',
+      QUEUE_URL: 'http://127.0.0.1:1/queue/events',
+      LIVEKIT_KEYS_SECRET_ID: 'livekit-keys',
+      RECONCILE_INTERVAL_MINUTES: '1',
+      RECONCILE_GRACE_SECONDS: '55',
+      RECONCILE_REQUEST_BUDGET: '20',
+      RECONCILE_CONCURRENCY: '2',
+      RECONCILE_FULL_CHECK_MINUTES: '30',
+      RECONCILE_TIME_BUDGET_MS: '2000',
+      AWS_REGION: 'eu-west-1',
+      AWS_ACCESS_KEY_ID: 'test',
+      AWS_SECRET_ACCESS_KEY: 'test',
+    });
+  });
+
+  afterEach(() => {
+    jest.restoreAllMocks();
+    process.env = { ...env };
+  });
+
+  /** The handler module, fresh (it reads its environment on import), with Secrets Manager answering `secret`. */
+  async function loadHandler() {
+    const { SecretsManagerClient } = await import('@aws-sdk/client-secrets-manager');
+    // eslint-disable-next-line @typescript-eslint/no-misused-promises -- send's last overload (callback style) returns void; the handler calls the promise one
+    jest.spyOn(SecretsManagerClient.prototype, 'send').mockImplementation(async () => ({ SecretString: secret }) as never);
+    return import('../../../lambda/reconcile/handler');
+  }
+
+  const json = () => lines.filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as Record<string, unknown>);
+
+  test('an empty keys secret: one "not configured" line, NotConfigured = 1 and a heartbeat, and no throw', async () => {
+    process.env.LIVEKIT_URL = 'http://127.0.0.1:1';
+    secret = '{}';
+    const { handler } = await loadHandler();
+    await expect(handler({})).resolves.toBeUndefined();
+    const records = json();
+    expect(records.filter((r) => r.message === 'LiveKit API keys not configured; reconciler waiting')).toHaveLength(1);
+    const emf = records.filter((r) => r._aws !== undefined);
+    expect(emf.some((r) => r.NotConfigured === 1)).toBe(true);
+    expect(emf.some((r) => r.ReconcileHeartbeat === 1)).toBe(true);
+    const notConfigured = emf.find((r) => r.NotConfigured === 1) as { _aws: { CloudWatchMetrics: { Dimensions: string[][] }[] } };
+    expect(notConfigured._aws.CloudWatchMetrics[0].Dimensions).toEqual([[]]);
+  });
+
+  test('a broken secret still fails the run', async () => {
+    process.env.LIVEKIT_URL = 'http://127.0.0.1:1';
+    secret = 'not json';
+    const { handler } = await loadHandler();
+    await expect(handler({})).rejects.toThrow('not a JSON object');
+  });
+
+  test('a secret with a malformed pair fails the run, as it fails the ingest (one parser for both)', async () => {
+    process.env.LIVEKIT_URL = 'http://127.0.0.1:1';
+    secret = '{"APIkey":1}';
+    const { handler } = await loadHandler();
+    await expect(handler({})).rejects.toThrow('empty or non-string entry for "APIkey"');
+  });
+});
+
+describe('a run against a LiveKit server that cannot be reached', () => {
+  test('logs one "LiveKit server unreachable" line naming the URL, counts API errors, and fails the run', async () => {
+    const url = `http://127.0.0.1:${await closedPort()}`;
+    const lines: Record<string, unknown>[] = [];
+    const logger = new Logger({ service: 'reconcile', sink: (line) => lines.push(JSON.parse(line)) });
+    const metrics = new MemoryMetricsSink();
+    // An empty state table and bookkeeping: every Scan and Query answers no items.
+    const ddb = { send: async () => ({ Items: [] }) } as unknown as DynamoDBDocumentClient;
+    const reconciler = createReconciler({
+      livekit: createLiveKitApi({ url, apiKey: 'APIkey', apiSecret: 'secret-of-at-least-32-characters-long' }),
+      ddb,
+      tableName: 'state',
+      enqueue: async () => undefined,
+      metrics,
+      logger,
+      config: parseConfig({}).reconcile,
+      timeBudgetMs: 5000,
+      backoffBaseMs: 1,
+    });
+    const report = await reconciler.run();
+    expect(report.ok).toBe(false);
+    const unreachable = lines.filter((line) => line.message === 'LiveKit server unreachable');
+    expect(unreachable).toHaveLength(1);
+    expect(unreachable[0].url).toBe(url);
+    expect(report.apiErrors.ListRooms).toBe(3);
+    expect(metrics.sum(METRIC.liveKitApiErrors)).toBeGreaterThan(0);
+    expect(metrics.sum(METRIC.heartbeat)).toBe(0);
+  }, 30_000);
+});
