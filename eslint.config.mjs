@@ -61,4 +61,9 @@ export default tseslint.config(
     files: ['**/*.mjs'],
     languageOptions: { sourceType: 'module' },
   },
+  {
+    // Jest set-up files run inside the test environment, where jest's globals exist.
+    files: ['test/**/*.js'],
+    languageOptions: { globals: { jest: 'readonly', globalThis: 'readonly' } },
+  },
 );

@@ -72,10 +72,16 @@ export const coldStart: Section = async ({ quick, log }) => {
       let failure: string | undefined;
       for (let i = 0; i < spawns; i++) {
         try {
-          const { stdout } = await run(process.execPath, ['-e', INIT_SCRIPT, outfile], { env: { PATH: process.env.PATH ?? '', ...ENV, NODE_OPTIONS: nodeOptions }, timeout: 30_000 });
+          const { stdout } = await run(process.execPath, ['-e', INIT_SCRIPT, outfile], {
+            env: { PATH: process.env.PATH ?? '', ...ENV, NODE_OPTIONS: nodeOptions },
+            timeout: 30_000,
+          });
           times.push(Number(stdout));
         } catch (error) {
-          failure = String((error as { stderr?: string }).stderr ?? error).split('\n').find((line) => /Error/.test(line)) ?? String(error);
+          failure =
+            String((error as { stderr?: string }).stderr ?? error)
+              .split('\n')
+              .find((line) => /Error/.test(line)) ?? String(error);
           break;
         }
       }
@@ -102,7 +108,12 @@ export const coldStart: Section = async ({ quick, log }) => {
     met: ingestOk,
     method: `esbuild with lib/lambda-defaults.ts settings (minify, source map, ${NODE_TARGET}, CJS, @aws-sdk/* external); init = require() of the bundle in a fresh node, median of ${spawns}, dummy env`,
     figures,
-    tables: { byFunction: { columns: ['function', 'bundle KB', 'init ms (median)', 'init ms (p90)', 'init ms without --enable-source-maps'], rows } satisfies Table },
+    tables: {
+      byFunction: {
+        columns: ['function', 'bundle KB', 'init ms (median)', 'init ms (p90)', 'init ms without --enable-source-maps'],
+        rows,
+      } satisfies Table,
+    },
     notes: [
       `Node ${process.version} here; Lambda runs Node 24 on arm64. The AWS SDK v3 is external: loaded from node_modules here, from the runtime on Lambda. Bundle size excludes the .map file.`,
       ...notes,

@@ -39,7 +39,8 @@ export const ASSUMED = {
 
 const num = (result: SectionResult | undefined, key: string): number => {
   const value = result?.figures[key];
-  if (typeof value !== 'number' || !Number.isFinite(value)) throw new Error(`cost needs ${result?.id ?? 'a section'}.${key}, which this run did not measure`);
+  if (typeof value !== 'number' || !Number.isFinite(value))
+    throw new Error(`cost needs ${result?.id ?? 'a section'}.${key}, which this run did not measure`);
   return value;
 };
 
@@ -58,7 +59,8 @@ export const cost: Section = async ({ results }) => {
       eventsPerInvocation: num(e2e, key('eventsPerInvocation')),
       // Stream batches the publisher was invoked with, per event (the shard polled 4 times a second, as Lambda polls one).
       publisherInvocationsPerEvent: num(e2e, key('publishInvocationsPerEvent')),
-      logBytesPerEvent: num(e2e, key('ingestLogBytesPerEvent')) + num(e2e, key('processLogBytesPerEvent')) + num(e2e, key('publishLogBytesPerEvent')),
+      logBytesPerEvent:
+        num(e2e, key('ingestLogBytesPerEvent')) + num(e2e, key('processLogBytesPerEvent')) + num(e2e, key('publishLogBytesPerEvent')),
     };
   };
   const ingestLog = num(e2e, 'ingestLogBytesPerEvent');
@@ -77,18 +79,39 @@ export const cost: Section = async ({ results }) => {
   const logGb = (bytes: number) => bytes / 2 ** 30;
 
   // Per one webhook (an event LiveKit generated), then × 1 M.
-  const oursRows = ({ sqsPerEvent, eventsPerInvocation, publisherInvocationsPerEvent, logBytesPerEvent }: ReturnType<typeof traffic>): [string, number, string][] => [
-    ['API Gateway HTTP API', oursAttempts * PRICES.apiGatewayHttpPerMillion, `${round(oursAttempts, 3)} requests/event (measured HTTP attempts, report 1)`],
+  const oursRows = ({
+    sqsPerEvent,
+    eventsPerInvocation,
+    publisherInvocationsPerEvent,
+    logBytesPerEvent,
+  }: ReturnType<typeof traffic>): [string, number, string][] => [
+    [
+      'API Gateway HTTP API',
+      oursAttempts * PRICES.apiGatewayHttpPerMillion,
+      `${round(oursAttempts, 3)} requests/event (measured HTTP attempts, report 1)`,
+    ],
     ['Lambda ingest: requests', oursAttempts * PRICES.lambdaRequestsPerMillion, '1 invocation per request'],
-    ['Lambda ingest: duration', oursAttempts * gbSeconds(ASSUMED.ingestMemoryGb, ASSUMED.ingestDurationMs) * PRICES.lambdaArmGbSecond * M, `assumed ${ASSUMED.ingestDurationMs} ms at ${ASSUMED.ingestMemoryGb * 1024} MB`],
+    [
+      'Lambda ingest: duration',
+      oursAttempts * gbSeconds(ASSUMED.ingestMemoryGb, ASSUMED.ingestDurationMs) * PRICES.lambdaArmGbSecond * M,
+      `assumed ${ASSUMED.ingestDurationMs} ms at ${ASSUMED.ingestMemoryGb * 1024} MB`,
+    ],
     ['SQS', sqsPerEvent * PRICES.sqsStandardPerMillion, `${sqsPerEvent} requests/event (measured: send + receive + delete batch)`],
-    ['Lambda process: requests', (1 / eventsPerInvocation) * PRICES.lambdaRequestsPerMillion, `${eventsPerInvocation} events/invocation (measured at the end-to-end rate)`],
+    [
+      'Lambda process: requests',
+      (1 / eventsPerInvocation) * PRICES.lambdaRequestsPerMillion,
+      `${eventsPerInvocation} events/invocation (measured at the end-to-end rate)`,
+    ],
     [
       'Lambda process: duration',
       (1 / eventsPerInvocation) * gbSeconds(ASSUMED.processMemoryGb, processBatchMs) * PRICES.lambdaArmGbSecond * M,
       `assumed ${round(processBatchMs, 0)} ms per batch (${ddbRequests} sequential DynamoDB requests × ${ASSUMED.dynamodbRequestMs} ms + 5 ms; records run concurrently)`,
     ],
-    ['Lambda publish: requests', publisherInvocationsPerEvent * PRICES.lambdaRequestsPerMillion, `${round(publisherInvocationsPerEvent, 3)} invocations/event (measured: stream batches at the end-to-end rate, shard polled 4 times a second)`],
+    [
+      'Lambda publish: requests',
+      publisherInvocationsPerEvent * PRICES.lambdaRequestsPerMillion,
+      `${round(publisherInvocationsPerEvent, 3)} invocations/event (measured: stream batches at the end-to-end rate, shard polled 4 times a second)`,
+    ],
     [
       'Lambda publish: duration',
       publisherInvocationsPerEvent * gbSeconds(ASSUMED.publisherMemoryGb, publisherMs) * PRICES.lambdaArmGbSecond * M,
@@ -100,7 +123,11 @@ export const cost: Section = async ({ results }) => {
     ['EventBridge', changes * PRICES.eventBridgeCustomEventsPerMillion, `${changes} change entries/event (measured)`],
     [
       'CloudWatch Logs',
-      logGb(logBytesPerEvent + ASSUMED.platformLogBytesPerInvocation * (oursAttempts + 1 / eventsPerInvocation + publisherInvocationsPerEvent)) * PRICES.cloudWatchLogsIngestionPerGb * M,
+      logGb(
+        logBytesPerEvent + ASSUMED.platformLogBytesPerInvocation * (oursAttempts + 1 / eventsPerInvocation + publisherInvocationsPerEvent),
+      ) *
+        PRICES.cloudWatchLogsIngestionPerGb *
+        M,
       `${logBytesPerEvent} B/event of ingest, process and publish lines (measured at info) + assumed ${ASSUMED.platformLogBytesPerInvocation} B of Lambda platform lines per invocation (${round(oursAttempts + 1 / eventsPerInvocation + publisherInvocationsPerEvent, 2)} invocations/event)`,
     ],
   ];
@@ -114,11 +141,22 @@ export const cost: Section = async ({ results }) => {
     [`Lambda: requests (${label})`, attempts * PRICES.lambdaRequestsPerMillion, '1 invocation per request'],
     [
       `Lambda: duration (${label})`,
-      ((attempts - slowAttempts) * gbSeconds(ASSUMED.naiveMemoryGb, naiveNormalMs) + slowAttempts * gbSeconds(ASSUMED.naiveMemoryGb, ASSUMED.slowWriteMs)) * PRICES.lambdaArmGbSecond * M,
+      ((attempts - slowAttempts) * gbSeconds(ASSUMED.naiveMemoryGb, naiveNormalMs) +
+        slowAttempts * gbSeconds(ASSUMED.naiveMemoryGb, ASSUMED.slowWriteMs)) *
+        PRICES.lambdaArmGbSecond *
+        M,
       `assumed ${naiveNormalMs} ms in-band per attempt${slowAttempts > 0 ? `, ${ASSUMED.slowWriteMs / 1000} s on the ${round(slowAttempts, 3)} slow attempts/event (measured)` : ''}`,
     ],
-    [`DynamoDB writes (${label})`, attempts * PRICES.dynamodbWriteRequestUnitPerMillion, 'assumed one ≤ 1 KB write (1 WRU) per delivery, retries included; no reads'],
-    [`CloudWatch Logs (${label})`, logGb((ingestLog + ASSUMED.platformLogBytesPerInvocation) * attempts) * PRICES.cloudWatchLogsIngestionPerGb * M, 'assumed one ingest-sized line + platform lines per attempt'],
+    [
+      `DynamoDB writes (${label})`,
+      attempts * PRICES.dynamodbWriteRequestUnitPerMillion,
+      'assumed one ≤ 1 KB write (1 WRU) per delivery, retries included; no reads',
+    ],
+    [
+      `CloudWatch Logs (${label})`,
+      logGb((ingestLog + ASSUMED.platformLogBytesPerInvocation) * attempts) * PRICES.cloudWatchLogsIngestionPerGb * M,
+      'assumed one ingest-sized line + platform lines per attempt',
+    ],
   ];
   const naiveHealthy = naiveLine('healthy day', 1, 0);
   const naiveReport1 = naiveLine('report 1', naiveAttempts, naiveSlowAttempts);
@@ -128,9 +166,17 @@ export const cost: Section = async ({ results }) => {
   // The 1 s window changes only the batching-dependent lines: show those.
   const windowedChanged = oursWindowed.filter(([item, usd]) => ours.find(([other]) => other === item)?.[1] !== usd);
   // Lines that scale with invocations and receives rather than with events: what batching can save.
-  const BATCHING_DEPENDENT = new Set(['SQS', 'Lambda process: requests', 'Lambda process: duration', 'Lambda publish: requests', 'Lambda publish: duration', 'CloudWatch Logs']);
+  const BATCHING_DEPENDENT = new Set([
+    'SQS',
+    'Lambda process: requests',
+    'Lambda process: duration',
+    'Lambda publish: requests',
+    'Lambda publish: duration',
+    'CloudWatch Logs',
+  ]);
   // SendMessage is one per event whatever the batching: counted with the per-event lines.
-  const batchingDependent = total(ours.filter(([item]) => BATCHING_DEPENDENT.has(item))) - num(e2e, 'sqsSendPerEvent') * PRICES.sqsStandardPerMillion;
+  const batchingDependent =
+    total(ours.filter(([item]) => BATCHING_DEPENDENT.has(item))) - num(e2e, 'sqsSendPerEvent') * PRICES.sqsStandardPerMillion;
   const rows = (owner: string, list: [string, number, string][]) => list.map(([item, usd, basis]) => [owner, item, round(usd, 3), basis]);
   const table: Table = {
     columns: ['receiver', 'item', 'USD per 1 M webhooks', 'basis'],
@@ -138,7 +184,12 @@ export const cost: Section = async ({ results }) => {
       ...rows('this pipeline', ours),
       ['this pipeline', '**total**', round(oursTotal, 2), 'default config (batching window 0 s: lag first)'],
       ...rows('this pipeline, 1 s window', windowedChanged),
-      ['this pipeline, 1 s window', '**total**', round(oursWindowedTotal, 2), 'processing.maxBatchingWindowSeconds 1 (the other lines as above); lag: see window1s figures of the end-to-end section'],
+      [
+        'this pipeline, 1 s window',
+        '**total**',
+        round(oursWindowedTotal, 2),
+        'processing.maxBatchingWindowSeconds 1 (the other lines as above); lag: see window1s figures of the end-to-end section',
+      ],
       ...rows('naive', naiveHealthy),
       ['naive', '**total, healthy day**', round(total(naiveHealthy), 2), 'no queue, no change feed, no reconciler'],
       ...rows('naive', naiveReport1),

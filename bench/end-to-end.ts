@@ -145,10 +145,21 @@ async function measurePass(context: BenchContext, config: PipelineConfig, rate: 
     await client.stop();
     await pipeline.stop();
   }
-};
+}
 
 /** Figures of the windowed pass kept in the report (prefixed `window1s`): what a 1 s window buys and costs. */
-const WINDOWED_FIGURES = ['stateP50Ms', 'stateP99Ms', 'publishedP50Ms', 'publishedP99Ms', 'eventsPerInvocation', 'sqsRequestsPerEvent', 'publishInvocationsPerEvent', 'ingestLogBytesPerEvent', 'processLogBytesPerEvent', 'publishLogBytesPerEvent'];
+const WINDOWED_FIGURES = [
+  'stateP50Ms',
+  'stateP99Ms',
+  'publishedP50Ms',
+  'publishedP99Ms',
+  'eventsPerInvocation',
+  'sqsRequestsPerEvent',
+  'publishInvocationsPerEvent',
+  'ingestLogBytesPerEvent',
+  'processLogBytesPerEvent',
+  'publishLogBytesPerEvent',
+];
 
 export const endToEnd: Section = async (context) => {
   const { quick } = context;
@@ -179,10 +190,10 @@ export const endToEnd: Section = async (context) => {
     },
     notes: [
       `The batching window (${config.processing.maxBatchingWindowSeconds} s in this config) bounds the median from below: a poller waits up to that long to fill a batch of ${config.processing.batchSize} at this rate.`,
-      'State and published times include the observers\' polling intervals (a few ms) and the client thread, front door, processor, SQS emulator and DynamoDB Local sharing this machine\'s cores.',
-      'SQS requests per event: SendMessage counted by the ingest function, receives with messages and batch deletes by the local event-source poller (Lambda\'s own poller batches similarly at this rate). Empty receives are left out: on AWS they are a fixed cost of long polling, not per event.',
+      "State and published times include the observers' polling intervals (a few ms) and the client thread, front door, processor, SQS emulator and DynamoDB Local sharing this machine's cores.",
+      "SQS requests per event: SendMessage counted by the ingest function, receives with messages and batch deletes by the local event-source poller (Lambda's own poller batches similarly at this rate). Empty receives are left out: on AWS they are a fixed cost of long polling, not per event.",
       'Publisher invocations per event: the stream batches the local stream source handed the publisher, polling each shard every 250 ms as Lambda polls a stream shard about 4 times a second; at a steady rate a batch carries what was written since the last poll.',
-      'Log bytes per event: the info lines of each function as written (ingest, process, publish); Lambda\'s own START/END/REPORT lines are not written locally and are assumed in the cost section.',
+      "Log bytes per event: the info lines of each function as written (ingest, process, publish); Lambda's own START/END/REPORT lines are not written locally and are assumed in the cost section.",
       `With a ${WINDOW_SECONDS} s window (window1s…): fuller batches, so fewer SQS receives, deletes and processor invocations per event, and up to the window added to every event's lag.`,
       ...[main, windowed].filter((pass) => pass.lost).map((pass) => pass.lostNote),
     ],

@@ -51,7 +51,12 @@ export const ingestCpu: Section = async ({ quick, log }) => {
       },
     }),
   });
-  const request: IngestRequest = { method: 'POST', path: '/webhook', headers: { authorization: token, 'content-type': 'application/webhook+json' }, body };
+  const request: IngestRequest = {
+    method: 'POST',
+    path: '/webhook',
+    headers: { authorization: token, 'content-type': 'application/webhook+json' },
+    body,
+  };
   const receiver = new WebhookReceiver(KEY, SECRET);
   const bodyText = body.toString('utf8');
   const verifier = new TokenVerifier(KEY, SECRET);
@@ -96,7 +101,9 @@ export const ingestCpu: Section = async ({ quick, log }) => {
   const oursVsSdk = median(samples.ours.map((ns, i) => ns / samples.sdkVerifier[i]));
   const us = (ns: number) => round(ns / 1000, 1);
   const met = ratioVsLower <= 2;
-  log(`ingest CPU: ours ${us(median(samples.ours))} µs, lower bound ${us(median(samples.lowerBound))} µs, WebhookReceiver ${us(median(samples.webhookReceiver))} µs`);
+  log(
+    `ingest CPU: ours ${us(median(samples.ours))} µs, lower bound ${us(median(samples.lowerBound))} µs, WebhookReceiver ${us(median(samples.webhookReceiver))} µs`,
+  );
   return {
     id: 'ingestCpu',
     title: 'Ingest CPU per event',
@@ -120,7 +127,9 @@ export const ingestCpu: Section = async ({ quick, log }) => {
       `WebhookReceiver.receive also converts the body to a protobuf WebhookEvent (@livekit/protocol fromJson), which ours never does (it forwards the raw body).`,
       `Decomposition: the SDK's TokenVerifier (jose: key import, async HMAC verify, claim checks) + hash + parse costs ${round(sdkVsLower, 2)}x the bare node:crypto lower bound; ` +
         `ours costs ${round(oursVsSdk, 2)}x that (key lookup, message attributes, the structured log line).` +
-        (met ? '' : ' Not met: most of the gap is the JWT verification in livekit-server-sdk/jose; a node:crypto HS256 check would close it, at the price of owning JWT validation.'),
+        (met
+          ? ''
+          : ' Not met: most of the gap is the JWT verification in livekit-server-sdk/jose; a node:crypto HS256 check would close it, at the price of owning JWT validation.'),
     ],
   };
 };

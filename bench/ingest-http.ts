@@ -20,7 +20,10 @@ const GOAL_P99_MS = 20;
 
 async function backlog(pipeline: LocalPipeline): Promise<number> {
   const { Attributes = {} } = await pipeline.sqs.send(
-    new GetQueueAttributesCommand({ QueueUrl: pipeline.queueUrl, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }),
+    new GetQueueAttributesCommand({
+      QueueUrl: pipeline.queueUrl,
+      AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
+    }),
   );
   return Number(Attributes.ApproximateNumberOfMessages ?? 0) + Number(Attributes.ApproximateNumberOfMessagesNotVisible ?? 0);
 }
@@ -72,7 +75,20 @@ export const ingestHttp: Section = async (context) => {
     totalErrors += errors;
     const sendP50 = percentile(sendDurations, 50);
     const sendP99 = percentile(sendDurations, 99);
-    rows.push([processor, rate, results.length, round(p50), round(p90), round(p99), round(max), over20, errors, round(sendP50), round(sendP99), queued]);
+    rows.push([
+      processor,
+      rate,
+      results.length,
+      round(p50),
+      round(p90),
+      round(p99),
+      round(max),
+      over20,
+      errors,
+      round(sendP50),
+      round(sendP99),
+      queued,
+    ]);
     const prefix = processor === 'on' ? '' : 'paused';
     const name = (figure: string) => (prefix ? `${prefix}${figure[0].toUpperCase()}${figure.slice(1)}` : figure);
     figures[`${name('p50Ms')}@${rate}`] = round(p50);
@@ -109,7 +125,20 @@ export const ingestHttp: Section = async (context) => {
   }
   const goalRates = quick ? [] : GOAL_RATES;
   const table: Table = {
-    columns: ['processor', 'req/s', 'requests', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', '≥ 20 ms', 'non-200', 'SendMessage p50 ms', 'SendMessage p99 ms', 'queued after'],
+    columns: [
+      'processor',
+      'req/s',
+      'requests',
+      'p50 ms',
+      'p90 ms',
+      'p99 ms',
+      'max ms',
+      '≥ 20 ms',
+      'non-200',
+      'SendMessage p50 ms',
+      'SendMessage p99 ms',
+      'queued after',
+    ],
     rows,
   };
   return {
@@ -121,9 +150,11 @@ export const ingestHttp: Section = async (context) => {
     figures: { ...figures, ...(goalRates.length > 0 ? { goalWorstP99Ms: round(goalWorstP99) } : {}), errors: totalErrors },
     tables: { byRate: table },
     notes: [
-      `Client, front door, ingest handler, processor, SQS emulator and DynamoDB Local share this machine's cores (load average ${loadavg().map((n) => n.toFixed(2)).join(' / ')} at the end of this section); a p99 above the goal with a low p50 is scheduling on shared cores, not steady cost.`,
+      `Client, front door, ingest handler, processor, SQS emulator and DynamoDB Local share this machine's cores (load average ${loadavg()
+        .map((n) => n.toFixed(2))
+        .join(' / ')} at the end of this section); a p99 above the goal with a low p50 is scheduling on shared cores, not steady cost.`,
       '"queued after": messages in the queue (visible + in flight) when the rate\'s last answer came: the processor\'s backlog at that moment.',
-      '"SendMessage": the SQS emulator\'s answer time to the ingest handler\'s one request per event, timed inside the ingest function: the part of the answer time spent in the emulator, which the processor\'s pollers share locally (on AWS, SQS is not shared with our own processor\'s CPU).',
+      "\"SendMessage\": the SQS emulator's answer time to the ingest handler's one request per event, timed inside the ingest function: the part of the answer time spent in the emulator, which the processor's pollers share locally (on AWS, SQS is not shared with our own processor's CPU).",
       ...notDrained,
     ],
   };

@@ -28,7 +28,10 @@ const ANSWER_MS = 30;
 const GRACE_SECONDS = 1;
 
 /** Answers every POST with 200 after `answerMs`, then forwards the exact body and headers to `target()` (not awaited by LiveKit). */
-async function startFront(answerMs: number, target: () => string): Promise<{ url: string; forwarded: () => Promise<void>; stop: () => Promise<void> }> {
+async function startFront(
+  answerMs: number,
+  target: () => string,
+): Promise<{ url: string; forwarded: () => Promise<void>; stop: () => Promise<void> }> {
   const pending = new Set<Promise<unknown>>();
   const agent = new http.Agent({ keepAlive: true, maxSockets: 32 });
   const server = http.createServer((req, res) => {
@@ -38,10 +41,18 @@ async function startFront(answerMs: number, target: () => string): Promise<{ url
       setTimeout(() => res.writeHead(200).end(), answerMs);
       const body = Buffer.concat(chunks);
       const forward = new Promise<void>((resolve) => {
-        const out = http.request(target(), { method: 'POST', agent, headers: { 'content-type': String(req.headers['content-type'] ?? ''), authorization: String(req.headers.authorization ?? '') } }, (answer) => {
-          answer.resume();
-          answer.on('end', () => resolve());
-        });
+        const out = http.request(
+          target(),
+          {
+            method: 'POST',
+            agent,
+            headers: { 'content-type': String(req.headers['content-type'] ?? ''), authorization: String(req.headers.authorization ?? '') },
+          },
+          (answer) => {
+            answer.resume();
+            answer.on('end', () => resolve());
+          },
+        );
         out.on('error', () => resolve());
         out.end(body);
       });
@@ -86,7 +97,9 @@ export const joinStorm: Section = async (context) => {
     await front.forwarded();
     const stats = sim.stats();
     const deliveredJoins = stats.byType.participant_joined?.delivered ?? 0;
-    context.log(`  join storm: ${stats.generated} events in ${round(generatedSeconds, 1)} s, ${stats.delivered} delivered, dropped ${JSON.stringify(stats.dropReasons)}`);
+    context.log(
+      `  join storm: ${stats.generated} events in ${round(generatedSeconds, 1)} s, ${stats.delivered} delivered, dropped ${JSON.stringify(stats.dropReasons)}`,
+    );
 
     // Local state catches up with what was delivered (the pipeline's own queue drains).
     const roomSid = sim.rooms().find((r) => r.name === room)!.sid;
@@ -150,7 +163,10 @@ export const joinStorm: Section = async (context) => {
         presentInLiveKit: truth.size,
         runsToCorrectState: runsToCorrect,
         joinsRepaired: repaired,
-        falseRepairs: reports.reduce((sum, r) => sum + r.repairs.filter((x) => !truth.has(x.entityId) || x.eventType !== 'participant_joined').length, 0),
+        falseRepairs: reports.reduce(
+          (sum, r) => sum + r.repairs.filter((x) => !truth.has(x.entityId) || x.eventType !== 'participant_joined').length,
+          0,
+        ),
         apiCallsPerRun: reports.map((r) => r.apiCallsTotal).join(', '),
       },
       notes: [

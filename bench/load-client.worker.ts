@@ -10,7 +10,6 @@ import { SendRequest, SendResult, STATE_POLL_MS_DEFAULT as STATE_POLL_MS } from 
 import type { SignedEvent } from './open-loop';
 import { openLoop } from './open-loop';
 
-
 const epochNow = () => performance.timeOrigin + performance.now();
 /** One keep-alive pool for the client's life, as LiveKit's Go client reuses its connections. */
 const agent = new Agent({ keepAlive: true, maxSockets: 256 });
@@ -79,7 +78,10 @@ runFunctionWorker<Record<string, never>, void>(async () => ({
       const sent = await openLoop(url, events, rate, agent);
       sendingDone = true;
       await watching;
-      return { results: sent.map((result) => ({ ...result, stateVisibleAtEpochMs: visibleAt.get(result.id) })), statePollRoundTripsMs: roundTrips };
+      return {
+        results: sent.map((result) => ({ ...result, stateVisibleAtEpochMs: visibleAt.get(result.id) })),
+        statePollRoundTripsMs: roundTrips,
+      };
     },
   },
   stop: async () => agent.destroy(),

@@ -55,7 +55,11 @@ export const loss: Section = async (context) => {
     stops.push(() => naive.stop());
     const pipeline = await startBenchPipeline(context, { config });
     stops.push(() => pipeline.stop());
-    const sim = new LiveKitSimulator({ keys: { [KEY]: SECRET }, seed: 7, webhook: { urls: [naiveUrl, pipeline.webhookUrl], profile: 'cloud', timeScale } });
+    const sim = new LiveKitSimulator({
+      keys: { [KEY]: SECRET },
+      seed: 7,
+      webhook: { urls: [naiveUrl, pipeline.webhookUrl], profile: 'cloud', timeScale },
+    });
     const apiUrl = await sim.start();
     // The reconciler the local pipeline runs (as `npm run local` wires it), pointed at the simulator.
     const reconciler = createReconciler({
@@ -90,7 +94,9 @@ export const loss: Section = async (context) => {
     const generated = sim.events().length;
     const deliveries = sim.deliveries();
     const forUrl = (url: string) => deliveries.filter((d) => d.url === url);
-    const oursDelivered = forUrl(pipeline.webhookUrl).filter((d) => d.outcome === 'delivered' && (d.status ?? 500) < 300).map((d) => d.eventId);
+    const oursDelivered = forUrl(pipeline.webhookUrl)
+      .filter((d) => d.outcome === 'delivered' && (d.status ?? 500) < 300)
+      .map((d) => d.eventId);
     const oursApplied = await waitApplied(pipeline, oursDelivered);
     const naiveApplied = new Set(naive.applied().map((a) => a.id)).size;
     const attempts = (url: string) => forUrl(url).reduce((a, d) => a + (d.attempts?.length ?? 0), 0) / generated;
@@ -102,13 +108,18 @@ export const loss: Section = async (context) => {
     const oursBefore = diffSnapshots(truth, await pipelineSnapshot({ ddb: pipeline.documentClient, tableName: pipeline.tableName }, []));
 
     const run = await reconciler.run();
-    const repairsApplied = await waitApplied(pipeline, run.repairs.map((r) => r.id));
+    const repairsApplied = await waitApplied(
+      pipeline,
+      run.repairs.map((r) => r.id),
+    );
     const oursAfter = diffSnapshots(truth, await pipelineSnapshot({ ddb: pipeline.documentClient, tableName: pipeline.tableName }, []));
     const wrong = (d: { missing: readonly string[]; extra: readonly string[] }) => d.missing.length + d.extra.length;
     const correct = (d: { missing: readonly string[]; extra: readonly string[] }) => round(1 - wrong(d) / Math.max(1, size), 3);
     const naiveShare = round(naiveApplied / generated, 3);
     const oursShare = round(oursApplied / generated, 3);
-    log(`loss: naive applied ${naiveApplied}/${generated}, ours ${oursApplied}/${generated}; state wrong entries naive ${wrong(naiveDiff)}, ours ${wrong(oursBefore)} → ${wrong(oursAfter)} after reconcile`);
+    log(
+      `loss: naive applied ${naiveApplied}/${generated}, ours ${oursApplied}/${generated}; state wrong entries naive ${wrong(naiveDiff)}, ours ${wrong(oursBefore)} → ${wrong(oursAfter)} after reconcile`,
+    );
     return {
       id: 'loss',
       title: 'Loss under report 1',
@@ -122,7 +133,12 @@ export const loss: Section = async (context) => {
         naiveShareApplied: naiveShare,
         naiveDroppedByLiveKit: dropped(naiveUrl),
         naiveAttemptsPerEvent: round(attempts(naiveUrl), 3),
-        naiveSlowAttemptsPerEvent: round(forUrl(naiveUrl).filter((d) => slow.get(d.eventId)).reduce((a, d) => a + (d.attempts?.length ?? 0), 0) / generated, 3),
+        naiveSlowAttemptsPerEvent: round(
+          forUrl(naiveUrl)
+            .filter((d) => slow.get(d.eventId))
+            .reduce((a, d) => a + (d.attempts?.length ?? 0), 0) / generated,
+          3,
+        ),
         slowShareDrawn: round([...slow.values()].filter(Boolean).length / Math.max(1, slow.size), 3),
         naiveStateWrongEntries: wrong(naiveDiff),
         naiveStateCorrectShare: correct(naiveDiff),
@@ -148,7 +164,11 @@ export const loss: Section = async (context) => {
             ['HTTP attempts per event', round(attempts(naiveUrl), 2), round(attempts(pipeline.webhookUrl), 2)],
             ['events applied', `${naiveApplied} (${round(naiveShare * 100, 1)} %)`, `${oursApplied} (${round(oursShare * 100, 1)} %)`],
             ['state vs LiveKit: wrong entries, before reconciliation', wrong(naiveDiff), wrong(oursBefore)],
-            ['state vs LiveKit: wrong entries, after reconciliation', `${wrong(naiveDiff)} (no reconciler)`, `${wrong(oursAfter)} (${run.repairs.length} repairs)`],
+            [
+              'state vs LiveKit: wrong entries, after reconciliation',
+              `${wrong(naiveDiff)} (no reconciler)`,
+              `${wrong(oursAfter)} (${run.repairs.length} repairs)`,
+            ],
           ],
         },
       },

@@ -28,7 +28,12 @@ export interface SentResult {
  * counted from when it was due, so a client falling behind shows up in the figures instead of
  * hiding them. Keep-alive connections through one `http.Agent`, as LiveKit's Go client reuses them.
  */
-export async function openLoop(url: string, events: readonly SignedEvent[], ratePerSecond: number, agent: Agent = new Agent({ keepAlive: true, maxSockets: 256 })): Promise<SentResult[]> {
+export async function openLoop(
+  url: string,
+  events: readonly SignedEvent[],
+  ratePerSecond: number,
+  agent: Agent = new Agent({ keepAlive: true, maxSockets: 256 }),
+): Promise<SentResult[]> {
   const results: Promise<SentResult>[] = [];
   const start = performance.now() + 5;
   let next = 0;
@@ -36,7 +41,13 @@ export async function openLoop(url: string, events: readonly SignedEvent[], rate
   const send = (event: SignedEvent, scheduledAt: number): Promise<SentResult> =>
     new Promise((resolve) => {
       const done = (status: number) =>
-        resolve({ id: event.id, status, latencyMs: performance.now() - scheduledAt, scheduledAt, scheduledAtEpochMs: performance.timeOrigin + scheduledAt });
+        resolve({
+          id: event.id,
+          status,
+          latencyMs: performance.now() - scheduledAt,
+          scheduledAt,
+          scheduledAtEpochMs: performance.timeOrigin + scheduledAt,
+        });
       const req = request(
         {
           host: target.hostname,
@@ -44,7 +55,12 @@ export async function openLoop(url: string, events: readonly SignedEvent[], rate
           path: target.pathname,
           method: 'POST',
           agent,
-          headers: { authorization: event.token, 'content-type': 'application/webhook+json', 'user-agent': 'LiveKit', 'content-length': Buffer.byteLength(event.body) },
+          headers: {
+            authorization: event.token,
+            'content-type': 'application/webhook+json',
+            'user-agent': 'LiveKit',
+            'content-length': Buffer.byteLength(event.body),
+          },
         },
         (response) => {
           response.resume();

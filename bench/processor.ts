@@ -93,7 +93,8 @@ function meter(client: DynamoDBClient) {
         const units = entry.CapacityUnits ?? 0;
         row.wcu += entry.WriteCapacityUnits ?? (writes ? units : 0);
         row.rcu += entry.ReadCapacityUnits ?? (writes ? 0 : units);
-        for (const [index, capacity] of Object.entries(entry.GlobalSecondaryIndexes ?? {})) row.byIndex[index] = (row.byIndex[index] ?? 0) + (capacity.CapacityUnits ?? 0);
+        for (const [index, capacity] of Object.entries(entry.GlobalSecondaryIndexes ?? {}))
+          row.byIndex[index] = (row.byIndex[index] ?? 0) + (capacity.CapacityUnits ?? 0);
       }
       usage.set(label, row);
       return output;
@@ -210,7 +211,10 @@ export interface ProcessingMeasurement {
  *    duplicate deliveries; stale events). 2. Throughput: a shuffled stream of whole room histories,
  *    batched as config says, with `maxConcurrency` batches in flight as the event source runs them.
  */
-export async function measureProcessing(engine: DynamoDbLocal, options: { events: number; historyRooms?: number }): Promise<ProcessingMeasurement> {
+export async function measureProcessing(
+  engine: DynamoDbLocal,
+  options: { events: number; historyRooms?: number },
+): Promise<ProcessingMeasurement> {
   const { usage, setLabel, remove } = meter(engine.client);
   const logger = new Logger({ service: 'measure', level: 'error' });
   const t0 = 1_771_351_800;
@@ -219,7 +223,12 @@ export async function measureProcessing(engine: DynamoDbLocal, options: { events
     const costTable = await engine.createStateTable();
     const costPublisher = new CountingPublisher();
     const costFeed = feed(engine, costTable, costPublisher, logger);
-    const costProcessor = createProcessor({ ddb: engine.documentClient, tableName: costTable, logger, eventRecordTtlDays: DEFAULT_CONFIG.processing.eventRecordTtlDays });
+    const costProcessor = createProcessor({
+      ddb: engine.documentClient,
+      tableName: costTable,
+      logger,
+      eventRecordTtlDays: DEFAULT_CONFIG.processing.eventRecordTtlDays,
+    });
     const samples: WebhookEvent[] = [];
     for (let i = 0; i < historyRooms; i++) samples.push(...roomHistory(i, t0 + i * 100));
     for (let i = 0; i < historyRooms; i++) {
@@ -240,7 +249,10 @@ export async function measureProcessing(engine: DynamoDbLocal, options: { events
     // Redelivery of an applied event, and an event older than the stored state.
     for (const event of samples.filter((e) => e.event === 'participant_joined')) await run('(duplicate delivery)', event);
     for (let i = 0; i < historyRooms; i++) {
-      await run('(stale: join after leave)', participantJoined({ sid: `RM_${i}`, name: `room-${i}` }, { sid: `PA_${i}_0`, identity: 'user-0' }, t0 + i * 100 + 2, 1));
+      await run(
+        '(stale: join after leave)',
+        participantJoined({ sid: `RM_${i}`, name: `room-${i}` }, { sid: `PA_${i}_0`, identity: 'user-0' }, t0 + i * 100 + 2, 1),
+      );
     }
 
     // The changes each event type made, as the feed published them (attributed by the change's eventType).
@@ -263,7 +275,12 @@ export async function measureProcessing(engine: DynamoDbLocal, options: { events
     const tpTable = await engine.createStateTable();
     const publisher = new CountingPublisher();
     const tpFeed = feed(engine, tpTable, publisher, logger);
-    const tpProcessor = createProcessor({ ddb: engine.documentClient, tableName: tpTable, logger, eventRecordTtlDays: DEFAULT_CONFIG.processing.eventRecordTtlDays });
+    const tpProcessor = createProcessor({
+      ddb: engine.documentClient,
+      tableName: tpTable,
+      logger,
+      eventRecordTtlDays: DEFAULT_CONFIG.processing.eventRecordTtlDays,
+    });
     let next = 0;
     let failed = 0;
     let batchMs = 0;
@@ -329,14 +346,17 @@ export const processor: Section = async ({ quick, engines, log }) => {
   const m = await measureProcessing(engines.dynamodb, { events: quick ? 100 : 1500, historyRooms: quick ? 2 : 20 });
   const tp = m.throughput;
   const applied = m.perEventType.filter((r) => !r.eventType.startsWith('(') && r.eventType !== 'agent_job_started');
-  const perApplied = (pick: (r: PerEventType) => number) => round(applied.reduce((a, r) => a + pick(r) * r.events, 0) / applied.reduce((a, r) => a + r.events, 0));
+  const perApplied = (pick: (r: PerEventType) => number) =>
+    round(applied.reduce((a, r) => a + pick(r) * r.events, 0) / applied.reduce((a, r) => a + r.events, 0));
   const row = (label: string) => m.perEventType.find((r) => r.eventType === label);
   const appliedRequests = perApplied((r) => r.requestsPerEvent);
   const appliedWcu = perApplied((r) => r.wcuPerEvent);
   const duplicateRequests = row('(duplicate delivery)')?.requestsPerEvent ?? NaN;
   const staleRequests = row('(stale: join after leave)')?.requestsPerEvent ?? NaN;
   const met = appliedRequests <= 1.5 && appliedWcu <= 1.5 && duplicateRequests <= 1 && staleRequests <= 1;
-  log(`processor: ${tp.eventsPerSecond} events/s, ${tp.wcuPerEvent} WCU/event, ${tp.requestsPerEvent} DynamoDB requests/event (applied: ${appliedWcu} WCU, ${appliedRequests} requests)`);
+  log(
+    `processor: ${tp.eventsPerSecond} events/s, ${tp.wcuPerEvent} WCU/event, ${tp.requestsPerEvent} DynamoDB requests/event (applied: ${appliedWcu} WCU, ${appliedRequests} requests)`,
+  );
   return {
     id: 'processor',
     title: 'Processor against DynamoDB Local',
@@ -373,7 +393,17 @@ export const processor: Section = async ({ quick, engines, log }) => {
         ],
       },
       perEventType: {
-        columns: ['event', 'DynamoDB requests', 'WCU', 'of which refused writes', 'of which open index (gsi1)', 'of which identity index (gsi2)', 'RCU', 'changes (bus entries)', 'calls'],
+        columns: [
+          'event',
+          'DynamoDB requests',
+          'WCU',
+          'of which refused writes',
+          'of which open index (gsi1)',
+          'of which identity index (gsi2)',
+          'RCU',
+          'changes (bus entries)',
+          'calls',
+        ],
         rows: m.perEventType.map((r) => [
           r.eventType,
           r.requestsPerEvent,
@@ -391,10 +421,10 @@ export const processor: Section = async ({ quick, engines, log }) => {
     },
     notes: [
       'Events/s is this machine with one DynamoDB Local (Java, in-memory) on the same cores: a relative figure between versions, not an AWS prediction.',
-      'WCU includes the GSI writes DynamoDB Local reports for the open and identity indexes (projection ALL), by index (ReturnConsumedCapacity=INDEXES), as DynamoDB bills them: an index write only when the write changes that index\'s keys or projected attributes.',
+      "WCU includes the GSI writes DynamoDB Local reports for the open and identity indexes (projection ALL), by index (ReturnConsumedCapacity=INDEXES), as DynamoDB bills them: an index write only when the write changes that index's keys or projected attributes.",
       'Floor with the sparse open index: an entity\'s first event puts its entry (1 WCU) and its ending event deletes it (1 WCU), each on top of the item\'s own write, so every event that starts or ends an entity costs at least 2 WCU; only in-state updates (egress_updated) could cost 1. Room histories are almost all starts and ends, so ≤ 1.5 WCU per applied event is out of reach while the open index exists (docs/state-model.md, "Cost and lag").',
       "A refused conditional write (duplicate, stale) is billed as a write of the item's size but returns no ConsumedCapacity: counted as ceil(item bytes / 1 KB).",
-      'Bus: EventBridge bills per entry (change); the publisher puts a stream batch\'s changes in as few PutEvents calls as the limits allow (10 entries, 256 KB). Reading the stream from Lambda is free (DynamoDB Streams bills GetRecords only for other readers).',
+      "Bus: EventBridge bills per entry (change); the publisher puts a stream batch's changes in as few PutEvents calls as the limits allow (10 entries, 256 KB). Reading the stream from Lambda is free (DynamoDB Streams bills GetRecords only for other readers).",
       'SQS requests per event are measured end to end (see the end-to-end section), where the real event-source poller runs.',
     ],
   };

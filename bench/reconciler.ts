@@ -38,7 +38,8 @@ function timeBudgetMs(): { ms: number; source: string } {
   try {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const limits = require('../lambda/reconcile/limits') as { reconcileTimings?: (minutes: number) => { timeBudgetMs: number } };
-    if (limits.reconcileTimings) return { ms: limits.reconcileTimings(1).timeBudgetMs, source: 'reconcileTimings(1) from lambda/reconcile/limits.ts' };
+    if (limits.reconcileTimings)
+      return { ms: limits.reconcileTimings(1).timeBudgetMs, source: 'reconcileTimings(1) from lambda/reconcile/limits.ts' };
   } catch {
     // Older checkout: the local pipeline's default below.
   }
@@ -154,7 +155,13 @@ async function measureScale(context: BenchContext, rooms: number, budget: number
       virtualNow += INTERVAL_MS;
       offset = virtualNow - Date.now();
       const report = await reconciler.run();
-      runs.push({ durationMs: report.durationMs, calls: report.apiCallsTotal, verified: report.roomsVerified.length, missed: report.missedTotal, ok: report.ok });
+      runs.push({
+        durationMs: report.durationMs,
+        calls: report.apiCallsTotal,
+        verified: report.roomsVerified.length,
+        missed: report.missedTotal,
+        ok: report.ok,
+      });
       reports.push(report);
       return report;
     };
@@ -173,7 +180,9 @@ async function measureScale(context: BenchContext, rooms: number, budget: number
         break;
       }
     }
-    context.log(`  ${rooms} rooms: seeded in ${round(seedSeconds, 1)} s; full coverage after ${runsToFullCoverage} runs; run ${round(runs[0].durationMs)} ms, ${runs[0].calls} calls`);
+    context.log(
+      `  ${rooms} rooms: seeded in ${round(seedSeconds, 1)} s; full coverage after ${runsToFullCoverage} runs; run ${round(runs[0].durationMs)} ms, ${runs[0].calls} calls`,
+    );
     // Steady state: nothing missed, every room verified once.
     const steady = [await runOnce(), await runOnce()];
     const steadyCallsPerRun = steady.reduce((a, r) => a + r.apiCallsTotal, 0) / steady.length;
@@ -202,7 +211,9 @@ async function measureScale(context: BenchContext, rooms: number, budget: number
       const roomSid = sim.rooms().find((r) => r.name === target)!.sid;
       const deadline = Date.now() + 30_000;
       while (!repairApplied && Date.now() < deadline) {
-        repairApplied = (await listRoomParticipants({ ddb: pipeline.documentClient, tableName: pipeline.tableName }, roomSid)).some((p) => p.entityId === late.sid);
+        repairApplied = (await listRoomParticipants({ ddb: pipeline.documentClient, tableName: pipeline.tableName }, roomSid)).some(
+          (p) => p.entityId === late.sid,
+        );
         if (!repairApplied) await sleep(100);
       }
     }
@@ -218,7 +229,10 @@ async function measureScale(context: BenchContext, rooms: number, budget: number
       rejoinRepairs += report.repairs.filter((x) => rejoinIds.has(x.entityId)).length;
       if (rejoinRepairs >= 2) rejoinRunsToRepair = k;
     }
-    const falseRepairs = reports.reduce((a, r) => a + r.repairs.filter((x) => x.entityId !== late.sid && !rejoinIds.has(x.entityId)).length, 0);
+    const falseRepairs = reports.reduce(
+      (a, r) => a + r.repairs.filter((x) => x.entityId !== late.sid && !rejoinIds.has(x.entityId)).length,
+      0,
+    );
     const after = sim.callCounts();
     const simCalls = Object.fromEntries(Object.entries(after).map(([m, n]) => [m, n - (callsBefore[m] ?? 0)]));
     return {
@@ -308,7 +322,22 @@ export const reconciler: Section = async (context) => {
     },
     tables: {
       byScale: {
-        columns: ['rooms', 'seed s', 'first run s', 'max run s', 'max calls/run', 'runs (= minutes) to full coverage', 'steady calls/run', 'steady false suspects', 'rejoin: runs to repair', 'miss: checked next run (reason)', 'miss: runs to repair', 'repair applied', 'false repairs', 'API calls by method'],
+        columns: [
+          'rooms',
+          'seed s',
+          'first run s',
+          'max run s',
+          'max calls/run',
+          'runs (= minutes) to full coverage',
+          'steady calls/run',
+          'steady false suspects',
+          'rejoin: runs to repair',
+          'miss: checked next run (reason)',
+          'miss: runs to repair',
+          'repair applied',
+          'false repairs',
+          'API calls by method',
+        ],
         rows: results.map((r) => [
           r.rooms,
           round(r.seedSeconds, 1),

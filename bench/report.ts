@@ -6,14 +6,22 @@ import type { Figure, SectionResult, Table } from './types';
 export interface BenchReport {
   readonly date: string;
   readonly quick: boolean;
-  readonly machine: { readonly cpus: number; readonly cpuModel: string; readonly memoryGb: number; readonly node: string; readonly platform: string; readonly loadAverageAtStart: readonly number[] };
+  readonly machine: {
+    readonly cpus: number;
+    readonly cpuModel: string;
+    readonly memoryGb: number;
+    readonly node: string;
+    readonly platform: string;
+    readonly loadAverageAtStart: readonly number[];
+  };
   readonly totalSeconds: number;
   readonly sections: readonly SectionResult[];
 }
 
 const status = (met: boolean | null, error?: string) => (error ? 'error' : met === null ? '—' : met ? 'met' : 'not met');
 
-const cell = (value: Figure): string => (value === null ? '—' : typeof value === 'number' ? String(value) : String(value)).replace(/\|/g, '\\|');
+const cell = (value: Figure): string =>
+  (value === null ? '—' : typeof value === 'number' ? String(value) : String(value)).replace(/\|/g, '\\|');
 
 function markdownTable(table: Table): string {
   const lines = [`| ${table.columns.join(' | ')} |`, `|${table.columns.map(() => ' --- ').join('|')}|`];
@@ -25,7 +33,12 @@ function markdownTable(table: Table): string {
 export function summaryRows(report: BenchReport): Table {
   return {
     columns: ['measurement', 'result', 'goal', 'status'],
-    rows: report.sections.map((s) => [s.title, s.error ? `failed: ${s.error.split('\n')[0]}` : headline(s), s.goal ?? '—', status(s.met, s.error)]),
+    rows: report.sections.map((s) => [
+      s.title,
+      s.error ? `failed: ${s.error.split('\n')[0]}` : headline(s),
+      s.goal ?? '—',
+      status(s.met, s.error),
+    ]),
   };
 }
 
@@ -35,10 +48,15 @@ function headline(s: SectionResult): string {
     case 'ingestCpu':
       return `ours ${f.oursMicros} µs/event = ${f.oursVsLowerBound}x lower bound (${f.lowerBoundMicros} µs); jose TokenVerifier + hash + parse alone ${f.sdkVerifierVsLowerBound}x; WebhookReceiver ${f.webhookReceiverMicros} µs = ${f.webhookReceiverVsLowerBound}x`;
     case 'ingestHttp':
-      return Object.keys(f)
-        .filter((k) => k.startsWith('p99Ms@'))
-        .map((k) => `${k.slice(6)}/s: p50 ${f[`p50Ms@${k.slice(6)}`]} / p90 ${f[`p90Ms@${k.slice(6)}`]} / p99 ${f[k]} / max ${f[`maxMs@${k.slice(6)}`]} ms`)
-        .join('; ') + `; ${f.errors} errors (processor running)`;
+      return (
+        Object.keys(f)
+          .filter((k) => k.startsWith('p99Ms@'))
+          .map(
+            (k) =>
+              `${k.slice(6)}/s: p50 ${f[`p50Ms@${k.slice(6)}`]} / p90 ${f[`p90Ms@${k.slice(6)}`]} / p99 ${f[k]} / max ${f[`maxMs@${k.slice(6)}`]} ms`,
+          )
+          .join('; ') + `; ${f.errors} errors (processor running)`
+      );
     case 'coldStart':
       return Object.keys(f)
         .filter((k) => k.endsWith('BundleKB'))
@@ -88,7 +106,10 @@ export function toMarkdown(report: BenchReport): string {
 export function toConsole(report: BenchReport): string {
   const table = summaryRows(report);
   const lines = table.rows.map((row) => `${String(row[3]).padEnd(8)} ${String(row[0]).padEnd(44)} ${row[1]}`);
-  return [`bench (${report.quick ? 'quick' : 'full'}) ${report.date}, ${report.machine.cpus} cpus, Node ${report.machine.node}, ${report.totalSeconds} s`, ...lines].join('\n');
+  return [
+    `bench (${report.quick ? 'quick' : 'full'}) ${report.date}, ${report.machine.cpus} cpus, Node ${report.machine.node}, ${report.totalSeconds} s`,
+    ...lines,
+  ].join('\n');
 }
 
 export function writeReport(report: BenchReport, dir: string): { markdown: string; json: string } {

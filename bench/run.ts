@@ -59,7 +59,15 @@ export async function runBench(options: RunOptions): Promise<{ report: BenchRepo
         result = { ...(await section(context)), seconds: round((performance.now() - sectionStarted) / 1000, 1) };
       } catch (error) {
         log(`  ${title} failed: ${error instanceof Error ? error.stack : String(error)}`);
-        result = { id, title, met: false, method: 'failed before producing figures', figures: {}, seconds: round((performance.now() - sectionStarted) / 1000, 1), error: error instanceof Error ? error.message : String(error) };
+        result = {
+          id,
+          title,
+          met: false,
+          method: 'failed before producing figures',
+          figures: {},
+          seconds: round((performance.now() - sectionStarted) / 1000, 1),
+          error: error instanceof Error ? error.message : String(error),
+        };
       }
       results.set(id, result);
     }

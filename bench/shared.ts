@@ -13,7 +13,10 @@ export const SECRET = 'bench-secret-that-is-long-enough-for-hs256';
 /** The deployed defaults (cdk.json has no overrides of them). */
 export const benchConfig = (overrides: Record<string, unknown> = {}): PipelineConfig => parseConfig(overrides);
 
-export function startBenchPipeline(context: BenchContext, options: Partial<LocalPipelineOptions> & { logSink?: (line: string) => void } = {}): Promise<LocalPipeline> {
+export function startBenchPipeline(
+  context: BenchContext,
+  options: Partial<LocalPipelineOptions> & { logSink?: (line: string) => void } = {},
+): Promise<LocalPipeline> {
   return startLocalPipeline({
     config: benchConfig(),
     keys: { [KEY]: SECRET },
@@ -42,4 +45,3 @@ export async function signedJoins(count: number, prefix: string): Promise<Signed
   }
   return events;
 }
-

@@ -43,9 +43,14 @@ async function main(): Promise<void> {
   const port = process.env.PORT === undefined ? 8080 : Number(process.env.PORT);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError([`PORT must be a port number, got ${process.env.PORT}`]);
   const logLevel = (['debug', 'info', 'warn', 'error'] as const).find((level) => level === process.env.LOG_LEVEL) ?? 'info';
-  const intervalSeconds = process.env.RECONCILE_INTERVAL_SECONDS === undefined || process.env.RECONCILE_INTERVAL_SECONDS === '' ? undefined : Number(process.env.RECONCILE_INTERVAL_SECONDS);
+  const intervalSeconds =
+    process.env.RECONCILE_INTERVAL_SECONDS === undefined || process.env.RECONCILE_INTERVAL_SECONDS === ''
+      ? undefined
+      : Number(process.env.RECONCILE_INTERVAL_SECONDS);
   if (intervalSeconds !== undefined && !(Number.isInteger(intervalSeconds) && intervalSeconds >= 1 && intervalSeconds <= 3600)) {
-    throw new ConfigError([`RECONCILE_INTERVAL_SECONDS must be an integer from 1 to 3600, got ${JSON.stringify(process.env.RECONCILE_INTERVAL_SECONDS)}`]);
+    throw new ConfigError([
+      `RECONCILE_INTERVAL_SECONDS must be an integer from 1 to 3600, got ${JSON.stringify(process.env.RECONCILE_INTERVAL_SECONDS)}`,
+    ]);
   }
 
   let consumers: LocalConsumer[] | undefined;

@@ -109,7 +109,8 @@ export interface TrackState extends EntityStateBase {
   readonly trackSid: string;
   readonly participantSid: string;
 }
-export type EgressStatus = 'EGRESS_STARTING' | 'EGRESS_ACTIVE' | 'EGRESS_ENDING' | 'EGRESS_COMPLETE' | 'EGRESS_FAILED' | 'EGRESS_ABORTED' | 'EGRESS_LIMIT_REACHED';
+export type EgressStatus =
+  'EGRESS_STARTING' | 'EGRESS_ACTIVE' | 'EGRESS_ENDING' | 'EGRESS_COMPLETE' | 'EGRESS_FAILED' | 'EGRESS_ABORTED' | 'EGRESS_LIMIT_REACHED';
 export interface EgressState extends EntityStateBase {
   readonly entityType: 'egress';
   /** LiveKit's status; `string` because LiveKit may add statuses. */
@@ -245,11 +246,20 @@ export function isChangeDetail(value: unknown): value is ChangeDetail {
 
 /** Whether `value` is an EventBridge event of the feed: our source, a known detail-type, and a detail of that type. */
 export function isChangeEvent(value: unknown): value is ChangeEvent {
-  return isObject(value) && value.source === CHANGE_EVENT_SOURCE && isChangeDetailType(value['detail-type']) && isChangeDetail(value.detail) && value.detail.detailType === value['detail-type'];
+  return (
+    isObject(value) &&
+    value.source === CHANGE_EVENT_SOURCE &&
+    isChangeDetailType(value['detail-type']) &&
+    isChangeDetail(value.detail) &&
+    value.detail.detailType === value['detail-type']
+  );
 }
 
 /** Narrows a change event to the given detail-type(s). */
-export function isChangeOf<T extends ChangeDetailType>(event: ChangeEvent, ...types: readonly T[]): event is Extract<ChangeEvent, { readonly 'detail-type': T }> {
+export function isChangeOf<T extends ChangeDetailType>(
+  event: ChangeEvent,
+  ...types: readonly T[]
+): event is Extract<ChangeEvent, { readonly 'detail-type': T }> {
   return (types as readonly string[]).includes(event['detail-type']);
 }
 
@@ -273,13 +283,16 @@ export const isIngressEnded = guard('ingress.ended');
 export const isEgressStartFailed = guard('egress.start_failed');
 
 /** The corrections: a later terminal event won over the published terminal state; `new` is the entity's final state. */
-export type CorrectionDetailType = 'room.corrected' | 'participant.corrected' | 'track.corrected' | 'egress.corrected' | 'ingress.corrected';
+export type CorrectionDetailType =
+  'room.corrected' | 'participant.corrected' | 'track.corrected' | 'egress.corrected' | 'ingress.corrected';
 export function isCorrection(event: ChangeEvent): event is ChangeEvent<CorrectionDetailType> {
   return event['detail-type'].endsWith('.corrected');
 }
 
 /** Every change about a participant session: joined, left, connection aborted, corrected. */
-export function isParticipantChange(event: ChangeEvent): event is ChangeEvent<'participant.joined' | 'participant.left' | 'participant.connection_aborted' | 'participant.corrected'> {
+export function isParticipantChange(
+  event: ChangeEvent,
+): event is ChangeEvent<'participant.joined' | 'participant.left' | 'participant.connection_aborted' | 'participant.corrected'> {
   return event.detail.entity.type === 'participant';
 }
 
@@ -310,5 +323,5 @@ export function changeEventOf<T extends ChangeDetailType>(detail: ChangeDetailOf
     detail,
   };
   // ChangeEventOf<'a' | 'b'> and ChangeEventOf<'a'> | ChangeEventOf<'b'> hold the same values.
-  return event as unknown as ChangeEvent<T>;
+  return event;
 }

@@ -10,7 +10,14 @@
 import type { DynamoDBClient, DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { createDocumentClient } from '../lambda/process/document-client';
-import { listActiveRooms, listIdentitySessions, listOpenEgresses, listPublishedTracks, listRoomParticipants, QueryTarget } from '../lambda/process/queries';
+import {
+  listActiveRooms,
+  listIdentitySessions,
+  listOpenEgresses,
+  listPublishedTracks,
+  listRoomParticipants,
+  QueryTarget,
+} from '../lambda/process/queries';
 import { EntityItem, view } from '../lambda/process/state-model';
 import type { EgressState, EntityState, ParticipantState, RoomState, TrackState } from './change-event';
 
@@ -28,7 +35,8 @@ export class LiveKitStateClient {
   private readonly target: QueryTarget;
 
   constructor(options: LiveKitStateClientOptions) {
-    if (typeof options?.tableName !== 'string' || options.tableName === '') throw new TypeError('LiveKitStateClient needs the state table name (tableName)');
+    if (typeof options?.tableName !== 'string' || options.tableName === '')
+      throw new TypeError('LiveKitStateClient needs the state table name (tableName)');
     const ddb: DynamoDBDocumentClient = createDocumentClient(options.client ?? {});
     this.target = { ddb, tableName: options.tableName };
   }

@@ -13,10 +13,7 @@ import type { AlarmSeverity, PipelineConfig } from './config';
 import { queueVisibilityTimeoutSeconds } from './config';
 
 export type ComparisonOperator =
-  | 'GreaterThanOrEqualToThreshold'
-  | 'GreaterThanThreshold'
-  | 'LessThanThreshold'
-  | 'LessThanOrEqualToThreshold';
+  'GreaterThanOrEqualToThreshold' | 'GreaterThanThreshold' | 'LessThanThreshold' | 'LessThanOrEqualToThreshold';
 
 /** CloudWatch's four treatments, spelled as CloudFormation spells them. */
 export type MissingDataTreatment = 'breaching' | 'notBreaching' | 'ignore' | 'missing';
@@ -248,7 +245,7 @@ export function alarmRules(config: RuleConfig): Readonly<Record<AlarmId, AlarmRu
       severity: 'ticket',
       cause:
         'Ingest refused signed requests (401) for an unknown API key, a body hash mismatch or an invalid/expired token. LiveKit does not retry a ' +
-        '401: if these are LiveKit\'s events (a key missing from the secret, a proxy rewriting bodies, clock skew) they are lost. Probing (no or malformed token) is not counted.',
+        "401: if these are LiveKit's events (a key missing from the secret, a proxy rewriting bodies, clock skew) they are lost. Probing (no or malformed token) is not counted.",
       statistic: 'Sum',
       periodSeconds: 300,
       threshold: 3,
@@ -390,7 +387,8 @@ export function validateRule(rule: AlarmRule): void {
   if (!(rule.periodSeconds === 10 || rule.periodSeconds === 30 || (rule.periodSeconds > 0 && rule.periodSeconds % 60 === 0))) {
     problems.push(`period ${rule.periodSeconds} s must be 10, 30 or a multiple of 60`);
   }
-  if (!Number.isInteger(rule.evaluationPeriods) || rule.evaluationPeriods < 1) problems.push('evaluationPeriods must be a positive integer');
+  if (!Number.isInteger(rule.evaluationPeriods) || rule.evaluationPeriods < 1)
+    problems.push('evaluationPeriods must be a positive integer');
   if (!Number.isInteger(rule.datapointsToAlarm) || rule.datapointsToAlarm < 1 || rule.datapointsToAlarm > rule.evaluationPeriods) {
     problems.push(`datapointsToAlarm (${rule.datapointsToAlarm}) must be from 1 to evaluationPeriods (${rule.evaluationPeriods})`);
   }
@@ -457,7 +455,11 @@ export interface Sample {
  * The rule's statistic over each of the last `evaluationPeriods` periods ending at `now`, oldest
  * first, `undefined` for a period with no sample: what CloudWatch would feed the alarm.
  */
-export function periodDatapoints(rule: Pick<AlarmRule, 'statistic' | 'periodSeconds' | 'evaluationPeriods'>, samples: readonly Sample[], now: number): Array<number | undefined> {
+export function periodDatapoints(
+  rule: Pick<AlarmRule, 'statistic' | 'periodSeconds' | 'evaluationPeriods'>,
+  samples: readonly Sample[],
+  now: number,
+): Array<number | undefined> {
   const periodMs = rule.periodSeconds * 1000;
   const result: Array<number | undefined> = [];
   for (let i = rule.evaluationPeriods; i >= 1; i--) {

@@ -297,7 +297,13 @@ export function parseConfig(input: ConfigInput = {}, options: ParseOptions = {})
   const p = section('processing');
   const processing: ProcessingConfig = {
     batchSize: int('processing.batchSize', p.batchSize, d.processing.batchSize, 1, 10_000),
-    maxBatchingWindowSeconds: int('processing.maxBatchingWindowSeconds', p.maxBatchingWindowSeconds, d.processing.maxBatchingWindowSeconds, 0, 300),
+    maxBatchingWindowSeconds: int(
+      'processing.maxBatchingWindowSeconds',
+      p.maxBatchingWindowSeconds,
+      d.processing.maxBatchingWindowSeconds,
+      0,
+      300,
+    ),
     maxConcurrency: int('processing.maxConcurrency', p.maxConcurrency, d.processing.maxConcurrency, 2, 1000),
     timeoutSeconds: int('processing.timeoutSeconds', p.timeoutSeconds, d.processing.timeoutSeconds, 3, 900),
     eventRecordTtlDays: int('processing.eventRecordTtlDays', p.eventRecordTtlDays, d.processing.eventRecordTtlDays, 1, 3650),
@@ -316,19 +322,53 @@ export function parseConfig(input: ConfigInput = {}, options: ParseOptions = {})
   const alarms: AlarmConfig = {
     email: optionalString('alarms.email', a.email, /^[^\s@]+@[^\s@]+\.[^\s@]+$/, 'must be an email address'),
     missedEventsThreshold: int('alarms.missedEventsThreshold', a.missedEventsThreshold, d.alarms.missedEventsThreshold, 1, 1_000_000),
-    missedEventsEvaluationPeriods: int('alarms.missedEventsEvaluationPeriods', a.missedEventsEvaluationPeriods, d.alarms.missedEventsEvaluationPeriods, 1, 100),
+    missedEventsEvaluationPeriods: int(
+      'alarms.missedEventsEvaluationPeriods',
+      a.missedEventsEvaluationPeriods,
+      d.alarms.missedEventsEvaluationPeriods,
+      1,
+      100,
+    ),
     missedEventsDatapointsToAlarm: d.alarms.missedEventsDatapointsToAlarm,
   };
   // M defaults to the default M, or to N when N is set below it (M of N must hold).
-  const datapoints = int('alarms.missedEventsDatapointsToAlarm', a.missedEventsDatapointsToAlarm, Math.min(d.alarms.missedEventsDatapointsToAlarm, alarms.missedEventsEvaluationPeriods), 1, 100);
+  const datapoints = int(
+    'alarms.missedEventsDatapointsToAlarm',
+    a.missedEventsDatapointsToAlarm,
+    Math.min(d.alarms.missedEventsDatapointsToAlarm, alarms.missedEventsEvaluationPeriods),
+    1,
+    100,
+  );
   if (datapoints > alarms.missedEventsEvaluationPeriods) {
-    problems.push(`"alarms.missedEventsDatapointsToAlarm" (${datapoints}) must not exceed "alarms.missedEventsEvaluationPeriods" (${alarms.missedEventsEvaluationPeriods})`);
+    problems.push(
+      `"alarms.missedEventsDatapointsToAlarm" (${datapoints}) must not exceed "alarms.missedEventsEvaluationPeriods" (${alarms.missedEventsEvaluationPeriods})`,
+    );
   }
-  const namePrefix = optionalString('alarms.namePrefix', a.namePrefix, /^[A-Za-z0-9][\w.-]{0,99}$/, 'must be 1-100 letters, digits, "-", "_" or "."');
+  const namePrefix = optionalString(
+    'alarms.namePrefix',
+    a.namePrefix,
+    /^[A-Za-z0-9][\w.-]{0,99}$/,
+    'must be 1-100 letters, digits, "-", "_" or "."',
+  );
   const topicArn = /^arn:aws[\w-]*:sns:[a-z0-9-]+:\d{12}:[\w-]{1,256}$/;
-  const pageTopicArn = optionalString('alarms.pageTopicArn', a.pageTopicArn, topicArn, 'must be an SNS topic ARN (arn:aws:sns:<region>:<account>:<name>)');
-  const ticketTopicArn = optionalString('alarms.ticketTopicArn', a.ticketTopicArn, topicArn, 'must be an SNS topic ARN (arn:aws:sns:<region>:<account>:<name>)');
-  const runbookBaseUrl = optionalString('alarms.runbookBaseUrl', a.runbookBaseUrl, /^https?:\/\/[^\s#]+$/, 'must be an http(s) URL without a #fragment (the anchor is appended)');
+  const pageTopicArn = optionalString(
+    'alarms.pageTopicArn',
+    a.pageTopicArn,
+    topicArn,
+    'must be an SNS topic ARN (arn:aws:sns:<region>:<account>:<name>)',
+  );
+  const ticketTopicArn = optionalString(
+    'alarms.ticketTopicArn',
+    a.ticketTopicArn,
+    topicArn,
+    'must be an SNS topic ARN (arn:aws:sns:<region>:<account>:<name>)',
+  );
+  const runbookBaseUrl = optionalString(
+    'alarms.runbookBaseUrl',
+    a.runbookBaseUrl,
+    /^https?:\/\/[^\s#]+$/,
+    'must be an http(s) URL without a #fragment (the anchor is appended)',
+  );
   const alarmsConfig: AlarmConfig = {
     ...alarms,
     missedEventsDatapointsToAlarm: datapoints,
@@ -374,7 +414,13 @@ const OPTIONAL_KEYS: Partial<Record<keyof PipelineConfig, readonly string[]>> = 
  */
 function eventTypeList(path: string, raw: unknown, problems: string[]): readonly string[] | undefined {
   if (raw === undefined) return undefined;
-  const list = typeof raw === 'string' ? raw.split(',').map((type) => type.trim()).filter((type) => type !== '') : raw;
+  const list =
+    typeof raw === 'string'
+      ? raw
+          .split(',')
+          .map((type) => type.trim())
+          .filter((type) => type !== '')
+      : raw;
   if (!Array.isArray(list) || list.some((type) => typeof type !== 'string')) {
     problems.push(`"${path}" must be a list of webhook event types (or a comma-separated string), got ${JSON.stringify(raw)}`);
     return undefined;
@@ -404,14 +450,21 @@ function eventTypeList(path: string, raw: unknown, problems: string[]): readonly
  * each construct checks its own slice with the same function when it is built on its own.
  */
 export function crossFieldProblems(config: Pick<PipelineConfig, 'ingest' | 'queue' | 'processing' | 'reconcile'>): string[] {
-  return [...ingestProblems(config.ingest), ...queueProblems(config.queue), ...processingProblems(config.processing, config.queue), ...reconcileProblems(config.reconcile)];
+  return [
+    ...ingestProblems(config.ingest),
+    ...queueProblems(config.queue),
+    ...processingProblems(config.processing, config.queue),
+    ...reconcileProblems(config.reconcile),
+  ];
 }
 
 /** The ingest stage's rules between settings. */
 export function ingestProblems(ingest: IngestConfig): string[] {
   const problems: string[] = [];
   if (ingest.throttleBurstLimit < ingest.throttleRateLimit) {
-    problems.push(`ingest.throttleBurstLimit (${ingest.throttleBurstLimit}) must be at least ingest.throttleRateLimit (${ingest.throttleRateLimit})`);
+    problems.push(
+      `ingest.throttleBurstLimit (${ingest.throttleBurstLimit}) must be at least ingest.throttleRateLimit (${ingest.throttleRateLimit})`,
+    );
   }
   return problems;
 }
@@ -448,10 +501,14 @@ export function reconcileProblems(reconcile: ReconcileConfig): string[] {
   const problems: string[] = [];
   const { timeBudgetMs } = reconcileTimings(reconcile.intervalMinutes);
   if (timeBudgetMs < 10_000) {
-    problems.push(`reconcile.intervalMinutes (${reconcile.intervalMinutes}) leaves a time budget of ${timeBudgetMs} ms after the SDK's worst case; at least 10 s is needed`);
+    problems.push(
+      `reconcile.intervalMinutes (${reconcile.intervalMinutes}) leaves a time budget of ${timeBudgetMs} ms after the SDK's worst case; at least 10 s is needed`,
+    );
   }
   if (reconcile.requestBudgetPerRun < 3) {
-    problems.push(`reconcile.requestBudgetPerRun (${reconcile.requestBudgetPerRun}) must be at least 3 (ListRooms, ListEgress and one ListParticipants)`);
+    problems.push(
+      `reconcile.requestBudgetPerRun (${reconcile.requestBudgetPerRun}) must be at least 3 (ListRooms, ListEgress and one ListParticipants)`,
+    );
   }
   if (reconcile.concurrency < 1) problems.push(`reconcile.concurrency (${reconcile.concurrency}) must be at least 1`);
   return problems;

@@ -7,8 +7,26 @@ export { LiveKitWebhookPipeline, resolvePipelineConfig } from './pipeline';
 export type { AlarmOptions, LiveKitWebhookPipelineProps, OnChangeOptions, PipelineFunctions } from './pipeline';
 export { PipelineStack } from './pipeline-stack';
 export type { PipelineStackProps } from './pipeline-stack';
-export { ConfigError, configInputFromContext, DEFAULT_CONFIG, LIVEKIT_URL_REQUIRED, LIVEKIT_WEBHOOK_EVENT_TYPES, parseConfig } from './config';
-export type { AlarmConfig, ConfigInput, IngestConfig, LiveKitConfig, ParseOptions, PipelineConfig, ProcessingConfig, QueueConfig, ReconcileConfig, RemovalPolicyName } from './config';
+export {
+  ConfigError,
+  configInputFromContext,
+  DEFAULT_CONFIG,
+  LIVEKIT_URL_REQUIRED,
+  LIVEKIT_WEBHOOK_EVENT_TYPES,
+  parseConfig,
+} from './config';
+export type {
+  AlarmConfig,
+  ConfigInput,
+  IngestConfig,
+  LiveKitConfig,
+  ParseOptions,
+  PipelineConfig,
+  ProcessingConfig,
+  QueueConfig,
+  ReconcileConfig,
+  RemovalPolicyName,
+} from './config';
 export { ALARM_IDS } from './alarm-rules';
 export type { AlarmId, AlarmRule, AlarmSeverity } from './alarm-rules';
 export { EventQueue } from './event-queue';

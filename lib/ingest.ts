@@ -39,21 +39,21 @@ export class Ingest extends Construct {
     if (problems.length > 0) throw new Error(`Invalid Ingest props:\n  - ${problems.join('\n  - ')}`);
 
     this.function = pipelineFunction(this, 'Function', 'ingest', props.config, {
-        description: 'Verifies LiveKit webhook signatures and enqueues the events',
-        // Verification is CPU-bound; more memory buys a proportionally faster CPU.
-        memorySize: 512,
-        // The handler bounds its own answer (ANSWER_BOUND_MS, 2 s) below LiveKit's 3 s; this is a backstop.
-        timeout: Duration.seconds(5),
-        // Caps ingest and keeps that much for it: a flood on the public URL cannot take the
-        // account's concurrency from the processor and the reconciler (0: unreserved).
-        ...(ingest.reservedConcurrency > 0 ? { reservedConcurrentExecutions: ingest.reservedConcurrency } : {}),
-        environment: {
-          QUEUE_URL: props.queue.queueUrl,
-          LIVEKIT_KEYS_SECRET_ID: props.keys.secretArn,
-          MAX_BODY_BYTES: String(ingest.maxBodyBytes),
-          CLOCK_TOLERANCE_SECONDS: String(ingest.clockToleranceSeconds),
-          KEY_CACHE_SECONDS: String(ingest.keyCacheSeconds),
-        },
+      description: 'Verifies LiveKit webhook signatures and enqueues the events',
+      // Verification is CPU-bound; more memory buys a proportionally faster CPU.
+      memorySize: 512,
+      // The handler bounds its own answer (ANSWER_BOUND_MS, 2 s) below LiveKit's 3 s; this is a backstop.
+      timeout: Duration.seconds(5),
+      // Caps ingest and keeps that much for it: a flood on the public URL cannot take the
+      // account's concurrency from the processor and the reconciler (0: unreserved).
+      ...(ingest.reservedConcurrency > 0 ? { reservedConcurrentExecutions: ingest.reservedConcurrency } : {}),
+      environment: {
+        QUEUE_URL: props.queue.queueUrl,
+        LIVEKIT_KEYS_SECRET_ID: props.keys.secretArn,
+        MAX_BODY_BYTES: String(ingest.maxBodyBytes),
+        CLOCK_TOLERANCE_SECONDS: String(ingest.clockToleranceSeconds),
+        KEY_CACHE_SECONDS: String(ingest.keyCacheSeconds),
+      },
     });
     props.queue.grantSendMessages(this.function);
     props.keys.grantRead(this.function);

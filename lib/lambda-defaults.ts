@@ -56,7 +56,13 @@ export type PipelineFunctionProps = Omit<lambda.FunctionProps, 'code' | 'handler
  * sources nor esbuild), else `lambda/<name>/handler.ts` bundled by the local esbuild (no Docker).
  * `environment` given by the caller is merged over ours.
  */
-export function pipelineFunction(scope: Construct, id: string, name: HandlerName, defaults: FunctionDefaults, props: PipelineFunctionProps): lambda.Function {
+export function pipelineFunction(
+  scope: Construct,
+  id: string,
+  name: HandlerName,
+  defaults: FunctionDefaults,
+  props: PipelineFunctionProps,
+): lambda.Function {
   const logGroup = new logs.LogGroup(scope, `${id}Logs`, {
     retention: defaults.logRetentionDays as logs.RetentionDays,
     removalPolicy: removalPolicyOf(defaults.removalPolicy),

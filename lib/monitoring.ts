@@ -63,7 +63,8 @@ export const LOSS_REJECT_REASONS = ['unknown_key', 'body_hash_mismatch', 'invali
 /** The reasons that are internet probing: no token, or not a JWT. LiveKit always signs. */
 export const PROBE_REJECT_REASONS = ['missing_token', 'malformed_token'] as const;
 
-const reasonPattern = (reasons: readonly string[]) => `{ $.message = "webhook rejected" && (${reasons.map((r) => `$.reason = "${r}"`).join(' || ')}) }`;
+const reasonPattern = (reasons: readonly string[]) =>
+  `{ $.message = "webhook rejected" && (${reasons.map((r) => `$.reason = "${r}"`).join(' || ')}) }`;
 
 /** The ingest's log message when the keys secret holds no key pair (answered 503). */
 export const NOT_CONFIGURED_INGEST_MESSAGE = 'LiveKit API keys not configured; asking LiveKit to retry';
@@ -81,7 +82,8 @@ export const LOG_METRICS = {
   // A secret that cannot be read is a failure (pages); a secret that holds `{}` is "not configured" (below).
   enqueueFailures: {
     metric: METRIC.enqueueFailures,
-    pattern: '{ $.message = "event not stored; asking LiveKit to retry" || $.message = "LiveKit API keys unavailable; asking LiveKit to retry" }',
+    pattern:
+      '{ $.message = "event not stored; asking LiveKit to retry" || $.message = "LiveKit API keys unavailable; asking LiveKit to retry" }',
   },
   notConfigured: { metric: METRIC.notConfigured, pattern: `{ $.message = "${NOT_CONFIGURED_INGEST_MESSAGE}" }` },
   eventsEnqueued: { metric: METRIC.eventsEnqueued, pattern: '{ $.message = "event enqueued" }' },
@@ -229,10 +231,20 @@ export class Monitoring extends Construct {
       'api-throttling': throttled,
     };
     if (props.publisherFunction) metrics['publisher-errors'] = props.publisherFunction.metricErrors();
-    if (props.publisherDeadLetterQueue) metrics['publisher-dlq-not-empty'] = props.publisherDeadLetterQueue.metricApproximateNumberOfMessagesVisible();
+    if (props.publisherDeadLetterQueue)
+      metrics['publisher-dlq-not-empty'] = props.publisherDeadLetterQueue.metricApproximateNumberOfMessagesVisible();
     for (const [alarmId, metric] of Object.entries(metrics) as Array<[AlarmId, cloudwatch.IMetric]>) this.addAlarm(alarmId, metric);
 
-    this.dashboard = this.buildDashboard(props, { signatureFailures, signatureProbes, enqueueFailures, notConfigured, eventsEnqueued, eventsProcessed, throttled, custom });
+    this.dashboard = this.buildDashboard(props, {
+      signatureFailures,
+      signatureProbes,
+      enqueueFailures,
+      notConfigured,
+      eventsEnqueued,
+      eventsProcessed,
+      throttled,
+      custom,
+    });
     if (props.reconcileFunction) this.monitorReconciler(props.reconcileFunction, props.reconcileLogGroup);
   }
 
@@ -245,8 +257,13 @@ export class Monitoring extends Construct {
   monitorReconciler(reconcileFunction: lambda.IFunction, reconcileLogGroup?: logs.ILogGroup): void {
     if (this.alarms['reconciler-heartbeat-missing']) throw new Error('monitorReconciler: the reconciler is already monitored');
     const errors = this.addAlarm('reconciler-errors', reconcileFunction.metricErrors());
-    const heartbeat = this.addAlarm('reconciler-heartbeat-missing', new cloudwatch.Metric({ namespace: METRIC_NAMESPACE, metricName: METRIC.heartbeat }));
-    this.dashboard.addWidgets(new cloudwatch.AlarmStatusWidget({ title: 'Reconciler alarms', alarms: [errors, heartbeat], width: 24, height: 2 }));
+    const heartbeat = this.addAlarm(
+      'reconciler-heartbeat-missing',
+      new cloudwatch.Metric({ namespace: METRIC_NAMESPACE, metricName: METRIC.heartbeat }),
+    );
+    this.dashboard.addWidgets(
+      new cloudwatch.AlarmStatusWidget({ title: 'Reconciler alarms', alarms: [errors, heartbeat], width: 24, height: 2 }),
+    );
     if (reconcileLogGroup) {
       this.dashboard.addWidgets(
         new cloudwatch.LogQueryWidget({
@@ -284,13 +301,17 @@ export class Monitoring extends Construct {
   }
   private buildDashboard(
     props: MonitoringProps,
-    m: Record<'signatureFailures' | 'signatureProbes' | 'enqueueFailures' | 'notConfigured' | 'eventsEnqueued' | 'eventsProcessed' | 'throttled', cloudwatch.Metric> & {
+    m: Record<
+      'signatureFailures' | 'signatureProbes' | 'enqueueFailures' | 'notConfigured' | 'eventsEnqueued' | 'eventsProcessed' | 'throttled',
+      cloudwatch.Metric
+    > & {
       custom: (name: MetricName) => cloudwatch.Metric;
     },
   ): cloudwatch.Dashboard {
     const minute = Duration.minutes(1);
     const reconcilePeriod = Duration.minutes(props.config.reconcile.intervalMinutes);
-    const sum = (metric: cloudwatch.IMetric, label: string, period = minute) => (metric as cloudwatch.Metric).with({ statistic: 'Sum', period, label });
+    const sum = (metric: cloudwatch.IMetric, label: string, period = minute) =>
+      (metric as cloudwatch.Metric).with({ statistic: 'Sum', period, label });
     const graph = (title: string, left: cloudwatch.IMetric[], right: cloudwatch.IMetric[] = []) =>
       new cloudwatch.GraphWidget({ title, left, right, width: 8, height: 6 });
     const dashboard = new cloudwatch.Dashboard(this, 'Dashboard', { defaultInterval: Duration.hours(3) });
@@ -305,41 +326,76 @@ export class Monitoring extends Construct {
       }),
     );
     dashboard.addWidgets(
-      graph('Webhooks in (requests/min)', [sum(props.stage.metricCount(), 'requests'), sum(props.stage.metricClientError(), '4xx'), sum(props.stage.metricServerError(), '5xx')], [
-        sum(m.throttled, '429 throttled'),
-        sum(m.signatureFailures, '401 that lose events (unknown key, body hash, invalid token)'),
-        sum(m.signatureProbes, '401 probing (no or malformed token)'),
-      ]),
-      graph('Enqueued (events/min)', [sum(m.eventsEnqueued, 'enqueued (200)'), sum(m.enqueueFailures, 'not stored (503)'), sum(m.notConfigured, 'not configured (503)')], [
-        sum(props.ingestFunction.metricThrottles(), 'ingest throttles'),
-      ]),
-      graph('Applied (events/min)', [sum(m.eventsProcessed, 'applied'), sum(props.queue.metricNumberOfMessagesDeleted(), 'deleted from queue')], [
-        sum(props.processFunction.metricErrors(), 'processor errors'),
-        sum(props.processFunction.metricThrottles(), 'processor throttles'),
-        ...(props.publisherFunction ? [sum(props.publisherFunction.metricErrors(), 'publisher errors')] : []),
-      ]),
+      graph(
+        'Webhooks in (requests/min)',
+        [
+          sum(props.stage.metricCount(), 'requests'),
+          sum(props.stage.metricClientError(), '4xx'),
+          sum(props.stage.metricServerError(), '5xx'),
+        ],
+        [
+          sum(m.throttled, '429 throttled'),
+          sum(m.signatureFailures, '401 that lose events (unknown key, body hash, invalid token)'),
+          sum(m.signatureProbes, '401 probing (no or malformed token)'),
+        ],
+      ),
+      graph(
+        'Enqueued (events/min)',
+        [sum(m.eventsEnqueued, 'enqueued (200)'), sum(m.enqueueFailures, 'not stored (503)'), sum(m.notConfigured, 'not configured (503)')],
+        [sum(props.ingestFunction.metricThrottles(), 'ingest throttles')],
+      ),
+      graph(
+        'Applied (events/min)',
+        [sum(m.eventsProcessed, 'applied'), sum(props.queue.metricNumberOfMessagesDeleted(), 'deleted from queue')],
+        [
+          sum(props.processFunction.metricErrors(), 'processor errors'),
+          sum(props.processFunction.metricThrottles(), 'processor throttles'),
+          ...(props.publisherFunction ? [sum(props.publisherFunction.metricErrors(), 'publisher errors')] : []),
+        ],
+      ),
     );
     dashboard.addWidgets(
-      graph('Missed / repaired (per reconcile run)', [sum(m.custom(METRIC.missedEvents), 'missed events', reconcilePeriod), sum(m.custom(METRIC.repairsSent), 'repairs sent', reconcilePeriod)], [
-        sum(m.custom(METRIC.heartbeat), 'heartbeat', reconcilePeriod),
-        sum(m.custom(METRIC.liveKitApiErrors), 'LiveKit API errors', reconcilePeriod),
-        sum(m.custom(METRIC.notConfigured), 'not configured', reconcilePeriod),
-      ]),
-      graph('Queue and DLQ', [
-        props.queue.metricApproximateNumberOfMessagesVisible({ label: 'queue depth', statistic: 'Maximum', period: minute }),
-        props.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ label: 'DLQ depth', statistic: 'Maximum', period: minute }),
-        ...(props.publisherDeadLetterQueue
-          ? [props.publisherDeadLetterQueue.metricApproximateNumberOfMessagesVisible({ label: 'publisher DLQ depth', statistic: 'Maximum', period: minute })]
-          : []),
-      ], [props.queue.metricApproximateAgeOfOldestMessage({ label: 'oldest message age (s)', statistic: 'Maximum', period: minute })]),
-      graph('Latencies (ms)', [
-        props.stage.metricLatency({ statistic: 'p99', period: minute, label: 'API p99' }),
-        props.stage.metricLatency({ statistic: 'p50', period: minute, label: 'API p50' }),
-        props.ingestFunction.metricDuration({ statistic: 'p99', period: minute, label: 'ingest function p99' }),
-      ], [
-        props.processFunction.metricDuration({ statistic: 'p99', period: minute, label: 'processor p99' }),
-        m.custom(METRIC.runDuration).with({ statistic: 'Maximum', period: reconcilePeriod, label: 'reconcile run (max)' }),
-      ]),
+      graph(
+        'Missed / repaired (per reconcile run)',
+        [
+          sum(m.custom(METRIC.missedEvents), 'missed events', reconcilePeriod),
+          sum(m.custom(METRIC.repairsSent), 'repairs sent', reconcilePeriod),
+        ],
+        [
+          sum(m.custom(METRIC.heartbeat), 'heartbeat', reconcilePeriod),
+          sum(m.custom(METRIC.liveKitApiErrors), 'LiveKit API errors', reconcilePeriod),
+          sum(m.custom(METRIC.notConfigured), 'not configured', reconcilePeriod),
+        ],
+      ),
+      graph(
+        'Queue and DLQ',
+        [
+          props.queue.metricApproximateNumberOfMessagesVisible({ label: 'queue depth', statistic: 'Maximum', period: minute }),
+          props.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ label: 'DLQ depth', statistic: 'Maximum', period: minute }),
+          ...(props.publisherDeadLetterQueue
+            ? [
+                props.publisherDeadLetterQueue.metricApproximateNumberOfMessagesVisible({
+                  label: 'publisher DLQ depth',
+                  statistic: 'Maximum',
+                  period: minute,
+                }),
+              ]
+            : []),
+        ],
+        [props.queue.metricApproximateAgeOfOldestMessage({ label: 'oldest message age (s)', statistic: 'Maximum', period: minute })],
+      ),
+      graph(
+        'Latencies (ms)',
+        [
+          props.stage.metricLatency({ statistic: 'p99', period: minute, label: 'API p99' }),
+          props.stage.metricLatency({ statistic: 'p50', period: minute, label: 'API p50' }),
+          props.ingestFunction.metricDuration({ statistic: 'p99', period: minute, label: 'ingest function p99' }),
+        ],
+        [
+          props.processFunction.metricDuration({ statistic: 'p99', period: minute, label: 'processor p99' }),
+          m.custom(METRIC.runDuration).with({ statistic: 'Maximum', period: reconcilePeriod, label: 'reconcile run (max)' }),
+        ],
+      ),
     );
     dashboard.addWidgets(
       new cloudwatch.GraphWidget({
@@ -355,7 +411,9 @@ export class Monitoring extends Construct {
       }),
     );
     const bySeverity = (severity: AlarmSeverity): cloudwatch.IAlarm[] =>
-      (Object.entries(this.alarms) as Array<[AlarmId, cloudwatch.Alarm]>).filter(([alarmId]) => this.rules[alarmId].severity === severity).map(([, alarm]) => alarm);
+      (Object.entries(this.alarms) as Array<[AlarmId, cloudwatch.Alarm]>)
+        .filter(([alarmId]) => this.rules[alarmId].severity === severity)
+        .map(([, alarm]) => alarm);
     dashboard.addWidgets(
       new cloudwatch.AlarmStatusWidget({ title: 'Alarms that page', alarms: bySeverity('page'), width: 12, height: 4 }),
       new cloudwatch.AlarmStatusWidget({ title: 'Alarms that open a ticket', alarms: bySeverity('ticket'), width: 12, height: 4 }),

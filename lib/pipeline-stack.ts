@@ -47,12 +47,30 @@ export class PipelineStack extends Stack {
     });
     new CfnOutput(this, 'QueueUrl', { value: pipeline.queue.queueUrl });
     new CfnOutput(this, 'DeadLetterQueueUrl', { value: pipeline.deadLetterQueue.queueUrl });
-    new CfnOutput(this, 'StateTableName', { description: 'DynamoDB table with rooms, participants, tracks, egress and ingress', value: pipeline.table.tableName });
-    new CfnOutput(this, 'EventBusName', { description: 'EventBridge bus receiving one event per state change', value: pipeline.bus.eventBusName });
-    new CfnOutput(this, 'EventBusArn', { description: 'The bus archived events are replayed to (npm run replay)', value: pipeline.bus.eventBusArn });
-    new CfnOutput(this, 'EventArchiveArn', { description: 'Archive of every state change (npm run replay)', value: pipeline.archive.archiveArn });
-    new CfnOutput(this, 'PageTopicArn', { description: 'SNS topic of the alarms that page (loss or delay now); subscribe the pager here', value: pipeline.topics.page.topicArn });
-    new CfnOutput(this, 'TicketTopicArn', { description: 'SNS topic of the alarms that open a ticket', value: pipeline.topics.ticket.topicArn });
+    new CfnOutput(this, 'StateTableName', {
+      description: 'DynamoDB table with rooms, participants, tracks, egress and ingress',
+      value: pipeline.table.tableName,
+    });
+    new CfnOutput(this, 'EventBusName', {
+      description: 'EventBridge bus receiving one event per state change',
+      value: pipeline.bus.eventBusName,
+    });
+    new CfnOutput(this, 'EventBusArn', {
+      description: 'The bus archived events are replayed to (npm run replay)',
+      value: pipeline.bus.eventBusArn,
+    });
+    new CfnOutput(this, 'EventArchiveArn', {
+      description: 'Archive of every state change (npm run replay)',
+      value: pipeline.archive.archiveArn,
+    });
+    new CfnOutput(this, 'PageTopicArn', {
+      description: 'SNS topic of the alarms that page (loss or delay now); subscribe the pager here',
+      value: pipeline.topics.page.topicArn,
+    });
+    new CfnOutput(this, 'TicketTopicArn', {
+      description: 'SNS topic of the alarms that open a ticket',
+      value: pipeline.topics.ticket.topicArn,
+    });
     new CfnOutput(this, 'DashboardName', { description: 'CloudWatch dashboard of the pipeline', value: pipeline.dashboard.dashboardName });
     new CfnOutput(this, 'LiveKitKeysSecretArn', {
       description: pipeline.keysSecretCreated

@@ -198,7 +198,12 @@ export class LiveKitWebhookPipeline extends Construct {
       archiveRetentionDays: props.archiveRetentionDays,
       tableLogicalId: props.stateTableLogicalId,
     });
-    this.reconciler = new Reconciler(this, 'Reconciler', { config, table: this.processing.table, queue: this.eventQueue.queue, keys: this.keys.secret });
+    this.reconciler = new Reconciler(this, 'Reconciler', {
+      config,
+      table: this.processing.table,
+      queue: this.eventQueue.queue,
+      keys: this.keys.secret,
+    });
     this.monitoring = new Monitoring(this, 'Monitoring', {
       config,
       topics: { ...(pageTopic ? { page: pageTopic } : {}), ...(ticketTopic ? { ticket: ticketTopic } : {}) },
@@ -256,7 +261,8 @@ export class LiveKitWebhookPipeline extends Construct {
     const known: readonly string[] = CHANGE_DETAIL_TYPES;
     const unknown = (options.types ?? []).filter((type) => !known.includes(type));
     const problems = unknown.map((type) => `onChange("${id}"): unknown change type ${JSON.stringify(type)} (known: ${known.join(', ')})`);
-    if (options.types !== undefined && options.types.length === 0) problems.push(`onChange("${id}"): "types" must name at least one change type, or be left out for every change`);
+    if (options.types !== undefined && options.types.length === 0)
+      problems.push(`onChange("${id}"): "types" must name at least one change type, or be left out for every change`);
     if (problems.length > 0) throw new ConfigError(problems);
     const types = options.types === undefined ? undefined : [...new Set(options.types)];
     return new events.Rule(this, id, {
@@ -303,7 +309,8 @@ export function resolvePipelineConfig(props: LiveKitWebhookPipelineProps): Pipel
   if (typeof url !== 'string' || url.trim() === '') {
     problems.push('"livekitUrl" is required: the LiveKit server URL the reconciler calls, e.g. https://my-project.livekit.cloud');
   }
-  if (props.alarmTopic && props.alarms?.pageTopicArn) problems.push('give the page topic once: "alarmTopic" or "alarms.pageTopicArn", not both');
+  if (props.alarmTopic && props.alarms?.pageTopicArn)
+    problems.push('give the page topic once: "alarmTopic" or "alarms.pageTopicArn", not both');
   if ((props.ticketTopic ?? props.alarmTopic) && props.alarms?.ticketTopicArn) {
     problems.push('give the ticket topic once: "ticketTopic" (or "alarmTopic", which it defaults to) or "alarms.ticketTopicArn", not both');
   }
@@ -339,7 +346,10 @@ export function resolvePipelineConfig(props: LiveKitWebhookPipelineProps): Pipel
 
 /** Config names its settings by context path (`livekit.apiKey`); the construct's props name some differently. */
 function propsName(problem: string): string {
-  return problem.replace(/"livekit\.url"/g, '"livekitUrl"').replace(/"livekit\.apiKey"/g, '"livekitApiKey"').replace(/"livekit\.webhookEvents"/g, '"webhookEvents"');
+  return problem
+    .replace(/"livekit\.url"/g, '"livekitUrl"')
+    .replace(/"livekit\.apiKey"/g, '"livekitApiKey"')
+    .replace(/"livekit\.webhookEvents"/g, '"webhookEvents"');
 }
 
 function definedEntries(record: Record<string, unknown>): Record<string, unknown> {

@@ -101,13 +101,13 @@ export class Processing extends Construct {
     });
 
     this.function = pipelineFunction(this, 'Function', 'process', config, {
-        description: 'Applies queued LiveKit webhook events to the state table, one conditional write each',
-        timeout: Duration.seconds(processing.timeoutSeconds),
-        memorySize: 512,
-        environment: {
-          TABLE_NAME: this.table.tableName,
-          EVENT_RECORD_TTL_DAYS: String(processing.eventRecordTtlDays),
-        },
+      description: 'Applies queued LiveKit webhook events to the state table, one conditional write each',
+      timeout: Duration.seconds(processing.timeoutSeconds),
+      memorySize: 512,
+      environment: {
+        TABLE_NAME: this.table.tableName,
+        EVENT_RECORD_TTL_DAYS: String(processing.eventRecordTtlDays),
+      },
     });
     // Exactly what the processor calls: PutItem (conditional) on the base table. No reads, no
     // transactions, no index access.
@@ -134,15 +134,16 @@ export class Processing extends Construct {
       reason: "This queue is the publisher's on-failure destination (Lambda stream event source): it is itself the dead-letter queue.",
     });
     this.publisherFunction = pipelineFunction(this, 'Publisher', 'publish', config, {
-        description: "Publishes the state table's changes (its stream) to the EventBridge bus",
-        timeout: Duration.seconds(30),
-        memorySize: 256,
-        environment: { EVENT_BUS_NAME: this.bus.eventBusName },
+      description: "Publishes the state table's changes (its stream) to the EventBridge bus",
+      timeout: Duration.seconds(30),
+      memorySize: 256,
+      environment: { EVENT_BUS_NAME: this.bus.eventBusName },
     });
     this.bus.grantPutEventsTo(this.publisherFunction);
     Validations.of(this.publisherFunction.role!).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',
-      reason: "dynamodb:ListStreams, which Lambda's stream event source needs, has no resource-level permissions; the stream reads themselves (DescribeStream, GetRecords, GetShardIterator) are scoped to this table's stream.",
+      reason:
+        "dynamodb:ListStreams, which Lambda's stream event source needs, has no resource-level permissions; the stream reads themselves (DescribeStream, GetRecords, GetShardIterator) are scoped to this table's stream.",
     });
     this.publisherFunction.addEventSource(
       new DynamoEventSource(this.table, {
@@ -155,7 +156,12 @@ export class Processing extends Construct {
         onFailure: new SqsDlq(this.publisherDeadLetterQueue),
         // Entity writes only: event records, the reconciler's bookkeeping and TTL deletions make no
         // change, and filtered records cost no invocation.
-        filters: [lambda.FilterCriteria.filter({ eventName: lambda.FilterRule.or('INSERT', 'MODIFY'), dynamodb: { NewImage: { entityType: { S: lambda.FilterRule.exists() } } } })],
+        filters: [
+          lambda.FilterCriteria.filter({
+            eventName: lambda.FilterRule.or('INSERT', 'MODIFY'),
+            dynamodb: { NewImage: { entityType: { S: lambda.FilterRule.exists() } } },
+          }),
+        ],
       }),
     );
   }
@@ -169,7 +175,9 @@ function validate({ config, queue, archiveRetentionDays }: ProcessingProps): voi
   const visibility = cfnQueue?.visibilityTimeout;
   // Only a queue defined in this app tells its timeout; an imported one cannot be checked here.
   if (typeof visibility === 'number' && !Token.isUnresolved(visibility) && visibility < processing.timeoutSeconds) {
-    problems.push(`the queue's visibility timeout (${visibility} s) is shorter than the processor timeout (${processing.timeoutSeconds} s): SQS would redeliver records still being processed`);
+    problems.push(
+      `the queue's visibility timeout (${visibility} s) is shorter than the processor timeout (${processing.timeoutSeconds} s): SQS would redeliver records still being processed`,
+    );
   }
   if (archiveRetentionDays !== undefined && (!Number.isInteger(archiveRetentionDays) || archiveRetentionDays < 1)) {
     problems.push(`archiveRetentionDays must be a positive integer, got ${archiveRetentionDays}`);

@@ -46,26 +46,26 @@ export class Reconciler extends Construct {
     this.timeBudgetMs = timings.timeBudgetMs;
 
     this.function = pipelineFunction(this, 'Function', 'reconcile', config, {
-        description: "Diffs LiveKit's server API against the state table and repairs the webhooks LiveKit never delivered",
-        // Sized for the SDK's worst case (10 s per attempt, 3 attempts on LiveKit Cloud) on a call
-        // started at the end of the time budget, plus the writes after it; below the interval.
-        timeout: Duration.seconds(timings.timeoutSeconds),
-        // Tens of thousands of rooms: the ListRooms answer and the local state scan are held in memory.
-        memorySize: 512,
-        environment: {
-          TABLE_NAME: props.table.tableName,
-          QUEUE_URL: props.queue.queueUrl,
-          LIVEKIT_URL: config.livekit.url,
-          LIVEKIT_KEYS_SECRET_ID: props.keys.secretArn,
-          ...(config.livekit.apiKey ? { LIVEKIT_API_KEY: config.livekit.apiKey } : {}),
-          RECONCILE_INTERVAL_MINUTES: String(reconcile.intervalMinutes),
-          RECONCILE_GRACE_SECONDS: String(reconcile.graceSeconds),
-          RECONCILE_REQUEST_BUDGET: String(reconcile.requestBudgetPerRun),
-          RECONCILE_CONCURRENCY: String(reconcile.concurrency),
-          RECONCILE_FULL_CHECK_MINUTES: String(reconcile.fullCheckMinutes),
-          RECONCILE_TIME_BUDGET_MS: String(timings.timeBudgetMs),
-          RECONCILE_WEBHOOK_EVENTS: config.livekit.webhookEvents.join(','),
-        },
+      description: "Diffs LiveKit's server API against the state table and repairs the webhooks LiveKit never delivered",
+      // Sized for the SDK's worst case (10 s per attempt, 3 attempts on LiveKit Cloud) on a call
+      // started at the end of the time budget, plus the writes after it; below the interval.
+      timeout: Duration.seconds(timings.timeoutSeconds),
+      // Tens of thousands of rooms: the ListRooms answer and the local state scan are held in memory.
+      memorySize: 512,
+      environment: {
+        TABLE_NAME: props.table.tableName,
+        QUEUE_URL: props.queue.queueUrl,
+        LIVEKIT_URL: config.livekit.url,
+        LIVEKIT_KEYS_SECRET_ID: props.keys.secretArn,
+        ...(config.livekit.apiKey ? { LIVEKIT_API_KEY: config.livekit.apiKey } : {}),
+        RECONCILE_INTERVAL_MINUTES: String(reconcile.intervalMinutes),
+        RECONCILE_GRACE_SECONDS: String(reconcile.graceSeconds),
+        RECONCILE_REQUEST_BUDGET: String(reconcile.requestBudgetPerRun),
+        RECONCILE_CONCURRENCY: String(reconcile.concurrency),
+        RECONCILE_FULL_CHECK_MINUTES: String(reconcile.fullCheckMinutes),
+        RECONCILE_TIME_BUDGET_MS: String(timings.timeBudgetMs),
+        RECONCILE_WEBHOOK_EVENTS: config.livekit.webhookEvents.join(','),
+      },
     });
 
     props.table.grantReadData(this.function);
@@ -81,10 +81,11 @@ export class Reconciler extends Construct {
     props.keys.grantRead(this.function);
     // The finding names the table by its logical id, as the template will (after any override).
     const tableResource = props.table.node.defaultChild;
-    const tableLogicalId = tableResource instanceof CfnElement ? Stack.of(this).resolve(tableResource.logicalId) : undefined;
+    const tableLogicalId = tableResource instanceof CfnElement ? (Stack.of(this).resolve(tableResource.logicalId) as string) : undefined;
     Validations.of(this.function.role!).acknowledge({
       id: `AwsSolutions-IAM5[Resource::<${tableLogicalId}.Arn>/index/*]`,
-      reason: "The reconciler reads the state table's open index (live rooms, participants, egresses in one Scan); the wildcard covers this one table's indexes, read-only.",
+      reason:
+        "The reconciler reads the state table's open index (live rooms, participants, egresses in one Scan); the wildcard covers this one table's indexes, read-only.",
     });
 
     this.rule = new events.Rule(this, 'Schedule', {
@@ -92,6 +93,11 @@ export class Reconciler extends Construct {
       schedule: events.Schedule.rate(Duration.minutes(reconcile.intervalMinutes)),
     });
     // A failed run is not retried: the next scheduled run does the same work with fresh data.
-    this.rule.addTarget(new targets.LambdaFunction(this.function, { retryAttempts: 0, maxEventAge: Duration.minutes(Math.max(1, reconcile.intervalMinutes)) }));
+    this.rule.addTarget(
+      new targets.LambdaFunction(this.function, {
+        retryAttempts: 0,
+        maxEventAge: Duration.minutes(Math.max(1, reconcile.intervalMinutes)),
+      }),
+    );
   }
 }

@@ -28,7 +28,11 @@ export interface DemoOptions {
    * Called once the scenario is over and reconciled, before anything stops: lets a caller (a
    * test, the on-call tooling) look at the running pipeline and the simulator's ground truth.
    */
-  readonly inspect?: (scene: { readonly pipeline: LocalPipeline; readonly sim: LiveKitSimulator; readonly webhookUrl: string }) => Promise<void>;
+  readonly inspect?: (scene: {
+    readonly pipeline: LocalPipeline;
+    readonly sim: LiveKitSimulator;
+    readonly webhookUrl: string;
+  }) => Promise<void>;
 }
 
 export interface ReceiverReport {
@@ -79,9 +83,16 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoReport> {
     const naiveProxy = new FaultProxy();
     const oursUrl = await oursProxy.start();
     const naiveProxyUrl = await naiveProxy.start();
-    stops.push(() => oursProxy.stop(), () => naiveProxy.stop());
+    stops.push(
+      () => oursProxy.stop(),
+      () => naiveProxy.stop(),
+    );
 
-    const sim = new LiveKitSimulator({ keys: { [KEY]: SECRET }, seed: options.seed ?? 42, webhook: { urls: [naiveProxyUrl, oursUrl], profile: 'cloud', timeScale } });
+    const sim = new LiveKitSimulator({
+      keys: { [KEY]: SECRET },
+      seed: options.seed ?? 42,
+      webhook: { urls: [naiveProxyUrl, oursUrl], profile: 'cloud', timeScale },
+    });
     const liveKitUrl = await sim.start();
     stops.push(() => sim.stop());
 
@@ -160,17 +171,28 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoReport> {
 
     // The grace period is scaled like LiveKit's timings: a difference must be seen in two runs
     // that far apart before it counts as missed.
-    say(`5. the reconciler runs twice, ${config.reconcile.graceSeconds} s (the scaled grace period) apart, and repairs what LiveKit never delivered`);
+    say(
+      `5. the reconciler runs twice, ${config.reconcile.graceSeconds} s (the scaled grace period) apart, and repairs what LiveKit never delivered`,
+    );
     const first = await pipeline.reconcileNow();
     await new Promise((resolve) => setTimeout(resolve, config.reconcile.graceSeconds * 1000 + 100));
     const second = await pipeline.reconcileNow();
     const repairs = [...first.repairs, ...second.repairs];
-    await waitUntilApplied(pipeline, repairs.map((r) => r.id), 60_000);
+    await waitUntilApplied(
+      pipeline,
+      repairs.map((r) => r.id),
+      60_000,
+    );
 
     const report: DemoReport = {
       generated: sim.events().length,
       byType: Object.fromEntries(Object.entries(sim.stats().byType).map(([type, stats]) => [type, stats.generated])),
-      naive: receiverReport(sim, naiveProxyUrl, new Set(naive.applied().map((a) => a.id)).size, diffSnapshots(truth, naiveSnapshot(naive, egressIds))),
+      naive: receiverReport(
+        sim,
+        naiveProxyUrl,
+        new Set(naive.applied().map((a) => a.id)).size,
+        diffSnapshots(truth, naiveSnapshot(naive, egressIds)),
+      ),
       ours: {
         ...receiverReport(sim, oursUrl, oursDelivered.length, beforeReconcile),
         repaired: repairs.length,
@@ -198,7 +220,13 @@ function receiverReport(sim: LiveKitSimulator, url: string, applied: number, dif
   const dropped = deliveries.filter((d) => d.outcome === 'dropped');
   const dropReasons: Record<string, number> = {};
   for (const d of dropped) dropReasons[d.dropReason ?? 'unknown'] = (dropReasons[d.dropReason ?? 'unknown'] ?? 0) + 1;
-  return { delivered: deliveries.filter((d) => d.outcome === 'delivered').length, droppedByLiveKit: dropped.length, dropReasons, applied, diff };
+  return {
+    delivered: deliveries.filter((d) => d.outcome === 'delivered').length,
+    droppedByLiveKit: dropped.length,
+    dropReasons,
+    applied,
+    diff,
+  };
 }
 
 /** The side-by-side table `npm run demo` prints. */
@@ -210,11 +238,21 @@ export function formatDemoReport(report: DemoReport): string {
     ['applied to state', String(report.naive.applied), String(report.ours.applied)],
     ['state vs LiveKit: missing', String(report.naive.diff.missing.length), String(report.ours.diff.missing.length)],
     ['state vs LiveKit: wrong extra', String(report.naive.diff.extra.length), String(report.ours.diff.extra.length)],
-    ['missed events found by reconciler', '-', `${report.ours.repaired} (${Object.entries(report.ours.missedByType).map(([t, n]) => `${n} ${t}`).join(', ')})`],
+    [
+      'missed events found by reconciler',
+      '-',
+      `${report.ours.repaired} (${Object.entries(report.ours.missedByType)
+        .map(([t, n]) => `${n} ${t}`)
+        .join(', ')})`,
+    ],
     ['after reconcile: missing', String(report.naive.diff.missing.length), String(report.ours.afterReconcile.missing.length)],
     ['after reconcile: wrong extra', String(report.naive.diff.extra.length), String(report.ours.afterReconcile.extra.length)],
   ];
-  const width = [Math.max(...rows.map((r) => r[0].length)), Math.max(14, ...rows.map((r) => r[1].length)), Math.max(14, ...rows.map((r) => r[2].length))];
+  const width = [
+    Math.max(...rows.map((r) => r[0].length)),
+    Math.max(14, ...rows.map((r) => r[1].length)),
+    Math.max(14, ...rows.map((r) => r[2].length)),
+  ];
   const line = (cells: readonly string[]) => `| ${cells.map((cell, i) => cell.padEnd(width[i])).join(' | ')} |`;
   const out = [line(['', 'naive receiver', 'this pipeline']), `|${width.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map(line)];
   const details = (name: string, diff: SnapshotDiff) =>
@@ -231,6 +269,8 @@ export function formatDemoReport(report: DemoReport): string {
 }
 
 function describeDrops(receiver: ReceiverReport): string {
-  const reasons = Object.entries(receiver.dropReasons).map(([reason, n]) => `${n} ${reason}`).join(', ');
+  const reasons = Object.entries(receiver.dropReasons)
+    .map(([reason, n]) => `${n} ${reason}`)
+    .join(', ');
   return reasons ? `${receiver.droppedByLiveKit} (${reasons})` : '0';
 }

@@ -159,7 +159,9 @@ export class DynamoDbStreamSource {
     }
     let exclusiveStartShardId: string | undefined;
     do {
-      const output = await this.client.send(new DescribeStreamCommand({ StreamArn: this.streamArn, ExclusiveStartShardId: exclusiveStartShardId }));
+      const output = await this.client.send(
+        new DescribeStreamCommand({ StreamArn: this.streamArn, ExclusiveStartShardId: exclusiveStartShardId }),
+      );
       for (const shard of output.StreamDescription?.Shards ?? []) {
         if (!this.shards.has(shard.ShardId!)) this.shards.set(shard.ShardId!, { shard, buffer: [], done: false });
       }
@@ -180,14 +182,18 @@ export class DynamoDbStreamSource {
       const shardId = state.shard.ShardId!;
       if (state.buffer.length === 0) {
         if (state.iterator === undefined) {
-          const output = await this.client.send(new GetShardIteratorCommand({ StreamArn: this.streamArn, ShardId: shardId, ShardIteratorType: 'TRIM_HORIZON' }));
+          const output = await this.client.send(
+            new GetShardIteratorCommand({ StreamArn: this.streamArn, ShardId: shardId, ShardIteratorType: 'TRIM_HORIZON' }),
+          );
           state.iterator = output.ShardIterator;
         }
         if (!state.iterator) {
           state.done = true;
           continue;
         }
-        const output = await this.client.send(new GetRecordsCommand({ ShardIterator: state.iterator, Limit: this.options.batchSize ?? 100 }));
+        const output = await this.client.send(
+          new GetRecordsCommand({ ShardIterator: state.iterator, Limit: this.options.batchSize ?? 100 }),
+        );
         state.buffer.push(...(output.Records ?? []));
         if (output.NextShardIterator) state.iterator = output.NextShardIterator;
         else {
@@ -229,7 +235,9 @@ export class DynamoDbStreamSource {
         const failures = response?.batchItemFailures ?? [];
         if (failures.length > 0) {
           // Lambda retries from the lowest reported sequence number.
-          const indexes = failures.map((failure) => current.records.findIndex((r) => r.dynamodb?.SequenceNumber === failure.itemIdentifier));
+          const indexes = failures.map((failure) =>
+            current.records.findIndex((r) => r.dynamodb?.SequenceNumber === failure.itemIdentifier),
+          );
           if (indexes.some((index) => index < 0)) thrown = new Error('batchItemFailures named a record not in the batch');
           else failedFrom = Math.min(...indexes);
         }
@@ -244,7 +252,12 @@ export class DynamoDbStreamSource {
       current.attempts++;
       if (thrown !== undefined && bisect && current.records.length > 1) {
         const half = Math.ceil(current.records.length / 2);
-        pending.splice(0, 1, { records: current.records.slice(0, half), attempts: current.attempts }, { records: current.records.slice(half), attempts: current.attempts });
+        pending.splice(
+          0,
+          1,
+          { records: current.records.slice(0, half), attempts: current.attempts },
+          { records: current.records.slice(half), attempts: current.attempts },
+        );
         continue;
       }
       if (current.attempts > maxRetries) {

@@ -42,7 +42,10 @@ const ROUTE_KEY = 'POST /webhook';
 export function isTextContentType(contentType: string | undefined): boolean {
   if (!contentType) return true;
   const type = contentType.split(';')[0].trim().toLowerCase();
-  return type.startsWith('text/') || ['application/json', 'application/javascript', 'application/xml', 'application/x-www-form-urlencoded'].includes(type);
+  return (
+    type.startsWith('text/') ||
+    ['application/json', 'application/javascript', 'application/xml', 'application/x-www-form-urlencoded'].includes(type)
+  );
 }
 
 export class FrontDoor {
@@ -93,7 +96,11 @@ export class FrontDoor {
     }
     const body = await readBody(request);
     if (body === undefined) {
-      return send(response, { statusCode: 413, headers: { 'content-type': 'application/json' }, body: '{"message":"Request Entity Too Large"}' });
+      return send(response, {
+        statusCode: 413,
+        headers: { 'content-type': 'application/json' },
+        body: '{"message":"Request Entity Too Large"}',
+      });
     }
     const result = await this.props.handler(toApiGatewayEvent(request, url, body));
     send(response, result);

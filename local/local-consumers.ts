@@ -135,11 +135,15 @@ export function loadChangeHandler(spec: string, cwd = process.cwd()): LocalConsu
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     loaded = require(file) as Record<string, unknown>;
   } catch (error) {
-    throw new Error(`CHANGE_HANDLER: cannot load ${file}: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`);
+    throw new Error(`CHANGE_HANDLER: cannot load ${file}: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`, {
+      cause: error,
+    });
   }
   const candidate = loaded[exportName] ?? (hash > 0 ? undefined : loaded.default);
   if (typeof candidate !== 'function') {
-    throw new Error(`CHANGE_HANDLER: ${file} exports no function named ${JSON.stringify(exportName)} (exports: ${Object.keys(loaded).join(', ') || 'none'})`);
+    throw new Error(
+      `CHANGE_HANDLER: ${file} exports no function named ${JSON.stringify(exportName)} (exports: ${Object.keys(loaded).join(', ') || 'none'})`,
+    );
   }
   return { name: hash > 0 ? `${path}#${exportName}` : path, handler: candidate as ChangeHandler };
 }

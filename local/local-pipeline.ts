@@ -230,14 +230,21 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
 
     const metrics = new MemoryMetricsSink();
     const processed = new Map<string, ProcessedEvent>();
-    const consumers = options.consumers?.length ? new LocalConsumers({ consumers: options.consumers, logger: logger('consumers') }) : undefined;
+    const consumers = options.consumers?.length
+      ? new LocalConsumers({ consumers: options.consumers, logger: logger('consumers') })
+      : undefined;
     if (consumers) cleanups.push(() => consumers.stop());
     const publisher = new PrintingBus(logger('bus'), consumers);
     const metricsLogger = logger('metrics');
     const metricsSink: MetricsSink = {
       put(data: readonly MetricDatum[], extra?: Record<string, unknown>) {
         metrics.put(data);
-        metricsLogger.info('metrics', { ...extra, metrics: Object.fromEntries(data.map((d) => [d.dimensions ? `${d.name}{${Object.values(d.dimensions).join(',')}}` : d.name, d.value])) });
+        metricsLogger.info('metrics', {
+          ...extra,
+          metrics: Object.fromEntries(
+            data.map((d) => [d.dimensions ? `${d.name}{${Object.values(d.dimensions).join(',')}}` : d.name, d.value]),
+          ),
+        });
       },
     };
     const reconcileRuns: RunReport[] = [];
@@ -329,7 +336,12 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
       getRoutes: { [STATUS_PATH]: status, ...options.getRoutes },
       onCrash: functionCrashed('ingest'),
     });
-    const [reconcilerResult, ingestResult, processResult, publishResult] = await Promise.allSettled([reconcilerStarting, ingestStarting, processStarting, publishStarting]);
+    const [reconcilerResult, ingestResult, processResult, publishResult] = await Promise.allSettled([
+      reconcilerStarting,
+      ingestStarting,
+      processStarting,
+      publishStarting,
+    ]);
     // Stopped in reverse: ingest first (nothing new comes in), then the reconciler, the processor, the publisher.
     let publish: PublishFunction | undefined;
     if (publishResult.status === 'fulfilled' && publishResult.value) {
@@ -361,7 +373,8 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
       stop: () => processFunction!.stopPolling(),
     };
     const changeFeed: LocalChangeFeed = {
-      waitUntilIdle: (timeoutMs) => (publish ? publish.waitUntilIdle(timeoutMs) : Promise.reject(new Error('the change feed is off (changeFeed: false)'))),
+      waitUntilIdle: (timeoutMs) =>
+        publish ? publish.waitUntilIdle(timeoutMs) : Promise.reject(new Error('the change feed is off (changeFeed: false)')),
       failures: async () => (publish ? publish.failures() : []),
       stats: async () => (publish ? publish.stats() : { invocations: 0, records: 0 }),
     };
@@ -387,7 +400,8 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
         for (;;) {
           const pending = eventIds.filter((id) => !processed.has(id));
           if (pending.length === 0) break;
-          if (Date.now() > deadline) throw new Error(`${pending.length} events were not processed within ${timeoutMs} ms: ${pending.slice(0, 10).join(', ')}`);
+          if (Date.now() > deadline)
+            throw new Error(`${pending.length} events were not processed within ${timeoutMs} ms: ${pending.slice(0, 10).join(', ')}`);
           await new Promise((resolve) => setTimeout(resolve, 50));
         }
         if (publish) await publish.waitUntilIdle(Math.max(1000, deadline - Date.now()));

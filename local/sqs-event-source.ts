@@ -178,7 +178,8 @@ export class SqsEventSource {
           Entries: chunk.map((record, index) => ({ Id: String(index), ReceiptHandle: record.receiptHandle })),
         }),
       );
-      if (output.Failed && output.Failed.length > 0) this.logger.warn('some messages could not be deleted', { failed: output.Failed.length });
+      if (output.Failed && output.Failed.length > 0)
+        this.logger.warn('some messages could not be deleted', { failed: output.Failed.length });
     }
   }
 }

@@ -5,7 +5,17 @@
  * CloudWatch alarms are built from (lib/alarm-rules.ts), so "would page" means the same here.
  */
 import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { AlarmId, alarmRules, AlarmRule, AlarmSeverity, AlarmState, evaluateAlarm, periodDatapoints, runbookLink, Sample } from '../lib/alarm-rules';
+import {
+  AlarmId,
+  alarmRules,
+  AlarmRule,
+  AlarmSeverity,
+  AlarmState,
+  evaluateAlarm,
+  periodDatapoints,
+  runbookLink,
+  Sample,
+} from '../lib/alarm-rules';
 import type { PipelineConfig } from '../lib/config';
 import { METRIC, MetricName } from '../contracts/metrics';
 import { MemoryMetricsSink } from '../lambda/shared/metrics';
@@ -57,7 +67,10 @@ export interface AlarmStatus {
   readonly severity: AlarmSeverity;
   /** The statistic per evaluated period, oldest first (null: no datapoint). */
   readonly datapoints: ReadonlyArray<number | null>;
-  readonly rule: Pick<AlarmRule, 'statistic' | 'periodSeconds' | 'threshold' | 'comparison' | 'evaluationPeriods' | 'datapointsToAlarm' | 'treatMissingData'>;
+  readonly rule: Pick<
+    AlarmRule,
+    'statistic' | 'periodSeconds' | 'threshold' | 'comparison' | 'evaluationPeriods' | 'datapointsToAlarm' | 'treatMissingData'
+  >;
   readonly runbook: string;
 }
 
@@ -84,14 +97,22 @@ export interface LocalStatus {
 
 async function depth(sqs: SQSClient, queueUrl: string): Promise<QueueDepth> {
   const { Attributes = {} } = await sqs.send(
-    new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }),
+    new GetQueueAttributesCommand({
+      QueueUrl: queueUrl,
+      AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
+    }),
   );
-  return { visible: Number(Attributes.ApproximateNumberOfMessages ?? 0), inFlight: Number(Attributes.ApproximateNumberOfMessagesNotVisible ?? 0) };
+  return {
+    visible: Number(Attributes.ApproximateNumberOfMessages ?? 0),
+    inFlight: Number(Attributes.ApproximateNumberOfMessagesNotVisible ?? 0),
+  };
 }
 
 /** Samples of a metric without dimensions (the totals the alarms read). */
 function totals(metrics: MemoryMetricsSink, name: MetricName): Sample[] {
-  return metrics.data.filter((d) => d.name === name && Object.keys(d.dimensions ?? {}).length === 0).map(({ value, timestamp }) => ({ value, timestamp }));
+  return metrics.data
+    .filter((d) => d.name === name && Object.keys(d.dimensions ?? {}).length === 0)
+    .map(({ value, timestamp }) => ({ value, timestamp }));
 }
 
 export async function readStatus(source: StatusSource): Promise<LocalStatus> {
@@ -135,7 +156,9 @@ export async function readStatus(source: StatusSource): Promise<LocalStatus> {
           at: new Date(lastAt).toISOString(),
           ...Object.fromEntries(
             // One run's metrics are put together; the sink stamps each datum, so allow for the clock ticking meanwhile.
-            source.metrics.data.filter((d) => Math.abs(d.timestamp - lastAt) <= 1000 && Object.keys(d.dimensions ?? {}).length === 0).map((d) => [d.name, d.value]),
+            source.metrics.data
+              .filter((d) => Math.abs(d.timestamp - lastAt) <= 1000 && Object.keys(d.dimensions ?? {}).length === 0)
+              .map((d) => [d.name, d.value]),
           ),
         };
 
@@ -170,7 +193,8 @@ function keysState(source: StatusSource, notConfigured: readonly Sample[], heart
   const lastNotConfigured = notConfigured.length > 0 ? notConfigured[notConfigured.length - 1].timestamp : undefined;
   const lastHeartbeat = heartbeats.length > 0 ? heartbeats[heartbeats.length - 1].timestamp : undefined;
   // A waiting run emits NotConfigured with its heartbeat; a configured run emits the heartbeat alone.
-  if (lastNotConfigured !== undefined && (lastHeartbeat === undefined || lastNotConfigured >= lastHeartbeat - SAME_RUN_MS)) return 'not configured';
+  if (lastNotConfigured !== undefined && (lastHeartbeat === undefined || lastNotConfigured >= lastHeartbeat - SAME_RUN_MS))
+    return 'not configured';
   if (lastHeartbeat !== undefined || source.liveKitKeysConfigured) return 'configured';
   return 'unknown';
 }
@@ -182,7 +206,9 @@ export function statusSummaryLine(status: LocalStatus): string {
     .map(([id, alarm]) => `${id} (${alarm.severity})`);
   return (
     (status.liveKitKeys === 'not configured' ? 'LiveKit keys not configured (waiting), ' : '') +
-    (status.reconcile.liveKitUnreachable ? `LiveKit unreachable at ${status.reconcile.liveKitUnreachable} (every API call of the last run failed), ` : '') +
+    (status.reconcile.liveKitUnreachable
+      ? `LiveKit unreachable at ${status.reconcile.liveKitUnreachable} (every API call of the last run failed), `
+      : '') +
     `queue ${status.queue.visible}+${status.queue.inFlight} in flight, DLQ ${status.dlq.visible}, ` +
     `missed events ${status.reconcile.missedEventsTotal} (repaired ${status.reconcile.repairsSent}), ` +
     `alarms: ${firing.length === 0 ? 'none firing' : firing.join(', ')}`

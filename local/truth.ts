@@ -46,7 +46,9 @@ export async function pipelineSnapshot(target: QueryTarget, egressIds: readonly 
   }
   const egress: string[] = [];
   for (const egressId of egressIds) {
-    const { Item } = await target.ddb.send(new GetCommand({ TableName: target.tableName, Key: keys.egress(egressId), ConsistentRead: true }));
+    const { Item } = await target.ddb.send(
+      new GetCommand({ TableName: target.tableName, Key: keys.egress(egressId), ConsistentRead: true }),
+    );
     egress.push(`${egressId}=${Item ? String(Item.status) : 'unknown'}`);
   }
   return {
@@ -60,7 +62,9 @@ export function naiveSnapshot(naive: NaiveReceiver, egressIds: readonly string[]
   const state = naive.state();
   return {
     rooms: sorted(state.rooms.keys()),
-    participants: sorted([...state.participants].flatMap(([room, present]) => [...present.keys()].map((identity) => `${room}/${identity}`))),
+    participants: sorted(
+      [...state.participants].flatMap(([room, present]) => [...present.keys()].map((identity) => `${room}/${identity}`)),
+    ),
     egress: sorted(egressIds.map((id) => `${id}=${state.egress.get(id) ?? 'unknown'}`)),
   };
 }
@@ -82,7 +86,15 @@ export function diffSnapshots(truth: StateSnapshot, actual: StateSnapshot): Snap
 }
 
 /** LiveKit's egress status names, indexed by the protobuf enum value. */
-const EGRESS_STATUS = ['EGRESS_STARTING', 'EGRESS_ACTIVE', 'EGRESS_ENDING', 'EGRESS_COMPLETE', 'EGRESS_FAILED', 'EGRESS_ABORTED', 'EGRESS_LIMIT_REACHED'];
+const EGRESS_STATUS = [
+  'EGRESS_STARTING',
+  'EGRESS_ACTIVE',
+  'EGRESS_ENDING',
+  'EGRESS_COMPLETE',
+  'EGRESS_FAILED',
+  'EGRESS_ABORTED',
+  'EGRESS_LIMIT_REACHED',
+];
 
 function egressStatusName(status: unknown): string {
   return typeof status === 'number' ? (EGRESS_STATUS[status] ?? String(status)) : String(status);
@@ -97,6 +109,10 @@ export function deliveredTo(sim: LiveKitSimulator, url: string): string[] {
 }
 
 /** Resolves when every one of `eventIds` has been processed and its changes published (the local pipeline's view). */
-export async function waitUntilApplied(pipeline: { waitUntilProcessed(eventIds: readonly string[], timeoutMs?: number): Promise<void> }, eventIds: readonly string[], timeoutMs = 30_000): Promise<void> {
+export async function waitUntilApplied(
+  pipeline: { waitUntilProcessed(eventIds: readonly string[], timeoutMs?: number): Promise<void> },
+  eventIds: readonly string[],
+  timeoutMs = 30_000,
+): Promise<void> {
   await pipeline.waitUntilProcessed(eventIds, timeoutMs);
 }

@@ -72,7 +72,13 @@ function trickle(random: Random, perHour: number): number {
 function missedEventsRule(candidate: Candidate): ReturnType<typeof alarmRules>['missed-events'] {
   const { threshold, evaluationPeriods, datapointsToAlarm } = candidate;
   return alarmRules(
-    parseConfig({ alarms: { missedEventsThreshold: threshold, missedEventsEvaluationPeriods: evaluationPeriods, missedEventsDatapointsToAlarm: datapointsToAlarm } }),
+    parseConfig({
+      alarms: {
+        missedEventsThreshold: threshold,
+        missedEventsEvaluationPeriods: evaluationPeriods,
+        missedEventsDatapointsToAlarm: datapointsToAlarm,
+      },
+    }),
   )['missed-events'];
 }
 
@@ -93,7 +99,13 @@ export function falsePagesPer30Days(candidate: Candidate, perHour: number, days:
 }
 
 /** Runs from the first run that sees the incident's misses until ALARM: median and worst of `trials`. */
-export function detectionRuns(candidate: Candidate, perMinute: number, trickleRate: number, trials: number, random: Random): { median: number; worst: number } {
+export function detectionRuns(
+  candidate: Candidate,
+  perMinute: number,
+  trickleRate: number,
+  trials: number,
+  random: Random,
+): { median: number; worst: number } {
   const rule = missedEventsRule(candidate);
   const results: number[] = [];
   for (let t = 0; t < trials; t++) {
@@ -112,7 +124,11 @@ export function detectionRuns(candidate: Candidate, perMinute: number, trickleRa
 }
 
 /** The figures of one setting: mean false pages per 30 days per trickle rate, and detection per incident rate. */
-export function measure(candidate: Candidate, days: number, seeds: number): { falsePages: number[]; detection: Array<{ median: number; worst: number }> } {
+export function measure(
+  candidate: Candidate,
+  days: number,
+  seeds: number,
+): { falsePages: number[]; detection: Array<{ median: number; worst: number }> } {
   const seedOf = (...parts: number[]) => parts.reduce((a, b) => a * 1009 + b, 17);
   const id = candidate.threshold * 10_000 + candidate.evaluationPeriods * 100 + candidate.datapointsToAlarm;
   const falsePages = TRICKLE_PER_HOUR.map((rate) => {
@@ -121,7 +137,9 @@ export function measure(candidate: Candidate, days: number, seeds: number): { fa
     return total / seeds;
   });
   const detection = INCIDENT_PER_MINUTE.map((rate) => {
-    const runs = Array.from({ length: seeds }, (_, i) => detectionRuns(candidate, rate, 10, 2000, seededRandom(seedOf(id, 1000 + rate, i + 1))));
+    const runs = Array.from({ length: seeds }, (_, i) =>
+      detectionRuns(candidate, rate, 10, 2000, seededRandom(seedOf(id, 1000 + rate, i + 1))),
+    );
     const medians = runs.map((r) => r.median).sort((a, b) => a - b);
     return { median: medians[Math.floor(medians.length / 2)], worst: Math.max(...runs.map((r) => r.worst)) };
   });
@@ -139,12 +157,18 @@ function main(): void {
   }
   const days = Number(values.days);
   const seeds = Number(values.seeds);
-  const header = ['setting', ...TRICKLE_PER_HOUR.map((r) => `false pages/30 d @ ${r}/h`), ...INCIDENT_PER_MINUTE.map((l) => `runs to page @ +${l}/min (median/worst)`)];
+  const header = [
+    'setting',
+    ...TRICKLE_PER_HOUR.map((r) => `false pages/30 d @ ${r}/h`),
+    ...INCIDENT_PER_MINUTE.map((l) => `runs to page @ +${l}/min (median/worst)`),
+  ];
   process.stdout.write(`${header.join(' | ')}\n`);
   for (const candidate of CANDIDATES) {
     const { falsePages, detection } = measure(candidate, days, seeds);
     const cells = [...falsePages.map((n) => n.toFixed(2)), ...detection.map((d) => `${d.median}/${d.worst}`)];
-    process.stdout.write(`>= ${candidate.threshold}, ${candidate.datapointsToAlarm} of ${candidate.evaluationPeriods} | ${cells.join(' | ')}\n`);
+    process.stdout.write(
+      `>= ${candidate.threshold}, ${candidate.datapointsToAlarm} of ${candidate.evaluationPeriods} | ${cells.join(' | ')}\n`,
+    );
   }
 }
 

@@ -16,7 +16,14 @@ async function main() {
   try {
     const result = await measureProcessing(engine, { events: totalEvents });
     if (!jsonOnly) {
-      console.table(result.perEventType.map(({ requests, ...row }) => ({ ...row, calls: Object.entries(requests).map(([op, n]) => `${op}×${n}`).join(' ') })));
+      console.table(
+        result.perEventType.map(({ requests, ...row }) => ({
+          ...row,
+          calls: Object.entries(requests)
+            .map(([op, n]) => `${op}×${n}`)
+            .join(' '),
+        })),
+      );
       console.table([result.throughput]);
     }
     console.log(JSON.stringify(result, null, jsonOnly ? 0 : 2));

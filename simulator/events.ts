@@ -38,15 +38,36 @@ export const participantJoined = (room: RoomRef, p: ParticipantRef, createdAt: n
   event: 'participant_joined',
   createdAt: String(createdAt),
   room: { sid: room.sid, name: room.name },
-  participant: { sid: p.sid, identity: p.identity, state: 'ACTIVE', joinedAt: String(createdAt), joinedAtMs: String(createdAt * 1000), version },
+  participant: {
+    sid: p.sid,
+    identity: p.identity,
+    state: 'ACTIVE',
+    joinedAt: String(createdAt),
+    joinedAtMs: String(createdAt * 1000),
+    version,
+  },
 });
 
-export const participantLeft = (room: RoomRef, p: ParticipantRef, createdAt: number, version = 5, id = eventId(), joinedAt = createdAt - 30): WebhookEvent => ({
+export const participantLeft = (
+  room: RoomRef,
+  p: ParticipantRef,
+  createdAt: number,
+  version = 5,
+  id = eventId(),
+  joinedAt = createdAt - 30,
+): WebhookEvent => ({
   id,
   event: 'participant_left',
   createdAt: String(createdAt),
   room: { sid: room.sid, name: room.name },
-  participant: { sid: p.sid, identity: p.identity, state: 'DISCONNECTED', joinedAt: String(joinedAt), joinedAtMs: String(joinedAt * 1000), version },
+  participant: {
+    sid: p.sid,
+    identity: p.identity,
+    state: 'DISCONNECTED',
+    joinedAt: String(joinedAt),
+    joinedAtMs: String(joinedAt * 1000),
+    version,
+  },
 });
 
 export const trackPublished = (room: RoomRef, p: ParticipantRef, trackSid: string, createdAt: number, id = eventId()): WebhookEvent => ({
@@ -92,19 +113,34 @@ export const egressEvent = (
   },
 });
 
-export const ingressEvent = (type: 'ingress_started' | 'ingress_ended', roomName: string, ingressId: string, resourceId: string, createdAt: number, id = eventId()): WebhookEvent => ({
+export const ingressEvent = (
+  type: 'ingress_started' | 'ingress_ended',
+  roomName: string,
+  ingressId: string,
+  resourceId: string,
+  createdAt: number,
+  id = eventId(),
+): WebhookEvent => ({
   id,
   event: type,
   createdAt: String(createdAt),
   ingressInfo: {
     ingressId,
     roomName,
-    state: { status: type === 'ingress_started' ? 'ENDPOINT_PUBLISHING' : 'ENDPOINT_INACTIVE', resourceId, startedAt: ns(createdAt - 1), updatedAt: ns(createdAt) },
+    state: {
+      status: type === 'ingress_started' ? 'ENDPOINT_PUBLISHING' : 'ENDPOINT_INACTIVE',
+      resourceId,
+      startedAt: ns(createdAt - 1),
+      updatedAt: ns(createdAt),
+    },
   },
 });
 
 /** An SQS record as Lambda's event source delivers it, for a body and the ingest message attributes. */
-export function sqsRecord(body: string | WebhookEvent, options: { source?: 'webhook' | 'reconciler'; messageId?: string; receiveCount?: number } = {}): SQSRecord {
+export function sqsRecord(
+  body: string | WebhookEvent,
+  options: { source?: 'webhook' | 'reconciler'; messageId?: string; receiveCount?: number } = {},
+): SQSRecord {
   const text = typeof body === 'string' ? body : JSON.stringify(body);
   const parsed = typeof body === 'string' ? undefined : body;
   const attr = (value: string) => ({ stringValue: value, stringListValues: [], binaryListValues: [], dataType: 'String' });

@@ -9,7 +9,13 @@ import { TwirpErrorCode } from './twirp';
 
 export type ApiFault =
   /** An error answer; `code` defaults to the Twirp code of the status. */
-  | { readonly kind: 'error'; readonly status: number; readonly code?: TwirpErrorCode; readonly msg?: string; readonly retryAfterSeconds?: number }
+  | {
+      readonly kind: 'error';
+      readonly status: number;
+      readonly code?: TwirpErrorCode;
+      readonly msg?: string;
+      readonly retryAfterSeconds?: number;
+    }
   /** Never answers: the client's own timeout (or the simulator's stop) ends the request. */
   | { readonly kind: 'hang' }
   /** Closes the connection without an answer (a transport error for the client). */
@@ -46,9 +52,15 @@ export class FaultInjector {
 
   /** Adds a rule; returns a function that removes it. Rules are checked in the order added. */
   inject(method: MethodSelector, fault: ApiFault, scope: FaultScope = {}): () => void {
-    if (scope.times !== undefined && (!Number.isInteger(scope.times) || scope.times < 1)) throw new RangeError('times must be an integer >= 1');
+    if (scope.times !== undefined && (!Number.isInteger(scope.times) || scope.times < 1))
+      throw new RangeError('times must be an integer >= 1');
     if (scope.share !== undefined && !(scope.share >= 0 && scope.share <= 1)) throw new RangeError('share must be within 0..1');
-    const rule: FaultRule = { method, fault, ...(scope.times !== undefined ? { remaining: scope.times } : {}), ...(scope.share !== undefined ? { share: scope.share } : {}) };
+    const rule: FaultRule = {
+      method,
+      fault,
+      ...(scope.times !== undefined ? { remaining: scope.times } : {}),
+      ...(scope.share !== undefined ? { share: scope.share } : {}),
+    };
     this.rules.push(rule);
     return () => {
       this.rules = this.rules.filter((r) => r !== rule);

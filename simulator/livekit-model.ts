@@ -303,7 +303,8 @@ export class LiveKitModel {
     room.cancelCloseTimer?.();
     room.cancelCloseTimer = undefined;
     const info = this.participantInfo(participant);
-    if (participant.kind === ParticipantInfo_Kind.AGENT && this.options.agentJobEvents && !participant.job) this.startAgentJob(room, participant);
+    if (participant.kind === ParticipantInfo_Kind.AGENT && this.options.agentJobEvents && !participant.job)
+      this.startAgentJob(room, participant);
     this.emit('participant_joined', { room: this.roomInfo(room), participant: info });
     return info;
   }
@@ -383,7 +384,11 @@ export class LiveKitModel {
     if (!track) throw new TrackNotFoundError(trackSid);
     participant.tracks.delete(trackSid);
     participant.version += 1;
-    this.emit('track_unpublished', { room: this.reducedRoom(room), participant: this.reducedParticipant(participant), track: track.info.clone() });
+    this.emit('track_unpublished', {
+      room: this.reducedRoom(room),
+      participant: this.reducedParticipant(participant),
+      track: track.info.clone(),
+    });
     return track.info.clone();
   }
 
@@ -542,7 +547,8 @@ export class LiveKitModel {
 
   /** `ListParticipants` as the server API answers it: an unknown room is `RoomNotFoundError` unless configured `empty`. */
   apiListParticipants(roomName: string): ParticipantInfo[] {
-    if (!this.rooms.has(roomName) && (this.options.participantsOfUnknownRoom ?? 'not_found') === 'not_found') throw new RoomNotFoundError(roomName);
+    if (!this.rooms.has(roomName) && (this.options.participantsOfUnknownRoom ?? 'not_found') === 'not_found')
+      throw new RoomNotFoundError(roomName);
     return this.listParticipants(roomName);
   }
 
@@ -637,7 +643,10 @@ export class LiveKitModel {
     room.hasPublished.add(participant.identity);
     const error = auto.error ?? AUTO_EGRESS_LAUNCH_ERROR;
     const fail = (request: EgressInfo['request']) =>
-      this.emitEgress('egress_ended', new EgressInfo({ roomId: room.sid, roomName: room.name, status: EgressStatus.EGRESS_FAILED, error, request }));
+      this.emitEgress(
+        'egress_ended',
+        new EgressInfo({ roomId: room.sid, roomName: room.name, status: EgressStatus.EGRESS_FAILED, error, request }),
+      );
     if (auto.participant && firstPublication) {
       fail({ case: 'participant', value: new ParticipantEgressRequest({ roomName: room.name, identity: participant.identity }) });
     }
@@ -769,7 +778,11 @@ export class LiveKitModel {
     for (const track of [...participant.tracks.values()]) {
       participant.tracks.delete(track.info.sid);
       participant.version += 1;
-      this.emit('track_unpublished', { room: this.reducedRoom(room), participant: this.reducedParticipant(participant), track: track.info.clone() });
+      this.emit('track_unpublished', {
+        room: this.reducedRoom(room),
+        participant: this.reducedParticipant(participant),
+        track: track.info.clone(),
+      });
     }
     room.participants.delete(participant.identity);
     // participant_left only for a session that had become ACTIVE; one still JOINING ends with

@@ -84,7 +84,13 @@ export class LiveKitSimulator {
     const signingKey = props.webhook?.apiKey ?? keyIds[0];
     const signingSecret = props.keys[signingKey];
     if (!signingSecret) throw new RangeError(`webhook.apiKey ${signingKey} is not one of the keys`);
-    this.webhooks = new WebhookSender({ ...props.webhook, urls: props.webhook?.urls ?? [], apiKey: signingKey, apiSecret: signingSecret, random: this.random });
+    this.webhooks = new WebhookSender({
+      ...props.webhook,
+      urls: props.webhook?.urls ?? [],
+      apiKey: signingKey,
+      apiSecret: signingSecret,
+      random: this.random,
+    });
     this.model = new LiveKitModel({
       notify: (event) => this.webhooks.send(event),
       random: this.random,
@@ -96,10 +102,19 @@ export class LiveKitSimulator {
       ...(props.apiPageSize !== undefined ? { apiPageSize: props.apiPageSize } : {}),
     });
     this.faults = new FaultInjector(this.random, props.apiLatencyMs ?? 0);
-    this.server = new TwirpServer({ model: this.model, keys: props.keys, faults: this.faults, timers: this.timers, host: props.host, port: props.port });
+    this.server = new TwirpServer({
+      model: this.model,
+      keys: props.keys,
+      faults: this.faults,
+      timers: this.timers,
+      host: props.host,
+      port: props.port,
+    });
     if (props.logger) {
       const logger = props.logger;
-      this.webhooks.on('dropped', (d) => logger.info('webhook dropped', { eventId: d.eventId, eventType: d.type, room: d.room, reason: d.dropReason, url: d.url }));
+      this.webhooks.on('dropped', (d) =>
+        logger.info('webhook dropped', { eventId: d.eventId, eventType: d.type, room: d.room, reason: d.dropReason, url: d.url }),
+      );
     }
   }
 

@@ -71,7 +71,8 @@ export class NaiveReceiver {
   private baseUrl?: string;
 
   constructor(private readonly props: NaiveReceiverProps) {
-    if (props.slowShare !== undefined && !(props.slowShare >= 0 && props.slowShare <= 1)) throw new RangeError('slowShare must be within 0..1');
+    if (props.slowShare !== undefined && !(props.slowShare >= 0 && props.slowShare <= 1))
+      throw new RangeError('slowShare must be within 0..1');
     this.receiver = new WebhookReceiver(props.apiKey, props.apiSecret);
     this.random = props.random ?? Math.random;
     this.server = http.createServer((req, res) => void this.handle(req, res));

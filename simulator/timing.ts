@@ -17,10 +17,13 @@ export class TimerSet {
   sleep(ms: number): Promise<void> {
     if (this.closed) return Promise.resolve();
     return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.pending.delete(timer);
-        resolve();
-      }, Math.max(0, ms));
+      const timer = setTimeout(
+        () => {
+          this.pending.delete(timer);
+          resolve();
+        },
+        Math.max(0, ms),
+      );
       this.pending.set(timer, resolve);
     });
   }
@@ -28,10 +31,13 @@ export class TimerSet {
   /** Runs `fn` after `ms` unless the set is cancelled first; returns a cancel function. */
   schedule(ms: number, fn: () => void): () => void {
     if (this.closed) return () => undefined;
-    const timer = setTimeout(() => {
-      this.pending.delete(timer);
-      fn();
-    }, Math.max(0, ms));
+    const timer = setTimeout(
+      () => {
+        this.pending.delete(timer);
+        fn();
+      },
+      Math.max(0, ms),
+    );
     this.pending.set(timer, () => undefined);
     return () => {
       clearTimeout(timer);

@@ -27,7 +27,14 @@ import {
 import { TokenVerifier } from 'livekit-server-sdk';
 import { FaultInjector } from './fault-injector';
 import { listen } from './listen';
-import { EgressNotActiveError, EgressNotFoundError, IngressNotFoundError, LiveKitModel, ParticipantNotFoundError, RoomNotFoundError } from './livekit-model';
+import {
+  EgressNotActiveError,
+  EgressNotFoundError,
+  IngressNotFoundError,
+  LiveKitModel,
+  ParticipantNotFoundError,
+  RoomNotFoundError,
+} from './livekit-model';
 import { TimerSet } from './timing';
 import { twirpCodeForStatus, TwirpError, writePlainError, writeTwirpError, writeTwirpJson } from './twirp';
 
@@ -113,7 +120,12 @@ export class TwirpServer {
       return;
     }
     if (fault?.kind === 'error') {
-      const error = new TwirpError(fault.code ?? twirpCodeForStatus(fault.status), fault.msg ?? `injected ${fault.status}`, undefined, fault.status);
+      const error = new TwirpError(
+        fault.code ?? twirpCodeForStatus(fault.status),
+        fault.msg ?? `injected ${fault.status}`,
+        undefined,
+        fault.status,
+      );
       writeTwirpError(res, error, fault.retryAfterSeconds !== undefined ? { 'Retry-After': String(fault.retryAfterSeconds) } : {});
       return;
     }
@@ -132,7 +144,12 @@ export class TwirpServer {
     }
     const contentType = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
     if (contentType !== 'application/json') {
-      writeTwirpError(res, new TwirpError('bad_route', `unexpected Content-Type: "${req.headers['content-type'] ?? ''}"`, { twirp_invalid_route: `POST ${path}` }));
+      writeTwirpError(
+        res,
+        new TwirpError('bad_route', `unexpected Content-Type: "${req.headers['content-type'] ?? ''}"`, {
+          twirp_invalid_route: `POST ${path}`,
+        }),
+      );
       return;
     }
     let json: unknown;
@@ -177,7 +194,9 @@ export class TwirpServer {
       'RoomService.CreateRoom': (body, grant) => {
         if (!grant?.roomCreate) throw denied();
         const req = CreateRoomRequest.fromJson(body as never, { ignoreUnknownFields: true });
-        return model.createRoom(req.name, { metadata: req.metadata, ...(req.emptyTimeout ? { emptyTimeout: req.emptyTimeout } : {}) }).toJson();
+        return model
+          .createRoom(req.name, { metadata: req.metadata, ...(req.emptyTimeout ? { emptyTimeout: req.emptyTimeout } : {}) })
+          .toJson();
       },
       'RoomService.DeleteRoom': (body, grant) => {
         if (!grant?.roomCreate) throw denied();
@@ -219,15 +238,24 @@ export class TwirpServer {
       'Egress.ListEgress': (body, grant) => {
         if (!grant?.roomRecord) throw denied();
         const req = ListEgressRequest.fromJson(body as never, { ignoreUnknownFields: true });
-        const page = model.page(model.listEgress({ roomName: req.roomName, egressId: req.egressId, active: req.active }), req.pageToken?.token);
-        return new ListEgressResponse({ items: page.items, ...(page.nextPageToken ? { nextPageToken: new TokenPagination({ token: page.nextPageToken }) } : {}) }).toJson();
+        const page = model.page(
+          model.listEgress({ roomName: req.roomName, egressId: req.egressId, active: req.active }),
+          req.pageToken?.token,
+        );
+        return new ListEgressResponse({
+          items: page.items,
+          ...(page.nextPageToken ? { nextPageToken: new TokenPagination({ token: page.nextPageToken }) } : {}),
+        }).toJson();
       },
       // pkg/service/ingress.go: EnsureIngressAdminPermission, then by id (LoadIngress) or by room.
       'Ingress.ListIngress': (body, grant) => {
         if (!grant?.ingressAdmin) throw denied();
         const req = ListIngressRequest.fromJson(body as never, { ignoreUnknownFields: true });
         const page = model.page(model.listIngress({ roomName: req.roomName, ingressId: req.ingressId }), req.pageToken?.token);
-        return new ListIngressResponse({ items: page.items, ...(page.nextPageToken ? { nextPageToken: new TokenPagination({ token: page.nextPageToken }) } : {}) }).toJson();
+        return new ListIngressResponse({
+          items: page.items,
+          ...(page.nextPageToken ? { nextPageToken: new TokenPagination({ token: page.nextPageToken }) } : {}),
+        }).toJson();
       },
     };
   }

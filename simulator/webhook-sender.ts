@@ -254,7 +254,6 @@ export function webhookEventKey(event: WebhookEvent): string {
   return 'default';
 }
 
-
 export { bodySha256 };
 
 export function resolveDeliveryProfile(options: Omit<WebhookSenderOptions, 'urls' | 'apiKey' | 'apiSecret'>): WebhookDeliveryProfile {

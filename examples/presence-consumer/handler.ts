@@ -19,7 +19,13 @@ const deduper = new ChangeDeduper();
 export async function handler(event: unknown): Promise<void> {
   if (!isChangeEvent(event)) {
     // Not ours (a rule matching too much): retrying cannot help, so say so and return.
-    console.warn(JSON.stringify({ level: 'warn', message: 'not a change event; ignored', detailType: (event as { 'detail-type'?: unknown })?.['detail-type'] }));
+    console.warn(
+      JSON.stringify({
+        level: 'warn',
+        message: 'not a change event; ignored',
+        detailType: (event as { 'detail-type'?: unknown })?.['detail-type'],
+      }),
+    );
     return;
   }
   const applied = await deduper.once(event, () => presence.apply(event));

@@ -69,7 +69,9 @@ export class PresenceCache {
 
   /** The sessions present in `roomName`, by identity then sid. */
   participants(roomName: string): Presence[] {
-    return [...(this.byRoom.get(roomName)?.values() ?? [])].sort((a, b) => a.identity.localeCompare(b.identity) || a.participantSid.localeCompare(b.participantSid));
+    return [...(this.byRoom.get(roomName)?.values() ?? [])].sort(
+      (a, b) => a.identity.localeCompare(b.identity) || a.participantSid.localeCompare(b.participantSid),
+    );
   }
 
   /** Room names with someone present. */

@@ -1,6 +1,9 @@
 /** Thrown when an awaited operation did not settle within its deadline. */
 export class DeadlineExceededError extends Error {
-  constructor(what: string, readonly ms: number) {
+  constructor(
+    what: string,
+    readonly ms: number,
+  ) {
     super(`${what} did not finish within ${ms} ms`);
     this.name = 'DeadlineExceededError';
   }

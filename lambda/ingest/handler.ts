@@ -17,16 +17,18 @@ const sqs = new SQSClient({ maxAttempts: 3, requestHandler: { connectionTimeout:
 // so they may take longer than a request can wait; the key store retries with its own backoff.
 const secrets = new SecretsManagerClient({ maxAttempts: 2, requestHandler: { connectionTimeout: 1000, requestTimeout: 2000 } });
 
-export const handler = withRequestId(createIngestHandler({
-  sqs,
-  queueUrl: requiredEnv('QUEUE_URL'),
-  loadKeys: async () => {
-    const result = await secrets.send(new GetSecretValueCommand({ SecretId: secretId }));
-    if (result.SecretString === undefined) throw new Error('the LiveKit keys secret has no string value');
-    return result.SecretString;
-  },
-  keyCacheSeconds: nonNegativeIntEnv('KEY_CACHE_SECONDS'),
-  maxBodyBytes: nonNegativeIntEnv('MAX_BODY_BYTES'),
-  clockToleranceSeconds: nonNegativeIntEnv('CLOCK_TOLERANCE_SECONDS'),
-  logger: new Logger({ service: 'ingest', level: parseLogLevel(process.env.LOG_LEVEL) }),
-}));
+export const handler = withRequestId(
+  createIngestHandler({
+    sqs,
+    queueUrl: requiredEnv('QUEUE_URL'),
+    loadKeys: async () => {
+      const result = await secrets.send(new GetSecretValueCommand({ SecretId: secretId }));
+      if (result.SecretString === undefined) throw new Error('the LiveKit keys secret has no string value');
+      return result.SecretString;
+    },
+    keyCacheSeconds: nonNegativeIntEnv('KEY_CACHE_SECONDS'),
+    maxBodyBytes: nonNegativeIntEnv('MAX_BODY_BYTES'),
+    clockToleranceSeconds: nonNegativeIntEnv('CLOCK_TOLERANCE_SECONDS'),
+    logger: new Logger({ service: 'ingest', level: parseLogLevel(process.env.LOG_LEVEL) }),
+  }),
+);

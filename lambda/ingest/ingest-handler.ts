@@ -62,7 +62,9 @@ export function createIngestHandler(options: IngestHandlerOptions): IngestHandle
       messageAttributes[name] = { DataType: 'String', StringValue: value };
     }
     await withDeadline('sending the event to SQS', sendDeadlineMs, (abortSignal) =>
-      options.sqs.send(new SendMessageCommand({ QueueUrl: options.queueUrl, MessageBody: body, MessageAttributes: messageAttributes }), { abortSignal }),
+      options.sqs.send(new SendMessageCommand({ QueueUrl: options.queueUrl, MessageBody: body, MessageAttributes: messageAttributes }), {
+        abortSignal,
+      }),
     );
   }
 

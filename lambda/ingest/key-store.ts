@@ -122,7 +122,10 @@ export class KeyStore {
     if (!this.inFlight) {
       const waitMs = this.retryAt - this.now();
       if (waitMs > 0) {
-        throw new KeyStoreUnavailableError(`the LiveKit keys secret could not be read (${this.failures} failed reads; next in ${waitMs} ms)`, { cause: this.lastError });
+        throw new KeyStoreUnavailableError(
+          `the LiveKit keys secret could not be read (${this.failures} failed reads; next in ${waitMs} ms)`,
+          { cause: this.lastError },
+        );
       }
       this.start();
     }
@@ -130,13 +133,17 @@ export class KeyStore {
     try {
       return await withDeadline('reading the LiveKit keys secret', this.options.maxWaitMs ?? 500, () => reading);
     } catch (error) {
-      throw error instanceof KeyStoreUnavailableError ? error : new KeyStoreUnavailableError(`could not read the LiveKit API keys (${nameOf(error)})`, { cause: error });
+      throw error instanceof KeyStoreUnavailableError
+        ? error
+        : new KeyStoreUnavailableError(`could not read the LiveKit API keys (${nameOf(error)})`, { cause: error });
     }
   }
 
   /** Starts one read for every caller; its outcome updates the cache or the backoff, whoever awaits it. */
   private start(): void {
-    const reading = withDeadline('reading the LiveKit keys secret', this.options.loadTimeoutMs ?? 5_000, () => this.options.load()).then(parseKeySet);
+    const reading = withDeadline('reading the LiveKit keys secret', this.options.loadTimeoutMs ?? 5_000, () => this.options.load()).then(
+      parseKeySet,
+    );
     const settled = reading.then(
       (keys) => {
         this.keys = keys;
@@ -149,7 +156,10 @@ export class KeyStore {
       (cause: unknown) => {
         // Only our own messages and the failure's class go further (into logs): a client error's
         // message could quote what it was reading.
-        const error = cause instanceof KeyStoreUnavailableError ? cause : new KeyStoreUnavailableError(`could not read the LiveKit API keys (${nameOf(cause)})`, { cause });
+        const error =
+          cause instanceof KeyStoreUnavailableError
+            ? cause
+            : new KeyStoreUnavailableError(`could not read the LiveKit API keys (${nameOf(cause)})`, { cause });
         this.failures++;
         const retryInMs = Math.min((this.options.baseBackoffMs ?? 1_000) * 2 ** (this.failures - 1), this.options.maxBackoffMs ?? 10_000);
         this.retryAt = this.now() + retryInMs;

@@ -142,7 +142,11 @@ export function createWebhookIngest(options: WebhookIngestOptions): (request: In
     }
     const latestExp = now() / 1000 + MAX_TOKEN_LIFETIME_SECONDS + options.clockToleranceSeconds;
     if (typeof claims.exp !== 'number' || !Number.isFinite(claims.exp) || claims.exp > latestExp) {
-      return reject(401, 'invalid_token', `"exp" must be a time at most ${MAX_TOKEN_LIFETIME_SECONDS} s ahead (LiveKit's tokens live 5 minutes)`);
+      return reject(
+        401,
+        'invalid_token',
+        `"exp" must be a time at most ${MAX_TOKEN_LIFETIME_SECONDS} s ahead (LiveKit's tokens live 5 minutes)`,
+      );
     }
     const bodyHash = createHash('sha256').update(request.body).digest('base64');
     if (claims.sha256 !== bodyHash) return reject(401, 'body_hash_mismatch');
@@ -182,14 +186,19 @@ export function createWebhookIngest(options: WebhookIngestOptions): (request: In
     // characters as \u escapes (lambda/shared/sqs-safe-body.ts).
     const body = sqsSafeBody(text);
     const messageBytes = sqsMessageBytes(body, attributes);
-    if (messageBytes > SQS_MAX_MESSAGE_BYTES) return tooLarge({ bytes: request.body.length, messageBytes, maxMessageBytes: SQS_MAX_MESSAGE_BYTES }, eventLog);
+    if (messageBytes > SQS_MAX_MESSAGE_BYTES)
+      return tooLarge({ bytes: request.body.length, messageBytes, maxMessageBytes: SQS_MAX_MESSAGE_BYTES }, eventLog);
     try {
       await options.enqueue({ body, attributes });
     } catch (error) {
       eventLog.error('event not stored; asking LiveKit to retry', { error, latencyMs: now() - started });
       return retryLater('not_stored');
     }
-    eventLog.info('event enqueued', { latencyMs: now() - started, bytes: request.body.length, ...(body !== text ? { escapedBytes: Buffer.byteLength(body) } : {}) });
+    eventLog.info('event enqueued', {
+      latencyMs: now() - started,
+      bytes: request.body.length,
+      ...(body !== text ? { escapedBytes: Buffer.byteLength(body) } : {}),
+    });
     return respond(200, { ok: true, id: summary.id });
   };
 }

@@ -99,7 +99,14 @@ export function createProcessor(options: ProcessorOptions): Processor {
   }
 
   /** An `EVENT#<id>` item: what could not become an entity, kept with its body. */
-  function eventRecord(eventId: string, eventType: string | undefined, source: EventSource, outcome: 'unknown_type' | 'rejected', body: string, reason?: string) {
+  function eventRecord(
+    eventId: string,
+    eventType: string | undefined,
+    source: EventSource,
+    outcome: 'unknown_type' | 'rejected',
+    body: string,
+    reason?: string,
+  ) {
     const nowMs = clock();
     const bodyBytes = Buffer.byteLength(body);
     return {
@@ -152,7 +159,8 @@ export function createProcessor(options: ProcessorOptions): Processor {
     } catch (error) {
       if ((error as Error).name === 'ConditionalCheckFailedException') return 'stale';
       // DynamoDB refuses the item itself (too large, an invalid value): it would refuse it every time.
-      if ((error as Error).name === 'ValidationException') throw new PermanentFailure(`DynamoDB refused the item: ${(error as Error).message}`);
+      if ((error as Error).name === 'ValidationException')
+        throw new PermanentFailure(`DynamoDB refused the item: ${(error as Error).message}`);
       throw error;
     }
   }
@@ -194,7 +202,8 @@ export function createProcessor(options: ProcessorOptions): Processor {
 
   async function processRecord(record: SQSRecord): Promise<RecordResult & { lagMs?: number; ageMs?: number }> {
     let log = logger.child({ messageId: record.messageId });
-    const source: EventSource = record.messageAttributes?.[MESSAGE_ATTRIBUTE.source]?.stringValue === 'reconciler' ? 'reconciler' : 'webhook';
+    const source: EventSource =
+      record.messageAttributes?.[MESSAGE_ATTRIBUTE.source]?.stringValue === 'reconciler' ? 'reconciler' : 'webhook';
     let eventId: string | undefined;
     let eventType: string | undefined;
     try {
@@ -206,7 +215,8 @@ export function createProcessor(options: ProcessorOptions): Processor {
         const projection = permanently(() => projectEvent(event, source));
         if (!projection) {
           // Kept whole, so a type LiveKit adds later can be replayed once the model knows it.
-          if (await putOnce(eventRecord(event.id, event.event, source, 'unknown_type', record.body))) log.warn('unknown event type recorded');
+          if (await putOnce(eventRecord(event.id, event.event, source, 'unknown_type', record.body)))
+            log.warn('unknown event type recorded');
           return { messageId: record.messageId, eventId, outcome: 'unknown_type' };
         }
         const outcome = await apply(projection);
@@ -238,7 +248,11 @@ export function createProcessor(options: ProcessorOptions): Processor {
       }
     } catch (error) {
       const err = error instanceof Error ? error : new Error(String(error));
-      log.warn('event not processed, SQS will redeliver it', { error: err, permanent: false, receiveCount: record.attributes?.ApproximateReceiveCount });
+      log.warn('event not processed, SQS will redeliver it', {
+        error: err,
+        permanent: false,
+        receiveCount: record.attributes?.ApproximateReceiveCount,
+      });
       return { messageId: record.messageId, eventId, error: err };
     }
   }

@@ -29,7 +29,11 @@ const open = TABLE_SCHEMA.indexes.open;
 const identity = TABLE_SCHEMA.indexes.identity;
 
 /** Every item of one partition of a secondary index. */
-function queryPartition(target: QueryTarget, index: { readonly name: string; readonly partitionKey: string }, pk: string): Promise<EntityItem[]> {
+function queryPartition(
+  target: QueryTarget,
+  index: { readonly name: string; readonly partitionKey: string },
+  pk: string,
+): Promise<EntityItem[]> {
   return queryAll(target, {
     TableName: target.tableName,
     IndexName: index.name,
@@ -46,7 +50,8 @@ export function listActiveRooms(target: QueryTarget, roomName?: string): Promise
     IndexName: open.name,
     KeyConditionExpression: roomName === undefined ? '#pk = :pk' : '#pk = :pk AND begins_with(#sk, :prefix)',
     ExpressionAttributeNames: roomName === undefined ? { '#pk': open.partitionKey } : { '#pk': open.partitionKey, '#sk': open.sortKey },
-    ExpressionAttributeValues: roomName === undefined ? { ':pk': keys.activeRoomsPk } : { ':pk': keys.activeRoomsPk, ':prefix': `${JSON.stringify(roomName)}#` },
+    ExpressionAttributeValues:
+      roomName === undefined ? { ':pk': keys.activeRoomsPk } : { ':pk': keys.activeRoomsPk, ':prefix': `${JSON.stringify(roomName)}#` },
   });
 }
 
@@ -67,7 +72,8 @@ export function listOpenEgresses(target: QueryTarget, roomName?: string): Promis
     IndexName: open.name,
     KeyConditionExpression: roomName === undefined ? '#pk = :pk' : '#pk = :pk AND begins_with(#sk, :prefix)',
     ExpressionAttributeNames: roomName === undefined ? { '#pk': open.partitionKey } : { '#pk': open.partitionKey, '#sk': open.sortKey },
-    ExpressionAttributeValues: roomName === undefined ? { ':pk': keys.openEgressesPk } : { ':pk': keys.openEgressesPk, ':prefix': `${JSON.stringify(roomName)}#` },
+    ExpressionAttributeValues:
+      roomName === undefined ? { ':pk': keys.openEgressesPk } : { ':pk': keys.openEgressesPk, ':prefix': `${JSON.stringify(roomName)}#` },
   });
 }
 

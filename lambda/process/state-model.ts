@@ -342,7 +342,13 @@ export function project(event: WebhookEvent & { event: KnownEventType }, ttlSeco
       return build(
         event,
         {
-          ref: compact({ type: 'ingress', id: ingressId, ingressId, sessionId, roomName: str(ingress.roomName) ?? str(room.name) }) as EntityRef,
+          ref: compact({
+            type: 'ingress',
+            id: ingressId,
+            ingressId,
+            sessionId,
+            roomName: str(ingress.roomName) ?? str(room.name),
+          }) as EntityRef,
           key: keys.ingress(ingressId, sessionId),
           rank: ended ? TERMINAL_RANK : 1,
           version: big(state.updatedAt ?? state.startedAt),
@@ -365,7 +371,13 @@ export function project(event: WebhookEvent & { event: KnownEventType }, ttlSeco
  * It is genuine, so it becomes a record under its room (`ROOM#<roomSid>` /
  * `EGRESS_START_FAILED#<eventId>`), one per event, and an `egress.start_failed` change.
  */
-function egressStartFailure(event: WebhookEvent, egress: Record<string, unknown>, room: Record<string, unknown>, ttlSeconds: number, source: string): Projection {
+function egressStartFailure(
+  event: WebhookEvent,
+  egress: Record<string, unknown>,
+  room: Record<string, unknown>,
+  ttlSeconds: number,
+  source: string,
+): Projection {
   const roomSid = str(egress.roomId) ?? str(room.sid);
   if (roomSid === undefined) throw new InvalidEventError('egress_ended without egressInfo.egressId and without a room id');
   const roomName = str(egress.roomName) ?? str(room.name);
@@ -419,7 +431,16 @@ function endType(item: EntityItem): string {
   }
 }
 
-const HIDDEN = new Set([TABLE_SCHEMA.partitionKey, TABLE_SCHEMA.sortKey, 'gsi1pk', 'gsi1sk', 'gsi2pk', 'gsi2sk', TABLE_SCHEMA.ttlAttribute, 'rev']);
+const HIDDEN = new Set([
+  TABLE_SCHEMA.partitionKey,
+  TABLE_SCHEMA.sortKey,
+  'gsi1pk',
+  'gsi1sk',
+  'gsi2pk',
+  'gsi2sk',
+  TABLE_SCHEMA.ttlAttribute,
+  'rev',
+]);
 
 /** An item as consumers see it in a change: the entity, without table housekeeping, `info` as an object. */
 export function view(item: EntityItem): EntityView {
@@ -466,22 +487,48 @@ export function changesFor(old: EntityItem | undefined, next: EntityItem): Chang
   const ref = refOf(next);
   if (next.entityType === 'egress_start_failure') {
     if (old !== undefined) return [];
-    const roomRef = compact({ type: 'room', id: next.roomSid as string, roomSid: next.roomSid as string, roomName: next.roomName as string | undefined }) as EntityRef;
-    return [{ changeId: `room:${next.roomSid as string}:egress_start_failed:${next.entityId}`, detailType: 'egress.start_failed', entity: roomRef, old: null, new: view(next) }];
+    const roomRef = compact({
+      type: 'room',
+      id: next.roomSid as string,
+      roomSid: next.roomSid as string,
+      roomName: next.roomName as string | undefined,
+    }) as EntityRef;
+    return [
+      {
+        changeId: `room:${next.roomSid as string}:egress_start_failed:${next.entityId}`,
+        detailType: 'egress.start_failed',
+        entity: roomRef,
+        old: null,
+        new: view(next),
+      },
+    ];
   }
   const type = next.entityType;
   if (old === undefined) {
     // A terminal event for an unseen entity implies its start: publishing it keeps the set of
     // changes the same whichever of the entity's events arrives first.
     const { type: _type, id, ...refKeys } = ref;
-    const startView = next.terminal ? { ...refKeys, entityType: type, entityId: id, status: START_STATUS[type], implied: true } : view(next);
-    const changes: ChangeDraft[] = [{ changeId: changeId(ref, 'started'), detailType: START_TYPE[type], entity: ref, old: null, new: startView }];
-    if (next.terminal) changes.push({ changeId: changeId(ref, 'ended'), detailType: endType(next), entity: ref, old: startView, new: view(next) });
+    const startView = next.terminal
+      ? { ...refKeys, entityType: type, entityId: id, status: START_STATUS[type], implied: true }
+      : view(next);
+    const changes: ChangeDraft[] = [
+      { changeId: changeId(ref, 'started'), detailType: START_TYPE[type], entity: ref, old: null, new: startView },
+    ];
+    if (next.terminal)
+      changes.push({ changeId: changeId(ref, 'ended'), detailType: endType(next), entity: ref, old: startView, new: view(next) });
     return changes;
   }
   if (old.terminal) {
     if (terminalContent(old) === terminalContent(next)) return [];
-    return [{ changeId: changeId(ref, 'corrected', next.lastEventId), detailType: `${type}.corrected`, entity: ref, old: view(old), new: view(next) }];
+    return [
+      {
+        changeId: changeId(ref, 'corrected', next.lastEventId),
+        detailType: `${type}.corrected`,
+        entity: ref,
+        old: view(old),
+        new: view(next),
+      },
+    ];
   }
   if (next.terminal) return [{ changeId: changeId(ref, 'ended'), detailType: endType(next), entity: ref, old: view(old), new: view(next) }];
   const significance = significanceOf(next.rev);

@@ -51,7 +51,9 @@ export function changesFromStreamRecord(record: StreamRecordLike): StateChange[]
   // createdAt is bounded by the processor (seconds below 1e11), so this date is always valid.
   const occurredAt = typeof createdAt === 'number' ? new Date(createdAt * 1000).toISOString() : approximateTime(record);
   const source: EventSource = next.lastEventSource === 'reconciler' ? 'reconciler' : 'webhook';
-  return changesFor(old, next).map((draft) => fitChange({ ...draft, eventId: next.lastEventId, eventType: next.lastEventType, source, occurredAt }));
+  return changesFor(old, next).map((draft) =>
+    fitChange({ ...draft, eventId: next.lastEventId, eventType: next.lastEventType, source, occurredAt }),
+  );
 }
 
 /**

@@ -14,7 +14,11 @@ import { createStreamPublisher } from './stream-publisher';
 const busName = requiredEnv('EVENT_BUS_NAME');
 const logger = new Logger({ service: 'publish', level: parseLogLevel(process.env.LOG_LEVEL) });
 
-const publisher = createStreamPublisher({ bus: new EventBridgePublisher(new EventBridgeClient({}), busName), logger, metrics: new EmfMetricsSink() });
+const publisher = createStreamPublisher({
+  bus: new EventBridgePublisher(new EventBridgeClient({}), busName),
+  logger,
+  metrics: new EmfMetricsSink(),
+});
 
 export async function handler(event: DynamoDBStreamEvent): Promise<DynamoDBBatchResponse> {
   const { batchItemFailures } = await publisher.publishRecords(event.Records);

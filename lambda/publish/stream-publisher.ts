@@ -61,9 +61,14 @@ export function createStreamPublisher(options: StreamPublisherOptions): StreamPu
         const published = changes.filter((change) => !failed.has(change.changeId));
         const now = clock();
         // One line per batch at info (log volume is billed per byte); each change id at debug.
-        for (const change of published) logger.debug('change published', { changeId: change.changeId, detailType: change.detailType, eventId: change.eventId });
+        for (const change of published)
+          logger.debug('change published', { changeId: change.changeId, detailType: change.detailType, eventId: change.eventId });
         if (published.length > 0) logger.info('changes published', { records: records.length, changes: published.length });
-        if (failed.size > 0) logger.warn('the bus did not take every change; retrying from the first record with one', { failed: [...failed], error: result.error });
+        if (failed.size > 0)
+          logger.warn('the bus did not take every change; retrying from the first record with one', {
+            failed: [...failed],
+            error: result.error,
+          });
 
         const data: MetricDatum[] = [];
         if (published.length > 0) data.push({ name: METRIC.changesPublished, value: published.length });
@@ -72,7 +77,8 @@ export function createStreamPublisher(options: StreamPublisherOptions): StreamPu
           .filter((entry) => entry.changes.some((change) => !failed.has(change.changeId)))
           .map((entry) => approximateMs(entry.record))
           .filter((ms): ms is number => ms !== undefined);
-        if (written.length > 0) data.push({ name: METRIC.publishLag, value: Math.max(0, now - Math.min(...written)), unit: 'Milliseconds' });
+        if (written.length > 0)
+          data.push({ name: METRIC.publishLag, value: Math.max(0, now - Math.min(...written)), unit: 'Milliseconds' });
         if (data.length > 0) options.metrics?.put(data, { records: records.length });
 
         const sequenceNumber = firstFailed?.dynamodb?.SequenceNumber;

@@ -52,7 +52,10 @@ export interface BookkeepingOptions {
 
 /** One partition of the bookkeeping, read consistently. */
 function queryPartition(ddb: DynamoDBDocumentClient, tableName: string, pk: string): Promise<Record<string, unknown>[]> {
-  return queryAll({ ddb, tableName }, { TableName: tableName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': pk }, ConsistentRead: true });
+  return queryAll(
+    { ddb, tableName },
+    { TableName: tableName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': pk }, ConsistentRead: true },
+  );
 }
 
 /** The optional `roomSid` / `roomName` of a pending record, as an update's SET clause and values. */
@@ -80,7 +83,14 @@ export class Bookkeeping {
   async loadVerifications(): Promise<Map<string, RoomVerification>> {
     const items = await queryPartition(this.options.ddb, this.options.tableName, keys.reconcileRoomsPk);
     return new Map(
-      items.map((item) => [String(item.sk), { roomSid: String(item.sk), lastVerifiedAt: Number(item.lastVerifiedAt ?? 0), fingerprint: String((item.fingerprint as string | undefined) ?? '') }]),
+      items.map((item) => [
+        String(item.sk),
+        {
+          roomSid: String(item.sk),
+          lastVerifiedAt: Number(item.lastVerifiedAt ?? 0),
+          fingerprint: String((item.fingerprint as string | undefined) ?? ''),
+        },
+      ]),
     );
   }
 
@@ -107,7 +117,14 @@ export class Bookkeeping {
 
   async saveVerifications(verifications: readonly RoomVerification[], nowMs: number): Promise<void> {
     const requests = verifications.map((v) => ({
-      PutRequest: { Item: { ...keys.reconcileRoom(v.roomSid), lastVerifiedAt: v.lastVerifiedAt, fingerprint: v.fingerprint, expiresAt: this.expiresAt(nowMs) } },
+      PutRequest: {
+        Item: {
+          ...keys.reconcileRoom(v.roomSid),
+          lastVerifiedAt: v.lastVerifiedAt,
+          fingerprint: v.fingerprint,
+          expiresAt: this.expiresAt(nowMs),
+        },
+      },
     }));
     await this.batchWrite(requests);
   }
@@ -196,7 +213,9 @@ export class Bookkeeping {
         for (let round = 0; pending && pending.length > 0; round++) {
           if (round > 8) throw new Error('BatchWriteItem left items unprocessed after 8 rounds');
           if (round > 0) await new Promise((resolve) => setTimeout(resolve, 50 * 2 ** round));
-          const output: BatchWriteCommandOutput = await this.options.ddb.send(new BatchWriteCommand({ RequestItems: { [this.options.tableName]: pending } }));
+          const output: BatchWriteCommandOutput = await this.options.ddb.send(
+            new BatchWriteCommand({ RequestItems: { [this.options.tableName]: pending } }),
+          );
           pending = output.UnprocessedItems?.[this.options.tableName];
         }
       }

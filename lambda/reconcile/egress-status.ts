@@ -6,7 +6,11 @@ import { EgressInfo, EgressStatus } from '@livekit/protocol';
 export { EGRESS_LIVE_RANK, EGRESS_TERMINAL } from '../shared/egress-status';
 
 /** The live statuses as enum values (what `ListEgress({ active: true })` returns). */
-export const EGRESS_LIVE_STATUSES: ReadonlySet<EgressStatus> = new Set([EgressStatus.EGRESS_STARTING, EgressStatus.EGRESS_ACTIVE, EgressStatus.EGRESS_ENDING]);
+export const EGRESS_LIVE_STATUSES: ReadonlySet<EgressStatus> = new Set([
+  EgressStatus.EGRESS_STARTING,
+  EgressStatus.EGRESS_ACTIVE,
+  EgressStatus.EGRESS_ENDING,
+]);
 
 /** The status name of an EgressInfo (`EGRESS_ACTIVE`), or the number for one this library does not know. */
 export const egressStatusName = (info: EgressInfo): string => EgressStatus[info.status] ?? String(info.status);

@@ -25,7 +25,9 @@ export function sqsEnqueue(sqs: SQSClient, queueUrl: string, clock: () => number
       new SendMessageCommand({
         QueueUrl: queueUrl,
         MessageBody: sqsSafeBody(repair.body),
-        MessageAttributes: Object.fromEntries(Object.entries(attributes).map(([name, value]) => [name, { DataType: 'String', StringValue: value }])),
+        MessageAttributes: Object.fromEntries(
+          Object.entries(attributes).map(([name, value]) => [name, { DataType: 'String', StringValue: value }]),
+        ),
       }),
     );
   };

@@ -19,11 +19,20 @@ import { keys } from '../../contracts/table-schema';
 import type { LocalState } from './local-state';
 
 /** Room sids with a webhook that arrived late after the room's last verification (one paginated Query). */
-export async function lateArrivalRooms(ddb: DynamoDBDocumentClient, tableName: string, lastVerifiedAt: (roomSid: string) => number): Promise<Set<string>> {
+export async function lateArrivalRooms(
+  ddb: DynamoDBDocumentClient,
+  tableName: string,
+  lastVerifiedAt: (roomSid: string) => number,
+): Promise<Set<string>> {
   const late = new Set<string>();
   const items = await queryAll(
     { ddb, tableName },
-    { TableName: tableName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': keys.lateArrivalsPk }, ProjectionExpression: 'roomSid, receivedAt' },
+    {
+      TableName: tableName,
+      KeyConditionExpression: 'pk = :pk',
+      ExpressionAttributeValues: { ':pk': keys.lateArrivalsPk },
+      ProjectionExpression: 'roomSid, receivedAt',
+    },
   );
   for (const item of items) {
     const roomSid: unknown = item.roomSid;

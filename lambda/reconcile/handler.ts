@@ -32,7 +32,9 @@ const reconcile = {
 };
 const timeBudgetMs = nonNegativeIntEnv('RECONCILE_TIME_BUDGET_MS');
 // The project's webhook filter (livekit.webhookEvents); unset = every type.
-const webhookEvents = process.env.RECONCILE_WEBHOOK_EVENTS ? process.env.RECONCILE_WEBHOOK_EVENTS.split(',').filter((type) => type !== '') : undefined;
+const webhookEvents = process.env.RECONCILE_WEBHOOK_EVENTS
+  ? process.env.RECONCILE_WEBHOOK_EVENTS.split(',').filter((type) => type !== '')
+  : undefined;
 
 const logger = new Logger({ service: 'reconcile', level: parseLogLevel(process.env.LOG_LEVEL) });
 const ddb = createDocumentClient();
@@ -64,7 +66,10 @@ export function pickKeyPair(secretString: string | undefined, preferred?: string
   if (pairs.size === 0) throw new LiveKitKeysError('the LiveKit keys secret holds no key pair yet', true);
   const entries = [...pairs];
   const chosen = preferred !== undefined ? entries.find(([key]) => key === preferred) : entries[0];
-  if (!chosen) throw new LiveKitKeysError(preferred !== undefined ? `the LiveKit keys secret has no pair for ${preferred}` : 'the LiveKit keys secret holds no key pair yet');
+  if (!chosen)
+    throw new LiveKitKeysError(
+      preferred !== undefined ? `the LiveKit keys secret has no pair for ${preferred}` : 'the LiveKit keys secret holds no key pair yet',
+    );
   return { apiKey: chosen[0], apiSecret: chosen[1] };
 }
 

@@ -5,7 +5,17 @@
  * ingressAdmin); tests can wrap it to
  * inject what the simulator cannot (a room vanishing between two calls).
  */
-import { EgressInfo, IngressInfo, ListEgressRequest, ListEgressResponse, ListIngressRequest, ListIngressResponse, ParticipantInfo, Room, TokenPagination } from '@livekit/protocol';
+import {
+  EgressInfo,
+  IngressInfo,
+  ListEgressRequest,
+  ListEgressResponse,
+  ListIngressRequest,
+  ListIngressResponse,
+  ParticipantInfo,
+  Room,
+  TokenPagination,
+} from '@livekit/protocol';
 import { EgressClient, IngressClient, RoomServiceClient, ServerError, VideoGrant } from 'livekit-server-sdk';
 
 export type LiveKitMethod = 'ListRooms' | 'ListParticipants' | 'ListEgress' | 'ListIngress';
@@ -104,7 +114,8 @@ export function createLiveKitApi(options: LiveKitApiOptions): LiveKitApi {
 
 /** HTTP status of a LiveKit API error, when the server answered. */
 export function errorStatus(error: unknown): number | undefined {
-  return error instanceof ServerError || (typeof error === 'object' && error !== null && typeof (error as ServerError).status === 'number' && 'code' in error)
+  return error instanceof ServerError ||
+    (typeof error === 'object' && error !== null && typeof (error as ServerError).status === 'number' && 'code' in error)
     ? (error as ServerError).status
     : undefined;
 }

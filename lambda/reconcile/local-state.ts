@@ -45,7 +45,8 @@ export interface LocalTrack {
  * LiveKit's `numParticipants` leaves out AGENT and EGRESS participants (livekit/livekit
  * pkg/rtc/room.go `updateProto`, pkg/rtc/participant.go `IsDependent`); our count must too.
  */
-export const countsInNumParticipants = (participant: Pick<LocalParticipant, 'kind'>): boolean => participant.kind !== 'AGENT' && participant.kind !== 'EGRESS';
+export const countsInNumParticipants = (participant: Pick<LocalParticipant, 'kind'>): boolean =>
+  participant.kind !== 'AGENT' && participant.kind !== 'EGRESS';
 
 export interface LocalEgress {
   readonly egressId: string;
@@ -93,9 +94,16 @@ export async function loadLocalState(ddb: DynamoDBDocumentClient, tableName: str
             Segment: segment,
             TotalSegments: SCAN_SEGMENTS,
             FilterExpression: 'entityType IN (:room, :participant, :track, :egress, :ingress)',
-            ProjectionExpression: 'entityType, entityId, roomSid, roomName, participantSid, #identity, #status, rev, sessionId, lastEventId, lastEventCreatedAt, participantKind',
+            ProjectionExpression:
+              'entityType, entityId, roomSid, roomName, participantSid, #identity, #status, rev, sessionId, lastEventId, lastEventCreatedAt, participantKind',
             ExpressionAttributeNames: { '#identity': 'identity', '#status': 'status' },
-            ExpressionAttributeValues: { ':room': 'room', ':participant': 'participant', ':track': 'track', ':egress': 'egress', ':ingress': 'ingress' },
+            ExpressionAttributeValues: {
+              ':room': 'room',
+              ':participant': 'participant',
+              ':track': 'track',
+              ':egress': 'egress',
+              ':ingress': 'ingress',
+            },
             ExclusiveStartKey,
           }),
         );
@@ -144,7 +152,12 @@ export async function loadLocalState(ddb: DynamoDBDocumentClient, tableName: str
       list.push(track);
       tracksByParticipant.set(track.participantSid, list);
     } else if (item.entityType === 'egress') {
-      egresses.set(id, { egressId: id, roomName: item.roomName as string | undefined, status: String(item.status), version: revVersion(String(item.rev)) });
+      egresses.set(id, {
+        egressId: id,
+        roomName: item.roomName as string | undefined,
+        status: String(item.status),
+        version: revVersion(String(item.rev)),
+      });
     } else if (item.entityType === 'ingress' && typeof item.sessionId === 'string') {
       const session: LocalIngressSession = { ingressId: id, sessionId: item.sessionId, roomName: item.roomName as string | undefined };
       ingressSessions.set(ingressSessionKey(id, item.sessionId), session);
@@ -170,19 +183,39 @@ export function roomFingerprint(room: LocalRoom | undefined, participants: reado
 }
 
 /** The stored entity item (full, with `info`), consistently read. */
-export async function getEntity(ddb: DynamoDBDocumentClient, tableName: string, key: { pk: string; sk: string }): Promise<EntityItem | undefined> {
+export async function getEntity(
+  ddb: DynamoDBDocumentClient,
+  tableName: string,
+  key: { pk: string; sk: string },
+): Promise<EntityItem | undefined> {
   return (await ddb.send(new GetCommand({ TableName: tableName, Key: key, ConsistentRead: true }))).Item as EntityItem | undefined;
 }
 
 /** Which of these track sids have an item at all (published or unpublished). */
-export async function existingTrackSids(ddb: DynamoDBDocumentClient, tableName: string, trackSids: readonly string[]): Promise<Set<string>> {
-  const found = await existingItems(ddb, tableName, trackSids.map((sid) => keys.track(sid)));
+export async function existingTrackSids(
+  ddb: DynamoDBDocumentClient,
+  tableName: string,
+  trackSids: readonly string[],
+): Promise<Set<string>> {
+  const found = await existingItems(
+    ddb,
+    tableName,
+    trackSids.map((sid) => keys.track(sid)),
+  );
   return new Set(trackSids.filter((sid) => found.has(itemKey(keys.track(sid)))));
 }
 
 /** Which of these egress ids have an item at all (live or terminal). */
-export async function existingEgressIds(ddb: DynamoDBDocumentClient, tableName: string, egressIds: readonly string[]): Promise<Set<string>> {
-  const found = await existingItems(ddb, tableName, egressIds.map((id) => keys.egress(id)));
+export async function existingEgressIds(
+  ddb: DynamoDBDocumentClient,
+  tableName: string,
+  egressIds: readonly string[],
+): Promise<Set<string>> {
+  const found = await existingItems(
+    ddb,
+    tableName,
+    egressIds.map((id) => keys.egress(id)),
+  );
   return new Set(egressIds.filter((id) => found.has(itemKey(keys.egress(id)))));
 }
 
@@ -192,20 +225,43 @@ export async function existingIngressSessions(
   tableName: string,
   sessions: readonly { readonly ingressId: string; readonly sessionId: string }[],
 ): Promise<Set<string>> {
-  const found = await existingItems(ddb, tableName, sessions.map((s) => keys.ingress(s.ingressId, s.sessionId)));
-  return new Set(sessions.filter((s) => found.has(itemKey(keys.ingress(s.ingressId, s.sessionId)))).map((s) => ingressSessionKey(s.ingressId, s.sessionId)));
+  const found = await existingItems(
+    ddb,
+    tableName,
+    sessions.map((s) => keys.ingress(s.ingressId, s.sessionId)),
+  );
+  return new Set(
+    sessions
+      .filter((s) => found.has(itemKey(keys.ingress(s.ingressId, s.sessionId))))
+      .map((s) => ingressSessionKey(s.ingressId, s.sessionId)),
+  );
 }
 
 const itemKey = (key: { pk: string; sk: string }): string => `${key.pk}\u0000${key.sk}`;
 
 /** Which of these keys have an item (consistent BatchGetItem, 100 keys a call, unprocessed keys retried). */
-async function existingItems(ddb: DynamoDBDocumentClient, tableName: string, itemKeys: readonly { pk: string; sk: string }[]): Promise<Set<string>> {
+async function existingItems(
+  ddb: DynamoDBDocumentClient,
+  tableName: string,
+  itemKeys: readonly { pk: string; sk: string }[],
+): Promise<Set<string>> {
   const found = new Set<string>();
   for (let start = 0; start < itemKeys.length; start += 100) {
     let requestKeys: Record<string, unknown>[] | undefined = itemKeys.slice(start, start + 100).map((key) => ({ ...key }));
     for (let round = 0; requestKeys && requestKeys.length > 0; round++) {
       if (round > 0) await new Promise((resolve) => setTimeout(resolve, 50 * round));
-      const output = await ddb.send(new BatchGetCommand({ RequestItems: { [tableName]: { Keys: requestKeys, ProjectionExpression: '#pk, #sk', ExpressionAttributeNames: { '#pk': 'pk', '#sk': 'sk' }, ConsistentRead: true } } }));
+      const output = await ddb.send(
+        new BatchGetCommand({
+          RequestItems: {
+            [tableName]: {
+              Keys: requestKeys,
+              ProjectionExpression: '#pk, #sk',
+              ExpressionAttributeNames: { '#pk': 'pk', '#sk': 'sk' },
+              ConsistentRead: true,
+            },
+          },
+        }),
+      );
       for (const item of output.Responses?.[tableName] ?? []) found.add(itemKey({ pk: String(item.pk), sk: String(item.sk) }));
       requestKeys = output.UnprocessedKeys?.[tableName]?.Keys as Record<string, unknown>[] | undefined;
       if (round > 8 && requestKeys?.length) throw new Error('BatchGetItem left keys unprocessed after 8 rounds');

@@ -59,7 +59,8 @@ export function reasonFor(room: RoomCandidate): CheckReason {
   return 'round-robin';
 }
 
-const byAge = (a: PlannedCheck, b: PlannedCheck) => a.room.lastVerifiedAt - b.room.lastVerifiedAt || (a.room.sid < b.room.sid ? -1 : a.room.sid > b.room.sid ? 1 : 0);
+const byAge = (a: PlannedCheck, b: PlannedCheck) =>
+  a.room.lastVerifiedAt - b.room.lastVerifiedAt || (a.room.sid < b.room.sid ? -1 : a.room.sid > b.room.sid ? 1 : 0);
 const byEvidence = (a: PlannedCheck, b: PlannedCheck) => REASON_ORDER.indexOf(a.reason) - REASON_ORDER.indexOf(b.reason) || byAge(a, b);
 
 /** Every room, in the order it should be checked; the caller stops when its budget is spent. */

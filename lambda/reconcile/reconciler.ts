@@ -100,7 +100,11 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
       let verifications: Map<string, RoomVerification>;
       let pending: Map<string, PendingDifference>;
       try {
-        [local, verifications, pending] = await Promise.all([loadLocalState(ddb, tableName), bookkeeping.loadVerifications(), bookkeeping.loadPending()]);
+        [local, verifications, pending] = await Promise.all([
+          loadLocalState(ddb, tableName),
+          bookkeeping.loadVerifications(),
+          bookkeeping.loadPending(),
+        ]);
       } catch (error) {
         fail('read local state', error);
         return report;
@@ -136,7 +140,8 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
       ]);
       const remoteRooms = roomsResult.status === 'fulfilled' ? roomsResult.value : undefined;
       if (roomsResult.status === 'rejected') {
-        if (isUnreachable(roomsResult.reason)) logger.error('LiveKit server unreachable', { url: livekit.url ?? 'unknown', error: roomsResult.reason });
+        if (isUnreachable(roomsResult.reason))
+          logger.error('LiveKit server unreachable', { url: livekit.url ?? 'unknown', error: roomsResult.reason });
         fail('ListRooms', roomsResult.reason);
       }
       if (egressResult.status === 'rejected') fail('ListEgress(active)', egressResult.reason);
@@ -193,7 +198,11 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
               // An empty list (or not_found) for a room ListRooms said has participants: it ended, or
               // was recreated, between the calls. Not evidence that anyone left; the next ListRooms tells.
               report.roomsInconsistent.push(room.sid);
-              logger.warn('ListParticipants disagrees with ListRooms; room skipped this run', { room: room.name, roomSid: room.sid, numParticipants: room.numParticipants });
+              logger.warn('ListParticipants disagrees with ListRooms; room skipped this run', {
+                room: room.name,
+                roomSid: room.sid,
+                numParticipants: room.numParticipants,
+              });
               return true;
             }
             const mine = local.participantsByRoom.get(room.sid) ?? [];
@@ -219,7 +228,8 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
 
       try {
         await bookkeeping.saveVerifications(verified, now);
-        if (remoteRooms) await bookkeeping.forgetRooms([...verifications.keys()].filter((sid) => !remoteBySid.has(sid) && !local.rooms.has(sid)));
+        if (remoteRooms)
+          await bookkeeping.forgetRooms([...verifications.keys()].filter((sid) => !remoteBySid.has(sid) && !local.rooms.has(sid)));
       } catch (error) {
         fail('bookkeeping', error);
       }
@@ -249,7 +259,9 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
     const lastVerifiedAt = (sid: string) => verifications.get(sid)?.lastVerifiedAt ?? 0;
     const late = await lateArrivalRooms(ddb, tableName, lastVerifiedAt);
     const unknownReference = unknownReferenceRooms(local);
-    const pendingRooms = new Set([...pending.values()].filter((p) => p.scope.startsWith('room#') && !p.repairedAt).map((p) => p.scope.slice('room#'.length)));
+    const pendingRooms = new Set(
+      [...pending.values()].filter((p) => p.scope.startsWith('room#') && !p.repairedAt).map((p) => p.scope.slice('room#'.length)),
+    );
     return [...remoteBySid.values()].map((room) => {
       const verification = verifications.get(room.sid);
       const localRoom = local.rooms.get(room.sid);

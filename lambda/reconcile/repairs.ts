@@ -29,7 +29,17 @@
  * keeps the session's own resource id / startedAt, so the processor derives the same session.
  */
 import { createHash } from 'node:crypto';
-import { EgressInfo, IngressInfo, IngressState, IngressState_Status, ParticipantInfo, ParticipantInfo_State, Room, TrackInfo, WebhookEvent } from '@livekit/protocol';
+import {
+  EgressInfo,
+  IngressInfo,
+  IngressState,
+  IngressState_Status,
+  ParticipantInfo,
+  ParticipantInfo_State,
+  Room,
+  TrackInfo,
+  WebhookEvent,
+} from '@livekit/protocol';
 import { KNOWN_EVENT_TYPES, KnownEventType } from '../process/state-model';
 
 /**
@@ -46,7 +56,9 @@ export const REPAIR_ID_PREFIX = 'RC_';
 
 /** The id of the repair for `eventType` on one entity (plus a phase, for egress updates). */
 export function repairId(eventType: MissedEventType, entityId: string, phase?: string): string {
-  const digest = createHash('sha256').update([eventType, entityId, phase ?? ''].join('\u0000')).digest('base64url');
+  const digest = createHash('sha256')
+    .update([eventType, entityId, phase ?? ''].join('\u0000'))
+    .digest('base64url');
   return `${REPAIR_ID_PREFIX}${digest.slice(0, 22)}`;
 }
 
@@ -61,7 +73,12 @@ export interface Repair {
 
 type JsonObject = Record<string, unknown>;
 
-function webhook(id: string, event: MissedEventType, createdAtSeconds: number, fields: Partial<Pick<WebhookEvent, 'room' | 'participant' | 'track' | 'egressInfo' | 'ingressInfo'>>): string {
+function webhook(
+  id: string,
+  event: MissedEventType,
+  createdAtSeconds: number,
+  fields: Partial<Pick<WebhookEvent, 'room' | 'participant' | 'track' | 'egressInfo' | 'ingressInfo'>>,
+): string {
   return new WebhookEvent({ id, event, createdAt: BigInt(createdAtSeconds), ...fields }).toJsonString();
 }
 
@@ -90,13 +107,28 @@ function participantFromStored(info: JsonObject | undefined, sid: string, identi
 
 export function roomStartedRepair(room: Room, nowSeconds: number): Repair {
   const id = repairId('room_started', room.sid);
-  return { id, eventType: 'room_started', entityId: room.sid, roomName: room.name, body: webhook(id, 'room_started', nowSeconds, { room }) };
+  return {
+    id,
+    eventType: 'room_started',
+    entityId: room.sid,
+    roomName: room.name,
+    body: webhook(id, 'room_started', nowSeconds, { room }),
+  };
 }
 
-export function roomFinishedRepair(stored: { readonly sid: string; readonly name: string; readonly info?: JsonObject }, nowSeconds: number): Repair {
+export function roomFinishedRepair(
+  stored: { readonly sid: string; readonly name: string; readonly info?: JsonObject },
+  nowSeconds: number,
+): Repair {
   const id = repairId('room_finished', stored.sid);
   const room = roomFromStored(stored.info, stored.sid, stored.name);
-  return { id, eventType: 'room_finished', entityId: stored.sid, roomName: stored.name, body: webhook(id, 'room_finished', nowSeconds, { room }) };
+  return {
+    id,
+    eventType: 'room_finished',
+    entityId: stored.sid,
+    roomName: stored.name,
+    body: webhook(id, 'room_finished', nowSeconds, { room }),
+  };
 }
 
 export function participantJoinedRepair(room: Room, participant: ParticipantInfo, nowSeconds: number): Repair {
@@ -118,7 +150,13 @@ export function participantLeftRepair(
   const id = repairId('participant_left', stored.sid);
   const participant = participantFromStored(stored.info, stored.sid, stored.identity);
   participant.state = ParticipantInfo_State.DISCONNECTED;
-  return { id, eventType: 'participant_left', entityId: stored.sid, roomName: room.name, body: webhook(id, 'participant_left', nowSeconds, { room, participant }) };
+  return {
+    id,
+    eventType: 'participant_left',
+    entityId: stored.sid,
+    roomName: room.name,
+    body: webhook(id, 'participant_left', nowSeconds, { room, participant }),
+  };
 }
 
 /**
@@ -161,7 +199,12 @@ export function trackFromStored(info: JsonObject | undefined, sid: string): Trac
 }
 
 /** Egress repairs carry the EgressInfo LiveKit's API returned, with its real status. */
-export function egressRepair(eventType: 'egress_started' | 'egress_updated' | 'egress_ended', info: EgressInfo, nowSeconds: number, phase?: string): Repair {
+export function egressRepair(
+  eventType: 'egress_started' | 'egress_updated' | 'egress_ended',
+  info: EgressInfo,
+  nowSeconds: number,
+  phase?: string,
+): Repair {
   const id = repairId(eventType, info.egressId, phase);
   return {
     id,

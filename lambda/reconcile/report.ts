@@ -79,17 +79,25 @@ export function newReport(startedAt: number, apiCalls: Record<string, number>, a
 export function emitReport(report: RunReport, metrics: MetricsSink, logger: Logger): void {
   const data: MetricDatum[] = [
     { name: METRIC.missedEvents, value: report.missedTotal },
-    ...Object.entries(report.missed).map(([eventType, value]) => ({ name: METRIC.missedEvents, value: value ?? 0, dimensions: { EventType: eventType } })),
+    ...Object.entries(report.missed).map(([eventType, value]) => ({
+      name: METRIC.missedEvents,
+      value: value ?? 0,
+      dimensions: { EventType: eventType },
+    })),
     { name: METRIC.repairsSent, value: report.repairs.length },
     { name: METRIC.roomsChecked, value: report.roomsVerified.length },
     { name: METRIC.participantsChecked, value: report.participantsChecked },
     { name: METRIC.egressesChecked, value: report.egressesChecked },
     // Open egresses LiveKit no longer knows: their end can never be repaired.
-    ...(report.unknownEgresses.length > 0 ? [{ name: METRIC.egressesChecked, value: report.unknownEgresses.length, dimensions: { Result: 'unknown_to_livekit' } }] : []),
+    ...(report.unknownEgresses.length > 0
+      ? [{ name: METRIC.egressesChecked, value: report.unknownEgresses.length, dimensions: { Result: 'unknown_to_livekit' } }]
+      : []),
     { name: METRIC.liveKitApiCalls, value: report.apiCallsTotal },
     { name: METRIC.liveKitApiErrors, value: report.apiErrorsTotal },
     { name: METRIC.runDuration, value: report.durationMs, unit: 'Milliseconds' },
-    ...(report.coveragePercent !== undefined ? [{ name: METRIC.roomCoverage, value: report.coveragePercent, unit: 'Percent' as const }] : []),
+    ...(report.coveragePercent !== undefined
+      ? [{ name: METRIC.roomCoverage, value: report.coveragePercent, unit: 'Percent' as const }]
+      : []),
     ...(report.ok ? [{ name: METRIC.heartbeat, value: 1 }] : []),
   ];
   metrics.put(data, { service: 'reconcile' });

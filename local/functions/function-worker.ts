@@ -93,7 +93,10 @@ export class FunctionWorker<Ready> implements LocalFunction<Ready> {
         await Promise.race([
           this.channel.call(STOP_METHOD),
           new Promise((_, reject) => {
-            timer = setTimeout(() => reject(new Error(`function ${this.name} did not stop within ${this.stopTimeoutMs} ms`)), this.stopTimeoutMs);
+            timer = setTimeout(
+              () => reject(new Error(`function ${this.name} did not stop within ${this.stopTimeoutMs} ms`)),
+              this.stopTimeoutMs,
+            );
           }),
         ]);
       } catch {
@@ -152,7 +155,9 @@ export function startFunctionWorker<Init, Ready>(options: FunctionWorkerOptions<
         options.onCrash(error);
       }
     };
-    worker.on('error', (error) => fail(Object.assign(error instanceof Error ? error : new Error(String(error)), { functionName: options.name })));
+    worker.on('error', (error) =>
+      fail(Object.assign(error instanceof Error ? error : new Error(String(error)), { functionName: options.name })),
+    );
     worker.on('messageerror', (error) => fail(error));
     worker.on('exit', (code) => fail(new Error(`function ${options.name}: worker thread exited (code ${code}) without being stopped`)));
     channel.on(READY_EVENT, (ready) => {

@@ -69,7 +69,12 @@ async function warmUp(init: IngestFunctionInit, sqs: SQSClient): Promise<void> {
     clockToleranceSeconds: init.clockToleranceSeconds,
     logger: new Logger({ service: 'ingest', level: 'error', sink: () => undefined }),
   });
-  const body = JSON.stringify({ id: 'EV_local_warm_up', event: 'room_started', room: { sid: 'RM_local_warm_up', name: 'local-warm-up' }, createdAt: String(Math.floor(Date.now() / 1000)) });
+  const body = JSON.stringify({
+    id: 'EV_local_warm_up',
+    event: 'room_started',
+    room: { sid: 'RM_local_warm_up', name: 'local-warm-up' },
+    createdAt: String(Math.floor(Date.now() / 1000)),
+  });
   const token = new AccessToken(apiKey, apiSecret, { ttl: '1m' });
   token.sha256 = createHash('sha256').update(body).digest('base64');
   const now = new Date();
@@ -96,7 +101,8 @@ async function warmUp(init: IngestFunctionInit, sqs: SQSClient): Promise<void> {
   };
   const result = await nowhere(event);
   // 503: SQS refused the queue that does not exist, as intended; 200 if an emulator creates queues on first use.
-  if (result.statusCode !== 503 && result.statusCode !== 200) throw new Error(`ingest warm-up answered ${result.statusCode}: ${result.body}`);
+  if (result.statusCode !== 503 && result.statusCode !== 200)
+    throw new Error(`ingest warm-up answered ${result.statusCode}: ${result.body}`);
 }
 
 /** One request through the front door (a route that does not exist: 404, nothing else happens). */

@@ -32,7 +32,9 @@ runFunctionWorker<ProcessFunctionInit, void>(async (init, host) => {
       waitAtGate(gate);
       const results = await processor.processRecords(event.Records);
       const batch: ProcessedBatch = {
-        outcomes: results.flatMap((result) => (result.eventId && result.outcome ? [{ eventId: result.eventId, outcome: result.outcome }] : [])),
+        outcomes: results.flatMap((result) =>
+          result.eventId && result.outcome ? [{ eventId: result.eventId, outcome: result.outcome }] : [],
+        ),
         processedAt: Date.now(),
       };
       report(PROCESS.batchProcessed, batch);

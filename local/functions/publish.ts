@@ -85,7 +85,10 @@ export async function startPublishFunction(options: PublishFunctionOptions): Pro
       [PUBLISH.putEvents]: async (value): Promise<BusAnswer> => {
         const result = await bus.publish(value as StateChange[]);
         // Only cloneable data crosses: an SDK error carries sockets and responses.
-        return { failedChangeIds: [...result.failedChangeIds], ...(result.error === undefined ? {} : { error: serializeError(result.error) }) };
+        return {
+          failedChangeIds: [...result.failedChangeIds],
+          ...(result.error === undefined ? {} : { error: serializeError(result.error) }),
+        };
       },
       [PUBLISH.metrics]: (value) => {
         const { data, extra } = value as { data: MetricDatum[]; extra?: Record<string, unknown> };

@@ -23,7 +23,10 @@ runFunctionWorker<PublishFunctionInit, void>(async (init, host) => {
   const publisher = createStreamPublisher({
     bus,
     logger: host.logger('publish', init.logLevel),
-    metrics: { put: (data: readonly MetricDatum[], extra?: Record<string, unknown>) => void host.call(PUBLISH.metrics, { data, extra }).catch(() => undefined) },
+    metrics: {
+      put: (data: readonly MetricDatum[], extra?: Record<string, unknown>) =>
+        void host.call(PUBLISH.metrics, { data, extra }).catch(() => undefined),
+    },
   });
   const source = new DynamoDbStreamSource({
     endpoint: init.dynamodbEndpoint,

@@ -15,7 +15,10 @@ export const startReconciler: FunctionStart<ReconcileFunctionInit, void> = async
   const dynamodb = host.meter(localDynamoDbClient(init.dynamodbEndpoint), 'DynamoDB');
   const sqs = host.meter(localSqsClient(init.sqsEndpoint), 'SQS');
   // Only in process (a test's wrapper): the answers are the wrapper's own objects, passed by reference.
-  const viaMainThread = <T>(method: LiveKitCallMethod) => (argument?: unknown): Promise<T[]> => host.call<T[]>(RECONCILE.livekit, { method, argument });
+  const viaMainThread =
+    <T>(method: LiveKitCallMethod) =>
+    (argument?: unknown): Promise<T[]> =>
+      host.call<T[]>(RECONCILE.livekit, { method, argument });
   const livekit: LiveKitApi = init.livekit
     ? createLiveKitApi(init.livekit)
     : {
@@ -31,7 +34,8 @@ export const startReconciler: FunctionStart<ReconcileFunctionInit, void> = async
     tableName: init.tableName,
     enqueue: sqsEnqueue(sqs, init.queueUrl),
     metrics: {
-      put: (data: readonly MetricDatum[], extra?: Record<string, unknown>) => void host.call(RECONCILE.metrics, { data, extra }).catch(() => undefined),
+      put: (data: readonly MetricDatum[], extra?: Record<string, unknown>) =>
+        void host.call(RECONCILE.metrics, { data, extra }).catch(() => undefined),
     },
     logger,
     config: init.config,

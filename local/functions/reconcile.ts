@@ -87,8 +87,21 @@ export async function startReconcileFunction(options: ReconcileFunctionOptions):
   const name = 'reconcile';
   const functionInit: ReconcileFunctionInit = { ...init, livekit: mainThreadApi ? undefined : livekit };
   const worker: LocalFunction<void> = mainThreadApi
-    ? await startFunctionInProcess({ name, init: functionInit, logSink, handlers, start: (await import('./reconcile-function')).startReconciler })
-    : await startFunctionWorker<ReconcileFunctionInit, void>({ name, entry: join(__dirname, 'reconcile.worker.ts'), init: functionInit, logSink, onCrash, handlers });
+    ? await startFunctionInProcess({
+        name,
+        init: functionInit,
+        logSink,
+        handlers,
+        start: (await import('./reconcile-function')).startReconciler,
+      })
+    : await startFunctionWorker<ReconcileFunctionInit, void>({
+        name,
+        entry: join(__dirname, 'reconcile.worker.ts'),
+        init: functionInit,
+        logSink,
+        onCrash,
+        handlers,
+      });
   return {
     reconcileNow: () => worker.call<RunReport>(RECONCILE.runNow),
     sdkCalls: () => worker.sdkCalls(),

@@ -88,18 +88,21 @@ export function runFunctionWorker<Init, Ready>(start: FunctionStart<Init, Ready>
   };
 
   channel.handle(SDK_CALLS_METHOD, () => sdkCalls);
-  start(data.init, host).then((running) => {
-    for (const [method, handler] of Object.entries(running.handlers ?? {})) channel.handle(method, handler);
-    channel.handle(STOP_METHOD, async () => {
-      await running.stop();
+  start(data.init, host).then(
+    (running) => {
+      for (const [method, handler] of Object.entries(running.handlers ?? {})) channel.handle(method, handler);
+      channel.handle(STOP_METHOD, async () => {
+        await running.stop();
+        flush();
+      });
+      channel.emit(READY_EVENT, running.ready);
+    },
+    (error: unknown) => {
       flush();
-    });
-    channel.emit(READY_EVENT, running.ready);
-  }, (error: unknown) => {
-    flush();
-    // Uncaught on purpose: the main thread sees it as the worker's 'error' and fails the start.
-    setImmediate(() => {
-      throw error;
-    });
-  });
+      // Uncaught on purpose: the main thread sees it as the worker's 'error' and fails the start.
+      setImmediate(() => {
+        throw error;
+      });
+    },
+  );
 }

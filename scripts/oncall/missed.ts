@@ -84,7 +84,9 @@ export async function listMissed(target: OncallTarget, sinceMs: number): Promise
     if (!roomNames.has(id)) {
       roomNames.set(
         id,
-        target.ddb.send(new GetCommand({ TableName: target.tableName, Key: key, ProjectionExpression: 'roomName' })).then((out) => out.Item?.roomName as string | undefined),
+        target.ddb
+          .send(new GetCommand({ TableName: target.tableName, Key: key, ProjectionExpression: 'roomName' }))
+          .then((out) => out.Item?.roomName as string | undefined),
       );
     }
     return roomNames.get(id)!;
@@ -97,7 +99,8 @@ export async function listMissed(target: OncallTarget, sinceMs: number): Promise
       const roomSid = typeof record.roomSid === 'string' ? record.roomSid : undefined;
       const foundAt = Number(record.repairedAt);
       const firstSeenAt = Number(record.firstSeenAt ?? foundAt);
-      const room = typeof record.roomName === 'string' && record.roomName !== '' ? record.roomName : await roomOf(eventType, entityId, roomSid);
+      const room =
+        typeof record.roomName === 'string' && record.roomName !== '' ? record.roomName : await roomOf(eventType, entityId, roomSid);
       return {
         foundAt,
         eventType,
@@ -127,10 +130,25 @@ export function formatDuration(ms: number): string {
 export function formatMissed(events: readonly MissedEvent[]): string {
   const rows = [
     ['found (UTC)', 'type', 'room', 'entity', 'missing for'],
-    ...events.map((e) => [new Date(e.foundAt).toISOString().replace('T', ' ').slice(0, 19), e.eventType, e.room ?? '?', e.entityId, `>= ${formatDuration(e.missingForMs)}`]),
+    ...events.map((e) => [
+      new Date(e.foundAt).toISOString().replace('T', ' ').slice(0, 19),
+      e.eventType,
+      e.room ?? '?',
+      e.entityId,
+      `>= ${formatDuration(e.missingForMs)}`,
+    ]),
   ];
   const widths = rows[0].map((_, column) => Math.max(...rows.map((row) => row[column].length)));
-  return rows.map((row) => row.map((cell, column) => cell.padEnd(widths[column])).join('  ').trimEnd()).join('\n') + '\n';
+  return (
+    rows
+      .map((row) =>
+        row
+          .map((cell, column) => cell.padEnd(widths[column]))
+          .join('  ')
+          .trimEnd(),
+      )
+      .join('\n') + '\n'
+  );
 }
 
 async function main(parsed: ParsedArgs): Promise<number> {
@@ -144,7 +162,10 @@ async function main(parsed: ParsedArgs): Promise<number> {
   try {
     const events = await listMissed(target, Date.now() - sinceMs);
     if (parsed.flags.json === true) {
-      for (const event of events) process.stdout.write(`${JSON.stringify({ ...event, foundAt: new Date(event.foundAt).toISOString(), firstSeenAt: new Date(event.firstSeenAt).toISOString() })}\n`);
+      for (const event of events)
+        process.stdout.write(
+          `${JSON.stringify({ ...event, foundAt: new Date(event.foundAt).toISOString(), firstSeenAt: new Date(event.firstSeenAt).toISOString() })}\n`,
+        );
       return 0;
     }
     process.stdout.write(`${target.description}: ${events.length} missed event(s) repaired in the last ${parsed.flags.since ?? '1h'}\n`);

@@ -56,9 +56,15 @@ export interface RedriveResult {
 
 export async function dlqDepth(target: OncallTarget): Promise<{ visible: number; inFlight: number }> {
   const { Attributes = {} } = await target.sqs.send(
-    new GetQueueAttributesCommand({ QueueUrl: target.dlqUrl, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }),
+    new GetQueueAttributesCommand({
+      QueueUrl: target.dlqUrl,
+      AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
+    }),
   );
-  return { visible: Number(Attributes.ApproximateNumberOfMessages ?? 0), inFlight: Number(Attributes.ApproximateNumberOfMessagesNotVisible ?? 0) };
+  return {
+    visible: Number(Attributes.ApproximateNumberOfMessages ?? 0),
+    inFlight: Number(Attributes.ApproximateNumberOfMessagesNotVisible ?? 0),
+  };
 }
 
 export async function redriveDlq(target: OncallTarget, options: RedriveOptions = {}): Promise<RedriveResult> {
@@ -78,7 +84,9 @@ async function moveTask(target: OncallTarget, options: RedriveOptions, log: (lin
     const { Results = [] } = await target.sqs.send(new ListMessageMoveTasksCommand({ SourceArn: sourceArn, MaxResults: 1 }));
     const task = Results[0];
     if (task && task.Status !== 'RUNNING') {
-      log(`task ${task.Status}: ${task.ApproximateNumberOfMessagesMoved ?? 0} of ${task.ApproximateNumberOfMessagesToMove ?? '?'} moved${task.FailureReason ? `, ${task.FailureReason}` : ''}`);
+      log(
+        `task ${task.Status}: ${task.ApproximateNumberOfMessagesMoved ?? 0} of ${task.ApproximateNumberOfMessagesToMove ?? '?'} moved${task.FailureReason ? `, ${task.FailureReason}` : ''}`,
+      );
       return { mode: 'message-move-task', taskHandle: TaskHandle, status: task.Status, moved: task.ApproximateNumberOfMessagesMoved };
     }
     await new Promise((resolve) => setTimeout(resolve, 2000));
@@ -116,7 +124,13 @@ async function copy(target: OncallTarget, options: RedriveOptions, log: (line: s
     );
     if (Messages.length === 0) break;
     for (const message of Messages) {
-      await target.sqs.send(new SendMessageCommand({ QueueUrl: target.queueUrl, MessageBody: message.Body ?? '', MessageAttributes: sendableAttributes(message.MessageAttributes) }));
+      await target.sqs.send(
+        new SendMessageCommand({
+          QueueUrl: target.queueUrl,
+          MessageBody: message.Body ?? '',
+          MessageAttributes: sendableAttributes(message.MessageAttributes),
+        }),
+      );
       await target.sqs.send(new DeleteMessageCommand({ QueueUrl: target.dlqUrl, ReceiptHandle: message.ReceiptHandle }));
       moved++;
       const eventId = message.MessageAttributes?.eventId?.StringValue;

@@ -32,10 +32,12 @@ export class ReplayUnavailableError extends Error {
 }
 
 export function parseRange(from: unknown, to: unknown, now = Date.now()): { from: Date; to: Date } {
-  if (typeof from !== 'string' || typeof to !== 'string') throw new UsageError('--from and --to are required (ISO 8601, e.g. 2025-01-31T10:00:00Z)');
+  if (typeof from !== 'string' || typeof to !== 'string')
+    throw new UsageError('--from and --to are required (ISO 8601, e.g. 2025-01-31T10:00:00Z)');
   const start = new Date(from);
   const end = new Date(to);
-  if (Number.isNaN(start.getTime()) || Number.isNaN(end.getTime())) throw new UsageError(`--from/--to must be ISO 8601 times, got ${from} / ${to}`);
+  if (Number.isNaN(start.getTime()) || Number.isNaN(end.getTime()))
+    throw new UsageError(`--from/--to must be ISO 8601 times, got ${from} / ${to}`);
   if (start >= end) throw new UsageError('--from must be before --to');
   if (end.getTime() > now) throw new UsageError('--to must not be in the future');
   return { from: start, to: end };
@@ -49,7 +51,10 @@ export async function startReplay(target: OncallTarget, range: { from: Date; to:
         : 'the stack has no EventArchiveArn/EventBusArn outputs: deploy the current version first.',
     );
   }
-  const replayName = `oncall-${range.from.toISOString().replace(/[^0-9]/g, '').slice(0, 14)}-${Date.now().toString(36)}`;
+  const replayName = `oncall-${range.from
+    .toISOString()
+    .replace(/[^0-9]/g, '')
+    .slice(0, 14)}-${Date.now().toString(36)}`;
   const { State } = await target.events.client.send(
     new StartReplayCommand({
       ReplayName: replayName,
@@ -68,7 +73,9 @@ async function main(parsed: ParsedArgs): Promise<number> {
   const target = await resolveTarget(parsed);
   try {
     const { replayName, state } = await startReplay(target, range);
-    process.stdout.write(`${target.description}: replay ${replayName} ${state ?? 'STARTING'} (aws events describe-replay --replay-name ${replayName})\n`);
+    process.stdout.write(
+      `${target.description}: replay ${replayName} ${state ?? 'STARTING'} (aws events describe-replay --replay-name ${replayName})\n`,
+    );
     if (parsed.flags.wait === true && target.events) {
       for (;;) {
         const replay = await target.events.client.send(new DescribeReplayCommand({ ReplayName: replayName }));

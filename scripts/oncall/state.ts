@@ -21,14 +21,17 @@ export const COMMAND: CommandSpec = {
   positionals: true,
 };
 
-export type StateQuery = { readonly kind: 'rooms' } | { readonly kind: 'participants'; readonly room: string } | { readonly kind: 'egresses' };
+export type StateQuery =
+  { readonly kind: 'rooms' } | { readonly kind: 'participants'; readonly room: string } | { readonly kind: 'egresses' };
 
 export function parseQuery(rest: readonly string[]): StateQuery {
   const [command, argument, extra] = rest;
   if (command === 'rooms' && argument === undefined) return { kind: 'rooms' };
   if (command === 'egresses' && argument === undefined) return { kind: 'egresses' };
   if (command === 'participants' && argument !== undefined && extra === undefined) return { kind: 'participants', room: argument };
-  throw new UsageError(command === 'participants' ? 'participants needs one room sid (RM_...) or room name' : `unknown command ${command ?? '(none)'}`);
+  throw new UsageError(
+    command === 'participants' ? 'participants needs one room sid (RM_...) or room name' : `unknown command ${command ?? '(none)'}`,
+  );
 }
 
 /** Room sids start with RM_; anything else is a room name, resolved to its live instance(s). */

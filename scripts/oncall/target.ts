@@ -78,7 +78,10 @@ export function localTarget(ready: LocalReady): OncallTarget {
 /** Reads `--local`'s value: the ready JSON itself, or a file whose last `{"ready":true...}` line is it. */
 export function parseLocalReady(value: string): LocalReady {
   const text = value.trim().startsWith('{') ? value : readFileSync(value, 'utf8');
-  const lines = text.split('\n').map((l) => l.trim()).filter((l) => l.startsWith('{'));
+  const lines = text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l.startsWith('{'));
   const line = [...lines].reverse().find((l) => l.includes('"ready":true')) ?? (lines.length === 1 ? lines[0] : undefined);
   if (!line) throw new UsageError(`no {"ready":true,...} line in ${value}`);
   try {
@@ -118,7 +121,10 @@ export async function stackTarget(stackName: string, region?: string): Promise<O
     queueUrl: need('QueueUrl'),
     dlqUrl: need('DeadLetterQueueUrl'),
     tableName: need('StateTableName'),
-    events: outputs.EventBusArn && outputs.EventArchiveArn ? { client: events, busArn: outputs.EventBusArn, archiveArn: outputs.EventArchiveArn } : undefined,
+    events:
+      outputs.EventBusArn && outputs.EventArchiveArn
+        ? { client: events, busArn: outputs.EventBusArn, archiveArn: outputs.EventArchiveArn }
+        : undefined,
     close: () => {
       sqs.destroy();
       dynamodb.destroy();
@@ -150,9 +156,17 @@ export interface OptionSpec {
 
 /** The target options every on-call command takes. */
 export const TARGET_OPTIONS: Readonly<Record<string, OptionSpec>> = {
-  stack: { type: 'string', value: '<name>', description: 'a deployed stack (default LiveKitWebhooks); uses your AWS credentials and its outputs' },
+  stack: {
+    type: 'string',
+    value: '<name>',
+    description: 'a deployed stack (default LiveKitWebhooks); uses your AWS credentials and its outputs',
+  },
   region: { type: 'string', value: '<region>', description: "the stack's region (default: your AWS configuration)" },
-  local: { type: 'string', value: "'<ready JSON>'|<file>", description: "npm run local's ready line, or a file holding it (e.g. npm run local | tee local.out)" },
+  local: {
+    type: 'string',
+    value: "'<ready JSON>'|<file>",
+    description: "npm run local's ready line, or a file holding it (e.g. npm run local | tee local.out)",
+  },
   help: { type: 'boolean', short: 'h', description: 'print this help and exit' },
 };
 
@@ -168,7 +182,10 @@ export interface CommandSpec {
 /** The `--help` text: usage, what it does, every option. */
 export function helpText(spec: CommandSpec): string {
   const options = { ...(spec.options ?? {}), ...TARGET_OPTIONS };
-  const rows = Object.entries(options).map(([name, option]) => [`${option.short ? `-${option.short}, ` : ''}--${name}${option.value ? ` ${option.value}` : ''}`, option.description]);
+  const rows = Object.entries(options).map(([name, option]) => [
+    `${option.short ? `-${option.short}, ` : ''}--${name}${option.value ? ` ${option.value}` : ''}`,
+    option.description,
+  ]);
   const width = Math.max(...rows.map(([flag]) => flag.length));
   return `${spec.usage}\n\n${spec.description}\n\noptions:\n${rows.map(([flag, text]) => `  ${flag.padEnd(width)}  ${text}`).join('\n')}\n`;
 }
@@ -184,7 +201,9 @@ export function parseArgs(argv: readonly string[], spec: CommandSpec = { usage: 
   try {
     parsed = nodeParseArgs({
       args: [...argv],
-      options: Object.fromEntries(Object.entries(options).map(([name, o]) => [name, { type: o.type, ...(o.short ? { short: o.short } : {}) }])),
+      options: Object.fromEntries(
+        Object.entries(options).map(([name, o]) => [name, { type: o.type, ...(o.short ? { short: o.short } : {}) }]),
+      ),
       strict: true,
       allowPositionals: spec.positionals === true,
     });
@@ -200,7 +219,10 @@ export function parseArgs(argv: readonly string[], spec: CommandSpec = { usage: 
   const target: Target =
     typeof values.local === 'string'
       ? { local: parseLocalReady(values.local) }
-      : { stack: typeof values.stack === 'string' ? values.stack : DEFAULT_STACK, ...(typeof values.region === 'string' ? { region: values.region } : {}) };
+      : {
+          stack: typeof values.stack === 'string' ? values.stack : DEFAULT_STACK,
+          ...(typeof values.region === 'string' ? { region: values.region } : {}),
+        };
   return { target, rest: positionals, flags: values, help };
 }
 
@@ -222,7 +244,11 @@ export async function queueArn(sqs: SQSClient, queueUrl: string): Promise<string
  * usage errors exit 2 with the message and the usage line; a target that cannot be reached exits
  * 1 with its message; anything else exits 1 with the stack.
  */
-export function runMain(main: (args: ParsedArgs) => Promise<number>, spec: CommandSpec, argv: readonly string[] = process.argv.slice(2)): void {
+export function runMain(
+  main: (args: ParsedArgs) => Promise<number>,
+  spec: CommandSpec,
+  argv: readonly string[] = process.argv.slice(2),
+): void {
   Promise.resolve()
     .then(() => parseArgs(argv, spec))
     .then((args) => {

@@ -31,7 +31,9 @@ export async function stopChangeFeeds(): Promise<void> {
 export function startChangeFeed(
   engine: DynamoDbLocal,
   tableName: string,
-  options: { bus?: ChangePublisher; logger?: Logger } & Partial<Pick<DynamoDbStreamSourceOptions, 'retryAttempts' | 'retryDelayMs' | 'batchSize'>> = {},
+  options: { bus?: ChangePublisher; logger?: Logger } & Partial<
+    Pick<DynamoDbStreamSourceOptions, 'retryAttempts' | 'retryDelayMs' | 'batchSize'>
+  > = {},
 ): ChangeFeed {
   const memory = new MemoryPublisher();
   const bus: ChangePublisher = options.bus
@@ -59,7 +61,12 @@ export function startChangeFeed(
     batchSize: options.batchSize,
   });
   source.start();
-  const feed: ChangeFeed = { published: memory.published, source, drain: (timeoutMs) => source.waitUntilIdle(timeoutMs), stop: () => source.stop() };
+  const feed: ChangeFeed = {
+    published: memory.published,
+    source,
+    drain: (timeoutMs) => source.waitUntilIdle(timeoutMs),
+    stop: () => source.stop(),
+  };
   feeds.push(feed);
   return feed;
 }

@@ -27,12 +27,19 @@ export function target(pipeline: LocalPipeline): QueryTarget {
 }
 
 /** Polls `read` every `intervalMs` until `done` holds (no fixed sleeps), or fails after `timeoutMs` with the last value. */
-export async function eventually<T>(read: () => Promise<T> | T, done: (value: T) => boolean, timeoutMs = 30_000, what = 'condition', intervalMs = 50): Promise<T> {
+export async function eventually<T>(
+  read: () => Promise<T> | T,
+  done: (value: T) => boolean,
+  timeoutMs = 30_000,
+  what = 'condition',
+  intervalMs = 50,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await read();
     if (done(value)) return value;
-    if (Date.now() > deadline) throw new Error(`${what} not met within ${timeoutMs} ms; last value: ${JSON.stringify(value, null, 1)?.slice(0, 4000)}`);
+    if (Date.now() > deadline)
+      throw new Error(`${what} not met within ${timeoutMs} ms; last value: ${JSON.stringify(value, null, 1)?.slice(0, 4000)}`);
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
 }
@@ -102,7 +109,10 @@ export class FlakyProxy {
         return upstream;
       };
       const deferShare = this.options.deferShare ?? 0;
-      if (roll >= this.options.refuseShare + this.options.answerLateShare && roll < this.options.refuseShare + this.options.answerLateShare + deferShare) {
+      if (
+        roll >= this.options.refuseShare + this.options.answerLateShare &&
+        roll < this.options.refuseShare + this.options.answerLateShare + deferShare
+      ) {
         this.deferred++;
         const later = new Promise((resolve) => setTimeout(resolve, this.options.deferMs ?? 0)).then(forward).then(async (upstream) => {
           if (upstream.status !== 200) throw new Error(`deferred forward of ${id} answered ${upstream.status}`);

@@ -28,7 +28,12 @@ import { entityState as allItems } from './state';
  * queue never waits on a loaded test machine (what a receiver that stores in milliseconds looks
  * like to LiveKit), so the only drops are the ones a test makes.
  */
-export type ProxyAction = { kind: 'forward'; delayMs?: number } | { kind: 'ack'; delayMs?: number } | { kind: 'fail' } | { kind: 'reject' } | { kind: 'slow'; ms: number };
+export type ProxyAction =
+  | { kind: 'forward'; delayMs?: number }
+  | { kind: 'ack'; delayMs?: number }
+  | { kind: 'fail' }
+  | { kind: 'reject' }
+  | { kind: 'slow'; ms: number };
 
 export interface WebhookEventSummary {
   readonly id: string;
@@ -121,7 +126,10 @@ export function truthView(sim: LiveKitSimulator): StateView {
   const participants: Record<string, string[]> = {};
   for (const room of sim.rooms()) {
     rooms[room.sid] = room.name;
-    const present = sim.participants(room.name).map((p) => p.sid).sort();
+    const present = sim
+      .participants(room.name)
+      .map((p) => p.sid)
+      .sort();
     if (present.length > 0) participants[room.sid] = present;
   }
   const egress: Record<string, string> = {};
@@ -237,7 +245,11 @@ export async function startHarness(engines: Engines, options: HarnessOptions = {
     proxy,
     pipeline: p,
     async converged(timeoutMs = 20_000) {
-      await eventually(async () => [truthView(sim), await localView(p.documentClient, p.tableName)] as const, ([truth, local]) => sameState(truth, local), timeoutMs);
+      await eventually(
+        async () => [truthView(sim), await localView(p.documentClient, p.tableName)] as const,
+        ([truth, local]) => sameState(truth, local),
+        timeoutMs,
+      );
       // Changes follow the state through the table's stream: wait until they are published too.
       await p.changeFeed.waitUntilIdle(timeoutMs);
     },
@@ -281,7 +293,8 @@ export function useHarness(): (options?: HarnessOptions) => Promise<Harness> {
 }
 
 /** The reconciler's runs that started at or after `since` (epoch ms). */
-export const runsAfter = (pipeline: LocalPipeline, since: number): RunReport[] => pipeline.reconcileRuns.filter((run) => run.startedAt >= since);
+export const runsAfter = (pipeline: LocalPipeline, since: number): RunReport[] =>
+  pipeline.reconcileRuns.filter((run) => run.startedAt >= since);
 
 /** Runs the reconciler back to back for longer than the grace period, so any false difference would be repaired. */
 export async function runsSpanningGrace(pipeline: LocalPipeline, minRuns = 3): Promise<RunReport[]> {
@@ -294,4 +307,6 @@ export async function runsSpanningGrace(pipeline: LocalPipeline, minRuns = 3): P
 /** Entity items (the reconciler's own RECONCILE# bookkeeping left out). */
 export const entityState = async (pipeline: LocalPipeline) =>
   // After the change feed caught up, so `pipeline.changes` matches the state read here.
-  (await pipeline.changeFeed.waitUntilIdle(), await allItems(pipeline.documentClient, pipeline.tableName)).filter((item) => !String(item.pk).startsWith('RECONCILE#'));
+  (await pipeline.changeFeed.waitUntilIdle(), await allItems(pipeline.documentClient, pipeline.tableName)).filter(
+    (item) => !String(item.pk).startsWith('RECONCILE#'),
+  );

@@ -17,7 +17,7 @@ export interface SimulatorUnderTest {
    */
   start(props?: Partial<LiveKitSimulatorProps>): Promise<{ sim: LiveKitSimulator; url: string }>;
   /** Bodies the receiver got, in order of arrival, of one event type or all. */
-  received(type?: string): Json[];
+  readonly received: (type?: string) => Json[];
 }
 
 /** Registers beforeEach/afterEach: a receiver per test; every simulator a test started is stopped after it. */
@@ -49,6 +49,9 @@ export function useSimulator(defaults: LiveKitSimulatorProps): SimulatorUnderTes
       started.push(sim);
       return { sim, url: await sim.start() };
     },
-    received: (type) => current().requests.map((r) => JSON.parse(r.body) as Json).filter((body) => type === undefined || body.event === type),
+    received: (type) =>
+      current()
+        .requests.map((r) => JSON.parse(r.body) as Json)
+        .filter((body) => type === undefined || body.event === type),
   };
 }

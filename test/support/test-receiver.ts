@@ -68,7 +68,14 @@ export class TestReceiver {
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const body = Buffer.concat(chunks).toString('utf8');
     const json = JSON.parse(body) as { id: string; event: string; room?: { name?: string } };
-    const request: ReceivedRequest = { index: this.requests.length, body, headers: req.headers, eventId: json.id, event: json.event, room: json.room?.name };
+    const request: ReceivedRequest = {
+      index: this.requests.length,
+      body,
+      headers: req.headers,
+      eventId: json.id,
+      event: json.event,
+      room: json.room?.name,
+    };
     this.requests.push(request);
     const still: typeof this.waiters = [];
     for (const w of this.waiters) {

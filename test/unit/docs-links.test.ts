@@ -113,8 +113,14 @@ function brokenLink(document: string, target: string, anchors: (path: string) =>
 describe('GitHub heading slugs', () => {
   it.each([
     ['Quick start', 'quick-start'],
-    ['Metrics (CloudWatch EMF, namespace `LiveKitWebhooks`, one document per run)', 'metrics-cloudwatch-emf-namespace-livekitwebhooks-one-document-per-run'],
-    ['Configuration (CDK context or a typed config file; only `bin/` reads the environment)', 'configuration-cdk-context-or-a-typed-config-file-only-bin-reads-the-environment'],
+    [
+      'Metrics (CloudWatch EMF, namespace `LiveKitWebhooks`, one document per run)',
+      'metrics-cloudwatch-emf-namespace-livekitwebhooks-one-document-per-run',
+    ],
+    [
+      'Configuration (CDK context or a typed config file; only `bin/` reads the environment)',
+      'configuration-cdk-context-or-a-typed-config-file-only-bin-reads-the-environment',
+    ],
     ['On-call: alarms, runbooks, tooling', 'on-call-alarms-runbooks-tooling'],
     ['Ingest p99 latency', 'ingest-p99-latency'],
     ['The `agent_job_*` events', 'the-agent_job_-events'],
@@ -240,7 +246,7 @@ describe('the README matches the code', () => {
     expect(Object.keys(JSON.parse(example)).sort()).toEqual(printed);
   });
 
-  it("lists every CfnOutput of the stack in its outputs table", () => {
+  it('lists every CfnOutput of the stack in its outputs table', () => {
     const outputs = new Set<string>();
     const walk = (dir: string): void => {
       for (const entry of readdirSync(join(ROOT, dir), { withFileTypes: true })) {
@@ -262,7 +268,9 @@ describe('docs/configuration.md matches lib/config.ts', () => {
 
   it('documents every setting that has a default', () => {
     const paths = Object.entries(DEFAULT_CONFIG).flatMap(([section, value]) =>
-      typeof value === 'object' && value !== null && !Array.isArray(value) ? Object.keys(value).map((key) => `${section}.${key}`) : [section],
+      typeof value === 'object' && value !== null && !Array.isArray(value)
+        ? Object.keys(value).map((key) => `${section}.${key}`)
+        : [section],
     );
     expect(paths.filter((path) => !documented().includes(path))).toEqual([]);
   });

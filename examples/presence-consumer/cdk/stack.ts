@@ -46,7 +46,8 @@ export class PresenceConsumerStack extends Stack {
 
 if (require.main === module) {
   const app = new App();
-  const livekitUrl = app.node.tryGetContext('livekitUrl');
-  if (typeof livekitUrl !== 'string' || livekitUrl === '') throw new Error('set the LiveKit URL: -c livekitUrl=https://my-project.livekit.cloud');
+  const livekitUrl: unknown = app.node.tryGetContext('livekitUrl');
+  if (typeof livekitUrl !== 'string' || livekitUrl === '')
+    throw new Error('set the LiveKit URL: -c livekitUrl=https://my-project.livekit.cloud');
   new PresenceConsumerStack(app, 'PresenceConsumerExample', { livekitUrl });
 }

@@ -19,7 +19,12 @@ import { DiffContext, pool } from './context';
  * Observes a missed egress event; LiveKit's EgressInfo is the whole repair. `phase` (the status an
  * `egress_updated` reached) is part of the repair id, so each step forward is its own repair.
  */
-function observeEgress(ctx: DiffContext, eventType: 'egress_started' | 'egress_updated' | 'egress_ended', info: EgressInfo, phase?: string): void {
+function observeEgress(
+  ctx: DiffContext,
+  eventType: 'egress_started' | 'egress_updated' | 'egress_ended',
+  info: EgressInfo,
+  phase?: string,
+): void {
   ctx.observe({
     repairId: repairId(eventType, info.egressId, phase),
     eventType,

@@ -31,7 +31,8 @@ export async function diffIngress(ctx: DiffContext, remoteIngress: readonly Ingr
     if (!info.ingressId) continue;
     remoteById.set(info.ingressId, info);
     const sessionId = ingressSessionId(info);
-    if (sessionId !== undefined && info.state?.status === IngressState_Status.ENDPOINT_PUBLISHING) publishing.push({ ingressId: info.ingressId, sessionId, info });
+    if (sessionId !== undefined && info.state?.status === IngressState_Status.ENDPOINT_PUBLISHING)
+      publishing.push({ ingressId: info.ingressId, sessionId, info });
   }
   const unknown = publishing.filter((session) => !local.ingressSessions.has(ingressSessionKey(session.ingressId, session.sessionId)));
   try {
@@ -80,7 +81,10 @@ export async function diffIngress(ctx: DiffContext, remoteIngress: readonly Ingr
     const remoteEnd: IngressState | undefined = remote && ingressSessionId(remote) === session.sessionId ? remote.state : undefined;
     observeEnded(ctx, session, key, remoteEnd);
   }
-  ctx.report.ingressSessionsChecked = new Set([...publishing.map((p) => ingressSessionKey(p.ingressId, p.sessionId)), ...local.ingressSessions.keys()]).size;
+  ctx.report.ingressSessionsChecked = new Set([
+    ...publishing.map((p) => ingressSessionKey(p.ingressId, p.sessionId)),
+    ...local.ingressSessions.keys(),
+  ]).size;
 }
 
 function observeEnded(ctx: DiffContext, session: LocalIngressSession, key: string, remoteEnd: IngressState | undefined): void {
@@ -96,7 +100,10 @@ function observeEnded(ctx: DiffContext, session: LocalIngressSession, key: strin
       const stored = ingressFromStored(entityInfo(item), session.ingressId);
       if (ingressSessionId(stored) !== session.sessionId) {
         // The repair would land on another session item: never guess.
-        ctx.logger.warn('stored ingress session does not name its own session; its end cannot be repaired', { ingressId: session.ingressId, sessionId: session.sessionId });
+        ctx.logger.warn('stored ingress session does not name its own session; its end cannot be repaired', {
+          ingressId: session.ingressId,
+          sessionId: session.sessionId,
+        });
         return undefined;
       }
       return ingressEndedRepair(stored, session.sessionId, ctx.nowMs(), remoteEnd);

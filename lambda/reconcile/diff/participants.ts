@@ -37,7 +37,12 @@ export function diffOrphanParticipants(ctx: DiffContext, remoteBySid: ReadonlyMa
 }
 
 /** One verified room: LiveKit's participant list against ours. */
-export function compareRoomParticipants(ctx: DiffContext, room: Room, remote: readonly ParticipantInfo[], mine: readonly LocalParticipant[]): void {
+export function compareRoomParticipants(
+  ctx: DiffContext,
+  room: Room,
+  remote: readonly ParticipantInfo[],
+  mine: readonly LocalParticipant[],
+): void {
   const scope = `room#${room.sid}`;
   const mineBySid = new Map(mine.map((p) => [p.sid, p]));
   const remoteSids = new Set(remote.map((p) => p.sid));

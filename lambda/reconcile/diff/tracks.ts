@@ -31,7 +31,11 @@ export function tracksByRoom(tracksByParticipant: ReadonlyMap<string, readonly L
 }
 
 /** Tracks of rooms ListRooms does not list: each one's `track_unpublished` was missed. */
-export function diffOrphanTracks(ctx: DiffContext, remoteBySid: ReadonlyMap<string, Room>, localTracksByRoom: ReadonlyMap<string, readonly LocalTrack[]>): void {
+export function diffOrphanTracks(
+  ctx: DiffContext,
+  remoteBySid: ReadonlyMap<string, Room>,
+  localTracksByRoom: ReadonlyMap<string, readonly LocalTrack[]>,
+): void {
   for (const [roomSid, tracks] of localTracksByRoom) {
     if (remoteBySid.has(roomSid)) continue;
     for (const track of tracks) {
@@ -42,7 +46,12 @@ export function diffOrphanTracks(ctx: DiffContext, remoteBySid: ReadonlyMap<stri
 }
 
 /** One verified room: LiveKit's tracks (from its participant list) against ours. */
-export async function compareRoomTracks(ctx: DiffContext, room: Room, remote: readonly ParticipantInfo[], mine: readonly LocalTrack[]): Promise<void> {
+export async function compareRoomTracks(
+  ctx: DiffContext,
+  room: Room,
+  remote: readonly ParticipantInfo[],
+  mine: readonly LocalTrack[],
+): Promise<void> {
   const scope = `room#${room.sid}`;
   const remoteTracks = new Map<string, { participant: ParticipantInfo; index: number }>();
   for (const participant of remote) {
@@ -74,7 +83,12 @@ export async function compareRoomTracks(ctx: DiffContext, room: Room, remote: re
   }
 }
 
-function observeUnpublished(ctx: DiffContext, room: { readonly sid: string; readonly name: string }, track: LocalTrack, scope: string): void {
+function observeUnpublished(
+  ctx: DiffContext,
+  room: { readonly sid: string; readonly name: string },
+  track: LocalTrack,
+  scope: string,
+): void {
   ctx.observe({
     repairId: repairId('track_unpublished', track.sid),
     eventType: 'track_unpublished',
@@ -85,7 +99,13 @@ function observeUnpublished(ctx: DiffContext, room: { readonly sid: string; read
     build: async (): Promise<Repair | undefined> => {
       const item = await getEntity(ctx.ddb, ctx.tableName, keys.track(track.sid));
       if (!item || item.terminal) return undefined;
-      return trackRepair('track_unpublished', room, { sid: track.participantSid, identity: track.identity ?? String((item.identity as string | undefined) ?? '') }, trackFromStored(entityInfo(item), track.sid), ctx.nowSeconds());
+      return trackRepair(
+        'track_unpublished',
+        room,
+        { sid: track.participantSid, identity: track.identity ?? String((item.identity as string | undefined) ?? '') },
+        trackFromStored(entityInfo(item), track.sid),
+        ctx.nowSeconds(),
+      );
     },
   });
 }

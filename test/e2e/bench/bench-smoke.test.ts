@@ -17,7 +17,14 @@ interface Report {
   quick: boolean;
   totalSeconds: number;
   machine: { cpus: number; node: string };
-  sections: { id: string; title: string; method: string; figures: Record<string, unknown>; tables?: Record<string, { rows: unknown[][] }>; error?: string }[];
+  sections: {
+    id: string;
+    title: string;
+    method: string;
+    figures: Record<string, unknown>;
+    tables?: Record<string, { rows: unknown[][] }>;
+    error?: string;
+  }[];
 }
 
 describe('npm run bench (quick mode)', () => {
@@ -59,9 +66,12 @@ describe('npm run bench (quick mode)', () => {
   it('reports only finite numbers', () => {
     const numbers: [string, unknown][] = [['totalSeconds', report.totalSeconds]];
     for (const section of report.sections) {
-      for (const [key, value] of Object.entries(section.figures)) if (typeof value === 'number') numbers.push([`${section.id}.${key}`, value]);
+      for (const [key, value] of Object.entries(section.figures))
+        if (typeof value === 'number') numbers.push([`${section.id}.${key}`, value]);
       for (const [name, table] of Object.entries(section.tables ?? {})) {
-        table.rows.forEach((row, i) => row.forEach((value, j) => typeof value === 'number' && numbers.push([`${section.id}.${name}[${i}][${j}]`, value])));
+        table.rows.forEach((row, i) =>
+          row.forEach((value, j) => typeof value === 'number' && numbers.push([`${section.id}.${name}[${i}][${j}]`, value])),
+        );
       }
     }
     expect(numbers.filter(([, value]) => !Number.isFinite(value as number))).toEqual([]);

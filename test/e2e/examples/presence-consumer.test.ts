@@ -56,12 +56,21 @@ describe('example: the presence consumer on the local pipeline', () => {
 
   async function post(event: { id: string }): Promise<void> {
     const body = JSON.stringify(event);
-    const response = await fetch(pipeline.webhookUrl, { method: 'POST', headers: { 'content-type': 'application/webhook+json', authorization: await signWebhook(body, KEY, SECRET) }, body });
+    const response = await fetch(pipeline.webhookUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/webhook+json', authorization: await signWebhook(body, KEY, SECRET) },
+      body,
+    });
     expect(response.status).toBe(200);
     await pipeline.waitUntilProcessed([event.id]);
   }
   const deliveredOf = async (changeId: string): Promise<ChangeEvent> =>
-    (await eventually(() => delivered.find((event) => event.detail.changeId === changeId), (event) => event !== undefined, 30_000, `${changeId} delivered`))!;
+    (await eventually(
+      () => delivered.find((event) => event.detail.changeId === changeId),
+      (event) => event !== undefined,
+      30_000,
+      `${changeId} delivered`,
+    ))!;
 
   test('a signed webhook in, the cache updated once, even when the change is delivered twice', async () => {
     const room = { sid: 'RM_presence', name: 'presence demo' };
@@ -73,7 +82,12 @@ describe('example: the presence consumer on the local pipeline', () => {
     const aliceJoined = participantJoined(room, alice, now + 1);
     await post(aliceJoined);
     await post(participantJoined(room, bob, now + 2));
-    await eventually(() => presence.participants(room.name).map((p) => p.identity), (ids) => ids.length === 2, 30_000, 'both present');
+    await eventually(
+      () => presence.participants(room.name).map((p) => p.identity),
+      (ids) => ids.length === 2,
+      30_000,
+      'both present',
+    );
     expect(presence.participants(room.name)).toEqual([
       { participantSid: 'PA_alice', identity: 'alice', roomSid: 'RM_presence', joinedAtMs: (now + 1) * 1000 },
       { participantSid: 'PA_bob', identity: 'bob', roomSid: 'RM_presence', joinedAtMs: (now + 2) * 1000 },
@@ -95,7 +109,12 @@ describe('example: the presence consumer on the local pipeline', () => {
 
     // Alice leaves: removed once; a repeat of the leave, or the old join arriving late, changes nothing.
     await post(participantLeft(room, alice, now + 10));
-    await eventually(() => presence.participants(room.name).map((p) => p.identity), (ids) => ids.length === 1, 30_000, 'alice gone');
+    await eventually(
+      () => presence.participants(room.name).map((p) => p.identity),
+      (ids) => ids.length === 1,
+      30_000,
+      'alice gone',
+    );
     expect(presence.updates).toBe(3);
     const leftEvent = await deliveredOf('participant:PA_alice:ended');
     await handler(leftEvent);

@@ -49,11 +49,18 @@ describe('local runtime isolation', () => {
   });
 
   it('ingest answers a signed webhook with 200 while the main thread (bus, status page) is blocked, and the change is published once it is free', async () => {
-    const event = participantJoined({ sid: 'RM_isolation', name: 'isolation' }, { sid: 'PA_isolation', identity: 'blocked-main' }, Math.floor(Date.now() / 1000));
+    const event = participantJoined(
+      { sid: 'RM_isolation', name: 'isolation' },
+      { sid: 'PA_isolation', identity: 'blocked-main' },
+      Math.floor(Date.now() / 1000),
+    );
     const body = JSON.stringify(event);
     const shared = new SharedArrayBuffer(12);
     const flags = new Int32Array(shared);
-    const client = new Worker(CLIENT, { eval: true, workerData: { shared, url: pipeline.webhookUrl, body, token: await signWebhook(body, KEY, SECRET) } });
+    const client = new Worker(CLIENT, {
+      eval: true,
+      workerData: { shared, url: pipeline.webhookUrl, body, token: await signWebhook(body, KEY, SECRET) },
+    });
     try {
       // From here until the answer wakes it, the main thread runs nothing: no poller, no processor, no timer.
       Atomics.store(flags, 2, 1);
@@ -63,7 +70,12 @@ describe('local runtime isolation', () => {
     } finally {
       await client.terminate();
     }
-    await eventually(() => pipeline.changes.some((change) => change.eventId === event.id), (applied) => applied, 30_000, 'the event applied and its change published');
+    await eventually(
+      () => pipeline.changes.some((change) => change.eventId === event.id),
+      (applied) => applied,
+      30_000,
+      'the event applied and its change published',
+    );
   });
 
   it('a processor whose thread is blocked delays neither ingest nor the main thread, and applies what waited once it runs again', async () => {
@@ -73,7 +85,11 @@ describe('local runtime isolation', () => {
     const second = participantJoined(room, { sid: 'PA_isolation_2', identity: 'second' }, now);
     const post = async (event: object): Promise<number> => {
       const body = JSON.stringify(event);
-      const response = await fetch(pipeline.webhookUrl, { method: 'POST', headers: { 'content-type': 'application/webhook+json', authorization: await signWebhook(body, KEY, SECRET) }, body });
+      const response = await fetch(pipeline.webhookUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/webhook+json', authorization: await signWebhook(body, KEY, SECRET) },
+        body,
+      });
       await response.text();
       return response.status;
     };
@@ -82,7 +98,12 @@ describe('local runtime isolation', () => {
     try {
       expect(await post(first)).toBe(200);
       // The processor receives the event and its whole thread stops: no poller, no write, no log line.
-      await eventually(() => Atomics.load(gate, 1), (blocked) => blocked > blockedBefore, 30_000, 'the processor blocked on the batch');
+      await eventually(
+        () => Atomics.load(gate, 1),
+        (blocked) => blocked > blockedBefore,
+        30_000,
+        'the processor blocked on the batch',
+      );
       expect(await post(second)).toBe(200);
       const status = await fetch(`${pipeline.baseUrl}/status`);
       expect(status.status).toBe(200);

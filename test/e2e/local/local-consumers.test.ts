@@ -28,7 +28,15 @@ const change = (n: number, detailType = 'participant.joined'): StateChange => ({
   detailType,
   entity: { type: 'participant', id: `PA_${n}`, participantSid: `PA_${n}`, identity: `user${n}`, roomSid: 'RM_x', roomName: 'x' },
   old: null,
-  new: { entityType: 'participant', entityId: `PA_${n}`, status: 'ACTIVE', participantSid: `PA_${n}`, identity: `user${n}`, roomSid: 'RM_x', roomName: 'x' },
+  new: {
+    entityType: 'participant',
+    entityId: `PA_${n}`,
+    status: 'ACTIVE',
+    participantSid: `PA_${n}`,
+    identity: `user${n}`,
+    roomSid: 'RM_x',
+    roomName: 'x',
+  },
   eventId: `EV_${n}`,
   eventType: 'participant_joined',
   source: 'webhook',
@@ -58,8 +66,19 @@ describe('LocalConsumers', () => {
     expect(all.map((event) => event.detail.changeId)).toEqual(['participant:PA_1:started', 'participant:PA_2:started']);
     expect(left.map((event) => event['detail-type'])).toEqual(['participant.left']);
     const [first] = all;
-    expect(first).toEqual({ ...changeEventOf(change(1) as never, { account: LOCAL_ACCOUNT, region: LOCAL_REGION }), id: expect.any(String) });
-    expect(first).toMatchObject({ version: '0', source: 'livekit.webhooks', 'detail-type': 'participant.joined', time: '2026-02-17T18:11:47Z', resources: [], account: '000000000000', region: 'us-east-1' });
+    expect(first).toEqual({
+      ...changeEventOf(change(1) as never, { account: LOCAL_ACCOUNT, region: LOCAL_REGION }),
+      id: expect.any(String),
+    });
+    expect(first).toMatchObject({
+      version: '0',
+      source: 'livekit.webhooks',
+      'detail-type': 'participant.joined',
+      time: '2026-02-17T18:11:47Z',
+      resources: [],
+      account: '000000000000',
+      region: 'us-east-1',
+    });
     // Each delivery has its own id, as each event on the bus does.
     expect(new Set([...all, ...left].map((event) => event.id)).size).toBe(3);
   });
@@ -67,7 +86,10 @@ describe('LocalConsumers', () => {
   test('delivery never waits for the handler', async () => {
     const { logger } = memoryLogger();
     let finish!: () => void;
-    const consumers = new LocalConsumers({ logger, consumers: [{ name: 'slow', handler: () => new Promise<void>((resolve) => (finish = resolve)) }] });
+    const consumers = new LocalConsumers({
+      logger,
+      consumers: [{ name: 'slow', handler: () => new Promise<void>((resolve) => (finish = resolve)) }],
+    });
     consumers.deliver(change(1));
     let idle = false;
     const waiting = consumers.idle().then(() => (idle = true));
@@ -86,7 +108,9 @@ describe('LocalConsumers', () => {
     consumers.deliver(change(1));
     await consumers.idle();
     expect(recording.received).toHaveLength(1);
-    expect(lines.filter((line) => line.message === 'change handler failed; retrying').map((line) => [line.attempt, line.retryInMs])).toEqual([
+    expect(
+      lines.filter((line) => line.message === 'change handler failed; retrying').map((line) => [line.attempt, line.retryInMs]),
+    ).toEqual([
       [1, 10],
       [2, 20],
     ]);
@@ -96,13 +120,23 @@ describe('LocalConsumers', () => {
     await consumers.idle();
     expect(recording.received).toHaveLength(1);
     expect(lines.filter((line) => line.message === 'change handler gave up')).toEqual([
-      expect.objectContaining({ level: 'error', consumer: FIXTURE, changeId: 'participant:PA_2:started', attempts: 3, error: expect.objectContaining({ message: 'attempt 3 of participant:PA_2:started fails on purpose' }) }),
+      expect.objectContaining({
+        level: 'error',
+        consumer: FIXTURE,
+        changeId: 'participant:PA_2:started',
+        attempts: 3,
+        error: expect.objectContaining({ message: 'attempt 3 of participant:PA_2:started fails on purpose' }),
+      }),
     ]);
   });
 
   test('stop drops pending retries at once', async () => {
     const { logger } = memoryLogger();
-    const consumers = new LocalConsumers({ logger, consumers: [{ name: 'failing', handler: () => Promise.reject(new Error('down')) }], retryDelaysMs: [3_600_000] });
+    const consumers = new LocalConsumers({
+      logger,
+      consumers: [{ name: 'failing', handler: () => Promise.reject(new Error('down')) }],
+      retryDelaysMs: [3_600_000],
+    });
     consumers.deliver(change(1));
     await new Promise((resolve) => setImmediate(resolve));
     await consumers.stop();
@@ -115,11 +149,14 @@ describe('loadChangeHandler', () => {
   test('loads a TypeScript module by path (relative to the directory given), `handler` or `#name`', async () => {
     const consumer = loadChangeHandler(FIXTURE, root);
     expect(consumer.name).toBe(FIXTURE);
-    await consumer.handler(changeEventOf(change(1) as never) as ChangeEvent);
+    await consumer.handler(changeEventOf(change(1) as never));
     const other = loadChangeHandler(`${FIXTURE}#other`, root);
     expect(other.name).toBe(`${FIXTURE}#other`);
-    await other.handler(changeEventOf(change(2) as never) as ChangeEvent);
-    expect(recording.received).toEqual([expect.objectContaining({ detail: expect.objectContaining({ changeId: 'participant:PA_1:started' }) }), { other: expect.anything() }]);
+    await other.handler(changeEventOf(change(2) as never));
+    expect(recording.received).toEqual([
+      expect.objectContaining({ detail: expect.objectContaining({ changeId: 'participant:PA_1:started' }) }),
+      { other: expect.anything() },
+    ]);
     recording.received.length = 0;
   });
 
@@ -145,9 +182,14 @@ describe('npm run local with CHANGE_HANDLER', () => {
 
   function start(env: Record<string, string>) {
     const lines: string[] = [];
-    const proc = spawn('npm', ['run', '--silent', 'local'], { cwd: root, env: { ...process.env, PORT: '0', LIVEKIT_API_KEY: '', LIVEKIT_API_SECRET: '', ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-    createInterface({ input: proc.stdout! }).on('line', (line) => lines.push(line));
-    createInterface({ input: proc.stderr! }).on('line', (line) => lines.push(line));
+    const proc = spawn('npm', ['run', '--silent', 'local'], {
+      cwd: root,
+      env: { ...process.env, PORT: '0', LIVEKIT_API_KEY: '', LIVEKIT_API_SECRET: '', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
+    createInterface({ input: proc.stdout }).on('line', (line) => lines.push(line));
+    createInterface({ input: proc.stderr }).on('line', (line) => lines.push(line));
     return { proc, lines };
   }
 
@@ -163,17 +205,32 @@ describe('npm run local with CHANGE_HANDLER', () => {
     const file = join(dir, 'changes.jsonl');
     const started = start({ CHANGE_HANDLER: FIXTURE, RECORD_CHANGES_TO: file });
     child = started.proc;
-    const readyLine = await eventually(() => started.lines.find((line) => line.startsWith('{"ready"')), (line) => line !== undefined, 90_000, 'the ready line');
+    const readyLine = await eventually(
+      () => started.lines.find((line) => line.startsWith('{"ready"')),
+      (line) => line !== undefined,
+      90_000,
+      'the ready line',
+    );
     const { webhookUrl } = JSON.parse(readyLine!) as { webhookUrl: string };
     const room = { sid: 'RM_local_consumer', name: 'local consumer' };
     const now = Math.floor(Date.now() / 1000);
     for (const event of [roomStarted(room, now), participantJoined(room, { sid: 'PA_lc', identity: 'alice' }, now + 1)]) {
       const body = JSON.stringify(event);
-      const response = await fetch(webhookUrl, { method: 'POST', headers: { 'content-type': 'application/webhook+json', authorization: await signWebhook(body, 'devkey', 'secret') }, body });
+      const response = await fetch(webhookUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/webhook+json', authorization: await signWebhook(body, 'devkey', 'secret') },
+        body,
+      });
       expect(response.status).toBe(200);
     }
     const events = await eventually(
-      () => (existsSync(file) ? readFileSync(file, 'utf8').trim().split('\n').map((line) => JSON.parse(line) as ChangeEvent) : []),
+      () =>
+        existsSync(file)
+          ? readFileSync(file, 'utf8')
+              .trim()
+              .split('\n')
+              .map((line) => JSON.parse(line) as ChangeEvent)
+          : [],
       (list) => list.length >= 2,
       60_000,
       'two changes delivered',
@@ -182,7 +239,14 @@ describe('npm run local with CHANGE_HANDLER', () => {
       ['participant.joined', 'participant:PA_lc:started'],
       ['room.started', 'room:RM_local_consumer:started'],
     ]);
-    for (const event of events) expect(event).toMatchObject({ version: '0', source: 'livekit.webhooks', account: '000000000000', region: 'us-east-1', resources: [] });
+    for (const event of events)
+      expect(event).toMatchObject({
+        version: '0',
+        source: 'livekit.webhooks',
+        account: '000000000000',
+        region: 'us-east-1',
+        resources: [],
+      });
     process.kill(-child.pid!, 'SIGINT');
     await new Promise((resolve) => child!.once('exit', resolve));
   }, 150_000);

@@ -42,7 +42,10 @@ describe('npm run local', () => {
   /** Resolves when a line matching `predicate` has been printed. */
   const printed = (predicate: (line: string) => boolean, timeoutMs = 30_000) =>
     new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`not printed within ${timeoutMs} ms; output:\n${lines.slice(-20).join('\n')}`)), timeoutMs);
+      const timer = setTimeout(
+        () => reject(new Error(`not printed within ${timeoutMs} ms; output:\n${lines.slice(-20).join('\n')}`)),
+        timeoutMs,
+      );
       const check = () => {
         const line = lines.find(predicate);
         if (line === undefined) return false;
@@ -107,14 +110,21 @@ describe('npm run local', () => {
     expect(response.status).toBe(200);
 
     const ddb = DynamoDBDocumentClient.from(
-      new DynamoDBClient({ endpoint: ready.dynamodbEndpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } }),
+      new DynamoDBClient({
+        endpoint: ready.dynamodbEndpoint,
+        region: 'us-east-1',
+        credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+      }),
     );
     // Applied: the track's item names the event; its change came through the table's stream to the bus.
     const item = await eventually(
-      async () => (await ddb.send(new GetCommand({ TableName: ready.tableName, Key: keys.track('TR_AMNTtQxevMRbsr'), ConsistentRead: true }))).Item,
+      async () =>
+        (await ddb.send(new GetCommand({ TableName: ready.tableName, Key: keys.track('TR_AMNTtQxevMRbsr'), ConsistentRead: true }))).Item,
       (value) => value !== undefined,
     );
-    expect(item).toEqual(expect.objectContaining({ lastEventId: 'EV_jT6Y4xyzXsjM', lastEventType: 'track_unpublished', status: 'UNPUBLISHED' }));
+    expect(item).toEqual(
+      expect.objectContaining({ lastEventId: 'EV_jT6Y4xyzXsjM', lastEventType: 'track_unpublished', status: 'UNPUBLISHED' }),
+    );
     await eventually(
       () => lines.some((line) => line.includes('"state change published"') && line.includes('"changeId":"track:TR_AMNTtQxevMRbsr:ended"')),
       (published) => published,
@@ -138,6 +148,10 @@ describe('npm run local', () => {
     process.kill(-child.pid!, 'SIGINT');
     await exited;
     await printed((line) => line.includes('SIGINT: stopping the local pipeline'));
-    await eventually(async () => groupAlive(child.pid!), (alive) => !alive, 20_000);
+    await eventually(
+      async () => groupAlive(child.pid!),
+      (alive) => !alive,
+      20_000,
+    );
   }, 30_000);
 });

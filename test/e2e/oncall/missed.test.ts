@@ -65,7 +65,11 @@ describe('npm run missed -- --local', () => {
         expect(later.missedTotal).toBe(0);
         const ready = pipeline.readyLine();
         const json = await run('npm', ['run', '--silent', 'missed', '--', '--local', ready, '--json'], { cwd: root });
-        listed = json.stdout.trim().split('\n').filter(Boolean).map((line) => JSON.parse(line));
+        listed = json.stdout
+          .trim()
+          .split('\n')
+          .filter(Boolean)
+          .map((line) => JSON.parse(line));
         table = (await run('npm', ['run', '--silent', 'missed', '--', '--local', ready, '--since', '30m'], { cwd: root })).stdout;
       },
     });
@@ -88,6 +92,7 @@ describe('npm run missed -- --local', () => {
     expect(lines[0]).toMatch(new RegExp(`^npm run local .*: ${dropped.length} missed event\\(s\\) repaired in the last 30m$`));
     expect(lines[1]).toMatch(/^found \(UTC\)\s+type\s+room\s+entity\s+missing for$/);
     expect(lines).toHaveLength(2 + dropped.length);
-    for (const d of dropped) expect(lines.some((line) => line.includes(d.eventType) && line.includes(d.room!) && line.includes(d.entityId))).toBe(true);
+    for (const d of dropped)
+      expect(lines.some((line) => line.includes(d.eventType) && line.includes(d.room!) && line.includes(d.entityId))).toBe(true);
   }, 180_000);
 });

@@ -49,7 +49,15 @@ beforeAll(async () => {
     reconcileIntervalMs: 1000,
     reconcileTimeBudgetMs: 700,
     // Mounted before the queues exist, so the route reads the pipeline on each request.
-    getRoutes: { [STATUS_PATH]: createStatusRoute(() => ({ sqs: pipeline.sqs, queueUrl: pipeline.queueUrl, dlqUrl: pipeline.dlqUrl, config, metrics: pipeline.metrics })) },
+    getRoutes: {
+      [STATUS_PATH]: createStatusRoute(() => ({
+        sqs: pipeline.sqs,
+        queueUrl: pipeline.queueUrl,
+        dlqUrl: pipeline.dlqUrl,
+        config,
+        metrics: pipeline.metrics,
+      })),
+    },
   });
 }, 90_000);
 
@@ -96,10 +104,18 @@ test('the missed-events alarm condition turns on after LiveKit drops an event, a
   expect(firing.alarms['missed-events']).toMatchObject({
     severity: 'page',
     runbook: `docs/runbooks.md#${rule.anchor}`,
-    rule: { threshold: rule.threshold, comparison: rule.comparison, periodSeconds: rule.periodSeconds, evaluationPeriods: rule.evaluationPeriods, treatMissingData: rule.treatMissingData },
+    rule: {
+      threshold: rule.threshold,
+      comparison: rule.comparison,
+      periodSeconds: rule.periodSeconds,
+      evaluationPeriods: rule.evaluationPeriods,
+      treatMissingData: rule.treatMissingData,
+    },
   });
   const { template } = synthPipeline(input);
-  const deployed = Object.values(template.findResources('AWS::CloudWatch::Alarm')).find((a: any) => a.Properties.MetricName === METRIC.missedEvents) as any;
+  const deployed = Object.values(template.findResources('AWS::CloudWatch::Alarm')).find(
+    (a: any) => a.Properties.MetricName === METRIC.missedEvents,
+  ) as any;
   expect(deployed.Properties).toMatchObject({
     Threshold: rule.threshold,
     ComparisonOperator: rule.comparison,
@@ -144,7 +160,10 @@ describe('"not configured": the LiveKit keys hold no key pair', () => {
     // Five runs a minute apart, as the reconciler emits them while the secret holds {}.
     for (let run = 0; run < 5; run++) {
       clock += 60_000;
-      metrics.put([{ name: METRIC.notConfigured, value: 1 }, { name: METRIC.heartbeat, value: 1 }]);
+      metrics.put([
+        { name: METRIC.notConfigured, value: 1 },
+        { name: METRIC.heartbeat, value: 1 },
+      ]);
     }
     const waiting = await readStatus(source(metrics, clock + 1000));
     expect(waiting.liveKitKeys).toBe('not configured');
@@ -173,7 +192,11 @@ describe('"not configured": the LiveKit keys hold no key pair', () => {
 
   test('npm run local with keys {} answers a signed webhook 503 (LiveKit retries), and /status says "not configured" with nothing paging', async () => {
     const body = '{"id":"EV_1","event":"room_started","room":{"sid":"RM_1","name":"r"}}';
-    const response = await fetch(waiting.webhookUrl, { method: 'POST', body, headers: { authorization: await signWebhook(body, API_KEY, API_SECRET), 'content-type': 'application/webhook+json' } });
+    const response = await fetch(waiting.webhookUrl, {
+      method: 'POST',
+      body,
+      headers: { authorization: await signWebhook(body, API_KEY, API_SECRET), 'content-type': 'application/webhook+json' },
+    });
     expect(response.status).toBe(503);
     const local = (await (await fetch(`${waiting.baseUrl}${STATUS_PATH}`)).json()) as LocalStatus;
     expect(local.liveKitKeys).toBe('not configured');

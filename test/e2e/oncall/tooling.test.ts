@@ -22,7 +22,10 @@ import { REPO_ROOT } from '../../support/paths';
 const root = REPO_ROOT;
 const run = promisify(execFile);
 const KEYS = { APIoncall: 'oncall-secret-of-at-least-32-characters!' };
-const config = parseConfig({ queue: { maxReceiveCount: 2 }, processing: { batchSize: 10, maxBatchingWindowSeconds: 0, maxConcurrency: 2 } });
+const config = parseConfig({
+  queue: { maxReceiveCount: 2 },
+  processing: { batchSize: 10, maxBatchingWindowSeconds: 0, maxConcurrency: 2 },
+});
 
 async function eventually<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 20_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -41,7 +44,14 @@ let ready: string;
 
 beforeAll(async () => {
   engines = await startEngines();
-  pipeline = await startLocalPipeline({ config, keys: KEYS, engines, logLevel: 'error', logSink: () => undefined, visibilityTimeoutSeconds: 2 });
+  pipeline = await startLocalPipeline({
+    config,
+    keys: KEYS,
+    engines,
+    logLevel: 'error',
+    logSink: () => undefined,
+    visibilityTimeoutSeconds: 2,
+  });
   ready = pipeline.readyLine();
   target = localTarget(parseLocalReady(ready));
 }, 90_000);
@@ -55,7 +65,11 @@ afterAll(async () => {
 const post = async (event: object) => {
   const body = JSON.stringify(event);
   const [apiKey, apiSecret] = Object.entries(KEYS)[0];
-  const response = await fetch(pipeline.webhookUrl, { method: 'POST', body, headers: { authorization: await signWebhook(body, apiKey, apiSecret), 'content-type': 'application/webhook+json' } });
+  const response = await fetch(pipeline.webhookUrl, {
+    method: 'POST',
+    body,
+    headers: { authorization: await signWebhook(body, apiKey, apiSecret), 'content-type': 'application/webhook+json' },
+  });
   expect(response.status).toBe(200);
 };
 
@@ -64,7 +78,10 @@ describe('dlq:redrive against the local runtime', () => {
     // A message that can never apply is rejected on its first delivery (recorded, not retried), so
     // it reaches the DLQ only from an older processor: put it there as such a processor left it...
     await target.sqs.send(new SendMessageCommand({ QueueUrl: pipeline.dlqUrl, MessageBody: 'not an event' }));
-    await eventually(() => dlqDepth(target), (d) => d.visible === 1);
+    await eventually(
+      () => dlqDepth(target),
+      (d) => d.visible === 1,
+    );
 
     // ...and a genuine event that sits there (as after a processor bug, now fixed) is redriven and applied.
     const room = { sid: 'RM_redrive', name: 'redrive-room' };
@@ -80,7 +97,10 @@ describe('dlq:redrive against the local runtime', () => {
         },
       }),
     );
-    await eventually(() => dlqDepth(target), (d) => d.visible === 2);
+    await eventually(
+      () => dlqDepth(target),
+      (d) => d.visible === 2,
+    );
     expect(pipeline.processed.get(event.id)).toBeUndefined();
 
     const lines: string[] = [];
@@ -91,9 +111,15 @@ describe('dlq:redrive against the local runtime', () => {
     await pipeline.waitUntilProcessed([event.id]);
     expect(pipeline.processed.get(event.id)?.outcome).toBe('applied');
     // The one that can never apply is now rejected for good (recorded with its reason), not back in the DLQ.
-    const rejected = await eventually(() => scanAll(target.ddb, target.tableName), (items) => items.some((item) => item.outcome === 'rejected' && item.body === 'not an event'));
+    const rejected = await eventually(
+      () => scanAll(target.ddb, target.tableName),
+      (items) => items.some((item) => item.outcome === 'rejected' && item.body === 'not an event'),
+    );
     expect(rejected.find((item) => item.body === 'not an event')).toMatchObject({ reason: 'body is not JSON' });
-    await eventually(() => dlqDepth(target), (d) => d.visible === 0 && d.inFlight === 0);
+    await eventually(
+      () => dlqDepth(target),
+      (d) => d.visible === 0 && d.inFlight === 0,
+    );
   }, 60_000);
 
   test('keeps the body and message attributes, and sends before it deletes', async () => {
@@ -104,10 +130,16 @@ describe('dlq:redrive against the local runtime', () => {
         new SendMessageCommand({
           QueueUrl: queues.dlqUrl,
           MessageBody: '{"id":"EV_keep","event":"room_started"}',
-          MessageAttributes: { eventId: { DataType: 'String', StringValue: 'EV_keep' }, receivedAt: { DataType: 'String', StringValue: '1700000000000' } },
+          MessageAttributes: {
+            eventId: { DataType: 'String', StringValue: 'EV_keep' },
+            receivedAt: { DataType: 'String', StringValue: '1700000000000' },
+          },
         }),
       );
-      await eventually(() => dlqDepth(bare), (d) => d.visible === 1);
+      await eventually(
+        () => dlqDepth(bare),
+        (d) => d.visible === 1,
+      );
       const sent: string[] = [];
       const original = bare.sqs.send.bind(bare.sqs);
       bare.sqs.send = ((command: any, ...rest: any[]) => {
@@ -115,8 +147,13 @@ describe('dlq:redrive against the local runtime', () => {
         return original(command, ...rest);
       }) as typeof bare.sqs.send;
       expect(await redriveDlq(bare)).toEqual({ mode: 'copy', moved: 1 });
-      expect(sent.filter((name) => name !== 'GetQueueAttributesCommand' && name !== 'ReceiveMessageCommand')).toEqual(['SendMessageCommand', 'DeleteMessageCommand']);
-      const { Messages = [] } = await bare.sqs.send(new ReceiveMessageCommand({ QueueUrl: queues.queueUrl, MessageAttributeNames: ['All'], WaitTimeSeconds: 2 }));
+      expect(sent.filter((name) => name !== 'GetQueueAttributesCommand' && name !== 'ReceiveMessageCommand')).toEqual([
+        'SendMessageCommand',
+        'DeleteMessageCommand',
+      ]);
+      const { Messages = [] } = await bare.sqs.send(
+        new ReceiveMessageCommand({ QueueUrl: queues.queueUrl, MessageAttributeNames: ['All'], WaitTimeSeconds: 2 }),
+      );
       expect(Messages).toHaveLength(1);
       expect(Messages[0].Body).toBe('{"id":"EV_keep","event":"room_started"}');
       expect(Messages[0].MessageAttributes?.eventId?.StringValue).toBe('EV_keep');
@@ -132,11 +169,17 @@ describe('dlq:redrive against the local runtime', () => {
     const event = roomStarted(room, Math.floor(Date.now() / 1000));
     await target.sqs.send(new SendMessageCommand({ QueueUrl: pipeline.dlqUrl, MessageBody: 'still not an event' }));
     await target.sqs.send(new SendMessageCommand({ QueueUrl: pipeline.dlqUrl, MessageBody: JSON.stringify(event) }));
-    await eventually(() => dlqDepth(target), (d) => d.visible === 2);
+    await eventually(
+      () => dlqDepth(target),
+      (d) => d.visible === 2,
+    );
     const { stdout } = await run('npm', ['run', '--silent', 'dlq:redrive', '--', '--local', ready], { cwd: root });
     expect(stdout).toMatch(/2 message\(s\) moved from the DLQ back to the queue/);
     await pipeline.waitUntilProcessed([event.id]);
-    await eventually(() => dlqDepth(target), (d) => d.visible === 0 && d.inFlight === 0);
+    await eventually(
+      () => dlqDepth(target),
+      (d) => d.visible === 0 && d.inFlight === 0,
+    );
     const empty = await run('npm', ['run', '--silent', 'dlq:redrive', '--', '--local', ready], { cwd: root });
     expect(empty.stdout).toMatch(/nothing to redrive/);
   }, 60_000);
@@ -151,15 +194,24 @@ describe('state against the local runtime', () => {
     await post(participantJoined(room, { sid: 'PA_alice', identity: 'alice' }, now - 9));
     await post(participantJoined(room, { sid: 'PA_bob', identity: 'bob' }, now - 8));
     await post(egressEvent('egress_started', room, 'EG_state', 'EGRESS_STARTING', now - 7));
-    await eventually(() => queryState(target, { kind: 'egresses' }), (items) => items.some((item) => item.entityId === 'EG_state'));
+    await eventually(
+      () => queryState(target, { kind: 'egresses' }),
+      (items) => items.some((item) => item.entityId === 'EG_state'),
+    );
   });
 
-  test('lists active rooms, a room\'s participants by sid or by name, and open egresses', async () => {
+  test("lists active rooms, a room's participants by sid or by name, and open egresses", async () => {
     expect((await queryState(target, { kind: 'rooms' })).map((item) => item.entityId)).toContain('RM_state');
-    await eventually(() => queryState(target, { kind: 'participants', room: 'RM_state' }), (items) => items.length === 2);
+    await eventually(
+      () => queryState(target, { kind: 'participants', room: 'RM_state' }),
+      (items) => items.length === 2,
+    );
     const byName = await queryState(target, { kind: 'participants', room: 'state-room' });
     expect(byName.map((item) => item.entityId).sort()).toEqual(['PA_alice', 'PA_bob']);
-    expect(summarize(byName.find((item) => item.entityId === 'PA_alice')!)).toMatchObject({ id: 'PA_alice', lastEvent: 'participant_joined' });
+    expect(summarize(byName.find((item) => item.entityId === 'PA_alice')!)).toMatchObject({
+      id: 'PA_alice',
+      lastEvent: 'participant_joined',
+    });
   });
 
   test('npm run state -- --local <ready line> participants <name> prints them; a bad command exits 2 with usage', async () => {
@@ -167,8 +219,16 @@ describe('state against the local runtime', () => {
     expect(stdout).toMatch(/2 participants/);
     expect(stdout).toContain('PA_alice');
     const json = await run('npm', ['run', '--silent', 'state', '--', '--local', ready, '--json', 'egresses'], { cwd: root });
-    expect(json.stdout.trim().split('\n').map((line) => JSON.parse(line).entityId)).toContain('EG_state');
-    await expect(run('npm', ['run', '--silent', 'state', '--', '--local', ready, 'everything'], { cwd: root })).rejects.toMatchObject({ code: 2, stderr: expect.stringContaining('usage: npm run state') });
+    expect(
+      json.stdout
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line).entityId),
+    ).toContain('EG_state');
+    await expect(run('npm', ['run', '--silent', 'state', '--', '--local', ready, 'everything'], { cwd: root })).rejects.toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining('usage: npm run state'),
+    });
   });
 });
 
@@ -177,7 +237,9 @@ describe('replay against the local runtime', () => {
     await expect(startReplay(target, { from: new Date(Date.now() - 60_000), to: new Date() })).rejects.toThrow(/not available locally/);
     const from = new Date(Date.now() - 3_600_000).toISOString();
     const to = new Date(Date.now() - 60_000).toISOString();
-    await expect(run('npm', ['run', '--silent', 'replay', '--', '--local', ready, '--from', from, '--to', to], { cwd: root })).rejects.toMatchObject({
+    await expect(
+      run('npm', ['run', '--silent', 'replay', '--', '--local', ready, '--from', from, '--to', to], { cwd: root }),
+    ).rejects.toMatchObject({
       code: 3,
       stderr: expect.stringContaining('replay is not available locally'),
     });

@@ -80,13 +80,20 @@ describe('end to end: events LiveKit can send are applied or rejected once, neve
   }
 
   /** How many times the processor attempted the event (one log line per attempt). */
-  const attempts = (eventId: string) => logs.filter((line) => line.service === 'process' && line.eventId === eventId && ATTEMPT_MESSAGES.has(String(line.message))).length;
+  const attempts = (eventId: string) =>
+    logs.filter((line) => line.service === 'process' && line.eventId === eventId && ATTEMPT_MESSAGES.has(String(line.message))).length;
 
   async function depth(queueUrl: string): Promise<{ visible: number; inFlight: number }> {
     const { Attributes = {} } = await pipeline.sqs.send(
-      new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }),
+      new GetQueueAttributesCommand({
+        QueueUrl: queueUrl,
+        AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
+      }),
     );
-    return { visible: Number(Attributes.ApproximateNumberOfMessages ?? 0), inFlight: Number(Attributes.ApproximateNumberOfMessagesNotVisible ?? 0) };
+    return {
+      visible: Number(Attributes.ApproximateNumberOfMessages ?? 0),
+      inFlight: Number(Attributes.ApproximateNumberOfMessagesNotVisible ?? 0),
+    };
   }
 
   /**
@@ -95,7 +102,12 @@ describe('end to end: events LiveKit can send are applied or rejected once, neve
    * the queue drains only once it is acknowledged or dead-lettered.
    */
   async function expectAcknowledged(): Promise<void> {
-    await eventually(() => depth(pipeline.queueUrl), (d) => d.visible === 0 && d.inFlight === 0, 60_000, 'the queue drained');
+    await eventually(
+      () => depth(pipeline.queueUrl),
+      (d) => d.visible === 0 && d.inFlight === 0,
+      60_000,
+      'the queue drained',
+    );
     expect(await depth(pipeline.dlqUrl)).toEqual({ visible: 0, inFlight: 0 });
   }
 
@@ -107,14 +119,23 @@ describe('end to end: events LiveKit can send are applied or rejected once, neve
     test('a participant with attributes constructor, __proto__, toString, hasOwnProperty: 200, ACTIVE with the exact attributes', async () => {
       const r = newRoom();
       // protojson writes a map<string,string> as a JSON object: these are plain keys to LiveKit.
-      const attributesText = '{"constructor":"c","__proto__":"p","toString":"t","hasOwnProperty":"h","valueOf":"{\\"__proto__\\":{\\"admin\\":true}}"}';
+      const attributesText =
+        '{"constructor":"c","__proto__":"p","toString":"t","hasOwnProperty":"h","valueOf":"{\\"__proto__\\":{\\"admin\\":true}}"}';
       const expected = Object.entries(JSON.parse(attributesText) as Record<string, string>);
       const joined = participantJoined(r, { sid: `PA_${r.sid}`, identity: 'constructor' }, now());
-      const text = JSON.stringify(joined).replace('"state":"ACTIVE"', `"state":"ACTIVE","attributes":${attributesText},"metadata":"{\\"__proto__\\":1}"`);
+      const text = JSON.stringify(joined).replace(
+        '"state":"ACTIVE"',
+        `"state":"ACTIVE","attributes":${attributesText},"metadata":"{\\"__proto__\\":1}"`,
+      );
 
       await deliver(joined, text);
 
-      const participants = await eventually(() => listRoomParticipants(target(pipeline), r.sid), (items) => items.length === 1, 10_000, 'participant listed');
+      const participants = await eventually(
+        () => listRoomParticipants(target(pipeline), r.sid),
+        (items) => items.length === 1,
+        10_000,
+        'participant listed',
+      );
       expect(participants.map((p) => [p.identity, p.status])).toEqual([['constructor', 'ACTIVE']]);
       const item = await getItem(keys.participant(`PA_${r.sid}`));
       expect(item?.status).toBe('ACTIVE');
@@ -157,29 +178,35 @@ describe('end to end: events LiveKit can send are applied or rejected once, neve
         },
         /^egress_updated without egressInfo\.egressId$/,
       ],
-    ])('%s: 200, recorded once as rejected with its reason, counted, acknowledged, not redelivered, DLQ empty', async (_name, make, reason) => {
-      const event = make();
-      const rejectedBefore = pipeline.metrics.sum(METRIC.eventsRejected);
+    ])(
+      '%s: 200, recorded once as rejected with its reason, counted, acknowledged, not redelivered, DLQ empty',
+      async (_name, make, reason) => {
+        const event = make();
+        const rejectedBefore = pipeline.metrics.sum(METRIC.eventsRejected);
 
-      await deliver(event);
+        await deliver(event);
 
-      const record = await getItem(keys.eventRecord(event.id));
-      expect(record).toMatchObject({ outcome: 'rejected', eventId: event.id, eventType: event.event, body: JSON.stringify(event) });
-      expect(String(record?.reason)).toMatch(reason);
-      expect(pipeline.processed.get(event.id)?.outcome).toBe('rejected');
-      expect(pipeline.metrics.sum(METRIC.eventsRejected) - rejectedBefore).toBe(1);
-      await expectAcknowledged();
-      expect(attempts(event.id)).toBe(1);
-      const errors = logs.filter((line) => line.eventId === event.id && line.level === 'error');
-      expect(errors.map((line) => [line.message, line.permanent])).toEqual([['event rejected: it can never apply', true]]);
-    });
+        const record = await getItem(keys.eventRecord(event.id));
+        expect(record).toMatchObject({ outcome: 'rejected', eventId: event.id, eventType: event.event, body: JSON.stringify(event) });
+        expect(String(record?.reason)).toMatch(reason);
+        expect(pipeline.processed.get(event.id)?.outcome).toBe('rejected');
+        expect(pipeline.metrics.sum(METRIC.eventsRejected) - rejectedBefore).toBe(1);
+        await expectAcknowledged();
+        expect(attempts(event.id)).toBe(1);
+        const errors = logs.filter((line) => line.eventId === event.id && line.level === 'error');
+        expect(errors.map((line) => [line.message, line.permanent])).toEqual([['event rejected: it can never apply', true]]);
+      },
+    );
 
-    test('numbers that overflow and values nested deeper than DynamoDB\'s 32 levels are applied', async () => {
+    test("numbers that overflow and values nested deeper than DynamoDB's 32 levels are applied", async () => {
       const r = newRoom();
       const joined = participantJoined(r, { sid: `PA_${r.sid}`, identity: 'deep' }, now());
       // Fields a newer LiveKit could add (protojson passes them through): beyond float64, beyond int64, 100 levels deep.
       const nested = '{"nested":'.repeat(100) + '"bottom"' + '}'.repeat(100);
-      const text = JSON.stringify(joined).replace('"state":"ACTIVE"', `"state":"ACTIVE","huge":1e400,"big":123456789012345678901234567890,"tiny":-1e-400,"future":${nested}`);
+      const text = JSON.stringify(joined).replace(
+        '"state":"ACTIVE"',
+        `"state":"ACTIVE","huge":1e400,"big":123456789012345678901234567890,"tiny":-1e-400,"future":${nested}`,
+      );
 
       await deliver(joined, text);
 
@@ -189,7 +216,12 @@ describe('end to end: events LiveKit can send are applied or rejected once, neve
       // eslint-disable-next-line no-loss-of-precision -- the point: a number JSON cannot hold exactly is stored as JSON.parse reads it
       expect(info.big).toBe(123456789012345678901234567890);
       let depthOf = 0;
-      for (let value = info.future as Record<string, unknown> | string; typeof value === 'object'; value = value.nested as Record<string, unknown> | string) depthOf++;
+      for (
+        let value = info.future as Record<string, unknown> | string;
+        typeof value === 'object';
+        value = value.nested as Record<string, unknown> | string
+      )
+        depthOf++;
       expect(depthOf).toBe(100);
       expect(changesOf(`participant:PA_${r.sid}:`).map((c) => c.detailType)).toEqual(['participant.joined']);
       expect(attempts(joined.id)).toBe(1);
@@ -201,32 +233,48 @@ describe('end to end: events LiveKit can send are applied or rejected once, neve
     test.each([
       ['without an egressId (protojson leaves the empty string out)', {}],
       ['with an empty egressId', { egressId: '' }],
-    ])('egress_ended EGRESS_FAILED %s: applied, egress.start_failed published with the room and the error, DLQ empty', async (_name, extra) => {
-      const r = newRoom();
-      // livekit/livekit pkg/rtc/egress.go: EgressInfo{RoomId, RoomName, Status: EGRESS_FAILED, Error, Request}, no egress id.
-      const event: WebhookEvent = {
-        id: `EV_startfail${room}`,
-        event: 'egress_ended',
-        createdAt: String(now()),
-        egressInfo: { ...extra, roomId: r.sid, roomName: r.name, status: 'EGRESS_FAILED', error: 'no egress instance available', participant: { identity: 'alice' } },
-      };
+    ])(
+      'egress_ended EGRESS_FAILED %s: applied, egress.start_failed published with the room and the error, DLQ empty',
+      async (_name, extra) => {
+        const r = newRoom();
+        // livekit/livekit pkg/rtc/egress.go: EgressInfo{RoomId, RoomName, Status: EGRESS_FAILED, Error, Request}, no egress id.
+        const event: WebhookEvent = {
+          id: `EV_startfail${room}`,
+          event: 'egress_ended',
+          createdAt: String(now()),
+          egressInfo: {
+            ...extra,
+            roomId: r.sid,
+            roomName: r.name,
+            status: 'EGRESS_FAILED',
+            error: 'no egress instance available',
+            participant: { identity: 'alice' },
+          },
+        };
 
-      await deliver(event);
+        await deliver(event);
 
-      expect(await getItem(keys.egressStartFailure(r.sid, event.id))).toMatchObject({ entityType: 'egress_start_failure', status: 'EGRESS_FAILED', error: 'no egress instance available', roomSid: r.sid, roomName: r.name });
-      const changes = changesOf(`room:${r.sid}:egress_start_failed:`);
-      expect(changes).toHaveLength(1);
-      expect(changes[0]).toMatchObject({
-        changeId: `room:${r.sid}:egress_start_failed:${event.id}`,
-        detailType: 'egress.start_failed',
-        entity: { type: 'room', id: r.sid, roomSid: r.sid, roomName: r.name },
-        new: { status: 'EGRESS_FAILED', error: 'no egress instance available' },
-        eventId: event.id,
-        source: 'webhook',
-      });
-      expect(attempts(event.id)).toBe(1);
-      await expectAcknowledged();
-    });
+        expect(await getItem(keys.egressStartFailure(r.sid, event.id))).toMatchObject({
+          entityType: 'egress_start_failure',
+          status: 'EGRESS_FAILED',
+          error: 'no egress instance available',
+          roomSid: r.sid,
+          roomName: r.name,
+        });
+        const changes = changesOf(`room:${r.sid}:egress_start_failed:`);
+        expect(changes).toHaveLength(1);
+        expect(changes[0]).toMatchObject({
+          changeId: `room:${r.sid}:egress_start_failed:${event.id}`,
+          detailType: 'egress.start_failed',
+          entity: { type: 'room', id: r.sid, roomSid: r.sid, roomName: r.name },
+          new: { status: 'EGRESS_FAILED', error: 'no egress instance available' },
+          eventId: event.id,
+          source: 'webhook',
+        });
+        expect(attempts(event.id)).toBe(1);
+        await expectAcknowledged();
+      },
+    );
   });
 
   describe('case 6: the last change for an entity carries its final terminal state, in every order', () => {
@@ -251,8 +299,8 @@ describe('end to end: events LiveKit can send are applied or rejected once, neve
     });
 
     test.each([
-      ['the reconciler\'s participant_left, then LiveKit\'s participant_connection_aborted with a higher version', false],
-      ['LiveKit\'s participant_connection_aborted, then the reconciler\'s (older) participant_left', true],
+      ["the reconciler's participant_left, then LiveKit's participant_connection_aborted with a higher version", false],
+      ["LiveKit's participant_connection_aborted, then the reconciler's (older) participant_left", true],
     ])('%s: final state ABORTED, last change ABORTED', async (_name, reversed) => {
       const r = newRoom();
       const p = { sid: `PA_${r.sid}`, identity: 'flaky' };
@@ -260,7 +308,11 @@ describe('end to end: events LiveKit can send are applied or rejected once, neve
       // What the reconciler enqueues when LiveKit no longer lists a participant we hold (lambda/reconcile/repairs.ts),
       // built from the stored participant (version 3), on the same queue with source=reconciler (lambda/reconcile/enqueue.ts).
       const stored = participantJoined(r, p, t, 3).participant as Record<string, unknown>;
-      const repair = participantLeftRepair(roomFromStored(undefined, r.sid, r.name), { sid: p.sid, identity: p.identity, info: stored }, t + 5);
+      const repair = participantLeftRepair(
+        roomFromStored(undefined, r.sid, r.name),
+        { sid: p.sid, identity: p.identity, info: stored },
+        t + 5,
+      );
       const aborted: WebhookEvent = { ...participantLeft(r, p, t + 4, 4), event: 'participant_connection_aborted' };
       const sendRepair = async () => {
         await sqsEnqueue(pipeline.sqs, pipeline.queueUrl)(repair);
@@ -275,7 +327,11 @@ describe('end to end: events LiveKit can send are applied or rejected once, neve
         await deliver(aborted);
       }
 
-      expect(await getItem(keys.participant(p.sid))).toMatchObject({ status: 'ABORTED', lastEventId: aborted.id, lastEventSource: 'webhook' });
+      expect(await getItem(keys.participant(p.sid))).toMatchObject({
+        status: 'ABORTED',
+        lastEventId: aborted.id,
+        lastEventSource: 'webhook',
+      });
       const changes = changesOf(`participant:${p.sid}:`);
       expect(changes.at(-1)).toMatchObject({ new: { status: 'ABORTED' }, eventId: aborted.id, source: 'webhook' });
       if (!reversed) {

@@ -30,7 +30,14 @@ describe('end to end: genuine events LiveKit can send are accepted and applied',
 
   beforeAll(async () => {
     engines = await startEngines();
-    pipeline = await startLocalPipeline({ config, keys: { [KEY]: SECRET }, engines, visibilityTimeoutSeconds: 2, logLevel: 'warn', logSink: (line) => logs.push(line) });
+    pipeline = await startLocalPipeline({
+      config,
+      keys: { [KEY]: SECRET },
+      engines,
+      visibilityTimeoutSeconds: 2,
+      logLevel: 'warn',
+      logSink: (line) => logs.push(line),
+    });
   }, 120_000);
   afterAll(async () => {
     await pipeline?.stop();
@@ -68,16 +75,33 @@ describe('end to end: genuine events LiveKit can send are accepted and applied',
     expect(info.attributes).toEqual(body.attributes);
   });
 
-  it('takes a repair built from the same data into the same queue (the reconciler\'s enqueue)', async () => {
+  it("takes a repair built from the same data into the same queue (the reconciler's enqueue)", async () => {
     const body = nonCharacterBody();
     const emoji = emojiBody();
     const queues = await engines.sqs.createEventQueues(config);
     const enqueue = sqsEnqueue(engines.sqs.client, queues.queueUrl);
-    await enqueue({ id: body.id, eventType: 'participant_joined', entityId: body.participantSid, roomName: 'lobby \uFFFF', body: body.text });
-    await enqueue({ id: emoji.id, eventType: 'participant_joined', entityId: emoji.participantSid, roomName: 'stand-up 🚀', body: emoji.text });
+    await enqueue({
+      id: body.id,
+      eventType: 'participant_joined',
+      entityId: body.participantSid,
+      roomName: 'lobby \uFFFF',
+      body: body.text,
+    });
+    await enqueue({
+      id: emoji.id,
+      eventType: 'participant_joined',
+      entityId: emoji.participantSid,
+      roomName: 'stand-up 🚀',
+      body: emoji.text,
+    });
 
     const received = await eventually(
-      async () => (await engines.sqs.client.send(new ReceiveMessageCommand({ QueueUrl: queues.queueUrl, MaxNumberOfMessages: 10, MessageAttributeNames: ['All'] }))).Messages ?? [],
+      async () =>
+        (
+          await engines.sqs.client.send(
+            new ReceiveMessageCommand({ QueueUrl: queues.queueUrl, MaxNumberOfMessages: 10, MessageAttributeNames: ['All'] }),
+          )
+        ).Messages ?? [],
       (messages) => messages.length === 2,
       10_000,
       'both repairs in the queue',
@@ -89,7 +113,13 @@ describe('end to end: genuine events LiveKit can send are accepted and applied',
   });
 
   it('answers a genuine event over a lowered ingest.maxBodyBytes 503 with Retry-After over HTTP (LiveKit retries), never 413', async () => {
-    const small = await startLocalPipeline({ config: parseConfig({ ingest: { maxBodyBytes: 65_536 } }), keys: { [KEY]: SECRET }, engines, logLevel: 'error', logSink: () => undefined });
+    const small = await startLocalPipeline({
+      config: parseConfig({ ingest: { maxBodyBytes: 65_536 } }),
+      keys: { [KEY]: SECRET },
+      engines,
+      logLevel: 'error',
+      logSink: () => undefined,
+    });
     try {
       const body = largeMetadataBody();
       const response = await fetch(small.webhookUrl, {
@@ -97,15 +127,21 @@ describe('end to end: genuine events LiveKit can send are accepted and applied',
         headers: { 'content-type': 'application/webhook+json', authorization: await signWebhook(body.text, KEY, SECRET) },
         body: body.text,
       });
-      expect([response.status, response.headers.get('retry-after'), await response.json()]).toEqual([503, '1', { error: 'event_too_large' }]);
+      expect([response.status, response.headers.get('retry-after'), await response.json()]).toEqual([
+        503,
+        '1',
+        { error: 'event_too_large' },
+      ]);
     } finally {
       await small.stop();
     }
   });
 
-  it('runs on a local queue and DLQ that take SQS\'s largest message, as the stack\'s do', async () => {
+  it("runs on a local queue and DLQ that take SQS's largest message, as the stack's do", async () => {
     for (const QueueUrl of [pipeline.queueUrl, pipeline.dlqUrl]) {
-      const { Attributes } = await engines.sqs.client.send(new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ['MaximumMessageSize'] }));
+      const { Attributes } = await engines.sqs.client.send(
+        new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ['MaximumMessageSize'] }),
+      );
       expect(Attributes?.MaximumMessageSize).toBe(String(config.ingest.maxBodyBytes));
     }
   });

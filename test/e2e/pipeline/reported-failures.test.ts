@@ -16,7 +16,10 @@ import { allApplied, FlakyProxy, KEY, SECRET, startEngines, target } from '../..
  * 3 retries at 100/200/400 ms, events dropped after 3 s in their queue.
  */
 const TIME_SCALE = 0.1;
-const config = parseConfig({ queue: { maxReceiveCount: 3 }, processing: { batchSize: 10, maxBatchingWindowSeconds: 0, maxConcurrency: 4 } });
+const config = parseConfig({
+  queue: { maxReceiveCount: 3 },
+  processing: { batchSize: 10, maxBatchingWindowSeconds: 0, maxConcurrency: 4 },
+});
 
 describe('end to end: the reported failures', () => {
   let engines: Awaited<ReturnType<typeof startEngines>>;
@@ -50,7 +53,7 @@ describe('end to end: the reported failures', () => {
     sim = naive = proxy = pipeline = undefined;
   });
 
-  it('report 1: the naive receiver loses other users\' events in a slow room; ours, under the same timings, loses none', async () => {
+  it("report 1: the naive receiver loses other users' events in a slow room; ours, under the same timings, loses none", async () => {
     // The naive receiver's store is slow (8 s, scaled) for two users' joins, on every try.
     naive = new NaiveReceiver({
       apiKey: KEY,
@@ -60,7 +63,11 @@ describe('end to end: the reported failures', () => {
     });
     const naiveUrl = await naive.start();
     // One LiveKit, two webhook URLs: each gets every event through queues of its own.
-    sim = new LiveKitSimulator({ keys: { [KEY]: SECRET }, seed: 1, webhook: { urls: [naiveUrl, pipeline!.webhookUrl], profile: 'cloud', timeScale: TIME_SCALE } });
+    sim = new LiveKitSimulator({
+      keys: { [KEY]: SECRET },
+      seed: 1,
+      webhook: { urls: [naiveUrl, pipeline!.webhookUrl], profile: 'cloud', timeScale: TIME_SCALE },
+    });
     await sim.start();
 
     sim.join('room-a', 'alice');
@@ -97,7 +104,7 @@ describe('end to end: the reported failures', () => {
     expect(diffSnapshots(truth, await pipelineSnapshot(target(pipeline!), []))).toEqual({ missing: [], extra: [] });
   });
 
-  it('duplicates and reordering from LiveKit\'s retries leave the final state equal to the truth', async () => {
+  it("duplicates and reordering from LiveKit's retries leave the final state equal to the truth", async () => {
     // Requests refused with 503 are retried; requests stored but answered after the 300 ms timeout
     // are sent again; some events reach us after later events of their room (as from a second
     // LiveKit node): the pipeline receives events twice and out of their original order.
@@ -145,7 +152,8 @@ describe('end to end: the reported failures', () => {
     const order = await Promise.all(sim.events().map(async (e) => ({ id: e.id, room: e.key, at: await processedAt(e.id) })));
     let inversions = 0;
     // Pairs of one room's events that were applied in the opposite order to the one LiveKit sent them in.
-    for (let i = 0; i < order.length; i++) for (let j = i + 1; j < order.length; j++) if (order[i].room === order[j].room && order[j].at < order[i].at) inversions++;
+    for (let i = 0; i < order.length; i++)
+      for (let j = i + 1; j < order.length; j++) if (order[i].room === order[j].room && order[j].at < order[i].at) inversions++;
     // Processing order differed from LiveKit's order within a room.
     expect(inversions).toBeGreaterThan(0);
     // Each change was published once, however many times its event arrived.
@@ -154,12 +162,21 @@ describe('end to end: the reported failures', () => {
   });
 
   it('a message that can never apply is rejected once with its reason (not retried into the DLQ), and nothing else is held up', async () => {
-    sim = new LiveKitSimulator({ keys: { [KEY]: SECRET }, seed: 3, webhook: { urls: [pipeline!.webhookUrl], profile: 'cloud', timeScale: TIME_SCALE } });
+    sim = new LiveKitSimulator({
+      keys: { [KEY]: SECRET },
+      seed: 3,
+      webhook: { urls: [pipeline!.webhookUrl], profile: 'cloud', timeScale: TIME_SCALE },
+    });
     await sim.start();
 
     // Signed and well-formed enough for ingest (it has an id and a type), but a participant_joined
     // without its room can never be applied: it is recorded as rejected on its first delivery.
-    const poison = JSON.stringify({ id: 'EV_poison', event: 'participant_joined', participant: { sid: 'PA_poison', identity: 'ghost' }, createdAt: '1771351907' });
+    const poison = JSON.stringify({
+      id: 'EV_poison',
+      event: 'participant_joined',
+      participant: { sid: 'PA_poison', identity: 'ghost' },
+      createdAt: '1771351907',
+    });
     const response = await fetch(pipeline!.webhookUrl, {
       method: 'POST',
       headers: { 'content-type': 'application/webhook+json', authorization: await signWebhook(poison, KEY, SECRET) },
@@ -177,8 +194,14 @@ describe('end to end: the reported failures', () => {
 
     await pipeline!.waitUntilProcessed(['EV_poison']);
     expect(pipeline!.processed.get('EV_poison')?.outcome).toBe('rejected');
-    expect((await getEventRecord(target(pipeline!), 'EV_poison')).record).toMatchObject({ outcome: 'rejected', reason: 'participant_joined without room.sid', body: poison });
-    const dlq = await pipeline!.sqs.send(new ReceiveMessageCommand({ QueueUrl: pipeline!.dlqUrl, MessageAttributeNames: ['All'], WaitTimeSeconds: 1 }));
+    expect((await getEventRecord(target(pipeline!), 'EV_poison')).record).toMatchObject({
+      outcome: 'rejected',
+      reason: 'participant_joined without room.sid',
+      body: poison,
+    });
+    const dlq = await pipeline!.sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: pipeline!.dlqUrl, MessageAttributeNames: ['All'], WaitTimeSeconds: 1 }),
+    );
     expect(dlq.Messages ?? []).toEqual([]);
     expect(logs.some((line) => line.includes('EV_poison') && line.includes('"level":"error"'))).toBe(true);
   });

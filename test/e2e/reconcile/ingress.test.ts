@@ -49,27 +49,56 @@ describe('ingress reconciliation against the LiveKit simulator', () => {
       const resourceId = ingress.state!.resourceId;
       expect(resourceId).toMatch(/^RT_/);
 
-      const repaired = await eventually(() => session(pipeline, ingress.ingressId, resourceId), (item) => item?.status === 'ACTIVE');
-      expect(repaired).toEqual(
-        expect.objectContaining({ entityId: ingress.ingressId, sessionId: resourceId, status: 'ACTIVE', terminal: false, lastEventType: 'ingress_started', lastEventId: expect.stringMatching(/^RC_/) }),
+      const repaired = await eventually(
+        () => session(pipeline, ingress.ingressId, resourceId),
+        (item) => item?.status === 'ACTIVE',
       );
-      expect(entityInfo(repaired!)).toEqual(expect.objectContaining({ ingressId: ingress.ingressId, roomName: 'studio', state: expect.objectContaining({ status: 'ENDPOINT_PUBLISHING', resourceId }) }));
+      expect(repaired).toEqual(
+        expect.objectContaining({
+          entityId: ingress.ingressId,
+          sessionId: resourceId,
+          status: 'ACTIVE',
+          terminal: false,
+          lastEventType: 'ingress_started',
+          lastEventId: expect.stringMatching(/^RC_/),
+        }),
+      );
+      expect(entityInfo(repaired!)).toEqual(
+        expect.objectContaining({
+          ingressId: ingress.ingressId,
+          roomName: 'studio',
+          state: expect.objectContaining({ status: 'ENDPOINT_PUBLISHING', resourceId }),
+        }),
+      );
       // The INGRESS participant's join was dropped too, and is repaired by the participant diff.
-      await eventually(async () => (await entityState(pipeline)).some((item) => item.entityType === 'participant' && item.identity === 'obs' && item.status === 'ACTIVE'), Boolean);
-      await eventually(async () => h.missed(), (total) => total >= 2);
+      await eventually(
+        async () =>
+          (await entityState(pipeline)).some(
+            (item) => item.entityType === 'participant' && item.identity === 'obs' && item.status === 'ACTIVE',
+          ),
+        Boolean,
+      );
+      await eventually(
+        async () => h.missed(),
+        (total) => total >= 2,
+      );
 
       expect(h.missed('ingress_started')).toBe(1);
       expect(h.missed('ingress_ended')).toBe(0);
       expect(h.missed()).toBe(2);
-      expect(pipeline.changes.filter((change) => change.changeId.startsWith(`ingress:${ingress.ingressId}#`) && change.changeId.endsWith(':started'))).toEqual([
-        expect.objectContaining({ source: 'reconciler', detailType: 'ingress.started' }),
-      ]);
+      expect(
+        pipeline.changes.filter(
+          (change) => change.changeId.startsWith(`ingress:${ingress.ingressId}#`) && change.changeId.endsWith(':started'),
+        ),
+      ).toEqual([expect.objectContaining({ source: 'reconciler', detailType: 'ingress.started' })]);
 
       // LiveKit's own ingress_started, arriving after the repair, is stale.
       const before = await entityState(pipeline);
       expect(await deliverLate(pipeline, sim.events('ingress_started')[0])).toEqual(expect.objectContaining({ outcome: 'stale' }));
       expect(await entityState(pipeline)).toEqual(before);
-      expect(pipeline.changes.filter((change) => change.changeId.startsWith(`ingress:${ingress.ingressId}#${resourceId}:`))).toHaveLength(1);
+      expect(pipeline.changes.filter((change) => change.changeId.startsWith(`ingress:${ingress.ingressId}#${resourceId}:`))).toHaveLength(
+        1,
+      );
 
       // Later runs find nothing more.
       const later = await pipeline.reconcileNow();
@@ -82,14 +111,17 @@ describe('ingress reconciliation against the LiveKit simulator', () => {
     }
   });
 
-  test('(b) an ingress that ended with ingress_ended dropped is repaired to ENDED with LiveKit\'s end state; one missed ingress_ended; the late real event changes nothing', async () => {
+  test("(b) an ingress that ended with ingress_ended dropped is repaired to ENDED with LiveKit's end state; one missed ingress_ended; the late real event changes nothing", async () => {
     const h = await harness();
     try {
       const { sim, proxy, pipeline } = h;
       const ingress = sim.startIngress('studio', { identity: 'obs' });
       const resourceId = ingress.state!.resourceId;
       await sim.idle();
-      await eventually(() => session(pipeline, ingress.ingressId, resourceId), (item) => item?.status === 'ACTIVE');
+      await eventually(
+        () => session(pipeline, ingress.ingressId, resourceId),
+        (item) => item?.status === 'ACTIVE',
+      );
 
       proxy.decide = (event) => (event.event === 'ingress_ended' ? { kind: 'fail' } : { kind: 'ack' });
       sim.endIngress(ingress.ingressId); // participant_left (delivered), ingress_ended (dropped)
@@ -97,27 +129,48 @@ describe('ingress reconciliation against the LiveKit simulator', () => {
       proxy.decide = () => ({ kind: 'ack' });
       expect(droppedByType(sim)).toEqual({ ingress_ended: 1 });
 
-      const ended = await eventually(() => session(pipeline, ingress.ingressId, resourceId), (item) => item?.status === 'ENDED');
-      expect(ended).toEqual(expect.objectContaining({ status: 'ENDED', terminal: true, lastEventType: 'ingress_ended', lastEventId: expect.stringMatching(/^RC_/) }));
+      const ended = await eventually(
+        () => session(pipeline, ingress.ingressId, resourceId),
+        (item) => item?.status === 'ENDED',
+      );
+      expect(ended).toEqual(
+        expect.objectContaining({
+          status: 'ENDED',
+          terminal: true,
+          lastEventType: 'ingress_ended',
+          lastEventId: expect.stringMatching(/^RC_/),
+        }),
+      );
       // The stored session, marked ended as LiveKit reports it (ListIngress still lists this session, INACTIVE).
       const [truth] = sim.ingress({ ingressId: ingress.ingressId });
       const state = (entityInfo(ended!) as { state: Record<string, unknown> }).state;
-      expect(state).toEqual(expect.objectContaining({ resourceId, endedAt: truth.state!.endedAt.toString(), updatedAt: truth.state!.updatedAt.toString() }));
+      expect(state).toEqual(
+        expect.objectContaining({ resourceId, endedAt: truth.state!.endedAt.toString(), updatedAt: truth.state!.updatedAt.toString() }),
+      );
       expect(state).not.toHaveProperty('status'); // ENDPOINT_INACTIVE, the zero value
       expect((await entityState(pipeline)).filter((item) => item.entityType === 'ingress')).toHaveLength(1);
 
-      await eventually(async () => h.missed(), (total) => total >= 1);
+      await eventually(
+        async () => h.missed(),
+        (total) => total >= 1,
+      );
       expect(h.missed('ingress_ended')).toBe(1);
       expect(h.missed()).toBe(1);
-      expect(pipeline.changes.filter((change) => change.changeId.startsWith(`ingress:${ingress.ingressId}#`) && change.changeId.endsWith(':ended'))).toEqual([
-        expect.objectContaining({ source: 'reconciler', detailType: 'ingress.ended' }),
-      ]);
+      expect(
+        pipeline.changes.filter(
+          (change) => change.changeId.startsWith(`ingress:${ingress.ingressId}#`) && change.changeId.endsWith(':ended'),
+        ),
+      ).toEqual([expect.objectContaining({ source: 'reconciler', detailType: 'ingress.ended' })]);
 
       // LiveKit's own ingress_ended, arriving after the repair: same version, older createdAt: stale.
       const before = await entityState(pipeline);
       expect(await deliverLate(pipeline, sim.events('ingress_ended')[0])).toEqual(expect.objectContaining({ outcome: 'stale' }));
       expect(await entityState(pipeline)).toEqual(before);
-      expect(pipeline.changes.filter((change) => change.changeId.startsWith(`ingress:${ingress.ingressId}#`) && change.changeId.endsWith(':ended'))).toHaveLength(1);
+      expect(
+        pipeline.changes.filter(
+          (change) => change.changeId.startsWith(`ingress:${ingress.ingressId}#`) && change.changeId.endsWith(':ended'),
+        ),
+      ).toHaveLength(1);
 
       const later = await pipeline.reconcileNow();
       expect(later.missedTotal).toBe(0);
@@ -132,7 +185,10 @@ describe('ingress reconciliation against the LiveKit simulator', () => {
       const { sim, proxy, pipeline } = h;
       const ending = sim.startIngress('studio-1', { identity: 'obs-1' });
       await sim.idle();
-      await eventually(() => session(pipeline, ending.ingressId, ending.state!.resourceId), (item) => item?.status === 'ACTIVE');
+      await eventually(
+        () => session(pipeline, ending.ingressId, ending.state!.resourceId),
+        (item) => item?.status === 'ACTIVE',
+      );
 
       // Every ingress event is dropped from now on: one start and one end are missed.
       proxy.decide = (event) => (event.event.startsWith('ingress_') ? { kind: 'fail' } : { kind: 'ack' });
@@ -141,7 +197,13 @@ describe('ingress reconciliation against the LiveKit simulator', () => {
       await sim.idle();
       expect(droppedByType(sim)).toEqual({ ingress_ended: 1, ingress_started: 1 });
       // Wait for the participant webhooks that were delivered, so the participant diff has nothing to repair.
-      await eventually(async () => (await entityState(pipeline)).filter((item) => item.entityType === 'participant' && item.status === 'ACTIVE').map((item) => item.identity), (ids) => JSON.stringify(ids) === '["obs-2"]');
+      await eventually(
+        async () =>
+          (await entityState(pipeline))
+            .filter((item) => item.entityType === 'participant' && item.status === 'ACTIVE')
+            .map((item) => item.identity),
+        (ids) => JSON.stringify(ids) === '["obs-2"]',
+      );
       const state = await entityState(pipeline);
 
       sim.injectFault('ListIngress', { kind: 'error', status: 503 });
@@ -171,8 +233,14 @@ describe('ingress reconciliation against the LiveKit simulator', () => {
       expect(h.missed('ingress_started')).toBe(1);
       expect(h.missed('ingress_ended')).toBe(1);
       expect(h.missed()).toBe(2);
-      await eventually(() => session(pipeline, ending.ingressId, ending.state!.resourceId), (item) => item?.status === 'ENDED');
-      await eventually(() => session(pipeline, starting.ingressId, starting.state!.resourceId), (item) => item?.status === 'ACTIVE');
+      await eventually(
+        () => session(pipeline, ending.ingressId, ending.state!.resourceId),
+        (item) => item?.status === 'ENDED',
+      );
+      await eventually(
+        () => session(pipeline, starting.ingressId, starting.state!.resourceId),
+        (item) => item?.status === 'ACTIVE',
+      );
     } finally {
       await h.stop();
     }

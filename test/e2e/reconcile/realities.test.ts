@@ -21,7 +21,10 @@ function droppedSince(sim: LiveKitSimulator, mark: number): Record<string, numbe
   return counts;
 }
 
-const present = async (pipeline: LocalPipeline) => Object.values((await localView(pipeline.documentClient, pipeline.tableName)).participants).flat().sort();
+const present = async (pipeline: LocalPipeline) =>
+  Object.values((await localView(pipeline.documentClient, pipeline.tableName)).participants)
+    .flat()
+    .sort();
 const truthPresent = (sim: LiveKitSimulator) =>
   sim
     .rooms()
@@ -47,19 +50,38 @@ describe('the reconciler against LiveKit as it really is', () => {
       sim.endRoom('orphans'); // participant_left x2, room_finished
       await sim.idle();
       expect(droppedSince(sim, mark)).toEqual({});
-      expect(sim.deliveries().slice(mark).map((d) => `${d.type}:${d.status}`)).toEqual(['participant_left:200', 'participant_left:400', 'room_finished:200']);
+      expect(
+        sim
+          .deliveries()
+          .slice(mark)
+          .map((d) => `${d.type}:${d.status}`),
+      ).toEqual(['participant_left:200', 'participant_left:400', 'room_finished:200']);
       // room_finished arrived: the room is finished locally, with one participant still present.
-      await eventually(async () => (await localView(h.pipeline.documentClient, h.pipeline.tableName)).rooms, (rooms) => Object.keys(rooms).length === 0);
+      await eventually(
+        async () => (await localView(h.pipeline.documentClient, h.pipeline.tableName)).rooms,
+        (rooms) => Object.keys(rooms).length === 0,
+      );
 
       await h.converged();
       expect(h.missed('participant_left')).toBe(1);
       expect(h.missed() - missedBefore).toBe(1);
       // The repair record (what `npm run missed` reads) names the room.
       const records = await h.pipeline.documentClient.send(
-        new QueryCommand({ TableName: h.pipeline.tableName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': keys.reconcilePendingPk }, ConsistentRead: true }),
+        new QueryCommand({
+          TableName: h.pipeline.tableName,
+          KeyConditionExpression: 'pk = :pk',
+          ExpressionAttributeValues: { ':pk': keys.reconcilePendingPk },
+          ConsistentRead: true,
+        }),
       );
       expect(records.Items?.find((item) => item.entityId === lost.sid)).toEqual(
-        expect.objectContaining({ eventType: 'participant_left', roomName: 'orphans', roomSid: expect.stringMatching(/^RM_/), firstSeenAt: expect.any(Number), repairedAt: expect.any(Number) }),
+        expect.objectContaining({
+          eventType: 'participant_left',
+          roomName: 'orphans',
+          roomSid: expect.stringMatching(/^RM_/),
+          firstSeenAt: expect.any(Number),
+          repairedAt: expect.any(Number),
+        }),
       );
     } finally {
       await h.stop();
@@ -71,17 +93,27 @@ describe('the reconciler against LiveKit as it really is', () => {
     try {
       const { sim, proxy } = h;
       const mark = sim.deliveries().length;
-      proxy.decide = (event) => (event.event === 'room_started' || event.event === 'room_finished' || event.event === 'participant_left' ? { kind: 'fail' } : { kind: 'ack' });
+      proxy.decide = (event) =>
+        event.event === 'room_started' || event.event === 'room_finished' || event.event === 'participant_left'
+          ? { kind: 'fail' }
+          : { kind: 'ack' };
       sim.join('ghost', 'g1');
       await sim.idle();
       // Only participant_joined arrived: a participant of a room we never saw.
-      await eventually(() => present(h.pipeline), (sids) => sids.length === 1);
+      await eventually(
+        () => present(h.pipeline),
+        (sids) => sids.length === 1,
+      );
       sim.endRoom('ghost');
       await sim.idle();
       proxy.decide = () => ({ kind: 'ack' });
       expect(droppedSince(sim, mark)).toEqual({ room_started: 1, participant_left: 1, room_finished: 1 });
 
-      await eventually(() => present(h.pipeline), (sids) => sids.length === 0, 20_000);
+      await eventually(
+        () => present(h.pipeline),
+        (sids) => sids.length === 0,
+        20_000,
+      );
       expect(h.missed('participant_left')).toBe(1);
     } finally {
       await h.stop();
@@ -98,7 +130,10 @@ describe('the reconciler against LiveKit as it really is', () => {
       await h.converged();
       // The room has been fully verified once since it settled.
       const settled = Date.now();
-      await eventually(async () => runsAfter(pipeline, settled).filter((run) => run.roomsVerified.length > 0).length, (n) => n >= 1);
+      await eventually(
+        async () => runsAfter(pipeline, settled).filter((run) => run.roomsVerified.length > 0).length,
+        (n) => n >= 1,
+      );
 
       const mark = sim.deliveries().length;
       const leftBefore = h.missed('participant_left');
@@ -210,14 +245,22 @@ describe('the reconciler against LiveKit as it really is', () => {
       const reports = await runsSpanningGrace(pipeline);
       expect(reports.every((report) => report.ok)).toBe(true);
       expect(h.missed() - missedBefore).toBe(0);
-      expect((await entityState(pipeline)).filter((item) => item.entityType === 'ingress').map((item) => item.status)).toEqual(['ACTIVE', 'ACTIVE', 'ACTIVE']);
+      expect((await entityState(pipeline)).filter((item) => item.entityType === 'ingress').map((item) => item.status)).toEqual([
+        'ACTIVE',
+        'ACTIVE',
+        'ACTIVE',
+      ]);
 
       // A genuine end dropped is still repaired.
-      h.proxy.decide = (event) => (event.event === 'ingress_ended' || event.event === 'participant_left' ? { kind: 'fail' } : { kind: 'ack' });
+      h.proxy.decide = (event) =>
+        event.event === 'ingress_ended' || event.event === 'participant_left' ? { kind: 'fail' } : { kind: 'ack' };
       sim.endIngress(a.ingressId);
       await sim.idle();
       h.proxy.decide = () => ({ kind: 'ack' });
-      await eventually(async () => (await runsSpanningGrace(pipeline), h.missed('ingress_ended')), (n) => n >= 1);
+      await eventually(
+        async () => (await runsSpanningGrace(pipeline), h.missed('ingress_ended')),
+        (n) => n >= 1,
+      );
       expect(h.missed('ingress_ended')).toBe(1);
     } finally {
       await h.stop();
@@ -225,7 +268,9 @@ describe('the reconciler against LiveKit as it really is', () => {
   });
 
   test('(6) event types the project filters out are not synthesized, published or counted as missed; the others still are', async () => {
-    const webhookEvents = DEFAULT_CONFIG.livekit.webhookEvents.filter((type) => type !== 'participant_joined' && type !== 'participant_left');
+    const webhookEvents = DEFAULT_CONFIG.livekit.webhookEvents.filter(
+      (type) => type !== 'participant_joined' && type !== 'participant_left',
+    );
     const h = await harness({
       intervalMs: 3_600_000,
       webhookFilter: { excludeEvents: ['participant_joined', 'participant_left'] },
@@ -246,7 +291,10 @@ describe('the reconciler against LiveKit as it really is', () => {
       proxy.decide = (event) => (event.event === 'room_finished' ? { kind: 'fail' } : { kind: 'ack' });
       sim.endRoom('filtered');
       await sim.idle();
-      await eventually(async () => (await runsSpanningGrace(pipeline), h.missed('room_finished')), (n) => n >= 1);
+      await eventually(
+        async () => (await runsSpanningGrace(pipeline), h.missed('room_finished')),
+        (n) => n >= 1,
+      );
       expect(h.missed('room_finished')).toBe(1);
       expect(h.missed()).toBe(1);
       expect(truthPresent(sim)).toEqual([]);
@@ -255,24 +303,32 @@ describe('the reconciler against LiveKit as it really is', () => {
     }
   });
 
-  test('(7) tracks are reconciled from ListParticipants\' track lists: a dropped track_published and a dropped track_unpublished are repaired', async () => {
+  test("(7) tracks are reconciled from ListParticipants' track lists: a dropped track_published and a dropped track_unpublished are repaired", async () => {
     const h = await harness();
     try {
       const { sim, proxy, pipeline } = h;
       sim.join('tracks', 'speaker');
       const kept = sim.publishTrack('tracks', 'speaker', { source: 'MICROPHONE' });
       await sim.idle();
-      await eventually(async () => (await entityState(pipeline)).some((item) => item.entityId === kept.sid && item.status === 'PUBLISHED'), Boolean);
+      await eventually(
+        async () => (await entityState(pipeline)).some((item) => item.entityId === kept.sid && item.status === 'PUBLISHED'),
+        Boolean,
+      );
       const before = { published: h.missed('track_published'), unpublished: h.missed('track_unpublished') };
 
-      proxy.decide = (event) => (event.event === 'track_published' || event.event === 'track_unpublished' ? { kind: 'reject' } : { kind: 'ack' });
+      proxy.decide = (event) =>
+        event.event === 'track_published' || event.event === 'track_unpublished' ? { kind: 'reject' } : { kind: 'ack' };
       const camera = sim.publishTrack('tracks', 'speaker', { source: 'CAMERA' });
       sim.unpublishTrack('tracks', 'speaker', kept.sid);
       await sim.idle();
       proxy.decide = () => ({ kind: 'ack' });
 
       const status = async (sid: string) => (await entityState(pipeline)).find((item) => item.entityId === sid)?.status;
-      await eventually(async () => [await status(camera.sid), await status(kept.sid)], ([c, k]) => c === 'PUBLISHED' && k === 'UNPUBLISHED', 20_000);
+      await eventually(
+        async () => [await status(camera.sid), await status(kept.sid)],
+        ([c, k]) => c === 'PUBLISHED' && k === 'UNPUBLISHED',
+        20_000,
+      );
       expect(h.missed('track_published') - before.published).toBe(1);
       expect(h.missed('track_unpublished') - before.unpublished).toBe(1);
     } finally {

@@ -11,12 +11,21 @@ import { RoomServiceClient } from 'livekit-server-sdk';
 import type { RunReport } from '../../../lambda/reconcile/reconciler';
 import { signWebhook } from '../../../simulator/signing';
 import { METRIC } from '../../../lambda/shared/metrics';
-import { API_KEY, API_SECRET, droppedByType, entityState, eventually, localView, runsAfter, useHarness } from '../../support/reconcile-harness';
+import {
+  API_KEY,
+  API_SECRET,
+  droppedByType,
+  entityState,
+  eventually,
+  localView,
+  runsAfter,
+  useHarness,
+} from '../../support/reconcile-harness';
 
 const harness = useHarness();
 
 describe('the reconciler against the LiveKit simulator', () => {
-  test('(1) after an outage of our endpoint longer than LiveKit retries, state converges to LiveKit\'s truth within two runs and every dropped event is counted as missed', async () => {
+  test("(1) after an outage of our endpoint longer than LiveKit retries, state converges to LiveKit's truth within two runs and every dropped event is counted as missed", async () => {
     const h = await harness();
     try {
       const { sim, proxy, pipeline } = h;
@@ -55,7 +64,16 @@ describe('the reconciler against the LiveKit simulator', () => {
       // Repairs are published as coming from the reconciler.
       const reconciled = pipeline.changes.filter((change) => change.source === 'reconciler');
       expect(reconciled.map((change) => change.detailType).sort()).toEqual(
-        ['participant.joined', 'participant.joined', 'participant.joined', 'participant.left', 'participant.left', 'participant.left', 'room.finished', 'room.started'].sort(),
+        [
+          'participant.joined',
+          'participant.joined',
+          'participant.joined',
+          'participant.left',
+          'participant.left',
+          'participant.left',
+          'room.finished',
+          'room.started',
+        ].sort(),
       );
 
       // Later runs find nothing more.
@@ -89,7 +107,14 @@ describe('the reconciler against the LiveKit simulator', () => {
 
         await h.converged();
         const [egress] = (await entityState(pipeline)).filter((item) => item.entityId === egressId);
-        expect(egress).toEqual(expect.objectContaining({ status: endStatus, terminal: true, lastEventType: 'egress_ended', lastEventId: expect.stringMatching(/^RC_/) }));
+        expect(egress).toEqual(
+          expect.objectContaining({
+            status: endStatus,
+            terminal: true,
+            lastEventType: 'egress_ended',
+            lastEventId: expect.stringMatching(/^RC_/),
+          }),
+        );
         expect(h.missed('egress_ended')).toBe(1);
         expect(h.missed()).toBe(1);
         const ended = pipeline.changes.filter((change) => change.changeId === `egress:${egressId}:ended`);
@@ -115,7 +140,7 @@ describe('the reconciler against the LiveKit simulator', () => {
     },
   );
 
-  test('(3) report 1: a slow endpoint holds up the room\'s queue; the joins and leaves LiveKit dropped (retries exhausted, MaxAge) are repaired', async () => {
+  test("(3) report 1: a slow endpoint holds up the room's queue; the joins and leaves LiveKit dropped (retries exhausted, MaxAge) are repaired", async () => {
     // LiveKit Cloud's per-attempt timeout (explicit, 250 ms), so a slow answer is a failed attempt.
     const h = await harness({ profile: 'cloud', requestTimeoutMs: 250 });
     try {
@@ -144,16 +169,34 @@ describe('the reconciler against the LiveKit simulator', () => {
       sim.join('standup', 'n3');
       await sim.idle();
 
-      const reasons = sim.deliveries().filter((d) => d.outcome === 'dropped').map((d) => `${d.type}:${d.dropReason}`);
-      expect(reasons.sort()).toEqual(['participant_joined:max_age', 'participant_joined:max_age', 'participant_left:max_age', 'participant_left:retries_exhausted']);
-      expect(sim.deliveries().slice(-2).map((d) => d.outcome)).toEqual(['delivered', 'delivered']);
+      const reasons = sim
+        .deliveries()
+        .filter((d) => d.outcome === 'dropped')
+        .map((d) => `${d.type}:${d.dropReason}`);
+      expect(reasons.sort()).toEqual([
+        'participant_joined:max_age',
+        'participant_joined:max_age',
+        'participant_left:max_age',
+        'participant_left:retries_exhausted',
+      ]);
+      expect(
+        sim
+          .deliveries()
+          .slice(-2)
+          .map((d) => d.outcome),
+      ).toEqual(['delivered', 'delivered']);
 
       await h.converged();
       expect(h.missed('participant_joined')).toBe(2);
       expect(h.missed('participant_left')).toBe(2);
       expect(h.missed()).toBe(4);
       const present = Object.values((await localView(pipeline.documentClient, pipeline.tableName)).participants).flat();
-      expect(present.sort()).toEqual(sim.participants('standup').map((p) => p.sid).sort());
+      expect(present.sort()).toEqual(
+        sim
+          .participants('standup')
+          .map((p) => p.sid)
+          .sort(),
+      );
     } finally {
       await h.stop();
     }
@@ -185,7 +228,10 @@ describe('the reconciler against the LiveKit simulator', () => {
       await h.converged();
       const settle = Date.now();
       // Let the reconciler look at the settled state at least once more.
-      await eventually(async () => runsAfter(pipeline, settle).length, (count) => count >= 1);
+      await eventually(
+        async () => runsAfter(pipeline, settle).length,
+        (count) => count >= 1,
+      );
 
       expect(sim.stats().dropped).toBe(0);
       expect(sim.stats().generated).toBeGreaterThan(50);
@@ -208,7 +254,10 @@ describe('the reconciler against the LiveKit simulator', () => {
       intervalMs: 3_600_000, // runs are started by the test
       // LiveKit answers an empty list for a room it no longer has: as if the room vanished
       // between ListRooms and ListParticipants, on every run.
-      wrapLiveKitApi: (api) => ({ ...api, listParticipants: (room) => (room === vanishing.room ? Promise.resolve([]) : api.listParticipants(room)) }),
+      wrapLiveKitApi: (api) => ({
+        ...api,
+        listParticipants: (room) => (room === vanishing.room ? Promise.resolve([]) : api.listParticipants(room)),
+      }),
     });
     try {
       const { sim, pipeline } = h;

@@ -46,7 +46,9 @@ async function seed(pipeline: LocalPipeline, sim: LiveKitSimulator): Promise<voi
       while (next < chunks.length) {
         let requests: unknown[] | undefined = chunks[next++].map((Item) => ({ PutRequest: { Item } }));
         while (requests && requests.length > 0) {
-          const output: { UnprocessedItems?: Record<string, unknown[]> } = await pipeline.documentClient.send(new BatchWriteCommand({ RequestItems: { [pipeline.tableName]: requests as never } }));
+          const output: { UnprocessedItems?: Record<string, unknown[]> } = await pipeline.documentClient.send(
+            new BatchWriteCommand({ RequestItems: { [pipeline.tableName]: requests as never } }),
+          );
           requests = output.UnprocessedItems?.[pipeline.tableName];
         }
       }
@@ -95,14 +97,24 @@ async function setup(rooms: number) {
  * A participant joins `room` and LiveKit's participant_joined reaches us `lateSeconds` after it was
  * created (it sat in the room's queue close to MaxAge): posted, signed, to our real endpoint.
  */
-async function lateJoin(pipeline: LocalPipeline, sim: LiveKitSimulator, room: string, identity: string, lateSeconds: number): Promise<void> {
+async function lateJoin(
+  pipeline: LocalPipeline,
+  sim: LiveKitSimulator,
+  room: string,
+  identity: string,
+  lateSeconds: number,
+): Promise<void> {
   const joined = sim.join(room, identity);
   const generated = sim.events('participant_joined').find((e) => e.event.participant?.sid === joined.sid)!;
   const event = WebhookEvent.fromJsonString(generated.body);
   event.createdAt = BigInt(Math.floor(Date.now() / 1000) - lateSeconds);
   const body = event.toJsonString();
   const [apiKey, apiSecret] = Object.entries(KEYS)[0];
-  const response = await fetch(pipeline.webhookUrl, { method: 'POST', headers: { 'content-type': 'application/webhook+json', authorization: await signWebhook(body, apiKey, apiSecret) }, body });
+  const response = await fetch(pipeline.webhookUrl, {
+    method: 'POST',
+    headers: { 'content-type': 'application/webhook+json', authorization: await signWebhook(body, apiKey, apiSecret) },
+    body,
+  });
   expect(response.status).toBe(200);
   await eventually(
     () => localView(pipeline.documentClient, pipeline.tableName),
@@ -150,12 +162,19 @@ test('10,000 rooms, half agent rooms: each run stays within the request and time
     const joined = sim.join('room-9000', 'late-joiner');
     const left = sim.leave('room-9500', 'user-9500'); // an agent room: its agent stays
     const second = await run();
-    expect(second.roomsVerified.filter((room) => room.reason === 'count').map((room) => room.name).sort()).toEqual(['room-9000', 'room-9500']);
+    expect(
+      second.roomsVerified
+        .filter((room) => room.reason === 'count')
+        .map((room) => room.name)
+        .sort(),
+    ).toEqual(['room-9000', 'room-9500']);
     expect(second.missed).toEqual({ participant_joined: 1, participant_left: 1 });
     const byName = Object.fromEntries(sim.rooms().map((room) => [room.name, room.sid]));
     await eventually(
       () => localView(pipeline.documentClient, pipeline.tableName),
-      (view) => view.participants[byName['room-9000']]?.includes(joined.sid) === true && !(view.participants[byName['room-9500']] ?? []).includes(left.sid),
+      (view) =>
+        view.participants[byName['room-9000']]?.includes(joined.sid) === true &&
+        !(view.participants[byName['room-9500']] ?? []).includes(left.sid),
     );
 
     while (verified.size < rooms && runs.length < 20) await run();
@@ -192,39 +211,47 @@ test('10,000 rooms, half agent rooms: each run stays within the request and time
   }
 }, 170_000);
 
-test.each([100, 1000])('%i rooms (half agent rooms): API calls per run, and a dropped leave-and-rejoin repaired within 3 runs', async (rooms) => {
-  const { sim, pipeline, stop } = await setup(rooms);
-  try {
-    const report = await pipeline.reconcileNow();
-    process.stdout.write(`scale ${rooms} rooms: ${JSON.stringify(summary(report))}\n`);
-    expect(report.apiCallsTotal).toBe(Math.min(BUDGET, rooms + 3));
-    expect(report.roomsVerified.length).toBe(Math.min(rooms, BUDGET - 3));
-    expect(report.missedTotal).toBe(0);
-    // The next run, with nothing changed, spends the budget round-robin again; no false suspect.
-    const next = await pipeline.reconcileNow();
-    expect(next.apiCallsTotal).toBe(Math.min(BUDGET, rooms + 3));
-    expect(next.roomsVerified.filter((room) => room.reason !== 'round-robin')).toEqual([]);
+test.each([100, 1000])(
+  '%i rooms (half agent rooms): API calls per run, and a dropped leave-and-rejoin repaired within 3 runs',
+  async (rooms) => {
+    const { sim, pipeline, stop } = await setup(rooms);
+    try {
+      const report = await pipeline.reconcileNow();
+      process.stdout.write(`scale ${rooms} rooms: ${JSON.stringify(summary(report))}\n`);
+      expect(report.apiCallsTotal).toBe(Math.min(BUDGET, rooms + 3));
+      expect(report.roomsVerified.length).toBe(Math.min(rooms, BUDGET - 3));
+      expect(report.missedTotal).toBe(0);
+      // The next run, with nothing changed, spends the budget round-robin again; no false suspect.
+      const next = await pipeline.reconcileNow();
+      expect(next.apiCallsTotal).toBe(Math.min(BUDGET, rooms + 3));
+      expect(next.roomsVerified.filter((room) => room.reason !== 'round-robin')).toEqual([]);
 
-    const rejoined = sim.join('room-1', 'user-1'); // DUPLICATE_IDENTITY: neither webhook delivered
-    let runs = 0;
-    let repaired = 0;
-    while (runs < 3 && repaired < 2) {
-      const r = await pipeline.reconcileNow();
-      runs++;
-      repaired += (r.missed.participant_joined ?? 0) + (r.missed.participant_left ?? 0);
+      const rejoined = sim.join('room-1', 'user-1'); // DUPLICATE_IDENTITY: neither webhook delivered
+      let runs = 0;
+      let repaired = 0;
+      while (runs < 3 && repaired < 2) {
+        const r = await pipeline.reconcileNow();
+        runs++;
+        repaired += (r.missed.participant_joined ?? 0) + (r.missed.participant_left ?? 0);
+      }
+      expect(repaired).toBe(2);
+      const sid = sim.rooms().find((r) => r.name === 'room-1')!.sid;
+      await eventually(
+        () => localView(pipeline.documentClient, pipeline.tableName),
+        (view) => JSON.stringify(view.participants[sid]) === JSON.stringify([rejoined.sid]),
+      );
+
+      // The same in a room whose last webhook reached us 25 s late: the room is ranked `late`.
+      await lateJoin(pipeline, sim, 'room-3', 'late-one', 25);
+      const again = sim.join('room-3', 'user-3');
+      const lateRuns: RunReport[] = [];
+      while (lateRuns.length < 3 && !lateRuns.some((r) => (r.missed.participant_joined ?? 0) > 0))
+        lateRuns.push(await pipeline.reconcileNow());
+      expect(lateRuns[0].roomsVerified.find((r) => r.name === 'room-3')?.reason).toBe('late');
+      expect(lateRuns.some((r) => r.repairs.some((x) => x.entityId === again.sid))).toBe(true);
+    } finally {
+      await stop();
     }
-    expect(repaired).toBe(2);
-    const sid = sim.rooms().find((r) => r.name === 'room-1')!.sid;
-    await eventually(() => localView(pipeline.documentClient, pipeline.tableName), (view) => JSON.stringify(view.participants[sid]) === JSON.stringify([rejoined.sid]));
-
-    // The same in a room whose last webhook reached us 25 s late: the room is ranked `late`.
-    await lateJoin(pipeline, sim, 'room-3', 'late-one', 25);
-    const again = sim.join('room-3', 'user-3');
-    const lateRuns: RunReport[] = [];
-    while (lateRuns.length < 3 && !lateRuns.some((r) => (r.missed.participant_joined ?? 0) > 0)) lateRuns.push(await pipeline.reconcileNow());
-    expect(lateRuns[0].roomsVerified.find((r) => r.name === 'room-3')?.reason).toBe('late');
-    expect(lateRuns.some((r) => r.repairs.some((x) => x.entityId === again.sid))).toBe(true);
-  } finally {
-    await stop();
-  }
-}, 170_000); // 1,000 rooms: seeding and up to five runs take about a minute on 2 cores
+  },
+  170_000,
+); // 1,000 rooms: seeding and up to five runs take about a minute on 2 cores

@@ -14,7 +14,15 @@ import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { RoomServiceClient } from 'livekit-server-sdk';
 import { getEventRecord } from '../../../lambda/process/queries';
 import type { LocalPipeline } from '../../../local/local-pipeline';
-import { API_KEY, API_SECRET, droppedByType, entityState, eventually, runsSpanningGrace, useHarness } from '../../support/reconcile-harness';
+import {
+  API_KEY,
+  API_SECRET,
+  droppedByType,
+  entityState,
+  eventually,
+  runsSpanningGrace,
+  useHarness,
+} from '../../support/reconcile-harness';
 
 const harness = useHarness();
 
@@ -33,7 +41,9 @@ describe('the pipeline against LiveKit event shapes from its source', () => {
       const { egressId } = sim.startRoomCompositeEgress('recording', { awaitStartSignal: true });
       await sim.idle();
       await h.converged();
-      expect((await entityState(pipeline)).find((item) => item.entityId === egressId)).toEqual(expect.objectContaining({ status: 'EGRESS_STARTING' }));
+      expect((await entityState(pipeline)).find((item) => item.entityId === egressId)).toEqual(
+        expect.objectContaining({ status: 'EGRESS_STARTING' }),
+      );
 
       proxy.decide = (event) => (event.event === 'egress_ended' ? { kind: 'fail' } : { kind: 'ack' });
       await new RoomServiceClient(sim.url, API_KEY, API_SECRET).deleteRoom('recording');
@@ -44,11 +54,24 @@ describe('the pipeline against LiveKit event shapes from its source', () => {
 
       await h.converged();
       const egress = (await entityState(pipeline)).find((item) => item.entityId === egressId);
-      expect(egress).toEqual(expect.objectContaining({ status: 'EGRESS_ABORTED', terminal: true, lastEventType: 'egress_ended', lastEventId: expect.stringMatching(/^RC_/) }));
+      expect(egress).toEqual(
+        expect.objectContaining({
+          status: 'EGRESS_ABORTED',
+          terminal: true,
+          lastEventType: 'egress_ended',
+          lastEventId: expect.stringMatching(/^RC_/),
+        }),
+      );
       expect(h.missed('egress_ended')).toBe(1);
       expect(h.missed()).toBe(1);
       const ended = pipeline.changes.filter((change) => change.changeId === `egress:${egressId}:ended`);
-      expect(ended).toEqual([expect.objectContaining({ source: 'reconciler', detailType: 'egress.ended', new: expect.objectContaining({ status: 'EGRESS_ABORTED' }) })]);
+      expect(ended).toEqual([
+        expect.objectContaining({
+          source: 'reconciler',
+          detailType: 'egress.ended',
+          new: expect.objectContaining({ status: 'EGRESS_ABORTED' }),
+        }),
+      ]);
     } finally {
       await h.stop();
     }
@@ -65,7 +88,9 @@ describe('the pipeline against LiveKit event shapes from its source', () => {
       expect(sim.stats()).toMatchObject({ dropped: 0 });
       const [failure] = sim.events('egress_ended');
       expect(failure.event.egressInfo?.egressId).toBe('');
-      expect(sim.deliveries().find((d) => d.eventId === failure.id)).toEqual(expect.objectContaining({ outcome: 'delivered', status: 200 }));
+      expect(sim.deliveries().find((d) => d.eventId === failure.id)).toEqual(
+        expect.objectContaining({ outcome: 'delivered', status: 200 }),
+      );
 
       await pipeline.waitUntilProcessed([failure.id]);
       expect(pipeline.processed.get(failure.id)?.outcome).not.toBe('rejected');
@@ -107,7 +132,8 @@ describe('the pipeline against LiveKit event shapes from its source', () => {
 
       const jobEvents = sim.events().filter((e) => e.type.startsWith('agent_job_'));
       expect(jobEvents.map((e) => e.type)).toEqual(['agent_job_started', 'agent_job_ended']);
-      for (const e of jobEvents) expect(sim.deliveries().find((d) => d.eventId === e.id)).toEqual(expect.objectContaining({ outcome: 'delivered', status: 200 }));
+      for (const e of jobEvents)
+        expect(sim.deliveries().find((d) => d.eventId === e.id)).toEqual(expect.objectContaining({ outcome: 'delivered', status: 200 }));
       await pipeline.waitUntilProcessed(jobEvents.map((e) => e.id));
       for (const e of jobEvents) {
         expect(pipeline.processed.get(e.id)?.outcome).toBe('unknown_type');
@@ -125,7 +151,10 @@ describe('the pipeline against LiveKit event shapes from its source', () => {
       expect(pipeline.changes.filter((change) => String(change.eventType).startsWith('agent_job'))).toEqual([]);
       await eventually(
         async () => entityState(pipeline),
-        (items) => items.filter((item) => item.entityType === 'participant' && item.identity === 'assistant').every((item) => item.status === 'LEFT'),
+        (items) =>
+          items
+            .filter((item) => item.entityType === 'participant' && item.identity === 'assistant')
+            .every((item) => item.status === 'LEFT'),
       );
     } finally {
       await h.stop();

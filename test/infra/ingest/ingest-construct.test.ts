@@ -50,15 +50,23 @@ describe('Ingest construct', () => {
     template.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 30 });
   });
 
-  it('reserves the configured concurrency for the function (100 by default), so a flood cannot take the processor\'s', () => {
-    template.hasResourceProperties('AWS::Lambda::Function', { Description: Match.stringLikeRegexp('^Verifies LiveKit'), ReservedConcurrentExecutions: 100 });
+  it("reserves the configured concurrency for the function (100 by default), so a flood cannot take the processor's", () => {
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Description: Match.stringLikeRegexp('^Verifies LiveKit'),
+      ReservedConcurrentExecutions: 100,
+    });
     const custom = synthPipeline({ ingest: { reservedConcurrency: 250 } }).template;
-    custom.hasResourceProperties('AWS::Lambda::Function', { Description: Match.stringLikeRegexp('^Verifies LiveKit'), ReservedConcurrentExecutions: 250 });
+    custom.hasResourceProperties('AWS::Lambda::Function', {
+      Description: Match.stringLikeRegexp('^Verifies LiveKit'),
+      ReservedConcurrentExecutions: 250,
+    });
   });
 
   it('leaves the function unreserved with ingest.reservedConcurrency 0', () => {
     const unreserved = synthPipeline({ ingest: { reservedConcurrency: 0 } }).template;
-    const [ingest] = Object.values<any>(unreserved.findResources('AWS::Lambda::Function', { Properties: { Description: Match.stringLikeRegexp('^Verifies LiveKit') } }));
+    const [ingest] = Object.values<any>(
+      unreserved.findResources('AWS::Lambda::Function', { Properties: { Description: Match.stringLikeRegexp('^Verifies LiveKit') } }),
+    );
     expect(ingest.Properties.ReservedConcurrentExecutions).toBeUndefined();
   });
 
@@ -93,19 +101,28 @@ describe('Ingest construct', () => {
     const config = { ...DEFAULT_CONFIG, ingest: { ...DEFAULT_CONFIG.ingest, throttleRateLimit: 100, throttleBurstLimit: 50 } };
     const queue = new sqs.Queue(stack, 'Q');
     const keys = new secretsmanager.Secret(stack, 'S');
-    expect(() => new Ingest(stack, 'Ingest', { config, queue, keys })).toThrow('throttleBurstLimit (50) must be at least ingest.throttleRateLimit (100)');
+    expect(() => new Ingest(stack, 'Ingest', { config, queue, keys })).toThrow(
+      'throttleBurstLimit (50) must be at least ingest.throttleRateLimit (100)',
+    );
     // parseConfig lists the same rule with the other problems (one home: config.ts).
-    expect(() => parseConfig({ ingest: { throttleRateLimit: 100, throttleBurstLimit: 50 } })).toThrow('ingest.throttleBurstLimit (50) must be at least ingest.throttleRateLimit (100)');
+    expect(() => parseConfig({ ingest: { throttleRateLimit: 100, throttleBurstLimit: 50 } })).toThrow(
+      'ingest.throttleBurstLimit (50) must be at least ingest.throttleRateLimit (100)',
+    );
   });
 });
 
 describe('Event queue', () => {
-  const { template, stack } = synthPipeline({ queue: { maxReceiveCount: 3, retentionDays: 7, dlqRetentionDays: 14 }, processing: { timeoutSeconds: 20 } });
+  const { template, stack } = synthPipeline({
+    queue: { maxReceiveCount: 3, retentionDays: 7, dlqRetentionDays: 14 },
+    processing: { timeoutSeconds: 20 },
+  });
 
   it('redrives to the DLQ after maxReceiveCount receives', () => {
     template.hasResourceProperties('AWS::SQS::Queue', {
       RedrivePolicy: {
-        deadLetterTargetArn: { 'Fn::GetAtt': [stack.getLogicalId(stack.eventQueue.deadLetterQueue.node.defaultChild as CfnElement), 'Arn'] },
+        deadLetterTargetArn: {
+          'Fn::GetAtt': [stack.getLogicalId(stack.eventQueue.deadLetterQueue.node.defaultChild as CfnElement), 'Arn'],
+        },
         maxReceiveCount: 3,
       },
       MessageRetentionPeriod: 7 * 86400,
@@ -116,13 +133,15 @@ describe('Event queue', () => {
     template.hasResourceProperties('AWS::SQS::Queue', { MessageRetentionPeriod: 14 * 86400, SqsManagedSseEnabled: true });
   });
 
-  it('sets SQS\'s largest message size (1 MiB) on both event queues explicitly, so a queue created under the old 256 KiB default is raised', () => {
-    const eventQueues = [stack.eventQueue.queue, stack.eventQueue.deadLetterQueue].map((queue) => stack.getLogicalId(queue.node.defaultChild as CfnElement));
+  it("sets SQS's largest message size (1 MiB) on both event queues explicitly, so a queue created under the old 256 KiB default is raised", () => {
+    const eventQueues = [stack.eventQueue.queue, stack.eventQueue.deadLetterQueue].map((queue) =>
+      stack.getLogicalId(queue.node.defaultChild as CfnElement),
+    );
     const queues = template.findResources('AWS::SQS::Queue');
     for (const id of eventQueues) expect(queues[id].Properties.MaximumMessageSize).toBe(1_048_576);
   });
 
-  it('denies every request that is not over TLS, on every queue (the event queue, its DLQ, the publisher\'s on-failure queue)', () => {
+  it("denies every request that is not over TLS, on every queue (the event queue, its DLQ, the publisher's on-failure queue)", () => {
     const policies = template.findResources('AWS::SQS::QueuePolicy');
     expect(Object.keys(policies)).toHaveLength(Object.keys(template.findResources('AWS::SQS::Queue')).length);
     for (const policy of Object.values(policies) as any[]) {
@@ -143,7 +162,9 @@ describe('Event queue', () => {
   });
 
   it('refuses a DLQ that keeps messages for less time than the queue', () => {
-    expect(() => synthPipeline({ queue: { retentionDays: 7, dlqRetentionDays: 3 } })).toThrow('queue.dlqRetentionDays (3) must be at least queue.retentionDays (7)');
+    expect(() => synthPipeline({ queue: { retentionDays: 7, dlqRetentionDays: 3 } })).toThrow(
+      'queue.dlqRetentionDays (3) must be at least queue.retentionDays (7)',
+    );
   });
 });
 
@@ -174,7 +195,9 @@ describe('Stack outputs', () => {
   it('gives the webhook URL, both queue URLs and the secret', () => {
     const { template } = synthPipeline();
     const outputs = template.toJSON().Outputs;
-    expect(Object.keys(outputs).sort()).toEqual(expect.arrayContaining(['DeadLetterQueueUrl', 'LiveKitKeysSecretArn', 'QueueUrl', 'WebhookUrl']));
+    expect(Object.keys(outputs).sort()).toEqual(
+      expect.arrayContaining(['DeadLetterQueueUrl', 'LiveKitKeysSecretArn', 'QueueUrl', 'WebhookUrl']),
+    );
     expect(JSON.stringify(outputs.WebhookUrl.Value)).toContain('/webhook');
   });
 });

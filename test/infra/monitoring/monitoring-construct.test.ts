@@ -21,7 +21,11 @@ const RUNBOOKS = 'https://github.com/acme/livekit-webhooks/blob/main/docs/runboo
  */
 
 const inlineFunction = (scope: Construct, id: string) =>
-  new lambda.Function(scope, id, { runtime: lambda.Runtime.NODEJS_22_X, handler: 'index.handler', code: lambda.Code.fromInline('exports.handler = async () => {}') });
+  new lambda.Function(scope, id, {
+    runtime: lambda.Runtime.NODEJS_22_X,
+    handler: 'index.handler',
+    code: lambda.Code.fromInline('exports.handler = async () => {}'),
+  });
 
 /**
  * The whole stack with its reconciler's function monitored: the stack's own when it has one,
@@ -53,14 +57,23 @@ function synthMonitoringAlone(input = {}, publisher = false) {
     processLogGroup: new logs.LogGroup(stack, 'ProcessLogs'),
     queue: new sqs.Queue(stack, 'Queue'),
     deadLetterQueue: new sqs.Queue(stack, 'Dlq'),
-    ...(publisher ? { publisherFunction: inlineFunction(stack, 'Publisher'), publisherDeadLetterQueue: new sqs.Queue(stack, 'PublisherDlq') } : {}),
+    ...(publisher
+      ? { publisherFunction: inlineFunction(stack, 'Publisher'), publisherDeadLetterQueue: new sqs.Queue(stack, 'PublisherDlq') }
+      : {}),
   });
   return { monitoring, stack, template: Template.fromStack(stack) };
 }
 
 describe('Monitoring construct', () => {
   const { stack, reconcile, template } = synthWithReconciler({
-    alarms: { email: 'oncall@example.com', missedEventsThreshold: 2, missedEventsEvaluationPeriods: 3, missedEventsDatapointsToAlarm: 3, namePrefix: 'lkw-prod', runbookBaseUrl: RUNBOOKS },
+    alarms: {
+      email: 'oncall@example.com',
+      missedEventsThreshold: 2,
+      missedEventsEvaluationPeriods: 3,
+      missedEventsDatapointsToAlarm: 3,
+      namePrefix: 'lkw-prod',
+      runbookBaseUrl: RUNBOOKS,
+    },
   });
   const id = (construct: { node: { defaultChild?: unknown } }) => stack.getLogicalId(construct.node.defaultChild as CfnElement);
   const pageTopic = { Ref: id(stack.monitoring.topics.page) };
@@ -70,33 +83,245 @@ describe('Monitoring construct', () => {
     { Name: 'ApiId', Value: { Ref: id(stack.ingest.api) } },
     { Name: 'Stage', Value: '$default' },
   ];
-  const queueDimension = (queue: { node: { defaultChild?: unknown } }) => [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [id(queue), 'QueueName'] } }];
+  const queueDimension = (queue: { node: { defaultChild?: unknown } }) => [
+    { Name: 'QueueName', Value: { 'Fn::GetAtt': [id(queue), 'QueueName'] } },
+  ];
 
   const findAlarm = (anchor: string): Record<string, any> => {
-    const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm')).filter((a: any) => a.Properties.AlarmDescription.endsWith(`${RUNBOOKS}#${anchor}`));
+    const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm')).filter((a: any) =>
+      a.Properties.AlarmDescription.endsWith(`${RUNBOOKS}#${anchor}`),
+    );
     expect(alarms).toHaveLength(1);
     return (alarms[0] as any).Properties;
   };
 
   // anchor, severity, namespace, metric, dimensions, statistic, period, threshold, comparison, N, M, missing data
   const expected: Array<[string, string, string, string, () => unknown, string, number, number, string, number, number, string]> = [
-    ['runbook-missed-events', 'page', 'LiveKitWebhooks', 'MissedEvents', () => undefined, 'Sum', 60, 2, 'GreaterThanOrEqualToThreshold', 3, 3, 'notBreaching'],
-    ['runbook-dlq-not-empty', 'page', 'AWS/SQS', 'ApproximateNumberOfMessagesVisible', () => queueDimension(stack.eventQueue.deadLetterQueue), 'Maximum', 60, 1, 'GreaterThanOrEqualToThreshold', 1, 1, 'notBreaching'],
-    ['runbook-queue-oldest-message-age', 'page', 'AWS/SQS', 'ApproximateAgeOfOldestMessage', () => queueDimension(stack.eventQueue.queue), 'Maximum', 60, 900, 'GreaterThanThreshold', 3, 3, 'notBreaching'],
-    ['runbook-apply-lag', 'page', 'LiveKitWebhooks', 'ApplyLag', () => undefined, 'p99', 60, 60_000, 'GreaterThanThreshold', 3, 3, 'notBreaching'],
-    ['runbook-ingest-5xx', 'page', 'LiveKitWebhooks', 'EnqueueFailures', () => undefined, 'Sum', 60, 3, 'GreaterThanOrEqualToThreshold', 3, 2, 'notBreaching'],
-    ['runbook-not-configured', 'ticket', 'LiveKitWebhooks', 'NotConfigured', () => undefined, 'Sum', 60, 1, 'GreaterThanOrEqualToThreshold', 1, 1, 'notBreaching'],
-    ['runbook-ingest-signature-failures', 'ticket', 'LiveKitWebhooks', 'SignatureFailures', () => undefined, 'Sum', 300, 3, 'GreaterThanOrEqualToThreshold', 1, 1, 'notBreaching'],
-    ['runbook-ingest-latency-p99', 'ticket', 'AWS/ApiGateway', 'Latency', () => apiDimensions, 'p99', 60, 1000, 'GreaterThanThreshold', 5, 3, 'notBreaching'],
-    ['runbook-ingest-throttles', 'ticket', 'AWS/Lambda', 'Throttles', () => fnDimension(stack.ingest.function), 'Sum', 60, 1, 'GreaterThanOrEqualToThreshold', 5, 2, 'notBreaching'],
-    ['runbook-processor-errors', 'ticket', 'AWS/Lambda', 'Errors', () => fnDimension(stack.processing.function), 'Sum', 60, 1, 'GreaterThanOrEqualToThreshold', 5, 3, 'notBreaching'],
-    ['runbook-processor-throttles', 'ticket', 'AWS/Lambda', 'Throttles', () => fnDimension(stack.processing.function), 'Sum', 60, 1, 'GreaterThanOrEqualToThreshold', 5, 3, 'notBreaching'],
-    ['runbook-reconciler-errors', 'ticket', 'AWS/Lambda', 'Errors', () => fnDimension(reconcile), 'Sum', 60, 1, 'GreaterThanOrEqualToThreshold', 3, 2, 'notBreaching'],
-    ['runbook-reconciler-heartbeat-missing', 'ticket', 'LiveKitWebhooks', 'ReconcileHeartbeat', () => undefined, 'Sum', 60, 1, 'LessThanThreshold', 3, 3, 'breaching'],
-    ['runbook-api-throttling', 'ticket', 'LiveKitWebhooks', 'ApiThrottledRequests', () => undefined, 'Sum', 60, 10, 'GreaterThanOrEqualToThreshold', 3, 2, 'notBreaching'],
+    [
+      'runbook-missed-events',
+      'page',
+      'LiveKitWebhooks',
+      'MissedEvents',
+      () => undefined,
+      'Sum',
+      60,
+      2,
+      'GreaterThanOrEqualToThreshold',
+      3,
+      3,
+      'notBreaching',
+    ],
+    [
+      'runbook-dlq-not-empty',
+      'page',
+      'AWS/SQS',
+      'ApproximateNumberOfMessagesVisible',
+      () => queueDimension(stack.eventQueue.deadLetterQueue),
+      'Maximum',
+      60,
+      1,
+      'GreaterThanOrEqualToThreshold',
+      1,
+      1,
+      'notBreaching',
+    ],
+    [
+      'runbook-queue-oldest-message-age',
+      'page',
+      'AWS/SQS',
+      'ApproximateAgeOfOldestMessage',
+      () => queueDimension(stack.eventQueue.queue),
+      'Maximum',
+      60,
+      900,
+      'GreaterThanThreshold',
+      3,
+      3,
+      'notBreaching',
+    ],
+    [
+      'runbook-apply-lag',
+      'page',
+      'LiveKitWebhooks',
+      'ApplyLag',
+      () => undefined,
+      'p99',
+      60,
+      60_000,
+      'GreaterThanThreshold',
+      3,
+      3,
+      'notBreaching',
+    ],
+    [
+      'runbook-ingest-5xx',
+      'page',
+      'LiveKitWebhooks',
+      'EnqueueFailures',
+      () => undefined,
+      'Sum',
+      60,
+      3,
+      'GreaterThanOrEqualToThreshold',
+      3,
+      2,
+      'notBreaching',
+    ],
+    [
+      'runbook-not-configured',
+      'ticket',
+      'LiveKitWebhooks',
+      'NotConfigured',
+      () => undefined,
+      'Sum',
+      60,
+      1,
+      'GreaterThanOrEqualToThreshold',
+      1,
+      1,
+      'notBreaching',
+    ],
+    [
+      'runbook-ingest-signature-failures',
+      'ticket',
+      'LiveKitWebhooks',
+      'SignatureFailures',
+      () => undefined,
+      'Sum',
+      300,
+      3,
+      'GreaterThanOrEqualToThreshold',
+      1,
+      1,
+      'notBreaching',
+    ],
+    [
+      'runbook-ingest-latency-p99',
+      'ticket',
+      'AWS/ApiGateway',
+      'Latency',
+      () => apiDimensions,
+      'p99',
+      60,
+      1000,
+      'GreaterThanThreshold',
+      5,
+      3,
+      'notBreaching',
+    ],
+    [
+      'runbook-ingest-throttles',
+      'ticket',
+      'AWS/Lambda',
+      'Throttles',
+      () => fnDimension(stack.ingest.function),
+      'Sum',
+      60,
+      1,
+      'GreaterThanOrEqualToThreshold',
+      5,
+      2,
+      'notBreaching',
+    ],
+    [
+      'runbook-processor-errors',
+      'ticket',
+      'AWS/Lambda',
+      'Errors',
+      () => fnDimension(stack.processing.function),
+      'Sum',
+      60,
+      1,
+      'GreaterThanOrEqualToThreshold',
+      5,
+      3,
+      'notBreaching',
+    ],
+    [
+      'runbook-processor-throttles',
+      'ticket',
+      'AWS/Lambda',
+      'Throttles',
+      () => fnDimension(stack.processing.function),
+      'Sum',
+      60,
+      1,
+      'GreaterThanOrEqualToThreshold',
+      5,
+      3,
+      'notBreaching',
+    ],
+    [
+      'runbook-reconciler-errors',
+      'ticket',
+      'AWS/Lambda',
+      'Errors',
+      () => fnDimension(reconcile),
+      'Sum',
+      60,
+      1,
+      'GreaterThanOrEqualToThreshold',
+      3,
+      2,
+      'notBreaching',
+    ],
+    [
+      'runbook-reconciler-heartbeat-missing',
+      'ticket',
+      'LiveKitWebhooks',
+      'ReconcileHeartbeat',
+      () => undefined,
+      'Sum',
+      60,
+      1,
+      'LessThanThreshold',
+      3,
+      3,
+      'breaching',
+    ],
+    [
+      'runbook-api-throttling',
+      'ticket',
+      'LiveKitWebhooks',
+      'ApiThrottledRequests',
+      () => undefined,
+      'Sum',
+      60,
+      10,
+      'GreaterThanOrEqualToThreshold',
+      3,
+      2,
+      'notBreaching',
+    ],
     // The stack passes its stream publisher, so its two alarms exist.
-    ['runbook-publisher-dlq-not-empty', 'page', 'AWS/SQS', 'ApproximateNumberOfMessagesVisible', () => queueDimension(stack.processing.publisherDeadLetterQueue), 'Maximum', 60, 1, 'GreaterThanOrEqualToThreshold', 1, 1, 'notBreaching'],
-    ['runbook-publisher-errors', 'ticket', 'AWS/Lambda', 'Errors', () => fnDimension(stack.processing.publisherFunction), 'Sum', 60, 1, 'GreaterThanOrEqualToThreshold', 5, 3, 'notBreaching'],
+    [
+      'runbook-publisher-dlq-not-empty',
+      'page',
+      'AWS/SQS',
+      'ApproximateNumberOfMessagesVisible',
+      () => queueDimension(stack.processing.publisherDeadLetterQueue),
+      'Maximum',
+      60,
+      1,
+      'GreaterThanOrEqualToThreshold',
+      1,
+      1,
+      'notBreaching',
+    ],
+    [
+      'runbook-publisher-errors',
+      'ticket',
+      'AWS/Lambda',
+      'Errors',
+      () => fnDimension(stack.processing.publisherFunction),
+      'Sum',
+      60,
+      1,
+      'GreaterThanOrEqualToThreshold',
+      5,
+      3,
+      'notBreaching',
+    ],
   ];
   /** Alarms on a metric math expression rather than one metric. */
   const mathAlarms = ['runbook-api-5xx'];
@@ -125,7 +350,15 @@ describe('Monitoring construct', () => {
       .filter((a) => JSON.stringify(a.AlarmActions) === JSON.stringify([pageTopic]))
       .map((a) => a.AlarmName)
       .sort();
-    expect(pages).toEqual(['lkw-prod-api-5xx', 'lkw-prod-apply-lag', 'lkw-prod-dlq-not-empty', 'lkw-prod-ingest-5xx', 'lkw-prod-missed-events', 'lkw-prod-publisher-dlq-not-empty', 'lkw-prod-queue-oldest-message-age']);
+    expect(pages).toEqual([
+      'lkw-prod-api-5xx',
+      'lkw-prod-apply-lag',
+      'lkw-prod-dlq-not-empty',
+      'lkw-prod-ingest-5xx',
+      'lkw-prod-missed-events',
+      'lkw-prod-publisher-dlq-not-empty',
+      'lkw-prod-queue-oldest-message-age',
+    ]);
   });
 
   it('counts an empty keys secret as "not configured", never as an enqueue failure (which pages)', () => {
@@ -142,36 +375,54 @@ describe('Monitoring construct', () => {
     const expression = alarm.Metrics.find((q: any) => q.Expression);
     expect(expression).toMatchObject({ Expression: 'FILL(errors, 0) - FILL(notConfigured, 0)', ReturnData: true });
     const byId = Object.fromEntries(alarm.Metrics.filter((q: any) => q.MetricStat).map((q: any) => [q.Id, q.MetricStat]));
-    expect(byId.errors).toMatchObject({ Metric: { Namespace: 'AWS/ApiGateway', MetricName: '5xx', Dimensions: apiDimensions }, Stat: 'Sum', Period: 60 });
-    expect(byId.notConfigured).toMatchObject({ Metric: { Namespace: 'LiveKitWebhooks', MetricName: 'NotConfigured' }, Stat: 'Sum', Period: 60 });
-    expect(alarm).toMatchObject({ Threshold: 5, ComparisonOperator: 'GreaterThanOrEqualToThreshold', EvaluationPeriods: 3, DatapointsToAlarm: 2 });
+    expect(byId.errors).toMatchObject({
+      Metric: { Namespace: 'AWS/ApiGateway', MetricName: '5xx', Dimensions: apiDimensions },
+      Stat: 'Sum',
+      Period: 60,
+    });
+    expect(byId.notConfigured).toMatchObject({
+      Metric: { Namespace: 'LiveKitWebhooks', MetricName: 'NotConfigured' },
+      Stat: 'Sum',
+      Period: 60,
+    });
+    expect(alarm).toMatchObject({
+      Threshold: 5,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      EvaluationPeriods: 3,
+      DatapointsToAlarm: 2,
+    });
   });
 
-  it.each(expected)('%s (%s): %s %s, threshold and periods as specified', (anchor, severity, namespace, metricName, dimensions, statistic, period, threshold, comparison, n, m, missing) => {
-    const alarm = findAlarm(anchor);
-    const topic = severity === 'page' ? pageTopic : ticketTopic;
-    expect(alarm).toMatchObject({
-      Namespace: namespace,
-      MetricName: metricName,
-      Period: period,
-      Threshold: threshold,
-      ComparisonOperator: comparison,
-      EvaluationPeriods: n,
-      DatapointsToAlarm: m,
-      TreatMissingData: missing,
-      AlarmActions: [topic],
-      OKActions: [topic],
-    });
-    expect(alarm.Dimensions).toEqual(dimensions());
-    if (statistic.startsWith('p')) expect(alarm.ExtendedStatistic).toBe(statistic);
-    else expect(alarm.Statistic).toBe(statistic);
-    // The description says what happened, its severity, then where the runbook is.
-    expect(alarm.AlarmDescription).toMatch(new RegExp(`^.{40,}\\. Severity: ${severity}\\. Runbook: https://\\S+#${anchor}$`));
-  });
+  it.each(expected)(
+    '%s (%s): %s %s, threshold and periods as specified',
+    (anchor, severity, namespace, metricName, dimensions, statistic, period, threshold, comparison, n, m, missing) => {
+      const alarm = findAlarm(anchor);
+      const topic = severity === 'page' ? pageTopic : ticketTopic;
+      expect(alarm).toMatchObject({
+        Namespace: namespace,
+        MetricName: metricName,
+        Period: period,
+        Threshold: threshold,
+        ComparisonOperator: comparison,
+        EvaluationPeriods: n,
+        DatapointsToAlarm: m,
+        TreatMissingData: missing,
+        AlarmActions: [topic],
+        OKActions: [topic],
+      });
+      expect(alarm.Dimensions).toEqual(dimensions());
+      if (statistic.startsWith('p')) expect(alarm.ExtendedStatistic).toBe(statistic);
+      else expect(alarm.Statistic).toBe(statistic);
+      // The description says what happened, its severity, then where the runbook is.
+      expect(alarm.AlarmDescription).toMatch(new RegExp(`^.{40,}\\. Severity: ${severity}\\. Runbook: https://\\S+#${anchor}$`));
+    },
+  );
 
   it('follows the reconcile interval for the reconciler alarms', () => {
     const { template: slow } = synthWithReconciler({ reconcile: { intervalMinutes: 5 } });
-    const heartbeat = Object.values(slow.findResources('AWS::CloudWatch::Alarm')).find((a: any) => a.Properties.MetricName === 'ReconcileHeartbeat') as any;
+    const heartbeat = Object.values(slow.findResources('AWS::CloudWatch::Alarm')).find(
+      (a: any) => a.Properties.MetricName === 'ReconcileHeartbeat',
+    ) as any;
     expect(heartbeat.Properties).toMatchObject({ Period: 300, EvaluationPeriods: 3, TreatMissingData: 'breaching' });
   });
 
@@ -190,7 +441,10 @@ describe('Monitoring construct', () => {
   it('creates one topic per severity, encrypted with a rotated customer managed key, TLS only', () => {
     template.resourceCountIs('AWS::SNS::Topic', 2);
     for (const topic of [stack.monitoring.topics.page, stack.monitoring.topics.ticket]) {
-      template.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: { 'Fn::GetAtt': [id(stack.monitoring.topicKey!), 'Arn'] }, TopicName: Match.absent() });
+      template.hasResourceProperties('AWS::SNS::Topic', {
+        KmsMasterKeyId: { 'Fn::GetAtt': [id(stack.monitoring.topicKey!), 'Arn'] },
+        TopicName: Match.absent(),
+      });
       expect(id(topic as any)).toBeDefined();
     }
     template.hasResourceProperties('AWS::KMS::Key', { EnableKeyRotation: true });
@@ -199,7 +453,12 @@ describe('Monitoring construct', () => {
       PolicyDocument: {
         Statement: Match.arrayWith([
           Match.objectLike({ Effect: 'Deny', Action: 'sns:Publish', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
-          Match.objectLike({ Effect: 'Allow', Action: 'sns:Publish', Principal: { Service: 'cloudwatch.amazonaws.com' }, Condition: Match.objectLike({ StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } }) }),
+          Match.objectLike({
+            Effect: 'Allow',
+            Action: 'sns:Publish',
+            Principal: { Service: 'cloudwatch.amazonaws.com' },
+            Condition: Match.objectLike({ StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } }),
+          }),
         ]),
       },
     });
@@ -208,7 +467,9 @@ describe('Monitoring construct', () => {
   it('brings in existing topics by ARN: no topic, key or subscription is created, and the alarms notify those ARNs', () => {
     const page = 'arn:aws:sns:eu-west-1:123456789012:pagerduty-critical';
     const ticket = 'arn:aws:sns:eu-west-1:123456789012:chatbot-ops';
-    const { template: brought } = synthWithReconciler({ alarms: { pageTopicArn: page, ticketTopicArn: ticket, email: 'oncall@example.com' } });
+    const { template: brought } = synthWithReconciler({
+      alarms: { pageTopicArn: page, ticketTopicArn: ticket, email: 'oncall@example.com' },
+    });
     brought.resourceCountIs('AWS::SNS::Topic', 0);
     brought.resourceCountIs('AWS::KMS::Key', Object.keys(synthPipeline().template.findResources('AWS::KMS::Key')).length - 1);
     brought.resourceCountIs('AWS::SNS::Subscription', 0);
@@ -227,7 +488,9 @@ describe('Monitoring construct', () => {
     const page = 'arn:aws:sns:eu-west-1:123456789012:pagerduty-critical';
     const { template: mixed } = synthWithReconciler({ alarms: { pageTopicArn: page } });
     mixed.resourceCountIs('AWS::SNS::Topic', 1);
-    const dlq = Object.values(mixed.findResources('AWS::CloudWatch::Alarm')).map((a: any) => a.Properties).find((a) => a.AlarmName.endsWith('-dlq-not-empty'));
+    const dlq = Object.values(mixed.findResources('AWS::CloudWatch::Alarm'))
+      .map((a: any) => a.Properties)
+      .find((a) => a.AlarmName.endsWith('-dlq-not-empty'));
     expect(dlq.AlarmActions).toEqual([page]);
   });
 
@@ -244,10 +507,20 @@ describe('Monitoring construct', () => {
     const { template: withPublisher, monitoring } = synthMonitoringAlone({}, true);
     const count = (t: Template) => Object.keys(t.findResources('AWS::CloudWatch::Alarm')).length;
     expect(count(withPublisher)).toBe(count(without) + 2);
-    const props = (alarmId: string) => Object.values(withPublisher.findResources('AWS::CloudWatch::Alarm')).map((a: any) => a.Properties).find((a) => a.AlarmName === `TestStack-${alarmId}`);
+    const props = (alarmId: string) =>
+      Object.values(withPublisher.findResources('AWS::CloudWatch::Alarm'))
+        .map((a: any) => a.Properties)
+        .find((a) => a.AlarmName === `TestStack-${alarmId}`);
     expect(props('publisher-errors')).toMatchObject({ Namespace: 'AWS/Lambda', MetricName: 'Errors', Statistic: 'Sum' });
-    expect(props('publisher-dlq-not-empty')).toMatchObject({ Namespace: 'AWS/SQS', MetricName: 'ApproximateNumberOfMessagesVisible', Statistic: 'Maximum', Threshold: 1 });
-    const topicRef = (severity: 'page' | 'ticket') => ({ Ref: Stack.of(monitoring).getLogicalId(monitoring.topics[severity].node.defaultChild as CfnElement) });
+    expect(props('publisher-dlq-not-empty')).toMatchObject({
+      Namespace: 'AWS/SQS',
+      MetricName: 'ApproximateNumberOfMessagesVisible',
+      Statistic: 'Maximum',
+      Threshold: 1,
+    });
+    const topicRef = (severity: 'page' | 'ticket') => ({
+      Ref: Stack.of(monitoring).getLogicalId(monitoring.topics[severity].node.defaultChild as CfnElement),
+    });
     expect(props('publisher-errors').AlarmActions).toEqual([topicRef('ticket')]);
     expect(props('publisher-dlq-not-empty').AlarmActions).toEqual([topicRef('page')]);
     const body = JSON.stringify(Object.values(withPublisher.findResources('AWS::CloudWatch::Dashboard'))[0]);
@@ -278,10 +551,33 @@ describe('Monitoring construct', () => {
   it('builds one dashboard following the flow: webhooks in, enqueued, applied, missed/repaired, DLQ, latencies, lag', () => {
     template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
     const body = JSON.stringify(Object.values(template.findResources('AWS::CloudWatch::Dashboard'))[0]);
-    for (const title of ['Webhooks in', 'Enqueued', 'Applied', 'Missed / repaired', 'Queue and DLQ', 'Latencies', 'State lag', 'Alarms that page', 'Alarms that open a ticket', 'Reconciler alarms']) {
+    for (const title of [
+      'Webhooks in',
+      'Enqueued',
+      'Applied',
+      'Missed / repaired',
+      'Queue and DLQ',
+      'Latencies',
+      'State lag',
+      'Alarms that page',
+      'Alarms that open a ticket',
+      'Reconciler alarms',
+    ]) {
       expect(body).toContain(title);
     }
-    for (const metric of ['EventsEnqueued', 'EventsProcessed', 'MissedEvents', 'RepairsSent', 'ApproximateNumberOfMessagesVisible', 'Latency', 'ReconcileRunDuration', 'ApplyLag', 'EventAge', 'NotConfigured', 'SignatureProbes']) {
+    for (const metric of [
+      'EventsEnqueued',
+      'EventsProcessed',
+      'MissedEvents',
+      'RepairsSent',
+      'ApproximateNumberOfMessagesVisible',
+      'Latency',
+      'ReconcileRunDuration',
+      'ApplyLag',
+      'EventAge',
+      'NotConfigured',
+      'SignatureProbes',
+    ]) {
       expect(body).toContain(metric);
     }
   });
@@ -297,7 +593,8 @@ describe('Monitoring construct', () => {
     // settle.ts writes the line, once per repair.
     const settle = readFileSync(repoPath('lambda', 'reconcile', 'settle.ts'), 'utf8');
     expect(settle).toContain(`'${MISSED_EVENT_REPAIRED_MESSAGE}'`);
-    for (const field of ['eventType', 'room', 'entityId', 'firstSeenAt']) expect(settle).toMatch(new RegExp(`logger\\.warn\\('missed event repaired', \\{[^}]*\\b${field}\\b`));
+    for (const field of ['eventType', 'room', 'entityId', 'firstSeenAt'])
+      expect(settle).toMatch(new RegExp(`logger\\.warn\\('missed event repaired', \\{[^}]*\\b${field}\\b`));
   });
 
   it('counts signature failures, enqueue failures, enqueued and applied events, and throttled requests from log lines', () => {
@@ -307,8 +604,16 @@ describe('Monitoring construct', () => {
         FilterPattern: pattern,
         MetricTransformations: [{ MetricName: name, MetricNamespace: 'LiveKitWebhooks', MetricValue: '1' }],
       });
-    filter(stack.ingest.function.logGroup, 'SignatureFailures', '{ $.message = "webhook rejected" && ($.reason = "unknown_key" || $.reason = "body_hash_mismatch" || $.reason = "invalid_token") }');
-    filter(stack.ingest.function.logGroup, 'SignatureProbes', '{ $.message = "webhook rejected" && ($.reason = "missing_token" || $.reason = "malformed_token") }');
+    filter(
+      stack.ingest.function.logGroup,
+      'SignatureFailures',
+      '{ $.message = "webhook rejected" && ($.reason = "unknown_key" || $.reason = "body_hash_mismatch" || $.reason = "invalid_token") }',
+    );
+    filter(
+      stack.ingest.function.logGroup,
+      'SignatureProbes',
+      '{ $.message = "webhook rejected" && ($.reason = "missing_token" || $.reason = "malformed_token") }',
+    );
     filter(stack.ingest.function.logGroup, 'NotConfigured', '{ $.message = "LiveKit API keys not configured; asking LiveKit to retry" }');
     filter(stack.ingest.function.logGroup, 'EnqueueFailures', LOG_METRICS.enqueueFailures.pattern);
     filter(stack.ingest.function.logGroup, 'EventsEnqueued', LOG_METRICS.eventsEnqueued.pattern);
@@ -343,7 +648,17 @@ describe('Monitoring construct', () => {
   });
 
   it('exports what the on-call tooling needs', () => {
-    for (const output of ['QueueUrl', 'DeadLetterQueueUrl', 'StateTableName', 'EventBusName', 'EventBusArn', 'EventArchiveArn', 'PageTopicArn', 'TicketTopicArn', 'DashboardName']) {
+    for (const output of [
+      'QueueUrl',
+      'DeadLetterQueueUrl',
+      'StateTableName',
+      'EventBusName',
+      'EventBusArn',
+      'EventArchiveArn',
+      'PageTopicArn',
+      'TicketTopicArn',
+      'DashboardName',
+    ]) {
       template.hasOutput(output, {});
     }
   });

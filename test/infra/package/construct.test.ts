@@ -12,7 +12,8 @@ import { ConfigError, LiveKitWebhookPipeline } from '../../../lib';
 /** `LiveKitWebhookPipeline` as a platform team uses it in its own stack (the package test does the same from the tarball). */
 const LIVEKIT_URL = 'https://my-project.livekit.cloud';
 const newStack = (id = 'Platform') => new Stack(new App(), id);
-const logicalId = (stack: Stack, construct: { node: { defaultChild?: unknown } }) => stack.getLogicalId(construct.node.defaultChild as never);
+const logicalId = (stack: Stack, construct: { node: { defaultChild?: unknown } }) =>
+  stack.getLogicalId(construct.node.defaultChild as never);
 
 describe('validation', () => {
   it('lists every problem at once, naming each prop, and adds nothing to the stack', () => {
@@ -56,15 +57,22 @@ describe('validation', () => {
   it('refuses a topic given twice (as a construct and by ARN)', () => {
     const stack = newStack();
     const pager = sns.Topic.fromTopicArn(stack, 'Pager', 'arn:aws:sns:eu-west-1:123456789012:pager');
-    expect(() => new LiveKitWebhookPipeline(stack, 'LiveKit', { livekitUrl: LIVEKIT_URL, alarmTopic: pager, alarms: { pageTopicArn: 'arn:aws:sns:eu-west-1:123456789012:other' } })).toThrow(
-      /give the page topic once/,
-    );
+    expect(
+      () =>
+        new LiveKitWebhookPipeline(stack, 'LiveKit', {
+          livekitUrl: LIVEKIT_URL,
+          alarmTopic: pager,
+          alarms: { pageTopicArn: 'arn:aws:sns:eu-west-1:123456789012:other' },
+        }),
+    ).toThrow(/give the page topic once/);
   });
 
   it('refuses an unknown change type in onChange, naming the known ones', () => {
     const pipeline = new LiveKitWebhookPipeline(newStack(), 'LiveKit', { livekitUrl: LIVEKIT_URL });
     const target = new targets.SqsQueue(new sqs.Queue(pipeline, 'Target'));
-    expect(() => pipeline.onChange('Bad', { target, types: ['participant.joined', 'participant.teleported' as never] })).toThrow(/unknown change type "participant.teleported" \(known: room.started/);
+    expect(() => pipeline.onChange('Bad', { target, types: ['participant.joined', 'participant.teleported' as never] })).toThrow(
+      /unknown change type "participant.teleported" \(known: room.started/,
+    );
     expect(() => pipeline.onChange('Empty', { target, types: [] })).toThrow(/at least one change type/);
   });
 });
@@ -75,11 +83,20 @@ describe('in a stack of its own with its own resources, grants and rules', () =>
   const pager = new sns.Topic(stack, 'Pager');
   const tickets = new sns.Topic(stack, 'Tickets');
   const keysSecret = new secretsmanager.Secret(stack, 'LiveKitKeys');
-  const pipeline = new LiveKitWebhookPipeline(stack, 'LiveKit', { livekitUrl: LIVEKIT_URL, eventBus: bus, alarmTopic: pager, ticketTopic: tickets, keysSecret });
+  const pipeline = new LiveKitWebhookPipeline(stack, 'LiveKit', {
+    livekitUrl: LIVEKIT_URL,
+    eventBus: bus,
+    alarmTopic: pager,
+    ticketTopic: tickets,
+    keysSecret,
+  });
   const reader = new iam.Role(stack, 'PresenceService', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
   pipeline.grantReadState(reader);
   const presenceQueue = new sqs.Queue(stack, 'PresenceQueue');
-  const presence = pipeline.onChange('Presence', { types: ['participant.joined', 'participant.left'], target: new targets.SqsQueue(presenceQueue) });
+  const presence = pipeline.onChange('Presence', {
+    types: ['participant.joined', 'participant.left'],
+    target: new targets.SqsQueue(presenceQueue),
+  });
   const everything = pipeline.onChange('Audit', { target: new targets.SqsQueue(presenceQueue) });
   const template = Template.fromStack(stack);
 
@@ -91,8 +108,12 @@ describe('in a stack of its own with its own resources, grants and rules', () =>
     expect(pipeline.bus).toBe(bus);
     expect(pipeline.keysSecret).toBe(keysSecret);
     expect(pipeline.topics).toEqual({ page: pager, ticket: tickets });
-    template.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ EVENT_BUS_NAME: { Ref: logicalId(stack, bus) } }) } });
-    template.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ LIVEKIT_KEYS_SECRET_ID: { Ref: logicalId(stack, keysSecret) } }) } });
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ EVENT_BUS_NAME: { Ref: logicalId(stack, bus) } }) },
+    });
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ LIVEKIT_KEYS_SECRET_ID: { Ref: logicalId(stack, keysSecret) } }) },
+    });
     const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm')).map((alarm: any) => alarm.Properties.AlarmActions);
     expect(alarms).toContainEqual([{ Ref: logicalId(stack, pager) }]);
     expect(alarms).toContainEqual([{ Ref: logicalId(stack, tickets) }]);
@@ -100,7 +121,9 @@ describe('in a stack of its own with its own resources, grants and rules', () =>
   });
 
   it('grantReadState lets the grantee read the table and its indexes, and write nothing', () => {
-    const policies = Object.values(template.findResources('AWS::IAM::Policy', { Properties: { Roles: [{ Ref: logicalId(stack, reader) }] } }));
+    const policies = Object.values(
+      template.findResources('AWS::IAM::Policy', { Properties: { Roles: [{ Ref: logicalId(stack, reader) }] } }),
+    );
     const statements = policies.flatMap((policy: any) => policy.Properties.PolicyDocument.Statement);
     const actions = statements.flatMap((statement: any) => [].concat(statement.Action));
     expect(actions).toEqual(expect.arrayContaining(['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:Scan', 'dynamodb:BatchGetItem']));
@@ -117,7 +140,10 @@ describe('in a stack of its own with its own resources, grants and rules', () =>
       EventPattern: { source: ['livekit.webhooks'], 'detail-type': ['participant.joined', 'participant.left'] },
       Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [logicalId(stack, presenceQueue), 'Arn'] } })],
     });
-    template.hasResourceProperties('AWS::Events::Rule', { EventBusName: { Ref: logicalId(stack, bus) }, EventPattern: { source: ['livekit.webhooks'] } });
+    template.hasResourceProperties('AWS::Events::Rule', {
+      EventBusName: { Ref: logicalId(stack, bus) },
+      EventPattern: { source: ['livekit.webhooks'] },
+    });
     expect(presence.node.scope).toBe(pipeline);
     expect(everything.node.id).toBe('Audit');
   });
@@ -125,7 +151,9 @@ describe('in a stack of its own with its own resources, grants and rules', () =>
   it('exposes the resources and metric helpers', () => {
     expect(pipeline.webhookUrl).toContain('/webhook');
     expect(Object.keys(pipeline.functions).sort()).toEqual(['ingest', 'process', 'publish', 'reconcile']);
-    expect(Object.keys(pipeline.alarms)).toEqual(expect.arrayContaining(['missed-events', 'dlq-not-empty', 'reconciler-heartbeat-missing']));
+    expect(Object.keys(pipeline.alarms)).toEqual(
+      expect.arrayContaining(['missed-events', 'dlq-not-empty', 'reconciler-heartbeat-missing']),
+    );
     expect(pipeline.metricMissedEvents()).toMatchObject({ namespace: 'LiveKitWebhooks', metricName: 'MissedEvents', statistic: 'Sum' });
     expect(pipeline.metricApplyLag()).toMatchObject({ metricName: 'ApplyLag', statistic: 'p99' });
     expect(pipeline.metricDeadLetterMessages()).toMatchObject({ metricName: 'ApproximateNumberOfMessagesVisible', statistic: 'Maximum' });

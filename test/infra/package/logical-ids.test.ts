@@ -22,7 +22,10 @@ const STATEFUL = new Set<string>([
   // Not data, but a position: a replaced stream mapping starts again at TRIM_HORIZON and republishes up to 24 h of changes.
   'AWS::Lambda::EventSourceMapping',
 ]);
-const before = JSON.parse(readFileSync(join(__dirname, 'fixtures', 'pipeline-stack-0.1.0-stateful-ids.json'), 'utf8')) as Record<string, Record<string, string>>;
+const before = JSON.parse(readFileSync(join(__dirname, 'fixtures', 'pipeline-stack-0.1.0-stateful-ids.json'), 'utf8')) as Record<
+  string,
+  Record<string, string>
+>;
 
 function statefulIds(template: { Resources: Record<string, { Type: string }> }): Record<string, string> {
   const ids = Object.entries(template.Resources).filter(([, resource]) => STATEFUL.has(resource.Type));

@@ -26,7 +26,10 @@ const SECRET = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:prod/liveki
  * not cache, so `name@version` would fail offline on a fresh clone).
  */
 function cachedTarballs(names: readonly string[]): string[] {
-  const lock = JSON.parse(readFileSync(join(root, 'package-lock.json'), 'utf8')).packages as Record<string, { version: string; dependencies?: Record<string, string>; inBundle?: boolean }>;
+  const lock = JSON.parse(readFileSync(join(root, 'package-lock.json'), 'utf8')).packages as Record<
+    string,
+    { version: string; dependencies?: Record<string, string>; inBundle?: boolean }
+  >;
   const registry = execFileSync('npm', ['config', 'get', 'registry'], { cwd: root, encoding: 'utf8' }).trim().replace(/\/$/, '');
   const versions = new Map<string, string>();
   const pending = [...names];
@@ -73,14 +76,20 @@ describe('the npm package in a fresh CDK app (offline)', () => {
   let packDir: string;
   let appDir: string;
   let packedFiles: string[];
-  const template = (stack: string) => Template.fromJSON(JSON.parse(readFileSync(join(appDir, 'cdk.out', `${stack}.template.json`), 'utf8')));
+  const template = (stack: string) =>
+    Template.fromJSON(JSON.parse(readFileSync(join(appDir, 'cdk.out', `${stack}.template.json`), 'utf8')));
 
   beforeAll(() => {
     packDir = mkdtempSync(join(tmpdir(), 'lkwp-pack-'));
     // What `prepack` runs, run first so its output stays out of `npm pack --json`'s.
     execFileSync('npm', ['run', 'build'], { cwd: root, env: quiet, stdio: 'pipe' });
     const packed = JSON.parse(
-      execFileSync('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', packDir], { cwd: root, env: quiet, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }),
+      execFileSync('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', packDir], {
+        cwd: root,
+        env: quiet,
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'pipe'],
+      }),
     );
     packedFiles = packed[0].files.map((file: { path: string }) => file.path);
     const tarball = join(packDir, packed[0].filename);
@@ -101,9 +110,19 @@ describe('the npm package in a fresh CDK app (offline)', () => {
   });
 
   it('packs compiled JS, type declarations and the prebundled handlers, and no TypeScript source or test', () => {
-    expect(packedFiles).toEqual(expect.arrayContaining(['package.json', 'CHANGELOG.md', 'dist/lib/index.js', 'dist/lib/index.d.ts', 'dist/contracts/index.js', 'dist/contracts/index.d.ts']));
+    expect(packedFiles).toEqual(
+      expect.arrayContaining([
+        'package.json',
+        'CHANGELOG.md',
+        'dist/lib/index.js',
+        'dist/lib/index.d.ts',
+        'dist/contracts/index.js',
+        'dist/contracts/index.d.ts',
+      ]),
+    );
     // With its source map: the functions run with --enable-source-maps.
-    for (const fn of ['ingest', 'process', 'publish', 'reconcile']) expect(packedFiles).toEqual(expect.arrayContaining([`dist/handlers/${fn}/index.js`, `dist/handlers/${fn}/index.js.map`]));
+    for (const fn of ['ingest', 'process', 'publish', 'reconcile'])
+      expect(packedFiles).toEqual(expect.arrayContaining([`dist/handlers/${fn}/index.js`, `dist/handlers/${fn}/index.js.map`]));
     expect(packedFiles.filter((file) => file.endsWith('.ts') && !file.endsWith('.d.ts'))).toEqual([]);
     expect(packedFiles.filter((file) => /^(test|lambda|lib|local|bin|scripts)\//.test(file))).toEqual([]);
   });
@@ -126,7 +145,12 @@ describe('the npm package in a fresh CDK app (offline)', () => {
     const t = template('Minimal');
     t.hasResourceProperties('AWS::ApiGatewayV2::Route', { RouteKey: 'POST /webhook' });
     t.resourceCountIs('AWS::DynamoDB::Table', 1);
-    t.hasResourceProperties('AWS::DynamoDB::Table', { KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }, { AttributeName: 'sk', KeyType: 'RANGE' }] });
+    t.hasResourceProperties('AWS::DynamoDB::Table', {
+      KeySchema: [
+        { AttributeName: 'pk', KeyType: 'HASH' },
+        { AttributeName: 'sk', KeyType: 'RANGE' },
+      ],
+    });
     t.resourceCountIs('AWS::SQS::Queue', 3); // events, their DLQ, the publisher's DLQ
     t.hasResourceProperties('AWS::SQS::Queue', { RedrivePolicy: Match.objectLike({ maxReceiveCount: 5 }) });
     t.resourceCountIs('AWS::SecretsManager::Secret', 1);
@@ -156,10 +180,16 @@ describe('the npm package in a fresh CDK app (offline)', () => {
       PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Action: 'events:PutEvents', Resource: BUS })]) },
     });
     t.hasResourceProperties('AWS::Events::Archive', { SourceArn: BUS });
-    const keyReaders = Object.values(t.findResources('AWS::Lambda::Function')).filter((fn: any) => fn.Properties.Environment.Variables.LIVEKIT_KEYS_SECRET_ID === SECRET);
+    const keyReaders = Object.values(t.findResources('AWS::Lambda::Function')).filter(
+      (fn: any) => fn.Properties.Environment.Variables.LIVEKIT_KEYS_SECRET_ID === SECRET,
+    );
     expect(keyReaders).toHaveLength(2); // ingest and the reconciler
     t.hasResourceProperties('AWS::IAM::Policy', {
-      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Action: ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'], Resource: SECRET })]) },
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Action: ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'], Resource: SECRET }),
+        ]),
+      },
     });
   });
 });

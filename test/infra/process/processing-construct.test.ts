@@ -68,10 +68,14 @@ describe('the process function', () => {
 
   test('may put items in the table and nothing else there: no reads, no transactions, no bus, nothing on the secret', () => {
     const policies = Object.entries(template.findResources('AWS::IAM::Policy')).filter(([id]) => id.startsWith('ProcessingFunctionRole'));
-    const statements = policies.flatMap(([, policy]) => policy.Properties.PolicyDocument.Statement as { Action: string | string[]; Resource: unknown }[]);
+    const statements = policies.flatMap(
+      ([, policy]) => policy.Properties.PolicyDocument.Statement as { Action: string | string[]; Resource: unknown }[],
+    );
     const actions = statements.flatMap((statement) => (Array.isArray(statement.Action) ? statement.Action : [statement.Action]));
     expect(actions.filter((action) => action.startsWith('dynamodb:') || action.startsWith('events:'))).toEqual(['dynamodb:PutItem']);
-    expect(statements.find((statement) => statement.Action === 'dynamodb:PutItem')?.Resource).toEqual({ 'Fn::GetAtt': [STATE_TABLE_LOGICAL_ID, 'Arn'] });
+    expect(statements.find((statement) => statement.Action === 'dynamodb:PutItem')?.Resource).toEqual({
+      'Fn::GetAtt': [STATE_TABLE_LOGICAL_ID, 'Arn'],
+    });
     expect(actions).toEqual(expect.arrayContaining(['sqs:ReceiveMessage', 'sqs:DeleteMessage']));
     expect(actions.filter((action) => action.startsWith('secretsmanager:') || action.startsWith('kms:Decrypt'))).toEqual([]);
     expect(JSON.stringify(statements)).not.toContain('LiveKitKeys');
@@ -90,8 +94,16 @@ describe('the publisher', () => {
       BisectBatchOnFunctionError: true,
       MaximumRetryAttempts: PUBLISHER_RETRY_ATTEMPTS,
       MaximumRecordAgeInSeconds: 86_400,
-      DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [Match.stringLikeRegexp('^ProcessingPublisherDeadLetterQueue'), 'Arn'] } } },
-      FilterCriteria: { Filters: [{ Pattern: JSON.stringify({ eventName: ['INSERT', 'MODIFY'], dynamodb: { NewImage: { entityType: { S: [{ exists: true }] } } } }) }] },
+      DestinationConfig: {
+        OnFailure: { Destination: { 'Fn::GetAtt': [Match.stringLikeRegexp('^ProcessingPublisherDeadLetterQueue'), 'Arn'] } },
+      },
+      FilterCriteria: {
+        Filters: [
+          {
+            Pattern: JSON.stringify({ eventName: ['INSERT', 'MODIFY'], dynamodb: { NewImage: { entityType: { S: [{ exists: true }] } } } }),
+          },
+        ],
+      },
     });
     expect(processing.publisherFunction).toBeDefined();
     expect(processing.publisherDeadLetterQueue).toBeDefined();
@@ -99,10 +111,24 @@ describe('the publisher', () => {
 
   test('may put events on the bus and read the stream, and write nothing to the table', () => {
     const policies = Object.entries(template.findResources('AWS::IAM::Policy')).filter(([id]) => id.startsWith('ProcessingPublisherRole'));
-    const actions = policies.flatMap(([, policy]) => (policy.Properties.PolicyDocument.Statement as { Action: string | string[] }[]).flatMap((s) => (Array.isArray(s.Action) ? s.Action : [s.Action])));
-    expect(actions).toEqual(expect.arrayContaining(['events:PutEvents', 'dynamodb:GetRecords', 'dynamodb:GetShardIterator', 'dynamodb:DescribeStream', 'sqs:SendMessage']));
+    const actions = policies.flatMap(([, policy]) =>
+      (policy.Properties.PolicyDocument.Statement as { Action: string | string[] }[]).flatMap((s) =>
+        Array.isArray(s.Action) ? s.Action : [s.Action],
+      ),
+    );
+    expect(actions).toEqual(
+      expect.arrayContaining([
+        'events:PutEvents',
+        'dynamodb:GetRecords',
+        'dynamodb:GetShardIterator',
+        'dynamodb:DescribeStream',
+        'sqs:SendMessage',
+      ]),
+    );
     expect(actions.filter((action) => /^dynamodb:(Put|Update|Delete|BatchWrite)/.test(action))).toEqual([]);
-    template.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ EVENT_BUS_NAME: { Ref: Match.stringLikeRegexp('^ProcessingBus') } }) } });
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ EVENT_BUS_NAME: { Ref: Match.stringLikeRegexp('^ProcessingBus') } }) },
+    });
   });
 });
 
@@ -113,9 +139,13 @@ describe('the state table', () => {
 
   test('has the id CDK derives from its path when not pinned (two pipelines can share a stack)', () => {
     const stack = new Stack(new App(), 'Unpinned');
-    const queue = new sqs.Queue(stack, 'Queue', { visibilityTimeout: Duration.seconds(queueVisibilityTimeoutSeconds(DEFAULT_CONFIG.processing)) });
+    const queue = new sqs.Queue(stack, 'Queue', {
+      visibilityTimeout: Duration.seconds(queueVisibilityTimeoutSeconds(DEFAULT_CONFIG.processing)),
+    });
     new Processing(stack, 'Processing', { config: DEFAULT_CONFIG, queue });
-    expect(Object.keys(Template.fromStack(stack).findResources('AWS::DynamoDB::Table'))).toEqual([expect.stringMatching(/^ProcessingStateTable[0-9A-F]{8}$/)]);
+    expect(Object.keys(Template.fromStack(stack).findResources('AWS::DynamoDB::Table'))).toEqual([
+      expect.stringMatching(/^ProcessingStateTable[0-9A-F]{8}$/),
+    ]);
   });
 
   test('is on-demand with point-in-time recovery, deletion protection and TTL on expiresAt', () => {
@@ -184,7 +214,6 @@ describe('props validation', () => {
     expect(build(DEFAULT_CONFIG, queueVisibilityTimeoutSeconds(DEFAULT_CONFIG.processing))).not.toThrow();
   });
 });
-
 
 test('cdk-nag AwsSolutionsChecks finds nothing unacknowledged in the construct', () => {
   const findings = unacknowledgedNagFindings((app) => {

@@ -11,7 +11,10 @@ import { synthPipeline } from '../../support/synth';
 
 function synth(config: PipelineConfig = DEFAULT_CONFIG) {
   const stack = new Stack(new App(), 'Test');
-  const table = new dynamodb.Table(stack, 'StateTable', { partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING }, sortKey: { name: 'sk', type: dynamodb.AttributeType.STRING } });
+  const table = new dynamodb.Table(stack, 'StateTable', {
+    partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
+    sortKey: { name: 'sk', type: dynamodb.AttributeType.STRING },
+  });
   const queue = new sqs.Queue(stack, 'Queue');
   const keys = new secretsmanager.Secret(stack, 'LiveKitKeys');
   const reconciler = new Reconciler(stack, 'Reconciler', { config, table, queue, keys });
@@ -30,12 +33,19 @@ describe('the schedule', () => {
     template.hasResourceProperties('AWS::Events::Rule', {
       ScheduleExpression: 'rate(1 minute)',
       State: 'ENABLED',
-      Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^ReconcilerFunction'), 'Arn'] }, RetryPolicy: Match.objectLike({ MaximumRetryAttempts: 0 }) })],
+      Targets: [
+        Match.objectLike({
+          Arn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^ReconcilerFunction'), 'Arn'] },
+          RetryPolicy: Match.objectLike({ MaximumRetryAttempts: 0 }),
+        }),
+      ],
     });
   });
 
   test('follows a changed interval', () => {
-    synth(parseConfig({ reconcile: { intervalMinutes: 5 } })).template.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(5 minutes)' });
+    synth(parseConfig({ reconcile: { intervalMinutes: 5 } })).template.hasResourceProperties('AWS::Events::Rule', {
+      ScheduleExpression: 'rate(5 minutes)',
+    });
   });
 
   test('is allowed to invoke the function', () => {
@@ -72,10 +82,13 @@ describe('the function', () => {
     });
   });
 
-  test('passes livekit.webhookEvents, the project\'s webhook filter, to the function', () => {
-    synth(parseConfig({ livekit: { webhookEvents: ['room_started', 'room_finished'] } })).template.hasResourceProperties('AWS::Lambda::Function', {
-      Environment: { Variables: Match.objectLike({ RECONCILE_WEBHOOK_EVENTS: 'room_started,room_finished' }) },
-    });
+  test("passes livekit.webhookEvents, the project's webhook filter, to the function", () => {
+    synth(parseConfig({ livekit: { webhookEvents: ['room_started', 'room_finished'] } })).template.hasResourceProperties(
+      'AWS::Lambda::Function',
+      {
+        Environment: { Variables: Match.objectLike({ RECONCILE_WEBHOOK_EVENTS: 'room_started,room_finished' }) },
+      },
+    );
   });
 
   test('names the API key to sign with when config does, and not otherwise', () => {
@@ -98,7 +111,12 @@ describe('permissions (no more than it needs)', () => {
   test('writes to the table only under its own RECONCILE# keys', () => {
     const writes = all.filter((statement) => actionsOf(statement).some((action) => /dynamodb:(Put|Update|Delete|BatchWrite)/.test(action)));
     expect(writes).toHaveLength(1);
-    expect(actionsOf(writes[0]).sort()).toEqual(['dynamodb:BatchWriteItem', 'dynamodb:DeleteItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem']);
+    expect(actionsOf(writes[0]).sort()).toEqual([
+      'dynamodb:BatchWriteItem',
+      'dynamodb:DeleteItem',
+      'dynamodb:PutItem',
+      'dynamodb:UpdateItem',
+    ]);
     expect(writes[0].Condition).toEqual({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['RECONCILE#*'] } });
     // The table itself, not its indexes (which cannot be written anyway).
     expect(writes[0].Resource).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/^StateTable/), 'Arn'] });
@@ -106,7 +124,8 @@ describe('permissions (no more than it needs)', () => {
 
   test('sends to the queue, reads the keys secret, and nothing else', () => {
     expect(actions).toEqual(expect.arrayContaining(['sqs:SendMessage', 'secretsmanager:GetSecretValue']));
-    const allowed = /^(dynamodb:(BatchGetItem|Query|Scan|GetItem|ConditionCheckItem|DescribeTable|GetRecords|GetShardIterator|PutItem|UpdateItem|DeleteItem|BatchWriteItem)|sqs:(SendMessage|GetQueueAttributes|GetQueueUrl)|secretsmanager:(GetSecretValue|DescribeSecret)|logs:(CreateLogStream|PutLogEvents))$/;
+    const allowed =
+      /^(dynamodb:(BatchGetItem|Query|Scan|GetItem|ConditionCheckItem|DescribeTable|GetRecords|GetShardIterator|PutItem|UpdateItem|DeleteItem|BatchWriteItem)|sqs:(SendMessage|GetQueueAttributes|GetQueueUrl)|secretsmanager:(GetSecretValue|DescribeSecret)|logs:(CreateLogStream|PutLogEvents))$/;
     expect(actions.filter((action) => !allowed.test(action))).toEqual([]);
     expect(actions).not.toContain('sqs:ReceiveMessage');
     expect(actions).not.toContain('cloudwatch:PutMetricData');
@@ -125,7 +144,13 @@ describe('in the pipeline stack', () => {
 
   test('targets the stack state table and event queue, and is monitored (heartbeat alarm)', () => {
     stackTemplate.hasResourceProperties('AWS::Lambda::Function', {
-      Environment: { Variables: Match.objectLike({ TABLE_NAME: { Ref: 'StateTable' }, QUEUE_URL: { Ref: Match.stringLikeRegexp('^EventsQueue') }, RECONCILE_TIME_BUDGET_MS: Match.anyValue() }) },
+      Environment: {
+        Variables: Match.objectLike({
+          TABLE_NAME: { Ref: 'StateTable' },
+          QUEUE_URL: { Ref: Match.stringLikeRegexp('^EventsQueue') },
+          RECONCILE_TIME_BUDGET_MS: Match.anyValue(),
+        }),
+      },
     });
     stackTemplate.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'ReconcileHeartbeat' });
   });

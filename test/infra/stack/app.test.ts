@@ -10,12 +10,34 @@ import { REPO_ROOT } from '../../support/paths';
  */
 const root = REPO_ROOT;
 const cdk = join(root, 'node_modules', '.bin', 'cdk');
-const offline = { ...process.env, AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '', AWS_PROFILE: '', AWS_REGION: '', AWS_DEFAULT_REGION: '', CDK_DISABLE_VERSION_CHECK: '1' };
+const offline = {
+  ...process.env,
+  AWS_ACCESS_KEY_ID: '',
+  AWS_SECRET_ACCESS_KEY: '',
+  AWS_PROFILE: '',
+  AWS_REGION: '',
+  AWS_DEFAULT_REGION: '',
+  CDK_DISABLE_VERSION_CHECK: '1',
+};
 
 describe('cdk synth (the CLI, offline)', () => {
   it('writes a template with the webhook route, the function, the queue redriving to its DLQ and the secret', () => {
     const out = mkdtempSync(join(tmpdir(), 'synth-'));
-    execFileSync(cdk, ['synth', '--quiet', '--no-notices', '-o', out, '-c', 'livekit.url=https://my-project.livekit.cloud', '-c', 'queue.maxReceiveCount=4'], { cwd: root, env: offline, stdio: 'pipe' });
+    execFileSync(
+      cdk,
+      [
+        'synth',
+        '--quiet',
+        '--no-notices',
+        '-o',
+        out,
+        '-c',
+        'livekit.url=https://my-project.livekit.cloud',
+        '-c',
+        'queue.maxReceiveCount=4',
+      ],
+      { cwd: root, env: offline, stdio: 'pipe' },
+    );
     const template = JSON.parse(readFileSync(join(out, 'LiveKitWebhooks.template.json'), 'utf8'));
     const resources = Object.values<{ Type: string; Properties: any }>(template.Resources);
     const ofType = (type: string) => resources.filter((r) => r.Type === type);
@@ -23,17 +45,35 @@ describe('cdk synth (the CLI, offline)', () => {
     expect(ofType('AWS::ApiGatewayV2::Route').map((r) => r.Properties.RouteKey)).toEqual(['POST /webhook']);
     expect(ofType('AWS::Lambda::Function').length).toBeGreaterThanOrEqual(1);
     expect(ofType('AWS::SecretsManager::Secret')).toHaveLength(1);
-    const redrive = ofType('AWS::SQS::Queue').map((q) => q.Properties.RedrivePolicy).filter(Boolean);
+    const redrive = ofType('AWS::SQS::Queue')
+      .map((q) => q.Properties.RedrivePolicy)
+      .filter(Boolean);
     expect(redrive).toEqual([expect.objectContaining({ maxReceiveCount: 4, deadLetterTargetArn: expect.anything() })]);
-    expect(Object.keys(template.Outputs)).toEqual(expect.arrayContaining(['WebhookUrl', 'QueueUrl', 'DeadLetterQueueUrl', 'LiveKitKeysSecretArn']));
+    expect(Object.keys(template.Outputs)).toEqual(
+      expect.arrayContaining(['WebhookUrl', 'QueueUrl', 'DeadLetterQueueUrl', 'LiveKitKeysSecretArn']),
+    );
   });
 
   it('fails with a message naming each setting to fix when the config is invalid', () => {
-    const result = spawnSync(cdk, ['synth', '--quiet', '--no-notices', '-o', mkdtempSync(join(tmpdir(), 'synth-')), '-c', 'queue.maxReceiveCount=0', '-c', 'ingest.maxBodyBytes=lots'], {
-      cwd: root,
-      env: offline,
-      encoding: 'utf8',
-    });
+    const result = spawnSync(
+      cdk,
+      [
+        'synth',
+        '--quiet',
+        '--no-notices',
+        '-o',
+        mkdtempSync(join(tmpdir(), 'synth-')),
+        '-c',
+        'queue.maxReceiveCount=0',
+        '-c',
+        'ingest.maxBodyBytes=lots',
+      ],
+      {
+        cwd: root,
+        env: offline,
+        encoding: 'utf8',
+      },
+    );
     expect(result.status).not.toBe(0);
     expect(result.stderr).toContain('"queue.maxReceiveCount" must be an integer from 1 to 1000, got "0"');
     expect(result.stderr).toContain('"ingest.maxBodyBytes" must be an integer from 1024 to 1048576, got "lots"');
@@ -42,10 +82,16 @@ describe('cdk synth (the CLI, offline)', () => {
   });
 
   it('refuses to synth without livekit.url, in one line saying what to set (the reconciler would call localhost forever)', () => {
-    const result = spawnSync(cdk, ['synth', '--quiet', '--no-notices', '-o', mkdtempSync(join(tmpdir(), 'synth-'))], { cwd: root, env: offline, encoding: 'utf8' });
+    const result = spawnSync(cdk, ['synth', '--quiet', '--no-notices', '-o', mkdtempSync(join(tmpdir(), 'synth-'))], {
+      cwd: root,
+      env: offline,
+      encoding: 'utf8',
+    });
     expect(result.status).not.toBe(0);
     const ours = result.stderr.split('\n').filter((line) => line.includes('livekit.url'));
-    expect(ours).toEqual(['"livekit.url" is required to deploy: the LiveKit server URL the reconciler calls, e.g. -c livekit.url=https://my-project.livekit.cloud']);
+    expect(ours).toEqual([
+      '"livekit.url" is required to deploy: the LiveKit server URL the reconciler calls, e.g. -c livekit.url=https://my-project.livekit.cloud',
+    ]);
     expect(result.stderr).not.toContain('Invalid pipeline configuration');
   });
 });

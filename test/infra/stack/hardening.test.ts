@@ -15,7 +15,8 @@ describe('encryption at rest and explicit retention', () => {
     const groups = resources(template, 'AWS::Logs::LogGroup');
     expect(groups.length).toBeGreaterThanOrEqual(3);
     for (const { p } of groups) expect(p.RetentionInDays).toBe(90);
-    for (const { id, p } of resources(template, 'AWS::Lambda::Function')) expect([id, p.LoggingConfig?.LogGroup]).toEqual([id, expect.anything()]);
+    for (const { id, p } of resources(template, 'AWS::Lambda::Function'))
+      expect([id, p.LoggingConfig?.LogGroup]).toEqual([id, expect.anything()]);
     template.resourceCountIs('Custom::LogRetention', 0);
   });
 
@@ -50,7 +51,9 @@ describe('encryption at rest and explicit retention', () => {
   });
 
   it('keeps the DLQ at least as long as the queue', () => {
-    const [dlq, queue] = ['DeadLetterQueue', 'Queue'].map((name) => resources(template, 'AWS::SQS::Queue').find(({ id }) => id.startsWith(`Events${name}`))!.p);
+    const [dlq, queue] = ['DeadLetterQueue', 'Queue'].map(
+      (name) => resources(template, 'AWS::SQS::Queue').find(({ id }) => id.startsWith(`Events${name}`))!.p,
+    );
     expect(dlq.MessageRetentionPeriod).toBe(config.queue.dlqRetentionDays * 86_400);
     expect(dlq.MessageRetentionPeriod).toBeGreaterThanOrEqual(queue.MessageRetentionPeriod);
   });

@@ -35,12 +35,14 @@ const WILDCARD_RESOURCE_EXCEPTIONS: readonly Exception[] = [
   {
     resourceType: 'AWS::IAM::Policy',
     actions: ['dynamodb:ListStreams'],
-    reason: "ListStreams has no resource-level permissions; Lambda's DynamoDB stream event source (the publisher) needs it. Stream reads are scoped to the table's stream.",
+    reason:
+      "ListStreams has no resource-level permissions; Lambda's DynamoDB stream event source (the publisher) needs it. Stream reads are scoped to the table's stream.",
   },
   {
     resourceType: 'AWS::IAM::Policy',
     actions: ['cloudwatch:PutMetricData'],
-    reason: 'PutMetricData has no resource-level permissions; scope it with the cloudwatch:namespace condition (EMF needs no permission at all).',
+    reason:
+      'PutMetricData has no resource-level permissions; scope it with the cloudwatch:namespace condition (EMF needs no permission at all).',
   },
 ];
 
@@ -78,7 +80,7 @@ function allStatements(template: Template): Found[] {
         push(resource, type, p.PolicyDocument);
         break;
       case 'AWS::IAM::Role':
-        for (const policy of asArray(p.Policies)) push(resource, 'AWS::IAM::Policy', (policy).PolicyDocument);
+        for (const policy of asArray(p.Policies)) push(resource, 'AWS::IAM::Policy', policy.PolicyDocument);
         break;
       case 'AWS::KMS::Key':
         push(resource, type, p.KeyPolicy);
@@ -90,7 +92,11 @@ function allStatements(template: Template): Found[] {
         if (p.Policy) push(resource, type, p.Policy);
         break;
       case 'AWS::Lambda::Permission':
-        found.push({ resource, resourceType: type, statement: { Effect: 'Allow', Action: p.Action, Principal: p.Principal, Resource: p.FunctionName, SourceArn: p.SourceArn } });
+        found.push({
+          resource,
+          resourceType: type,
+          statement: { Effect: 'Allow', Action: p.Action, Principal: p.Principal, Resource: p.FunctionName, SourceArn: p.SourceArn },
+        });
         break;
     }
   }
@@ -103,16 +109,24 @@ function violations(template: Template): string[] {
     if (statement.Effect !== 'Allow') continue; // Deny statements may be as broad as they like.
     const actions = asArray<string>(statement.Action);
     const where = `${resourceType} ${resource}: ${JSON.stringify(actions)}`;
-    if (statement.NotAction || statement.NotResource || statement.NotPrincipal) problems.push(`${where} uses NotAction/NotResource/NotPrincipal`);
-    const excepted = (list: readonly Exception[]) => list.some((e) => e.resourceType === resourceType && actions.every((a) => e.actions.includes(a)));
-    if (actions.some((a) => a === '*' || /^[a-z0-9-]+:\*$/i.test(a)) && !excepted(WILDCARD_ACTION_EXCEPTIONS)) problems.push(`${where} has a wildcard action`);
+    if (statement.NotAction || statement.NotResource || statement.NotPrincipal)
+      problems.push(`${where} uses NotAction/NotResource/NotPrincipal`);
+    const excepted = (list: readonly Exception[]) =>
+      list.some((e) => e.resourceType === resourceType && actions.every((a) => e.actions.includes(a)));
+    if (actions.some((a) => a === '*' || /^[a-z0-9-]+:\*$/i.test(a)) && !excepted(WILDCARD_ACTION_EXCEPTIONS))
+      problems.push(`${where} has a wildcard action`);
     if (asArray(statement.Resource).includes('*') && !excepted(WILDCARD_RESOURCE_EXCEPTIONS)) problems.push(`${where} has Resource "*"`);
     const principal = statement.Principal;
-    if (principal === '*' || (principal && typeof principal === 'object' && asArray(principal.AWS).includes('*'))) problems.push(`${where} allows any principal`);
-    if (resourceType === 'AWS::Lambda::Permission' && !statement.SourceArn) problems.push(`${where} lets ${JSON.stringify(principal)} invoke without a SourceArn`);
+    if (principal === '*' || (principal && typeof principal === 'object' && asArray(principal.AWS).includes('*')))
+      problems.push(`${where} allows any principal`);
+    if (resourceType === 'AWS::Lambda::Permission' && !statement.SourceArn)
+      problems.push(`${where} lets ${JSON.stringify(principal)} invoke without a SourceArn`);
   }
   for (const [resource, { Type: type, Properties: p = {} }] of Object.entries<any>(template.toJSON().Resources)) {
-    if (type === 'AWS::IAM::Role' && p.ManagedPolicyArns) problems.push(`AWS::IAM::Role ${resource} attaches managed policies ${JSON.stringify(p.ManagedPolicyArns)} (grant what it needs instead)`);
+    if (type === 'AWS::IAM::Role' && p.ManagedPolicyArns)
+      problems.push(
+        `AWS::IAM::Role ${resource} attaches managed policies ${JSON.stringify(p.ManagedPolicyArns)} (grant what it needs instead)`,
+      );
   }
   return problems;
 }
@@ -129,7 +143,15 @@ describe('least privilege over every policy in the template', () => {
 
   it('walks identity, resource and key policies and Lambda permissions', () => {
     const types = new Set(allStatements(synthPipeline().template).map((found) => found.resourceType));
-    expect([...types].sort()).toEqual(expect.arrayContaining(['AWS::IAM::Policy', 'AWS::KMS::Key', 'AWS::Lambda::Permission', 'AWS::SNS::TopicPolicy', 'AWS::SQS::QueuePolicy']));
+    expect([...types].sort()).toEqual(
+      expect.arrayContaining([
+        'AWS::IAM::Policy',
+        'AWS::KMS::Key',
+        'AWS::Lambda::Permission',
+        'AWS::SNS::TopicPolicy',
+        'AWS::SQS::QueuePolicy',
+      ]),
+    );
   });
 
   it('catches a wildcard action, a wildcard resource, an open resource policy and a managed policy (the walker can fail)', () => {
@@ -139,7 +161,9 @@ describe('least privilege over every policy in the template', () => {
     role.addToPolicy(new iam.PolicyStatement({ actions: ['sqs:SendMessage'], resources: ['*'] }));
     role.addManagedPolicy(iam.ManagedPolicy.fromAwsManagedPolicyName('service-role/AWSLambdaBasicExecutionRole'));
     const queue = new sqs.Queue(stack, 'Queue');
-    queue.addToResourcePolicy(new iam.PolicyStatement({ principals: [new iam.AnyPrincipal()], actions: ['sqs:SendMessage'], resources: [queue.queueArn] }));
+    queue.addToResourcePolicy(
+      new iam.PolicyStatement({ principals: [new iam.AnyPrincipal()], actions: ['sqs:SendMessage'], resources: [queue.queueArn] }),
+    );
     const problems = violations(Template.fromStack(stack));
     expect(problems).toEqual(
       expect.arrayContaining([
@@ -152,6 +176,7 @@ describe('least privilege over every policy in the template', () => {
   });
 
   it('gives every exception a reason', () => {
-    for (const exception of [...WILDCARD_RESOURCE_EXCEPTIONS, ...WILDCARD_ACTION_EXCEPTIONS]) expect(exception.reason.length).toBeGreaterThan(30);
+    for (const exception of [...WILDCARD_RESOURCE_EXCEPTIONS, ...WILDCARD_ACTION_EXCEPTIONS])
+      expect(exception.reason.length).toBeGreaterThan(30);
   });
 });

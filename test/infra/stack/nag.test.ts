@@ -11,18 +11,33 @@ import { LIVEKIT_URL, unacknowledgedNagFindings } from '../../support/synth';
 describe('cdk-nag AwsSolutionsChecks', () => {
   it.each([
     ['default config', { livekit: { url: LIVEKIT_URL } }],
-    ['an existing secret and an alarm email', { livekit: { url: LIVEKIT_URL, existingSecretName: 'prod/livekit' }, alarms: { email: 'oncall@example.com' } }],
+    [
+      'an existing secret and an alarm email',
+      { livekit: { url: LIVEKIT_URL, existingSecretName: 'prod/livekit' }, alarms: { email: 'oncall@example.com' } },
+    ],
     [
       'existing alarm topics',
-      { livekit: { url: LIVEKIT_URL }, alarms: { pageTopicArn: 'arn:aws:sns:eu-west-1:123456789012:pager', ticketTopicArn: 'arn:aws:sns:eu-west-1:123456789012:tickets' } },
+      {
+        livekit: { url: LIVEKIT_URL },
+        alarms: { pageTopicArn: 'arn:aws:sns:eu-west-1:123456789012:pager', ticketTopicArn: 'arn:aws:sns:eu-west-1:123456789012:tickets' },
+      },
     ],
   ])('finds nothing unacknowledged with %s', (_name, input) => {
-    const findings = unacknowledgedNagFindings((app) => new PipelineStack(app, 'NagPipeline', { config: parseConfig(input, { requireLiveKitUrl: true }) }));
+    const findings = unacknowledgedNagFindings(
+      (app) => new PipelineStack(app, 'NagPipeline', { config: parseConfig(input, { requireLiveKitUrl: true }) }),
+    );
     expect(findings).toEqual([]);
   });
 
   it('reports a finding that is not acknowledged (the check itself can fail)', () => {
-    const findings = unacknowledgedNagFindings((app) => new sqs.Queue(new Stack(app, 'Bad'), 'PlainQueue', { encryption: sqs.QueueEncryption.UNENCRYPTED }));
-    expect(findings).toEqual(expect.arrayContaining([expect.stringMatching(/AwsSolutions-SQS3.*PlainQueue/), expect.stringMatching(/AwsSolutions-SQS4.*PlainQueue/)]));
+    const findings = unacknowledgedNagFindings(
+      (app) => new sqs.Queue(new Stack(app, 'Bad'), 'PlainQueue', { encryption: sqs.QueueEncryption.UNENCRYPTED }),
+    );
+    expect(findings).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/AwsSolutions-SQS3.*PlainQueue/),
+        expect.stringMatching(/AwsSolutions-SQS4.*PlainQueue/),
+      ]),
+    );
   });
 });

@@ -22,10 +22,19 @@ import {
 } from '../../../consumer';
 import schemaFile from '../../../consumer/change-event.schema.json';
 import { createProcessor } from '../../../lambda/process/processor';
-import type { StateChange } from '../../../lambda/process/publisher';
 import type { WebhookEvent } from '../../../lambda/process/webhook-event';
 import { DynamoDbLocal, LOCAL_CREDENTIALS, LOCAL_REGION, startDynamoDbLocal } from '../../../local/engines/dynamodb-local';
-import { egressEvent, ingressEvent, participantJoined, participantLeft, roomFinished, roomStarted, sqsRecord, trackPublished, trackUnpublished } from '../../../simulator/events';
+import {
+  egressEvent,
+  ingressEvent,
+  participantJoined,
+  participantLeft,
+  roomFinished,
+  roomStarted,
+  sqsRecord,
+  trackPublished,
+  trackUnpublished,
+} from '../../../simulator/events';
 import { memoryLogger } from '../../support/state';
 import { startChangeFeed, stopChangeFeeds, withFeed } from '../../support/change-feed';
 
@@ -45,12 +54,20 @@ const clientConfig = () => ({ endpoint: engine.endpoint, region: LOCAL_REGION, c
 async function pipeline() {
   const tableName = await engine.createStateTable();
   const feed = startChangeFeed(engine, tableName);
-  const processor = withFeed(createProcessor({ ddb: engine.documentClient, tableName, logger: memoryLogger('error').logger, eventRecordTtlDays: 30 }), feed);
+  const processor = withFeed(
+    createProcessor({ ddb: engine.documentClient, tableName, logger: memoryLogger('error').logger, eventRecordTtlDays: 30 }),
+    feed,
+  );
   const apply = async (...records: SQSRecord[]) => {
     const results = await processor.processRecords(records);
     for (const result of results) if (result.error) throw new Error(`not applied: ${String(result.error)}`);
   };
-  return { tableName, published: feed.published as StateChange[], apply, send: (...events: WebhookEvent[]) => apply(...events.map((event) => sqsRecord(event))) };
+  return {
+    tableName,
+    published: feed.published,
+    apply,
+    send: (...events: WebhookEvent[]) => apply(...events.map((event) => sqsRecord(event))),
+  };
 }
 
 describe('the JSON Schema of the change detail', () => {
@@ -71,7 +88,10 @@ describe('the JSON Schema of the change detail', () => {
     const bob = { sid: 'PA_bob', identity: 'bob' };
     const carol = { sid: 'PA_carol', identity: 'carol' };
     const big = { sid: 'PA_big', identity: 'big' };
-    const aborted = (p: typeof bob, at: number, version: number): WebhookEvent => ({ ...participantLeft(room, p, at, version), event: 'participant_connection_aborted' });
+    const aborted = (p: typeof bob, at: number, version: number): WebhookEvent => ({
+      ...participantLeft(room, p, at, version),
+      event: 'participant_connection_aborted',
+    });
     const hugeJoin = participantJoined(room, big, T0 + 2);
     // 130 KB of attributes: the ended change carries them twice (old and new) and must drop one.
     hugeJoin.participant = { ...hugeJoin.participant, attributes: { blob: 'x'.repeat(130_000) } };
@@ -80,7 +100,10 @@ describe('the JSON Schema of the change detail', () => {
 
     await send(roomStarted(room, T0), participantJoined(room, alice, T0 + 1), participantJoined(room, bob, T0 + 1), hugeJoin);
     await send(trackPublished(room, alice, 'TR_a', T0 + 2), egressEvent('egress_started', room, 'EG_1', 'EGRESS_STARTING', T0 + 2));
-    await send(egressEvent('egress_updated', room, 'EG_1', 'EGRESS_ACTIVE', T0 + 3), ingressEvent('ingress_started', room.name, 'IN_1', 'RES_1', T0 + 3));
+    await send(
+      egressEvent('egress_updated', room, 'EG_1', 'EGRESS_ACTIVE', T0 + 3),
+      ingressEvent('ingress_started', room.name, 'IN_1', 'RES_1', T0 + 3),
+    );
     await send(participantLeft(room, alice, T0 + 10), hugeLeft, trackUnpublished(room, alice, 'TR_a', T0 + 9));
     // Corrections: a later terminal event that says something else.
     await send(aborted(bob, T0 + 11, 5));
@@ -91,7 +114,13 @@ describe('the JSON Schema of the change detail', () => {
     await send(ingressEvent('ingress_ended', room.name, 'IN_1', 'RES_1', T0 + 20));
     await send(ingressEvent('ingress_ended', room.name, 'IN_1', 'RES_1', T0 + 25));
     // An auto-egress that failed to start (no egress id).
-    await send({ id: 'EV_autofail', event: 'egress_ended', createdAt: String(T0 + 21), room: { sid: room.sid, name: room.name }, egressInfo: { roomId: room.sid, roomName: room.name, status: 'EGRESS_FAILED', error: 'no encoder' } });
+    await send({
+      id: 'EV_autofail',
+      event: 'egress_ended',
+      createdAt: String(T0 + 21),
+      room: { sid: room.sid, name: room.name },
+      egressInfo: { roomId: room.sid, roomName: room.name, status: 'EGRESS_FAILED', error: 'no encoder' },
+    });
     // An implied start, from the reconciler: carol's leave is the first we hear of her.
     await apply(sqsRecord(participantLeft(room, carol, T0 + 40), { source: 'reconciler' }));
     await send(roomFinished(room, T0 + 50));
@@ -123,7 +152,8 @@ describe('the JSON Schema of the change detail', () => {
       ['a field the contract does not name', { ...change, extra: 1 }],
       ['occurredAt not a UTC timestamp', { ...change, occurredAt: 'yesterday' }],
     ];
-    for (const [what, detail] of broken) expect({ what, valid: validate(JSON.parse(JSON.stringify(detail))) }).toEqual({ what, valid: false });
+    for (const [what, detail] of broken)
+      expect({ what, valid: validate(JSON.parse(JSON.stringify(detail))) }).toEqual({ what, valid: false });
   });
 });
 
@@ -137,7 +167,12 @@ describe('LiveKitStateClient', () => {
     const alice2 = { sid: 'PA_alice2', identity: 'alice' };
     const bob = { sid: 'PA_bob', identity: 'bob' };
     const dave = { sid: 'PA_dave', identity: 'dave' };
-    await send(roomStarted(old, T0), participantJoined(old, alice1, T0 + 1), roomStarted(other, T0 + 1), participantJoined(other, dave, T0 + 2));
+    await send(
+      roomStarted(old, T0),
+      participantJoined(old, alice1, T0 + 1),
+      roomStarted(other, T0 + 1),
+      participantJoined(other, dave, T0 + 2),
+    );
     await send(participantLeft(old, alice1, T0 + 5), roomFinished(old, T0 + 6));
     await send(roomStarted(live, T0 + 100), participantJoined(live, alice2, T0 + 101), participantJoined(live, bob, T0 + 102));
     await send(trackPublished(live, bob, 'TR_bob', T0 + 103), egressEvent('egress_started', live, 'EG_live', 'EGRESS_ACTIVE', T0 + 104));
@@ -147,7 +182,13 @@ describe('LiveKitStateClient', () => {
     expect((await state.activeRooms()).map((room) => room.roomSid).sort()).toEqual(['RM_live', 'RM_other']);
     const [standup, ...more] = await state.activeRooms('standup');
     expect(more).toEqual([]);
-    expect(standup).toMatchObject({ entityType: 'room', status: 'ACTIVE', roomSid: 'RM_live', roomName: 'standup', info: { sid: 'RM_live', name: 'standup' } });
+    expect(standup).toMatchObject({
+      entityType: 'room',
+      status: 'ACTIVE',
+      roomSid: 'RM_live',
+      roomName: 'standup',
+      info: { sid: 'RM_live', name: 'standup' },
+    });
     // The table's keys and revision stay inside the table.
     for (const key of ['pk', 'sk', 'gsi1pk', 'gsi1sk', 'rev']) expect(standup).not.toHaveProperty(key);
 
@@ -190,7 +231,8 @@ describe('DynamoDbDedupeStore', () => {
       }),
     );
     let now = Date.now();
-    const container = () => new ChangeDeduper({ store: new DynamoDbDedupeStore({ tableName, client: ddb }), clock: () => now, leaseMs: 60_000 });
+    const container = () =>
+      new ChangeDeduper({ store: new DynamoDbDedupeStore({ tableName, client: ddb }), clock: () => now, leaseMs: 60_000 });
     const [a, b] = [container(), container()];
     const handled: string[] = [];
 

@@ -10,8 +10,19 @@ import { eventually } from '../../support/e2e';
  */
 const entry = join(__dirname, 'fixtures', 'probe.worker.ts');
 
-function start(init: { failStart?: boolean } = {}, onCrash: (error: Error) => void = () => undefined, logSink: (line: string) => void = () => undefined) {
-  return startFunctionWorker<typeof init, { threadId: number }>({ name: 'probe', entry, init, logSink, onCrash, handlers: { main: (value) => `hello ${String(value)}` } });
+function start(
+  init: { failStart?: boolean } = {},
+  onCrash: (error: Error) => void = () => undefined,
+  logSink: (line: string) => void = () => undefined,
+) {
+  return startFunctionWorker<typeof init, { threadId: number }>({
+    name: 'probe',
+    entry,
+    init,
+    logSink,
+    onCrash,
+    handlers: { main: (value) => `hello ${String(value)}` },
+  });
 }
 
 test('a function runs on its own thread, answers calls, calls the main thread back and sends its log lines to the main thread', async () => {
@@ -23,7 +34,10 @@ test('a function runs on its own thread, answers calls, calls the main thread ba
     expect(await probe.call('echo', { a: [1, 2] })).toEqual({ a: [1, 2] });
     expect(await probe.call('askMain', 'probe')).toBe('main said hello probe');
     await probe.call('log', 42);
-    const line = await eventually(() => lines.find((l) => l.includes('probe log')), (found) => found !== undefined);
+    const line = await eventually(
+      () => lines.find((l) => l.includes('probe log')),
+      (found) => found !== undefined,
+    );
     expect(JSON.parse(line!)).toMatchObject({ service: 'probe', message: 'probe log', value: 42 });
   } finally {
     await probe.stop();
@@ -43,7 +57,10 @@ test('a function that crashes fails the calls in flight and is reported once, in
   const crashes: Error[] = [];
   const probe = await start({}, (error) => crashes.push(error));
   await expect(probe.call('crashLater')).rejects.toThrow('probe crashed');
-  await eventually(() => crashes.length, (n) => n >= 1);
+  await eventually(
+    () => crashes.length,
+    (n) => n >= 1,
+  );
   expect(crashes).toHaveLength(1);
   expect(crashes[0].message).toContain('probe crashed');
   await expect(probe.call('echo', 1)).rejects.toThrow();

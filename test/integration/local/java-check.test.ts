@@ -13,7 +13,9 @@ describe('the Java check before DynamoDB Local starts', () => {
     process.env.PATH = mkdtempSync(`${tmpdir()}/no-java-`);
     try {
       await expect(startDynamoDbLocal()).rejects.toThrow(JavaMissingError);
-      await expect(startDynamoDbLocal()).rejects.toThrow(/needs a Java runtime \(17 or newer\)[\s\S]*apt-get install openjdk-17-jre-headless[\s\S]*brew install openjdk@17[\s\S]*java -version/);
+      await expect(startDynamoDbLocal()).rejects.toThrow(
+        /needs a Java runtime \(17 or newer\)[\s\S]*apt-get install openjdk-17-jre-headless[\s\S]*brew install openjdk@17[\s\S]*java -version/,
+      );
     } finally {
       process.env.PATH = saved;
     }

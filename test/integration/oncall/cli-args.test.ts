@@ -9,7 +9,14 @@ import { REPO_ROOT } from '../../support/paths';
  */
 const root = REPO_ROOT;
 const run = promisify(execFile);
-const offline = { ...process.env, AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '', AWS_PROFILE: '', AWS_REGION: '', AWS_DEFAULT_REGION: '' };
+const offline = {
+  ...process.env,
+  AWS_ACCESS_KEY_ID: '',
+  AWS_SECRET_ACCESS_KEY: '',
+  AWS_PROFILE: '',
+  AWS_REGION: '',
+  AWS_DEFAULT_REGION: '',
+};
 const npm = (...args: string[]) => run('npm', ['run', '--silent', ...args], { cwd: root, env: offline });
 
 describe.each([
@@ -26,12 +33,22 @@ describe.each([
   });
 
   it('refuses a misspelt option with exit 2, naming it, instead of acting on the default stack', async () => {
-    await expect(npm(command, '--', '--stak', 'prod')).rejects.toMatchObject({ code: 2, stdout: '', stderr: expect.stringMatching(/^Unknown option '--stak'[\s\S]*usage: npm run /) });
+    await expect(npm(command, '--', '--stak', 'prod')).rejects.toMatchObject({
+      code: 2,
+      stdout: '',
+      stderr: expect.stringMatching(/^Unknown option '--stak'[\s\S]*usage: npm run /),
+    });
   });
 });
 
 it('refuses an option without its value, and a value for a flag', async () => {
-  await expect(npm('missed', '--', '--since')).rejects.toMatchObject({ code: 2, stderr: expect.stringContaining("Option '--since <value>' argument missing") });
-  await expect(npm('missed', '--', '--since', '90s')).rejects.toMatchObject({ code: 2, stderr: expect.stringContaining('--since must be a duration like 30m, 1h or 2d') });
+  await expect(npm('missed', '--', '--since')).rejects.toMatchObject({
+    code: 2,
+    stderr: expect.stringContaining("Option '--since <value>' argument missing"),
+  });
+  await expect(npm('missed', '--', '--since', '90s')).rejects.toMatchObject({
+    code: 2,
+    stderr: expect.stringContaining('--since must be a duration like 30m, 1h or 2d'),
+  });
   await expect(npm('state', '--', '--json=yes', 'rooms')).rejects.toMatchObject({ code: 2 });
 });

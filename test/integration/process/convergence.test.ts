@@ -83,11 +83,19 @@ type HistorySpec = typeof historySpec extends fc.Arbitrary<infer T> ? T : never;
  * app-defined strings): object keys that are JavaScript built-ins, a noncharacter, an emoji.
  */
 const ODD_ATTRIBUTES: Record<string, unknown> = JSON.parse(
-  JSON.stringify({ constructor: 'c', toString: 't', hasOwnProperty: 'h', '\uFFFE': '\uFFFF', 'emoji 😀': '🎉' }).replace(/^\{/, '{"__proto__":{"polluted":"yes"},'),
+  JSON.stringify({ constructor: 'c', toString: 't', hasOwnProperty: 'h', '\uFFFE': '\uFFFF', 'emoji 😀': '🎉' }).replace(
+    /^\{/,
+    '{"__proto__":{"polluted":"yes"},',
+  ),
 );
 const withOddFields = (event: WebhookEvent): WebhookEvent => ({
   ...event,
-  participant: { ...event.participant, name: 'N\uFFFE 😀', metadata: '{"constructor":{"prototype":1},"x":"\uFFFF"}', attributes: ODD_ATTRIBUTES },
+  participant: {
+    ...event.participant,
+    name: 'N\uFFFE 😀',
+    metadata: '{"constructor":{"prototype":1},"x":"\uFFFF"}',
+    attributes: ODD_ATTRIBUTES,
+  },
 });
 
 /** Events the reconciler synthesized (delivered with the queue message attribute `source=reconciler`). */
@@ -124,14 +132,20 @@ function buildHistory(spec: HistorySpec, runId: number): History {
     const odd = (event: WebhookEvent) => (p.odd ? withOddFields(event) : event);
     if (p.kind === 'aborted') {
       events.push(odd({ ...participantLeft(room, participant, tick(), 3), event: 'participant_connection_aborted' }));
-      expected.push(`participant:${participant.sid}:started|participant.joined|ACTIVE`, `participant:${participant.sid}:ended|participant.connection_aborted|ABORTED`);
+      expected.push(
+        `participant:${participant.sid}:started|participant.joined|ACTIVE`,
+        `participant:${participant.sid}:ended|participant.connection_aborted|ABORTED`,
+      );
       return;
     }
     if (p.kind === 'left-then-aborted') {
       // A repair's participant_left, then LiveKit's own participant_connection_aborted with a higher version.
       events.push(repair(participantLeft(room, participant, tick(), 3)));
       events.push(odd({ ...participantLeft(room, participant, tick(), 4), event: 'participant_connection_aborted' }));
-      expected.push(`participant:${participant.sid}:started|participant.joined|ACTIVE`, `participant:${participant.sid}:ended|participant.left|LEFT`);
+      expected.push(
+        `participant:${participant.sid}:started|participant.joined|ACTIVE`,
+        `participant:${participant.sid}:ended|participant.left|LEFT`,
+      );
       return;
     }
     const joinedAt = tick();
@@ -187,7 +201,8 @@ const fullKey = (change: StateChange) =>
  * Which terminal event's content an ended change carries depends on which arrived first when an
  * entity has several (the feed then corrects it, see 5.); its identity does not.
  */
-const identityKey = (change: StateChange) => JSON.stringify([change.changeId, change.entity, change.changeId.endsWith(':started') ? change.detailType : '*']);
+const identityKey = (change: StateChange) =>
+  JSON.stringify([change.changeId, change.entity, change.changeId.endsWith(':started') ? change.detailType : '*']);
 
 async function deliver(records: WebhookEvent[][], options: { recordConcurrency: number }) {
   const tableName = await local.engine.createStateTable();
@@ -201,7 +216,9 @@ async function deliver(records: WebhookEvent[][], options: { recordConcurrency: 
   });
   // One conditional write per event: no read-decide-write race is left, so no record may fail.
   for (const batch of records) {
-    const results = await processor.processRecords(batch.map((event) => sqsRecord(event, { source: REPAIRS.has(event) ? 'reconciler' : 'webhook' })));
+    const results = await processor.processRecords(
+      batch.map((event) => sqsRecord(event, { source: REPAIRS.has(event) ? 'reconciler' : 'webhook' })),
+    );
     expect(results.filter((result) => result.error || result.outcome === 'rejected')).toEqual([]);
   }
   await feed.drain();
@@ -225,7 +242,11 @@ function expectLastChangeIsFinal(run: { state: Record<string, unknown>[]; change
     if (!item.terminal) continue;
     const id = item.entityType === 'ingress' ? `${item.entityId}#${item.sessionId as string}` : item.entityId;
     const last = run.changes.filter((change) => change.changeId.startsWith(`${item.entityType}:${id}:`)).at(-1);
-    expect(last && { changeId: last.changeId, status: last.new.status, info: JSON.stringify(last.new.info) }).toEqual({ changeId: last?.changeId, status: item.status, info: item.info });
+    expect(last && { changeId: last.changeId, status: last.new.status, info: JSON.stringify(last.new.info) }).toEqual({
+      changeId: last?.changeId,
+      status: item.status,
+      info: item.info,
+    });
   }
 }
 
@@ -238,7 +259,10 @@ test('any order with duplicates converges to the in-order state and publishes th
       fc.record({
         history: fc.constant(history),
         duplicates: fc.array(fc.nat({ max: history.events.length - 1 }), { maxLength: 6 }),
-        order: fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { minLength: history.events.length + 6, maxLength: history.events.length + 6 }),
+        order: fc.array(fc.double({ min: 0, max: 1, noNaN: true }), {
+          minLength: history.events.length + 6,
+          maxLength: history.events.length + 6,
+        }),
         batchSizes: fc.array(fc.integer({ min: 1, max: 10 }), { minLength: 1, maxLength: 5 }),
       }),
     );
@@ -251,7 +275,10 @@ test('any order with duplicates converges to the in-order state and publishes th
       );
 
       const deliveries = [...history.events, ...duplicates.map((index) => history.events[index])];
-      const shuffled = deliveries.map((event, i) => ({ event, key: order[i] })).sort((a, b) => a.key - b.key).map((d) => d.event);
+      const shuffled = deliveries
+        .map((event, i) => ({ event, key: order[i] }))
+        .sort((a, b) => a.key - b.key)
+        .map((d) => d.event);
       const batches: WebhookEvent[][] = [];
       for (let start = 0, b = 0; start < shuffled.length; b++) {
         const size = batchSizes[b % batchSizes.length];
@@ -277,7 +304,8 @@ test('any order with duplicates converges to the in-order state and publishes th
 
       // 4. In-state changes: never one the in-order delivery did not publish.
       const inStateIds = new Set(inOrder.changes.filter((c) => !isLifecycle(c) && !isCorrection(c)).map(fullKey));
-      for (const change of permuted.changes.filter((c) => !isLifecycle(c) && !isCorrection(c))) expect(inStateIds).toContain(fullKey(change));
+      for (const change of permuted.changes.filter((c) => !isLifecycle(c) && !isCorrection(c)))
+        expect(inStateIds).toContain(fullKey(change));
 
       // 5. The feed ends on the final state of every ended entity, in both deliveries.
       expectLastChangeIsFinal(inOrder);

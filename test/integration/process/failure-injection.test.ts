@@ -17,7 +17,15 @@ import type { WebhookEvent } from '../../../lambda/process/webhook-event';
 import { SqsEmulator, startSqsEmulator } from '../../../local/engines/sqs-emulator';
 import { SqsEventSource } from '../../../local/sqs-event-source';
 import { waitUntil } from '../../../local/engines/free-port';
-import { egressEvent, participantJoined, participantLeft, roomFinished, roomStarted, sqsRecord, trackPublished } from '../../../simulator/events';
+import {
+  egressEvent,
+  participantJoined,
+  participantLeft,
+  roomFinished,
+  roomStarted,
+  sqsRecord,
+  trackPublished,
+} from '../../../simulator/events';
 import { entityState, memoryLogger, scanAll } from '../../support/state';
 import { startChangeFeed } from '../../support/change-feed';
 import { useDynamoDbLocal } from '../../support/dynamodb';
@@ -37,14 +45,15 @@ function throttling(ddb: DynamoDBDocumentClient, eventId: string, times: number)
       return (command: { input: unknown }) => {
         if (remaining > 0 && JSON.stringify(command.input).includes(eventId)) {
           remaining--;
-          return Promise.reject(new ProvisionedThroughputExceededException({ message: 'Rate of requests exceeds the allowed throughput', $metadata: {} }));
+          return Promise.reject(
+            new ProvisionedThroughputExceededException({ message: 'Rate of requests exceeds the allowed throughput', $metadata: {} }),
+          );
         }
         return target.send(command as never);
       };
     },
   });
 }
-
 
 describe('the bus is down, then up', () => {
   const eventBridgeMock = mockClient(EventBridgeClient);
@@ -61,7 +70,12 @@ describe('the bus is down, then up', () => {
   /** `before`: events written before the feed starts, so its first batch holds all their records. */
   async function setup(options: { retryAttempts?: number; before?: WebhookEvent[] } = {}) {
     const tableName = await local.engine.createStateTable();
-    const processor = createProcessor({ ddb: local.engine.documentClient, tableName, logger: memoryLogger('error').logger, eventRecordTtlDays: 30 });
+    const processor = createProcessor({
+      ddb: local.engine.documentClient,
+      tableName,
+      logger: memoryLogger('error').logger,
+      eventRecordTtlDays: 30,
+    });
     for (const event of options.before ?? []) await processor.processBatch([sqsRecord(event)]);
     const bus = new EventBridgePublisher(new EventBridgeClient({ region: 'us-east-1' }), 'bus');
     const feed = startChangeFeed(local.engine, tableName, {
@@ -134,14 +148,18 @@ describe('the bus is down, then up', () => {
       // The first call refuses its second entry (a throttled entry), everything else goes through.
       return {
         FailedEntryCount: calls === 1 ? 1 : 0,
-        Entries: input.Entries.map((_, i) => (calls === 1 && i === 1 ? { ErrorCode: 'ThrottlingException', ErrorMessage: 'slow down' } : { EventId: `e${calls}-${i}` })),
+        Entries: input.Entries.map((_, i) =>
+          calls === 1 && i === 1 ? { ErrorCode: 'ThrottlingException', ErrorMessage: 'slow down' } : { EventId: `e${calls}-${i}` },
+        ),
       };
     });
 
     const { feed } = await setup({ before: [roomStarted(room, T0), participantLeft(room, alice, T0 + 9)] });
     await feed.drain();
 
-    const sent = eventBridgeMock.commandCalls(PutEventsCommand).map((call) => call.args[0].input.Entries!.map((entry) => JSON.parse(entry.Detail!).changeId));
+    const sent = eventBridgeMock
+      .commandCalls(PutEventsCommand)
+      .map((call) => call.args[0].input.Entries!.map((entry) => JSON.parse(entry.Detail!).changeId));
     // One stream record (the leave) carries started + ended; the refused entry is its started, so
     // the batch is retried from that record: the room's record is checkpointed, not sent again.
     expect(sent).toEqual([
@@ -174,7 +192,10 @@ describe('DynamoDB throttles one record', () => {
   test('only that record is reported failed, and it applies when redelivered', async () => {
     const tableName = await local.engine.createStateTable();
     const publisher = startChangeFeed(local.engine, tableName);
-    const events = [roomStarted(room, T0), ...['a', 'b', 'c', 'd'].map((x, i) => participantJoined(room, { sid: `PA_${x}`, identity: x }, T0 + i + 1))];
+    const events = [
+      roomStarted(room, T0),
+      ...['a', 'b', 'c', 'd'].map((x, i) => participantJoined(room, { sid: `PA_${x}`, identity: x }, T0 + i + 1)),
+    ];
     const victim = events[2];
     const processor = createProcessor({
       ddb: throttling(local.engine.documentClient, victim.id, 1),
@@ -190,7 +211,12 @@ describe('DynamoDB throttles one record', () => {
     // Transient: reported for SQS to redeliver, not recorded as rejected.
     expect(response.batchItemFailures).toEqual([{ itemIdentifier: 'm2' }]);
     expect((await getEventRecord({ ddb: local.engine.documentClient, tableName }, victim.id)).record).toBeUndefined();
-    expect(publisher.published.map((c) => c.eventId).sort()).toEqual(events.filter((e) => e !== victim).map((e) => e.id).sort());
+    expect(publisher.published.map((c) => c.eventId).sort()).toEqual(
+      events
+        .filter((e) => e !== victim)
+        .map((e) => e.id)
+        .sort(),
+    );
 
     const retry = await processor.processBatch([records[2]]);
     await publisher.drain();
@@ -209,7 +235,10 @@ describe('a message that can never be processed', () => {
   });
 
   test('one that can never apply is recorded once and acknowledged; one that keeps failing ends in the DLQ after maxReceiveCount; neither blocks its batch', async () => {
-    const config = parseConfig({ queue: { maxReceiveCount: 3 }, processing: { batchSize: 10, maxBatchingWindowSeconds: 1, maxConcurrency: 2 } });
+    const config = parseConfig({
+      queue: { maxReceiveCount: 3 },
+      processing: { batchSize: 10, maxBatchingWindowSeconds: 1, maxConcurrency: 2 },
+    });
     // Everything from config except the visibility timeout, shortened so redeliveries take seconds,
     // not minutes. Not to 1 s: a batch that takes longer than the visibility timeout (DynamoDB Local
     // on a loaded machine) is redelivered while still processing, and after maxReceiveCount such
@@ -221,7 +250,12 @@ describe('a message that can never be processed', () => {
     const good = [roomStarted(room, T0), participantJoined(room, alice, T0 + 1), participantLeft(room, alice, T0 + 5)];
     // DynamoDB keeps throttling this one (a hot partition that never cools down): transient, every time.
     const stuck = participantJoined(room, { sid: 'PA_stuck', identity: 'stuck' }, T0 + 2);
-    const processor = createProcessor({ ddb: throttling(local.engine.documentClient, stuck.id, Infinity), tableName, logger: memoryLogger('error').logger, eventRecordTtlDays: 30 });
+    const processor = createProcessor({
+      ddb: throttling(local.engine.documentClient, stuck.id, Infinity),
+      tableName,
+      logger: memoryLogger('error').logger,
+      eventRecordTtlDays: 30,
+    });
     let poisonDeliveries = 0;
     let stuckDeliveries = 0;
     const source = new SqsEventSource({
@@ -249,12 +283,14 @@ describe('a message that can never be processed', () => {
     source.start();
     try {
       const depth = async (url: string) => {
-        const attributes = (await sqs.client.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['All'] }))).Attributes ?? {};
+        const attributes =
+          (await sqs.client.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['All'] }))).Attributes ?? {};
         return Number(attributes.ApproximateNumberOfMessages ?? 0) + Number(attributes.ApproximateNumberOfMessagesNotVisible ?? 0);
       };
       await waitUntil(
         async () => {
-          if ((await depth(queues.dlqUrl)) !== 1 || (await depth(queues.queueUrl)) !== 0) throw new Error('the stuck message is not yet in the DLQ');
+          if ((await depth(queues.dlqUrl)) !== 1 || (await depth(queues.queueUrl)) !== 0)
+            throw new Error('the stuck message is not yet in the DLQ');
         },
         60_000,
         'DLQ',

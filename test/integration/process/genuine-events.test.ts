@@ -48,20 +48,26 @@ async function deliver(...records: SQSRecord[]): Promise<SQSBatchResponse> {
 }
 const changesOf = (prefix: string): StateChange[] => feed.published.filter((change) => change.changeId.startsWith(prefix));
 const getItem = async (key: { pk: string; sk: string }) =>
-  (await local.engine.documentClient.send(new GetCommand({ TableName: tableName, Key: key, ConsistentRead: true }))).Item as EntityItem | undefined;
+  (await local.engine.documentClient.send(new GetCommand({ TableName: tableName, Key: key, ConsistentRead: true }))).Item as
+    EntityItem | undefined;
 
 describe('keys and values no LiveKit field can break (issue 11, case 3)', () => {
   test('a participant whose attributes are named constructor, __proto__, toString is applied with them intact', async () => {
     // Failed on the old code: the document conversion threw on `constructor`; retried as transient, then DLQ.
     const room = newRoom();
-    const attributes = JSON.parse('{"__proto__":{"admin":"yes"},"constructor":"c","toString":"t","\\uFFFE":"😀"}') as Record<string, string>;
+    const attributes = JSON.parse('{"__proto__":{"admin":"yes"},"constructor":"c","toString":"t","\\uFFFE":"😀"}') as Record<
+      string,
+      string
+    >;
     const joined = participantJoined(room, { sid: `PA_${n}`, identity: 'constructor' }, T0);
     const event = { ...joined, participant: { ...joined.participant, name: 'Zoë 😀\uFFFF', metadata: '{"__proto__":1}', attributes } };
 
     const response = await deliver(sqsRecord(event));
 
     expect(response.batchItemFailures).toEqual([]);
-    expect((await listRoomParticipants({ ddb: local.engine.documentClient, tableName }, room.sid)).map((p) => p.identity)).toEqual(['constructor']);
+    expect((await listRoomParticipants({ ddb: local.engine.documentClient, tableName }, room.sid)).map((p) => p.identity)).toEqual([
+      'constructor',
+    ]);
     const item = await getItem(keys.participant(`PA_${n}`));
     expect(item?.info).toBe(JSON.stringify(event.participant));
     const info = entityInfo(item!);
@@ -71,13 +77,16 @@ describe('keys and values no LiveKit field can break (issue 11, case 3)', () => 
     expect(JSON.stringify((started.new.info as Record<string, unknown>).attributes)).toBe(JSON.stringify(attributes));
   });
 
-  test('numbers beyond DynamoDB\'s range and values nested deeper than its 32 levels are stored, not retried', async () => {
+  test("numbers beyond DynamoDB's range and values nested deeper than its 32 levels are stored, not retried", async () => {
     // Failed on the old code: marshalling threw (number) or DynamoDB refused the item (nesting); both retried as transient.
     const room = newRoom();
     let nested: unknown = 'bottom';
     for (let depth = 0; depth < 100; depth++) nested = { nested };
     const joined = participantJoined(room, { sid: `PA_${n}`, identity: 'deep' }, T0);
-    const body = JSON.stringify({ ...joined, participant: { ...joined.participant, permission: { nested } } }).replace('"state":"ACTIVE"', '"state":"ACTIVE","huge":1e400,"big":123456789012345678901234567890');
+    const body = JSON.stringify({ ...joined, participant: { ...joined.participant, permission: { nested } } }).replace(
+      '"state":"ACTIVE"',
+      '"state":"ACTIVE","huge":1e400,"big":123456789012345678901234567890',
+    );
 
     const response = await deliver(sqsRecord(body));
 
@@ -108,7 +117,9 @@ describe('events that can never apply (issue 11, case 4)', () => {
     });
     expect(await getItem(keys.participant(`PA_${n}`))).toBeUndefined();
     // Counted: the handler's EMF line carries EventsRejected.
-    const emf = (process.stdout.write as jest.Mock).mock.calls.map(([line]) => String(line)).filter((line) => line.includes('"EventsRejected"'));
+    const emf = (process.stdout.write as jest.Mock).mock.calls
+      .map(([line]) => String(line))
+      .filter((line) => line.includes('"EventsRejected"'));
     expect(emf.length).toBeGreaterThanOrEqual(2);
   });
 });
@@ -121,14 +132,26 @@ describe('auto-egress start failures (issue 11, case 5)', () => {
       id: eventId(),
       event: 'egress_ended',
       createdAt: String(T0),
-      egressInfo: { roomId: room.sid, roomName: room.name, status: 'EGRESS_FAILED', error: 'no egress instance available', participant: { identity: 'alice' } },
+      egressInfo: {
+        roomId: room.sid,
+        roomName: room.name,
+        status: 'EGRESS_FAILED',
+        error: 'no egress instance available',
+        participant: { identity: 'alice' },
+      },
     };
 
     const response = await deliver(sqsRecord(event), sqsRecord(event));
 
     expect(response.batchItemFailures).toEqual([]);
     const item = await getItem(keys.egressStartFailure(room.sid, event.id));
-    expect(item).toMatchObject({ entityType: 'egress_start_failure', status: 'EGRESS_FAILED', error: 'no egress instance available', roomSid: room.sid, roomName: room.name });
+    expect(item).toMatchObject({
+      entityType: 'egress_start_failure',
+      status: 'EGRESS_FAILED',
+      error: 'no egress instance available',
+      roomSid: room.sid,
+      roomName: room.name,
+    });
     expect(await listOpenEgresses({ ddb: local.engine.documentClient, tableName })).toEqual([]);
     const changes = changesOf(`room:${room.sid}:egress_start_failed:`);
     expect(changes).toHaveLength(1);
@@ -163,7 +186,7 @@ describe('the feed ends on the final terminal state in every order (issue 11, ca
     );
   });
 
-  test('a repair participant_left followed by LiveKit\'s participant_connection_aborted with a higher version: the feed ends on ABORTED', async () => {
+  test("a repair participant_left followed by LiveKit's participant_connection_aborted with a higher version: the feed ends on ABORTED", async () => {
     const room = newRoom();
     const p = { sid: `PA_${n}`, identity: 'flaky' };
     await deliver(sqsRecord(participantLeft(room, p, T0 + 5, 3), { source: 'reconciler' }));
@@ -178,7 +201,7 @@ describe('the feed ends on the final terminal state in every order (issue 11, ca
   });
 });
 
-describe('entities at LiveKit\'s size limits', () => {
+describe("entities at LiveKit's size limits", () => {
   test('a participant with 64,000 bytes each of metadata and attributes, escaped sixfold in JSON, is applied and published', async () => {
     const room = newRoom();
     const joined = participantJoined(room, { sid: `PA_${n}`, identity: 'big' }, T0);

@@ -15,7 +15,14 @@ import { DynamoDbStreamSource } from '../../../local/dynamodb-stream-source';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../../local/engines/dynamodb-local';
 import { startChangeFeed, withFeed } from '../../support/change-feed';
 import { processHandlerEnv, useDynamoDbLocal } from '../../support/dynamodb';
-import { getEventRecord, listActiveRooms, listIdentitySessions, listOpenEgresses, listPublishedTracks, listRoomParticipants } from '../../../lambda/process/queries';
+import {
+  getEventRecord,
+  listActiveRooms,
+  listIdentitySessions,
+  listOpenEgresses,
+  listPublishedTracks,
+  listRoomParticipants,
+} from '../../../lambda/process/queries';
 import {
   egressEvent,
   ingressEvent,
@@ -60,7 +67,9 @@ describe('the Lambda handler', () => {
     eventBridge.on(PutEventsCommand).resolves({ FailedEntryCount: 0, Entries: [{ EventId: 'e1' }, { EventId: 'e2' }] });
     // Required only now: the handlers read their environment at module scope, as in Lambda.
     const { handler } = require('../../../lambda/process/handler') as { handler: (event: SQSEvent) => Promise<SQSBatchResponse> };
-    const publish = require('../../../lambda/publish/handler') as { handler: (event: { Records: StreamRecordLike[] }) => Promise<{ batchItemFailures: unknown[] }> };
+    const publish = require('../../../lambda/publish/handler') as {
+      handler: (event: { Records: StreamRecordLike[] }) => Promise<{ batchItemFailures: unknown[] }>;
+    };
     const body = fixture('livekit-track-unpublished.json').toString('utf8');
 
     const response = await handler({ Records: [sqsRecord(body)] });
@@ -151,7 +160,7 @@ describe('processing', () => {
     expect(await entityState(local.engine.documentClient, tableName)).toEqual(before);
   });
 
-  test('a rejoin keeps the identity present when the old session\'s leave arrives late', async () => {
+  test("a rejoin keeps the identity present when the old session's leave arrives late", async () => {
     const { processor, target } = await setup();
     const alice2 = { sid: 'PA_alice2', identity: 'alice' };
     await processor.processBatch([sqsRecord(participantJoined(room, alice, T0 + 1))]);
@@ -199,7 +208,10 @@ describe('processing', () => {
 
   test('published tracks of a participant are listed until unpublished', async () => {
     const { processor, target } = await setup();
-    await processor.processBatch([sqsRecord(trackPublished(room, alice, 'TR_mic', T0 + 2)), sqsRecord(trackPublished(room, alice, 'TR_cam', T0 + 3))]);
+    await processor.processBatch([
+      sqsRecord(trackPublished(room, alice, 'TR_mic', T0 + 2)),
+      sqsRecord(trackPublished(room, alice, 'TR_cam', T0 + 3)),
+    ]);
     expect((await listPublishedTracks(target, alice.sid)).map((t) => t.entityId).sort()).toEqual(['TR_cam', 'TR_mic']);
   });
 
@@ -217,7 +229,9 @@ describe('processing', () => {
 
   test('an unknown event type is recorded with its body and acknowledged', async () => {
     const { processor, publisher, target } = await setup();
-    const response = await processor.processBatch([sqsRecord({ id: 'EV_agent1', event: 'agent_job_started', createdAt: String(T0), job: { id: 'AJ_1' } })]);
+    const response = await processor.processBatch([
+      sqsRecord({ id: 'EV_agent1', event: 'agent_job_started', createdAt: String(T0), job: { id: 'AJ_1' } }),
+    ]);
     expect(response.batchItemFailures).toEqual([]);
     expect(publisher.published).toEqual([]);
     const { record } = await getEventRecord(target, 'EV_agent1');
@@ -237,9 +251,22 @@ describe('processing', () => {
     expect(response.batchItemFailures).toEqual([]);
     expect(again.map((r) => r.outcome)).toEqual(['rejected']);
     // The records of one batch are processed side by side: their lines may come in either order.
-    expect(lines.filter((line) => line.level === 'error').map((line) => line.messageId).sort()).toEqual(['msg-bad', 'msg-noroom', 'msg-noroom']);
-    expect((await getEventRecord(target, 'message:msg-bad')).record).toMatchObject({ outcome: 'rejected', reason: 'body is not JSON', body: '{"hello":' });
-    expect((await getEventRecord(target, 'EV_noroom')).record).toMatchObject({ outcome: 'rejected', reason: 'room_started without room.sid', eventType: 'room_started' });
+    expect(
+      lines
+        .filter((line) => line.level === 'error')
+        .map((line) => line.messageId)
+        .sort(),
+    ).toEqual(['msg-bad', 'msg-noroom', 'msg-noroom']);
+    expect((await getEventRecord(target, 'message:msg-bad')).record).toMatchObject({
+      outcome: 'rejected',
+      reason: 'body is not JSON',
+      body: '{"hello":',
+    });
+    expect((await getEventRecord(target, 'EV_noroom')).record).toMatchObject({
+      outcome: 'rejected',
+      reason: 'room_started without room.sid',
+      eventType: 'room_started',
+    });
   });
 
   test('events from the reconciler are published as such', async () => {
@@ -257,7 +284,7 @@ describe('processing', () => {
     for (const line of eventLines) expect(line).toMatchObject({ eventType: 'participant_joined', room: room.name });
   });
 
-  test('concurrent processing of one entity\'s events in one batch converges to the newest, with one ended change', async () => {
+  test("concurrent processing of one entity's events in one batch converges to the newest, with one ended change", async () => {
     const { processor, publisher, target } = await setup();
     const events = Array.from({ length: 20 }, (_, i) => egressEvent('egress_updated', room, 'EG_hot', 'EGRESS_ACTIVE', T0 + 1 + i));
     events.push(egressEvent('egress_ended', room, 'EG_hot', 'EGRESS_FAILED', T0 + 40));
@@ -283,7 +310,16 @@ describe('processing', () => {
       // A repair is synthesized now from LiveKit's API: never evidence, whatever its createdAt.
       sqsRecord(participantJoined(late, { sid: 'PA_dave1', identity: 'dave' }, nowSeconds - 25), { source: 'reconciler' }),
     ]);
-    const evidence = (await local.engine.documentClient.send(new QueryCommand({ TableName: tableName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': 'EVIDENCE#LATE' } }))).Items ?? [];
+    const evidence =
+      (
+        await local.engine.documentClient.send(
+          new QueryCommand({
+            TableName: tableName,
+            KeyConditionExpression: 'pk = :pk',
+            ExpressionAttributeValues: { ':pk': 'EVIDENCE#LATE' },
+          }),
+        )
+      ).Items ?? [];
     expect(evidence.map((item) => item.sk)).toEqual(['RM_late']);
     expect(evidence[0]).toMatchObject({ roomSid: 'RM_late', roomName: 'late-room', createdAt: nowSeconds - 25 });
     expect(evidence[0].lateMs).toBeGreaterThanOrEqual(20_000);
@@ -291,4 +327,3 @@ describe('processing', () => {
     expect(evidence[0].entityType).toBeUndefined();
   });
 });
-

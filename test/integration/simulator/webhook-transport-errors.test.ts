@@ -30,13 +30,21 @@ interface Seen {
 type Handler = (req: Seen, res: http.ServerResponse) => void;
 
 /** A real server recording every request (method, path, body, Authorization), answering through `handler`. */
-async function listen(server: http.Server | https.Server, handler: Handler): Promise<{ url: string; seen: Seen[]; close: () => Promise<void> }> {
+async function listen(
+  server: http.Server | https.Server,
+  handler: Handler,
+): Promise<{ url: string; seen: Seen[]; close: () => Promise<void> }> {
   const seen: Seen[] = [];
   server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      const request = { method: req.method ?? '', path: req.url ?? '', body: Buffer.concat(chunks).toString('utf8'), authorization: req.headers.authorization };
+      const request = {
+        method: req.method ?? '',
+        path: req.url ?? '',
+        body: Buffer.concat(chunks).toString('utf8'),
+        authorization: req.headers.authorization,
+      };
       seen.push(request);
       handler(request, res);
     });
@@ -85,23 +93,31 @@ describe('WebhookSender: transport errors and redirects as go-retryablehttp hand
     expect(delivery.attempts[0].error).toMatch(/stopped after 10 redirects$/);
     expect(server.seen).toHaveLength(10);
     // 307 resends the same POST with the same body and token.
-    expect(new Set(server.seen.map((r) => `${r.method} ${r.body === event.body} ${r.authorization === delivery.token}`))).toEqual(new Set(['POST true true']));
+    expect(new Set(server.seen.map((r) => `${r.method} ${r.body === event.body} ${r.authorization === delivery.token}`))).toEqual(
+      new Set(['POST true true']),
+    );
     expect(s.stats()).toMatchObject({ delivered: 0, dropped: 1, dropReasons: { not_retryable: 1, retries_exhausted: 0 } });
   });
 
   it('a 308 to the real endpoint delivers the signed body there', async () => {
-    const server = await listen(http.createServer(), (req, res) => (req.path === '/old' ? res.writeHead(308, { Location: '/webhook' }).end() : res.writeHead(200).end()));
+    const server = await listen(http.createServer(), (req, res) =>
+      req.path === '/old' ? res.writeHead(308, { Location: '/webhook' }).end() : res.writeHead(200).end(),
+    );
     cleanup.push(server.close);
     const s = newSender(`${server.url}/old`);
     const event = s.send(roomEvent('room_started', 'a'));
     expect(await s.settled(event.id)).toMatchObject({ outcome: 'delivered', status: 200 });
     const final = server.seen[1];
     expect(final).toMatchObject({ method: 'POST', path: '/webhook', body: event.body });
-    await expect(new WebhookReceiver(API_KEY, API_SECRET).receive(final.body, final.authorization)).resolves.toMatchObject({ event: 'room_started' });
+    await expect(new WebhookReceiver(API_KEY, API_SECRET).receive(final.body, final.authorization)).resolves.toMatchObject({
+      event: 'room_started',
+    });
   });
 
   it('a 302 is followed as a GET without body (Go redirectBehavior): whatever that GET answers is the result', async () => {
-    const server = await listen(http.createServer(), (req, res) => (req.path === '/old' ? res.writeHead(302, { Location: '/landing' }).end() : res.writeHead(200).end()));
+    const server = await listen(http.createServer(), (req, res) =>
+      req.path === '/old' ? res.writeHead(302, { Location: '/landing' }).end() : res.writeHead(200).end(),
+    );
     cleanup.push(server.close);
     const s = newSender(`${server.url}/old`);
     const event = s.send(roomEvent('room_started', 'a'));
@@ -148,8 +164,31 @@ describe('WebhookSender: transport errors and redirects as go-retryablehttp hand
   it('a TLS certificate from an unknown authority is not retried; the next event of the queue is still tried', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'lk-tls-'));
     cleanup.push(async () => rmSync(dir, { recursive: true, force: true }));
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
-    const server = await listen(https.createServer({ key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) }), (_req, res) => res.writeHead(200).end());
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-keyout',
+        join(dir, 'key.pem'),
+        '-out',
+        join(dir, 'cert.pem'),
+        '-days',
+        '1',
+        '-subj',
+        '/CN=127.0.0.1',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1',
+      ],
+      { stdio: 'ignore' },
+    );
+    const server = await listen(
+      https.createServer({ key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) }),
+      (_req, res) => res.writeHead(200).end(),
+    );
     cleanup.push(server.close);
     const s = newSender(`${server.url}/webhook`);
     const first = s.send(roomEvent('room_started', 'a'));

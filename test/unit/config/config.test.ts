@@ -1,4 +1,11 @@
-import { ConfigError, configInputFromContext, DEFAULT_CONFIG, LIVEKIT_URL_REQUIRED, parseConfig, queueVisibilityTimeoutSeconds } from '../../../lib/config';
+import {
+  ConfigError,
+  configInputFromContext,
+  DEFAULT_CONFIG,
+  LIVEKIT_URL_REQUIRED,
+  parseConfig,
+  queueVisibilityTimeoutSeconds,
+} from '../../../lib/config';
 
 describe('parseConfig', () => {
   it('gives the defaults when nothing is set', () => {
@@ -11,7 +18,7 @@ describe('parseConfig', () => {
     expect(config.ingest.maxBodyBytes).toBe(32768);
   });
 
-  it('accepts by default every body SQS can hold: 1 MiB, SQS\'s maximum message size', () => {
+  it("accepts by default every body SQS can hold: 1 MiB, SQS's maximum message size", () => {
     expect(DEFAULT_CONFIG.ingest.maxBodyBytes).toBe(1_048_576);
     expect(parseConfig({ ingest: { maxBodyBytes: 1_048_576 } }).ingest.maxBodyBytes).toBe(1_048_576);
   });
@@ -29,8 +36,14 @@ describe('parseConfig', () => {
 
   it('reads livekit.webhookEvents as a list or a comma-separated string (-c); default every event type', () => {
     expect(DEFAULT_CONFIG.livekit.webhookEvents).toContain('participant_connection_aborted');
-    expect(parseConfig({ livekit: { webhookEvents: ['room_started', 'room_finished'] } }).livekit.webhookEvents).toEqual(['room_started', 'room_finished']);
-    expect(parseConfig(configInputFromContext({ 'livekit.webhookEvents': 'room_started, egress_ended' })).livekit.webhookEvents).toEqual(['room_started', 'egress_ended']);
+    expect(parseConfig({ livekit: { webhookEvents: ['room_started', 'room_finished'] } }).livekit.webhookEvents).toEqual([
+      'room_started',
+      'room_finished',
+    ]);
+    expect(parseConfig(configInputFromContext({ 'livekit.webhookEvents': 'room_started, egress_ended' })).livekit.webhookEvents).toEqual([
+      'room_started',
+      'egress_ended',
+    ]);
   });
 
   it('lists every problem of livekit.webhookEvents', () => {
@@ -64,7 +77,10 @@ describe('parseConfig', () => {
     [{ alarms: { ticketTopicArn: 'arn:aws:sqs:eu-west-1:123456789012:q' } }, '"alarms.ticketTopicArn" must be an SNS topic ARN'],
     [{ alarms: { runbookBaseUrl: 'docs/runbooks.md' } }, '"alarms.runbookBaseUrl" must be an http(s) URL'],
     [{ alarms: { runbookBaseUrl: 'https://example.com/runbooks#top' } }, 'without a #fragment'],
-    [{ alarms: { missedEventsEvaluationPeriods: 2, missedEventsDatapointsToAlarm: 3 } }, '"alarms.missedEventsDatapointsToAlarm" (3) must not exceed "alarms.missedEventsEvaluationPeriods" (2)'],
+    [
+      { alarms: { missedEventsEvaluationPeriods: 2, missedEventsDatapointsToAlarm: 3 } },
+      '"alarms.missedEventsDatapointsToAlarm" (3) must not exceed "alarms.missedEventsEvaluationPeriods" (2)',
+    ],
     [{ alarms: { missedEventsDatapointsToAlarm: 0 } }, '"alarms.missedEventsDatapointsToAlarm" must be an integer from 1 to 100'],
     [{ logRetentionDays: 10 }, '"logRetentionDays" must be one of 1, 3, 5, 7, 14, 30'],
     [{ removalPolicy: 'keep' }, '"removalPolicy" must be "retain" or "destroy"'],
@@ -86,25 +102,39 @@ describe('parseConfig', () => {
       missedEventsEvaluationPeriods: '5',
       missedEventsDatapointsToAlarm: '3',
     };
-    expect(parseConfig({ alarms }).alarms).toEqual({ ...alarms, missedEventsThreshold: 4, missedEventsEvaluationPeriods: 5, missedEventsDatapointsToAlarm: 3 });
-    expect(parseConfig(configInputFromContext({ 'alarms.namePrefix': 'x', 'alarms.runbookBaseUrl': 'https://example.com/r' })).alarms).toMatchObject({ namePrefix: 'x', runbookBaseUrl: 'https://example.com/r' });
+    expect(parseConfig({ alarms }).alarms).toEqual({
+      ...alarms,
+      missedEventsThreshold: 4,
+      missedEventsEvaluationPeriods: 5,
+      missedEventsDatapointsToAlarm: 3,
+    });
+    expect(
+      parseConfig(configInputFromContext({ 'alarms.namePrefix': 'x', 'alarms.runbookBaseUrl': 'https://example.com/r' })).alarms,
+    ).toMatchObject({ namePrefix: 'x', runbookBaseUrl: 'https://example.com/r' });
   });
 
   it('lowers the default M to N when only N is set below it', () => {
-    expect(parseConfig({ alarms: { missedEventsEvaluationPeriods: 1 } }).alarms).toMatchObject({ missedEventsEvaluationPeriods: 1, missedEventsDatapointsToAlarm: 1 });
+    expect(parseConfig({ alarms: { missedEventsEvaluationPeriods: 1 } }).alarms).toMatchObject({
+      missedEventsEvaluationPeriods: 1,
+      missedEventsDatapointsToAlarm: 1,
+    });
   });
 
   it('requires livekit.url when asked to (deploying), listed with the other problems; the local default otherwise', () => {
     expect(parseConfig({}).livekit.url).toBe('http://localhost:7880');
     expect(() => parseConfig({}, { requireLiveKitUrl: true })).toThrow(LIVEKIT_URL_REQUIRED);
     expect(() => parseConfig({ livekit: { url: '' } }, { requireLiveKitUrl: true })).toThrow(LIVEKIT_URL_REQUIRED);
-    expect(parseConfig({ livekit: { url: 'https://p.livekit.cloud' } }, { requireLiveKitUrl: true }).livekit.url).toBe('https://p.livekit.cloud');
+    expect(parseConfig({ livekit: { url: 'https://p.livekit.cloud' } }, { requireLiveKitUrl: true }).livekit.url).toBe(
+      'https://p.livekit.cloud',
+    );
     try {
       parseConfig({ queue: { maxReceiveCount: 0 } }, { requireLiveKitUrl: true });
       throw new Error('expected a ConfigError');
     } catch (error) {
       expect((error as ConfigError).problems).toHaveLength(2);
-      expect((error as ConfigError).problems).toEqual(expect.arrayContaining([expect.stringContaining('queue.maxReceiveCount'), LIVEKIT_URL_REQUIRED]));
+      expect((error as ConfigError).problems).toEqual(
+        expect.arrayContaining([expect.stringContaining('queue.maxReceiveCount'), LIVEKIT_URL_REQUIRED]),
+      );
     }
   });
 

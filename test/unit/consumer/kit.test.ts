@@ -28,7 +28,15 @@ const joined: ChangeDetail<'participant.joined'> = {
   detailType: 'participant.joined',
   entity: { type: 'participant', id: 'PA_a', participantSid: 'PA_a', identity: 'alice', roomSid: 'RM_x', roomName: 'standup' },
   old: null,
-  new: { entityType: 'participant', entityId: 'PA_a', status: 'ACTIVE', participantSid: 'PA_a', identity: 'alice', roomSid: 'RM_x', roomName: 'standup' },
+  new: {
+    entityType: 'participant',
+    entityId: 'PA_a',
+    status: 'ACTIVE',
+    participantSid: 'PA_a',
+    identity: 'alice',
+    roomSid: 'RM_x',
+    roomName: 'standup',
+  },
   eventId: 'EV_1',
   eventType: 'participant_joined',
   source: 'webhook',
@@ -37,8 +45,9 @@ const joined: ChangeDetail<'participant.joined'> = {
 
 // Compile-time: what the kit promises is what the publisher puts (lambda/process/publisher.ts), and
 // a change event is what aws-lambda's EventBridgeEvent describes. `tsc --noEmit -p .` checks these.
-const asPublished: StateChange = joined as ChangeDetail;
-const asLambdaEvent: EventBridgeEvent<string, unknown> = changeEventOf(joined) as ChangeEvent as EventBridgeEvent<string, unknown> & ChangeEvent;
+const asPublished: StateChange = joined;
+const asLambdaEvent: EventBridgeEvent<string, unknown> = changeEventOf(joined) as ChangeEvent as EventBridgeEvent<string, unknown> &
+  ChangeEvent;
 void asPublished;
 void asLambdaEvent;
 
@@ -93,7 +102,7 @@ describe('change events', () => {
       const status: 'ACTIVE' | 'LEFT' | 'ABORTED' = event.detail.new.status;
       expect([identity, status]).toEqual(['alice', 'ACTIVE']);
     }
-    const corrected = changeEventOf({ ...joined, detailType: 'participant.corrected', changeId: 'participant:PA_a:corrected:EV_2' } as ChangeDetail<'participant.corrected'>);
+    const corrected = changeEventOf({ ...joined, detailType: 'participant.corrected', changeId: 'participant:PA_a:corrected:EV_2' });
     expect(isCorrection(corrected)).toBe(true);
     expect(new Set(CHANGE_DETAIL_TYPES).size).toBe(18);
   });

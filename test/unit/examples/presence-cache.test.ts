@@ -1,19 +1,34 @@
 /** The example's presence cache alone: order-proof joins and leaves, rooms finishing, reused room names. */
-import { changeEventOf, ChangeDetail, ChangeEvent } from '../../../consumer';
+import { changeEventOf, ChangeEvent } from '../../../consumer';
 import { PresenceCache } from '../../../examples/presence-consumer/presence-cache';
 
-const participant = (detailType: 'participant.joined' | 'participant.left' | 'participant.connection_aborted', sid: string, identity: string, roomSid = 'RM_1', roomName = 'standup'): ChangeEvent =>
+const participant = (
+  detailType: 'participant.joined' | 'participant.left' | 'participant.connection_aborted',
+  sid: string,
+  identity: string,
+  roomSid = 'RM_1',
+  roomName = 'standup',
+): ChangeEvent =>
   changeEventOf({
     changeId: `participant:${sid}:${detailType === 'participant.joined' ? 'started' : 'ended'}`,
     detailType,
     entity: { type: 'participant', id: sid, participantSid: sid, identity, roomSid, roomName },
     old: null,
-    new: { entityType: 'participant', entityId: sid, status: detailType === 'participant.joined' ? 'ACTIVE' : detailType === 'participant.left' ? 'LEFT' : 'ABORTED', participantSid: sid, identity, roomSid, roomName, info: { joinedAtMs: '1771351800000' } },
+    new: {
+      entityType: 'participant',
+      entityId: sid,
+      status: detailType === 'participant.joined' ? 'ACTIVE' : detailType === 'participant.left' ? 'LEFT' : 'ABORTED',
+      participantSid: sid,
+      identity,
+      roomSid,
+      roomName,
+      info: { joinedAtMs: '1771351800000' },
+    },
     eventId: 'EV_x',
     eventType: detailType.replace('.', '_'),
     source: 'webhook',
     occurredAt: '2026-02-17T18:10:00.000Z',
-  } as ChangeDetail);
+  });
 
 const roomFinished = (roomSid: string, roomName = 'standup'): ChangeEvent =>
   changeEventOf({
@@ -26,7 +41,7 @@ const roomFinished = (roomSid: string, roomName = 'standup'): ChangeEvent =>
     eventType: 'room_finished',
     source: 'webhook',
     occurredAt: '2026-02-17T18:20:00.000Z',
-  } as ChangeDetail);
+  });
 
 test('joins and leaves, in any order', () => {
   const cache = new PresenceCache();

@@ -38,7 +38,9 @@ describe('case 1: genuine events larger than the old 64 KiB cap', () => {
     expect(response.headers).toMatchObject({ 'retry-after': expect.any(String) });
     expect(JSON.parse(response.body!)).toEqual({ error: 'event_too_large' });
     expect(h.sent()).toHaveLength(0);
-    expect(h.logs()).toContainEqual(expect.objectContaining({ level: 'error', message: 'event not stored; asking LiveKit to retry', reason: 'event_too_large' }));
+    expect(h.logs()).toContainEqual(
+      expect.objectContaining({ level: 'error', message: 'event not stored; asking LiveKit to retry', reason: 'event_too_large' }),
+    );
   });
 
   it('answers 503, not 4xx, when the body fits the cap but the SQS message (escaped body + attributes) would not', async () => {
@@ -92,19 +94,24 @@ describe('case 2: characters SQS (or the local emulator) refuses', () => {
 });
 
 describe('case 7: Secrets Manager down', () => {
-  const knownThenDown = (down: 'hang' | Error) => loadHandler({ secrets: [JSON.stringify({ [KEY]: SECRET }), down], env: { KEY_CACHE_SECONDS: '0' } });
+  const knownThenDown = (down: 'hang' | Error) =>
+    loadHandler({ secrets: [JSON.stringify({ [KEY]: SECRET }), down], env: { KEY_CACHE_SECONDS: '0' } });
 
   it.each([
     ['hangs', 'hang' as const],
     ['fails', new Error('ServiceUnavailable')],
-  ])('answers at once with the last good keys while a refresh %s, and does not call Secrets Manager per request', async (_name, down) => {
-    const h = knownThenDown(down);
-    expect((await h.handler(apiEvent({ headers: await signed(EVENT) }))).statusCode).toBe(200);
-    // Every later request finds the key set past its cache period (0 s) while the refresh is down.
-    for (let i = 0; i < 5; i++) expect((await h.handler(apiEvent({ headers: await signed(EVENT) }))).statusCode).toBe(200);
-    expect(h.sent()).toHaveLength(6);
-    expect(h.secretReads()).toBe(2);
-  }, 10_000);
+  ])(
+    'answers at once with the last good keys while a refresh %s, and does not call Secrets Manager per request',
+    async (_name, down) => {
+      const h = knownThenDown(down);
+      expect((await h.handler(apiEvent({ headers: await signed(EVENT) }))).statusCode).toBe(200);
+      // Every later request finds the key set past its cache period (0 s) while the refresh is down.
+      for (let i = 0; i < 5; i++) expect((await h.handler(apiEvent({ headers: await signed(EVENT) }))).statusCode).toBe(200);
+      expect(h.sent()).toHaveLength(6);
+      expect(h.secretReads()).toBe(2);
+    },
+    10_000,
+  );
 
   it('answers 503 within the bound on a cold start while Secrets Manager hangs', async () => {
     const h = loadHandler({ secrets: ['hang'] });
@@ -147,8 +154,14 @@ describe('case 7: Secrets Manager down', () => {
 
 describe('case 8: token and body checks', () => {
   it.each([
-    ['exp = 1e400 (JSON.parse reads Infinity: a token that never expires)', () => rawToken(`{"iss":"${KEY}","exp":1e400,"sha256":"${bodySha256(EVENT)}"}`)],
-    ['exp a day ahead (LiveKit tokens live 5 minutes)', () => handMadeToken({ iss: KEY, exp: nowSeconds() + 86_400, sha256: bodySha256(EVENT) })],
+    [
+      'exp = 1e400 (JSON.parse reads Infinity: a token that never expires)',
+      () => rawToken(`{"iss":"${KEY}","exp":1e400,"sha256":"${bodySha256(EVENT)}"}`),
+    ],
+    [
+      'exp a day ahead (LiveKit tokens live 5 minutes)',
+      () => handMadeToken({ iss: KEY, exp: nowSeconds() + 86_400, sha256: bodySha256(EVENT) }),
+    ],
   ])('refuses a correctly signed token with %s', async (_name, token) => {
     const h = loadHandler();
     const response = await h.handler(apiEvent({ headers: { authorization: await token() } }));
@@ -163,19 +176,24 @@ describe('case 8: token and body checks', () => {
     expect((await h.handler(apiEvent({ headers: { authorization: token } }))).statusCode).toBe(200);
   });
 
-  it.each(['Bearer ', 'bearer ', 'Bearer  '])('refuses the token behind a %j prefix as malformed, for the key lookup and the verification alike', async (prefix) => {
-    const h = loadHandler();
-    const token = (await signed(EVENT)).authorization;
-    const response = await h.handler(apiEvent({ headers: { authorization: `${prefix}${token}` } }));
-    expect(response.statusCode).toBe(401);
-    expect(JSON.parse(response.body!).error).toBe('malformed_token');
-    expect(h.secretReads()).toBe(0);
-  });
+  it.each(['Bearer ', 'bearer ', 'Bearer  '])(
+    'refuses the token behind a %j prefix as malformed, for the key lookup and the verification alike',
+    async (prefix) => {
+      const h = loadHandler();
+      const token = (await signed(EVENT)).authorization;
+      const response = await h.handler(apiEvent({ headers: { authorization: `${prefix}${token}` } }));
+      expect(response.statusCode).toBe(401);
+      expect(JSON.parse(response.body!).error).toBe('malformed_token');
+      expect(h.secretReads()).toBe(0);
+    },
+  );
 
   it('never echoes an unverified 7 KB iss into a log line', async () => {
     const h = loadHandler();
     const iss = 'A'.repeat(7_000);
-    const response = await h.handler(apiEvent({ headers: { authorization: await handMadeToken({ iss, exp: nowSeconds() + 300, sha256: bodySha256(EVENT) }) } }));
+    const response = await h.handler(
+      apiEvent({ headers: { authorization: await handMadeToken({ iss, exp: nowSeconds() + 300, sha256: bodySha256(EVENT) }) } }),
+    );
     expect(response.statusCode).toBe(401);
     const lines = h.logs();
     expect(lines.length).toBeGreaterThan(0);

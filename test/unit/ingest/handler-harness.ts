@@ -84,12 +84,12 @@ export function loadHandler(options: LoadOptions = {}): Loaded {
     const { handler } = require('../../../lambda/ingest/handler');
     const capture = async (event: APIGatewayProxyEventV2) => {
       // The handler logs to stdout; keep its lines (and only its lines) for assertions.
-      process.stdout.write = ((chunk: string | Uint8Array) => {
+      process.stdout.write = (chunk: string | Uint8Array) => {
         const text = String(chunk);
         if (text.startsWith('{')) lines.push(...text.trim().split('\n'));
         else write(chunk);
         return true;
-      });
+      };
       try {
         return await handler(event);
       } finally {
@@ -108,7 +108,8 @@ export function loadHandler(options: LoadOptions = {}): Loaded {
           if (SQS_REFUSED.test(input.MessageBody)) {
             throw Object.assign(new Error('Invalid characters found.'), { name: 'InvalidMessageContents' });
           }
-          if (sqsSize(input) > 1_048_576) throw Object.assign(new Error('Message must be shorter than 1048576 bytes.'), { name: 'InvalidParameterValue' });
+          if (sqsSize(input) > 1_048_576)
+            throw Object.assign(new Error('Message must be shorter than 1048576 bytes.'), { name: 'InvalidParameterValue' });
           return { MessageId: 'm-1' };
         });
       },
@@ -126,7 +127,13 @@ export interface RequestOptions {
 }
 
 /** An HTTP API (payload v2) event as API Gateway builds it for `POST /webhook`. */
-export function apiEvent({ body = EVENT, headers = {}, method = 'POST', path = '/webhook', base64 = false }: RequestOptions): APIGatewayProxyEventV2 {
+export function apiEvent({
+  body = EVENT,
+  headers = {},
+  method = 'POST',
+  path = '/webhook',
+  base64 = false,
+}: RequestOptions): APIGatewayProxyEventV2 {
   const bytes = Buffer.isBuffer(body) ? body : Buffer.from(body);
   return {
     version: '2.0',
@@ -156,7 +163,11 @@ export async function signed(body: Buffer | string, key = KEY, secret = SECRET):
 }
 
 /** A token LiveKit would never send, for the cases the SDK's AccessToken cannot make. */
-export async function handMadeToken(claims: Record<string, unknown>, secret = SECRET, header: Record<string, unknown> = { alg: 'HS256' }): Promise<string> {
+export async function handMadeToken(
+  claims: Record<string, unknown>,
+  secret = SECRET,
+  header: Record<string, unknown> = { alg: 'HS256' },
+): Promise<string> {
   const jwt = new SignJWT(claims).setProtectedHeader(header as { alg: string });
   return jwt.sign(new TextEncoder().encode(secret));
 }

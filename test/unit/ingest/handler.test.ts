@@ -1,7 +1,20 @@
 import { readFileSync } from 'node:fs';
 import { bodySha256, signWebhook } from '../../../simulator/signing';
 import { ATTACK_MAX_BODY_BYTES, ATTACKS, attackTable } from './attacks';
-import { apiEvent, EVENT, handMadeToken, KEY, KEYS_JSON, loadHandler, NEXT_KEY, NEXT_SECRET, nowSeconds, QUEUE_URL, SECRET, signed } from './handler-harness';
+import {
+  apiEvent,
+  EVENT,
+  handMadeToken,
+  KEY,
+  KEYS_JSON,
+  loadHandler,
+  NEXT_KEY,
+  NEXT_SECRET,
+  nowSeconds,
+  QUEUE_URL,
+  SECRET,
+  signed,
+} from './handler-harness';
 import { repoPath } from '../../support/paths';
 
 /*
@@ -114,17 +127,20 @@ describe('ingest handler: every attack gets its contract status, nothing is enqu
   const h = loadHandler();
   beforeEach(() => h.sqs.resetHistory());
 
-  it.each(ATTACKS.map((a) => [a.attackClass, a.name, a.reason, a.status, a] as const))('%s: %s → %s, %i', async (_class, _name, reason, status, attack) => {
-    const before = h.logs().length;
-    const response = await h.handler(apiEvent(await attack.request()));
-    expect(response.statusCode).toBe(status);
-    expect(JSON.parse(response.body!).error).toBe(reason);
-    expect(h.sent()).toHaveLength(0);
-    // An attacker controls the token and the body, not the size of what we log about them.
-    for (const line of h.logs().slice(before)) expect(JSON.stringify(line).length).toBeLessThan(1_000);
-  });
+  it.each(ATTACKS.map((a) => [a.attackClass, a.name, a.reason, a.status, a] as const))(
+    '%s: %s → %s, %i',
+    async (_class, _name, reason, status, attack) => {
+      const before = h.logs().length;
+      const response = await h.handler(apiEvent(await attack.request()));
+      expect(response.statusCode).toBe(status);
+      expect(JSON.parse(response.body!).error).toBe(reason);
+      expect(h.sent()).toHaveLength(0);
+      // An attacker controls the token and the body, not the size of what we log about them.
+      for (const line of h.logs().slice(before)) expect(JSON.stringify(line).length).toBeLessThan(1_000);
+    },
+  );
 
-  it('says which check failed on a 401, but not the verifier\'s detail', async () => {
+  it("says which check failed on a 401, but not the verifier's detail", async () => {
     const response = await h.handler(apiEvent({ headers: await signed(EVENT, 'APIunknown', SECRET) }));
     expect(JSON.parse(response.body!)).toEqual({ error: 'unknown_key' });
   });

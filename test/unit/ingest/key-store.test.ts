@@ -173,7 +173,10 @@ describe('KeyStore: the bound on a wait (fake timers, no wall clock)', () => {
 
 describe('parseKeySet', () => {
   it('reads several key pairs', () => {
-    expect([...parseKeySet('{"a":"1","b":"2"}')]).toEqual([['a', '1'], ['b', '2']]);
+    expect([...parseKeySet('{"a":"1","b":"2"}')]).toEqual([
+      ['a', '1'],
+      ['b', '2'],
+    ]);
   });
   it.each(['not json', '[]', '"k"', '{"k":1}', '{"k":""}'])('rejects %s with a message naming the expected shape', (text) => {
     expect(() => parseKeySet(text)).toThrow(KeyStoreUnavailableError);

@@ -1,5 +1,16 @@
 import { readFileSync } from 'node:fs';
-import { ALARM_IDS, AlarmRule, alarmDescription, alarmName, alarmRules, evaluateAlarm, periodDatapoints, RUNBOOK_DOCUMENT, runbookLink, validateRule } from '../../../lib/alarm-rules';
+import {
+  ALARM_IDS,
+  AlarmRule,
+  alarmDescription,
+  alarmName,
+  alarmRules,
+  evaluateAlarm,
+  periodDatapoints,
+  RUNBOOK_DOCUMENT,
+  runbookLink,
+  validateRule,
+} from '../../../lib/alarm-rules';
 import { DEFAULT_CONFIG, parseConfig } from '../../../lib/config';
 import { measure } from '../../../scripts/measure-missed-alarm';
 import { repoPath } from '../../support/paths';
@@ -36,7 +47,13 @@ describe('evaluateAlarm (CloudWatch semantics)', () => {
   });
 
   it('counts missing datapoints as breaching with treatMissingData breaching', () => {
-    const heartbeat = rule({ comparison: 'LessThanThreshold', threshold: 1, evaluationPeriods: 3, datapointsToAlarm: 3, treatMissingData: 'breaching' });
+    const heartbeat = rule({
+      comparison: 'LessThanThreshold',
+      threshold: 1,
+      evaluationPeriods: 3,
+      datapointsToAlarm: 3,
+      treatMissingData: 'breaching',
+    });
     expect(evaluateAlarm(heartbeat, [undefined, undefined, undefined])).toBe('ALARM');
     expect(evaluateAlarm(heartbeat, [undefined, 1, undefined])).toBe('OK');
     expect(evaluateAlarm(heartbeat, [])).toBe('ALARM');
@@ -88,8 +105,19 @@ describe('alarmRules', () => {
   });
 
   it('pages only for loss or staleness now (missed events, DLQ, queue age, lag, ingest/API 5xx, publisher DLQ); everything else is a ticket', () => {
-    const pages = Object.values(rules).filter((r) => r.severity === 'page').map((r) => r.id).sort();
-    expect(pages).toEqual(['api-5xx', 'apply-lag', 'dlq-not-empty', 'ingest-5xx', 'missed-events', 'publisher-dlq-not-empty', 'queue-oldest-message-age']);
+    const pages = Object.values(rules)
+      .filter((r) => r.severity === 'page')
+      .map((r) => r.id)
+      .sort();
+    expect(pages).toEqual([
+      'api-5xx',
+      'apply-lag',
+      'dlq-not-empty',
+      'ingest-5xx',
+      'missed-events',
+      'publisher-dlq-not-empty',
+      'queue-oldest-message-age',
+    ]);
     expect(rules['not-configured'].severity).toBe('ticket');
   });
 
@@ -106,13 +134,24 @@ describe('alarmRules', () => {
   });
 
   it('takes the missed-events threshold and periods from config, and the heartbeat period from the reconcile interval', () => {
-    const custom = alarmRules(parseConfig({ alarms: { missedEventsThreshold: 5, missedEventsEvaluationPeriods: 4, missedEventsDatapointsToAlarm: 2 }, reconcile: { intervalMinutes: 5 } }));
+    const custom = alarmRules(
+      parseConfig({
+        alarms: { missedEventsThreshold: 5, missedEventsEvaluationPeriods: 4, missedEventsDatapointsToAlarm: 2 },
+        reconcile: { intervalMinutes: 5 },
+      }),
+    );
     expect(custom['missed-events']).toMatchObject({ threshold: 5, evaluationPeriods: 4, datapointsToAlarm: 2, periodSeconds: 300 });
-    expect(custom['reconciler-heartbeat-missing']).toMatchObject({ periodSeconds: 300, evaluationPeriods: 3, treatMissingData: 'breaching' });
+    expect(custom['reconciler-heartbeat-missing']).toMatchObject({
+      periodSeconds: 300,
+      evaluationPeriods: 3,
+      treatMissingData: 'breaching',
+    });
   });
 
   it('treats missing data as breaching only for the heartbeat', () => {
-    const breachingOnMissing = Object.values(rules).filter((r) => r.treatMissingData === 'breaching').map((r) => r.id);
+    const breachingOnMissing = Object.values(rules)
+      .filter((r) => r.treatMissingData === 'breaching')
+      .map((r) => r.id);
     expect(breachingOnMissing).toEqual(['reconciler-heartbeat-missing']);
   });
 
@@ -120,7 +159,11 @@ describe('alarmRules', () => {
     const runbooks = readFileSync(repoPath(RUNBOOK_DOCUMENT), 'utf8');
     for (const r of Object.values(rules)) expect(runbooks).toContain(`<a id="${r.anchor}"></a>\n## `);
     const anchors = [...runbooks.matchAll(/<a id="(runbook-[a-z0-9-]+)"><\/a>/g)].map((m) => m[1]).sort();
-    expect(anchors).toEqual(Object.values(rules).map((r) => r.anchor).sort());
+    expect(anchors).toEqual(
+      Object.values(rules)
+        .map((r) => r.anchor)
+        .sort(),
+    );
     // The README points there rather than carrying its own copies.
     expect(readFileSync(repoPath('README.md'), 'utf8')).not.toContain('<a id="runbook-');
   });

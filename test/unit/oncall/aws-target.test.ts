@@ -35,7 +35,14 @@ beforeEach(() => {
   sqs.reset();
   events.reset();
   cloudformation.on(DescribeStacksCommand).resolves({
-    Stacks: [{ StackName: 'LiveKitWebhooks', CreationTime: new Date(), StackStatus: 'UPDATE_COMPLETE', Outputs: Object.entries(OUTPUTS).map(([OutputKey, OutputValue]) => ({ OutputKey, OutputValue })) }],
+    Stacks: [
+      {
+        StackName: 'LiveKitWebhooks',
+        CreationTime: new Date(),
+        StackStatus: 'UPDATE_COMPLETE',
+        Outputs: Object.entries(OUTPUTS).map(([OutputKey, OutputValue]) => ({ OutputKey, OutputValue })),
+      },
+    ],
   });
   sqs.on(GetQueueAttributesCommand).callsFake((input) => ({ Attributes: { QueueArn: arnOf(input.QueueUrl) } }));
 });
@@ -49,15 +56,21 @@ test('a stack target reads the queue, DLQ, table, bus and archive from the stack
 });
 
 test('a stack without the outputs is named in the error', async () => {
-  cloudformation.on(DescribeStacksCommand).resolves({ Stacks: [{ StackName: 'Old', CreationTime: new Date(), StackStatus: 'CREATE_COMPLETE', Outputs: [] }] });
+  cloudformation
+    .on(DescribeStacksCommand)
+    .resolves({ Stacks: [{ StackName: 'Old', CreationTime: new Date(), StackStatus: 'CREATE_COMPLETE', Outputs: [] }] });
   await expect(stackTarget('Old', 'eu-west-1')).rejects.toThrow(/stack Old has no output QueueUrl/);
   cloudformation.on(DescribeStacksCommand).rejects(new Error('Stack with id Gone does not exist'));
-  await expect(stackTarget('Gone', 'eu-west-1')).rejects.toThrow(/could not read the outputs of stack Gone: Stack with id Gone does not exist/);
+  await expect(stackTarget('Gone', 'eu-west-1')).rejects.toThrow(
+    /could not read the outputs of stack Gone: Stack with id Gone does not exist/,
+  );
 });
 
 test('deployed redrive starts a message move task from the DLQ to the event queue, and can wait for it', async () => {
   sqs.on(StartMessageMoveTaskCommand).resolves({ TaskHandle: 'handle-1' });
-  sqs.on(ListMessageMoveTasksCommand).resolves({ Results: [{ Status: 'COMPLETED', ApproximateNumberOfMessagesMoved: 3, ApproximateNumberOfMessagesToMove: 3 }] });
+  sqs
+    .on(ListMessageMoveTasksCommand)
+    .resolves({ Results: [{ Status: 'COMPLETED', ApproximateNumberOfMessagesMoved: 3, ApproximateNumberOfMessagesToMove: 3 }] });
   const target = await stackTarget('LiveKitWebhooks', 'eu-west-1');
   const result = await redriveDlq(target, { wait: true });
   expect(sqs).toHaveReceivedCommandWith(StartMessageMoveTaskCommand, { SourceArn: arnOf(DLQ_URL), DestinationArn: arnOf(QUEUE_URL) });
@@ -86,7 +99,12 @@ test('arguments: stack by default, --local or --stack but not both, and checked 
   expect(parseArgs([]).target).toEqual({ stack: 'LiveKitWebhooks' });
   expect(parseArgs(['--stack', 'Prod', '--region', 'eu-west-1', 'rooms'], STATE).target).toEqual({ stack: 'Prod', region: 'eu-west-1' });
   expect(parseArgs(['--stack', 'Prod', 'rooms'], STATE).rest).toEqual(['rooms']);
-  expect(parseArgs(['--local', '{"ready":true,"dynamodbEndpoint":"http://127.0.0.1:1","sqsEndpoint":"http://127.0.0.1:2","tableName":"t","queueUrl":"q","dlqUrl":"d"}']).target).toMatchObject({ local: { tableName: 't' } });
+  expect(
+    parseArgs([
+      '--local',
+      '{"ready":true,"dynamodbEndpoint":"http://127.0.0.1:1","sqsEndpoint":"http://127.0.0.1:2","tableName":"t","queueUrl":"q","dlqUrl":"d"}',
+    ]).target,
+  ).toMatchObject({ local: { tableName: 't' } });
   expect(() => parseArgs(['--local', '{}', '--stack', 'x'])).toThrow(UsageError);
   // Strict: a misspelt option is an error, never a query of the default stack.
   expect(() => parseArgs(['--stak', 'prod', 'rooms'], STATE)).toThrow(UsageError);

@@ -4,7 +4,17 @@
  * in reconciler.e2e / realities.e2e / ingress.e2e.
  */
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { EgressInfo, EgressStatus, IngressInfo, IngressState, IngressState_Status, ParticipantInfo, ParticipantInfo_State, Room, TrackInfo } from '@livekit/protocol';
+import {
+  EgressInfo,
+  EgressStatus,
+  IngressInfo,
+  IngressState,
+  IngressState_Status,
+  ParticipantInfo,
+  ParticipantInfo_State,
+  Room,
+  TrackInfo,
+} from '@livekit/protocol';
 import { ServerError } from 'livekit-server-sdk';
 import { ApiGate } from '../../../lambda/reconcile/api-gate';
 import type { PendingDifference } from '../../../lambda/reconcile/bookkeeping';
@@ -32,7 +42,14 @@ const participant = (sid: string, roomSid: string, overrides: Partial<LocalParti
 });
 
 function localState(overrides: Partial<LocalState> = {}): LocalState {
-  return { rooms: new Map(), participantsByRoom: new Map(), egresses: new Map(), ingressSessions: new Map(), tracksByParticipant: new Map(), ...overrides };
+  return {
+    rooms: new Map(),
+    participantsByRoom: new Map(),
+    egresses: new Map(),
+    ingressSessions: new Map(),
+    tracksByParticipant: new Map(),
+    ...overrides,
+  };
 }
 
 /** A context whose table holds `existing` keys (`pk`) and whose LiveKit API is `livekit`. */
@@ -53,7 +70,13 @@ function context(local: LocalState, options: { existing?: string[]; livekit?: Pa
   const ctx: DiffContext = {
     ddb,
     tableName: 'state',
-    livekit: { listRooms: async () => [], listParticipants: async () => [], listEgress: async () => [], listIngress: async () => [], ...options.livekit },
+    livekit: {
+      listRooms: async () => [],
+      listParticipants: async () => [],
+      listEgress: async () => [],
+      listIngress: async () => [],
+      ...options.livekit,
+    },
     gate,
     logger: new Logger({ service: 'test', level: 'error', sink: () => undefined }),
     concurrency: 2,
@@ -71,8 +94,21 @@ function context(local: LocalState, options: { existing?: string[]; livekit?: Pa
 
 describe('diff/rooms', () => {
   test('a room listed and unknown locally is a missed room_started; a local active room not listed a missed room_finished', () => {
-    const { ctx, seen, checked } = context(localState({ rooms: new Map([['RM_gone', { sid: 'RM_gone', name: 'gone', rev: '1' }], ['RM_both', { sid: 'RM_both', name: 'both', rev: '1' }]]) }));
-    diffRooms(ctx, new Map([['RM_new', new Room({ sid: 'RM_new', name: 'new' })], ['RM_both', new Room({ sid: 'RM_both', name: 'both' })]]));
+    const { ctx, seen, checked } = context(
+      localState({
+        rooms: new Map([
+          ['RM_gone', { sid: 'RM_gone', name: 'gone', rev: '1' }],
+          ['RM_both', { sid: 'RM_both', name: 'both', rev: '1' }],
+        ]),
+      }),
+    );
+    diffRooms(
+      ctx,
+      new Map([
+        ['RM_new', new Room({ sid: 'RM_new', name: 'new' })],
+        ['RM_both', new Room({ sid: 'RM_both', name: 'both' })],
+      ]),
+    );
     expect(seen()).toEqual(['room_finished:RM_gone@rooms', 'room_started:RM_new@rooms']);
     expect(checked.has('rooms')).toBe(true);
   });
@@ -114,25 +150,53 @@ describe('diff/participants', () => {
   });
 
   test('LiveKit counts neither AGENT nor EGRESS participants', () => {
-    expect(['STANDARD', 'SIP', 'INGRESS', 'AGENT', 'EGRESS'].filter((kind) => countsInNumParticipants({ kind }))).toEqual(['STANDARD', 'SIP', 'INGRESS']);
+    expect(['STANDARD', 'SIP', 'INGRESS', 'AGENT', 'EGRESS'].filter((kind) => countsInNumParticipants({ kind }))).toEqual([
+      'STANDARD',
+      'SIP',
+      'INGRESS',
+    ]);
   });
 });
 
 describe('diff/tracks', () => {
-  const track = (sid: string, participantSid: string, roomSid: string): LocalTrack => ({ sid, participantSid, identity: 'x', roomSid, roomName: `name-${roomSid}` });
+  const track = (sid: string, participantSid: string, roomSid: string): LocalTrack => ({
+    sid,
+    participantSid,
+    identity: 'x',
+    roomSid,
+    roomName: `name-${roomSid}`,
+  });
 
   test('a verified room: a listed track with no item is a missed publish (one with an item is not); a local track not listed a missed unpublish', async () => {
     const { ctx, seen } = context(localState(), { existing: ['TRACK#TR_tombstone'] });
     const remote = [
-      new ParticipantInfo({ sid: 'PA_1', identity: 'a', state: ParticipantInfo_State.ACTIVE, tracks: [new TrackInfo({ sid: 'TR_new' }), new TrackInfo({ sid: 'TR_kept' }), new TrackInfo({ sid: 'TR_tombstone' })] }),
+      new ParticipantInfo({
+        sid: 'PA_1',
+        identity: 'a',
+        state: ParticipantInfo_State.ACTIVE,
+        tracks: [new TrackInfo({ sid: 'TR_new' }), new TrackInfo({ sid: 'TR_kept' }), new TrackInfo({ sid: 'TR_tombstone' })],
+      }),
     ];
-    await compareRoomTracks(ctx, new Room({ sid: 'RM_1', name: 'one' }), remote, [track('TR_kept', 'PA_1', 'RM_1'), track('TR_gone', 'PA_1', 'RM_1'), track('TR_left', 'PA_2', 'RM_1')]);
-    expect(seen()).toEqual(['track_published:TR_new@room#RM_1', 'track_unpublished:TR_gone@room#RM_1', 'track_unpublished:TR_left@room#RM_1']);
+    await compareRoomTracks(ctx, new Room({ sid: 'RM_1', name: 'one' }), remote, [
+      track('TR_kept', 'PA_1', 'RM_1'),
+      track('TR_gone', 'PA_1', 'RM_1'),
+      track('TR_left', 'PA_2', 'RM_1'),
+    ]);
+    expect(seen()).toEqual([
+      'track_published:TR_new@room#RM_1',
+      'track_unpublished:TR_gone@room#RM_1',
+      'track_unpublished:TR_left@room#RM_1',
+    ]);
     expect(ctx.report.tracksChecked).toBe(3);
   });
 
   test('tracks of a room ListRooms does not list are missed unpublishes', () => {
-    const local = localState({ tracksByParticipant: new Map([['PA_1', [track('TR_1', 'PA_1', 'RM_gone')]], ['PA_2', [track('TR_2', 'PA_2', 'RM_live')]]]) });
+    const local = localState({
+      tracksByParticipant: new Map([
+        ['PA_1', [track('TR_1', 'PA_1', 'RM_gone')]],
+        ['PA_2', [track('TR_2', 'PA_2', 'RM_live')]],
+      ]),
+    });
     const { ctx, seen } = context(local);
     diffOrphanTracks(ctx, new Map([['RM_live', new Room({ sid: 'RM_live' })]]), tracksByRoom(local.tracksByParticipant));
     expect(seen()).toEqual(['track_unpublished:TR_1@rooms']);
@@ -168,7 +232,11 @@ describe('diff/egress', () => {
       new EgressInfo({ egressId: 'EG_known_terminal', status: EgressStatus.EGRESS_ACTIVE }),
       new EgressInfo({ egressId: 'EG_behind', status: EgressStatus.EGRESS_ACTIVE }),
     ]);
-    expect(seen()).toEqual(['egress_ended:EG_ended@egress#EG_ended', 'egress_started:EG_new@egress#EG_new', 'egress_updated:EG_behind@egress#EG_behind']);
+    expect(seen()).toEqual([
+      'egress_ended:EG_ended@egress#EG_ended',
+      'egress_started:EG_new@egress#EG_new',
+      'egress_updated:EG_behind@egress#EG_behind',
+    ]);
     expect(ctx.report.unknownEgresses).toEqual(['EG_forgotten']);
     expect(checked.has('egress#EG_paged')).toBe(true);
   });
@@ -176,11 +244,18 @@ describe('diff/egress', () => {
 
 describe('diff/ingress', () => {
   const publishing = (ingressId: string, resourceId: string) =>
-    new IngressInfo({ ingressId, roomName: 'studio', state: new IngressState({ status: IngressState_Status.ENDPOINT_PUBLISHING, resourceId }) });
+    new IngressInfo({
+      ingressId,
+      roomName: 'studio',
+      state: new IngressState({ status: IngressState_Status.ENDPOINT_PUBLISHING, resourceId }),
+    });
 
   test('an active session absent from the listing is looked up by id: still publishing → nothing; not_found → ended; a listed session no longer live → ended', async () => {
-    const session = (ingressId: string, sessionId: string) => [`${ingressId}#${sessionId}`, { ingressId, sessionId, roomName: 'studio' }] as const;
-    const local = localState({ ingressSessions: new Map([session('IN_hidden', 'RT_1'), session('IN_deleted', 'RT_2'), session('IN_moved', 'RT_3')]) });
+    const session = (ingressId: string, sessionId: string) =>
+      [`${ingressId}#${sessionId}`, { ingressId, sessionId, roomName: 'studio' }] as const;
+    const local = localState({
+      ingressSessions: new Map([session('IN_hidden', 'RT_1'), session('IN_deleted', 'RT_2'), session('IN_moved', 'RT_3')]),
+    });
     const { ctx, seen } = context(local, {
       livekit: {
         listIngress: async (options) => {
@@ -190,13 +265,23 @@ describe('diff/ingress', () => {
       },
     });
     await diffIngress(ctx, [publishing('IN_moved', 'RT_9')]);
-    expect(seen()).toEqual(['ingress_ended:IN_deleted#RT_2@ingress#IN_deleted#RT_2', 'ingress_ended:IN_moved#RT_3@ingress#IN_moved#RT_3', 'ingress_started:IN_moved#RT_9@ingress']);
+    expect(seen()).toEqual([
+      'ingress_ended:IN_deleted#RT_2@ingress#IN_deleted#RT_2',
+      'ingress_ended:IN_moved#RT_3@ingress#IN_moved#RT_3',
+      'ingress_started:IN_moved#RT_9@ingress',
+    ]);
     expect(ctx.gate.calls.ListIngress).toBe(2);
   });
 });
 
 describe('settle.classify (grace period)', () => {
-  const observation = (repairId: string, eventType: Observation['eventType'], scope = 'rooms'): Observation => ({ repairId, eventType, entityId: repairId, scope, build: async () => undefined });
+  const observation = (repairId: string, eventType: Observation['eventType'], scope = 'rooms'): Observation => ({
+    repairId,
+    eventType,
+    entityId: repairId,
+    scope,
+    build: async () => undefined,
+  });
   const pendingOf = (repairId: string, firstSeenAt: number, extra: Partial<PendingDifference> = {}): PendingDifference => ({
     repairId,
     eventType: 'participant_left',
@@ -210,7 +295,9 @@ describe('settle.classify (grace period)', () => {
 
   test('due after two sightings spanning the grace; waiting before; resolved when its scope was checked and it was not seen; repairs in LiveKit order', () => {
     const observed = new Map(
-      [observation('finished', 'room_finished'), observation('left', 'participant_left'), observation('fresh', 'participant_joined')].map((o) => [o.repairId, o] as const),
+      [observation('finished', 'room_finished'), observation('left', 'participant_left'), observation('fresh', 'participant_joined')].map(
+        (o) => [o.repairId, o] as const,
+      ),
     );
     const pending = new Map([
       ['finished', pendingOf('finished', 0, { eventType: 'room_finished' })],
@@ -227,7 +314,13 @@ describe('settle.classify (grace period)', () => {
 
   test('a claimed difference is not due again', () => {
     const observed = new Map([['left', observation('left', 'participant_left')]]);
-    const { due, waiting } = classify(observed, new Map([['left', pendingOf('left', 0, { repairedAt: 10 })]]), new Set(['rooms']), 1000, 5000);
+    const { due, waiting } = classify(
+      observed,
+      new Map([['left', pendingOf('left', 0, { repairedAt: 10 })]]),
+      new Set(['rooms']),
+      1000,
+      5000,
+    );
     expect([due, waiting]).toEqual([[], []]);
   });
 });

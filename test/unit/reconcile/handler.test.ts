@@ -29,7 +29,11 @@ describe('reconcile handler', () => {
     jest.resetModules();
     lines = [];
     jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-      lines.push(...String(chunk).split('\n').filter((line) => line !== ''));
+      lines.push(
+        ...String(chunk)
+          .split('\n')
+          .filter((line) => line !== ''),
+      );
       return true;
     });
     Object.assign(process.env, {

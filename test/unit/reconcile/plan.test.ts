@@ -44,25 +44,42 @@ describe('planRoomChecks', () => {
 
   test('rooms the budget did not reach keep their old lastVerifiedAt, so they lead the next run: the budget goes round', () => {
     const candidates = Array.from({ length: 6 }, (_, i) => room(`R${i}`, { lastVerifiedAt: 0 }));
-    const firstRun = planRoomChecks(candidates).slice(0, 3).map((check) => check.room.sid);
+    const firstRun = planRoomChecks(candidates)
+      .slice(0, 3)
+      .map((check) => check.room.sid);
     const afterFirst = candidates.map((c) => (firstRun.includes(c.sid) ? { ...c, lastVerifiedAt: 5000 } : c));
-    const secondRun = planRoomChecks(afterFirst).slice(0, 3).map((check) => check.room.sid);
+    const secondRun = planRoomChecks(afterFirst)
+      .slice(0, 3)
+      .map((check) => check.room.sid);
     expect(new Set([...firstRun, ...secondRun]).size).toBe(6);
   });
 
   test('a room verified recently, with nothing suspect, is still checked when the budget reaches it (a leave and a rejoin both dropped leave the count equal)', () => {
-    const plan = planRoomChecks([room('quiet', { lastVerifiedAt: 1_000_000 }), room('counted', { lastVerifiedAt: 1_000_000, localCount: 1 })]);
+    const plan = planRoomChecks([
+      room('quiet', { lastVerifiedAt: 1_000_000 }),
+      room('counted', { lastVerifiedAt: 1_000_000, localCount: 1 }),
+    ]);
     expect(plan.map((check) => `${check.room.sid}:${check.reason}`)).toEqual(['counted:count', 'quiet:round-robin']);
   });
 
   test('an unknown empty room is not suspect (nothing to list)', () => {
-    expect(planRoomChecks([room('E', { knownLocally: false, remoteCount: 0, localCount: 0, lastVerifiedAt: 0 })])[0].reason).toBe('round-robin');
+    expect(planRoomChecks([room('E', { knownLocally: false, remoteCount: 0, localCount: 0, lastVerifiedAt: 0 })])[0].reason).toBe(
+      'round-robin',
+    );
   });
 });
 
 describe('ApiGate', () => {
   const gate = (budget: number, overrides: Partial<ConstructorParameters<typeof ApiGate>[0]> = {}) =>
-    new ApiGate({ requestBudget: budget, concurrency: 2, deadline: Number.MAX_SAFE_INTEGER, clock: Date.now, sleep: async () => undefined, random: () => 0.5, ...overrides });
+    new ApiGate({
+      requestBudget: budget,
+      concurrency: 2,
+      deadline: Number.MAX_SAFE_INTEGER,
+      clock: Date.now,
+      sleep: async () => undefined,
+      random: () => 0.5,
+      ...overrides,
+    });
 
   test('retries 429 and 5xx, each attempt spending budget', async () => {
     const g = gate(10);
@@ -80,7 +97,9 @@ describe('ApiGate', () => {
 
   test('does not retry other 4xx', async () => {
     const g = gate(10);
-    await expect(g.call('ListEgress', async () => Promise.reject(new ServerError('Not Found', 'egress does not exist', 404, 'not_found')))).rejects.toThrow('egress does not exist');
+    await expect(
+      g.call('ListEgress', async () => Promise.reject(new ServerError('Not Found', 'egress does not exist', 404, 'not_found'))),
+    ).rejects.toThrow('egress does not exist');
     expect(g.calls).toEqual({ ListEgress: 1 });
   });
 

@@ -9,7 +9,10 @@ import { repoPath } from '../../support/paths';
  */
 function capture(): { logger: Logger; lines: () => Array<Record<string, any>> } {
   const raw: string[] = [];
-  return { logger: new Logger({ service: 'test', level: 'debug', sink: (line) => raw.push(line) }), lines: () => raw.map((line) => JSON.parse(line)) };
+  return {
+    logger: new Logger({ service: 'test', level: 'debug', sink: (line) => raw.push(line) }),
+    lines: () => raw.map((line) => JSON.parse(line)),
+  };
 }
 
 describe('Logger', () => {
@@ -97,14 +100,27 @@ describe('the Lambda entry points', () => {
         handler = require('../../../lambda/ingest/handler').handler;
       });
       const response = await handler(
-        { version: '2.0', routeKey: '$default', rawPath: '/webhook', rawQueryString: '', headers: {}, body: '{}', isBase64Encoded: false, requestContext: { http: { method: 'POST', path: '/webhook' } } },
+        {
+          version: '2.0',
+          routeKey: '$default',
+          rawPath: '/webhook',
+          rawQueryString: '',
+          headers: {},
+          body: '{}',
+          isBase64Encoded: false,
+          requestContext: { http: { method: 'POST', path: '/webhook' } },
+        },
         { awsRequestId: 'c0ffee00-1111-2222-3333-444455556666' },
       );
       expect(response.statusCode).toBe(401);
     } finally {
       spy.mockRestore();
     }
-    const lines = written.join('').split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line));
+    const lines = written
+      .join('')
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line));
     const rejected = lines.find((line) => line.message === 'webhook rejected');
     expect(rejected).toMatchObject({ requestId: 'c0ffee00-1111-2222-3333-444455556666', reason: 'missing_token', statusCode: 401 });
   });

@@ -40,7 +40,9 @@ describe('EMF metric lines', () => {
         MissedEvents: 2,
         _aws: {
           Timestamp: 1_700_000_000_000,
-          CloudWatchMetrics: [{ Namespace: METRIC_NAMESPACE, Dimensions: [['EventType']], Metrics: [{ Name: 'MissedEvents', Unit: 'Count' }] }],
+          CloudWatchMetrics: [
+            { Namespace: METRIC_NAMESPACE, Dimensions: [['EventType']], Metrics: [{ Name: 'MissedEvents', Unit: 'Count' }] },
+          ],
         },
       },
     ]);
@@ -56,7 +58,10 @@ describe('EMF metric lines', () => {
   it('MemoryMetricsSink sums a metric since a time, with or without dimensions', () => {
     let now = 1000;
     const sink = new MemoryMetricsSink(() => now);
-    sink.put([{ name: METRIC.missedEvents, value: 1, dimensions: { EventType: 'egress_ended' } }, { name: METRIC.missedEvents, value: 1 }]);
+    sink.put([
+      { name: METRIC.missedEvents, value: 1, dimensions: { EventType: 'egress_ended' } },
+      { name: METRIC.missedEvents, value: 1 },
+    ]);
     now = 2000;
     sink.put([{ name: METRIC.missedEvents, value: 4 }]);
     expect(sink.sum(METRIC.missedEvents)).toBe(6);

@@ -11,7 +11,28 @@ const edgyString = fc
   .array(
     fc.oneof(
       fc.string({ unit: 'binary', maxLength: 6 }),
-      fc.constantFrom('\uFFFE', '\uFFFF', '\u0000', '\u0008', '\u000B', '\u001F', '\uD800', '\uDFFF', '\uDBFF\uDFFF', '😀', '👩‍👩‍👧', '"', '\\', '\\u', '\u2028', '\t', '\r\n', '\uFFFD', '\uE000', '\uD7FF'),
+      fc.constantFrom(
+        '\uFFFE',
+        '\uFFFF',
+        '\u0000',
+        '\u0008',
+        '\u000B',
+        '\u001F',
+        '\uD800',
+        '\uDFFF',
+        '\uDBFF\uDFFF',
+        '😀',
+        '👩‍👩‍👧',
+        '"',
+        '\\',
+        '\\u',
+        '\u2028',
+        '\t',
+        '\r\n',
+        '\uFFFD',
+        '\uE000',
+        '\uD7FF',
+      ),
     ),
     { maxLength: 12 },
   )
@@ -37,7 +58,10 @@ const jsonValue: fc.Arbitrary<unknown> = fc.letrec<{ value: unknown }>((tie) => 
 function rawJson(value: unknown, indent: boolean): string {
   const text = JSON.stringify(value, null, indent ? 2 : undefined);
   // Only a real escape: one preceded by an even number of backslashes.
-  return text.replace(/(?<!\\)((?:\\\\)*)\\u(d[89a-f][0-9a-f]{2})/g, (_m, before: string, hex: string) => before + String.fromCharCode(parseInt(hex, 16)));
+  return text.replace(
+    /(?<!\\)((?:\\\\)*)\\u(d[89a-f][0-9a-f]{2})/g,
+    (_m, before: string, hex: string) => before + String.fromCharCode(parseInt(hex, 16)),
+  );
 }
 
 describe('sqsSafeBody', () => {

@@ -48,7 +48,11 @@ describe('LiveKitSimulator: LiveKit as it really is', () => {
     expect(room.numParticipants).toBe(2); // caller + SIP
     const listed = await rooms.listParticipants('agent-room');
     expect(listed.map((p) => ParticipantInfo_Kind[p.kind]).sort()).toEqual(['AGENT', 'EGRESS', 'SIP', 'STANDARD']);
-    expect(received('participant_joined').map((e) => e.participant.kind ?? 'STANDARD').sort()).toEqual(['AGENT', 'EGRESS', 'SIP', 'STANDARD']);
+    expect(
+      received('participant_joined')
+        .map((e) => e.participant.kind ?? 'STANDARD')
+        .sort(),
+    ).toEqual(['AGENT', 'EGRESS', 'SIP', 'STANDARD']);
   });
 
   it('lists a JOINING participant (counted, no webhook yet); participant_joined when it becomes ACTIVE, with the same sid', async () => {
@@ -110,20 +114,26 @@ describe('LiveKitSimulator: LiveKit as it really is', () => {
       } while (token);
       return sizes;
     };
-    expect(await pages('Egress', { roomRecord: true }, (json) => {
-      const r = ListEgressResponse.fromJson(json);
-      return { items: r.items, token: r.nextPageToken?.token ?? '' };
-    })).toEqual([2, 1]);
-    expect(await pages('Ingress', { ingressAdmin: true }, (json) => {
-      const r = ListIngressResponse.fromJson(json);
-      return { items: r.items, token: r.nextPageToken?.token ?? '' };
-    })).toEqual([2, 1]);
+    expect(
+      await pages('Egress', { roomRecord: true }, (json) => {
+        const r = ListEgressResponse.fromJson(json);
+        return { items: r.items, token: r.nextPageToken?.token ?? '' };
+      }),
+    ).toEqual([2, 1]);
+    expect(
+      await pages('Ingress', { ingressAdmin: true }, (json) => {
+        const r = ListIngressResponse.fromJson(json);
+        return { items: r.items, token: r.nextPageToken?.token ?? '' };
+      }),
+    ).toEqual([2, 1]);
     // The SDK sends no page token and drops nextPageToken: it sees the first page only.
     expect(await new EgressClient(url, KEY, SECRET).listEgress({})).toHaveLength(2);
   });
 
   it('never queues an event type the project filter excludes (livekit/protocol webhook/filter.go); the rest is sent', async () => {
-    await startSim({ webhook: { urls: [simulator.receiver.url], timeScale: 0.01, filter: { excludeEvents: ['participant_joined', 'participant_left'] } } });
+    await startSim({
+      webhook: { urls: [simulator.receiver.url], timeScale: 0.01, filter: { excludeEvents: ['participant_joined', 'participant_left'] } },
+    });
     sim.join('room-a', 'alice');
     sim.leave('room-a', 'alice');
     sim.endRoom('room-a');
@@ -134,7 +144,13 @@ describe('LiveKitSimulator: LiveKit as it really is', () => {
 
     simulator.receiver.requests.length = 0;
     // includeEvents wins over excludeEvents.
-    await startSim({ webhook: { urls: [simulator.receiver.url], timeScale: 0.01, filter: { includeEvents: ['participant_left'], excludeEvents: ['participant_left'] } } });
+    await startSim({
+      webhook: {
+        urls: [simulator.receiver.url],
+        timeScale: 0.01,
+        filter: { includeEvents: ['participant_left'], excludeEvents: ['participant_left'] },
+      },
+    });
     sim.join('room-b', 'bob');
     sim.leave('room-b', 'bob');
     await sim.idle();

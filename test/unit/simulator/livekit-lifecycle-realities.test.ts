@@ -64,7 +64,10 @@ describe('LiveKitSimulator: lifecycle realities', () => {
     expect(of(active.egressId)[3].egressInfo).not.toHaveProperty('error');
     // ListEgress agrees with the webhooks.
     const listed = await new EgressClient(url, KEY, SECRET).listEgress({ roomName: 'room-a' });
-    expect(Object.fromEntries(listed.map((e) => [e.egressId, e.status]))).toEqual({ [starting.egressId]: EgressStatus.EGRESS_ABORTED, [active.egressId]: EgressStatus.EGRESS_COMPLETE });
+    expect(Object.fromEntries(listed.map((e) => [e.egressId, e.status]))).toEqual({
+      [starting.egressId]: EgressStatus.EGRESS_ABORTED,
+      [active.egressId]: EgressStatus.EGRESS_COMPLETE,
+    });
     await verifyAll();
   });
 
@@ -102,10 +105,20 @@ describe('LiveKitSimulator: lifecycle realities', () => {
     expect(failed).toHaveLength(4);
     for (const e of failed) {
       expect(e.egressInfo).not.toHaveProperty('egressId');
-      expect(e.egressInfo).toMatchObject({ status: 'EGRESS_FAILED', error: 'no response from servers', roomName: 'room-a', roomId: sim.rooms()[0].sid });
+      expect(e.egressInfo).toMatchObject({
+        status: 'EGRESS_FAILED',
+        error: 'no response from servers',
+        roomName: 'room-a',
+        roomId: sim.rooms()[0].sid,
+      });
       expect(e.room).toEqual({ sid: sim.rooms()[0].sid, name: 'room-a' });
     }
-    expect(failed.map((e) => e.egressInfo.participant?.identity ?? e.egressInfo.track?.trackId)).toEqual(['alice', mic.sid, cam.sid, 'recorder']);
+    expect(failed.map((e) => e.egressInfo.participant?.identity ?? e.egressInfo.track?.trackId)).toEqual([
+      'alice',
+      mic.sid,
+      cam.sid,
+      'recorder',
+    ]);
     // No egress exists: nothing to list.
     expect(await new EgressClient(url, KEY, SECRET).listEgress({ roomName: 'room-a' })).toEqual([]);
     // The empty egress id is the queue key (livekit/protocol webhook/notifier.go EventKey).
@@ -149,7 +162,14 @@ describe('LiveKitSimulator: lifecycle realities', () => {
     sim.join('room-a', 'agent', { kind: 'AGENT' });
     sim.leave('room-a', 'agent');
     await sim.idle();
-    expect(sim.events().map((e) => e.type)).toEqual(['room_started', 'participant_joined', 'agent_job_started', 'participant_joined', 'participant_left', 'agent_job_ended']);
+    expect(sim.events().map((e) => e.type)).toEqual([
+      'room_started',
+      'participant_joined',
+      'agent_job_started',
+      'participant_joined',
+      'participant_left',
+      'agent_job_ended',
+    ]);
     const [started] = received('agent_job_started');
     const [ended] = received('agent_job_ended');
     for (const e of [started, ended]) {
@@ -166,7 +186,10 @@ describe('LiveKitSimulator: lifecycle realities', () => {
     // No room, participant, egress or ingress: LiveKit's "default" queue.
     expect(sim.events('agent_job_started')[0].key).toBe('default');
     await verifyAll();
-    const parsed = await new WebhookReceiver(KEY, SECRET).receive(simulator.receiver.requests.find((r) => r.event === 'agent_job_ended')!.body, simulator.receiver.requests.find((r) => r.event === 'agent_job_ended')!.headers.authorization);
+    const parsed = await new WebhookReceiver(KEY, SECRET).receive(
+      simulator.receiver.requests.find((r) => r.event === 'agent_job_ended')!.body,
+      simulator.receiver.requests.find((r) => r.event === 'agent_job_ended')!.headers.authorization,
+    );
     expect(parsed.job?.id).toBe(started.job.id);
   });
 });

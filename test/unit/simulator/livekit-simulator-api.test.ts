@@ -36,7 +36,11 @@ describe('LiveKitSimulator server API through the official clients', () => {
   beforeEach(async () => {
     receiver = new TestReceiver();
     await receiver.start();
-    sim = new LiveKitSimulator({ keys: { [KEY]: SECRET, [ROTATED_KEY]: ROTATED_SECRET }, webhook: { urls: [receiver.url], timeScale: 0.01 }, seed: 7 });
+    sim = new LiveKitSimulator({
+      keys: { [KEY]: SECRET, [ROTATED_KEY]: ROTATED_SECRET },
+      webhook: { urls: [receiver.url], timeScale: 0.01 },
+      seed: 7,
+    });
     url = await sim.start();
     rooms = new RoomServiceClient(url, KEY, SECRET);
     egress = new EgressClient(url, KEY, SECRET);
@@ -137,7 +141,7 @@ describe('LiveKitSimulator server API through the official clients', () => {
     expect(await serverError(egress.listEgress({ egressId: 'EG_unknown' }))).toMatchObject({ status: 404, code: 'not_found' });
   });
 
-  it('lists ingresses through IngressClient.listIngress, by room name and by ingress id, with each session\'s resource id', async () => {
+  it("lists ingresses through IngressClient.listIngress, by room name and by ingress id, with each session's resource id", async () => {
     const ingress = new IngressClient(url, KEY, SECRET);
     expect(await ingress.listIngress()).toEqual([]);
     const live = sim.startIngress('room-a', { identity: 'streamer' });
@@ -166,7 +170,9 @@ describe('LiveKitSimulator server API through the official clients', () => {
 
   it('refuses ListIngress without ingressAdmin as Twirp unauthenticated', async () => {
     sim.startIngress('room-a');
-    const client = new IngressClient(url, undefined, undefined, { token: await tokenWith({ roomList: true, roomAdmin: true, roomRecord: true, room: 'room-a' }) });
+    const client = new IngressClient(url, undefined, undefined, {
+      token: await tokenWith({ roomList: true, roomAdmin: true, roomRecord: true, room: 'room-a' }),
+    });
     const err = await serverError(client.listIngress());
     expect([err.status, err.code, err.message]).toEqual([401, 'unauthenticated', 'permissions denied']);
     const unknownKey = await serverError(new IngressClient(url, 'APIunknown', SECRET).listIngress());
@@ -190,7 +196,11 @@ describe('LiveKitSimulator server API through the official clients', () => {
   it.each([
     ['ListRooms without roomList', { roomAdmin: true, room: 'room-a' }, (c: RoomServiceClient) => c.listRooms()],
     ['ListParticipants without roomAdmin', { roomList: true, room: 'room-a' }, (c: RoomServiceClient) => c.listParticipants('room-a')],
-    ['ListParticipants with roomAdmin for another room', { roomAdmin: true, room: 'room-b' }, (c: RoomServiceClient) => c.listParticipants('room-a')],
+    [
+      'ListParticipants with roomAdmin for another room',
+      { roomAdmin: true, room: 'room-b' },
+      (c: RoomServiceClient) => c.listParticipants('room-a'),
+    ],
     ['DeleteRoom without roomCreate', { roomAdmin: true, room: 'room-a' }, (c: RoomServiceClient) => c.deleteRoom('room-a')],
     ['RemoveParticipant without roomAdmin', { roomList: true }, (c: RoomServiceClient) => c.removeParticipant('room-a', 'alice')],
   ] as const)('refuses %s as Twirp unauthenticated', async (_name, grant, call) => {
@@ -235,7 +245,8 @@ describe('LiveKitSimulator server API through the official clients', () => {
   it('fails a share of calls: share 1 fails every call, share 0 none', async () => {
     const remove = sim.failShare('ListParticipants', 1, { kind: 'error', status: 500 });
     sim.join('room-a', 'alice');
-    for (let i = 0; i < 3; i += 1) expect(await serverError(rooms.listParticipants('room-a'))).toMatchObject({ status: 500, code: 'internal' });
+    for (let i = 0; i < 3; i += 1)
+      expect(await serverError(rooms.listParticipants('room-a'))).toMatchObject({ status: 500, code: 'internal' });
     remove();
     sim.failShare('ListParticipants', 0, { kind: 'error', status: 500 });
     expect(await rooms.listParticipants('room-a')).toHaveLength(1);

@@ -147,7 +147,9 @@ describe('LiveKitSimulator webhook events', () => {
     sim.endRoom('room-a');
     await sim.idle();
 
-    const roomEvents = received().filter((e) => !e.egressInfo).map((e) => e.event);
+    const roomEvents = received()
+      .filter((e) => !e.egressInfo)
+      .map((e) => e.event);
     expect(roomEvents.slice(-4)).toEqual(['participant_left', 'track_unpublished', 'participant_left', 'room_finished']);
     expect(received('participant_left').map((e) => [e.participant.identity, e.participant.disconnectReason])).toEqual([
       ['alice', 'ROOM_DELETED'],
@@ -173,10 +175,23 @@ describe('LiveKitSimulator webhook events', () => {
     const ingress = sim.startIngress('room-a', { identity: 'streamer' });
     sim.endIngress(ingress.ingressId);
     await sim.idle();
-    expect(sim.events().map((e) => e.type)).toEqual(['room_started', 'ingress_started', 'participant_joined', 'participant_left', 'ingress_ended']);
+    expect(sim.events().map((e) => e.type)).toEqual([
+      'room_started',
+      'ingress_started',
+      'participant_joined',
+      'participant_left',
+      'ingress_ended',
+    ]);
     // ingress events have a queue of their own, so only the room's events keep their relative order
-    expect(simulator.receiver.requests.filter((r) => r.event.startsWith('ingress')).map((r) => r.event)).toEqual(['ingress_started', 'ingress_ended']);
-    expect(simulator.receiver.requests.filter((r) => !r.event.startsWith('ingress')).map((r) => r.event)).toEqual(['room_started', 'participant_joined', 'participant_left']);
+    expect(simulator.receiver.requests.filter((r) => r.event.startsWith('ingress')).map((r) => r.event)).toEqual([
+      'ingress_started',
+      'ingress_ended',
+    ]);
+    expect(simulator.receiver.requests.filter((r) => !r.event.startsWith('ingress')).map((r) => r.event)).toEqual([
+      'room_started',
+      'participant_joined',
+      'participant_left',
+    ]);
     expect(received('participant_joined')[0].participant).toMatchObject({ identity: 'streamer', kind: 'INGRESS' });
     const ended = received('ingress_ended')[0].ingressInfo;
     expect(ended.ingressId).toBe(ingress.ingressId);

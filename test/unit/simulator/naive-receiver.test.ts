@@ -19,7 +19,10 @@ describe('NaiveReceiver against the simulator', () => {
 
   it('agrees with the ground truth when every answer is fast', async () => {
     naive = new NaiveReceiver({ apiKey: KEY, apiSecret: SECRET });
-    sim = new LiveKitSimulator({ keys: { [KEY]: SECRET }, webhook: { urls: [await naive.start()], profile: 'cloud', timeScale: TIME_SCALE } });
+    sim = new LiveKitSimulator({
+      keys: { [KEY]: SECRET },
+      webhook: { urls: [await naive.start()], profile: 'cloud', timeScale: TIME_SCALE },
+    });
     sim.join('room-a', 'alice');
     sim.join('room-a', 'bob');
     sim.leave('room-a', 'alice');
@@ -39,7 +42,10 @@ describe('NaiveReceiver against the simulator', () => {
       slowMs: 8_000 * TIME_SCALE,
       isSlow: (event) => event.event === 'participant_joined' && event.participant!.identity.startsWith('slow-'),
     });
-    sim = new LiveKitSimulator({ keys: { [KEY]: SECRET }, webhook: { urls: [await naive.start()], profile: 'cloud', timeScale: TIME_SCALE } });
+    sim = new LiveKitSimulator({
+      keys: { [KEY]: SECRET },
+      webhook: { urls: [await naive.start()], profile: 'cloud', timeScale: TIME_SCALE },
+    });
 
     sim.join('room-a', 'alice');
     sim.join('room-a', 'slow-1');
@@ -50,7 +56,10 @@ describe('NaiveReceiver against the simulator', () => {
     sim.join('room-b', 'dave');
     await sim.idle();
 
-    const truth = sim.participants('room-a').map((p) => p.identity).sort();
+    const truth = sim
+      .participants('room-a')
+      .map((p) => p.identity)
+      .sort();
     expect(truth).toEqual(['bob', 'carol', 'slow-1', 'slow-2']);
     // Each slow join is tried 4 times and abandoned (~0.95 s each); the events behind them waited
     // past MaxAge and were never sent.
@@ -69,7 +78,12 @@ describe('NaiveReceiver against the simulator', () => {
   it('answers 401 to a bad signature, which LiveKit counts as delivered and never retries', async () => {
     naive = new NaiveReceiver({ apiKey: KEY, apiSecret: SECRET });
     const url = await naive.start();
-    const sender = new WebhookSender({ urls: [url], apiKey: KEY, apiSecret: 'a-different-secret-long-enough-for-hs256', timeScale: TIME_SCALE });
+    const sender = new WebhookSender({
+      urls: [url],
+      apiKey: KEY,
+      apiSecret: 'a-different-secret-long-enough-for-hs256',
+      timeScale: TIME_SCALE,
+    });
     try {
       const event = sender.send(new WebhookEvent({ event: 'room_started', room: new Room({ sid: 'RM_x', name: 'room-a' }) }));
       expect(await sender.settled(event.id)).toMatchObject({ outcome: 'delivered', status: 401 });

@@ -1,7 +1,13 @@
 import { createHash } from 'node:crypto';
 import { Room, WebhookEvent, EgressInfo } from '@livekit/protocol';
 import { WebhookReceiver } from 'livekit-server-sdk';
-import { LIVEKIT_CLOUD_PROFILE, OPEN_SOURCE_PROFILE, resolveDeliveryProfile, WebhookSender, WebhookSenderOptions } from '../../../simulator/webhook-sender';
+import {
+  LIVEKIT_CLOUD_PROFILE,
+  OPEN_SOURCE_PROFILE,
+  resolveDeliveryProfile,
+  WebhookSender,
+  WebhookSenderOptions,
+} from '../../../simulator/webhook-sender';
 import { deferred, TestReceiver } from '../../support/test-receiver';
 
 const API_KEY = 'APItest';
@@ -67,7 +73,11 @@ describe('WebhookSender', () => {
       if (r.eventId === roomEv.id) await gate.promise;
       return { status: 200 };
     };
-    const egress = new WebhookEvent({ event: 'egress_ended', room: new Room({ sid: 'RM_a', name: 'a' }), egressInfo: new EgressInfo({ egressId: 'EG_1', roomName: 'a' }) });
+    const egress = new WebhookEvent({
+      event: 'egress_ended',
+      room: new Room({ sid: 'RM_a', name: 'a' }),
+      egressInfo: new EgressInfo({ egressId: 'EG_1', roomName: 'a' }),
+    });
     const egressEv = s.send(egress);
     expect(egressEv.key).toBe('EG_1');
     await receiver.waitFor((r) => r.eventId === egressEv.id);
@@ -157,11 +167,7 @@ describe('WebhookSender', () => {
   });
 
   it('honours Retry-After on 429 and 503', async () => {
-    const answers = [
-      { status: 429, headers: { 'Retry-After': '3' } },
-      { status: 503, headers: { 'Retry-After': '5' } },
-      { status: 200 },
-    ];
+    const answers = [{ status: 429, headers: { 'Retry-After': '3' } }, { status: 503, headers: { 'Retry-After': '5' } }, { status: 200 }];
     receiver.respond = (r) => answers[r.index];
     const s = newSender();
     const ev = s.send(roomEvent('participant_joined', 'a'));
@@ -263,10 +269,22 @@ describe('WebhookSender', () => {
   });
 
   it('presets follow docs/livekit-delivery.md: open-source 4 retries without timeout, cloud 3 retries with a 3 s timeout', () => {
-    expect(resolveDeliveryProfile({})).toEqual({ maxRetries: 4, requestTimeoutMs: 0, retryWaitMinMs: 1000, retryWaitMaxMs: 30000, maxAgeMs: 30000, maxDepth: 200 });
+    expect(resolveDeliveryProfile({})).toEqual({
+      maxRetries: 4,
+      requestTimeoutMs: 0,
+      retryWaitMinMs: 1000,
+      retryWaitMaxMs: 30000,
+      maxAgeMs: 30000,
+      maxDepth: 200,
+    });
     expect(resolveDeliveryProfile({ profile: 'cloud' })).toEqual({ ...LIVEKIT_CLOUD_PROFILE });
     expect(LIVEKIT_CLOUD_PROFILE).toMatchObject({ maxRetries: 3, requestTimeoutMs: 3000 });
-    expect(resolveDeliveryProfile({ profile: 'cloud', timeScale: 0.01 })).toMatchObject({ requestTimeoutMs: 30, retryWaitMinMs: 10, maxAgeMs: 300, maxDepth: 200 });
+    expect(resolveDeliveryProfile({ profile: 'cloud', timeScale: 0.01 })).toMatchObject({
+      requestTimeoutMs: 30,
+      retryWaitMinMs: 10,
+      maxAgeMs: 300,
+      maxDepth: 200,
+    });
     expect(() => resolveDeliveryProfile({ timeScale: 0 })).toThrow(RangeError);
   });
 });
