@@ -7,15 +7,11 @@
  * - `LiveKitStateClient`: typed queries of the state table;
  * - `ChangeDeduper`: handle each change once (dedupe on `changeId`), with an in-memory or a
  *   DynamoDB store.
+ *
+ * The state client and the DynamoDB store use the AWS SDK v3 DynamoDB clients (optional peer
+ * dependencies; Lambda's Node.js runtimes include them). Code that needs neither imports
+ * `livekit-webhook-pipeline/consumer/events`, which loads no SDK.
  */
-import changeDetailSchema from './change-event.schema.json';
-
-export * from './change-event';
-export * from './dedupe';
+export * from './events';
 export { DynamoDbDedupeStore, type DynamoDbDedupeStoreOptions } from './dynamodb-dedupe-store';
 export { LiveKitStateClient, type LiveKitStateClientOptions, type RoomSelector } from './state-client';
-/** The state table's key schema and key builders: a public interface (docs/state-model.md, "Key schema"). */
-export { TABLE_SCHEMA, keys } from '../contracts/table-schema';
-
-/** The JSON Schema (draft-07) of a change event's `detail`. */
-export const CHANGE_DETAIL_SCHEMA: Readonly<Record<string, unknown>> = changeDetailSchema;

@@ -2,7 +2,7 @@
  * Bundles each Lambda handler into the package (`dist/handlers/<name>/index.js` with its source
  * map), with the options the CDK uses when it bundles from source (lib/lambda-defaults.ts
  * `HANDLER_BUNDLING`), so a consumer's `cdk synth` uses these files and needs neither our
- * TypeScript sources nor esbuild. Run by `npm run build` after tsc.
+ * TypeScript sources nor esbuild; and the on-call CLI (`dist/cli/index.js`). Run by `npm run build` after tsc.
  */
 import { build } from 'esbuild';
 import { join } from 'node:path';
@@ -26,6 +26,22 @@ async function main(): Promise<void> {
     });
     process.stdout.write(`bundled ${name} -> ${outfile}\n`);
   }
+  // The on-call CLI (package.json `bin`), with its AWS SDK clients inside: the package has no
+  // runtime dependencies, so `npx livekit-webhooks` works wherever the package is installed.
+  const cli = join(root, 'dist', 'cli', 'index.js');
+  await build({
+    entryPoints: [join(root, 'scripts', 'oncall', 'cli.ts')],
+    outfile: cli,
+    bundle: true,
+    platform: 'node',
+    // The CLI runs on the operator's Node (engines: >= 20), not on Lambda's.
+    target: 'node20',
+    format: 'cjs',
+    minify: false,
+    sourcemap: true,
+    logLevel: 'warning',
+  });
+  process.stdout.write(`bundled the on-call CLI -> ${cli}\n`);
 }
 
 main().catch((error: unknown) => {

@@ -151,7 +151,7 @@ export function formatMissed(events: readonly MissedEvent[]): string {
   );
 }
 
-async function main(parsed: ParsedArgs): Promise<number> {
+export async function main(parsed: ParsedArgs): Promise<number> {
   const sinceMs = parseSince(parsed.flags.since as string | undefined);
   if (sinceMs > REPAIR_RECORD_RETENTION_MS) {
     process.stderr.write(

@@ -141,7 +141,7 @@ async function copy(target: OncallTarget, options: RedriveOptions, log: (line: s
   return { mode: 'copy', moved };
 }
 
-async function main(parsed: ParsedArgs): Promise<number> {
+export async function main(parsed: ParsedArgs): Promise<number> {
   const max = parsed.flags.max === undefined ? undefined : Number(parsed.flags.max);
   if (max !== undefined && (!Number.isInteger(max) || max < 1)) throw new UsageError('--max must be a positive integer');
   const target = await resolveTarget(parsed);

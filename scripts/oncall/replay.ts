@@ -68,7 +68,7 @@ export async function startReplay(target: OncallTarget, range: { from: Date; to:
   return { replayName, state: State };
 }
 
-async function main(parsed: ParsedArgs): Promise<number> {
+export async function main(parsed: ParsedArgs): Promise<number> {
   const range = parseRange(parsed.flags.from, parsed.flags.to);
   const target = await resolveTarget(parsed);
   try {

@@ -62,7 +62,7 @@ export function summarize(item: EntityItem): Record<string, unknown> {
   };
 }
 
-async function main(parsed: ParsedArgs): Promise<number> {
+export async function main(parsed: ParsedArgs): Promise<number> {
   const query = parseQuery(parsed.rest);
   const target = await resolveTarget(parsed);
   try {

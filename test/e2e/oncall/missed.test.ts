@@ -27,6 +27,7 @@ interface Listed {
 /** The entity a repair of this event names: what the reconciler can see in LiveKit's server API. */
 function entityOf(event: WebhookEvent): string {
   const e = event as unknown as Record<string, any>;
+  if (event.event.startsWith('track_')) return e.track.sid;
   if (event.event.startsWith('participant_')) return e.participant.sid;
   if (event.event.startsWith('room_')) return e.room.sid;
   if (event.event.startsWith('egress_')) return e.egressInfo.egressId;

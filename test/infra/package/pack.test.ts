@@ -127,6 +127,54 @@ describe('the npm package in a fresh CDK app (offline)', () => {
     expect(packedFiles.filter((file) => /^(test|lambda|lib|local|bin|scripts)\//.test(file))).toEqual([]);
   });
 
+  it('ships the consumer kit: its SDK-free events entry loads anywhere, the full kit names the SDK it needs', () => {
+    expect(packedFiles).toEqual(
+      expect.arrayContaining([
+        'dist/consumer/index.js',
+        'dist/consumer/events.js',
+        'dist/consumer/events.d.ts',
+        'dist/consumer/change-event.schema.json',
+      ]),
+    );
+    const probe = `
+      const kit = require('${PACKAGE}/consumer/events');
+      const detail = {
+        changeId: 'c1', detailType: 'room.started', eventId: 'EV_1', eventType: 'room_started', source: 'webhook',
+        occurredAt: '2026-01-01T00:00:00.000Z', entity: { type: 'room', roomSid: 'RM_1', roomName: 'standup' }, old: null,
+        new: { status: 'active', rev: '1', info: {} },
+      };
+      const event = kit.changeEventOf(detail);
+      const deduper = new kit.ChangeDeduper();
+      let runs = 0;
+      Promise.all([deduper.once(event, () => { runs++; })]).then(() => deduper.once(event, () => { runs++; })).then((second) => {
+        process.stdout.write(JSON.stringify({ source: event.source, detailType: event['detail-type'], second, runs, schema: typeof kit.CHANGE_DETAIL_SCHEMA }));
+      });
+    `;
+    const out = JSON.parse(execFileSync(process.execPath, ['-e', probe], { cwd: appDir, env: quiet, encoding: 'utf8' }));
+    expect(out).toEqual({ source: 'livekit.webhooks', detailType: 'room.started', second: false, runs: 1, schema: 'object' });
+    // The full kit needs the AWS SDK's DynamoDB clients (optional peers, not installed in this app): it says which.
+    expect(() =>
+      execFileSync(process.execPath, ['-e', `require('${PACKAGE}/consumer')`], { cwd: appDir, env: quiet, stdio: 'pipe' }),
+    ).toThrow(/@aws-sdk\//);
+  });
+
+  it('ships the on-call CLI as a bin, bundled with its SDK clients', () => {
+    const bin = join(appDir, 'node_modules', '.bin', 'livekit-webhooks');
+    const help = execFileSync(bin, ['--help'], { cwd: appDir, env: quiet, encoding: 'utf8' });
+    for (const command of ['missed', 'state', 'replay', 'dlq-redrive']) expect(help).toMatch(new RegExp(`^  ${command} `, 'm'));
+    // A usage error exits 2 with the subcommand's usage line under the CLI's name.
+    let status: number | null = null;
+    let stderr = '';
+    try {
+      execFileSync(bin, ['missed', '--bogus'], { cwd: appDir, env: quiet, stdio: 'pipe' });
+    } catch (error) {
+      ({ status } = error as { status: number | null });
+      stderr = String((error as { stderr: Buffer }).stderr);
+    }
+    expect(status).toBe(2);
+    expect(stderr).toContain('usage: livekit-webhooks missed');
+  });
+
   it('installs without esbuild or TypeScript: the app synthesises with the prebuilt handler code', () => {
     expect(() => require.resolve('esbuild', { paths: [appDir] })).toThrow();
     expect(() => require.resolve('typescript', { paths: [appDir] })).toThrow();
