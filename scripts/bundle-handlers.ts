@@ -30,7 +30,10 @@ async function main(): Promise<void> {
   // runtime dependencies, so `npx livekit-webhooks` works wherever the package is installed.
   const cli = join(root, 'dist', 'cli', 'index.js');
   await build({
-    entryPoints: [join(root, 'scripts', 'oncall', 'cli.ts')],
+    entryPoints: [join(root, 'scripts', 'oncall', 'bin.ts')],
+    // Each subcommand's module runs itself when `require.main === module` (npm run missed, ...); in
+    // one bundle every module is the main one, so that guard is turned off here and bin.ts runs the CLI.
+    define: { 'require.main': 'undefined' },
     outfile: cli,
     bundle: true,
     platform: 'node',

@@ -1,4 +1,3 @@
-#!/usr/bin/env node
 /**
  * `livekit-webhooks`: the on-call commands as one CLI, for teams that install the package rather
  * than clone this repository (`npx livekit-webhooks missed --stack LiveKitWebhooks`). Each
