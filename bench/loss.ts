@@ -5,17 +5,12 @@
  * door). Same simulator, same events, same timings. Then this pipeline's reconciler runs once
  * against the simulator's server API; the naive receiver has nothing of the kind.
  */
-import { sqsEnqueue } from '../lambda/reconcile/enqueue';
-import { createLiveKitApi } from '../lambda/reconcile/livekit-api';
-import { createReconciler } from '../lambda/reconcile/reconciler';
-import { Logger } from '../lambda/shared/logger';
-import { MemoryMetricsSink } from '../lambda/shared/metrics';
 import type { LocalPipeline } from '../local/local-pipeline';
 import { diffSnapshots, naiveSnapshot, pipelineSnapshot, truthSnapshot } from '../local/truth';
 import { seededRandom } from '../simulator/ids';
 import { LiveKitSimulator } from '../simulator/livekit-simulator';
 import { NaiveReceiver } from '../simulator/naive-receiver';
-import { benchConfig, KEY, SECRET, startBenchPipeline } from './shared';
+import { benchConfig, benchReconciler, KEY, SECRET, startBenchPipeline } from './shared';
 import { round, Section, sleep } from './types';
 
 async function waitApplied(pipeline: LocalPipeline, eventIds: readonly string[], timeoutMs = 60_000): Promise<number> {
@@ -61,14 +56,7 @@ export const loss: Section = async (context) => {
       webhook: { urls: [naiveUrl, pipeline.webhookUrl], profile: 'cloud', timeScale },
     });
     const apiUrl = await sim.start();
-    // The reconciler the local pipeline runs (as `npm run local` wires it), pointed at the simulator.
-    const reconciler = createReconciler({
-      livekit: createLiveKitApi({ url: apiUrl, apiKey: KEY, apiSecret: SECRET }),
-      ddb: pipeline.documentClient,
-      tableName: pipeline.tableName,
-      enqueue: sqsEnqueue(pipeline.sqs, pipeline.queueUrl),
-      metrics: new MemoryMetricsSink(),
-      logger: new Logger({ service: 'reconcile', level: 'error', sink: () => undefined }),
+    const reconciler = benchReconciler(pipeline, apiUrl, {
       config: config.reconcile,
       timeBudgetMs: 20_000,
     });
