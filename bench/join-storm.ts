@@ -16,6 +16,7 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { listRoomParticipants } from '../lambda/process/queries';
 import type { RunReport } from '../lambda/reconcile/reconciler';
+import { closeServer } from '../simulator/listen';
 import { LiveKitSimulator } from '../simulator/livekit-simulator';
 import { benchConfig, benchReconciler, KEY, SECRET, startBenchPipeline } from './shared';
 import { round, Section, sleep } from './types';
@@ -63,8 +64,7 @@ async function startFront(
       while (pending.size > 0) await Promise.all([...pending]);
     },
     stop: async () => {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await closeServer(server);
       agent.destroy();
     },
   };
