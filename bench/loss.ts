@@ -9,7 +9,7 @@ import type { LocalPipeline } from '../local/local-pipeline';
 import { diffSnapshots, naiveSnapshot, pipelineSnapshot, truthSnapshot } from '../local/truth';
 import { seededRandom } from '../simulator/ids';
 import { LiveKitSimulator } from '../simulator/livekit-simulator';
-import { NaiveReceiver } from '../simulator/naive-receiver';
+import { NaiveReceiver, slowEvents } from '../simulator/naive-receiver';
 import { benchConfig, benchReconciler, KEY, SECRET, startBenchPipeline } from './shared';
 import { round, Section, sleep } from './types';
 
@@ -36,16 +36,8 @@ export const loss: Section = async (context) => {
   const config = benchConfig({ reconcile: { graceSeconds: 0 } });
   const stops: Array<() => Promise<void>> = [];
   try {
-    const slow = new Map<string, boolean>();
-    const naive = new NaiveReceiver({
-      apiKey: KEY,
-      apiSecret: SECRET,
-      slowMs: 10_000 * timeScale,
-      isSlow: (event) => {
-        if (!slow.has(event.id)) slow.set(event.id, random() < slowShare);
-        return slow.get(event.id)!;
-      },
-    });
+    const slow = slowEvents(slowShare, random);
+    const naive = new NaiveReceiver({ apiKey: KEY, apiSecret: SECRET, slowMs: 10_000 * timeScale, isSlow: slow.isSlow });
     const naiveUrl = await naive.start();
     stops.push(() => naive.stop());
     const pipeline = await startBenchPipeline(context, { config });
@@ -123,11 +115,11 @@ export const loss: Section = async (context) => {
         naiveAttemptsPerEvent: round(attempts(naiveUrl), 3),
         naiveSlowAttemptsPerEvent: round(
           forUrl(naiveUrl)
-            .filter((d) => slow.get(d.eventId))
+            .filter((d) => slow.drawn.get(d.eventId))
             .reduce((a, d) => a + (d.attempts?.length ?? 0), 0) / generated,
           3,
         ),
-        slowShareDrawn: round([...slow.values()].filter(Boolean).length / Math.max(1, slow.size), 3),
+        slowShareDrawn: round([...slow.drawn.values()].filter(Boolean).length / Math.max(1, slow.drawn.size), 3),
         naiveStateWrongEntries: wrong(naiveDiff),
         naiveStateCorrectShare: correct(naiveDiff),
         oursEventsApplied: oursApplied,
