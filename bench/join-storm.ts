@@ -15,13 +15,10 @@
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { listRoomParticipants } from '../lambda/process/queries';
-import { sqsEnqueue } from '../lambda/reconcile/enqueue';
-import { createLiveKitApi } from '../lambda/reconcile/livekit-api';
-import { createReconciler, RunReport } from '../lambda/reconcile/reconciler';
-import { Logger } from '../lambda/shared/logger';
-import { MemoryMetricsSink } from '../lambda/shared/metrics';
+import type { RunReport } from '../lambda/reconcile/reconciler';
+import { closeServer } from '../simulator/listen';
 import { LiveKitSimulator } from '../simulator/livekit-simulator';
-import { benchConfig, KEY, SECRET, startBenchPipeline } from './shared';
+import { benchConfig, benchReconciler, KEY, SECRET, startBenchPipeline } from './shared';
 import { round, Section, sleep } from './types';
 
 const ANSWER_MS = 30;
@@ -67,8 +64,7 @@ async function startFront(
       while (pending.size > 0) await Promise.all([...pending]);
     },
     stop: async () => {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await closeServer(server);
       agent.destroy();
     },
   };
@@ -109,13 +105,7 @@ export const joinStorm: Section = async (context) => {
     const presentBefore = (await listRoomParticipants(target, roomSid)).length;
 
     const config = benchConfig().reconcile;
-    const reconciler = createReconciler({
-      livekit: createLiveKitApi({ url: apiUrl, apiKey: KEY, apiSecret: SECRET }),
-      ddb: pipeline.documentClient,
-      tableName: pipeline.tableName,
-      enqueue: sqsEnqueue(pipeline.sqs, pipeline.queueUrl),
-      metrics: new MemoryMetricsSink(),
-      logger: new Logger({ service: 'reconcile', level: 'error', sink: () => undefined }),
+    const reconciler = benchReconciler(pipeline, apiUrl, {
       config: { ...config, graceSeconds: GRACE_SECONDS },
       timeBudgetMs: 20_000,
     });

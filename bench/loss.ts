@@ -5,17 +5,12 @@
  * door). Same simulator, same events, same timings. Then this pipeline's reconciler runs once
  * against the simulator's server API; the naive receiver has nothing of the kind.
  */
-import { sqsEnqueue } from '../lambda/reconcile/enqueue';
-import { createLiveKitApi } from '../lambda/reconcile/livekit-api';
-import { createReconciler } from '../lambda/reconcile/reconciler';
-import { Logger } from '../lambda/shared/logger';
-import { MemoryMetricsSink } from '../lambda/shared/metrics';
 import type { LocalPipeline } from '../local/local-pipeline';
 import { diffSnapshots, naiveSnapshot, pipelineSnapshot, truthSnapshot } from '../local/truth';
 import { seededRandom } from '../simulator/ids';
 import { LiveKitSimulator } from '../simulator/livekit-simulator';
-import { NaiveReceiver } from '../simulator/naive-receiver';
-import { benchConfig, KEY, SECRET, startBenchPipeline } from './shared';
+import { NaiveReceiver, slowEvents } from '../simulator/naive-receiver';
+import { benchConfig, benchReconciler, KEY, SECRET, startBenchPipeline } from './shared';
 import { round, Section, sleep } from './types';
 
 async function waitApplied(pipeline: LocalPipeline, eventIds: readonly string[], timeoutMs = 60_000): Promise<number> {
@@ -41,16 +36,8 @@ export const loss: Section = async (context) => {
   const config = benchConfig({ reconcile: { graceSeconds: 0 } });
   const stops: Array<() => Promise<void>> = [];
   try {
-    const slow = new Map<string, boolean>();
-    const naive = new NaiveReceiver({
-      apiKey: KEY,
-      apiSecret: SECRET,
-      slowMs: 10_000 * timeScale,
-      isSlow: (event) => {
-        if (!slow.has(event.id)) slow.set(event.id, random() < slowShare);
-        return slow.get(event.id)!;
-      },
-    });
+    const slow = slowEvents(slowShare, random);
+    const naive = new NaiveReceiver({ apiKey: KEY, apiSecret: SECRET, slowMs: 10_000 * timeScale, isSlow: slow.isSlow });
     const naiveUrl = await naive.start();
     stops.push(() => naive.stop());
     const pipeline = await startBenchPipeline(context, { config });
@@ -61,14 +48,7 @@ export const loss: Section = async (context) => {
       webhook: { urls: [naiveUrl, pipeline.webhookUrl], profile: 'cloud', timeScale },
     });
     const apiUrl = await sim.start();
-    // The reconciler the local pipeline runs (as `npm run local` wires it), pointed at the simulator.
-    const reconciler = createReconciler({
-      livekit: createLiveKitApi({ url: apiUrl, apiKey: KEY, apiSecret: SECRET }),
-      ddb: pipeline.documentClient,
-      tableName: pipeline.tableName,
-      enqueue: sqsEnqueue(pipeline.sqs, pipeline.queueUrl),
-      metrics: new MemoryMetricsSink(),
-      logger: new Logger({ service: 'reconcile', level: 'error', sink: () => undefined }),
+    const reconciler = benchReconciler(pipeline, apiUrl, {
       config: config.reconcile,
       timeBudgetMs: 20_000,
     });
@@ -135,11 +115,11 @@ export const loss: Section = async (context) => {
         naiveAttemptsPerEvent: round(attempts(naiveUrl), 3),
         naiveSlowAttemptsPerEvent: round(
           forUrl(naiveUrl)
-            .filter((d) => slow.get(d.eventId))
+            .filter((d) => slow.drawn.get(d.eventId))
             .reduce((a, d) => a + (d.attempts?.length ?? 0), 0) / generated,
           3,
         ),
-        slowShareDrawn: round([...slow.values()].filter(Boolean).length / Math.max(1, slow.size), 3),
+        slowShareDrawn: round([...slow.drawn.values()].filter(Boolean).length / Math.max(1, slow.drawn.size), 3),
         naiveStateWrongEntries: wrong(naiveDiff),
         naiveStateCorrectShare: correct(naiveDiff),
         oursEventsApplied: oursApplied,

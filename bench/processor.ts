@@ -136,6 +136,23 @@ function feed(engine: DynamoDbLocal, tableName: string, bus: ChangePublisher, lo
   return source;
 }
 
+/** A fresh state table with the processor writing to it and its stream fed to a counting publisher, as the deployed defaults run them. */
+async function pipelineOn(engine: DynamoDbLocal, logger: Logger) {
+  const table = await engine.createStateTable();
+  const publisher = new CountingPublisher();
+  return {
+    table,
+    publisher,
+    feed: feed(engine, table, publisher, logger),
+    processor: createProcessor({
+      ddb: engine.documentClient,
+      tableName: table,
+      logger,
+      eventRecordTtlDays: DEFAULT_CONFIG.processing.eventRecordTtlDays,
+    }),
+  };
+}
+
 /** Counts what EventBridgePublisher sends: one PutEvents per 10 changes of a publish call (one stream batch). */
 class CountingPublisher implements ChangePublisher {
   readonly inner = new MemoryPublisher();
@@ -220,15 +237,7 @@ export async function measureProcessing(
   const t0 = 1_771_351_800;
   const historyRooms = options.historyRooms ?? 20;
   try {
-    const costTable = await engine.createStateTable();
-    const costPublisher = new CountingPublisher();
-    const costFeed = feed(engine, costTable, costPublisher, logger);
-    const costProcessor = createProcessor({
-      ddb: engine.documentClient,
-      tableName: costTable,
-      logger,
-      eventRecordTtlDays: DEFAULT_CONFIG.processing.eventRecordTtlDays,
-    });
+    const { table: costTable, publisher: costPublisher, feed: costFeed, processor: costProcessor } = await pipelineOn(engine, logger);
     const samples: WebhookEvent[] = [];
     for (let i = 0; i < historyRooms; i++) samples.push(...roomHistory(i, t0 + i * 100));
     for (let i = 0; i < historyRooms; i++) {
@@ -272,15 +281,7 @@ export async function measureProcessing(
     }
     const batches: WebhookEvent[][] = [];
     for (let i = 0; i < stream.length; i += batchSize) batches.push(stream.slice(i, i + batchSize));
-    const tpTable = await engine.createStateTable();
-    const publisher = new CountingPublisher();
-    const tpFeed = feed(engine, tpTable, publisher, logger);
-    const tpProcessor = createProcessor({
-      ddb: engine.documentClient,
-      tableName: tpTable,
-      logger,
-      eventRecordTtlDays: DEFAULT_CONFIG.processing.eventRecordTtlDays,
-    });
+    const { table: tpTable, publisher, feed: tpFeed, processor: tpProcessor } = await pipelineOn(engine, logger);
     let next = 0;
     let failed = 0;
     let batchMs = 0;

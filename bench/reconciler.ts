@@ -17,15 +17,12 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { createProcessor } from '../lambda/process/processor';
 import { listRoomParticipants } from '../lambda/process/queries';
 import type { WebhookEvent } from '../lambda/process/webhook-event';
-import { sqsEnqueue } from '../lambda/reconcile/enqueue';
-import { createLiveKitApi } from '../lambda/reconcile/livekit-api';
-import { createReconciler, RunReport } from '../lambda/reconcile/reconciler';
+import type { RunReport } from '../lambda/reconcile/reconciler';
 import { Logger } from '../lambda/shared/logger';
-import { MemoryMetricsSink } from '../lambda/shared/metrics';
 import type { LocalPipeline } from '../local/local-pipeline';
 import { LiveKitSimulator } from '../simulator/livekit-simulator';
 import { sqsRecord } from '../simulator/events';
-import { benchConfig, KEY, SECRET, startBenchPipeline } from './shared';
+import { benchConfig, benchReconciler, KEY, SECRET, startBenchPipeline } from './shared';
 import { BenchContext, round, Section, sleep, Table } from './types';
 
 const API_LATENCY_MS = 20;
@@ -137,13 +134,7 @@ async function measureScale(context: BenchContext, rooms: number, budget: number
     const config = benchConfig().reconcile;
     let virtualNow = Date.now();
     let offset = 0;
-    const reconciler = createReconciler({
-      livekit: createLiveKitApi({ url: apiUrl, apiKey: KEY, apiSecret: SECRET }),
-      ddb: pipeline.documentClient,
-      tableName: pipeline.tableName,
-      enqueue: sqsEnqueue(pipeline.sqs, pipeline.queueUrl),
-      metrics: new MemoryMetricsSink(),
-      logger: new Logger({ service: 'reconcile', level: 'error', sink: () => undefined }),
+    const reconciler = benchReconciler(pipeline, apiUrl, {
       config: { ...config, graceSeconds, requestBudgetPerRun: budget },
       timeBudgetMs: timeBudgetMs().ms,
       clock: () => Date.now() + offset,

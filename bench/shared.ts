@@ -1,4 +1,9 @@
 /** Helpers the sections share: a local pipeline on the shared engines, signed events, an open-loop sender (open-loop.ts). */
+import { sqsEnqueue } from '../lambda/reconcile/enqueue';
+import { createLiveKitApi } from '../lambda/reconcile/livekit-api';
+import { createReconciler, Reconciler, ReconcilerOptions } from '../lambda/reconcile/reconciler';
+import { Logger } from '../lambda/shared/logger';
+import { MemoryMetricsSink } from '../lambda/shared/metrics';
 import { parseConfig, PipelineConfig } from '../lib/config';
 import { LocalPipeline, LocalPipelineOptions, startLocalPipeline } from '../local/local-pipeline';
 import { signWebhook } from '../simulator/signing';
@@ -23,6 +28,27 @@ export function startBenchPipeline(
     engines: context.engines,
     logLevel: 'info',
     logSink: () => undefined,
+    ...options,
+  });
+}
+
+/**
+ * The reconciler the local pipeline runs (as `npm run local` wires it), pointed at the simulator's
+ * server API at `apiUrl`: it repairs through the pipeline's own queue, with metrics kept in memory
+ * and its log silenced. `options` sets the config, the time budget and (optionally) the clock.
+ */
+export function benchReconciler(
+  pipeline: LocalPipeline,
+  apiUrl: string,
+  options: Pick<ReconcilerOptions, 'config' | 'timeBudgetMs' | 'clock'>,
+): Reconciler {
+  return createReconciler({
+    livekit: createLiveKitApi({ url: apiUrl, apiKey: KEY, apiSecret: SECRET }),
+    ddb: pipeline.documentClient,
+    tableName: pipeline.tableName,
+    enqueue: sqsEnqueue(pipeline.sqs, pipeline.queueUrl),
+    metrics: new MemoryMetricsSink(),
+    logger: new Logger({ service: 'reconcile', level: 'error', sink: () => undefined }),
     ...options,
   });
 }

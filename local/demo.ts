@@ -1,7 +1,7 @@
 import { DEFAULT_CONFIG, parseConfig, PipelineConfig } from '../lib/config';
 import { seededRandom } from '../simulator/ids';
 import { LiveKitSimulator } from '../simulator/livekit-simulator';
-import { NaiveReceiver } from '../simulator/naive-receiver';
+import { NaiveReceiver, slowEvents } from '../simulator/naive-receiver';
 import type { RunReport } from '../lambda/reconcile/reconciler';
 import { FaultProxy } from './fault-proxy';
 import { LocalPipeline, startLocalPipeline } from './local-pipeline';
@@ -110,16 +110,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoReport> {
 
     // Report 1: the in-band work for 10 % of events takes ~10 s, and stays slow when LiveKit retries
     // (the slow part is the event's own work: a locked row, a slow downstream call for that user).
-    const slowEvents = new Map<string, boolean>();
-    const naive = new NaiveReceiver({
-      apiKey: KEY,
-      apiSecret: SECRET,
-      slowMs: 10_000 * timeScale,
-      isSlow: (event) => {
-        if (!slowEvents.has(event.id)) slowEvents.set(event.id, random() < 0.1);
-        return slowEvents.get(event.id)!;
-      },
-    });
+    const naive = new NaiveReceiver({ apiKey: KEY, apiSecret: SECRET, slowMs: 10_000 * timeScale, isSlow: slowEvents(0.1, random).isSlow });
     naiveProxy.upstream = await naive.start();
     stops.push(() => naive.stop());
 

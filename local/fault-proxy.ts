@@ -1,5 +1,6 @@
 import { createServer, IncomingMessage, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { closeServer } from '../simulator/listen';
 
 /**
  * A webhook endpoint's bad day, between LiveKit (the simulator) and a receiver: an outage that can
@@ -51,8 +52,7 @@ export class FaultProxy {
     const server = this.server;
     if (!server) return;
     this.server = undefined;
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await closeServer(server);
   }
 
   private async handle(request: IncomingMessage): Promise<{ status: number; body: string }> {

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { closeServer } from '../simulator/listen';
 
 /**
  * A local stand-in for the HTTP API in front of the ingest Lambda: it turns each request into the
@@ -77,8 +78,7 @@ export class FrontDoor {
     const server = this.server;
     if (!server) return;
     this.server = undefined;
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await closeServer(server);
   }
 
   private async serve(request: IncomingMessage, response: ServerResponse): Promise<void> {

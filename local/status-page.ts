@@ -95,7 +95,8 @@ export interface LocalStatus {
   readonly alarms: Partial<Record<AlarmId, AlarmStatus>>;
 }
 
-async function depth(sqs: SQSClient, queueUrl: string): Promise<QueueDepth> {
+/** The queue's approximate counts of waiting (visible) and in-flight messages. */
+export async function queueDepth(sqs: SQSClient, queueUrl: string): Promise<QueueDepth> {
   const { Attributes = {} } = await sqs.send(
     new GetQueueAttributesCommand({
       QueueUrl: queueUrl,
@@ -118,7 +119,7 @@ function totals(metrics: MemoryMetricsSink, name: MetricName): Sample[] {
 export async function readStatus(source: StatusSource): Promise<LocalStatus> {
   const now = (source.now ?? Date.now)();
   const rules = alarmRules(source.config);
-  const [queue, dlq] = await Promise.all([depth(source.sqs, source.queueUrl), depth(source.sqs, source.dlqUrl)]);
+  const [queue, dlq] = await Promise.all([queueDepth(source.sqs, source.queueUrl), queueDepth(source.sqs, source.dlqUrl)]);
 
   const alarms: Partial<Record<AlarmId, AlarmStatus>> = {};
   const evaluate = (id: AlarmId, samples: Sample[]) => {

@@ -70,23 +70,29 @@ export const participantLeft = (
   },
 });
 
-export const trackPublished = (room: RoomRef, p: ParticipantRef, trackSid: string, createdAt: number, id = eventId()): WebhookEvent => ({
+/** A track event; `unixMicro` is the track's version (an unpublish is newer than the publish of the same second). */
+const trackEvent = (
+  type: 'track_published' | 'track_unpublished',
+  room: RoomRef,
+  p: ParticipantRef,
+  trackSid: string,
+  createdAt: number,
+  unixMicro: number,
+  id: string,
+): WebhookEvent => ({
   id,
-  event: 'track_published',
+  event: type,
   createdAt: String(createdAt),
   room: { sid: room.sid, name: room.name },
   participant: { sid: p.sid, identity: p.identity },
-  track: { sid: trackSid, type: 'AUDIO', source: 'MICROPHONE', version: { unixMicro: String(createdAt * 1_000_000) } },
+  track: { sid: trackSid, type: 'AUDIO', source: 'MICROPHONE', version: { unixMicro: String(unixMicro) } },
 });
 
-export const trackUnpublished = (room: RoomRef, p: ParticipantRef, trackSid: string, createdAt: number, id = eventId()): WebhookEvent => ({
-  id,
-  event: 'track_unpublished',
-  createdAt: String(createdAt),
-  room: { sid: room.sid, name: room.name },
-  participant: { sid: p.sid, identity: p.identity },
-  track: { sid: trackSid, type: 'AUDIO', source: 'MICROPHONE', version: { unixMicro: String(createdAt * 1_000_000 + 7) } },
-});
+export const trackPublished = (room: RoomRef, p: ParticipantRef, trackSid: string, createdAt: number, id = eventId()): WebhookEvent =>
+  trackEvent('track_published', room, p, trackSid, createdAt, createdAt * 1_000_000, id);
+
+export const trackUnpublished = (room: RoomRef, p: ParticipantRef, trackSid: string, createdAt: number, id = eventId()): WebhookEvent =>
+  trackEvent('track_unpublished', room, p, trackSid, createdAt, createdAt * 1_000_000 + 7, id);
 
 const ns = (seconds: number) => (BigInt(seconds) * 1_000_000_000n).toString();
 

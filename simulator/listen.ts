@@ -15,3 +15,12 @@ export async function listen(server: Server, port: number, host: string): Promis
   });
   return (server.address() as AddressInfo).port;
 }
+
+/**
+ * Stops `server`: closes its idle and in-flight connections (keep-alive ones would hold `close`
+ * open for their timeout) and resolves once it no longer listens.
+ */
+export async function closeServer(server: Server): Promise<void> {
+  server.closeAllConnections();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+}

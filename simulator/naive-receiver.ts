@@ -56,6 +56,29 @@ export interface AppliedEvent {
   readonly previousReceipts: number;
 }
 
+/** Which events are slow, each drawn once: `isSlow` for a `NaiveReceiver`, and what it drew so far. */
+export interface SlowEvents {
+  readonly isSlow: (event: WebhookEvent) => boolean;
+  /** Event id → whether it was drawn slow. */
+  readonly drawn: ReadonlyMap<string, boolean>;
+}
+
+/**
+ * A `share` of events whose in-band work is slow on every attempt, not only the first: the slow
+ * part is the event's own work (a locked row, a slow downstream call for that user), so a retry
+ * of a slow event is slow again. Each event id is drawn from `random` once, when first received.
+ */
+export function slowEvents(share: number, random: RandomSource): SlowEvents {
+  const drawn = new Map<string, boolean>();
+  return {
+    isSlow: (event) => {
+      if (!drawn.has(event.id)) drawn.set(event.id, random() < share);
+      return drawn.get(event.id)!;
+    },
+    drawn,
+  };
+}
+
 export class NaiveReceiver {
   private readonly server: http.Server;
   private readonly sockets = new Set<Socket>();

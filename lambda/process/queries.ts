@@ -43,16 +43,24 @@ function queryPartition(
   });
 }
 
-/** Rooms not finished; with `roomName`, the live instance(s) of that name (room name -> room sid). */
-export function listActiveRooms(target: QueryTarget, roomName?: string): Promise<EntityItem[]> {
+/**
+ * One partition of the open index whose sort keys start with the JSON-quoted room name and `#`
+ * (active rooms, open egresses); with `roomName`, only the items of rooms of that name.
+ */
+function queryOpenByRoomName(target: QueryTarget, pk: string, roomName?: string): Promise<EntityItem[]> {
+  if (roomName === undefined) return queryPartition(target, open, pk);
   return queryAll(target, {
     TableName: target.tableName,
     IndexName: open.name,
-    KeyConditionExpression: roomName === undefined ? '#pk = :pk' : '#pk = :pk AND begins_with(#sk, :prefix)',
-    ExpressionAttributeNames: roomName === undefined ? { '#pk': open.partitionKey } : { '#pk': open.partitionKey, '#sk': open.sortKey },
-    ExpressionAttributeValues:
-      roomName === undefined ? { ':pk': keys.activeRoomsPk } : { ':pk': keys.activeRoomsPk, ':prefix': `${JSON.stringify(roomName)}#` },
+    KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :prefix)',
+    ExpressionAttributeNames: { '#pk': open.partitionKey, '#sk': open.sortKey },
+    ExpressionAttributeValues: { ':pk': pk, ':prefix': `${JSON.stringify(roomName)}#` },
   });
+}
+
+/** Rooms not finished; with `roomName`, the live instance(s) of that name (room name -> room sid). */
+export function listActiveRooms(target: QueryTarget, roomName?: string): Promise<EntityItem[]> {
+  return queryOpenByRoomName(target, keys.activeRoomsPk, roomName);
 }
 
 /** Participants in the room (by room sid) who joined and have not left. */
@@ -67,14 +75,7 @@ export function listIdentitySessions(target: QueryTarget, roomName: string, iden
 
 /** Egresses whose last known status is not terminal (STARTING, ACTIVE, ENDING); with `roomName`, of rooms of that name. */
 export function listOpenEgresses(target: QueryTarget, roomName?: string): Promise<EntityItem[]> {
-  return queryAll(target, {
-    TableName: target.tableName,
-    IndexName: open.name,
-    KeyConditionExpression: roomName === undefined ? '#pk = :pk' : '#pk = :pk AND begins_with(#sk, :prefix)',
-    ExpressionAttributeNames: roomName === undefined ? { '#pk': open.partitionKey } : { '#pk': open.partitionKey, '#sk': open.sortKey },
-    ExpressionAttributeValues:
-      roomName === undefined ? { ':pk': keys.openEgressesPk } : { ':pk': keys.openEgressesPk, ':prefix': `${JSON.stringify(roomName)}#` },
-  });
+  return queryOpenByRoomName(target, keys.openEgressesPk, roomName);
 }
 
 /** Tracks a participant (by sid) has published and not unpublished. */

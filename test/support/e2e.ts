@@ -6,6 +6,7 @@ import { SqsEmulator, startSqsEmulator } from '../../local/engines/sqs-emulator'
 import { LocalPipeline } from '../../local/local-pipeline';
 import { waitUntilApplied } from '../../local/truth';
 import { RandomSource } from '../../simulator/ids';
+import { closeServer } from '../../simulator/listen';
 
 export const KEY = 'APIe2e';
 export const SECRET = 'e2e-secret-that-is-long-enough-for-hs256';
@@ -143,7 +144,6 @@ export class FlakyProxy {
     await Promise.allSettled([...this.pendingForwards]);
     const server = this.server;
     if (!server) return;
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await closeServer(server);
   }
 }

@@ -1,4 +1,3 @@
-import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { parseConfig } from '../../../lib/config';
 import type { StateChange } from '../../../lambda/process/publisher';
@@ -10,6 +9,7 @@ import { sqsEnqueue } from '../../../lambda/reconcile/enqueue';
 import { participantLeftRepair, roomFromStored } from '../../../lambda/reconcile/repairs';
 import { METRIC } from '../../../lambda/shared/metrics';
 import { LocalPipeline, startLocalPipeline } from '../../../local/local-pipeline';
+import { queueDepth } from '../../../local/status-page';
 import { egressEvent, participantJoined, participantLeft } from '../../../simulator/events';
 import { signWebhook } from '../../../simulator/signing';
 import { Engines, eventually, KEY, SECRET, startEngines, target } from '../../support/e2e';
@@ -83,18 +83,7 @@ describe('end to end: events LiveKit can send are applied or rejected once, neve
   const attempts = (eventId: string) =>
     logs.filter((line) => line.service === 'process' && line.eventId === eventId && ATTEMPT_MESSAGES.has(String(line.message))).length;
 
-  async function depth(queueUrl: string): Promise<{ visible: number; inFlight: number }> {
-    const { Attributes = {} } = await pipeline.sqs.send(
-      new GetQueueAttributesCommand({
-        QueueUrl: queueUrl,
-        AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
-      }),
-    );
-    return {
-      visible: Number(Attributes.ApproximateNumberOfMessages ?? 0),
-      inFlight: Number(Attributes.ApproximateNumberOfMessagesNotVisible ?? 0),
-    };
-  }
+  const depth = (queueUrl: string) => queueDepth(pipeline.sqs, queueUrl);
 
   /**
    * Every message has left the queue (acknowledged, or moved to the DLQ after its last delivery),

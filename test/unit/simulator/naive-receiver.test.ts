@@ -1,5 +1,5 @@
 import { LiveKitSimulator } from '../../../simulator/livekit-simulator';
-import { NaiveReceiver } from '../../../simulator/naive-receiver';
+import { NaiveReceiver, slowEvents } from '../../../simulator/naive-receiver';
 import { WebhookSender } from '../../../simulator/webhook-sender';
 import { Room, WebhookEvent } from '@livekit/protocol';
 
@@ -92,5 +92,24 @@ describe('NaiveReceiver against the simulator', () => {
     } finally {
       await sender.stop();
     }
+  });
+});
+
+describe('slowEvents', () => {
+  const event = (id: string) => new WebhookEvent({ id });
+
+  it('draws each event once, so a retry of a slow event is slow again and a fast one stays fast', () => {
+    const draws = [0.05, 0.9, 0.05, 0.9];
+    let drawn = 0;
+    const slow = slowEvents(0.1, () => draws[drawn++]);
+    expect(slow.isSlow(event('EV_a'))).toBe(true);
+    expect(slow.isSlow(event('EV_b'))).toBe(false);
+    expect(slow.isSlow(event('EV_b'))).toBe(false);
+    expect(slow.isSlow(event('EV_a'))).toBe(true);
+    expect(drawn).toBe(2);
+    expect([...slow.drawn]).toEqual([
+      ['EV_a', true],
+      ['EV_b', false],
+    ]);
   });
 });
