@@ -1,6 +1,6 @@
 /**
- * Behaves like Lambda's SQS event source mapping, for the local runtime and tests: up to
- * `maxConcurrency` pollers, each filling a batch of up to `batchSize` messages for at most
+ * Behaves like Lambda's SQS event source mapping, for the local runtime and tests: pollers that
+ * scale as Lambda's do (below), each filling a batch of up to `batchSize` messages for at most
  * `maxBatchingWindowSeconds`, invoking the handler with real `SQSEvent` records and deleting only
  * the records the handler did not report in `batchItemFailures`. Failed records are left alone, so
  * they come back after the visibility timeout and the queue's RedrivePolicy moves them to the DLQ
@@ -10,6 +10,21 @@ import type { SQSBatchResponse, SQSEvent, SQSMessageAttributes, SQSRecord } from
 import { DeleteMessageBatchCommand, Message, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { ProcessingConfig } from '../lib/config';
 import { Logger } from '../lambda/shared/logger';
+
+/**
+ * Lambda's scaling of an SQS event source (standard queue, standard mode), as AWS documents it
+ * (docs.aws.amazon.com/lambda/latest/dg/services-sqs-scaling.html): "When messages are available,
+ * Lambda starts processing five batches at a time with five concurrent invocations of your
+ * function. If messages are still available, Lambda increases the number of processes that are
+ * reading batches by up to 300 more instances per minute", up to the mapping's maximum
+ * concurrency, and "when traffic is low, Lambda scales back the processing to five concurrent
+ * batches". So: five pollers (or `maxConcurrency` if lower); one more, at most every 200 ms, while
+ * batches come back full (a backlog); an extra poller retires when its long poll finds nothing.
+ * The number of pollers decides how many messages share a batch at a given rate, so it decides
+ * the SQS requests and invocations per event that the bench's cost model counts.
+ */
+export const INITIAL_POLLERS = 5;
+const SCALE_UP_INTERVAL_MS = 60_000 / 300;
 
 export type SqsHandler = (event: SQSEvent) => Promise<SQSBatchResponse | void>;
 
@@ -23,6 +38,9 @@ export interface SqsEventSourceStats {
   emptyReceives: number;
   /** DeleteMessageBatch requests. */
   deleteBatches: number;
+  /** Pollers running now, and the most that ran at once. */
+  pollers: number;
+  maxPollers: number;
 }
 
 export interface SqsEventSourceProps {
@@ -44,10 +62,18 @@ const SHORT_POLL_PAUSE_MS = 50;
 export class SqsEventSource {
   private running = false;
   private readonly abort = new AbortController();
-  private pollers: Promise<void>[] = [];
+  private readonly pollers = new Set<Promise<void>>();
   private readonly logger: Logger;
   /** Counts so far; tests await conditions on them instead of sleeping, the bench bills them. */
-  readonly stats: SqsEventSourceStats = { invocations: 0, receivesWithMessages: 0, emptyReceives: 0, deleteBatches: 0 };
+  readonly stats: SqsEventSourceStats = {
+    invocations: 0,
+    receivesWithMessages: 0,
+    emptyReceives: 0,
+    deleteBatches: 0,
+    pollers: 0,
+    maxPollers: 0,
+  };
+  private lastScaleUpAt = 0;
 
   /** Handler invocations so far. */
   get invocations(): number {
@@ -63,19 +89,40 @@ export class SqsEventSource {
   start(): void {
     if (this.running) return;
     this.running = true;
-    this.pollers = Array.from({ length: this.props.processing.maxConcurrency }, () => this.poll());
+    for (let i = 0; i < Math.min(INITIAL_POLLERS, this.props.processing.maxConcurrency); i++) this.addPoller();
   }
 
   async stop(): Promise<void> {
     this.running = false;
     this.abort.abort();
-    await Promise.all(this.pollers);
+    // Pollers may be added while the first ones finish; wait until none is left.
+    while (this.pollers.size > 0) await Promise.all([...this.pollers]);
+  }
+
+  private addPoller(): void {
+    this.stats.pollers++;
+    this.stats.maxPollers = Math.max(this.stats.maxPollers, this.stats.pollers);
+    const poller: Promise<void> = this.poll().finally(() => {
+      this.stats.pollers--;
+      this.pollers.delete(poller);
+    });
+    this.pollers.add(poller);
   }
 
   private async poll(): Promise<void> {
+    const { batchSize, maxConcurrency } = this.props.processing;
     while (this.running) {
       try {
         const messages = await this.collectBatch();
+        if (messages.length === 0 && this.stats.pollers > Math.min(INITIAL_POLLERS, maxConcurrency)) return;
+        if (
+          messages.length >= batchSize &&
+          this.stats.pollers < maxConcurrency &&
+          Date.now() - this.lastScaleUpAt >= SCALE_UP_INTERVAL_MS
+        ) {
+          this.lastScaleUpAt = Date.now();
+          this.addPoller();
+        }
         if (messages.length > 0) await this.invoke(messages);
       } catch (error) {
         if (!this.running) return;
@@ -106,6 +153,8 @@ export class SqsEventSource {
       const received = output.Messages ?? [];
       if (received.length > 0) this.stats.receivesWithMessages++;
       else this.stats.emptyReceives++;
+      // A long poll that found nothing ends the attempt (the poller may retire, as Lambda's scale back).
+      if (received.length === 0 && deadline === undefined) break;
       batch.push(...received);
       if (batch.length > 0 && deadline === undefined) deadline = Date.now() + maxBatchingWindowSeconds * 1000;
       if (batch.length > 0 && maxBatchingWindowSeconds === 0) break;

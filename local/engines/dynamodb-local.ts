@@ -18,6 +18,7 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { createDocumentClient } from '../../lambda/process/document-client';
 import { createTableInput, TABLE_SCHEMA } from '../../contracts/table-schema';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../local-aws';
+import { lowerProcessPriority } from '../cpu-priority';
 import { readyOrStop, superviseEngine } from './engine-process';
 import { freePort, waitUntil } from './free-port';
 
@@ -32,11 +33,18 @@ export interface DynamoDbLocalOptions {
   readonly port?: number;
   /** How long the JVM may take to answer. */
   readonly readyTimeoutMs?: number;
+  /**
+   * Run the JVM at background CPU priority (local/cpu-priority.ts), so that on saturated cores
+   * ingest answers first, as on AWS where DynamoDB is not on its CPU. Default true.
+   */
+  readonly background?: boolean;
 }
 
 export interface DynamoDbLocal {
   readonly endpoint: string;
   readonly port: number;
+  /** The JVM's process id. */
+  readonly pid: number | undefined;
   readonly client: DynamoDBClient;
   readonly documentClient: DynamoDBDocumentClient;
   /** Creates the state table (name: random unless given), waits until it is usable and returns its name. */
@@ -73,7 +81,8 @@ export function assertJavaOnPath(path = process.env.PATH ?? ''): void {
 export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Promise<DynamoDbLocal> {
   assertJavaOnPath();
   const port = options.port ?? (await freePort());
-  const engine = superviseEngine(dynamoDbLocal.spawn({ port, stdio: 'pipe' }), 'DynamoDB Local');
+  const child = dynamoDbLocal.spawn({ port, stdio: 'pipe' });
+  const engine = superviseEngine(child, 'DynamoDB Local');
 
   const endpoint = `http://127.0.0.1:${port}`;
   const client = new DynamoDBClient({ endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, maxAttempts: 3 });
@@ -86,10 +95,13 @@ export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Pr
       waitUntil(() => client.send(new ListTablesCommand({ Limit: 1 })), options.readyTimeoutMs ?? 30_000, 'DynamoDB Local', engine.exited),
     stop,
   );
+  // Once it answers, its threads exist: lower them all (DynamoDB is not on ingest's CPU on AWS; local/cpu-priority.ts).
+  if (child.pid !== undefined && options.background !== false) lowerProcessPriority(child.pid);
 
   return {
     endpoint,
     port,
+    pid: child.pid,
     client,
     documentClient: createDocumentClient(client),
     async createStateTable(tableName = `state-${randomUUID()}`) {

@@ -28,6 +28,8 @@ export interface FunctionWorkerData<Init> {
   readonly name: string;
   readonly entry: string;
   readonly init: Init;
+  /** Background work: the thread lowers its own CPU priority (local/cpu-priority.ts). */
+  readonly background?: boolean;
 }
 
 export interface FunctionWorkerOptions<Init> {
@@ -45,6 +47,11 @@ export interface FunctionWorkerOptions<Init> {
   readonly handlers?: Readonly<Record<string, CallHandler>>;
   /** How long `stop()` waits for the function to finish before terminating the thread. Default 30 s. */
   readonly stopTimeoutMs?: number;
+  /**
+   * Background work (the processor, the publisher, the reconciler): its thread runs at a lower CPU
+   * priority than ingest's, which on AWS has a CPU of its own (local/cpu-priority.ts). Default false.
+   */
+  readonly background?: boolean;
 }
 
 /** A running local function, on a worker thread (FunctionWorker) or in process (in-process.ts). */
@@ -125,7 +132,12 @@ export const LOG_EVENT = '__log';
 
 /** Starts the worker and resolves once the function reports ready; rejects if it fails to start. */
 export function startFunctionWorker<Init, Ready>(options: FunctionWorkerOptions<Init>): Promise<FunctionWorker<Ready>> {
-  const workerData: FunctionWorkerData<Init> = { name: options.name, entry: options.entry, init: options.init };
+  const workerData: FunctionWorkerData<Init> = {
+    name: options.name,
+    entry: options.entry,
+    init: options.init,
+    ...(options.background ? { background: true } : {}),
+  };
   // No inherited execArgv: the bootstrap registers the loader itself, identically under tsx and jest.
   const worker = new Worker(BOOTSTRAP, {
     eval: true,

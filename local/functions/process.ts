@@ -69,6 +69,7 @@ export async function startProcessFunction(options: ProcessFunctionOptions): Pro
   const { logSink, metrics, onBatchProcessed, onCrash, ...init } = options;
   const worker = await startFunctionWorker<ProcessFunctionInit, void>({
     name: 'process',
+    background: true,
     entry: join(__dirname, 'process.worker.ts'),
     init,
     logSink,

@@ -77,6 +77,7 @@ export async function startPublishFunction(options: PublishFunctionOptions): Pro
   const { bus, metrics, logSink, onCrash, ...init } = options;
   const worker = await startFunctionWorker<PublishFunctionInit, void>({
     name: 'publish',
+    background: true,
     entry: join(__dirname, 'publish.worker.ts'),
     init,
     logSink,

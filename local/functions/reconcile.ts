@@ -101,6 +101,7 @@ export async function startReconcileFunction(options: ReconcileFunctionOptions):
         logSink,
         onCrash,
         handlers,
+        background: true,
       });
   return {
     reconcileNow: () => worker.call<RunReport>(RECONCILE.runNow),

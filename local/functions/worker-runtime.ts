@@ -10,6 +10,7 @@ import type { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { Logger, LogLevel } from '../../lambda/shared/logger';
 import { CallHandler, Channel } from './channel';
 import { FunctionWorkerData, LOG_EVENT, READY_EVENT, SDK_CALLS_METHOD, SdkCallStats, STOP_METHOD } from './function-worker';
+import { lowerThisThreadPriority } from '../cpu-priority';
 
 /** The SDK clients a function can meter. */
 export type MeterableClient = SQSClient | DynamoDBClient | DynamoDBStreamsClient;
@@ -62,6 +63,7 @@ export function meterClient<C extends MeterableClient>(client: C, service: strin
 export function runFunctionWorker<Init, Ready>(start: FunctionStart<Init, Ready>): void {
   if (!parentPort) throw new Error('runFunctionWorker must run on a worker thread (started by startFunctionWorker)');
   const data = workerData as FunctionWorkerData<Init>;
+  if (data.background) lowerThisThreadPriority();
   const channel = new Channel(parentPort);
 
   // Log lines go to the main thread in batches, one message per turn of the event loop.

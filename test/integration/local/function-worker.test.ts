@@ -1,5 +1,7 @@
 import { join } from 'node:path';
 import { isMainThread, threadId } from 'node:worker_threads';
+import { readFileSync } from 'node:fs';
+import { BACKGROUND_NICENESS } from '../../../local/cpu-priority';
 import { startFunctionWorker } from '../../../local/functions/function-worker';
 import { eventually } from '../../support/e2e';
 
@@ -14,6 +16,7 @@ function start(
   init: { failStart?: boolean } = {},
   onCrash: (error: Error) => void = () => undefined,
   logSink: (line: string) => void = () => undefined,
+  background = false,
 ) {
   return startFunctionWorker<typeof init, { threadId: number }>({
     name: 'probe',
@@ -22,6 +25,7 @@ function start(
     logSink,
     onCrash,
     handlers: { main: (value) => `hello ${String(value)}` },
+    background,
   });
 }
 
@@ -77,3 +81,28 @@ test('after stop() the thread is gone: calls fail, and stop() again is harmless'
   await expect(probe.call('echo', 1)).rejects.toThrow('stopped');
   await probe.stop();
 });
+
+/** The nice value of one thread of this process (Linux). */
+const niceOf = (tid: number | 'thread-self') =>
+  Number(
+    readFileSync(tid === 'thread-self' ? '/proc/thread-self/stat' : `/proc/self/task/${tid}/stat`, 'utf8')
+      .split(') ')[1]
+      .split(' ')[16],
+  );
+
+(process.platform === 'linux' ? test : test.skip)(
+  'a background function lowers its own thread to BACKGROUND_NICENESS and leaves the rest of the process alone; a foreground one stays at the default',
+  async () => {
+    const before = niceOf('thread-self');
+    const background = await start({}, undefined, undefined, true);
+    const foreground = await start();
+    try {
+      expect(await background.call('nice')).toBe(BACKGROUND_NICENESS);
+      expect(await foreground.call('nice')).toBe(before);
+      expect(niceOf('thread-self')).toBe(before);
+    } finally {
+      await background.stop();
+      await foreground.stop();
+    }
+  },
+);
