@@ -12,6 +12,7 @@ import type { StateChange } from '../lambda/process/publisher';
 import { startLoadClient, STATE_POLL_MS_DEFAULT } from './load-client';
 import { benchConfig, signedJoins, startBenchPipeline } from './shared';
 import type { PipelineConfig } from '../lib/config';
+import { INITIAL_POLLERS } from '../local/sqs-event-source';
 import { BenchContext, percentile, round, Section, sleep } from './types';
 
 const GOAL_STATE_P99_MS = 250;
@@ -131,6 +132,7 @@ async function measurePass(context: BenchContext, config: PipelineConfig, rate: 
         sqsDeletePerEvent: perEvent(poller.deleteBatches),
         sqsRequestsPerEvent: round(sqsBilled / n, 3),
         sqsEmptyReceives: poller.emptyReceives,
+        maxPollers: pollerAfter.maxPollers,
         publishInvocationsPerEvent: round(publishInvocations / n, 3),
         streamRecordsPerPublishInvocation: round(streamRecords / Math.max(1, publishInvocations), 2),
         ingestLogBytesPerEvent: round((logBytes.ingest ?? 0) / n, 0),
@@ -159,6 +161,7 @@ const WINDOWED_FIGURES = [
   'ingestLogBytesPerEvent',
   'processLogBytesPerEvent',
   'publishLogBytesPerEvent',
+  'maxPollers',
 ];
 
 export const endToEnd: Section = async (context) => {
@@ -181,7 +184,7 @@ export const endToEnd: Section = async (context) => {
     met: lost ? false : quick ? null : stateP99 <= GOAL_STATE_P99_MS && publishedP99 <= GOAL_PUBLISHED_P99_MS,
     method:
       `${main.figures.events} signed participant_joined POSTs at ${rate}/s from a client on its own thread into the local pipeline as \`npm run local\` runs it (default config: batch ${config.processing.batchSize}, ` +
-      `window ${config.processing.maxBatchingWindowSeconds} s, ${config.processing.maxConcurrency} pollers); from scheduled send to the participant item first seen in DynamoDB Local ` +
+      `window ${config.processing.maxBatchingWindowSeconds} s, pollers scaling as Lambda's from ${INITIAL_POLLERS} up to ${config.processing.maxConcurrency}); from scheduled send to the participant item first seen in DynamoDB Local ` +
       `(consistent BatchGetItem every ${STATE_POLL_MS_DEFAULT} ms, up to 3 in flight; time of the answer that first shows it) and to the change first seen in pipeline.changes (polled every ${CHANGE_POLL_MS} ms); ` +
       `then the same load on a pipeline with a ${WINDOW_SECONDS} s batching window (figures prefixed window1s)`,
     figures: {
@@ -191,7 +194,7 @@ export const endToEnd: Section = async (context) => {
     notes: [
       `The batching window (${config.processing.maxBatchingWindowSeconds} s in this config) bounds the median from below: a poller waits up to that long to fill a batch of ${config.processing.batchSize} at this rate.`,
       "State and published times include the observers' polling intervals (a few ms) and the client thread, front door, processor, SQS emulator and DynamoDB Local sharing this machine's cores.",
-      "SQS requests per event: SendMessage counted by the ingest function, receives with messages and batch deletes by the local event-source poller (Lambda's own poller batches similarly at this rate). Empty receives are left out: on AWS they are a fixed cost of long polling, not per event.",
+      "SQS requests per event: SendMessage counted by the ingest function, receives with messages and batch deletes by the local event-source poller, which scales its pollers as Lambda documents for a standard queue (five, more while batches come back full; maxPollers is the most that ran), so batches hold what Lambda's would at this rate. Empty receives are left out: on AWS they are a fixed cost of long polling, not per event.",
       'Publisher invocations per event: the stream batches the local stream source handed the publisher, polling each shard every 250 ms as Lambda polls a stream shard about 4 times a second; at a steady rate a batch carries what was written since the last poll.',
       "Log bytes per event: the info lines of each function as written (ingest, process, publish); Lambda's own START/END/REPORT lines are not written locally and are assumed in the cost section.",
       `With a ${WINDOW_SECONDS} s window (window1s…): fuller batches, so fewer SQS receives, deletes and processor invocations per event, and up to the window added to every event's lag.`,

@@ -146,7 +146,7 @@ export const ingestHttp: Section = async (context) => {
     title: 'Ingest over HTTP (loopback, local front door, processor running)',
     goal: `p99 ≤ ${GOAL_P99_MS} ms at ${GOAL_RATES.join(' and ')} req/s with the processor running, no errors (LiveKit waits 3 s)`,
     met: quick ? null : goalWorstP99 <= GOAL_P99_MS && totalErrors === 0,
-    method: `startLocalPipeline as \`npm run local\` runs it (default config, processor running; ingest with its front door, the processor and the publisher each on a worker thread of their own); open loop from a client on its own thread, ${seconds} s per rate, keep-alive connections, signed participant_joined bodies; latency from scheduled send to full answer; queue drained before each rate; last row: processor paused`,
+    method: `startLocalPipeline as \`npm run local\` runs it (default config, processor running; ingest with its front door, the processor and the publisher each on a worker thread of their own; the processor, the publisher and DynamoDB Local at background CPU priority, as local/cpu-priority.ts explains); open loop from a client on its own thread, ${seconds} s per rate, keep-alive connections, signed participant_joined bodies; latency from scheduled send to full answer; queue drained before each rate; last row: processor paused`,
     figures: { ...figures, ...(goalRates.length > 0 ? { goalWorstP99Ms: round(goalWorstP99) } : {}), errors: totalErrors },
     tables: { byRate: table },
     notes: [
