@@ -65,7 +65,8 @@ export function systemLogLevelOf(name: HandlerName, configured: SystemLogLevelNa
  * by LOG_LEVEL itself; Lambda's filter would only do harm: it reads a line without a `level` key
  * (every EMF metric line, lambda/shared/metrics.ts) as INFO, and the same page says a line without
  * a valid RFC 3339 `timestamp` is assigned INFO too (ours carry `time`): any level above INFO
- * would drop our metrics, and any level but TRACE could drop debug lines. TRACE, the most detailed, drops nothing.
+ * would drop our metrics (and the alarms on them), and any level but TRACE could drop debug lines.
+ * TRACE, the most detailed, drops nothing.
  * https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs-log-level.html
  */
 export const APPLICATION_LOG_LEVEL = lambda.ApplicationLogLevel.TRACE;
@@ -112,8 +113,9 @@ export function pipelineFunction(
     memorySize: 256,
     timeout: Duration.seconds(10),
     logGroup,
-    // Log-level filtering needs the JSON format; our own lines are JSON already, written straight
-    // to stdout (not through the runtime's console), so the format leaves them as they are.
+    // Log-level filtering needs the JSON format. Our own lines (logger and EMF) are JSON objects
+    // written straight to stdout, the form that page asks of code not using the runtime's console;
+    // the runtime's JSON reformatting applies to its console methods, which we do not use.
     loggingFormat: lambda.LoggingFormat.JSON,
     systemLogLevelV2: lambda.SystemLogLevel[systemLogLevelOf(name, defaults.systemLogLevel)],
     applicationLogLevelV2: APPLICATION_LOG_LEVEL,
