@@ -3,8 +3,9 @@
  * of this run and public list prices. Lambda durations on AWS cannot be measured here: they are
  * assumptions, labelled as such, and so are the prices (checked by hand, not fetched).
  */
+import { DEFAULT_CONFIG, SystemLogLevelName } from '../lib/config';
 import { BEFORE } from './processor';
-import { round, Section, SectionResult, Table } from './types';
+import { BenchContext, round, Section, SectionResult, Table } from './types';
 
 /** us-east-1 list prices. Not fetched (no network in the benchmark): check them before relying on the totals. */
 export const PRICES = {
@@ -31,11 +32,28 @@ export const ASSUMED = {
   dynamodbRequestMs: 8,
   putEventsMs: 20,
   publisherMemoryGb: 0.25, // lib/processing.ts memorySize 256
-  /** Lambda's START/END/REPORT lines per invocation (text format; not written by the local runtime). */
-  platformLogBytesPerInvocation: 350,
+  /**
+   * Lambda's start and report lines per invocation at system log level INFO (not written by the
+   * local runtime, so not measured). At WARN Lambda sends neither for a successful invocation.
+   */
+  platformLogBytesPerInvocationAtInfo: 350,
   /** Report 1: the slow in-band write. */
   slowWriteMs: 10_000,
 } as const;
+
+/** AWS's page on Lambda's system log levels, which says what each level sends. */
+export const SYSTEM_LOG_LEVEL_DOC = 'https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs-log-level.html';
+
+/**
+ * Bytes of Lambda platform lines (START/END/REPORT, or their JSON events) one successful invocation
+ * sends at a system log level. INFO (Lambda's default) sends the start and report messages; WARN,
+ * the pipeline's default for its per-webhook functions (`systemLogLevel`), sends neither
+ * (SYSTEM_LOG_LEVEL_DOC). DEBUG sends at least what INFO does. A failed or timed-out invocation may
+ * still send a line at WARN: too rare at the rates modelled here to price.
+ */
+export function platformLogBytesPerInvocation(level: SystemLogLevelName): number {
+  return level === 'WARN' ? 0 : ASSUMED.platformLogBytesPerInvocationAtInfo;
+}
 
 const num = (result: SectionResult | undefined, key: string): number => {
   const value = result?.figures[key];
@@ -44,7 +62,14 @@ const num = (result: SectionResult | undefined, key: string): number => {
   return value;
 };
 
-export const cost: Section = async ({ results }) => {
+/**
+ * The cost section for functions at system log level `systemLogLevel` (the per-webhook ones: ingest,
+ * process, publish); the same model at INFO is reported alongside, for the difference.
+ */
+export async function costAt(
+  systemLogLevel: SystemLogLevelName,
+  { results }: Pick<BenchContext, 'results'>,
+): Promise<Omit<SectionResult, 'seconds'>> {
   const e2e = results.get('endToEnd');
   const proc = results.get('processor');
   const lossResult = results.get('loss');
@@ -79,12 +104,26 @@ export const cost: Section = async ({ results }) => {
   const logGb = (bytes: number) => bytes / 2 ** 30;
 
   // Per one webhook (an event LiveKit generated), then × 1 M.
-  const oursRows = ({
-    sqsPerEvent,
-    eventsPerInvocation,
-    publisherInvocationsPerEvent,
-    logBytesPerEvent,
-  }: ReturnType<typeof traffic>): [string, number, string][] => [
+  const cloudWatchLogs = (
+    level: SystemLogLevelName,
+    { eventsPerInvocation, publisherInvocationsPerEvent, logBytesPerEvent }: ReturnType<typeof traffic>,
+  ): [string, number, string] => {
+    const invocationsPerEvent = oursAttempts + 1 / eventsPerInvocation + publisherInvocationsPerEvent;
+    const platformBytes = platformLogBytesPerInvocation(level);
+    const platform =
+      platformBytes === 0
+        ? `no Lambda platform lines: system log level ${level} sends no START/END/REPORT for a successful invocation (${SYSTEM_LOG_LEVEL_DOC})`
+        : `assumed ${platformBytes} B of Lambda platform lines per invocation at system log level ${level} (${round(invocationsPerEvent, 2)} invocations/event)`;
+    return [
+      'CloudWatch Logs',
+      logGb(logBytesPerEvent + platformBytes * invocationsPerEvent) * PRICES.cloudWatchLogsIngestionPerGb * M,
+      `${logBytesPerEvent} B/event of ingest, process and publish lines (measured at info) + ${platform}`,
+    ];
+  };
+  const oursRows = (
+    level: SystemLogLevelName,
+    { sqsPerEvent, eventsPerInvocation, publisherInvocationsPerEvent, logBytesPerEvent }: ReturnType<typeof traffic>,
+  ): [string, number, string][] => [
     [
       'API Gateway HTTP API',
       oursAttempts * PRICES.apiGatewayHttpPerMillion,
@@ -121,18 +160,13 @@ export const cost: Section = async ({ results }) => {
     ['DynamoDB writes', wcu * PRICES.dynamodbWriteRequestUnitPerMillion, `${wcu} WRU/event (measured)`],
     ['DynamoDB reads', rcu * PRICES.dynamodbReadRequestUnitPerMillion, `${rcu} RRU/event (measured)`],
     ['EventBridge', changes * PRICES.eventBridgeCustomEventsPerMillion, `${changes} change entries/event (measured)`],
-    [
-      'CloudWatch Logs',
-      logGb(
-        logBytesPerEvent + ASSUMED.platformLogBytesPerInvocation * (oursAttempts + 1 / eventsPerInvocation + publisherInvocationsPerEvent),
-      ) *
-        PRICES.cloudWatchLogsIngestionPerGb *
-        M,
-      `${logBytesPerEvent} B/event of ingest, process and publish lines (measured at info) + assumed ${ASSUMED.platformLogBytesPerInvocation} B of Lambda platform lines per invocation (${round(oursAttempts + 1 / eventsPerInvocation + publisherInvocationsPerEvent, 2)} invocations/event)`,
-    ],
+    cloudWatchLogs(level, { sqsPerEvent, eventsPerInvocation, publisherInvocationsPerEvent, logBytesPerEvent }),
   ];
-  const ours = oursRows(traffic(''));
-  const oursWindowed = oursRows(traffic('window1s'));
+  const ours = oursRows(systemLogLevel, traffic(''));
+  const oursWindowed = oursRows(systemLogLevel, traffic('window1s'));
+  // The same pipeline with Lambda's default system log level: only the CloudWatch Logs line differs.
+  const atInfo = cloudWatchLogs('INFO', traffic(''));
+  const oursCloudWatchLogs = ours.find(([item]) => item === 'CloudWatch Logs')!;
   // The naive receiver: API Gateway + one Lambda that verifies and does the same DynamoDB work in-band.
   // One write per delivery, as ours now does, but in-band: the cost difference is the queue and the feed.
   const naiveNormalMs = 2 + ASSUMED.dynamodbRequestMs;
@@ -154,14 +188,15 @@ export const cost: Section = async ({ results }) => {
     ],
     [
       `CloudWatch Logs (${label})`,
-      logGb((ingestLog + ASSUMED.platformLogBytesPerInvocation) * attempts) * PRICES.cloudWatchLogsIngestionPerGb * M,
-      'assumed one ingest-sized line + platform lines per attempt',
+      logGb((ingestLog + platformLogBytesPerInvocation('INFO')) * attempts) * PRICES.cloudWatchLogsIngestionPerGb * M,
+      "assumed one ingest-sized line + platform lines per attempt (Lambda's default system log level, INFO)",
     ],
   ];
   const naiveHealthy = naiveLine('healthy day', 1, 0);
   const naiveReport1 = naiveLine('report 1', naiveAttempts, naiveSlowAttempts);
   const total = (rows: [string, number, string][]) => rows.reduce((a, r) => a + r[1], 0);
   const oursTotal = total(ours);
+  const oursAtInfoTotal = oursTotal - oursCloudWatchLogs[1] + atInfo[1];
   const oursWindowedTotal = total(oursWindowed);
   // The 1 s window changes only the batching-dependent lines: show those.
   const windowedChanged = oursWindowed.filter(([item, usd]) => ours.find(([other]) => other === item)?.[1] !== usd);
@@ -182,7 +217,12 @@ export const cost: Section = async ({ results }) => {
     columns: ['receiver', 'item', 'USD per 1 M webhooks', 'basis'],
     rows: [
       ...rows('this pipeline', ours),
-      ['this pipeline', '**total**', round(oursTotal, 2), 'default config (batching window 0 s: lag first)'],
+      [
+        'this pipeline',
+        '**total**',
+        round(oursTotal, 2),
+        `default config (batching window 0 s: lag first; systemLogLevel ${systemLogLevel})`,
+      ],
       ...rows('this pipeline, 1 s window', windowedChanged),
       [
         'this pipeline, 1 s window',
@@ -190,6 +230,17 @@ export const cost: Section = async ({ results }) => {
         round(oursWindowedTotal, 2),
         'processing.maxBatchingWindowSeconds 1 (the other lines as above); lag: see window1s figures of the end-to-end section',
       ],
+      ...(systemLogLevel === 'INFO'
+        ? []
+        : [
+            ...rows('this pipeline, system log level INFO', [atInfo]),
+            [
+              'this pipeline, system log level INFO',
+              '**total**',
+              round(oursAtInfoTotal, 2),
+              "systemLogLevel INFO (Lambda's default; the other lines as above)",
+            ],
+          ]),
       ...rows('naive', naiveHealthy),
       ['naive', '**total, healthy day**', round(total(naiveHealthy), 2), 'no queue, no change feed, no reconciler'],
       ...rows('naive', naiveReport1),
@@ -211,16 +262,22 @@ export const cost: Section = async ({ results }) => {
       summary: `ours $${round(oursTotal, 2)} per 1 M webhooks ($${round(oursWindowedTotal, 2)} with a 1 s batching window); naive $${round(total(naiveHealthy), 2)} on a healthy day, $${round(total(naiveReport1), 2)} under report 1`,
       oursUsdPerMillion: round(oursTotal, 2),
       oursWindow1sUsdPerMillion: round(oursWindowedTotal, 2),
+      oursSystemLogInfoUsdPerMillion: round(oursAtInfoTotal, 2),
+      systemLogLevel,
       naiveHealthyUsdPerMillion: round(total(naiveHealthy), 2),
       naiveReport1UsdPerMillion: round(total(naiveReport1), 2),
       pricesAsOf: PRICES.asOf,
     },
     tables: { breakdown: table, prices },
     notes: [
+      `Lambda platform lines: the ingest, process and publish functions run at system log level ${systemLogLevel} (config systemLogLevel). At INFO, Lambda's default, their start and report lines would add $${round(atInfo[1] - oursCloudWatchLogs[1], 2)} per 1 M webhooks ($${round(oursAtInfoTotal, 2)} in all). The reconciler keeps at least INFO: one run a minute, not per webhook.`,
       `Where the money goes at the default config: $${round(oursTotal - batchingDependent, 2)} in lines paid once per event whatever the batching (API Gateway, ingest, SQS SendMessage, DynamoDB, EventBridge), $${round(batchingDependent, 2)} in lines that follow receives, invocations and log lines (SQS receives and deletes, the process and publish functions, CloudWatch Logs); at the measured rate each event was its own receive, delete and processor invocation (${traffic('').eventsPerInvocation} events/invocation). With a 1 s batching window: $${round(oursWindowedTotal, 2)}, at the lag in the end-to-end section's window1s figures.`,
       'Not per webhook, so not above: the reconciler (one run a minute: 43,200 runs/month; its duration at 10,000 rooms is in the reconciler section; 1 verification write per room checked), the SQS long polls of the event source when idle, KMS requests for the encrypted queue and topic, CloudWatch metrics/alarms/dashboard, and free tiers.',
       'API Gateway meters requests in 512 KB increments and SQS/EventBridge in 64 KB chunks: LiveKit events are a few KB, one unit each.',
       `DynamoDB: ${ddbRequests} request and ${wcu} WRU per event: one conditional put per event (a duplicate or stale one is refused at the price of one write), plus the writes DynamoDB bills for the open and identity indexes when an entity enters or leaves them. The design before (a transaction of entity + processing record + outbox, then the outbox deletes) measured ${BEFORE.dynamodbRequestsPerEvent} requests and ${BEFORE.wcuPerEvent} WRU per event.`,
     ],
   };
-};
+}
+
+/** The cost section at the pipeline's default system log level. */
+export const cost: Section = (context) => costAt(DEFAULT_CONFIG.systemLogLevel, context);

@@ -10,6 +10,14 @@ import { reconcileTimings } from '../lambda/reconcile/limits';
 export type RemovalPolicyName = 'retain' | 'destroy';
 
 /**
+ * The Lambda system log levels (Lambda's advanced logging controls), most detailed first. Each
+ * sends the platform events of its level and the levels after it:
+ * https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs-log-level.html
+ */
+export const SYSTEM_LOG_LEVELS = ['DEBUG', 'INFO', 'WARN'] as const;
+export type SystemLogLevelName = (typeof SYSTEM_LOG_LEVELS)[number];
+
+/**
  * Every webhook event type LiveKit sends (livekit/protocol `webhook/events.go`; the `agent_job_*`
  * pair only from LiveKit Cloud). The values `livekit.webhookEvents` accepts.
  */
@@ -156,6 +164,18 @@ export interface PipelineConfig {
   readonly reconcile: ReconcileConfig;
   readonly alarms: AlarmConfig;
   readonly logRetentionDays: number;
+  /**
+   * The system log level (Lambda's own platform events: start, report, init...) of the ingest,
+   * process and publish functions. `WARN` (default) sends no START/END/REPORT for a successful
+   * invocation: at one invocation of each per webhook, those lines are the largest share of the
+   * CloudWatch Logs bill. Lambda's own metrics (Duration, Errors, Throttles) are unaffected. Set
+   * `INFO` for a while when the per-invocation report (max memory used, init duration) is needed
+   * (docs/runbooks.md). The reconciler never sends less than `INFO` (one run a minute: its report
+   * costs next to nothing and shows each run's duration and memory).
+   * https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs-log-level.html
+   * @default 'WARN'
+   */
+  readonly systemLogLevel: SystemLogLevelName;
   /** What happens to the state table and queues when the stack is deleted. */
   readonly removalPolicy: RemovalPolicyName;
 }
@@ -189,6 +209,7 @@ export const DEFAULT_CONFIG: PipelineConfig = {
   // (scripts/measure-missed-alarm.ts reproduces them).
   alarms: { missedEventsThreshold: 3, missedEventsEvaluationPeriods: 3, missedEventsDatapointsToAlarm: 3 },
   logRetentionDays: 30,
+  systemLogLevel: 'WARN',
   removalPolicy: 'retain',
 };
 
@@ -382,6 +403,12 @@ export function parseConfig(input: ConfigInput = {}, options: ParseOptions = {})
   if (!LOG_RETENTION_DAYS.includes(logRetentionDays)) {
     problems.push(`"logRetentionDays" must be one of ${LOG_RETENTION_DAYS.join(', ')}, got ${logRetentionDays}`);
   }
+  let systemLogLevel: SystemLogLevelName = d.systemLogLevel;
+  if (input.systemLogLevel !== undefined) {
+    const known: readonly unknown[] = SYSTEM_LOG_LEVELS;
+    if (known.includes(input.systemLogLevel)) systemLogLevel = input.systemLogLevel as SystemLogLevelName;
+    else problems.push(`"systemLogLevel" must be one of ${SYSTEM_LOG_LEVELS.join(', ')}, got ${JSON.stringify(input.systemLogLevel)}`);
+  }
   let removalPolicy: RemovalPolicyName = d.removalPolicy;
   if (input.removalPolicy !== undefined) {
     if (input.removalPolicy === 'retain' || input.removalPolicy === 'destroy') removalPolicy = input.removalPolicy;
@@ -399,6 +426,7 @@ export function parseConfig(input: ConfigInput = {}, options: ParseOptions = {})
     reconcile,
     alarms: alarmsConfig,
     logRetentionDays,
+    systemLogLevel,
     removalPolicy,
   };
 }
@@ -523,7 +551,7 @@ export function queueVisibilityTimeoutSeconds(processing: ProcessingConfig): num
 }
 
 const SECTIONS: readonly string[] = ['livekit', 'ingest', 'queue', 'processing', 'reconcile', 'alarms'];
-const TOP_LEVEL: readonly string[] = ['logRetentionDays', 'removalPolicy'];
+const TOP_LEVEL: readonly string[] = ['logRetentionDays', 'systemLogLevel', 'removalPolicy'];
 
 /**
  * Config input from CDK context (or the local runtime's equivalent): the whole config as one JSON

@@ -14,6 +14,7 @@ export {
   LIVEKIT_URL_REQUIRED,
   LIVEKIT_WEBHOOK_EVENT_TYPES,
   parseConfig,
+  SYSTEM_LOG_LEVELS,
 } from './config';
 export type {
   AlarmConfig,
@@ -26,6 +27,7 @@ export type {
   QueueConfig,
   ReconcileConfig,
   RemovalPolicyName,
+  SystemLogLevelName,
 } from './config';
 export { ALARM_IDS } from './alarm-rules';
 export type { AlarmId, AlarmRule, AlarmSeverity } from './alarm-rules';

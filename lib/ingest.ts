@@ -12,7 +12,7 @@ import { pipelineFunction } from './lambda-defaults';
 
 export interface IngestProps {
   /** Its own settings, and the functions' log retention and removal policy. */
-  readonly config: Pick<PipelineConfig, 'ingest' | 'logRetentionDays' | 'removalPolicy'>;
+  readonly config: Pick<PipelineConfig, 'ingest' | 'logRetentionDays' | 'removalPolicy' | 'systemLogLevel'>;
   /** Where verified events go. */
   readonly queue: sqs.IQueue;
   /** LiveKit API key/secret pairs used to verify signatures. */

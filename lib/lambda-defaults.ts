@@ -6,7 +6,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
-import { PipelineConfig } from './config';
+import { PipelineConfig, SYSTEM_LOG_LEVELS, SystemLogLevelName } from './config';
 import { removalPolicyOf } from './removal-policy';
 
 /** The Lambda runtime of every function; `NODE_TARGET` is the matching esbuild target. */
@@ -42,7 +42,34 @@ export function prebuiltHandlerDir(name: HandlerName): string {
 }
 
 /** The settings every function's defaults come from. */
-export type FunctionDefaults = Pick<PipelineConfig, 'logRetentionDays' | 'removalPolicy'>;
+export type FunctionDefaults = Pick<PipelineConfig, 'logRetentionDays' | 'removalPolicy' | 'systemLogLevel'>;
+
+/**
+ * The least detailed system log level a function may have, where `systemLogLevel` would drop
+ * something worth its price. The reconciler runs once a minute (43,200 times a month): its
+ * START/END/REPORT lines cost cents a month and give every run's duration, memory and init time,
+ * which the reconciler runbooks read. The other functions run once or more per webhook, where the
+ * same lines are the largest share of the CloudWatch Logs bill (bench/cost.ts).
+ */
+export const SYSTEM_LOG_LEVEL_FLOOR: Readonly<Partial<Record<HandlerName, SystemLogLevelName>>> = { reconcile: 'INFO' };
+
+/** The system log level `name` runs at: the configured one, or its floor when that is more detailed. */
+export function systemLogLevelOf(name: HandlerName, configured: SystemLogLevelName): SystemLogLevelName {
+  const floor = SYSTEM_LOG_LEVEL_FLOOR[name];
+  // SYSTEM_LOG_LEVELS runs from most to least detailed.
+  return floor !== undefined && SYSTEM_LOG_LEVELS.indexOf(floor) < SYSTEM_LOG_LEVELS.indexOf(configured) ? floor : configured;
+}
+
+/**
+ * Lambda's application log filter, set so that it never drops a line of ours. Our logger filters
+ * by LOG_LEVEL itself; Lambda's filter would only do harm: it reads a line without a `level` key
+ * (every EMF metric line, lambda/shared/metrics.ts) as INFO, and the same page says a line without
+ * a valid RFC 3339 `timestamp` is assigned INFO too (ours carry `time`): any level above INFO
+ * would drop our metrics (and the alarms on them), and any level but TRACE could drop debug lines.
+ * TRACE, the most detailed, drops nothing.
+ * https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs-log-level.html
+ */
+export const APPLICATION_LOG_LEVEL = lambda.ApplicationLogLevel.TRACE;
 
 /** A function's own settings: everything but its code, handler, runtime, role and log group. */
 export type PipelineFunctionProps = Omit<lambda.FunctionProps, 'code' | 'handler' | 'runtime' | 'role' | 'logGroup'>;
@@ -50,7 +77,9 @@ export type PipelineFunctionProps = Omit<lambda.FunctionProps, 'code' | 'handler
 /**
  * One function of the pipeline, with the defaults they all share: the latest Node LTS runtime on
  * arm64 (cheaper per GB-second and faster to start), an explicit log group whose retention comes
- * from config, and a role that may write to that log group and nothing else (instead of the
+ * from config, Lambda's JSON log format with the system log level from config (`systemLogLevelOf`)
+ * and an application log level that filters nothing (`APPLICATION_LOG_LEVEL`), and a role that
+ * may write to that log group and nothing else (instead of the
  * AWS-managed AWSLambdaBasicExecutionRole, which allows writing to any log group). The code is the
  * package's prebuilt bundle when there is one (a consumer's synth needs neither our TypeScript
  * sources nor esbuild), else `lambda/<name>/handler.ts` bundled by the local esbuild (no Docker).
@@ -84,6 +113,12 @@ export function pipelineFunction(
     memorySize: 256,
     timeout: Duration.seconds(10),
     logGroup,
+    // Log-level filtering needs the JSON format. Our own lines (logger and EMF) are JSON objects
+    // written straight to stdout, the form that page asks of code not using the runtime's console;
+    // the runtime's JSON reformatting applies to its console methods, which we do not use.
+    loggingFormat: lambda.LoggingFormat.JSON,
+    systemLogLevelV2: lambda.SystemLogLevel[systemLogLevelOf(name, defaults.systemLogLevel)],
+    applicationLogLevelV2: APPLICATION_LOG_LEVEL,
     role,
     ...props,
     environment: {

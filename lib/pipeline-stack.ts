@@ -36,6 +36,7 @@ export class PipelineStack extends Stack {
       reconcile: config.reconcile,
       alarms,
       logRetentionDays: config.logRetentionDays,
+      systemLogLevel: config.systemLogLevel,
       removalPolicy: config.removalPolicy,
       stateTableLogicalId: STATE_TABLE_LOGICAL_ID,
     });

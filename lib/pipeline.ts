@@ -23,6 +23,7 @@ import {
   QueueConfig,
   ReconcileConfig,
   RemovalPolicyName,
+  SystemLogLevelName,
 } from './config';
 import { EventQueue } from './event-queue';
 import { Ingest } from './ingest';
@@ -93,6 +94,13 @@ export interface LiveKitWebhookPipelineProps {
   readonly alarms?: AlarmOptions;
   /** Retention of every log group, in days (one CloudWatch Logs accepts). @default 30 */
   readonly logRetentionDays?: number;
+  /**
+   * The system log level (Lambda's platform events) of the ingest, process and publish functions:
+   * `'WARN'` sends no START/END/REPORT lines for successful invocations (the cost win at one
+   * invocation per webhook); `'INFO'` sends them. The reconciler never sends less than `'INFO'`.
+   * @default 'WARN'
+   */
+  readonly systemLogLevel?: SystemLogLevelName;
   /** What happens to the state table, queues, secret, key and log groups when the stack is deleted. @default 'retain' */
   readonly removalPolicy?: RemovalPolicyName;
   /** Days the bus archive keeps change events for replay. @default 30 */
@@ -327,6 +335,7 @@ export function resolvePipelineConfig(props: LiveKitWebhookPipelineProps): Pipel
       reconcile: props.reconcile,
       alarms: props.alarms,
       logRetentionDays: props.logRetentionDays,
+      systemLogLevel: props.systemLogLevel,
       removalPolicy: props.removalPolicy,
     }),
   };

@@ -14,7 +14,7 @@ import { removalPolicyOf } from './removal-policy';
 
 export interface ProcessingProps {
   /** Its own settings, the queue's retention (tombstones must outlive it), log retention and removal policy. */
-  readonly config: Pick<PipelineConfig, 'processing' | 'queue' | 'logRetentionDays' | 'removalPolicy'>;
+  readonly config: Pick<PipelineConfig, 'processing' | 'queue' | 'logRetentionDays' | 'removalPolicy' | 'systemLogLevel'>;
   /** The event queue the processor consumes (its DLQ and redrive policy belong to the queue's owner). */
   readonly queue: sqs.IQueue;
   /** Days the bus archive keeps change events for replay. Default: 30. */

@@ -14,7 +14,7 @@ import { pipelineFunction } from './lambda-defaults';
 
 export interface ReconcilerProps {
   /** Its own settings, the LiveKit project's, and the functions' log retention and removal policy. */
-  readonly config: Pick<PipelineConfig, 'reconcile' | 'livekit' | 'logRetentionDays' | 'removalPolicy'>;
+  readonly config: Pick<PipelineConfig, 'reconcile' | 'livekit' | 'logRetentionDays' | 'removalPolicy' | 'systemLogLevel'>;
   /** The state table: read whole, written only under the reconciler's own `RECONCILE#` keys. */
   readonly table: dynamodb.ITable;
   /** Where repairs go: the same queue LiveKit's webhooks go to. */

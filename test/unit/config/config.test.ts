@@ -28,6 +28,13 @@ describe('parseConfig', () => {
     expect(parseConfig({ ingest: { reservedConcurrency: '0' } }).ingest.reservedConcurrency).toBe(0);
   });
 
+  it('sends no platform lines for successful invocations by default (system log level WARN); -c systemLogLevel=INFO sends them', () => {
+    expect(DEFAULT_CONFIG.systemLogLevel).toBe('WARN');
+    expect(parseConfig(configInputFromContext({ systemLogLevel: 'INFO' })).systemLogLevel).toBe('INFO');
+    expect(parseConfig({ systemLogLevel: 'DEBUG' }).systemLogLevel).toBe('DEBUG');
+    expect(parseConfig(configInputFromContext({ config: '{"systemLogLevel":"INFO"}' })).systemLogLevel).toBe('INFO');
+  });
+
   it('keeps an existing secret given by name or ARN', () => {
     expect(parseConfig({ livekit: { existingSecretName: 'prod/livekit' } }).livekit.existingSecretName).toBe('prod/livekit');
     const arn = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:prod/livekit-AbCdEf';
@@ -84,6 +91,8 @@ describe('parseConfig', () => {
     [{ alarms: { missedEventsDatapointsToAlarm: 0 } }, '"alarms.missedEventsDatapointsToAlarm" must be an integer from 1 to 100'],
     [{ logRetentionDays: 10 }, '"logRetentionDays" must be one of 1, 3, 5, 7, 14, 30'],
     [{ removalPolicy: 'keep' }, '"removalPolicy" must be "retain" or "destroy"'],
+    [{ systemLogLevel: 'ERROR' }, '"systemLogLevel" must be one of DEBUG, INFO, WARN, got "ERROR"'],
+    [{ systemLogLevel: 'warn' }, '"systemLogLevel" must be one of DEBUG, INFO, WARN, got "warn"'],
     [{ ingest: { maxBodyByte: 1 } }, 'unknown setting "ingest.maxBodyByte"'],
     [{ reconciler: {} }, 'unknown setting "reconciler"'],
     [{ queue: 5 }, '"queue" must be an object'],

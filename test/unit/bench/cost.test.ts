@@ -1,0 +1,92 @@
+import { ASSUMED, cost, costAt, platformLogBytesPerInvocation, PRICES, SYSTEM_LOG_LEVEL_DOC } from '../../../bench/cost';
+import { Figure, SectionResult } from '../../../bench/types';
+import { DEFAULT_CONFIG } from '../../../lib/config';
+
+/*
+ * The cost model's CloudWatch Logs line: our own log bytes (measured) plus Lambda's platform lines
+ * only where the functions' system log level sends them. At WARN (the default) Lambda sends no
+ * START/END/REPORT for a successful invocation, so none may be charged.
+ */
+const section = (id: string, figures: Record<string, Figure>): SectionResult => ({
+  id,
+  title: id,
+  met: null,
+  method: '',
+  figures,
+  seconds: 0,
+});
+
+// Figures in the shape the end-to-end, processor and loss sections report them (the values of one run).
+const results = new Map<string, SectionResult>([
+  [
+    'endToEnd',
+    section('endToEnd', {
+      sqsRequestsPerEvent: 3,
+      sqsSendPerEvent: 1,
+      eventsPerInvocation: 1,
+      publishInvocationsPerEvent: 0.23,
+      ingestLogBytesPerEvent: 200,
+      processLogBytesPerEvent: 250,
+      publishLogBytesPerEvent: 101,
+      window1sSqsRequestsPerEvent: 2.387,
+      window1sEventsPerInvocation: 2.59,
+      window1sPublishInvocationsPerEvent: 0.187,
+      window1sIngestLogBytesPerEvent: 200,
+      window1sProcessLogBytesPerEvent: 245,
+      window1sPublishLogBytesPerEvent: 100,
+    }),
+  ],
+  ['processor', section('processor', { wcuPerEvent: 1.76, rcuPerEvent: 0, dynamodbRequestsPerEvent: 1, changesPerEvent: 0.95 })],
+  ['loss', section('loss', { oursAttemptsPerEvent: 1, naiveAttemptsPerEvent: 1.037, naiveSlowAttemptsPerEvent: 0.324 })],
+]);
+
+const logsUsdPerMillion = (bytesPerEvent: number) => (bytesPerEvent / 2 ** 30) * PRICES.cloudWatchLogsIngestionPerGb * 1_000_000;
+const OWN_BYTES = 200 + 250 + 101;
+const INVOCATIONS_PER_EVENT = 1 + 1 / 1 + 0.23;
+
+/** The breakdown's rows of one receiver, by item. */
+function rows(result: Awaited<ReturnType<typeof costAt>>, receiver: string): Map<string, readonly Figure[]> {
+  return new Map(result.tables!.breakdown.rows.filter((row) => row[0] === receiver).map((row) => [row[1] as string, row]));
+}
+
+describe('cost model: Lambda platform lines by system log level', () => {
+  it('charges no platform bytes at WARN and the assumed bytes per invocation at INFO and DEBUG', () => {
+    expect(platformLogBytesPerInvocation('WARN')).toBe(0);
+    expect(platformLogBytesPerInvocation('INFO')).toBe(ASSUMED.platformLogBytesPerInvocationAtInfo);
+    expect(platformLogBytesPerInvocation('DEBUG')).toBe(ASSUMED.platformLogBytesPerInvocationAtInfo);
+  });
+
+  it('at WARN, the CloudWatch Logs line is our own measured lines only, and its basis says why, citing AWS', async () => {
+    const result = await costAt('WARN', { results });
+    const logs = rows(result, 'this pipeline').get('CloudWatch Logs')!;
+    expect(logs[2]).toBeCloseTo(logsUsdPerMillion(OWN_BYTES), 3);
+    expect(logs[3]).toContain(`${OWN_BYTES} B/event`);
+    expect(logs[3]).toContain('system log level WARN sends no START/END/REPORT');
+    expect(logs[3]).toContain(SYSTEM_LOG_LEVEL_DOC);
+    expect(logs[3]).not.toContain('assumed');
+    expect(result.figures.systemLogLevel).toBe('WARN');
+  });
+
+  it('reports the same pipeline at INFO alongside, whose difference is exactly the platform lines', async () => {
+    const result = await costAt('WARN', { results });
+    const info = rows(result, 'this pipeline, system log level INFO');
+    const platformUsd = logsUsdPerMillion(ASSUMED.platformLogBytesPerInvocationAtInfo * INVOCATIONS_PER_EVENT);
+    expect(info.get('CloudWatch Logs')![2]).toBeCloseTo(logsUsdPerMillion(OWN_BYTES) + platformUsd, 3);
+    expect(info.get('CloudWatch Logs')![3]).toContain(`assumed ${ASSUMED.platformLogBytesPerInvocationAtInfo} B of Lambda platform lines`);
+    expect(info.get('**total**')![2]).toBeCloseTo((result.figures.oursUsdPerMillion as number) + platformUsd, 1);
+    expect(result.figures.oursSystemLogInfoUsdPerMillion).toBeCloseTo((result.figures.oursUsdPerMillion as number) + platformUsd, 1);
+  });
+
+  it('at INFO, the pipeline line itself carries the platform lines (and no separate INFO rows)', async () => {
+    const result = await costAt('INFO', { results });
+    const logs = rows(result, 'this pipeline').get('CloudWatch Logs')!;
+    expect(logs[2]).toBeCloseTo(logsUsdPerMillion(OWN_BYTES + ASSUMED.platformLogBytesPerInvocationAtInfo * INVOCATIONS_PER_EVENT), 3);
+    expect(rows(result, 'this pipeline, system log level INFO').size).toBe(0);
+  });
+
+  it("the bench's section models the default config's level", async () => {
+    expect(DEFAULT_CONFIG.systemLogLevel).toBe('WARN');
+    const [ofDefault, atWarn] = await Promise.all([cost({ results } as never), costAt('WARN', { results })]);
+    expect(ofDefault.figures).toEqual(atWarn.figures);
+  });
+});
