@@ -115,7 +115,10 @@ export function pipelineFunction(
     logGroup,
     // Log-level filtering needs the JSON format. Our own lines (logger and EMF) are JSON objects
     // written straight to stdout, the form that page asks of code not using the runtime's console;
-    // the runtime's JSON reformatting applies to its console methods, which we do not use.
+    // the runtime's JSON reformatting applies to its console methods, which we do not use. AWS's own
+    // EMF library does the same under the JSON format, for the same reason: it writes through a
+    // `new Console(process.stdout)` instead of the runtime's `console.log` (awslabs/aws-embedded-metrics-node
+    // src/sinks/ConsoleSink.ts, PR #158), so CloudWatch still extracts the metrics.
     loggingFormat: lambda.LoggingFormat.JSON,
     systemLogLevelV2: lambda.SystemLogLevel[systemLogLevelOf(name, defaults.systemLogLevel)],
     applicationLogLevelV2: APPLICATION_LOG_LEVEL,
