@@ -83,6 +83,9 @@ async function main(): Promise<void> {
     },
   });
   if (crashed) return shutdown(crashed);
+  // Before the ready line: whoever waits for it may stop us the moment it reads it.
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.stdout.write(pipeline.readyLine() + '\n');
 
   async function shutdown(reason: string): Promise<void> {
@@ -92,8 +95,6 @@ async function main(): Promise<void> {
     await pipeline?.stop();
     process.exit(crashed ? 1 : 0);
   }
-  process.on('SIGINT', () => void shutdown('SIGINT'));
-  process.on('SIGTERM', () => void shutdown('SIGTERM'));
 }
 
 main().catch((error) => {

@@ -127,6 +127,8 @@ export class Monitoring extends Construct {
     this.rules = alarmRules(config);
     const stack = Stack.of(this);
     this.namePrefix = config.alarms.namePrefix ?? stack.stackName;
+    // Checked at synth, once every alarm is added (the reconciler's may come later).
+    this.node.addValidation({ validate: () => this.alarmNameCollisions() });
 
     const given = props.topics ?? {};
     const existing: Record<AlarmSeverity, string | undefined> = { page: config.alarms.pageTopicArn, ticket: config.alarms.ticketTopicArn };
@@ -246,6 +248,34 @@ export class Monitoring extends Construct {
       custom,
     });
     if (props.reconcileFunction) this.monitorReconciler(props.reconcileFunction, props.reconcileLogGroup);
+  }
+
+  /**
+   * Alarm names are unique per account and region, and `alarms.namePrefix` defaults to the stack
+   * name: two pipelines of one stack without a prefix each would name their alarms alike, which
+   * CloudFormation refuses only at deploy time. So synth fails first, naming both and the fix. A
+   * derived default was rejected: adding a second pipeline would rename the first one's alarms
+   * (a changed AlarmName replaces the alarm), or the names would depend on construction order.
+   * Reported once, by the later of the two in the construct tree.
+   */
+  private alarmNameCollisions(): string[] {
+    const names = (monitoring: Monitoring) =>
+      new Set(Object.values(monitoring.alarms).map((alarm) => (alarm.node.defaultChild as cloudwatch.CfnAlarm).alarmName));
+    const mine = names(this);
+    const errors: string[] = [];
+    for (const other of Stack.of(this).node.findAll()) {
+      if (other === this) break;
+      if (!(other instanceof Monitoring)) continue;
+      const shared = [...names(other)].filter((name) => name !== undefined && mine.has(name));
+      if (shared.length === 0) continue;
+      const listed = shared.length > 3 ? `${shared.slice(0, 3).join(', ')} and ${shared.length - 3} more` : shared.join(', ');
+      errors.push(
+        `${this.node.path} and ${other.node.path} would name alarms alike (${listed}); alarm names are unique per ` +
+          `account and region, so the deploy would fail. Give each pipeline its own prefix: set alarms.namePrefix ` +
+          `(default: the stack name, '${Stack.of(this).stackName}'), e.g. alarms: { namePrefix: '${Stack.of(this).stackName}-${this.node.scope?.node.id ?? this.node.id}' }.`,
+      );
+    }
+    return errors;
   }
 
   /**

@@ -6,6 +6,7 @@
  * they come back after the visibility timeout and the queue's RedrivePolicy moves them to the DLQ
  * after maxReceiveCount, as in AWS.
  */
+import { setMaxListeners } from 'node:events';
 import type { SQSBatchResponse, SQSEvent, SQSMessageAttributes, SQSRecord } from 'aws-lambda';
 import { DeleteMessageBatchCommand, Message, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { ProcessingConfig } from '../lib/config';
@@ -56,6 +57,11 @@ export interface SqsEventSourceProps {
 /** SQS returns at most 10 messages per ReceiveMessage and long-polls at most 20 s. */
 const MAX_RECEIVE = 10;
 const MAX_WAIT_SECONDS = 20;
+/**
+ * Abort listeners one poller's in-flight request may hold on the shared signal at once: the HTTP
+ * handler's, and the retry strategy's while it waits to retry a failed request (@smithy/core retry).
+ */
+const ABORT_LISTENERS_PER_POLLER = 2;
 /** Pause between short polls while a batch fills during the last second of its window. */
 const SHORT_POLL_PAUSE_MS = 50;
 
@@ -84,6 +90,9 @@ export class SqsEventSource {
     if (props.processing.batchSize < 1) throw new Error('batchSize must be at least 1');
     if (props.processing.maxConcurrency < 1) throw new Error('maxConcurrency must be at least 1');
     this.logger = props.logger ?? new Logger({ service: 'sqs-event-source', level: 'warn' });
+    // Every poller's requests listen on the one signal that stops them all: with Node's default limit
+    // (10) the default maxConcurrency (10) reached it, and one retry printed a MaxListenersExceededWarning.
+    setMaxListeners(props.processing.maxConcurrency * ABORT_LISTENERS_PER_POLLER, this.abort.signal);
   }
 
   start(): void {

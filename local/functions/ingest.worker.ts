@@ -3,13 +3,12 @@
  * server) and the real ingest handler, with an SQS client of its own. GET routes that need the
  * main thread's data (`/status`) are forwarded to it by message. See ingest.ts.
  */
-import { createHash } from 'node:crypto';
 import { get } from 'node:http';
 import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import { AccessToken } from 'livekit-server-sdk';
 import { createIngestHandler } from '../../lambda/ingest/ingest-handler';
 import { Logger } from '../../lambda/shared/logger';
+import { signWebhook } from '../../simulator/signing';
 import { FrontDoor, LocalRoute, LocalRouteResult } from '../front-door';
 import { localSqsClient } from './clients';
 import type { IngestFunctionInit, IngestFunctionReady } from './ingest';
@@ -52,9 +51,10 @@ runFunctionWorker<IngestFunctionInit, IngestFunctionReady>(async (init, host) =>
  * The function's init phase, before it takes traffic. A fresh thread starts with cold code, and the
  * first webhooks would pay for the SDK's lazy set-up, the first JWT verification and the first
  * HTTP exchange: hundreds of ms on a loaded machine, enough for LiveKit's queue behind them to
- * age. So one webhook signed with a real key goes through a second handler whose queue does not
- * exist (verified, then refused by SQS: nothing is enqueued, nothing logged), and one request goes
- * through the front door to a route that does not exist.
+ * age. So one webhook signed with a real key, as LiveKit signs it (simulator/signing.ts), goes
+ * through a second handler whose queue does not exist (verified, then refused by SQS: nothing is
+ * enqueued, nothing logged; a 401 would fail the start), and one request goes through the front
+ * door to a route that does not exist.
  */
 async function warmUp(init: IngestFunctionInit, sqs: SQSClient): Promise<void> {
   await sqs.send(new GetQueueAttributesCommand({ QueueUrl: init.queueUrl, AttributeNames: ['QueueArn'] }));
@@ -75,15 +75,13 @@ async function warmUp(init: IngestFunctionInit, sqs: SQSClient): Promise<void> {
     room: { sid: 'RM_local_warm_up', name: 'local-warm-up' },
     createdAt: String(Math.floor(Date.now() / 1000)),
   });
-  const token = new AccessToken(apiKey, apiSecret, { ttl: '1m' });
-  token.sha256 = createHash('sha256').update(body).digest('base64');
   const now = new Date();
   const event: APIGatewayProxyEventV2 = {
     version: '2.0',
     routeKey: 'POST /webhook',
     rawPath: '/webhook',
     rawQueryString: '',
-    headers: { authorization: await token.toJwt(), 'content-type': 'application/webhook+json' },
+    headers: { authorization: await signWebhook(body, apiKey, apiSecret), 'content-type': 'application/webhook+json' },
     requestContext: {
       accountId: '000000000000',
       apiId: 'local',

@@ -166,6 +166,38 @@ describe('the documentation', () => {
   });
 });
 
+/** The benchmark result files (bench/results/**: Markdown and the JSON beside it), as repository-relative paths. */
+function benchResults(): string[] {
+  return readdirSync(join(ROOT, 'bench', 'results'), { recursive: true, encoding: 'utf8' })
+    .filter((name) => /\.(?:md|json)$/.test(name))
+    .map((name) => join('bench', 'results', name).split(sep).join('/'))
+    .sort();
+}
+
+/** Repository paths of files named anywhere in a text, code span or prose (`... (test/e2e/reconcile/scale.test.ts).`). */
+function repoFilesNamed(text: string): string[] {
+  const path = /(?<![\w./-])(?:bench|bin|consumer|docs|examples|lambda|lib|local|scripts|simulator|test)\/[\w./-]*\.(?:ts|js|md|json)\b/g;
+  return [...text.matchAll(path)].map((m) => m[0]);
+}
+
+describe('the benchmark results', () => {
+  it('are the Markdown and JSON under bench/results/', () => {
+    expect(benchResults()).toEqual(expect.arrayContaining(['bench/results/latest.md', 'bench/results/reconciler/latest.md']));
+  });
+
+  it('finds a path in prose, not a longer path or a URL that merely contains one', () => {
+    expect(repoFilesNamed('late webhook (test/reconcile/scale.test.ts). See lib/config.ts, x/lib/a.ts and https://h/lib/b.ts')).toEqual([
+      'test/reconcile/scale.test.ts',
+      'lib/config.ts',
+    ]);
+  });
+
+  it.each(benchResults())('%s: every repository file it names exists (tests moved under test/<kind>/)', (file) => {
+    const missing = repoFilesNamed(read(file)).filter((path) => !existsSync(join(ROOT, path)));
+    expect(missing).toEqual([]);
+  });
+});
+
 /** Text files of the repository (what git would track: no dependencies, build output or scratch). */
 function repositoryTextFiles(): string[] {
   const skipDirs = new Set(['node_modules', '.git', 'cdk.out', 'coverage', '.local', '.scratch', 'dist']);

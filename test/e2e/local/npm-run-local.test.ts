@@ -153,5 +153,49 @@ describe('npm run local', () => {
       (alive) => !alive,
       20_000,
     );
+    expect(lines.filter((line) => line.includes('MaxListenersExceededWarning'))).toEqual([]);
   }, 30_000);
+});
+
+/*
+ * SIGTERM, as a supervisor stops a process group (`kill -TERM -- -<pgid>`, systemd's control-group
+ * kill, a container runtime): every process gets it at once, so the SQS emulator may go away while the
+ * processor's pollers still wait on it. The local pipeline must still stop cleanly: no warning, exit 0.
+ * Started as `npm run local` starts it (tsx) but without npm in between, whose own exit status after a
+ * signal is the signal's, not the pipeline's.
+ */
+describe('the local pipeline on SIGTERM', () => {
+  it('stops cleanly: says so, prints no MaxListenersExceededWarning, exits 0 and leaves no process behind', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'bin/local.ts'], {
+      cwd: root,
+      env: { ...process.env, PORT: '0', LIVEKIT_API_KEY: '', LIVEKIT_API_SECRET: '' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
+    const stderr: string[] = [];
+    createInterface({ input: child.stderr }).on('line', (line) => stderr.push(line));
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+      child.once('close', (code, signal) => resolve({ code, signal })),
+    );
+    try {
+      await new Promise<void>((resolve, reject) => {
+        createInterface({ input: child.stdout }).on('line', (line) => {
+          if (line.startsWith('{"ready":true')) resolve();
+        });
+        void exited.then(() => reject(new Error(`exited before its ready line; stderr:\n${stderr.slice(-20).join('\n')}`)));
+      });
+      process.kill(-child.pid!, 'SIGTERM');
+      // Its stderr read to the end ('close' comes after 'exit' and the streams' end).
+      expect(await exited).toEqual({ code: 0, signal: null });
+      expect(stderr).toContain('SIGTERM: stopping the local pipeline');
+      expect(stderr.filter((line) => line.includes('MaxListenersExceededWarning'))).toEqual([]);
+      await eventually(
+        async () => groupAlive(child.pid!),
+        (alive) => !alive,
+        20_000,
+      );
+    } finally {
+      if (groupAlive(child.pid!)) process.kill(-child.pid!, 'SIGKILL');
+    }
+  }, 90_000);
 });

@@ -210,9 +210,10 @@ describe('the reconciler against the LiveKit simulator', () => {
       proxy.decide = () => ({ kind: 'ack', delayMs: 40 });
       const rooms = ['r1', 'r2', 'r3', 'r4', 'r5'];
       const present = new Map<string, string[]>(rooms.map((room) => [room, []]));
-      let n = 0;
-      const started = Date.now();
-      while (Date.now() - started < 3000) {
+      // A fixed number of events, paced 25 ms apart (about 3 s, longer on a loaded machine): how many
+      // there are does not depend on how fast this machine runs the loop.
+      const EVENTS = 120;
+      for (let n = 0; n < EVENTS; n++) {
         const room = rooms[n % rooms.length];
         const list = present.get(room)!;
         if (list.length > 2 && n % 3 === 0) sim.leave(room, list.shift()!);
@@ -221,7 +222,6 @@ describe('the reconciler against the LiveKit simulator', () => {
           sim.join(room, identity);
           list.push(identity);
         }
-        n++;
         await new Promise((resolve) => setTimeout(resolve, 25));
       }
       await sim.idle();

@@ -180,4 +180,26 @@ describe('bring-your-own encryption key, and two pipelines in one stack', () => 
     const names = Object.values(template.findResources('AWS::CloudWatch::Alarm')).map((alarm: any) => alarm.Properties.AlarmName);
     expect(new Set(names).size).toBe(names.length);
   });
+
+  it('fails at synth, naming both pipelines and the fix, when two pipelines of a stack would give their alarms the same names', () => {
+    // Alarm names are unique per account and region: without a prefix each, both default to the stack name.
+    const stack = newStack();
+    new LiveKitWebhookPipeline(stack, 'Eu', { livekitUrl: 'https://eu.livekit.cloud' });
+    new LiveKitWebhookPipeline(stack, 'Us', { livekitUrl: 'https://us.livekit.cloud' });
+    expect(() => Template.fromStack(stack)).toThrow(
+      /Platform\/Us\/Monitoring and Platform\/Eu\/Monitoring would name alarms alike \(Platform-missed-events, .*set alarms\.namePrefix/s,
+    );
+  });
+
+  it("fails at synth too when one pipeline's prefix is another's default (the stack name), or two prefixes are equal", () => {
+    const defaulted = newStack();
+    new LiveKitWebhookPipeline(defaulted, 'Eu', { livekitUrl: 'https://eu.livekit.cloud' });
+    new LiveKitWebhookPipeline(defaulted, 'Us', { livekitUrl: 'https://us.livekit.cloud', alarms: { namePrefix: 'Platform' } });
+    expect(() => Template.fromStack(defaulted)).toThrow(/Platform\/Us\/Monitoring and Platform\/Eu\/Monitoring would name alarms alike/);
+
+    const same = newStack();
+    new LiveKitWebhookPipeline(same, 'Eu', { livekitUrl: 'https://eu.livekit.cloud', alarms: { namePrefix: 'livekit' } });
+    new LiveKitWebhookPipeline(same, 'Us', { livekitUrl: 'https://us.livekit.cloud', alarms: { namePrefix: 'livekit' } });
+    expect(() => Template.fromStack(same)).toThrow(/would name alarms alike \(livekit-missed-events/);
+  });
 });

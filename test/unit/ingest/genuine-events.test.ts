@@ -1,3 +1,4 @@
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { DEFAULT_CONFIG } from '../../../lib/config';
 import { ANSWER_BOUND_MS, KEY_WAIT_MS, SQS_SEND_DEADLINE_MS } from '../../../lambda/ingest/ingest-handler';
 import { bodySha256 } from '../../../simulator/signing';
@@ -93,6 +94,38 @@ describe('case 2: characters SQS (or the local emulator) refuses', () => {
   });
 });
 
+/**
+ * The handler's answer to `event` on jest's fake clock, for answers that come from a deadline: the
+ * clock moves only once `waiting()` says the handler waits on what hangs (after its real async work,
+ * such as verifying the JWT), stops 1 ms short of `deadlineMs` to check that no answer came yet,
+ * then reaches it. The answer comes at the deadline, not earlier, without spending it in real time.
+ */
+async function answerAtDeadline(
+  handler: (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>,
+  event: APIGatewayProxyEventV2,
+  waiting: () => boolean,
+  deadlineMs: number,
+): Promise<APIGatewayProxyStructuredResultV2> {
+  jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate', 'queueMicrotask'] });
+  try {
+    let answered = false;
+    const answer = handler(event).finally(() => {
+      answered = true;
+    });
+    const turn = () => new Promise((resolve) => setImmediate(resolve));
+    while (!waiting() && !answered) await turn();
+    expect(answered).toBe(false);
+    await jest.advanceTimersByTimeAsync(deadlineMs - 1);
+    // Whatever real async work a timer might have started gets its turns; still no answer.
+    for (let i = 0; i < 20; i++) await turn();
+    expect(answered).toBe(false);
+    await jest.advanceTimersByTimeAsync(1);
+    return await answer;
+  } finally {
+    jest.useRealTimers();
+  }
+}
+
 describe('case 7: Secrets Manager down', () => {
   const knownThenDown = (down: 'hang' | Error) =>
     loadHandler({ secrets: [JSON.stringify({ [KEY]: SECRET }), down], env: { KEY_CACHE_SECONDS: '0' } });
@@ -115,7 +148,13 @@ describe('case 7: Secrets Manager down', () => {
 
   it('answers 503 within the bound on a cold start while Secrets Manager hangs', async () => {
     const h = loadHandler({ secrets: ['hang'] });
-    const response = await h.handler(apiEvent({ headers: await signed(EVENT) }));
+    const response = await answerAtDeadline(
+      h.handler,
+      apiEvent({ headers: await signed(EVENT) }),
+      // The read's wait starts with the read, before the client's middleware reaches the secret.
+      () => h.secretReads() > 0,
+      KEY_WAIT_MS,
+    );
     expect(response.statusCode).toBe(503);
     expect(h.logs()).toContainEqual(expect.objectContaining({ message: 'LiveKit API keys unavailable; asking LiveKit to retry' }));
   }, 10_000);
@@ -129,7 +168,13 @@ describe('case 7: Secrets Manager down', () => {
   it('answers 503 when SQS hangs: the send is cut at its deadline even if the client ignores the abort', async () => {
     const h = loadHandler();
     h.sqs.callsFake(() => new Promise(() => undefined));
-    const response = await h.handler(apiEvent({ headers: await signed(EVENT) }));
+    const response = await answerAtDeadline(
+      h.handler,
+      apiEvent({ headers: await signed(EVENT) }),
+      // The send's deadline starts before the send itself.
+      () => h.sent().length > 0,
+      SQS_SEND_DEADLINE_MS,
+    );
     expect(response.statusCode).toBe(503);
     expect(JSON.parse(response.body!)).toEqual({ error: 'not_stored' });
   }, 10_000);
