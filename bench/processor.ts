@@ -361,6 +361,7 @@ export const processor: Section = async ({ quick, engines, log }) => {
   return {
     id: 'processor',
     title: 'Processor against DynamoDB Local',
+    goal: 'per applied event ≤ 1.5 DynamoDB requests and ≤ 1.5 WCU; a duplicate or stale event ≤ 1 request',
     met,
     method: `${tp.events} shuffled events of whole room histories in batches of ${tp.batchSize}, ${tp.concurrentBatches} batches in flight, changes from the table's stream through the publisher; cost per type from one event at a time with ReturnConsumedCapacity=TOTAL`,
     figures: {
