@@ -86,6 +86,13 @@ async function main(): Promise<void> {
   // Before the ready line: whoever waits for it may stop us the moment it reads it.
   process.on('SIGINT', () => void shutdown('SIGINT'));
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  // A supervisor that stops `npm run local` by signalling npm alone kills the shell npm runs the
+  // script in, which does not pass the signal on: we would be left running, with both engines,
+  // reparented. So a new parent means ours is gone: stop as on SIGTERM.
+  const parent = process.ppid;
+  setInterval(() => {
+    if (process.ppid !== parent) void shutdown('parent process exited');
+  }, ORPHAN_CHECK_MS).unref();
   process.stdout.write(pipeline.readyLine() + '\n');
 
   async function shutdown(reason: string): Promise<void> {
@@ -96,6 +103,9 @@ async function main(): Promise<void> {
     process.exit(crashed ? 1 : 0);
   }
 }
+
+/** How often the pipeline checks that the process that started it is still there. */
+const ORPHAN_CHECK_MS = 1000;
 
 main().catch((error) => {
   process.stderr.write(error instanceof ConfigError ? `${error.message}\n` : `${error instanceof Error ? error.stack : String(error)}\n`);

@@ -199,3 +199,40 @@ describe('the local pipeline on SIGTERM', () => {
     }
   }, 90_000);
 });
+
+/*
+ * A supervisor that signals only the process it started (npm), not its group: npm passes SIGTERM
+ * to the shell it runs the script in, which exits without passing it on. The pipeline, reparented,
+ * must notice and stop its engines, not run on as an orphan.
+ */
+describe('npm run local when only npm is stopped', () => {
+  it('stops the pipeline and both engines: no process of the group is left', async () => {
+    const child = spawn('npm', ['run', '--silent', 'local'], {
+      cwd: root,
+      env: { ...process.env, PORT: '0', LIVEKIT_API_KEY: '', LIVEKIT_API_SECRET: '' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
+    const stderr: string[] = [];
+    createInterface({ input: child.stderr }).on('line', (line) => stderr.push(line));
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    try {
+      await new Promise<void>((resolve, reject) => {
+        createInterface({ input: child.stdout }).on('line', (line) => {
+          if (line.startsWith('{"ready":true')) resolve();
+        });
+        void exited.then(() => reject(new Error(`exited before its ready line; stderr:\n${stderr.slice(-20).join('\n')}`)));
+      });
+      process.kill(child.pid!, 'SIGTERM');
+      await eventually(
+        async () => groupAlive(child.pid!),
+        (alive) => !alive,
+        30_000,
+        'every process of the group gone',
+      );
+      expect(stderr.some((line) => line.endsWith(': stopping the local pipeline'))).toBe(true);
+    } finally {
+      if (groupAlive(child.pid!)) process.kill(-child.pid!, 'SIGKILL');
+    }
+  }, 90_000);
+});
