@@ -8,6 +8,7 @@ import { randomUUID } from 'crypto';
 import { existsSync } from 'fs';
 import { join } from 'path';
 import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { PipelineConfig, queueVisibilityTimeoutSeconds } from '../../lib/config';
 import { SQS_MAX_MESSAGE_BYTES } from '../../lambda/shared/sqs-safe-body';
 import { readyOrStop, superviseEngine } from './engine-process';
@@ -40,7 +41,14 @@ export interface SqsEmulator {
   readonly endpoint: string;
   readonly port: number;
   readonly client: SQSClient;
+  /**
+   * fauxqs serves S3 on the same port: the claim-check bucket's local stand-in. Path-style
+   * addressing (`<endpoint>/<bucket>/<key>`), since virtual-hosted names need DNS this machine may not have.
+   */
+  readonly s3: S3Client;
   createEventQueues(config: PipelineConfig, options?: CreateEventQueuesOptions): Promise<EventQueues>;
+  /** Creates a bucket (name: random unless given) and returns its name. */
+  createBucket(name?: string): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -70,8 +78,10 @@ export async function startSqsEmulator(options: SqsEmulatorOptions = {}): Promis
 
   const endpoint = `http://127.0.0.1:${port}`;
   const client = new SQSClient({ endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
+  const s3 = new S3Client(localS3ClientConfig(endpoint));
   const stop = async () => {
     client.destroy();
+    s3.destroy();
     await engine.stop();
   };
   await readyOrStop(
@@ -92,6 +102,11 @@ export async function startSqsEmulator(options: SqsEmulatorOptions = {}): Promis
     endpoint,
     port,
     client,
+    s3,
+    async createBucket(name = `claim-checks-${randomUUID().slice(0, 8)}`) {
+      await s3.send(new CreateBucketCommand({ Bucket: name }));
+      return name;
+    },
     async createEventQueues(config, queueOptions = {}) {
       const name = queueOptions.name ?? `events-${randomUUID().slice(0, 8)}`;
       const dlq = await client.send(
@@ -125,4 +140,9 @@ export async function startSqsEmulator(options: SqsEmulatorOptions = {}): Promis
     },
     stop,
   };
+}
+
+/** An S3 client's settings for fauxqs at `endpoint` (path-style), for the engine and the function threads alike. */
+export function localS3ClientConfig(endpoint: string) {
+  return { endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, forcePathStyle: true };
 }
