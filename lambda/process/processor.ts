@@ -235,7 +235,10 @@ export function createProcessor(options: ProcessorOptions): Processor {
     if (!check) throw new PermanentFailure(CLAIM_CHECK_REASON.invalid, 'the body is not a claim check');
     if (!options.claimChecks) {
       // A deployment error (the function was built without the bucket): loud, and never a drop.
-      log.error('claim-checked event but no claim-check store is configured; retried until the DLQ', { bucket: check.bucket, key: check.key });
+      log.error('claim-checked event but no claim-check store is configured; retried until the DLQ', {
+        bucket: check.bucket,
+        key: check.key,
+      });
       throw new Error('no claim-check store configured');
     }
     let text: string;
@@ -276,8 +279,7 @@ export function createProcessor(options: ProcessorOptions): Processor {
         const projection = permanently(() => projectEvent(event, source));
         if (!projection) {
           // Kept whole, so a type LiveKit adds later can be replayed once the model knows it.
-          if (await putOnce(eventRecord(event.id, event.event, source, 'unknown_type', body)))
-            log.warn('unknown event type recorded');
+          if (await putOnce(eventRecord(event.id, event.event, source, 'unknown_type', body))) log.warn('unknown event type recorded');
           return { messageId: record.messageId, eventId, outcome: 'unknown_type' };
         }
         const outcome = await apply(projection);

@@ -110,7 +110,7 @@ describe('a claim-checked event', () => {
     expect(again).toMatchObject({ eventId: event.id, outcome: 'stale' });
     const item = await getItem(keys.participant(participantSid));
     expect(item).toMatchObject({ status: 'ACTIVE', lastEventId: event.id, infoOmitted: ['metadata'] });
-    expect(Buffer.byteLength(item!.info as string)).toBeLessThanOrEqual(350_000);
+    expect(Buffer.byteLength(item!.info)).toBeLessThanOrEqual(350_000);
     expect(entityInfo(item!).identity).toBe('huge');
     // Applied events leave no event record; the pointer is not kept anywhere.
     expect((await getEventRecord(target(), event.id)).record).toBeUndefined();
@@ -150,7 +150,11 @@ describe('a claim-checked event', () => {
 
     expect(result).toMatchObject({ eventId: event.id, outcome: 'unknown_type' });
     const { record } = await getEventRecord(target(), event.id);
-    expect(record).toMatchObject({ outcome: 'unknown_type', bodyBytes: Buffer.byteLength(body) + 'room_metadata_changed'.length - 'participant_joined'.length, bodyTruncated: true });
+    expect(record).toMatchObject({
+      outcome: 'unknown_type',
+      bodyBytes: Buffer.byteLength(body) + 'room_metadata_changed'.length - 'participant_joined'.length,
+      bodyTruncated: true,
+    });
     expect(record?.body).toBe(text.slice(0, 350_000));
   });
 });
@@ -177,7 +181,7 @@ describe('a pointer that can never resolve is recorded once and acknowledged', (
       body: record.body,
       processedAt: new Date(Date.UTC(2026, 0, 1)).toISOString(),
     });
-    expect(await getItem(keys.participant(event.participant!.sid!))).toBeUndefined();
+    expect(await getItem(keys.participant(event.participant.sid!))).toBeUndefined();
     const rejected = lines.filter((line) => line.message === 'event rejected: it can never apply');
     expect(rejected).toHaveLength(2);
     expect(rejected[0]).toMatchObject({ reason: 'claim_check_missing', eventId: event.id, permanent: true });
@@ -194,7 +198,7 @@ describe('a pointer that can never resolve is recorded once and acknowledged', (
     expect(result).toMatchObject({ eventId: event.id, outcome: 'rejected', reason: CLAIM_CHECK_REASON.corrupt });
     expect(result.error).toBeUndefined();
     expect((await getEventRecord(target(), event.id)).record).toMatchObject({ reason: 'claim_check_corrupt' });
-    expect(await getItem(keys.participant(event.participant!.sid!))).toBeUndefined();
+    expect(await getItem(keys.participant(event.participant.sid!))).toBeUndefined();
   });
 
   test('an object of another length: claim_check_corrupt', async () => {
@@ -209,7 +213,10 @@ describe('a pointer that can never resolve is recorded once and acknowledged', (
 
   test.each([
     ['the event itself, not a pointer', (body: string) => body],
-    ['a key that is not the hash', (body: string) => JSON.stringify({ claimCheck: { ...pointerTo(body).claimCheck, key: 'events/other.json' } })],
+    [
+      'a key that is not the hash',
+      (body: string) => JSON.stringify({ claimCheck: { ...pointerTo(body).claimCheck, key: 'events/other.json' } }),
+    ],
     ['not JSON', () => 'claim check'],
   ])('an invalid pointer (%s): invalid_claim_check, nothing fetched', async (_, pointerBody) => {
     const { event, body } = hugeJoin();
@@ -221,7 +228,10 @@ describe('a pointer that can never resolve is recorded once and acknowledged', (
 
     expect(result).toMatchObject({ eventId: event.id, outcome: 'rejected', reason: CLAIM_CHECK_REASON.invalid });
     expect(fetched).toEqual([]);
-    expect((await getEventRecord(target(), event.id)).record).toMatchObject({ reason: 'invalid_claim_check', body: record.body.slice(0, 350_000) });
+    expect((await getEventRecord(target(), event.id)).record).toMatchObject({
+      reason: 'invalid_claim_check',
+      body: record.body.slice(0, 350_000),
+    });
   });
 });
 
@@ -237,7 +247,9 @@ describe('what a retry can mend is retried, never recorded', () => {
       const response = await p.processBatch([record]);
 
       expect(response.batchItemFailures).toEqual([{ itemIdentifier: record.messageId }]);
-      expect(lines).toContainEqual(expect.objectContaining({ message: 'event not processed, SQS will redeliver it', permanent: false, eventId: event.id }));
+      expect(lines).toContainEqual(
+        expect.objectContaining({ message: 'event not processed, SQS will redeliver it', permanent: false, eventId: event.id }),
+      );
       expect((await getEventRecord(target(), event.id)).record).toBeUndefined();
       expect(await getItem(keys.participant(participantSid))).toBeUndefined();
     } finally {
@@ -272,7 +284,10 @@ describe('what a retry can mend is retried, never recorded', () => {
 
     expect(response.batchItemFailures).toEqual([{ itemIdentifier: record.messageId }]);
     expect(lines).toContainEqual(
-      expect.objectContaining({ level: 'error', message: 'claim-checked event but no claim-check store is configured; retried until the DLQ' }),
+      expect.objectContaining({
+        level: 'error',
+        message: 'claim-checked event but no claim-check store is configured; retried until the DLQ',
+      }),
     );
     expect((await getEventRecord(target(), event.id)).record).toBeUndefined();
   });
