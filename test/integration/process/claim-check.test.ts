@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { MessageAttributeValue, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { BODY_LOCATION_S3, ClaimCheck, claimCheckKey, MESSAGE_ATTRIBUTE } from '../../../contracts/queue-message';
 import { keys } from '../../../contracts/table-schema';
@@ -15,7 +16,9 @@ import { CLAIM_CHECK_REASON, createProcessor, ProcessorOptions } from '../../../
 import { getEventRecord } from '../../../lambda/process/queries';
 import { EntityItem, entityInfo } from '../../../lambda/process/state-model';
 import { SQS_MAX_MESSAGE_BYTES } from '../../../lambda/shared/sqs-safe-body';
+import { parseConfig } from '../../../lib/config';
 import { freePort } from '../../../local/engines/free-port';
+import { startLocalPipeline } from '../../../local/local-pipeline';
 import { localS3ClientConfig, SqsEmulator, startSqsEmulator } from '../../../local/engines/sqs-emulator';
 import { participantJoined, sqsRecord } from '../../../simulator/events';
 import { processHandlerEnv, useDynamoDbLocal } from '../../support/dynamodb';
@@ -290,5 +293,53 @@ describe('what a retry can mend is retried, never recorded', () => {
       }),
     );
     expect((await getEventRecord(target(), event.id)).record).toBeUndefined();
+  });
+});
+
+describe("the local runtime's process worker", () => {
+  test("reads claim-checked bodies from fauxqs's S3: one applied, one whose object is missing recorded as such", async () => {
+    const pipeline = await startLocalPipeline({
+      config: parseConfig({ processing: { batchSize: 10, maxBatchingWindowSeconds: 0, maxConcurrency: 2 } }),
+      keys: {},
+      engines: { dynamodb: local.engine, sqs },
+      logSink: () => undefined,
+    });
+    try {
+      const stored = hugeJoin();
+      const missing = hugeJoin();
+      const storedPointer = pointerTo(stored.body);
+      await store(storedPointer.claimCheck.key, stored.body);
+      const string = (value: string): MessageAttributeValue => ({ DataType: 'String', StringValue: value });
+      for (const [event, pointer] of [
+        [stored.event, storedPointer],
+        [missing.event, pointerTo(missing.body)],
+      ] as const) {
+        await sqs.client.send(
+          new SendMessageCommand({
+            QueueUrl: pipeline.queueUrl,
+            MessageBody: JSON.stringify(pointer),
+            MessageAttributes: {
+              [MESSAGE_ATTRIBUTE.eventId]: string(event.id),
+              [MESSAGE_ATTRIBUTE.eventType]: string(event.event),
+              [MESSAGE_ATTRIBUTE.source]: string('webhook'),
+              [MESSAGE_ATTRIBUTE.receivedAt]: { DataType: 'Number', StringValue: String(Date.now()) },
+              [MESSAGE_ATTRIBUTE.bodyLocation]: string(BODY_LOCATION_S3),
+            },
+          }),
+        );
+      }
+
+      await pipeline.waitUntilProcessed([stored.event.id, missing.event.id]);
+
+      expect(pipeline.processed.get(stored.event.id)?.outcome).toBe('applied');
+      expect(pipeline.processed.get(missing.event.id)?.outcome).toBe('rejected');
+      const read = { ddb: local.engine.documentClient, tableName: pipeline.tableName };
+      expect((await getEventRecord(read, missing.event.id)).record).toMatchObject({ reason: 'claim_check_missing' });
+      expect(pipeline.changes.filter((change) => change.eventId === stored.event.id).map((change) => change.detailType)).toEqual([
+        'participant.joined',
+      ]);
+    } finally {
+      await pipeline.stop();
+    }
   });
 });
