@@ -204,14 +204,22 @@ describe('a pointer that can never resolve is recorded once and acknowledged', (
     expect(await getItem(keys.participant(event.participant.sid!))).toBeUndefined();
   });
 
-  test('an object of another length: claim_check_corrupt', async () => {
+  test.each([
+    ['shorter', (body: string) => body.slice(0, 1000), () => 1000],
+    // Read up to one byte past the pointer's length, no further.
+    ['longer', (body: string) => body + ' '.repeat(5_000_000), (bytes: number) => bytes + 1],
+  ])('an object %s than the pointer says: claim_check_corrupt', async (_, damage, bytesRead) => {
     const { event, body } = hugeJoin();
     const pointer = pointerTo(body);
-    await store(pointer.claimCheck.key, body.slice(0, 1000));
+    await store(pointer.claimCheck.key, damage(body));
+    const { processor: p, lines } = processor();
 
-    const [result] = await processor().processor.processRecords([claimCheckedRecord(event, pointer)]);
+    const [result] = await p.processRecords([claimCheckedRecord(event, pointer)]);
 
     expect(result).toMatchObject({ outcome: 'rejected', reason: 'claim_check_corrupt' });
+    const rejected = lines.find((line) => line.message === 'event rejected: it can never apply');
+    const { bytes } = pointer.claimCheck;
+    expect(String(rejected?.detail)).toContain(`the object has ${bytesRead(bytes)} bytes, the pointer says ${bytes}`);
   });
 
   test.each([

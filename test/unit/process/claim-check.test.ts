@@ -56,9 +56,9 @@ describe('s3ClaimCheckStore', () => {
     await expect(store.fetch(check)).rejects.toBe(slowDown);
   });
 
-  test('asks for the bucket and key the pointer names', async () => {
+  test('asks for the bucket and key the pointer names, and at most one byte more than its length', async () => {
     s3.on(GetObjectCommand).rejects(new Error('offline'));
     await expect(s3ClaimCheckStore(new S3Client({ region: 'us-east-1' })).fetch(check)).rejects.toThrow('offline');
-    expect(s3.commandCalls(GetObjectCommand)[0].args[0].input).toEqual({ Bucket: 'claim-checks', Key: check.key });
+    expect(s3.commandCalls(GetObjectCommand)[0].args[0].input).toEqual({ Bucket: 'claim-checks', Key: check.key, Range: 'bytes=0-2' });
   });
 });
