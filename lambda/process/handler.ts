@@ -3,9 +3,11 @@
  * processor.ts. Changes are published by lambda/publish/ from the table's stream. Configuration is read once, here, and a missing value stops the cold start.
  */
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { S3Client } from '@aws-sdk/client-s3';
 import { positiveIntEnv, requiredEnv } from '../shared/env';
 import { Logger, parseLogLevel, withRequestId } from '../shared/logger';
 import { EmfMetricsSink } from '../shared/metrics';
+import { s3ClaimCheckStore } from './claim-check';
 import { createDocumentClient } from './document-client';
 import { createProcessor } from './processor';
 
@@ -19,6 +21,10 @@ const processor = createProcessor({
   logger,
   eventRecordTtlDays,
   metrics: new EmfMetricsSink(),
+  // The bucket comes from each claim-checked message's pointer, so no configuration here; the
+  // client is built at cold start (Lambda's Node runtime ships @aws-sdk/client-s3) and used only
+  // for events too large for an SQS message.
+  claimChecks: s3ClaimCheckStore(new S3Client({})),
 });
 
 export const handler = withRequestId(async (event: SQSEvent): Promise<SQSBatchResponse> => {

@@ -13,12 +13,19 @@
  * for good (with its reason). Failures are classified: permanent ones (the event can never apply,
  * whatever the retry) are recorded once and acknowledged; transient ones (throttling, 5xx, a
  * network error) are reported in `batchItemFailures` and retried by SQS.
+ *
+ * A claim-checked message (attribute `bodyLocation` = `s3`, contracts/queue-message.ts) carries a
+ * pointer to its body in the claim-check bucket: the body is fetched and verified first, then
+ * processed exactly as if it had come in the message. A pointer that is invalid, an object that is
+ * gone or that is not the body the pointer names can never apply (permanent); any other S3 error
+ * is transient.
  */
 import type { SQSBatchItemFailure, SQSBatchResponse, SQSRecord } from 'aws-lambda';
 import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { Logger } from '../shared/logger';
 import { METRIC, MetricDatum, MetricsSink } from '../shared/metrics';
-import { EventSource, MESSAGE_ATTRIBUTE } from '../../contracts/queue-message';
+import { BODY_LOCATION_S3, EventSource, MESSAGE_ATTRIBUTE, parseClaimCheck } from '../../contracts/queue-message';
+import { claimCheckMismatch, ClaimCheckMissingError, ClaimCheckStore } from './claim-check';
 import { EntityItem, isKnownEventType, project, Projection } from './state-model';
 import { keys, LATE_ARRIVAL_MAX_MS, LATE_ARRIVAL_MS, LATE_ARRIVAL_TTL_SECONDS } from '../../contracts/table-schema';
 import { InvalidEventError, parseWebhookEvent, WebhookEvent } from './webhook-event';
@@ -35,6 +42,11 @@ export interface ProcessorOptions {
   readonly clock?: () => number;
   /** Records of one batch processed at once. */
   readonly recordConcurrency?: number;
+  /**
+   * Fetches claim-checked bodies (`s3ClaimCheckStore` in claim-check.ts). Without it a
+   * claim-checked message is a configuration error: retried (so it ends in the DLQ), never dropped.
+   */
+  readonly claimChecks?: ClaimCheckStore;
 }
 
 export type RecordOutcome =
@@ -63,13 +75,26 @@ export interface Processor {
   processRecords(records: readonly SQSRecord[]): Promise<RecordResult[]>;
 }
 
-/** The event can never apply; `reason` says why. Recorded once, never retried. */
+/** The event can never apply; `reason` says why (`detail`: more, for the log). Recorded once, never retried. */
 class PermanentFailure extends Error {
-  constructor(readonly reason: string) {
+  constructor(
+    readonly reason: string,
+    readonly detail?: string,
+  ) {
     super(reason);
     this.name = 'PermanentFailure';
   }
 }
+
+/** The reasons a claim-checked message can never apply, as recorded in its event record. */
+export const CLAIM_CHECK_REASON = {
+  /** The message says its body is in S3, but its body is not a valid `ClaimCheck`. */
+  invalid: 'invalid_claim_check',
+  /** The object is not in the bucket (expired by the lifecycle rule, or never written). */
+  missing: 'claim_check_missing',
+  /** The object's length or SHA-256 is not the pointer's. */
+  corrupt: 'claim_check_corrupt',
+} as const;
 
 const DAY_SECONDS = 86_400;
 /** A record body kept in an event record is cut here, below DynamoDB's 400 KB item limit. */
@@ -200,23 +225,61 @@ export function createProcessor(options: ProcessorOptions): Processor {
     }
   }
 
+  /**
+   * The body a claim-checked message points to, verified. Throws `PermanentFailure` for what no
+   * retry mends (an invalid pointer, a missing or corrupt object); anything else S3 throws, and a
+   * processor without a store, is transient.
+   */
+  async function claimedBody(record: SQSRecord, log: Logger): Promise<string> {
+    const check = parseClaimCheck(record.body);
+    if (!check) throw new PermanentFailure(CLAIM_CHECK_REASON.invalid, 'the body is not a claim check');
+    if (!options.claimChecks) {
+      // A deployment error (the function was built without the bucket): loud, and never a drop.
+      log.error('claim-checked event but no claim-check store is configured; retried until the DLQ', {
+        bucket: check.bucket,
+        key: check.key,
+      });
+      throw new Error('no claim-check store configured');
+    }
+    let text: string;
+    try {
+      text = await options.claimChecks.fetch(check);
+    } catch (error) {
+      if (error instanceof ClaimCheckMissingError) throw new PermanentFailure(CLAIM_CHECK_REASON.missing, error.message);
+      throw error;
+    }
+    const mismatch = claimCheckMismatch(check, text);
+    if (mismatch) throw new PermanentFailure(CLAIM_CHECK_REASON.corrupt, `s3://${check.bucket}/${check.key}: ${mismatch}`);
+    return text;
+  }
+
   async function processRecord(record: SQSRecord): Promise<RecordResult & { lagMs?: number; ageMs?: number }> {
     let log = logger.child({ messageId: record.messageId });
     const source: EventSource =
       record.messageAttributes?.[MESSAGE_ATTRIBUTE.source]?.stringValue === 'reconciler' ? 'reconciler' : 'webhook';
     let eventId: string | undefined;
     let eventType: string | undefined;
+    // The event's text: the message body, or the body it points to once fetched.
+    let body = record.body;
+    const claimChecked = record.messageAttributes?.[MESSAGE_ATTRIBUTE.bodyLocation]?.stringValue === BODY_LOCATION_S3;
+    // Ingest set these from the verified event; until the body is fetched they are all there is to
+    // name it by, so a pointer that can never resolve is recorded under the event's own id.
+    const claimedEventId = claimChecked ? record.messageAttributes?.[MESSAGE_ATTRIBUTE.eventId]?.stringValue || undefined : undefined;
+    const claimedEventType = claimChecked ? record.messageAttributes?.[MESSAGE_ATTRIBUTE.eventType]?.stringValue || undefined : undefined;
     try {
       try {
-        const event = permanently(() => parseWebhookEvent(record.body));
+        if (claimChecked) {
+          if (claimedEventId) log = log.child({ eventId: claimedEventId });
+          body = await claimedBody(record, log);
+        }
+        const event = permanently(() => parseWebhookEvent(body));
         eventId = event.id;
         eventType = event.event;
-        log = log.child({ eventId, eventType, room: roomNameOf(event) });
+        log = logger.child({ messageId: record.messageId, eventId, eventType, room: roomNameOf(event) });
         const projection = permanently(() => projectEvent(event, source));
         if (!projection) {
           // Kept whole, so a type LiveKit adds later can be replayed once the model knows it.
-          if (await putOnce(eventRecord(event.id, event.event, source, 'unknown_type', record.body)))
-            log.warn('unknown event type recorded');
+          if (await putOnce(eventRecord(event.id, event.event, source, 'unknown_type', body))) log.warn('unknown event type recorded');
           return { messageId: record.messageId, eventId, outcome: 'unknown_type' };
         }
         const outcome = await apply(projection);
@@ -241,10 +304,15 @@ export function createProcessor(options: ProcessorOptions): Processor {
       } catch (error) {
         if (!(error instanceof PermanentFailure)) throw error;
         // Recorded once (a redelivery finds the record and writes nothing), counted, acknowledged.
-        const id = eventId ?? `message:${record.messageId}`;
-        await putOnce(eventRecord(id, eventType, source, 'rejected', record.body, error.reason));
-        log.error('event rejected: it can never apply', { reason: error.reason, permanent: true, recordKey: keys.eventRecord(id).pk });
-        return { messageId: record.messageId, eventId, outcome: 'rejected', reason: error.reason };
+        const id = eventId ?? claimedEventId ?? `message:${record.messageId}`;
+        await putOnce(eventRecord(id, eventType ?? claimedEventType, source, 'rejected', body, error.reason));
+        log.error('event rejected: it can never apply', {
+          reason: error.reason,
+          ...(error.detail !== undefined ? { detail: error.detail } : {}),
+          permanent: true,
+          recordKey: keys.eventRecord(id).pk,
+        });
+        return { messageId: record.messageId, eventId: eventId ?? claimedEventId, outcome: 'rejected', reason: error.reason };
       }
     } catch (error) {
       const err = error instanceof Error ? error : new Error(String(error));
@@ -253,7 +321,7 @@ export function createProcessor(options: ProcessorOptions): Processor {
         permanent: false,
         receiveCount: record.attributes?.ApproximateReceiveCount,
       });
-      return { messageId: record.messageId, eventId, error: err };
+      return { messageId: record.messageId, eventId: eventId ?? claimedEventId, error: err };
     }
   }
 

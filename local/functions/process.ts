@@ -31,6 +31,7 @@ export const PROCESS = {
 /** The process worker's init data (structured clone only). */
 export interface ProcessFunctionInit {
   readonly dynamodbEndpoint: string;
+  /** fauxqs: the event queue, and S3 on the same port (claim-checked bodies; the bucket is in each pointer). */
   readonly sqsEndpoint: string;
   readonly tableName: string;
   readonly queueUrl: string;
