@@ -1,0 +1,73 @@
+import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import { Construct } from 'constructs';
+import { CLAIM_CHECK_PREFIX } from '../contracts/queue-message';
+import { PipelineConfig } from './config';
+import { removalPolicyOf } from './removal-policy';
+
+export interface ClaimChecksProps {
+  /** The queue's retention (the objects must outlive every message pointing at one) and the removal policy. */
+  readonly config: Pick<PipelineConfig, 'queue' | 'removalPolicy'>;
+}
+
+/**
+ * Days an object under `events/` is kept: as long as a message pointing at it can still be
+ * delivered, plus a day. SQS keeps a message's original enqueue time when it moves to the DLQ,
+ * so the DLQ's retention counts from the enqueue; but a redrive from the DLQ back to the queue
+ * (on-call's way out of a bad deploy) sends it again, with the queue's retention from then on.
+ * So the longest life of a message is `retentionDays + dlqRetentionDays`, the same bound the
+ * tombstones' TTL must exceed (`processing.eventRecordTtlDays`). An object that expired while its
+ * message lives would lose the event; one kept a few days too long costs a little storage.
+ */
+export function claimCheckExpirationDays(queue: PipelineConfig['queue']): number {
+  return queue.retentionDays + queue.dlqRetentionDays + 1;
+}
+
+/**
+ * The claim-check bucket: bodies of genuine events too large for an SQS message (1 MiB), stored
+ * by ingest under `events/<sha256>.json` and read by the processor from the pointer it dequeues
+ * (contracts/queue-message.ts). Private, TLS only, encrypted as the queues are (service-managed
+ * keys), unversioned (an object is written once per body, and a rewrite is the same bytes), and
+ * emptied by a lifecycle rule once no message can point at an object any more.
+ */
+export class ClaimChecks extends Construct {
+  public readonly bucket: s3.Bucket;
+  /** Days after which an object under `events/` expires (`claimCheckExpirationDays`). */
+  public readonly expirationDays: number;
+
+  constructor(scope: Construct, id: string, props: ClaimChecksProps) {
+    super(scope, id);
+    const policy = removalPolicyOf(props.config.removalPolicy);
+    this.expirationDays = claimCheckExpirationDays(props.config.queue);
+    this.bucket = new s3.Bucket(this, 'Bucket', {
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      enforceSSL: true,
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      versioned: false,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      lifecycleRules: [{ id: 'ExpireClaimChecks', prefix: CLAIM_CHECK_PREFIX, expiration: Duration.days(this.expirationDays) }],
+      removalPolicy: policy,
+      // A throwaway stack's bucket must be emptied before CloudFormation can delete it.
+      autoDeleteObjects: policy === RemovalPolicy.DESTROY,
+    });
+    Validations.of(this.bucket).acknowledge({
+      id: 'AwsSolutions-S1',
+      reason:
+        'Only the ingest role writes (PutObject on events/*) and only the process role reads (GetObject on events/*); ' +
+        'each write is logged by ingest ("event enqueued" with claimCheck) and each read by the processor. A server ' +
+        'access log bucket would add a second bucket to secure and expire for no question those logs cannot answer; ' +
+        'CloudTrail S3 data events can be enabled account-wide if an audit trail of object access is required.',
+    });
+  }
+
+  /** `s3:PutObject` on `events/*`, nothing else (ingest). */
+  grantPutClaimChecks(grantee: iam.IGrantable): iam.Grant {
+    return iam.Grant.addToPrincipal({ grantee, actions: ['s3:PutObject'], resourceArns: [this.bucket.arnForObjects(`${CLAIM_CHECK_PREFIX}*`)] });
+  }
+
+  /** `s3:GetObject` on `events/*`, nothing else (the processor). */
+  grantGetClaimChecks(grantee: iam.IGrantable): iam.Grant {
+    return iam.Grant.addToPrincipal({ grantee, actions: ['s3:GetObject'], resourceArns: [this.bucket.arnForObjects(`${CLAIM_CHECK_PREFIX}*`)] });
+  }
+}
