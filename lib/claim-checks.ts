@@ -1,5 +1,6 @@
-import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { CfnElement, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { CLAIM_CHECK_PREFIX } from '../contracts/queue-message';
@@ -62,12 +63,27 @@ export class ClaimChecks extends Construct {
   }
 
   /** `s3:PutObject` on `events/*`, nothing else (ingest). */
-  grantPutClaimChecks(grantee: iam.IGrantable): iam.Grant {
-    return iam.Grant.addToPrincipal({ grantee, actions: ['s3:PutObject'], resourceArns: [this.bucket.arnForObjects(`${CLAIM_CHECK_PREFIX}*`)] });
+  grantPutClaimChecks(fn: lambda.Function): iam.Grant {
+    return this.grantOnEvents(fn, 's3:PutObject', 'writes each claim-checked body as a new object named by its SHA-256');
   }
 
   /** `s3:GetObject` on `events/*`, nothing else (the processor). */
-  grantGetClaimChecks(grantee: iam.IGrantable): iam.Grant {
-    return iam.Grant.addToPrincipal({ grantee, actions: ['s3:GetObject'], resourceArns: [this.bucket.arnForObjects(`${CLAIM_CHECK_PREFIX}*`)] });
+  grantGetClaimChecks(fn: lambda.Function): iam.Grant {
+    return this.grantOnEvents(fn, 's3:GetObject', 'reads the object each claim check it dequeues names');
+  }
+
+  private grantOnEvents(fn: lambda.Function, action: string, why: string): iam.Grant {
+    const grant = iam.Grant.addToPrincipal({
+      grantee: fn,
+      actions: [action],
+      resourceArns: [this.bucket.arnForObjects(`${CLAIM_CHECK_PREFIX}*`)],
+    });
+    // The finding names the bucket by its logical id, as the template will.
+    const bucketLogicalId = Stack.of(this).resolve((this.bucket.node.defaultChild as CfnElement).logicalId) as string;
+    Validations.of(fn.role!).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::<${bucketLogicalId}.Arn>/${CLAIM_CHECK_PREFIX}*]`,
+      reason: `The function ${why}: object keys are content hashes, unknown until the event arrives; the wildcard is ${action} only, on this bucket's ${CLAIM_CHECK_PREFIX} prefix only.`,
+    });
+    return grant;
   }
 }
