@@ -207,7 +207,12 @@ export class LiveKitWebhookPipeline extends Construct {
     this.keys = new LiveKitKeys(this, 'LiveKitKeys', { existing: props.keysSecret, removalPolicy: config.removalPolicy });
     this.eventQueue = new EventQueue(this, 'Events', { config });
     this.claimChecks = new ClaimChecks(this, 'ClaimChecks', { config });
-    this.ingest = new Ingest(this, 'Ingest', { config, queue: this.eventQueue.queue, keys: this.keys.secret, claimChecks: this.claimChecks });
+    this.ingest = new Ingest(this, 'Ingest', {
+      config,
+      queue: this.eventQueue.queue,
+      keys: this.keys.secret,
+      claimChecks: this.claimChecks,
+    });
     this.processing = new Processing(this, 'Processing', {
       config,
       queue: this.eventQueue.queue,

@@ -23,9 +23,7 @@ const secrets = new SecretsManagerClient({ maxAttempts: 2, requestHandler: { con
 // but requestTimeout is the socket's idle time, not the upload's: a stalled attempt is cut at
 // 600 ms, and a second one still fits.
 const claimCheckBucket = process.env.CLAIM_CHECK_BUCKET;
-const s3 = claimCheckBucket
-  ? new S3Client({ maxAttempts: 2, requestHandler: { connectionTimeout: 200, requestTimeout: 600 } })
-  : undefined;
+const s3 = claimCheckBucket ? new S3Client({ maxAttempts: 2, requestHandler: { connectionTimeout: 200, requestTimeout: 600 } }) : undefined;
 
 export const handler = withRequestId(
   createIngestHandler({

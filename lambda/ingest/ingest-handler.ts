@@ -44,7 +44,7 @@ export type IngestHandler = (event: APIGatewayProxyEventV2) => Promise<APIGatewa
 /**
  * LiveKit gives up after about 3 s (LiveKit Cloud), and a slow answer holds up every later event
  * of the same room. The worst case for one answer is bounded by two deadlines, one per call that
- * can be slow, plus the CPU work (verifying and hashing, milliseconds even for a 1 MiB body):
+ * can be slow, plus the CPU work (verifying, hashing and parsing: tens of ms at most, for a body of a few MiB):
  * - `KEY_WAIT_MS`: the longest a request waits for Secrets Manager (only on a cold start or for a
  *   key the cached set lacks; a refresh of a cached set never makes a request wait);
  * - `SQS_SEND_DEADLINE_MS`: the whole store, retries included, after which we answer 503. For an
@@ -78,9 +78,12 @@ export function createIngestHandler(options: IngestHandlerOptions): IngestHandle
     for (const [name, value] of Object.entries(attributes)) {
       messageAttributes[name] = { DataType: 'String', StringValue: value };
     }
-    await options.sqs.send(new SendMessageCommand({ QueueUrl: options.queueUrl, MessageBody: body, MessageAttributes: messageAttributes }), {
-      abortSignal,
-    });
+    await options.sqs.send(
+      new SendMessageCommand({ QueueUrl: options.queueUrl, MessageBody: body, MessageAttributes: messageAttributes }),
+      {
+        abortSignal,
+      },
+    );
   };
 
   async function enqueue({ body, attributes }: EnqueueRequest): Promise<void> {

@@ -37,7 +37,9 @@ describe('claim-check bucket', () => {
       IgnorePublicAcls: true,
       RestrictPublicBuckets: true,
     });
-    expect(p.BucketEncryption).toEqual({ ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] });
+    expect(p.BucketEncryption).toEqual({
+      ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }],
+    });
     expect(p.VersioningConfiguration).toBeUndefined();
   });
 
@@ -46,7 +48,12 @@ describe('claim-check bucket', () => {
       Bucket: { Ref: bucketId },
       PolicyDocument: {
         Statement: Match.arrayWith([
-          Match.objectLike({ Effect: 'Deny', Action: 's3:*', Condition: { Bool: { 'aws:SecureTransport': 'false' } }, Principal: { AWS: '*' } }),
+          Match.objectLike({
+            Effect: 'Deny',
+            Action: 's3:*',
+            Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+            Principal: { AWS: '*' },
+          }),
         ]),
       },
     });
@@ -100,7 +107,10 @@ describe('claim-check bucket', () => {
 
   it('leaves no cdk-nag finding unacknowledged with removalPolicy destroy (the auto-delete custom resource)', () => {
     const findings = unacknowledgedNagFindings(
-      (app) => new PipelineStack(app, 'NagDestroy', { config: parseConfig({ livekit: { url: 'https://x.livekit.cloud' }, removalPolicy: 'destroy' }) }),
+      (app) =>
+        new PipelineStack(app, 'NagDestroy', {
+          config: parseConfig({ livekit: { url: 'https://x.livekit.cloud' }, removalPolicy: 'destroy' }),
+        }),
     );
     expect(findings).toEqual([]);
   });
