@@ -14,15 +14,16 @@ export interface ClaimChecksProps {
 
 /**
  * Days an object under `events/` is kept: as long as a message pointing at it can still be
- * delivered, plus a day. SQS keeps a message's original enqueue time when it moves to the DLQ,
- * so the DLQ's retention counts from the enqueue; but a redrive from the DLQ back to the queue
- * (on-call's way out of a bad deploy) sends it again, with the queue's retention from then on.
- * So the longest life of a message is `retentionDays + dlqRetentionDays`, the same bound the
- * tombstones' TTL must exceed (`processing.eventRecordTtlDays`). An object that expired while its
- * message lives would lose the event; one kept a few days too long costs a little storage.
+ * delivered after one DLQ redrive, plus a day. A standard queue's message expires counted from its
+ * enqueue, and keeps that time when it moves to the DLQ, so before a redrive it lives at most
+ * `max(retentionDays, dlqRetentionDays)`. A redrive (StartMessageMoveTask, the console's "start DLQ
+ * redrive": on-call's way out of a bad deploy) sends it again as a new message with a new enqueue
+ * time, and it may live that long again (failing once more, back in the DLQ). An object that
+ * expired while its message lives would lose the event; one kept longer costs only storage of the
+ * rare event over 1 MiB. A message redriven a second time may outlive its object.
  */
 export function claimCheckExpirationDays(queue: PipelineConfig['queue']): number {
-  return queue.retentionDays + queue.dlqRetentionDays + 1;
+  return 2 * Math.max(queue.retentionDays, queue.dlqRetentionDays) + 1;
 }
 
 /**

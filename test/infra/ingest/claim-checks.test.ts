@@ -59,17 +59,17 @@ describe('claim-check bucket', () => {
     });
   });
 
-  it('expires events/ objects a day after the longest a message can live: queue retention + DLQ retention (a redrive sends again)', () => {
+  it('expires events/ objects a day after the longest a message can live through one DLQ redrive (a redrive sends it as new)', () => {
     expect(config.queue).toMatchObject({ retentionDays: 4, dlqRetentionDays: 14 });
     expect(bucket().Properties.LifecycleConfiguration.Rules).toEqual([
-      { Id: 'ExpireClaimChecks', Prefix: CLAIM_CHECK_PREFIX, ExpirationInDays: 19, Status: 'Enabled' },
+      { Id: 'ExpireClaimChecks', Prefix: CLAIM_CHECK_PREFIX, ExpirationInDays: 29, Status: 'Enabled' },
     ]);
     const custom = synthPipeline({ queue: { retentionDays: 2, dlqRetentionDays: 7 } });
     const [customBucket] = Object.values<any>(custom.template.findResources('AWS::S3::Bucket'));
-    expect(customBucket.Properties.LifecycleConfiguration.Rules[0].ExpirationInDays).toBe(10);
-    expect(claimCheckExpirationDays(custom.config.queue)).toBe(10);
-    // Longer than every object the queue or its DLQ could still deliver a pointer to.
-    expect(claimCheckExpirationDays(config.queue)).toBeGreaterThan(config.queue.retentionDays + config.queue.dlqRetentionDays);
+    expect(customBucket.Properties.LifecycleConfiguration.Rules[0].ExpirationInDays).toBe(15);
+    // Before the redrive: at most the DLQ's retention from the first enqueue; after it, as long again.
+    expect(claimCheckExpirationDays(custom.config.queue)).toBe(2 * 7 + 1);
+    expect(claimCheckExpirationDays({ maxReceiveCount: 5, retentionDays: 14, dlqRetentionDays: 14 })).toBe(29);
   });
 
   it('follows removalPolicy: retained by default; destroy deletes it, emptied first', () => {
