@@ -55,11 +55,15 @@ export interface IngestConfig {
   /** Burst the HTTP API stage accepts. @default 1000 */
   readonly throttleBurstLimit: number;
   /**
-   * Largest webhook body enqueued, in bytes. Default and maximum: SQS's largest message (1 MiB),
-   * since a genuine event can exceed 150 KB (room metadata, participant metadata and attributes
-   * may each be 64,000 bytes). A genuine event above it is answered 503 (LiveKit retries, then
-   * abandons it; the reconciler repairs the state), never 4xx.
-   * @default 1048576
+   * Largest webhook body accepted, in bytes. A body whose SQS message would exceed 1 MiB is stored
+   * in the claim-check bucket. The default, 2.5 MiB, admits every genuine event under
+   * open-source LiveKit's default limits: a `participant_joined` carries room and participant
+   * metadata (512 KiB each) and attributes (64 KiB), all of which JSON escaping can double when
+   * they hold JSON themselves (2.125 MiB), with 384 KiB left for the rest of the event. The
+   * maximum, 3,000,000, keeps the API Gateway event that carries the body JSON-escaped (at most
+   * about double) inside Lambda's 6 MiB synchronous payload. A genuine event above it is
+   * answered 503 (LiveKit retries, then abandons it; the reconciler repairs the state), never 4xx.
+   * @default 2621440
    */
   readonly maxBodyBytes: number;
   /** Clock skew tolerated on the JWT's `exp`/`nbf`, in seconds. @default 30 */
@@ -180,12 +184,30 @@ export interface PipelineConfig {
   readonly removalPolicy: RemovalPolicyName;
 }
 
+/**
+ * `ingest.maxBodyBytes`'s default, 2.5 MiB: the largest genuine event under open-source LiveKit's
+ * default limits (livekit/livekit `pkg/config/config.go`: `MaxMetadataSize` 512 KiB for room and
+ * for participant metadata, `MaxAttributesSize` 64 KiB) is a `participant_joined` carrying both
+ * metadata and the attributes (livekit/livekit `pkg/rtc/room.go`). protojson escapes `"` and `\`,
+ * so metadata that is itself JSON with escaped strings can double: 2 x (512 + 512 + 64) KiB =
+ * 2.125 MiB, and 384 KiB remain for names, identities, tracks and the envelope.
+ */
+export const MAX_BODY_BYTES_DEFAULT = 2_621_440;
+
+/**
+ * `ingest.maxBodyBytes`'s largest allowed value. Lambda refuses a synchronous invocation whose
+ * payload exceeds 6 MiB (6,291,456 bytes), and API Gateway puts the body in that payload as a
+ * JSON string: every `"` and `\` escaped, so at most about twice the body (base64, for a body
+ * API Gateway encodes, is 4/3). 2 x 3,000,000 leaves 291,456 bytes for headers and the request context.
+ */
+export const MAX_BODY_BYTES_LIMIT = 3_000_000;
+
 export const DEFAULT_CONFIG: PipelineConfig = {
   livekit: { url: 'http://localhost:7880', webhookEvents: LIVEKIT_WEBHOOK_EVENT_TYPES },
   ingest: {
     throttleRateLimit: 500,
     throttleBurstLimit: 1000,
-    maxBodyBytes: 1_048_576,
+    maxBodyBytes: MAX_BODY_BYTES_DEFAULT,
     clockToleranceSeconds: 30,
     keyCacheSeconds: 300,
     // Ingest holds a request for milliseconds (about 20 ms: verify, one SendMessage), so the
@@ -301,8 +323,9 @@ export function parseConfig(input: ConfigInput = {}, options: ParseOptions = {})
   const ingest: IngestConfig = {
     throttleRateLimit: int('ingest.throttleRateLimit', ig.throttleRateLimit, d.ingest.throttleRateLimit, 1, 100_000),
     throttleBurstLimit: int('ingest.throttleBurstLimit', ig.throttleBurstLimit, d.ingest.throttleBurstLimit, 1, 100_000),
-    // Above SQS's 1 MiB maximum message size the event could not be enqueued anyway.
-    maxBodyBytes: int('ingest.maxBodyBytes', ig.maxBodyBytes, d.ingest.maxBodyBytes, 1024, 1_048_576),
+    // Above it, the API Gateway event (the body JSON-escaped, up to about double) could exceed
+    // Lambda's 6 MiB synchronous payload: see MAX_BODY_BYTES_LIMIT.
+    maxBodyBytes: int('ingest.maxBodyBytes', ig.maxBodyBytes, d.ingest.maxBodyBytes, 1024, MAX_BODY_BYTES_LIMIT),
     clockToleranceSeconds: int('ingest.clockToleranceSeconds', ig.clockToleranceSeconds, d.ingest.clockToleranceSeconds, 0, 300),
     keyCacheSeconds: int('ingest.keyCacheSeconds', ig.keyCacheSeconds, d.ingest.keyCacheSeconds, 10, 3600),
     reservedConcurrency: int('ingest.reservedConcurrency', ig.reservedConcurrency, d.ingest.reservedConcurrency, 0, 10_000),

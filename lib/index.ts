@@ -31,6 +31,7 @@ export type {
 } from './config';
 export { ALARM_IDS } from './alarm-rules';
 export type { AlarmId, AlarmRule, AlarmSeverity } from './alarm-rules';
+export { ClaimChecks, claimCheckExpirationDays } from './claim-checks';
 export { EventQueue } from './event-queue';
 export { Ingest } from './ingest';
 export { importSecret, LiveKitKeys } from './livekit-keys';

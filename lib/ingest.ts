@@ -7,6 +7,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { ClaimChecks } from './claim-checks';
 import { ingestProblems, PipelineConfig } from './config';
 import { pipelineFunction } from './lambda-defaults';
 
@@ -17,6 +18,11 @@ export interface IngestProps {
   readonly queue: sqs.IQueue;
   /** LiveKit API key/secret pairs used to verify signatures. */
   readonly keys: secretsmanager.ISecret;
+  /**
+   * Where bodies too large for an SQS message go (ingest may only put objects under `events/`).
+   * @default - none: such an event is answered 503 event_too_large
+   */
+  readonly claimChecks?: ClaimChecks;
 }
 
 /**
@@ -53,9 +59,11 @@ export class Ingest extends Construct {
         MAX_BODY_BYTES: String(ingest.maxBodyBytes),
         CLOCK_TOLERANCE_SECONDS: String(ingest.clockToleranceSeconds),
         KEY_CACHE_SECONDS: String(ingest.keyCacheSeconds),
+        ...(props.claimChecks ? { CLAIM_CHECK_BUCKET: props.claimChecks.bucket.bucketName } : {}),
       },
     });
     props.queue.grantSendMessages(this.function);
+    props.claimChecks?.grantPutClaimChecks(this.function);
     props.keys.grantRead(this.function);
 
     this.api = new apigw.HttpApi(this, 'Api', {

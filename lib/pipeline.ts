@@ -5,6 +5,7 @@ import * as events from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
@@ -25,6 +26,7 @@ import {
   RemovalPolicyName,
   SystemLogLevelName,
 } from './config';
+import { ClaimChecks } from './claim-checks';
 import { EventQueue } from './event-queue';
 import { Ingest } from './ingest';
 import { LiveKitKeys } from './livekit-keys';
@@ -161,6 +163,11 @@ export class LiveKitWebhookPipeline extends Construct {
   public readonly queue: sqs.Queue;
   /** Events that failed `queue.maxReceiveCount` times. */
   public readonly deadLetterQueue: sqs.Queue;
+  /**
+   * Bodies of genuine events too large for an SQS message (1 MiB), under `events/<sha256>.json`,
+   * each expired once no message can point at it. Ingest may only put, the processor only get.
+   */
+  public readonly claimCheckBucket: s3.Bucket;
   /** The state table (key schema: contracts/table-schema.ts, a versioned public interface). */
   public readonly table: dynamodb.Table;
   /** The bus the change feed is published to (created, or `eventBus`). */
@@ -183,6 +190,7 @@ export class LiveKitWebhookPipeline extends Construct {
   /** The parts, for fine-tuning beyond the props (escape hatches). */
   public readonly keys: LiveKitKeys;
   public readonly eventQueue: EventQueue;
+  public readonly claimChecks: ClaimChecks;
   public readonly ingest: Ingest;
   public readonly processing: Processing;
   public readonly reconciler: Reconciler;
@@ -198,7 +206,13 @@ export class LiveKitWebhookPipeline extends Construct {
 
     this.keys = new LiveKitKeys(this, 'LiveKitKeys', { existing: props.keysSecret, removalPolicy: config.removalPolicy });
     this.eventQueue = new EventQueue(this, 'Events', { config });
-    this.ingest = new Ingest(this, 'Ingest', { config, queue: this.eventQueue.queue, keys: this.keys.secret });
+    this.claimChecks = new ClaimChecks(this, 'ClaimChecks', { config });
+    this.ingest = new Ingest(this, 'Ingest', {
+      config,
+      queue: this.eventQueue.queue,
+      keys: this.keys.secret,
+      claimChecks: this.claimChecks,
+    });
     this.processing = new Processing(this, 'Processing', {
       config,
       queue: this.eventQueue.queue,
@@ -206,6 +220,8 @@ export class LiveKitWebhookPipeline extends Construct {
       archiveRetentionDays: props.archiveRetentionDays,
       tableLogicalId: props.stateTableLogicalId,
     });
+    // The processor reads bucket and key from each claim check it dequeues: a grant, no setting.
+    this.claimChecks.grantGetClaimChecks(this.processing.function);
     this.reconciler = new Reconciler(this, 'Reconciler', {
       config,
       table: this.processing.table,
@@ -234,6 +250,7 @@ export class LiveKitWebhookPipeline extends Construct {
     this.webhookUrl = this.ingest.webhookUrl;
     this.queue = this.eventQueue.queue;
     this.deadLetterQueue = this.eventQueue.deadLetterQueue;
+    this.claimCheckBucket = this.claimChecks.bucket;
     this.table = this.processing.table;
     this.bus = this.processing.bus;
     this.archive = this.processing.archive;

@@ -227,6 +227,8 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
       name: options.engines ? undefined : 'livekit-events',
       visibilityTimeoutSeconds: options.visibilityTimeoutSeconds,
     });
+    // The claim-check bucket (fauxqs's S3), for events too large for an SQS message.
+    const claimCheckBucket = await sqsEmulator.createBucket(options.engines ? undefined : 'livekit-claim-checks');
 
     const metrics = new MemoryMetricsSink();
     const processed = new Map<string, ProcessedEvent>();
@@ -328,6 +330,7 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
     const ingestStarting = startIngestFunction({
       sqsEndpoint: sqsEmulator.endpoint,
       queueUrl: queues.queueUrl,
+      claimCheckBucket,
       keys: options.keys,
       ingest: config.ingest,
       port: options.port,

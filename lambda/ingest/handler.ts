@@ -1,3 +1,4 @@
+import { S3Client } from '@aws-sdk/client-s3';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { nonNegativeIntEnv, requiredEnv } from '../shared/env';
@@ -17,10 +18,18 @@ const sqs = new SQSClient({ maxAttempts: 3, requestHandler: { connectionTimeout:
 // so they may take longer than a request can wait; the key store retries with its own backoff.
 const secrets = new SecretsManagerClient({ maxAttempts: 2, requestHandler: { connectionTimeout: 1000, requestTimeout: 2000 } });
 
+// The claim-check bucket, for events too large for an SQS message. Its put and the send that
+// follows share the 1.5 s deadline. An attempt may take longer than an SQS one (up to 3 MiB go up),
+// but requestTimeout is the socket's idle time, not the upload's: a stalled attempt is cut at
+// 600 ms, and a second one still fits.
+const claimCheckBucket = process.env.CLAIM_CHECK_BUCKET;
+const s3 = claimCheckBucket ? new S3Client({ maxAttempts: 2, requestHandler: { connectionTimeout: 200, requestTimeout: 600 } }) : undefined;
+
 export const handler = withRequestId(
   createIngestHandler({
     sqs,
     queueUrl: requiredEnv('QUEUE_URL'),
+    ...(s3 && claimCheckBucket ? { claimChecks: { s3, bucket: claimCheckBucket } } : {}),
     loadKeys: async () => {
       const result = await secrets.send(new GetSecretValueCommand({ SecretId: secretId }));
       if (result.SecretString === undefined) throw new Error('the LiveKit keys secret has no string value');

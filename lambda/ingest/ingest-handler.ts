@@ -1,5 +1,8 @@
+import { createHash } from 'node:crypto';
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { MessageAttributeValue, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { BODY_LOCATION_S3, ClaimCheck, claimCheckKey, MESSAGE_ATTRIBUTE } from '../../contracts/queue-message';
 import type { Logger } from '../shared/logger';
 import { withDeadline } from './deadline';
 import { KeyStore } from './key-store';
@@ -13,6 +16,11 @@ import { createWebhookIngest, EnqueueRequest, IngestRequest } from './webhook-in
 export interface IngestHandlerOptions {
   readonly sqs: SQSClient;
   readonly queueUrl: string;
+  /**
+   * Where bodies too large for an SQS message are stored (the claim-check bucket). Absent, an
+   * event whose message would exceed 1 MiB is answered `503 event_too_large`.
+   */
+  readonly claimChecks?: ClaimCheckStore;
   /** Returns the key set's JSON text, `{"<apiKey>": "<apiSecret>", ...}`. */
   readonly loadKeys: () => Promise<string>;
   readonly keyCacheSeconds: number;
@@ -25,15 +33,24 @@ export interface IngestHandlerOptions {
   readonly sqsSendDeadlineMs?: number;
 }
 
+/** The claim-check bucket and a client for it. */
+export interface ClaimCheckStore {
+  readonly s3: S3Client;
+  readonly bucket: string;
+}
+
 export type IngestHandler = (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>;
 
 /**
  * LiveKit gives up after about 3 s (LiveKit Cloud), and a slow answer holds up every later event
  * of the same room. The worst case for one answer is bounded by two deadlines, one per call that
- * can be slow, plus the CPU work (verifying and hashing, milliseconds even for a 1 MiB body):
+ * can be slow, plus the CPU work (verifying, hashing and parsing: tens of ms at most, for a body of a few MiB):
  * - `KEY_WAIT_MS`: the longest a request waits for Secrets Manager (only on a cold start or for a
  *   key the cached set lacks; a refresh of a cached set never makes a request wait);
- * - `SQS_SEND_DEADLINE_MS`: the whole send, retries included, after which we answer 503.
+ * - `SQS_SEND_DEADLINE_MS`: the whole store, retries included, after which we answer 503. For an
+ *   event too large for an SQS message that is the S3 put of its body and the SQS send of its
+ *   claim check, one after the other under this one deadline (not one each): the bound stays
+ *   the same whichever way an event is stored.
  * `ANSWER_BOUND_MS` (2 s) leaves about 1 s of LiveKit's 3 s for API Gateway, the network and a
  * Lambda cold start. Both deadlines race their call, so a client that ignores its abort signal
  * cannot hold the answer either.
@@ -56,21 +73,56 @@ export function createIngestHandler(options: IngestHandlerOptions): IngestHandle
   });
   const sendDeadlineMs = options.sqsSendDeadlineMs ?? SQS_SEND_DEADLINE_MS;
 
-  async function enqueue({ body, attributes }: EnqueueRequest): Promise<void> {
+  const send = async (body: string, attributes: Readonly<Record<string, string>>, abortSignal: AbortSignal): Promise<void> => {
     const messageAttributes: Record<string, MessageAttributeValue> = {};
     for (const [name, value] of Object.entries(attributes)) {
       messageAttributes[name] = { DataType: 'String', StringValue: value };
     }
-    await withDeadline('sending the event to SQS', sendDeadlineMs, (abortSignal) =>
-      options.sqs.send(new SendMessageCommand({ QueueUrl: options.queueUrl, MessageBody: body, MessageAttributes: messageAttributes }), {
+    await options.sqs.send(
+      new SendMessageCommand({ QueueUrl: options.queueUrl, MessageBody: body, MessageAttributes: messageAttributes }),
+      {
         abortSignal,
-      }),
+      },
     );
+  };
+
+  async function enqueue({ body, attributes }: EnqueueRequest): Promise<void> {
+    await withDeadline('sending the event to SQS', sendDeadlineMs, (abortSignal) => send(body, attributes, abortSignal));
   }
+
+  /**
+   * The body to the bucket under its SHA-256 (a LiveKit retry of the same event writes the same
+   * object, so a put whose send then failed leaves nothing a retry duplicates; the bucket's
+   * lifecycle rule removes it), then the claim check to the queue. S3 verifies the upload against
+   * the same SHA-256 (`ChecksumSHA256`), which the processor checks again on reading.
+   */
+  const enqueueClaimCheck = (store: ClaimCheckStore) =>
+    async function enqueueClaimCheck({ body, attributes }: EnqueueRequest): Promise<void> {
+      const bytes = Buffer.from(body, 'utf8');
+      const digest = createHash('sha256').update(bytes).digest();
+      const sha256 = digest.toString('hex');
+      const pointer: ClaimCheck = { claimCheck: { bucket: store.bucket, key: claimCheckKey(sha256), bytes: bytes.length, sha256 } };
+      await withDeadline('storing the event in S3 and its claim check in SQS', sendDeadlineMs, async (abortSignal) => {
+        await store.s3.send(
+          new PutObjectCommand({
+            Bucket: store.bucket,
+            Key: pointer.claimCheck.key,
+            Body: bytes,
+            ContentType: 'application/json',
+            ChecksumSHA256: digest.toString('base64'),
+          }),
+          { abortSignal },
+        );
+        // A put that finished after the deadline must not start a send: we have answered 503.
+        abortSignal.throwIfAborted();
+        await send(JSON.stringify(pointer), { ...attributes, [MESSAGE_ATTRIBUTE.bodyLocation]: BODY_LOCATION_S3 }, abortSignal);
+      });
+    };
 
   const ingest = createWebhookIngest({
     keys,
     enqueue,
+    ...(options.claimChecks ? { enqueueClaimCheck: enqueueClaimCheck(options.claimChecks) } : {}),
     maxBodyBytes: options.maxBodyBytes,
     clockToleranceSeconds: options.clockToleranceSeconds,
     logger: options.logger,

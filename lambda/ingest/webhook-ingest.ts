@@ -41,6 +41,12 @@ export interface WebhookIngestOptions {
   readonly keys: KeyStore;
   /** Stores the event durably; resolves once stored, rejects otherwise. */
   readonly enqueue: (request: EnqueueRequest) => Promise<void>;
+  /**
+   * Stores an event whose SQS message would exceed `SQS_MAX_MESSAGE_BYTES`: the body out of band
+   * (the claim-check bucket), then a message pointing at it. Resolves once both are stored, rejects
+   * otherwise. Absent (no bucket configured), such an event is answered `503 event_too_large`.
+   */
+  readonly enqueueClaimCheck?: (request: EnqueueRequest) => Promise<void>;
   readonly maxBodyBytes: number;
   readonly clockToleranceSeconds: number;
   readonly logger: Logger;
@@ -186,18 +192,26 @@ export function createWebhookIngest(options: WebhookIngestOptions): (request: In
     // characters as \u escapes (lambda/shared/sqs-safe-body.ts).
     const body = sqsSafeBody(text);
     const messageBytes = sqsMessageBytes(body, attributes);
-    if (messageBytes > SQS_MAX_MESSAGE_BYTES)
-      return tooLarge({ bytes: request.body.length, messageBytes, maxMessageBytes: SQS_MAX_MESSAGE_BYTES }, eventLog);
+    // Too large for one SQS message: the body goes to the claim-check bucket and the message
+    // carries a pointer to it (contracts/queue-message.ts), if a bucket is configured.
+    const claimCheck = messageBytes > SQS_MAX_MESSAGE_BYTES;
+    const store = claimCheck ? options.enqueueClaimCheck : options.enqueue;
+    if (!store) return tooLarge({ bytes: request.body.length, messageBytes, maxMessageBytes: SQS_MAX_MESSAGE_BYTES }, eventLog);
     try {
-      await options.enqueue({ body, attributes });
+      await store({ body, attributes });
     } catch (error) {
-      eventLog.error('event not stored; asking LiveKit to retry', { error, latencyMs: now() - started });
+      eventLog.error('event not stored; asking LiveKit to retry', {
+        error,
+        ...(claimCheck ? { claimCheck, messageBytes } : {}),
+        latencyMs: now() - started,
+      });
       return retryLater('not_stored');
     }
     eventLog.info('event enqueued', {
       latencyMs: now() - started,
       bytes: request.body.length,
       ...(body !== text ? { escapedBytes: Buffer.byteLength(body) } : {}),
+      ...(claimCheck ? { claimCheck, messageBytes } : {}),
     });
     return respond(200, { ok: true, id: summary.id });
   };

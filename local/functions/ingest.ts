@@ -14,8 +14,11 @@ export const ROUTE_METHOD = 'route';
 
 /** The ingest worker's init data (structured clone only). */
 export interface IngestFunctionInit {
+  /** fauxqs: SQS, and S3 on the same port. */
   readonly sqsEndpoint: string;
   readonly queueUrl: string;
+  /** The claim-check bucket (on fauxqs's S3); absent, an event too large for SQS is answered 503. */
+  readonly claimCheckBucket?: string;
   /** The key set's JSON text, `{"<apiKey>": "<apiSecret>"}`, as the secret holds it. */
   readonly keysJson: string;
   readonly keyCacheSeconds: number;
@@ -36,6 +39,8 @@ export interface IngestFunctionReady {
 export interface IngestFunctionOptions {
   readonly sqsEndpoint: string;
   readonly queueUrl: string;
+  /** The claim-check bucket, created on the same fauxqs (`SqsEmulator.createBucket`). */
+  readonly claimCheckBucket?: string;
   readonly keys: Readonly<Record<string, string>>;
   readonly ingest: Pick<IngestConfig, 'keyCacheSeconds' | 'maxBodyBytes' | 'clockToleranceSeconds'>;
   readonly port?: number;
@@ -53,6 +58,7 @@ export function startIngestFunction(options: IngestFunctionOptions): Promise<Fun
     init: {
       sqsEndpoint: options.sqsEndpoint,
       queueUrl: options.queueUrl,
+      ...(options.claimCheckBucket ? { claimCheckBucket: options.claimCheckBucket } : {}),
       keysJson: JSON.stringify(options.keys),
       keyCacheSeconds: options.ingest.keyCacheSeconds,
       maxBodyBytes: options.ingest.maxBodyBytes,

@@ -4,11 +4,13 @@
  * main thread's data (`/status`) are forwarded to it by message. See ingest.ts.
  */
 import { get } from 'node:http';
+import { S3Client } from '@aws-sdk/client-s3';
 import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { createIngestHandler } from '../../lambda/ingest/ingest-handler';
 import { Logger } from '../../lambda/shared/logger';
 import { signWebhook } from '../../simulator/signing';
+import { localS3ClientConfig } from '../engines/sqs-emulator';
 import { FrontDoor, LocalRoute, LocalRouteResult } from '../front-door';
 import { localSqsClient } from './clients';
 import type { IngestFunctionInit, IngestFunctionReady } from './ingest';
@@ -17,9 +19,12 @@ import { runFunctionWorker } from './worker-runtime';
 
 runFunctionWorker<IngestFunctionInit, IngestFunctionReady>(async (init, host) => {
   const sqs = host.meter(localSqsClient(init.sqsEndpoint), 'SQS');
+  // fauxqs serves S3 on the SQS port: the claim-check bucket's stand-in.
+  const s3 = init.claimCheckBucket ? new S3Client(localS3ClientConfig(init.sqsEndpoint)) : undefined;
   const handler = createIngestHandler({
     sqs,
     queueUrl: init.queueUrl,
+    ...(s3 && init.claimCheckBucket ? { claimChecks: { s3, bucket: init.claimCheckBucket } } : {}),
     loadKeys: async () => init.keysJson,
     keyCacheSeconds: init.keyCacheSeconds,
     maxBodyBytes: init.maxBodyBytes,
@@ -35,6 +40,7 @@ runFunctionWorker<IngestFunctionInit, IngestFunctionReady>(async (init, host) =>
     baseUrl = await frontDoor.start();
   } catch (error) {
     sqs.destroy();
+    s3?.destroy();
     throw error;
   }
   await warmUpFrontDoor(baseUrl);
@@ -43,6 +49,7 @@ runFunctionWorker<IngestFunctionInit, IngestFunctionReady>(async (init, host) =>
     async stop() {
       await frontDoor.stop();
       sqs.destroy();
+      s3?.destroy();
     },
   };
 });

@@ -70,7 +70,7 @@ describe('Ingest construct', () => {
     expect(ingest.Properties.ReservedConcurrentExecutions).toBeUndefined();
   });
 
-  it('lets the function write its own logs, send to the queue and read the secret, and nothing else', () => {
+  it('lets the function write its own logs, send to the queue, read the secret and put claim checks, and nothing else', () => {
     const role = stack.getLogicalId(stack.ingest.function.role!.node.defaultChild as CfnElement);
     const policies = template.findResources('AWS::IAM::Policy', { Properties: { Roles: [{ Ref: role }] } });
     const statements = Object.values(policies).flatMap((p: any) => p.Properties.PolicyDocument.Statement);
@@ -78,6 +78,7 @@ describe('Ingest construct', () => {
     expect(actions).toEqual([
       'logs:CreateLogStream',
       'logs:PutLogEvents',
+      's3:PutObject',
       'secretsmanager:DescribeSecret',
       'secretsmanager:GetSecretValue',
       'sqs:GetQueueAttributes',

@@ -76,7 +76,7 @@ describe('cdk synth (the CLI, offline)', () => {
     );
     expect(result.status).not.toBe(0);
     expect(result.stderr).toContain('"queue.maxReceiveCount" must be an integer from 1 to 1000, got "0"');
-    expect(result.stderr).toContain('"ingest.maxBodyBytes" must be an integer from 1024 to 1048576, got "lots"');
+    expect(result.stderr).toContain('"ingest.maxBodyBytes" must be an integer from 1024 to 3000000, got "lots"');
     // Listed with the others, so one attempt shows every problem.
     expect(result.stderr).toContain('"livekit.url" is required to deploy');
   });

@@ -18,9 +18,13 @@ describe('parseConfig', () => {
     expect(config.ingest.maxBodyBytes).toBe(32768);
   });
 
-  it("accepts by default every body SQS can hold: 1 MiB, SQS's maximum message size", () => {
-    expect(DEFAULT_CONFIG.ingest.maxBodyBytes).toBe(1_048_576);
-    expect(parseConfig({ ingest: { maxBodyBytes: 1_048_576 } }).ingest.maxBodyBytes).toBe(1_048_576);
+  it("accepts by default every genuine event under LiveKit's default limits (2.5 MiB), and at most what a Lambda payload holds escaped (3,000,000)", () => {
+    expect(DEFAULT_CONFIG.ingest.maxBodyBytes).toBe(2_621_440);
+    // Worst case: both metadata (512 KiB) and the attributes (64 KiB), each doubled by escaping.
+    expect(DEFAULT_CONFIG.ingest.maxBodyBytes).toBeGreaterThan(2 * (512 + 512 + 64) * 1024);
+    expect(parseConfig({ ingest: { maxBodyBytes: 3_000_000 } }).ingest.maxBodyBytes).toBe(3_000_000);
+    // Twice the largest body, plus headers and the request context, inside Lambda's 6 MiB payload.
+    expect(2 * 3_000_000 + 256 * 1024).toBeLessThan(6 * 1_048_576);
   });
 
   it('reserves 100 concurrent executions for ingest by default, and none with 0', () => {
@@ -72,7 +76,7 @@ describe('parseConfig', () => {
     [{ queue: { maxReceiveCount: 0 } }, '"queue.maxReceiveCount" must be an integer from 1 to 1000, got 0'],
     [{ queue: { dlqRetentionDays: 15 } }, '"queue.dlqRetentionDays" must be an integer from 1 to 14'],
     [{ ingest: { maxBodyBytes: 'big' } }, '"ingest.maxBodyBytes" must be an integer'],
-    [{ ingest: { maxBodyBytes: 1_048_577 } }, '"ingest.maxBodyBytes" must be an integer from 1024 to 1048576'],
+    [{ ingest: { maxBodyBytes: 3_000_001 } }, '"ingest.maxBodyBytes" must be an integer from 1024 to 3000000'],
     [{ ingest: { reservedConcurrency: -1 } }, '"ingest.reservedConcurrency" must be an integer from 0 to 10000'],
     [{ processing: { maxConcurrency: 1 } }, '"processing.maxConcurrency" must be an integer from 2 to 1000'],
     [{ processing: { batchSize: 100, maxBatchingWindowSeconds: 0 } }, 'above 10 needs "processing.maxBatchingWindowSeconds" of at least 1'],

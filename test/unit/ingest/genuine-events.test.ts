@@ -1,9 +1,24 @@
+import { createHash } from 'node:crypto';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { BODY_LOCATION_S3, claimCheckKey, parseClaimCheck } from '../../../contracts/queue-message';
+import { sqsSafeBody } from '../../../lambda/shared/sqs-safe-body';
 import { DEFAULT_CONFIG } from '../../../lib/config';
 import { ANSWER_BOUND_MS, KEY_WAIT_MS, SQS_SEND_DEADLINE_MS } from '../../../lambda/ingest/ingest-handler';
 import { bodySha256 } from '../../../simulator/signing';
-import { emojiBody, largeMetadataBody, nonCharacterBody, participantJoinedBody } from '../../support/genuine-bodies';
-import { apiEvent, EVENT, handMadeToken, KEY, loadHandler, nowSeconds, rawToken, SECRET, signed, sqsSize } from './handler-harness';
+import { emojiBody, largeMetadataBody, metadataOfBytes, nonCharacterBody, participantJoinedBody } from '../../support/genuine-bodies';
+import {
+  apiEvent,
+  CLAIM_CHECK_BUCKET,
+  EVENT,
+  handMadeToken,
+  KEY,
+  loadHandler,
+  nowSeconds,
+  rawToken,
+  SECRET,
+  signed,
+  sqsSize,
+} from './handler-harness';
 
 /*
  * Issue 11, ingest side, through the real Lambda handler (handler.ts, AWS clients mocked): every
@@ -12,6 +27,7 @@ import { apiEvent, EVENT, handMadeToken, KEY, loadHandler, nowSeconds, rawToken,
  */
 
 const DEFAULT_CAP = { MAX_BODY_BYTES: String(DEFAULT_CONFIG.ingest.maxBodyBytes) };
+const SQS_MAX = 1_048_576;
 /** SQS refuses these in a message body; the local emulator also refuses surrogates (astral characters). */
 const NOT_FOR_SQS_OR_EMULATOR = /[^\t\n\r\x20-\uD7FF\uE000-\uFFFD]/;
 
@@ -44,17 +60,35 @@ describe('case 1: genuine events larger than the old 64 KiB cap', () => {
     );
   });
 
-  it('answers 503, not 4xx, when the body fits the cap but the SQS message (escaped body + attributes) would not', async () => {
-    const h = loadHandler({ env: DEFAULT_CAP });
+  it('stores the body in the claim-check bucket when it fits the cap but the SQS message (escaped body + attributes) would not', async () => {
+    const h = loadHandler({ env: DEFAULT_CAP, claimCheckBucket: CLAIM_CHECK_BUCKET });
     h.validateLikeSqs();
     // 330,000 U+FFFF: 990 KB as received, 1.98 MB once escaped as \uffff for SQS.
+    const body = participantJoinedBody({ metadata: '\uFFFF'.repeat(330_000) });
+    expect(Buffer.byteLength(body.text)).toBeLessThan(SQS_MAX);
+
+    const response = await h.handler(apiEvent({ body: body.text, headers: await signed(body.text) }));
+
+    expect(response.statusCode).toBe(200);
+    const [put] = h.puts();
+    // The object is the body as it would have been enqueued: escaped, the same JSON.
+    expect(put.Body.toString('utf8')).toBe(sqsSafeBody(body.text));
+    expect(JSON.parse(put.Body.toString('utf8'))).toEqual(JSON.parse(body.text));
+    expect(parseClaimCheck(h.sent()[0].MessageBody)).toMatchObject({ bytes: put.Body.length });
+  });
+
+  it('without a claim-check bucket, answers 503 event_too_large (not 4xx) when the SQS message would not fit', async () => {
+    const h = loadHandler({ env: DEFAULT_CAP });
+    h.validateLikeSqs();
     const body = participantJoinedBody({ metadata: '\uFFFF'.repeat(330_000) });
     expect(Buffer.byteLength(body.text)).toBeLessThan(DEFAULT_CONFIG.ingest.maxBodyBytes);
 
     const response = await h.handler(apiEvent({ body: body.text, headers: await signed(body.text) }));
 
     expect(response.statusCode).toBe(503);
+    expect(JSON.parse(response.body!)).toEqual({ error: 'event_too_large' });
     expect(h.sent()).toHaveLength(0);
+    expect(h.puts()).toHaveLength(0);
   });
 
   it('still answers 401 to an unsigned oversized body (the size is no reason to skip the signature)', async () => {
@@ -64,6 +98,162 @@ describe('case 1: genuine events larger than the old 64 KiB cap', () => {
     expect(response.statusCode).toBe(401);
     expect(h.sent()).toHaveLength(0);
   });
+});
+
+describe('case 1b: the claim check, for a genuine event whose SQS message would exceed 1 MiB', () => {
+  /** A participant_joined over 1 MiB as received: both metadata at 600,000 bytes of JSON. */
+  const overOneMiB = () =>
+    participantJoinedBody({
+      roomMetadata: metadataOfBytes(600_000, 'room'),
+      metadata: metadataOfBytes(600_000, 'participant'),
+      attributes: { role: 'host' },
+    });
+  const sha256 = (bytes: Buffer | string) => createHash('sha256').update(bytes);
+  const withBucket = () => {
+    const h = loadHandler({ env: DEFAULT_CAP, claimCheckBucket: CLAIM_CHECK_BUCKET });
+    h.validateLikeSqs();
+    return h;
+  };
+
+  it('puts the body under events/<sha256>.json (checksummed) and enqueues a ClaimCheck with the same attributes plus bodyLocation=s3', async () => {
+    const h = withBucket();
+    const body = overOneMiB();
+    expect(Buffer.byteLength(body.text)).toBeGreaterThan(SQS_MAX);
+
+    const response = await h.handler(apiEvent({ body: body.text, headers: await signed(body.text) }));
+
+    expect(response.statusCode).toBe(200);
+    expect(JSON.parse(response.body!)).toEqual({ ok: true, id: body.id });
+    expect(h.puts()).toHaveLength(1);
+    const put = h.puts()[0];
+    const stored = Buffer.from(put.Body);
+    expect(stored.toString('utf8')).toBe(body.text);
+    const hex = sha256(stored).digest('hex');
+    expect(put).toMatchObject({
+      Bucket: CLAIM_CHECK_BUCKET,
+      Key: claimCheckKey(hex),
+      ContentType: 'application/json',
+      ChecksumSHA256: sha256(stored).digest('base64'),
+    });
+
+    expect(h.sent()).toHaveLength(1);
+    const message = h.sent()[0];
+    expect(parseClaimCheck(message.MessageBody)).toEqual({
+      bucket: CLAIM_CHECK_BUCKET,
+      key: claimCheckKey(hex),
+      bytes: stored.length,
+      sha256: hex,
+    });
+    expect(sqsSize(message)).toBeLessThan(4_096);
+    const attributes = Object.fromEntries(Object.entries<any>(message.MessageAttributes).map(([name, v]) => [name, v.StringValue]));
+    expect(attributes).toEqual({
+      eventId: body.id,
+      eventType: 'participant_joined',
+      roomName: expect.any(String),
+      source: 'webhook',
+      receivedAt: expect.stringMatching(/^\d+$/),
+      bodyLocation: BODY_LOCATION_S3,
+    });
+    expect(h.logs()).toContainEqual(
+      expect.objectContaining({ level: 'info', message: 'event enqueued', claimCheck: true, bytes: stored.length, eventId: body.id }),
+    );
+  });
+
+  it('writes the same object for a retry of the same event (content-addressed)', async () => {
+    const h = withBucket();
+    const body = overOneMiB();
+    const headers = await signed(body.text);
+    for (let i = 0; i < 2; i++) expect((await h.handler(apiEvent({ body: body.text, headers }))).statusCode).toBe(200);
+    expect(h.puts().map((put) => put.Key)).toEqual([h.puts()[0].Key, h.puts()[0].Key]);
+  });
+
+  it('admits the largest genuine event under LiveKit default limits with the default ingest.maxBodyBytes', async () => {
+    const h = withBucket();
+    // Metadata that is JSON of escaped strings doubles under protojson's escaping: 512 KiB of '"'
+    // in each metadata and 64 KiB in the attributes is the worst case LiveKit's limits allow.
+    const body = participantJoinedBody({
+      roomMetadata: '"'.repeat(512 * 1024),
+      metadata: '"'.repeat(512 * 1024),
+      attributes: { k: '"'.repeat(64 * 1024 - 1) },
+    });
+    expect(Buffer.byteLength(body.text)).toBeGreaterThan(2 * 1_048_576);
+    expect(Buffer.byteLength(body.text)).toBeLessThanOrEqual(DEFAULT_CONFIG.ingest.maxBodyBytes);
+
+    const response = await h.handler(apiEvent({ body: body.text, headers: await signed(body.text) }));
+
+    expect(response.statusCode).toBe(200);
+    expect(h.puts()).toHaveLength(1);
+  });
+
+  it('still answers 503 event_too_large above ingest.maxBodyBytes, storing nothing', async () => {
+    const h = loadHandler({ env: { MAX_BODY_BYTES: String(SQS_MAX) }, claimCheckBucket: CLAIM_CHECK_BUCKET });
+    const body = overOneMiB();
+    const response = await h.handler(apiEvent({ body: body.text, headers: await signed(body.text) }));
+    expect(response.statusCode).toBe(503);
+    expect(JSON.parse(response.body!)).toEqual({ error: 'event_too_large' });
+    expect(h.puts()).toHaveLength(0);
+    expect(h.sent()).toHaveLength(0);
+  });
+
+  it('answers 503 not_stored and enqueues nothing when S3 refuses the put, logging the line the 5xx metric filter counts', async () => {
+    const h = withBucket();
+    h.s3.rejects(Object.assign(new Error('Access Denied'), { name: 'AccessDenied' }));
+    const body = overOneMiB();
+
+    const response = await h.handler(apiEvent({ body: body.text, headers: await signed(body.text) }));
+
+    expect(response.statusCode).toBe(503);
+    expect(response.headers).toMatchObject({ 'retry-after': expect.any(String) });
+    expect(JSON.parse(response.body!)).toEqual({ error: 'not_stored' });
+    expect(h.sent()).toHaveLength(0);
+    expect(h.logs()).toContainEqual(
+      expect.objectContaining({ level: 'error', message: 'event not stored; asking LiveKit to retry', claimCheck: true }),
+    );
+  });
+
+  it('answers 503 not_stored when the put succeeded but SQS refuses the claim check', async () => {
+    const h = withBucket();
+    h.sqs.rejects(Object.assign(new Error('throttled'), { name: 'ThrottlingException' }));
+    const body = overOneMiB();
+    const response = await h.handler(apiEvent({ body: body.text, headers: await signed(body.text) }));
+    expect(response.statusCode).toBe(503);
+    expect(h.puts()).toHaveLength(1);
+  });
+
+  it('answers 503 at the send deadline when S3 hangs, and a put that finishes later starts no send', async () => {
+    const h = withBucket();
+    let finishPut!: () => void;
+    h.s3.callsFake(() => new Promise((resolve) => (finishPut = () => resolve({ ETag: '"e"' }))));
+    const body = overOneMiB();
+    const response = await answerAtDeadline(
+      h.handler,
+      apiEvent({ body: body.text, headers: await signed(body.text) }),
+      () => h.puts().length > 0,
+      SQS_SEND_DEADLINE_MS,
+    );
+    expect(response.statusCode).toBe(503);
+    expect(JSON.parse(response.body!)).toEqual({ error: 'not_stored' });
+    finishPut();
+    for (let i = 0; i < 20; i++) await new Promise((resolve) => setImmediate(resolve));
+    expect(h.sent()).toHaveLength(0);
+  }, 10_000);
+
+  it('bounds the put and the send together: a slow put leaves the send only the rest of the one deadline', async () => {
+    const h = withBucket();
+    // The put takes 1 s of fake time, then SQS hangs: the answer comes 1.5 s after the put began, not 2.5 s.
+    h.s3.callsFake(() => new Promise((resolve) => setTimeout(() => resolve({ ETag: '"e"' }), 1_000)));
+    h.sqs.callsFake(() => new Promise(() => undefined));
+    const body = overOneMiB();
+    const response = await answerAtDeadline(
+      h.handler,
+      apiEvent({ body: body.text, headers: await signed(body.text) }),
+      () => h.puts().length > 0,
+      SQS_SEND_DEADLINE_MS,
+    );
+    expect(response.statusCode).toBe(503);
+    expect(h.sent()).toHaveLength(1);
+    expect(KEY_WAIT_MS + SQS_SEND_DEADLINE_MS).toBe(ANSWER_BOUND_MS);
+  }, 10_000);
 });
 
 describe('case 2: characters SQS (or the local emulator) refuses', () => {

@@ -25,6 +25,9 @@ export interface Loaded {
   handler: (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>;
   /** Inputs of every SendMessage the handler sent. */
   sent: () => Array<Record<string, any>>;
+  /** Inputs of every PutObject the handler sent to the claim-check bucket. */
+  puts: () => Array<Record<string, any>>;
+  s3: ReturnType<typeof mockClient>;
   secretReads: () => number;
   sqs: ReturnType<typeof mockClient>;
   secrets: ReturnType<typeof mockClient>;
@@ -38,7 +41,11 @@ export interface LoadOptions {
   /** One answer per GetSecretValue call; the last one repeats. */
   secrets?: SecretAnswer[];
   env?: Record<string, string>;
+  /** Sets CLAIM_CHECK_BUCKET (unset otherwise: no claim-check store, as before the bucket existed). */
+  claimCheckBucket?: string;
 }
+
+export const CLAIM_CHECK_BUCKET = 'livekit-claim-checks-test';
 
 /** SQS's allowed body characters (#x9 | #xA | #xD | #x20-#xD7FF | #xE000-#xFFFD | #x10000-#x10FFFF). */
 const SQS_REFUSED = /[^\t\n\r\x20-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/u;
@@ -55,6 +62,8 @@ export function sqsSize(input: Record<string, any>): number {
 /** A fresh handler module (fresh key cache), with its AWS clients mocked. */
 export function loadHandler(options: LoadOptions = {}): Loaded {
   const answers = options.secrets ?? [KEYS_JSON];
+  delete process.env.CLAIM_CHECK_BUCKET;
+  if (options.claimCheckBucket !== undefined) process.env.CLAIM_CHECK_BUCKET = options.claimCheckBucket;
   Object.assign(process.env, {
     QUEUE_URL,
     LIVEKIT_KEYS_SECRET_ID: 'livekit-keys',
@@ -70,6 +79,9 @@ export function loadHandler(options: LoadOptions = {}): Loaded {
   jest.isolateModules(() => {
     const sqsModule = require('@aws-sdk/client-sqs');
     const smModule = require('@aws-sdk/client-secrets-manager');
+    const s3Module = require('@aws-sdk/client-s3');
+    const s3 = mockClient(s3Module.S3Client);
+    s3.on(s3Module.PutObjectCommand).resolves({ ETag: '"e"' } as never);
     const sqs = mockClient(sqsModule.SQSClient);
     sqs.on(sqsModule.SendMessageCommand).resolves({ MessageId: 'm-1' } as never);
     const secrets = mockClient(smModule.SecretsManagerClient);
@@ -99,6 +111,8 @@ export function loadHandler(options: LoadOptions = {}): Loaded {
     loaded = {
       handler: capture,
       sent: () => sqs.commandCalls(sqsModule.SendMessageCommand).map((call) => call.args[0].input),
+      puts: () => s3.commandCalls(s3Module.PutObjectCommand).map((call) => call.args[0].input),
+      s3,
       secretReads: () => reads,
       sqs,
       secrets,
