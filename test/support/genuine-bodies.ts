@@ -73,12 +73,28 @@ export function participantJoinedBody(fields: {
   return { id, roomName, roomSid, identity, participantSid, name, roomMetadata, metadata, attributes, text: JSON.stringify(event) };
 }
 
-/** Participant metadata 40 KB, room metadata 40 KB, and attributes: over the old 64 KiB cap, well within LiveKit's limits (64,000 bytes each). */
+/**
+ * Participant metadata 40 KB, room metadata 40 KB, and attributes: over the old 64 KiB cap, well
+ * within LiveKit's limits (open-source defaults: 512 KiB of metadata each, 64 KiB of attributes;
+ * livekit/livekit pkg/config/config.go `MaxMetadataSize`, `MaxAttributesSize`).
+ */
 export function largeMetadataBody(): GenuineBody {
   return participantJoinedBody({
     roomMetadata: metadataOfBytes(40_000, 'room'),
     metadata: metadataOfBytes(40_000, 'participant'),
     attributes: { role: 'host', profile: metadataOfBytes(8_000, 'profile'), 'lk.agent.state': 'listening' },
+  });
+}
+
+/**
+ * Room and participant metadata at open-source LiveKit's default limit (512 KiB each) and 60 KB of
+ * attributes: a genuine `participant_joined` over SQS's 1 MiB message limit before any escaping.
+ */
+export function overSqsLimitBody(): GenuineBody {
+  return participantJoinedBody({
+    roomMetadata: metadataOfBytes(512 * 1024, 'room'),
+    metadata: metadataOfBytes(512 * 1024, 'participant'),
+    attributes: { role: 'host', profile: metadataOfBytes(60_000, 'profile') },
   });
 }
 
