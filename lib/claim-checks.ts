@@ -68,8 +68,18 @@ export class ClaimChecks extends Construct {
     return this.grantOnEvents(fn, 's3:PutObject', 'writes each claim-checked body as a new object named by its SHA-256');
   }
 
-  /** `s3:GetObject` on `events/*`, nothing else (the processor). */
+  /**
+   * `s3:GetObject` on `events/*` (the processor), and `s3:ListBucket` on the bucket: S3 answers
+   * a GetObject of a missing key with 404 `NoSuchKey` only to a caller that may list the bucket,
+   * and with 403 otherwise (docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html,
+   * "Permissions"). The processor records a missing object once (`claim_check_missing`) and
+   * retries any other error, so without the listing permission an expired object would be retried
+   * into the DLQ instead. Listing reveals only content hashes. Also sets `CLAIM_CHECK_BUCKET`, the
+   * one bucket the function accepts pointers to.
+   */
   grantGetClaimChecks(fn: lambda.Function): iam.Grant {
+    fn.addEnvironment('CLAIM_CHECK_BUCKET', this.bucket.bucketName);
+    iam.Grant.addToPrincipal({ grantee: fn, actions: ['s3:ListBucket'], resourceArns: [this.bucket.bucketArn] });
     return this.grantOnEvents(fn, 's3:GetObject', 'reads the object each claim check it dequeues names');
   }
 

@@ -105,6 +105,8 @@ export interface LocalPipeline {
   readonly tableName: string;
   readonly queueUrl: string;
   readonly dlqUrl: string;
+  /** The claim-check bucket (fauxqs's S3) that events too large for an SQS message go to. */
+  readonly claimCheckBucket: string;
   readonly documentClient: DynamoDBDocumentClient;
   readonly sqs: SQSClient;
   /** Every change "published to the bus", in order (locally there is no EventBridge). */
@@ -266,6 +268,7 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
     const processStarting = startProcessFunction({
       dynamodbEndpoint: dynamodb.endpoint,
       sqsEndpoint: sqsEmulator.endpoint,
+      claimCheckBucket,
       tableName,
       queueUrl: queues.queueUrl,
       queueArn: queues.queueArn,
@@ -392,6 +395,7 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
       tableName,
       queueUrl: queues.queueUrl,
       dlqUrl: queues.dlqUrl,
+      claimCheckBucket,
       documentClient: dynamodb.documentClient,
       sqs: sqsEmulator.client,
       changes: publisher.changes,

@@ -21,10 +21,11 @@ const processor = createProcessor({
   logger,
   eventRecordTtlDays,
   metrics: new EmfMetricsSink(),
-  // The bucket comes from each claim-checked message's pointer, so no configuration here; the
-  // client is built at cold start (Lambda's Node runtime ships @aws-sdk/client-s3) and used only
-  // for events too large for an SQS message.
+  // Each claim-checked message's pointer names the object; CLAIM_CHECK_BUCKET pins it to this
+  // pipeline's bucket. The client is built at cold start (Lambda's Node runtime ships
+  // @aws-sdk/client-s3) and used only for events too large for an SQS message.
   claimChecks: s3ClaimCheckStore(new S3Client({})),
+  ...(process.env.CLAIM_CHECK_BUCKET ? { claimCheckBucket: process.env.CLAIM_CHECK_BUCKET } : {}),
 });
 
 export const handler = withRequestId(async (event: SQSEvent): Promise<SQSBatchResponse> => {

@@ -47,6 +47,12 @@ export interface ProcessorOptions {
    * claim-checked message is a configuration error: retried (so it ends in the DLQ), never dropped.
    */
   readonly claimChecks?: ClaimCheckStore;
+  /**
+   * This pipeline's claim-check bucket: a pointer naming any other bucket is refused as
+   * `invalid_claim_check` (defence in depth behind the role, which may read this bucket only).
+   * Unset: the pointer's bucket is taken as is.
+   */
+  readonly claimCheckBucket?: string;
 }
 
 export type RecordOutcome =
@@ -233,6 +239,8 @@ export function createProcessor(options: ProcessorOptions): Processor {
   async function claimedBody(record: SQSRecord, log: Logger): Promise<string> {
     const check = parseClaimCheck(record.body);
     if (!check) throw new PermanentFailure(CLAIM_CHECK_REASON.invalid, 'the body is not a claim check');
+    if (options.claimCheckBucket !== undefined && check.bucket !== options.claimCheckBucket)
+      throw new PermanentFailure(CLAIM_CHECK_REASON.invalid, `the pointer names bucket ${check.bucket}, not this pipeline's`);
     if (!options.claimChecks) {
       // A deployment error (the function was built without the bucket): loud, and never a drop.
       log.error('claim-checked event but no claim-check store is configured; retried until the DLQ', {

@@ -33,6 +33,8 @@ export interface ProcessFunctionInit {
   readonly dynamodbEndpoint: string;
   /** fauxqs: the event queue, and S3 on the same port (claim-checked bodies; the bucket is in each pointer). */
   readonly sqsEndpoint: string;
+  /** The claim-check bucket pointers must name (`ProcessorOptions.claimCheckBucket`). */
+  readonly claimCheckBucket?: string;
   readonly tableName: string;
   readonly queueUrl: string;
   readonly queueArn: string;

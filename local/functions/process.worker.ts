@@ -26,6 +26,7 @@ runFunctionWorker<ProcessFunctionInit, void>(async (init, host) => {
     logger: host.logger('process', init.logLevel),
     eventRecordTtlDays: init.processing.eventRecordTtlDays,
     claimChecks: s3ClaimCheckStore(s3),
+    ...(init.claimCheckBucket !== undefined ? { claimCheckBucket: init.claimCheckBucket } : {}),
     metrics: { put: (data: readonly MetricDatum[], extra?: Record<string, unknown>) => report(PROCESS.metrics, { data, extra }) },
   });
   const gate = init.gate ? new Int32Array(init.gate) : undefined;

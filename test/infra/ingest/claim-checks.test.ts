@@ -81,28 +81,31 @@ describe('claim-check bucket', () => {
     destroy.resourceCountIs('Custom::S3AutoDeleteObjects', 1);
   });
 
-  it('lets ingest only put and the processor only get, each on events/* only; no other role touches the bucket', () => {
+  it('lets ingest only put and the processor only get (and list, so a missing key reads 404, not 403), objects on events/* only; no other role touches the bucket', () => {
     const ingestRole = roleOf(stack.pipeline.functions.ingest);
     const processRole = roleOf(stack.pipeline.functions.process);
     const statements = bucketStatements();
-    expect(statements).toHaveLength(2);
+    expect(statements).toHaveLength(3);
     expect(statements).toEqual(
       expect.arrayContaining([
         { roles: [ingestRole], actions: ['s3:PutObject'], resources: [eventsObjects] },
         { roles: [processRole], actions: ['s3:GetObject'], resources: [eventsObjects] },
+        { roles: [processRole], actions: ['s3:ListBucket'], resources: [{ 'Fn::GetAtt': [bucketId, 'Arn'] }] },
       ]),
     );
   });
 
-  it("gives ingest the bucket's name in CLAIM_CHECK_BUCKET; the processor needs none (the claim check names bucket and key)", () => {
-    template.hasResourceProperties('AWS::Lambda::Function', {
-      Description: Match.stringLikeRegexp('^Verifies LiveKit'),
-      Environment: { Variables: Match.objectLike({ CLAIM_CHECK_BUCKET: { Ref: bucketId } }) },
-    });
-    for (const fn of Object.values<any>(template.findResources('AWS::Lambda::Function'))) {
-      if (/^Verifies LiveKit/.test(fn.Properties.Description ?? '')) continue;
-      expect(fn.Properties.Environment?.Variables?.CLAIM_CHECK_BUCKET).toBeUndefined();
+  it("gives ingest (where to put) and the processor (the one bucket it accepts pointers to) the bucket's name in CLAIM_CHECK_BUCKET; no other function", () => {
+    for (const description of ['^Verifies LiveKit', '^Applies']) {
+      template.hasResourceProperties('AWS::Lambda::Function', {
+        Description: Match.stringLikeRegexp(description),
+        Environment: { Variables: Match.objectLike({ CLAIM_CHECK_BUCKET: { Ref: bucketId } }) },
+      });
     }
+    const named = Object.values<any>(template.findResources('AWS::Lambda::Function')).filter(
+      (fn) => fn.Properties.Environment?.Variables?.CLAIM_CHECK_BUCKET !== undefined,
+    );
+    expect(named).toHaveLength(2);
   });
 
   it('leaves no cdk-nag finding unacknowledged with removalPolicy destroy (the auto-delete custom resource)', () => {

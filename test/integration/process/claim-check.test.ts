@@ -62,9 +62,9 @@ function processor(overrides: Partial<ProcessorOptions> = {}) {
 }
 
 /** The pointer for `body` as ingest builds it (content-addressed key). */
-function pointerTo(body: string): ClaimCheck {
+function pointerTo(body: string, inBucket = bucket): ClaimCheck {
   const sha256 = createHash('sha256').update(body, 'utf8').digest('hex');
-  return { claimCheck: { bucket, key: claimCheckKey(sha256), bytes: Buffer.byteLength(body), sha256 } };
+  return { claimCheck: { bucket: inBucket, key: claimCheckKey(sha256), bytes: Buffer.byteLength(body), sha256 } };
 }
 
 /** The SQS record ingest enqueues for a claim-checked event: its attributes, the pointer (or `pointer`) as its body. */
@@ -80,8 +80,8 @@ function claimCheckedRecord(event: ReturnType<typeof participantJoined>, pointer
   };
 }
 
-async function store(key: string, text: string): Promise<void> {
-  await sqs.s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: text, ContentType: 'application/json' }));
+async function store(key: string, text: string, inBucket = bucket): Promise<void> {
+  await sqs.s3.send(new PutObjectCommand({ Bucket: inBucket, Key: key, Body: text, ContentType: 'application/json' }));
 }
 
 /** A genuine participant_joined over 1 MiB: ~600 KB each of room and participant metadata. */
@@ -246,6 +246,21 @@ describe('a pointer that can never resolve is recorded once and acknowledged', (
   });
 });
 
+test("a pointer to another bucket than the pipeline's (claimCheckBucket): invalid_claim_check, nothing fetched", async () => {
+  const { event, body } = hugeJoin();
+  const record = claimCheckedRecord(event, pointerTo(body));
+  const fetched: unknown[] = [];
+
+  const { processor: p } = processor({
+    claimChecks: { fetch: async (check) => (fetched.push(check), body) },
+    claimCheckBucket: 'the-pipelines-own-bucket',
+  });
+  const [result] = await p.processRecords([record]);
+
+  expect(result).toMatchObject({ eventId: event.id, outcome: 'rejected', reason: CLAIM_CHECK_REASON.invalid });
+  expect(fetched).toEqual([]);
+});
+
 describe('what a retry can mend is retried, never recorded', () => {
   test('an S3 outage (nothing listening): the record is reported for retry; once S3 is back it applies', async () => {
     const { event, body, participantSid } = hugeJoin();
@@ -315,12 +330,13 @@ describe("the local runtime's process worker", () => {
     try {
       const stored = hugeJoin();
       const missing = hugeJoin();
-      const storedPointer = pointerTo(stored.body);
-      await store(storedPointer.claimCheck.key, stored.body);
+      // The pipeline's own bucket: its processor accepts pointers to no other.
+      const storedPointer = pointerTo(stored.body, pipeline.claimCheckBucket);
+      await store(storedPointer.claimCheck.key, stored.body, pipeline.claimCheckBucket);
       const string = (value: string): MessageAttributeValue => ({ DataType: 'String', StringValue: value });
       for (const [event, pointer] of [
         [stored.event, storedPointer],
-        [missing.event, pointerTo(missing.body)],
+        [missing.event, pointerTo(missing.body, pipeline.claimCheckBucket)],
       ] as const) {
         await sqs.client.send(
           new SendMessageCommand({
