@@ -220,7 +220,7 @@ export class LiveKitWebhookPipeline extends Construct {
       archiveRetentionDays: props.archiveRetentionDays,
       tableLogicalId: props.stateTableLogicalId,
     });
-    // The processor reads bucket and key from each claim check it dequeues: a grant, no setting.
+    // The processor reads the object each claim check names (in this bucket only: CLAIM_CHECK_BUCKET).
     this.claimChecks.grantGetClaimChecks(this.processing.function);
     this.reconciler = new Reconciler(this, 'Reconciler', {
       config,
@@ -228,6 +228,10 @@ export class LiveKitWebhookPipeline extends Construct {
       queue: this.eventQueue.queue,
       keys: this.keys.secret,
     });
+    // A repair carries the room and participant as LiveKit's API lists them, so it can be as large
+    // as a webhook: it goes by claim check too (lambda/reconcile/enqueue.ts).
+    this.claimChecks.grantPutClaimChecks(this.reconciler.function);
+    this.reconciler.function.addEnvironment('CLAIM_CHECK_BUCKET', this.claimChecks.bucket.bucketName);
     this.monitoring = new Monitoring(this, 'Monitoring', {
       config,
       topics: { ...(pageTopic ? { page: pageTopic } : {}), ...(ticketTopic ? { ticket: ticketTopic } : {}) },

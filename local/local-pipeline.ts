@@ -303,6 +303,7 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
       reconcilerStarting = startReconcileFunction({
         dynamodbEndpoint: dynamodb.endpoint,
         sqsEndpoint: sqsEmulator.endpoint,
+        claimCheckBucket,
         tableName,
         queueUrl: queues.queueUrl,
         livekit: options.livekit,

@@ -1,8 +1,7 @@
-import { createHash } from 'node:crypto';
-import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { MessageAttributeValue, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { BODY_LOCATION_S3, ClaimCheck, claimCheckKey, MESSAGE_ATTRIBUTE } from '../../contracts/queue-message';
+import { BODY_LOCATION_S3, MESSAGE_ATTRIBUTE } from '../../contracts/queue-message';
+import { ClaimCheckBucket, putClaimCheck } from '../shared/claim-check-put';
 import type { Logger } from '../shared/logger';
 import { withDeadline } from './deadline';
 import { KeyStore } from './key-store';
@@ -34,10 +33,7 @@ export interface IngestHandlerOptions {
 }
 
 /** The claim-check bucket and a client for it. */
-export interface ClaimCheckStore {
-  readonly s3: S3Client;
-  readonly bucket: string;
-}
+export type ClaimCheckStore = ClaimCheckBucket;
 
 export type IngestHandler = (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>;
 
@@ -90,29 +86,11 @@ export function createIngestHandler(options: IngestHandlerOptions): IngestHandle
     await withDeadline('sending the event to SQS', sendDeadlineMs, (abortSignal) => send(body, attributes, abortSignal));
   }
 
-  /**
-   * The body to the bucket under its SHA-256 (a LiveKit retry of the same event writes the same
-   * object, so a put whose send then failed leaves nothing a retry duplicates; the bucket's
-   * lifecycle rule removes it), then the claim check to the queue. S3 verifies the upload against
-   * the same SHA-256 (`ChecksumSHA256`), which the processor checks again on reading.
-   */
+  /** The body to the bucket under its SHA-256 (`putClaimCheck`), then the claim check to the queue. */
   const enqueueClaimCheck = (store: ClaimCheckStore) =>
     async function enqueueClaimCheck({ body, attributes }: EnqueueRequest): Promise<void> {
-      const bytes = Buffer.from(body, 'utf8');
-      const digest = createHash('sha256').update(bytes).digest();
-      const sha256 = digest.toString('hex');
-      const pointer: ClaimCheck = { claimCheck: { bucket: store.bucket, key: claimCheckKey(sha256), bytes: bytes.length, sha256 } };
       await withDeadline('storing the event in S3 and its claim check in SQS', sendDeadlineMs, async (abortSignal) => {
-        await store.s3.send(
-          new PutObjectCommand({
-            Bucket: store.bucket,
-            Key: pointer.claimCheck.key,
-            Body: bytes,
-            ContentType: 'application/json',
-            ChecksumSHA256: digest.toString('base64'),
-          }),
-          { abortSignal },
-        );
+        const pointer = await putClaimCheck(store, body, abortSignal);
         // A put that finished after the deadline must not start a send: we have answered 503.
         abortSignal.throwIfAborted();
         await send(JSON.stringify(pointer), { ...attributes, [MESSAGE_ATTRIBUTE.bodyLocation]: BODY_LOCATION_S3 }, abortSignal);

@@ -8,6 +8,7 @@
  * `NotConfigured` = 1 and its heartbeat (a waiting reconciler is healthy), and returns.
  */
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { createDocumentClient } from '../process/document-client';
 import { nonNegativeIntEnv, requiredEnv } from '../shared/env';
@@ -39,6 +40,9 @@ const webhookEvents = process.env.RECONCILE_WEBHOOK_EVENTS
 const logger = new Logger({ service: 'reconcile', level: parseLogLevel(process.env.LOG_LEVEL) });
 const ddb = createDocumentClient();
 const sqs = new SQSClient({ maxAttempts: 3 });
+// Repairs too large for an SQS message go by claim check, as ingest's webhooks do (enqueue.ts).
+const claimCheckBucket = process.env.CLAIM_CHECK_BUCKET;
+const claimChecks = claimCheckBucket ? { s3: new S3Client({ maxAttempts: 3 }), bucket: claimCheckBucket } : undefined;
 const secrets = new SecretsManagerClient({ maxAttempts: 3 });
 const metrics = new EmfMetricsSink();
 
@@ -109,7 +113,7 @@ export const handler = withRequestId(async (): Promise<RunReport | undefined> =>
     livekit: createLiveKitApi({ url: livekitUrl, ...keys }),
     ddb,
     tableName,
-    enqueue: sqsEnqueue(sqs, queueUrl),
+    enqueue: sqsEnqueue(sqs, queueUrl, Date.now, claimChecks),
     metrics,
     logger,
     config: reconcile,

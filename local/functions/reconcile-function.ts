@@ -3,7 +3,9 @@
  * clients and LiveKit API client. Reports and metrics go to the main thread. Runs on a worker
  * thread (reconcile.worker.ts), or in process when a test wraps the LiveKit API. See reconcile.ts.
  */
+import { S3Client } from '@aws-sdk/client-s3';
 import { sqsEnqueue } from '../../lambda/reconcile/enqueue';
+import { localS3ClientConfig } from '../engines/sqs-emulator';
 import { createLiveKitApi, LiveKitApi } from '../../lambda/reconcile/livekit-api';
 import { createReconciler, RunReport } from '../../lambda/reconcile/reconciler';
 import type { MetricDatum } from '../../lambda/shared/metrics';
@@ -14,6 +16,10 @@ import type { FunctionStart } from './worker-runtime';
 export const startReconciler: FunctionStart<ReconcileFunctionInit, void> = async (init, host) => {
   const dynamodb = host.meter(localDynamoDbClient(init.dynamodbEndpoint), 'DynamoDB');
   const sqs = host.meter(localSqsClient(init.sqsEndpoint), 'SQS');
+  const claimChecks =
+    init.claimCheckBucket !== undefined
+      ? { s3: new S3Client(localS3ClientConfig(init.sqsEndpoint)), bucket: init.claimCheckBucket }
+      : undefined;
   // Only in process (a test's wrapper): the answers are the wrapper's own objects, passed by reference.
   const viaMainThread =
     <T>(method: LiveKitCallMethod) =>
@@ -32,7 +38,7 @@ export const startReconciler: FunctionStart<ReconcileFunctionInit, void> = async
     livekit,
     ddb: localDocumentClient(dynamodb),
     tableName: init.tableName,
-    enqueue: sqsEnqueue(sqs, init.queueUrl),
+    enqueue: sqsEnqueue(sqs, init.queueUrl, Date.now, claimChecks),
     metrics: {
       put: (data: readonly MetricDatum[], extra?: Record<string, unknown>) =>
         void host.call(RECONCILE.metrics, { data, extra }).catch(() => undefined),

@@ -38,6 +38,8 @@ export type LiveKitCallMethod = keyof LiveKitApi;
 export interface ReconcileFunctionInit {
   readonly dynamodbEndpoint: string;
   readonly sqsEndpoint: string;
+  /** The claim-check bucket (fauxqs's S3, on the SQS port) for repairs too large for an SQS message. */
+  readonly claimCheckBucket?: string;
   readonly tableName: string;
   readonly queueUrl: string;
   /** The LiveKit server, or undefined: the function runs in process and its LiveKit calls go to a test's wrapper. */

@@ -1,7 +1,7 @@
 import { GetQueueAttributesCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { parseConfig } from '../../../lib/config';
 import { listRoomParticipants } from '../../../lambda/process/queries';
-import { sqsEnqueue } from '../../../lambda/reconcile/enqueue';
+import { RepairTooLargeError, sqsEnqueue } from '../../../lambda/reconcile/enqueue';
 import { LocalPipeline, startLocalPipeline } from '../../../local/local-pipeline';
 import { emojiBody, GenuineBody, largeMetadataBody, nonCharacterBody, overSqsLimitBody } from '../../support/genuine-bodies';
 import { SQS_MAX_MESSAGE_BYTES } from '../../../lambda/shared/sqs-safe-body';
@@ -100,6 +100,29 @@ describe('end to end: genuine events LiveKit can send are accepted and applied',
       30_000,
       `change of ${body.id}`,
     );
+  });
+
+  it("takes a repair over 1 MiB by claim check too (the reconciler's enqueue): applied, its change from the reconciler; without a bucket it fails loudly", async () => {
+    const body = overSqsLimitBody();
+    const repair = {
+      id: body.id,
+      eventType: 'participant_joined' as const,
+      entityId: body.participantSid,
+      roomName: body.roomName,
+      body: body.text,
+    };
+    await expect(sqsEnqueue(engines.sqs.client, pipeline.queueUrl)(repair)).rejects.toThrow(RepairTooLargeError);
+
+    await sqsEnqueue(engines.sqs.client, pipeline.queueUrl, Date.now, { s3: engines.sqs.s3, bucket: pipeline.claimCheckBucket })(repair);
+    await allApplied(pipeline, [body.id]);
+    const [participant] = await eventually(
+      () => listRoomParticipants(target(pipeline), body.roomSid),
+      (items) => items.length === 1,
+      30_000,
+      `participant of ${body.id}`,
+    );
+    expect(participant.infoOmitted).toEqual(['metadata']);
+    expect(participant.lastEventSource).toBe('reconciler');
   });
 
   it("takes a repair built from the same data into the same queue (the reconciler's enqueue)", async () => {

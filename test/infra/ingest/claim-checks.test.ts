@@ -81,21 +81,23 @@ describe('claim-check bucket', () => {
     destroy.resourceCountIs('Custom::S3AutoDeleteObjects', 1);
   });
 
-  it('lets ingest only put and the processor only get (and list, so a missing key reads 404, not 403), objects on events/* only; no other role touches the bucket', () => {
+  it('lets ingest and the reconciler only put, and the processor only get (and list, so a missing key reads 404, not 403), objects on events/* only; no other role touches the bucket', () => {
     const ingestRole = roleOf(stack.pipeline.functions.ingest);
     const processRole = roleOf(stack.pipeline.functions.process);
+    const reconcileRole = roleOf(stack.pipeline.functions.reconcile);
     const statements = bucketStatements();
-    expect(statements).toHaveLength(3);
+    expect(statements).toHaveLength(4);
     expect(statements).toEqual(
       expect.arrayContaining([
         { roles: [ingestRole], actions: ['s3:PutObject'], resources: [eventsObjects] },
+        { roles: [reconcileRole], actions: ['s3:PutObject'], resources: [eventsObjects] },
         { roles: [processRole], actions: ['s3:GetObject'], resources: [eventsObjects] },
         { roles: [processRole], actions: ['s3:ListBucket'], resources: [{ 'Fn::GetAtt': [bucketId, 'Arn'] }] },
       ]),
     );
   });
 
-  it("gives ingest (where to put) and the processor (the one bucket it accepts pointers to) the bucket's name in CLAIM_CHECK_BUCKET; no other function", () => {
+  it("gives ingest and the reconciler (where to put) and the processor (the one bucket it accepts pointers to) the bucket's name in CLAIM_CHECK_BUCKET; no other function", () => {
     for (const description of ['^Verifies LiveKit', '^Applies']) {
       template.hasResourceProperties('AWS::Lambda::Function', {
         Description: Match.stringLikeRegexp(description),
@@ -105,7 +107,11 @@ describe('claim-check bucket', () => {
     const named = Object.values<any>(template.findResources('AWS::Lambda::Function')).filter(
       (fn) => fn.Properties.Environment?.Variables?.CLAIM_CHECK_BUCKET !== undefined,
     );
-    expect(named).toHaveLength(2);
+    expect(named.map((fn) => fn.Properties.Environment.Variables.RECONCILE_INTERVAL_MINUTES !== undefined).sort()).toEqual([
+      false,
+      false,
+      true,
+    ]);
   });
 
   it('leaves no cdk-nag finding unacknowledged with removalPolicy destroy (the auto-delete custom resource)', () => {
