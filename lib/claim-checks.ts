@@ -56,7 +56,7 @@ export class ClaimChecks extends Construct {
     Validations.of(this.bucket).acknowledge({
       id: 'AwsSolutions-S1',
       reason:
-        'Only the ingest role writes (PutObject on events/*) and only the process role reads (GetObject on events/*); ' +
+        'Only the ingest and reconcile roles write (PutObject on events/*) and only the process role reads (GetObject on events/*); ' +
         'each write is logged by ingest ("event enqueued" with claimCheck) and each read by the processor. A server ' +
         'access log bucket would add a second bucket to secure and expire for no question those logs cannot answer; ' +
         'CloudTrail S3 data events can be enabled account-wide if an audit trail of object access is required.',
