@@ -239,10 +239,16 @@ describe('DynamoDbDedupeStore', () => {
     expect(await a.once('participant:PA_x:started', () => void handled.push('a'))).toBe(true);
     expect(await b.once('participant:PA_x:started', () => void handled.push('b'))).toBe(false);
 
-    // In flight in one container: the other is told to retry later.
+    // In flight in one container: the other is told to retry later. Asked once a's handler runs
+    // (its claim is stored by then), not after a fixed pause, which a loaded DynamoDB Local outlasts.
     let finish!: () => void;
-    const slow = a.once('participant:PA_x:ended', () => new Promise<void>((resolve) => (finish = resolve)));
-    await new Promise((resolve) => setTimeout(resolve, 0));
+    let running!: () => void;
+    const aRunning = new Promise<void>((resolve) => (running = resolve));
+    const slow = a.once('participant:PA_x:ended', () => {
+      running();
+      return new Promise<void>((resolve) => (finish = resolve));
+    });
+    await aRunning;
     await expect(b.once('participant:PA_x:ended', () => void handled.push('b2'))).rejects.toBeInstanceOf(ChangeInFlightError);
     finish();
     expect(await slow).toBe(true);
@@ -252,8 +258,13 @@ describe('DynamoDbDedupeStore', () => {
     expect(await b.once('room:RM_x:started', () => void handled.push('b3'))).toBe(true);
 
     // A claim whose container died is taken over after its lease.
-    void a.once('room:RM_x:ended', () => new Promise(() => undefined));
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    let died!: () => void;
+    const aDied = new Promise<void>((resolve) => (died = resolve));
+    void a.once('room:RM_x:ended', () => {
+      died();
+      return new Promise(() => undefined);
+    });
+    await aDied;
     await expect(b.once('room:RM_x:ended', () => undefined)).rejects.toBeInstanceOf(ChangeInFlightError);
     now += 60_001;
     expect(await b.once('room:RM_x:ended', () => void handled.push('b4'))).toBe(true);
