@@ -33,6 +33,9 @@ export function claimCheckExpirationDays(queue: PipelineConfig['queue']): number
  * keys), unversioned (an object is written once per body, and a rewrite is the same bytes), and
  * emptied by a lifecycle rule once no message can point at an object any more.
  */
+/** The environment variable naming the bucket, set by either grant (read by the functions' handlers). */
+const CLAIM_CHECK_BUCKET_ENV = 'CLAIM_CHECK_BUCKET';
+
 export class ClaimChecks extends Construct {
   public readonly bucket: s3.Bucket;
   /** Days after which an object under `events/` expires (`claimCheckExpirationDays`). */
@@ -63,8 +66,12 @@ export class ClaimChecks extends Construct {
     });
   }
 
-  /** `s3:PutObject` on `events/*`, nothing else (ingest). */
+  /**
+   * `s3:PutObject` on `events/*`, nothing else (ingest, the reconciler); sets `CLAIM_CHECK_BUCKET`,
+   * where the function puts bodies too large for an SQS message.
+   */
   grantPutClaimChecks(fn: lambda.Function): iam.Grant {
+    fn.addEnvironment(CLAIM_CHECK_BUCKET_ENV, this.bucket.bucketName);
     return this.grantOnEvents(fn, 's3:PutObject', 'writes each claim-checked body as a new object named by its SHA-256');
   }
 
@@ -78,7 +85,7 @@ export class ClaimChecks extends Construct {
    * one bucket the function accepts pointers to.
    */
   grantGetClaimChecks(fn: lambda.Function): iam.Grant {
-    fn.addEnvironment('CLAIM_CHECK_BUCKET', this.bucket.bucketName);
+    fn.addEnvironment(CLAIM_CHECK_BUCKET_ENV, this.bucket.bucketName);
     iam.Grant.addToPrincipal({ grantee: fn, actions: ['s3:ListBucket'], resourceArns: [this.bucket.bucketArn] });
     return this.grantOnEvents(fn, 's3:GetObject', 'reads the object each claim check it dequeues names');
   }

@@ -59,7 +59,6 @@ export class Ingest extends Construct {
         MAX_BODY_BYTES: String(ingest.maxBodyBytes),
         CLOCK_TOLERANCE_SECONDS: String(ingest.clockToleranceSeconds),
         KEY_CACHE_SECONDS: String(ingest.keyCacheSeconds),
-        ...(props.claimChecks ? { CLAIM_CHECK_BUCKET: props.claimChecks.bucket.bucketName } : {}),
       },
     });
     props.queue.grantSendMessages(this.function);

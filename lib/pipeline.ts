@@ -231,7 +231,6 @@ export class LiveKitWebhookPipeline extends Construct {
     // A repair carries the room and participant as LiveKit's API lists them, so it can be as large
     // as a webhook: it goes by claim check too (lambda/reconcile/enqueue.ts).
     this.claimChecks.grantPutClaimChecks(this.reconciler.function);
-    this.reconciler.function.addEnvironment('CLAIM_CHECK_BUCKET', this.claimChecks.bucket.bucketName);
     this.monitoring = new Monitoring(this, 'Monitoring', {
       config,
       topics: { ...(pageTopic ? { page: pageTopic } : {}), ...(ticketTopic ? { ticket: ticketTopic } : {}) },
