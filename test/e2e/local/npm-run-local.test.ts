@@ -33,6 +33,32 @@ function groupAlive(pid: number): boolean {
   }
 }
 
+/**
+ * Starts the local pipeline (`command args`) in a process group of its own, collecting its stderr
+ * lines, and resolves once it printed its ready line (rejects if it exits first).
+ */
+async function startDetached(command: string, args: readonly string[]) {
+  const child = spawn(command, args, {
+    cwd: root,
+    env: { ...process.env, PORT: '0', LIVEKIT_API_KEY: '', LIVEKIT_API_SECRET: '' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
+  const stderr: string[] = [];
+  createInterface({ input: child.stderr }).on('line', (line) => stderr.push(line));
+  // 'close' comes after 'exit' and the end of both streams: stderr is read to the end by then.
+  const closed = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('close', (code, signal) => resolve({ code, signal })),
+  );
+  const ready = new Promise<void>((resolve, reject) => {
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      if (line.startsWith('{"ready":true')) resolve();
+    });
+    void closed.then(() => reject(new Error(`exited before its ready line; stderr:\n${stderr.slice(-20).join('\n')}`)));
+  });
+  return { child, stderr, closed, ready };
+}
+
 describe('npm run local', () => {
   let child: ChildProcess;
   let ready: Ready;
@@ -166,27 +192,11 @@ describe('npm run local', () => {
  */
 describe('the local pipeline on SIGTERM', () => {
   it('stops cleanly: says so, prints no MaxListenersExceededWarning, exits 0 and leaves no process behind', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'bin/local.ts'], {
-      cwd: root,
-      env: { ...process.env, PORT: '0', LIVEKIT_API_KEY: '', LIVEKIT_API_SECRET: '' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-      detached: true,
-    });
-    const stderr: string[] = [];
-    createInterface({ input: child.stderr }).on('line', (line) => stderr.push(line));
-    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-      child.once('close', (code, signal) => resolve({ code, signal })),
-    );
+    const { child, stderr, closed, ready } = await startDetached(process.execPath, ['--import', 'tsx', 'bin/local.ts']);
     try {
-      await new Promise<void>((resolve, reject) => {
-        createInterface({ input: child.stdout }).on('line', (line) => {
-          if (line.startsWith('{"ready":true')) resolve();
-        });
-        void exited.then(() => reject(new Error(`exited before its ready line; stderr:\n${stderr.slice(-20).join('\n')}`)));
-      });
+      await ready;
       process.kill(-child.pid!, 'SIGTERM');
-      // Its stderr read to the end ('close' comes after 'exit' and the streams' end).
-      expect(await exited).toEqual({ code: 0, signal: null });
+      expect(await closed).toEqual({ code: 0, signal: null });
       expect(stderr).toContain('SIGTERM: stopping the local pipeline');
       expect(stderr.filter((line) => line.includes('MaxListenersExceededWarning'))).toEqual([]);
       await eventually(
@@ -207,22 +217,9 @@ describe('the local pipeline on SIGTERM', () => {
  */
 describe('npm run local when only npm is stopped', () => {
   it('stops the pipeline and both engines: no process of the group is left', async () => {
-    const child = spawn('npm', ['run', '--silent', 'local'], {
-      cwd: root,
-      env: { ...process.env, PORT: '0', LIVEKIT_API_KEY: '', LIVEKIT_API_SECRET: '' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-      detached: true,
-    });
-    const stderr: string[] = [];
-    createInterface({ input: child.stderr }).on('line', (line) => stderr.push(line));
-    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    const { child, stderr, ready } = await startDetached('npm', ['run', '--silent', 'local']);
     try {
-      await new Promise<void>((resolve, reject) => {
-        createInterface({ input: child.stdout }).on('line', (line) => {
-          if (line.startsWith('{"ready":true')) resolve();
-        });
-        void exited.then(() => reject(new Error(`exited before its ready line; stderr:\n${stderr.slice(-20).join('\n')}`)));
-      });
+      await ready;
       process.kill(child.pid!, 'SIGTERM');
       await eventually(
         async () => groupAlive(child.pid!),
