@@ -19,7 +19,7 @@ export interface IngestHandlerOptions {
    * Where bodies too large for an SQS message are stored (the claim-check bucket). Absent, an
    * event whose message would exceed 1 MiB is answered `503 event_too_large`.
    */
-  readonly claimChecks?: ClaimCheckStore;
+  readonly claimChecks?: ClaimCheckBucket;
   /** Returns the key set's JSON text, `{"<apiKey>": "<apiSecret>", ...}`. */
   readonly loadKeys: () => Promise<string>;
   readonly keyCacheSeconds: number;
@@ -31,9 +31,6 @@ export interface IngestHandlerOptions {
   /** Default `SQS_SEND_DEADLINE_MS`. */
   readonly sqsSendDeadlineMs?: number;
 }
-
-/** The claim-check bucket and a client for it. */
-export type ClaimCheckStore = ClaimCheckBucket;
 
 export type IngestHandler = (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>;
 
@@ -87,7 +84,7 @@ export function createIngestHandler(options: IngestHandlerOptions): IngestHandle
   }
 
   /** The body to the bucket under its SHA-256 (`putClaimCheck`), then the claim check to the queue. */
-  const enqueueClaimCheck = (store: ClaimCheckStore) =>
+  const enqueueClaimCheck = (store: ClaimCheckBucket) =>
     async function enqueueClaimCheck({ body, attributes }: EnqueueRequest): Promise<void> {
       await withDeadline('storing the event in S3 and its claim check in SQS', sendDeadlineMs, async (abortSignal) => {
         const pointer = await putClaimCheck(store, body, abortSignal);
