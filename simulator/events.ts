@@ -145,9 +145,19 @@ export const ingressEvent = (
 /** An SQS record as Lambda's event source delivers it, for a body and the ingest message attributes. */
 export function sqsRecord(
   body: string | WebhookEvent,
-  options: { source?: 'webhook' | 'reconciler'; messageId?: string; receiveCount?: number } = {},
+  options: {
+    source?: 'webhook' | 'reconciler';
+    messageId?: string;
+    receiveCount?: number;
+    /** `receivedAt` (ms): when ingest accepted the event. Default now. */
+    receivedAt?: number;
+    /** SQS `SentTimestamp` (ms): when the message entered the queue (a redrive resets it). Default `receivedAt`. */
+    sentAt?: number;
+  } = {},
 ): SQSRecord {
   const text = typeof body === 'string' ? body : JSON.stringify(body);
+  const receivedAt = options.receivedAt ?? Date.now();
+  const sentAt = options.sentAt ?? receivedAt;
   const parsed = typeof body === 'string' ? undefined : body;
   const attr = (value: string) => ({ stringValue: value, stringListValues: [], binaryListValues: [], dataType: 'String' });
   return {
@@ -156,7 +166,7 @@ export function sqsRecord(
     body: text,
     attributes: {
       ApproximateReceiveCount: String(options.receiveCount ?? 1),
-      SentTimestamp: String(Date.now()),
+      SentTimestamp: String(sentAt),
       SenderId: 'AROAEXAMPLE:ingest',
       ApproximateFirstReceiveTimestamp: String(Date.now()),
     },
@@ -166,7 +176,7 @@ export function sqsRecord(
           eventType: attr(parsed.event),
           ...(parsed.room?.name ? { roomName: attr(parsed.room.name) } : {}),
           source: attr(options.source ?? 'webhook'),
-          receivedAt: { ...attr(String(Date.now())), dataType: 'Number' },
+          receivedAt: { ...attr(String(receivedAt)), dataType: 'Number' },
         }
       : {},
     md5OfBody: 'not-checked',

@@ -112,6 +112,32 @@ const MAX_RECORD_BODY_BYTES = 350_000;
  */
 const MAX_CREATED_AT_SECONDS = 1e11;
 
+/**
+ * A message whose SQS `SentTimestamp` is this much later than its `receivedAt` was sent to the
+ * queue again after its first enqueue: a DLQ redrive. Ingest sends within its 1.5 s store
+ * deadline and the reconciler stamps `receivedAt` as it sends, so a first enqueue never comes
+ * near it; a message reaches the DLQ only after `maxReceiveCount` receives, each followed by a
+ * visibility timeout (minutes), and leaves it only when someone redrives it.
+ */
+export const RESENT_AFTER_MS = 60_000;
+
+/**
+ * Where a message's apply lag starts (ms since the epoch), or undefined without a `receivedAt`:
+ * when ingest (or the reconciler) accepted the event, unless the message was redriven from the
+ * DLQ, which makes it a new message with a new enqueue time (AWS SQS Developer Guide, "Configure a
+ * dead-letter queue redrive": "All redriven messages are considered new messages with a new
+ * messageID and enqueueTime"; `npm run dlq:redrive -- --copy` sends a new message too). A redriven
+ * event's lag counts from its redrive: the time it sat in the DLQ was paged for by `dlq-not-empty`,
+ * and counting it again would page `apply-lag` throughout the redrive an engineer runs to recover.
+ * A retry after a visibility timeout keeps its `SentTimestamp`, so retries still count as lag.
+ */
+export function lagStartMs(record: Pick<SQSRecord, 'attributes' | 'messageAttributes'>): number | undefined {
+  const receivedAt = Number(record.messageAttributes?.[MESSAGE_ATTRIBUTE.receivedAt]?.stringValue);
+  if (!Number.isFinite(receivedAt) || receivedAt <= 0) return undefined;
+  const sentAt = Number(record.attributes?.SentTimestamp);
+  return Number.isFinite(sentAt) && sentAt - receivedAt > RESENT_AFTER_MS ? sentAt : receivedAt;
+}
+
 export function createProcessor(options: ProcessorOptions): Processor {
   const { ddb, tableName, logger } = options;
   const clock = options.clock ?? Date.now;
@@ -294,6 +320,7 @@ export function createProcessor(options: ProcessorOptions): Processor {
         const now = clock();
         const receivedAt = Number(record.messageAttributes?.[MESSAGE_ATTRIBUTE.receivedAt]?.stringValue);
         if (source === 'webhook') await recordLateArrival(projection.item, receivedAt, log);
+        const lagStart = lagStartMs(record);
         if (outcome === 'stale') {
           log.info('stale or duplicate event ignored', { eventRev: projection.item.rev });
           return { messageId: record.messageId, eventId, outcome };
@@ -306,7 +333,7 @@ export function createProcessor(options: ProcessorOptions): Processor {
           messageId: record.messageId,
           eventId,
           outcome,
-          lagMs: Number.isFinite(receivedAt) && receivedAt > 0 ? Math.max(0, now - receivedAt) : undefined,
+          lagMs: lagStart !== undefined ? Math.max(0, now - lagStart) : undefined,
           ageMs: createdAt !== undefined ? Math.max(0, now - createdAt * 1000) : undefined,
         };
       } catch (error) {

@@ -21,6 +21,7 @@ import { REPO_ROOT } from '../../support/paths';
  */
 const root = REPO_ROOT;
 const run = promisify(execFile);
+const THREE_HOURS_MS = 3 * 3_600_000;
 const KEYS = { APIoncall: 'oncall-secret-of-at-least-32-characters!' };
 const config = parseConfig({
   queue: { maxReceiveCount: 2 },
@@ -94,6 +95,8 @@ describe('dlq:redrive against the local runtime', () => {
           [MESSAGE_ATTRIBUTE.eventId]: { DataType: 'String', StringValue: event.id },
           [MESSAGE_ATTRIBUTE.eventType]: { DataType: 'String', StringValue: event.event },
           [MESSAGE_ATTRIBUTE.source]: { DataType: 'String', StringValue: 'webhook' },
+          // Ingest accepted it three hours ago.
+          [MESSAGE_ATTRIBUTE.receivedAt]: { DataType: 'Number', StringValue: String(Date.now() - THREE_HOURS_MS) },
         },
       }),
     );
@@ -108,8 +111,14 @@ describe('dlq:redrive against the local runtime', () => {
     expect(result).toEqual({ mode: 'copy', moved: 2 });
     expect(lines.some((line) => line.includes(`event ${event.id}`))).toBe(true);
 
+    const redrivenAt = Date.now();
     await pipeline.waitUntilProcessed([event.id]);
     expect(pipeline.processed.get(event.id)?.outcome).toBe('applied');
+    // Its apply lag counts from the redrive (a new message to SQS), not from ingest three hours
+    // ago: a long redrive must not page apply-lag. Nothing else is applied in this test.
+    const lags = pipeline.metrics.data.filter((d) => d.name === 'ApplyLag' && d.timestamp >= redrivenAt).map((d) => d.value);
+    expect(lags).toHaveLength(1);
+    expect(lags[0]).toBeLessThan(THREE_HOURS_MS / 3);
     // The one that can never apply is now rejected for good (recorded with its reason), not back in the DLQ.
     const rejected = await eventually(
       () => scanAll(target.ddb, target.tableName),

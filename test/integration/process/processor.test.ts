@@ -35,6 +35,7 @@ import {
 } from '../../../simulator/events';
 import { fixture } from '../../../simulator/signing';
 import { entityState, memoryLogger } from '../../support/state';
+import { MemoryMetricsSink } from '../../../lambda/shared/metrics';
 
 const local = useDynamoDbLocal();
 
@@ -325,5 +326,38 @@ describe('processing', () => {
     expect(evidence[0].lateMs).toBeGreaterThanOrEqual(20_000);
     // Not an entity: no change on the feed, no entityType.
     expect(evidence[0].entityType).toBeUndefined();
+  });
+
+  test("ApplyLag is the batch's largest time from receivedAt to applied; a redriven message's counts from its redrive, a retried one's from its first enqueue", async () => {
+    const tableName = await local.engine.createStateTable();
+    const now = Date.UTC(2026, 10, 30, 12);
+    const metrics = new MemoryMetricsSink(() => now);
+    const processor = createProcessor({
+      ddb: local.engine.documentClient,
+      tableName,
+      logger: memoryLogger().logger,
+      eventRecordTtlDays: 30,
+      metrics,
+      clock: () => now,
+    });
+    const createdAt = Math.floor(now / 1000) - 10;
+    const joined = (n: number) => participantJoined(room, { sid: `PA_lag${n}`, identity: `lag${n}` }, createdAt);
+    const lastOf = (name: string) => metrics.data.filter((d) => d.name === name).at(-1)?.value;
+
+    // A first enqueue: SentTimestamp a few ms after receivedAt.
+    await processor.processBatch([
+      sqsRecord(joined(1), { receivedAt: now - 900, sentAt: now - 895 }),
+      sqsRecord(joined(2), { receivedAt: now - 4_000, sentAt: now - 3_990 }),
+    ]);
+    expect(lastOf('ApplyLag')).toBe(4_000);
+    expect(lastOf('EventAge')).toBe(10_000);
+
+    // Redriven from the DLQ: accepted by ingest 3 hours ago, a new message since 2 s ago.
+    await processor.processBatch([sqsRecord(joined(3), { receivedAt: now - 3 * 3_600_000, sentAt: now - 2_000 })]);
+    expect(lastOf('ApplyLag')).toBe(2_000);
+
+    // Retried after visibility timeouts: the same message, so its wait since the first enqueue is lag.
+    await processor.processBatch([sqsRecord(joined(4), { receivedAt: now - 400_000, sentAt: now - 399_990, receiveCount: 3 })]);
+    expect(lastOf('ApplyLag')).toBe(400_000);
   });
 });
