@@ -92,6 +92,13 @@ class PermanentFailure extends Error {
   }
 }
 
+/**
+ * The reason recorded for a live-phase event accepted longer ago than the tombstone retention
+ * (`eventRecordTtlDays`) allows: the tombstone that would refuse it may be gone, so applying it
+ * could bring an ended entity back.
+ */
+export const OLDER_THAN_TOMBSTONES = 'older_than_tombstones';
+
 /** The reasons a claim-checked message can never apply, as recorded in its event record. */
 export const CLAIM_CHECK_REASON = {
   /** The message says its body is in S3, but its body is not a valid `ClaimCheck`. */
@@ -198,6 +205,30 @@ export function createProcessor(options: ProcessorOptions): Processor {
       throw new InvalidEventError(`createdAt ${String(event.createdAt)} is not a time in seconds`);
     }
     return isKnownEventType(event.event) ? project(event as WebhookEvent & { event: typeof event.event }, ttlSeconds, source) : undefined;
+  }
+
+  /**
+   * Refuses a live-phase event that ingest (or the reconciler) accepted more than
+   * `eventRecordTtlDays` less a day ago. Its entity's end, if it came, was created no earlier than
+   * the event (LiveKit creates a session's events in order; a repair's `createdAt` is its run), and
+   * the event no more than LiveKit's delivery window (under a minute; the day covers that and any
+   * clock skew) before `receivedAt`; so the end's tombstone, kept until its `createdAt` + the TTL,
+   * is still there for any younger event, and may be gone for an older one, which would bring the
+   * ended entity back (a ghost participant, and a `joined` change for it). Only a message redriven
+   * from the DLQ more than once gets that old (a redrive makes a new message whose retention starts
+   * again; the config keeps the TTL above one queue + DLQ retention); whatever of it is still live,
+   * the reconciler repairs from LiveKit. A terminal event is a tombstone itself and applies.
+   */
+  function refuseOlderThanTombstones(projection: Projection, record: SQSRecord): void {
+    if (projection.item.terminal) return;
+    const receivedAt = Number(record.messageAttributes?.[MESSAGE_ATTRIBUTE.receivedAt]?.stringValue);
+    if (!Number.isFinite(receivedAt) || receivedAt <= 0) return;
+    const ageSeconds = (clock() - receivedAt) / 1000;
+    if (ageSeconds < ttlSeconds - DAY_SECONDS) return;
+    throw new PermanentFailure(
+      OLDER_THAN_TOMBSTONES,
+      `accepted ${(ageSeconds / DAY_SECONDS).toFixed(1)} days ago; tombstones are kept ${options.eventRecordTtlDays} days from their event`,
+    );
   }
 
   async function apply(projection: Projection): Promise<'applied' | 'stale'> {
@@ -316,6 +347,7 @@ export function createProcessor(options: ProcessorOptions): Processor {
           if (await putOnce(eventRecord(event.id, event.event, source, 'unknown_type', body))) log.warn('unknown event type recorded');
           return { messageId: record.messageId, eventId, outcome: 'unknown_type' };
         }
+        refuseOlderThanTombstones(projection, record);
         const outcome = await apply(projection);
         const now = clock();
         const receivedAt = Number(record.messageAttributes?.[MESSAGE_ATTRIBUTE.receivedAt]?.stringValue);

@@ -7,7 +7,7 @@
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { mockClient } from 'aws-sdk-client-mock';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { createProcessor } from '../../../lambda/process/processor';
 import type { StateChange } from '../../../lambda/process/publisher';
 import type { StreamRecordLike } from '../../../lambda/publish/change-feed';
@@ -359,5 +359,50 @@ describe('processing', () => {
     // Retried after visibility timeouts: the same message, so its wait since the first enqueue is lag.
     await processor.processBatch([sqsRecord(joined(4), { receivedAt: now - 400_000, sentAt: now - 399_990, receiveCount: 3 })]);
     expect(lastOf('ApplyLag')).toBe(400_000);
+  });
+
+  test('a live-phase event accepted longer ago than its tombstone is kept is rejected for good (no ghost after a second redrive); a terminal one, or a younger one, applies', async () => {
+    const { tableName, publisher, target } = await setup();
+    const now = Date.UTC(2026, 10, 30, 12);
+    const day = 86_400_000;
+    const processor = withFeed(
+      createProcessor({
+        ddb: local.engine.documentClient,
+        tableName,
+        logger: memoryLogger().logger,
+        eventRecordTtlDays: 30,
+        clock: () => now,
+      }),
+      publisher,
+    );
+    const joinedAt = Math.floor((now - 29.5 * day) / 1000);
+    const bob = { sid: 'PA_bob_old', identity: 'bob' };
+    // Bob joined and left 29.5 days ago; his tombstone (expiresAt = left createdAt + 30 days) is
+    // about to go, and TTL removes it: deleted here as TTL would.
+    await processor.processBatch([
+      sqsRecord(participantLeft(room, bob, joinedAt + 60, 5, undefined, joinedAt), { receivedAt: now - 29.5 * day }),
+    ]);
+    expect((await listIdentitySessions(target, room.name, 'bob')).map((p) => p.status)).toEqual(['LEFT']);
+    await local.engine.documentClient.send(
+      new DeleteCommand({ TableName: tableName, Key: { pk: 'PARTICIPANT#PA_bob_old', sk: 'PARTICIPANT' } }),
+    );
+
+    // His join, redriven from the DLQ a second time, arrives now: refused, not a ghost.
+    const join = participantJoined(room, bob, joinedAt);
+    const [result] = await processor.processRecords([sqsRecord(join, { receivedAt: now - 29.5 * day, sentAt: now - 1_000 })]);
+
+    expect(result).toMatchObject({ outcome: 'rejected', reason: 'older_than_tombstones' });
+    expect(await listIdentitySessions(target, room.name, 'bob')).toEqual([]);
+    expect((await getEventRecord(target, join.id)).record).toMatchObject({ outcome: 'rejected', reason: 'older_than_tombstones' });
+    expect(publisher.published.filter((c) => c.eventId === join.id)).toEqual([]);
+
+    // One accepted 28.5 days ago still meets its tombstone's window, and applies; a terminal one of any age applies.
+    const carol = { sid: 'PA_carol_old', identity: 'carol' };
+    const younger = await processor.processRecords([
+      sqsRecord(participantJoined(room, carol, Math.floor((now - 28.5 * day) / 1000)), { receivedAt: now - 28.5 * day }),
+    ]);
+    expect(younger[0].outcome).toBe('applied');
+    const ended = await processor.processRecords([sqsRecord(roomFinished(room, joinedAt + 120), { receivedAt: now - 29.5 * day })]);
+    expect(ended[0].outcome).toBe('applied');
   });
 });
