@@ -13,6 +13,7 @@
  *    "approximateArrivalOfFirstRecord":"…","approximateArrivalOfLastRecord":"…","batchSize":1,"streamArn":"arn:aws:dynamodb:…"}}
  * ```
  */
+import { randomUUID } from 'node:crypto';
 
 /** `DDBStreamBatchInfo`: the batch given up on, by position in the stream. */
 export interface StreamBatchInfo {
@@ -120,7 +121,7 @@ export function invocationRecord(batch: GivenUpBatch, now: Date = new Date()): I
   const second = (date: Date | undefined) => (date ? date.toISOString().replace(/\.\d{3}Z$/, 'Z') : undefined);
   return {
     requestContext: {
-      requestId: globalThis.crypto.randomUUID(),
+      requestId: randomUUID(),
       functionArn: batch.functionArn,
       condition: batch.condition,
       approximateInvokeCount: batch.invokeCount,
