@@ -15,7 +15,7 @@
  * reports, and neither invokes nor deletes.
  */
 import type { DynamoDBBatchResponse, DynamoDBRecord } from 'aws-lambda';
-import { InvokeCommand } from '@aws-sdk/client-lambda';
+import { InvokeCommand, InvokeCommandOutput } from '@aws-sdk/client-lambda';
 import {
   ChangeMessageVisibilityCommand,
   DeleteMessageCommand,
@@ -98,13 +98,19 @@ function timeWindow(batch: StreamBatchInfo): string {
 
 /** Invokes the publisher with one event; the reason it failed, or undefined when every record was published. */
 async function invoke(publisher: PublisherTarget, records: DynamoDBRecord[]): Promise<string | undefined> {
-  const output = await publisher.lambda.send(
-    new InvokeCommand({
-      FunctionName: publisher.functionName,
-      InvocationType: 'RequestResponse',
-      Payload: Buffer.from(JSON.stringify({ Records: records })),
-    }),
-  );
+  let output: InvokeCommandOutput;
+  try {
+    output = await publisher.lambda.send(
+      new InvokeCommand({
+        FunctionName: publisher.functionName,
+        InvocationType: 'RequestResponse',
+        Payload: Buffer.from(JSON.stringify({ Records: records })),
+      }),
+    );
+  } catch (error) {
+    // Throttled, not allowed (lambda:InvokeFunction), no such function: nothing was published by us.
+    return `could not invoke ${publisher.functionName}: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`;
+  }
   const text = output.Payload ? Buffer.from(output.Payload).toString('utf8') : '';
   if (output.FunctionError) return `the function failed (${output.FunctionError}): ${text.slice(0, 500)}`;
   let response: Partial<DynamoDBBatchResponse> | null;
@@ -211,7 +217,15 @@ export async function redrivePublisherDlq(target: OncallTarget, options: Publish
           keep.push(message);
           continue;
         }
-        const { outcome, record } = await handleMessage(publisher, message, dryRun);
+        let handled: Awaited<ReturnType<typeof handleMessage>>;
+        try {
+          handled = await handleMessage(publisher, message, dryRun);
+        } catch (error) {
+          // An unexpected error (the stream throttled, access denied): kept, visible again below, then thrown.
+          keep.push(message);
+          throw error;
+        }
+        const { outcome, record } = handled;
         outcomes.push({ messageId: message.MessageId, outcome });
         log(describe(message.MessageId, outcome, record));
         if (outcome.kind === 'republished') {

@@ -386,6 +386,29 @@ describe('npm run publisher:redrive on a stack', () => {
     expect(sqs).not.toHaveReceivedCommand(DeleteMessageCommand);
   });
 
+  it('a publisher that cannot be invoked (no permission) keeps the message; an unexpected stream error keeps it visible and is thrown', async () => {
+    sqs
+      .on(ReceiveMessageCommand)
+      .resolvesOnce({ Messages: [message('m-1', invocationRecord({ endSequenceNumber: SEQ[3], batchSize: 2 }))] })
+      .resolvesOnce({ Messages: [message('m-2', invocationRecord({ endSequenceNumber: SEQ[3], batchSize: 2 }))] })
+      .resolves({ Messages: [] });
+    lambda
+      .on(InvokeCommand)
+      .rejects(Object.assign(new Error('not authorized to perform: lambda:InvokeFunction'), { name: 'AccessDeniedException' }));
+    const target = await stackTarget('LiveKitWebhooks', 'eu-west-1');
+    const result = await redrivePublisherDlq(target);
+    expect(result.outcomes[0].outcome).toEqual({
+      kind: 'publisher-failed',
+      reason: 'could not invoke LiveKitWebhooks-Publisher: AccessDeniedException: not authorized to perform: lambda:InvokeFunction',
+    });
+    expect(sqs).not.toHaveReceivedCommand(DeleteMessageCommand);
+
+    streams.on(GetRecordsCommand).rejects(Object.assign(new Error('Rate exceeded'), { name: 'LimitExceededException' }));
+    await expect(redrivePublisherDlq(target)).rejects.toThrow('Rate exceeded');
+    expect(sqs).toHaveReceivedCommandWith(ChangeMessageVisibilityCommand, { ReceiptHandle: 'rh-m-2', VisibilityTimeout: 0 });
+    target.close();
+  });
+
   it('--dry-run reads and reports, and neither invokes nor deletes', async () => {
     sqs
       .on(ReceiveMessageCommand)
