@@ -55,7 +55,8 @@ export class InvocationRecordError extends Error {
   }
 }
 
-const SEQUENCE_NUMBER = /^\d{1,64}$/;
+/** DynamoDB Streams sequence numbers: 21 to 40 digits (the Streams API's constraint). */
+const SEQUENCE_NUMBER = /^\d{21,40}$/;
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);

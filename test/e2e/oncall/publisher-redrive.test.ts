@@ -1,10 +1,10 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { ChangeMessageVisibilityCommand, GetQueueAttributesCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
+import { ChangeMessageVisibilityCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { parseConfig } from '../../../lib/config';
 import type { ChangePublisher, StateChange } from '../../../lambda/process/publisher';
 import { LocalPipeline, startLocalPipeline } from '../../../local/local-pipeline';
-import { parseInvocationRecord } from '../../../scripts/oncall/invocation-record';
+import { invocationRecord, parseInvocationRecord } from '../../../scripts/oncall/invocation-record';
 import { participantJoined, participantLeft, roomStarted } from '../../../simulator/events';
 import { signWebhook } from '../../../simulator/signing';
 import { Engines, eventually, startEngines } from '../../support/e2e';
@@ -149,3 +149,38 @@ test('changes the bus refused until the batch was given up on are republished fr
   const again = await redrive(ready);
   expect(again.stdout).toMatch(/nothing to redrive/);
 }, 120_000);
+
+test('a message that is not an invocation record, and a range the stream does not hold, are kept and explained, exit 1', async () => {
+  // The table's real stream, as the batches given up on above name it.
+  const streamArn = (await pipeline.changeFeed.failures())[0]?.streamArn;
+  expect(streamArn).toBeDefined();
+  await pipeline.sqs.send(new SendMessageCommand({ QueueUrl: pipeline.publisherDlqUrl, MessageBody: 'hello' }));
+  const gone = invocationRecord({
+    streamArn: streamArn!,
+    shardId: 'shardId-00000000000000000000-00000000',
+    startSequenceNumber: '100000000000000000000',
+    endSequenceNumber: '100000000000000000001',
+    batchSize: 2,
+    firstArrival: new Date(Date.now() - 25 * 3_600_000),
+    lastArrival: new Date(Date.now() - 25 * 3_600_000),
+    condition: 'RecordAgeExceeded',
+    invokeCount: 3,
+    functionArn: 'arn:aws:lambda:us-east-1:000000000000:function:livekit-publish',
+    functionError: false,
+  });
+  await pipeline.sqs.send(new SendMessageCommand({ QueueUrl: pipeline.publisherDlqUrl, MessageBody: JSON.stringify(gone) }));
+  await eventually(depth, (d) => d.visible === 2, 10_000, 'both messages in the publisher DLQ');
+
+  const failed = await redrive(pipeline.readyLine()).then(
+    () => undefined,
+    (error: { code: number; stdout: string }) => error,
+  );
+  expect(failed?.code).toBe(1);
+  expect(failed?.stdout).toMatch(/is not a Lambda invocation record \(not JSON/);
+  expect(failed?.stdout).toMatch(
+    /cannot republish shardId-00000000000000000000-00000000 100000000000000000000\.\.100000000000000000001: 2 records written .* \(RecordAgeExceeded\); the stream no longer holds them/,
+  );
+  expect(failed?.stdout).toMatch(/0 message\(s\) republished and deleted, 2 kept/);
+  // Both kept, and visible again at once (the alarm keeps seeing them; the next run finds them).
+  await eventually(depth, (d) => d.visible === 2 && d.inFlight === 0, 10_000, 'both messages kept and visible');
+}, 60_000);

@@ -32,6 +32,8 @@ import { stackTarget } from '../../../scripts/oncall/target';
 const STREAM_ARN = 'arn:aws:dynamodb:eu-west-1:123456789012:table/LiveKitWebhooks-StateTable/stream/2025-06-05T18:00:00.000';
 const SHARD = 'shardId-00000001749146400000-abcdef01';
 // Sequence numbers of different lengths: a string comparison would order "9…" after "10…".
+/** A range trimmed from the stream. */
+const OLD = ['100000000000000000001', '100000000000000000002'];
 const SEQ = ['900000000000000000001', '999999999999999999999', '1000000000000000000001', '1000000000000000000002'];
 
 function invocationRecord(overrides: Record<string, unknown> = {}, condition = 'RetryAttemptsExhausted') {
@@ -124,6 +126,11 @@ describe('parseInvocationRecord', () => {
       'a sequence number as a number',
       JSON.stringify(invocationRecord({ startSequenceNumber: 1 })),
       /startSequenceNumber is not a sequence number/,
+    ],
+    [
+      'a sequence number too short',
+      JSON.stringify(invocationRecord({ endSequenceNumber: '42' })),
+      /endSequenceNumber is not a sequence number/,
     ],
     [
       'a range backwards',
@@ -310,12 +317,12 @@ describe('npm run publisher:redrive on a stack', () => {
         Messages: [
           message('m-1', invocationRecord({ endSequenceNumber: SEQ[3], batchSize: 2 })),
           message('m-2', 'not a record'),
-          message('m-3', invocationRecord({ startSequenceNumber: '5', endSequenceNumber: '6', batchSize: 1 })),
+          message('m-3', invocationRecord({ startSequenceNumber: OLD[0], endSequenceNumber: OLD[1], batchSize: 1 })),
         ],
       })
       .resolves({ Messages: [] });
     streams
-      .on(GetShardIteratorCommand, { SequenceNumber: '5' })
+      .on(GetShardIteratorCommand, { SequenceNumber: OLD[0] })
       .rejects(new TrimmedDataAccessException({ message: 'trimmed', $metadata: {} }));
     lambda.on(InvokeCommand).resolves(ok());
     const lines: string[] = [];
@@ -342,7 +349,7 @@ describe('npm run publisher:redrive on a stack', () => {
     expect(lines[1]).toMatch(/^message m-2 is not a Lambda invocation record \(not JSON/);
     expect(lines[2]).toMatch(
       new RegExp(
-        `^cannot republish ${SHARD} 5\\.\\.6: 1 records written 2025-06-05T18:21:49Z to 2025-06-05T18:21:50Z \\(RetryAttemptsExhausted\\); the stream no longer holds them \\(TrimmedDataAccessException`,
+        `^cannot republish ${SHARD} ${OLD[0]}\\.\\.${OLD[1]}: 1 records written 2025-06-05T18:21:49Z to 2025-06-05T18:21:50Z \\(RetryAttemptsExhausted\\); the stream no longer holds them \\(TrimmedDataAccessException`,
       ),
     );
     expect(lines[2]).toContain('consumers must resync');
