@@ -1,8 +1,10 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { ChangeMessageVisibilityCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
+import { DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { parseConfig } from '../../../lib/config';
 import type { ChangePublisher, StateChange } from '../../../lambda/process/publisher';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../../local/local-aws';
 import { LocalPipeline, startLocalPipeline } from '../../../local/local-pipeline';
 import { invocationRecord, parseInvocationRecord } from '../../../scripts/oncall/invocation-record';
 import { participantJoined, participantLeft, roomStarted } from '../../../simulator/events';
@@ -151,8 +153,11 @@ test('changes the bus refused until the batch was given up on are republished fr
 }, 120_000);
 
 test('a message that is not an invocation record, and a range the stream does not hold, are kept and explained, exit 1', async () => {
-  // The table's real stream, as the batches given up on above name it.
-  const streamArn = (await pipeline.changeFeed.failures())[0]?.streamArn;
+  // The table's real stream; the shard below is not one of its shards.
+  const ddb = new DynamoDBClient({ endpoint: pipeline.dynamodbEndpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
+  const { Table } = await ddb.send(new DescribeTableCommand({ TableName: pipeline.tableName }));
+  ddb.destroy();
+  const streamArn = Table?.LatestStreamArn;
   expect(streamArn).toBeDefined();
   await pipeline.sqs.send(new SendMessageCommand({ QueueUrl: pipeline.publisherDlqUrl, MessageBody: 'hello' }));
   const gone = invocationRecord({
