@@ -48,6 +48,14 @@ export class PipelineStack extends Stack {
     });
     new CfnOutput(this, 'QueueUrl', { value: pipeline.queue.queueUrl });
     new CfnOutput(this, 'DeadLetterQueueUrl', { value: pipeline.deadLetterQueue.queueUrl });
+    new CfnOutput(this, 'PublisherDeadLetterQueueUrl', {
+      description: "The publisher's on-failure destination: stream ranges it gave up on (npm run publisher:redrive)",
+      value: pipeline.processing.publisherDeadLetterQueue.queueUrl,
+    });
+    new CfnOutput(this, 'PublisherFunctionName', {
+      description: "The function that publishes the state table's stream to the bus (npm run publisher:redrive invokes it)",
+      value: pipeline.processing.publisherFunction.functionName,
+    });
     new CfnOutput(this, 'StateTableName', {
       description: 'DynamoDB table with rooms, participants, tracks, egress and ingress',
       value: pipeline.table.tableName,

@@ -26,6 +26,15 @@ export interface StreamFailure {
   readonly endSequenceNumber?: string;
   readonly batchSize: number;
   readonly reason: string;
+  /** The stream the shard belongs to (what Lambda's invocation record names as `streamArn`). */
+  readonly streamArn?: string;
+  /** When the batch's first and last records were written (their ApproximateCreationDateTime). */
+  readonly firstArrival?: Date;
+  readonly lastArrival?: Date;
+  /** Invocations of the batch, its retries included (Lambda's `approximateInvokeCount`). */
+  readonly invocations: number;
+  /** The last invocation threw (Lambda's `functionError: Unhandled`) rather than reporting batch item failures. */
+  readonly functionError: boolean;
 }
 
 export interface DynamoDbStreamSourceOptions {
@@ -46,8 +55,11 @@ export interface DynamoDbStreamSourceOptions {
   readonly pollIntervalMs?: number;
   /** Pause before a failed batch is retried; grows linearly with the attempt. Default 100 ms. */
   readonly retryDelayMs?: number;
-  /** Batches given up on after `retryAttempts` (on AWS: the on-failure destination). */
-  readonly onFailure?: (failure: StreamFailure) => void;
+  /**
+   * Batches given up on after `retryAttempts` (on AWS: the on-failure destination). Awaited before
+   * the shard moves on; if it fails, the failure is logged with the range (and kept in `failures`).
+   */
+  readonly onFailure?: (failure: StreamFailure) => void | Promise<void>;
   /** Clients to use instead of building them from `endpoint` (a local function meters its own); destroyed by `stop()`. */
   readonly clients?: { readonly streams: DynamoDBStreamsClient; readonly dynamodb: DynamoDBClient };
 }
@@ -261,16 +273,27 @@ export class DynamoDbStreamSource {
         continue;
       }
       if (current.attempts > maxRetries) {
+        const first = current.records[0]?.dynamodb;
+        const last = current.records[current.records.length - 1]?.dynamodb;
         const failure: StreamFailure = {
           shardId,
-          startSequenceNumber: current.records[0]?.dynamodb?.SequenceNumber,
-          endSequenceNumber: current.records[current.records.length - 1]?.dynamodb?.SequenceNumber,
+          startSequenceNumber: first?.SequenceNumber,
+          endSequenceNumber: last?.SequenceNumber,
           batchSize: current.records.length,
           reason: thrown instanceof Error ? thrown.message : 'retry attempts exhausted',
+          streamArn: this.streamArn,
+          firstArrival: first?.ApproximateCreationDateTime,
+          lastArrival: last?.ApproximateCreationDateTime,
+          invocations: current.attempts,
+          functionError: thrown !== undefined,
         };
         log.error('stream batch given up after its retry attempts', { ...failure });
         this.failures.push(failure);
-        this.options.onFailure?.(failure);
+        try {
+          await this.options.onFailure?.(failure);
+        } catch (error) {
+          log.error('the on-failure destination did not take a stream batch given up on', { ...failure, error });
+        }
         pending.shift();
         continue;
       }

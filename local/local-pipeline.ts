@@ -6,8 +6,11 @@ import { MemoryMetricsSink, MetricDatum, MetricsSink } from '../lambda/shared/me
 import type { LiveKitApi } from '../lambda/reconcile/livekit-api';
 import type { RunReport } from '../lambda/reconcile/reconciler';
 import type { RecordOutcome } from '../lambda/process/processor';
+import type { DynamoDBStreamEvent } from 'aws-lambda';
 import type { ChangePublisher, PublishResult, StateChange } from '../lambda/process/publisher';
 import type { StreamFailure } from './dynamodb-stream-source';
+import { LOCAL_REGION } from './local-aws';
+import { LambdaInvokeApi, startLambdaInvokeApi } from './lambda-invoke-api';
 import { DynamoDbLocal, startDynamoDbLocal } from './engines/dynamodb-local';
 import { LocalConsumer, LocalConsumers } from './local-consumers';
 import { SqsEmulator, startSqsEmulator } from './engines/sqs-emulator';
@@ -95,7 +98,20 @@ export interface LocalPipelineOptions {
    * (local/local-consumers.ts: asynchronous, retried as Lambda retries; `npm run local`'s `CHANGE_HANDLER`).
    */
   readonly consumers?: readonly LocalConsumer[];
+  /**
+   * Retries of a failing stream batch before the publisher's event source gives it up to the
+   * publisher DLQ (default: the local stream source's, 10). Tests lower it to see a batch given up on.
+   */
+  readonly publisherRetryAttempts?: number;
+  /**
+   * Lets a test wrap the bus the publisher puts changes on (e.g. one that refuses everything, as an
+   * EventBridge outage would). Runs on the main thread; what the wrapper passes on is published.
+   */
+  readonly wrapBus?: (bus: ChangePublisher) => ChangePublisher;
 }
+
+/** The publish function's name locally (Lambda's Invoke API on `lambdaEndpoint` knows it by this name). */
+export const LOCAL_PUBLISHER_FUNCTION_NAME = 'livekit-publish';
 
 export interface LocalPipeline {
   readonly webhookUrl: string;
@@ -105,6 +121,11 @@ export interface LocalPipeline {
   readonly tableName: string;
   readonly queueUrl: string;
   readonly dlqUrl: string;
+  /** The publisher's DLQ: Lambda's invocation record of each stream batch given up on (npm run publisher:redrive). */
+  readonly publisherDlqUrl: string;
+  /** Lambda's Invoke API for the publish function (`POST /2015-03-31/functions/<name>/invocations`). */
+  readonly lambdaEndpoint: string;
+  readonly publisherFunctionName: string;
   /** The claim-check bucket (fauxqs's S3) that events too large for an SQS message go to. */
   readonly claimCheckBucket: string;
   readonly documentClient: DynamoDBDocumentClient;
@@ -238,7 +259,8 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
       ? new LocalConsumers({ consumers: options.consumers, logger: logger('consumers') })
       : undefined;
     if (consumers) cleanups.push(() => consumers.stop());
-    const publisher = new PrintingBus(logger('bus'), consumers);
+    const printingBus = new PrintingBus(logger('bus'), consumers);
+    const publisher = options.wrapBus ? options.wrapBus(printingBus) : printingBus;
     const metricsLogger = logger('metrics');
     const metricsSink: MetricsSink = {
       put(data: readonly MetricDatum[], extra?: Record<string, unknown>) {
@@ -291,6 +313,11 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
             tableName,
             // Lambda polls a stream shard about four times a second.
             pollIntervalMs: 250,
+            retryAttempts: options.publisherRetryAttempts,
+            functionName: LOCAL_PUBLISHER_FUNCTION_NAME,
+            functionArn: `arn:aws:lambda:${LOCAL_REGION}:000000000000:function:${LOCAL_PUBLISHER_FUNCTION_NAME}`,
+            sqsEndpoint: sqsEmulator.endpoint,
+            publisherDlqUrl: queues.publisherDlqUrl,
             logLevel,
             logSink,
             bus: publisher,
@@ -343,18 +370,32 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
       getRoutes: { [STATUS_PATH]: status, ...options.getRoutes },
       onCrash: functionCrashed('ingest'),
     });
-    const [reconcilerResult, ingestResult, processResult, publishResult] = await Promise.allSettled([
+    // Lambda's Invoke API for the publisher (npm run publisher:redrive): the same publisher, the same bus.
+    const invokeApiStarting = startLambdaInvokeApi({
+      [LOCAL_PUBLISHER_FUNCTION_NAME]: async (event) => {
+        const publish = await publishStarting;
+        if (!publish) throw new Error('the change feed is off (changeFeed: false): no publisher runs');
+        return publish.invoke(event as DynamoDBStreamEvent);
+      },
+    });
+    const [reconcilerResult, ingestResult, processResult, publishResult, invokeApiResult] = await Promise.allSettled([
       reconcilerStarting,
       ingestStarting,
       processStarting,
       publishStarting,
+      invokeApiStarting,
     ]);
-    // Stopped in reverse: ingest first (nothing new comes in), then the reconciler, the processor, the publisher.
+    // Stopped in reverse: ingest first (nothing new comes in), then the reconciler, the processor, the Invoke API, the publisher.
     let publish: PublishFunction | undefined;
     if (publishResult.status === 'fulfilled' && publishResult.value) {
       publish = publishResult.value;
       cleanups.push(() => publishResult.value!.stop());
       functionSdkCalls.publish = () => publishResult.value!.sdkCalls();
+    }
+    let invokeApi: LambdaInvokeApi | undefined;
+    if (invokeApiResult.status === 'fulfilled') {
+      invokeApi = invokeApiResult.value;
+      cleanups.push(() => invokeApiResult.value.stop());
     }
     let processFunction: ProcessFunction | undefined;
     if (processResult.status === 'fulfilled') {
@@ -374,6 +415,8 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
     if (ingestResult.status === 'rejected') throw ingestResult.reason;
     if (processResult.status === 'rejected') throw processResult.reason;
     if (publishResult.status === 'rejected') throw publishResult.reason;
+    if (invokeApiResult.status === 'rejected') throw invokeApiResult.reason;
+    const lambdaEndpoint = invokeApi!.endpoint;
     const ingest = ingestResult.value;
     const eventSource: LocalEventSource = {
       stats: () => processFunction!.stats(),
@@ -396,10 +439,13 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
       tableName,
       queueUrl: queues.queueUrl,
       dlqUrl: queues.dlqUrl,
+      publisherDlqUrl: queues.publisherDlqUrl,
+      lambdaEndpoint,
+      publisherFunctionName: LOCAL_PUBLISHER_FUNCTION_NAME,
       claimCheckBucket,
       documentClient: dynamodb.documentClient,
       sqs: sqsEmulator.client,
-      changes: publisher.changes,
+      changes: printingBus.changes,
       eventSource,
       changeFeed,
       processed,
@@ -427,6 +473,9 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
           dlqUrl: queues.dlqUrl,
           sqsEndpoint: sqsEmulator.endpoint,
           statusUrl: `${baseUrl}${STATUS_PATH}`,
+          publisherDlqUrl: queues.publisherDlqUrl,
+          publisherFunctionName: LOCAL_PUBLISHER_FUNCTION_NAME,
+          lambdaEndpoint,
         }),
       async functionSdkCalls() {
         const entries = await Promise.all(Object.entries(functionSdkCalls).map(async ([name, read]) => [name, await read()] as const));

@@ -1,7 +1,7 @@
 /**
  * The SQS emulator (fauxqs, ESM-only, so run as a child process) on a random port, with the event
  * queue and its DLQ created as the CDK stack creates them: RedrivePolicy with maxReceiveCount and
- * the visibility timeout derived from the same config.
+ * the visibility timeout derived from the same config; and the publisher's DLQ.
  */
 import { spawn } from 'child_process';
 import { randomUUID } from 'crypto';
@@ -25,6 +25,8 @@ export interface EventQueues {
   readonly queueArn: string;
   readonly dlqUrl: string;
   readonly dlqArn: string;
+  /** The publisher's on-failure destination: stream batches it gave up on (lib/processing.ts `PublisherDeadLetterQueue`). */
+  readonly publisherDlqUrl: string;
 }
 
 export interface CreateEventQueuesOptions {
@@ -136,7 +138,12 @@ export async function startSqsEmulator(options: SqsEmulatorOptions = {}): Promis
       const queueArn = (await client.send(new GetQueueAttributesCommand({ QueueUrl: queue.QueueUrl, AttributeNames: ['QueueArn'] })))
         .Attributes?.QueueArn;
       if (!queue.QueueUrl || !queueArn) throw new Error('fauxqs did not create the queue');
-      return { queueUrl: queue.QueueUrl, queueArn, dlqUrl: dlq.QueueUrl, dlqArn };
+      // As lib/processing.ts creates it: 14 days, the most SQS keeps a message.
+      const publisherDlq = await client.send(
+        new CreateQueueCommand({ QueueName: `${name}-publisher-dlq`, Attributes: { MessageRetentionPeriod: String(14 * 86_400) } }),
+      );
+      if (!publisherDlq.QueueUrl) throw new Error('fauxqs did not create the publisher DLQ');
+      return { queueUrl: queue.QueueUrl, queueArn, dlqUrl: dlq.QueueUrl, dlqArn, publisherDlqUrl: publisherDlq.QueueUrl };
     },
     stop,
   };

@@ -7,8 +7,14 @@
  * printed lines are the bus). The worker hands each PutEvents batch to it by message and waits for
  * its answer, the change ids the bus did not take, exactly as the publisher waits for EventBridge:
  * a bus that refuses changes makes the publisher retry from the first record with one.
+ *
+ * As on AWS, a stream batch given up on after its retries goes to the publisher's DLQ as Lambda's
+ * invocation record (scripts/oncall/invocation-record.ts), and the function can be invoked
+ * directly with a DynamoDB stream event (`invoke`, served as Lambda's Invoke API by
+ * local/lambda-invoke-api.ts), which runs the same publisher against the same bus.
  */
 import { join } from 'node:path';
+import type { DynamoDBBatchResponse, DynamoDBStreamEvent } from 'aws-lambda';
 import type { ChangePublisher, StateChange } from '../../lambda/process/publisher';
 import type { LogLevel } from '../../lambda/shared/logger';
 import type { MetricDatum, MetricsSink } from '../../lambda/shared/metrics';
@@ -28,6 +34,8 @@ export const PUBLISH = {
   failures: 'failures',
   /** main → worker: the stream source's counts (invocations, records). */
   stats: 'streamStats',
+  /** main → worker: run the publisher on this DynamoDB stream event (Lambda's Invoke); answered with its batch response. */
+  invoke: 'invoke',
 } as const;
 
 /** What the publish function's stream source did so far. */
@@ -51,6 +59,14 @@ export interface PublishFunctionInit {
   /** Pause between polls of a shard with nothing new. */
   readonly pollIntervalMs: number;
   readonly logLevel: LogLevel;
+  /** The function's name and ARN, as the invocation records name it. */
+  readonly functionName: string;
+  readonly functionArn: string;
+  /** Retries of a failing stream batch before it is given up on (default: the stream source's). */
+  readonly retryAttempts?: number;
+  /** The publisher DLQ (the on-failure destination) in the SQS emulator at `sqsEndpoint`. */
+  readonly sqsEndpoint: string;
+  readonly publisherDlqUrl: string;
 }
 
 export interface PublishFunctionOptions extends PublishFunctionInit {
@@ -69,6 +85,8 @@ export interface PublishFunction {
   failures(): Promise<StreamFailure[]>;
   /** The stream source's counts so far. */
   stats(): Promise<StreamSourceStats>;
+  /** Runs the publisher on `event` as a direct invocation would; rejects with what the handler threw. */
+  invoke(event: DynamoDBStreamEvent): Promise<DynamoDBBatchResponse>;
   sdkCalls: FunctionWorker<void>['sdkCalls'];
   stop(): Promise<void>;
 }
@@ -101,6 +119,7 @@ export async function startPublishFunction(options: PublishFunctionOptions): Pro
     waitUntilIdle: (timeoutMs) => worker.call<void>(PUBLISH.waitUntilIdle, timeoutMs),
     failures: () => worker.call<StreamFailure[]>(PUBLISH.failures),
     stats: () => worker.call<StreamSourceStats>(PUBLISH.stats),
+    invoke: (event) => worker.call<DynamoDBBatchResponse>(PUBLISH.invoke, event),
     sdkCalls: () => worker.sdkCalls(),
     stop: () => worker.stop(),
   };

@@ -3,13 +3,16 @@
  * (local/dynamodb-stream-source.ts) polling the state table's stream, and the real stream publisher
  * (lambda/publish/stream-publisher.ts), whose bus is the main thread's (see publish.ts).
  */
+import type { DynamoDBBatchResponse, DynamoDBStreamEvent } from 'aws-lambda';
+import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import type { ChangePublisher, PublishResult } from '../../lambda/process/publisher';
 import { createStreamPublisher } from '../../lambda/publish/stream-publisher';
 import type { MetricDatum } from '../../lambda/shared/metrics';
-import { DynamoDbStreamSource } from '../dynamodb-stream-source';
+import { invocationRecord } from '../../scripts/oncall/invocation-record';
+import { DynamoDbStreamSource, StreamFailure } from '../dynamodb-stream-source';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../local-aws';
 import { deserializeError } from './channel';
-import { localDynamoDbClient, localDynamoDbStreamsClient } from './clients';
+import { localDynamoDbClient, localDynamoDbStreamsClient, localSqsClient } from './clients';
 import { BusAnswer, PUBLISH, PublishFunctionInit } from './publish';
 import { runFunctionWorker } from './worker-runtime';
 
@@ -28,6 +31,27 @@ runFunctionWorker<PublishFunctionInit, void>(async (init, host) => {
         void host.call(PUBLISH.metrics, { data, extra }).catch(() => undefined),
     },
   });
+  // Lambda's event source sends a batch it gives up on to the on-failure destination as an
+  // invocation record: where the batch is in the stream, not its records.
+  const sqs = host.meter(localSqsClient(init.sqsEndpoint), 'SQS');
+  const onFailure = async (failure: StreamFailure): Promise<void> => {
+    if (!failure.streamArn || !failure.startSequenceNumber || !failure.endSequenceNumber)
+      throw new Error('a stream batch without a stream ARN or sequence numbers cannot be named to the on-failure destination');
+    const record = invocationRecord({
+      streamArn: failure.streamArn,
+      shardId: failure.shardId,
+      startSequenceNumber: failure.startSequenceNumber,
+      endSequenceNumber: failure.endSequenceNumber,
+      batchSize: failure.batchSize,
+      firstArrival: failure.firstArrival,
+      lastArrival: failure.lastArrival,
+      condition: 'RetryAttemptsExhausted',
+      invokeCount: failure.invocations,
+      functionArn: init.functionArn,
+      functionError: failure.functionError,
+    });
+    await sqs.send(new SendMessageCommand({ QueueUrl: init.publisherDlqUrl, MessageBody: JSON.stringify(record) }));
+  };
   const source = new DynamoDbStreamSource({
     endpoint: init.dynamodbEndpoint,
     region: LOCAL_REGION,
@@ -36,6 +60,8 @@ runFunctionWorker<PublishFunctionInit, void>(async (init, host) => {
     handler: (records) => publisher.publishRecords(records),
     logger: host.logger('change-feed', init.logLevel),
     pollIntervalMs: init.pollIntervalMs,
+    retryAttempts: init.retryAttempts,
+    onFailure,
     clients: {
       streams: host.meter(localDynamoDbStreamsClient(init.dynamodbEndpoint), 'DynamoDBStreams'),
       dynamodb: host.meter(localDynamoDbClient(init.dynamodbEndpoint), 'DynamoDB'),
@@ -48,7 +74,15 @@ runFunctionWorker<PublishFunctionInit, void>(async (init, host) => {
       [PUBLISH.waitUntilIdle]: (timeoutMs) => source.waitUntilIdle(timeoutMs as number | undefined),
       [PUBLISH.failures]: () => source.failures,
       [PUBLISH.stats]: () => ({ ...source.stats }),
+      // A direct invocation (Lambda's Invoke API): the handler's answer, as lambda/publish/handler.ts returns it.
+      [PUBLISH.invoke]: async (event): Promise<DynamoDBBatchResponse> => {
+        const { batchItemFailures } = await publisher.publishRecords((event as DynamoDBStreamEvent).Records);
+        return { batchItemFailures };
+      },
     },
-    stop: () => source.stop(),
+    stop: async () => {
+      await source.stop();
+      sqs.destroy();
+    },
   };
 });

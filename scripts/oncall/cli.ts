@@ -7,6 +7,7 @@
  */
 import * as missed from './missed';
 import * as redriveDlq from './redrive-dlq';
+import * as redrivePublisher from './redrive-publisher';
 import * as replay from './replay';
 import * as state from './state';
 import { runMain } from './target';
@@ -17,6 +18,7 @@ export const SUBCOMMANDS = {
   state,
   replay,
   'dlq-redrive': redriveDlq,
+  'publisher-redrive': redrivePublisher,
 } as const;
 
 export type Subcommand = keyof typeof SUBCOMMANDS;
@@ -25,7 +27,7 @@ export type Subcommand = keyof typeof SUBCOMMANDS;
 export function overview(): string {
   // The first sentence of each command's description.
   const rows = Object.entries(SUBCOMMANDS).map(
-    ([name, command]) => `  ${name.padEnd(12)} ${command.COMMAND.description.split(/(?<=\.) /)[0]}`,
+    ([name, command]) => `  ${name.padEnd(17)} ${command.COMMAND.description.split(/(?<=\.) /)[0]}`,
   );
   return [
     'usage: livekit-webhooks <command> [options]   (livekit-webhooks <command> --help for its options)',

@@ -9,7 +9,9 @@ import { readFileSync } from 'node:fs';
 import { parseArgs as nodeParseArgs } from 'node:util';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { LambdaClient } from '@aws-sdk/client-lambda';
 import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { createDocumentClient } from '../../lambda/process/document-client';
@@ -26,7 +28,21 @@ export interface OncallTarget {
   readonly tableName: string;
   /** Deployed only: the EventBridge side (no bus or archive runs locally). */
   readonly events?: { readonly client: EventBridgeClient; readonly busArn: string; readonly archiveArn: string };
+  /**
+   * The publisher's side (npm run publisher:redrive): undefined, with `publisherMissing` saying
+   * why, for a stack deployed before its outputs existed or an older ready line.
+   */
+  readonly publisher?: PublisherTarget;
+  readonly publisherMissing?: string;
   close(): void;
+}
+
+/** The publisher's on-failure queue and function, and the clients to read the stream and invoke it. */
+export interface PublisherTarget {
+  readonly dlqUrl: string;
+  readonly functionName: string;
+  readonly lambda: LambdaClient;
+  readonly streams: DynamoDBStreamsClient;
 }
 
 /** The fields of `npm run local`'s ready line the tools need. */
@@ -36,6 +52,10 @@ export interface LocalReady {
   readonly tableName: string;
   readonly queueUrl: string;
   readonly dlqUrl: string;
+  /** The publisher's DLQ (the stream ranges it gave up on), its function's name, and the endpoint serving Lambda's Invoke API for it. */
+  readonly publisherDlqUrl?: string;
+  readonly publisherFunctionName?: string;
+  readonly lambdaEndpoint?: string;
 }
 
 /** The target could not be reached (no credentials, no such stack): said plainly, without a stack trace. */
@@ -60,6 +80,18 @@ export function localTarget(ready: LocalReady): OncallTarget {
   // Static dummy credentials: the local engines accept any, and real ones must never be picked up.
   const sqs = new SQSClient({ endpoint: ready.sqsEndpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
   const dynamodb = new DynamoDBClient({ endpoint: ready.dynamodbEndpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
+  const publisherFields = ['publisherDlqUrl', 'publisherFunctionName', 'lambdaEndpoint'] as const;
+  const absent = publisherFields.filter((field) => typeof ready[field] !== 'string' || ready[field] === '');
+  const publisher: PublisherTarget | undefined =
+    absent.length === 0
+      ? {
+          dlqUrl: ready.publisherDlqUrl!,
+          functionName: ready.publisherFunctionName!,
+          lambda: new LambdaClient({ endpoint: ready.lambdaEndpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS }),
+          // DynamoDB Local serves the Streams API on its own port.
+          streams: new DynamoDBStreamsClient({ endpoint: ready.dynamodbEndpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS }),
+        }
+      : undefined;
   return {
     kind: 'local',
     description: `npm run local (queue ${ready.queueUrl}, table ${ready.tableName})`,
@@ -68,9 +100,15 @@ export function localTarget(ready: LocalReady): OncallTarget {
     queueUrl: ready.queueUrl,
     dlqUrl: ready.dlqUrl,
     tableName: ready.tableName,
+    publisher,
+    publisherMissing: publisher
+      ? undefined
+      : `the local ready line has no ${absent.map((f) => `"${f}"`).join(', ')} (from an npm run local older than the publisher DLQ; restart it)`,
     close: () => {
       sqs.destroy();
       dynamodb.destroy();
+      publisher?.lambda.destroy();
+      publisher?.streams.destroy();
     },
   };
 }
@@ -113,6 +151,16 @@ export async function stackTarget(stackName: string, region?: string): Promise<O
   const sqs = new SQSClient(region ? { region } : {});
   const dynamodb = new DynamoDBClient(region ? { region } : {});
   const events = new EventBridgeClient(region ? { region } : {});
+  const missingOutputs = ['PublisherDeadLetterQueueUrl', 'PublisherFunctionName'].filter((key) => !outputs[key]);
+  const publisher: PublisherTarget | undefined =
+    missingOutputs.length === 0
+      ? {
+          dlqUrl: outputs.PublisherDeadLetterQueueUrl,
+          functionName: outputs.PublisherFunctionName,
+          lambda: new LambdaClient(region ? { region } : {}),
+          streams: new DynamoDBStreamsClient(region ? { region } : {}),
+        }
+      : undefined;
   return {
     kind: 'aws',
     description: `stack ${stackName}${region ? ` in ${region}` : ''}`,
@@ -125,10 +173,16 @@ export async function stackTarget(stackName: string, region?: string): Promise<O
       outputs.EventBusArn && outputs.EventArchiveArn
         ? { client: events, busArn: outputs.EventBusArn, archiveArn: outputs.EventArchiveArn }
         : undefined,
+    publisher,
+    publisherMissing: publisher
+      ? undefined
+      : `stack ${stackName} has no output ${missingOutputs.join(' or ')} (deployed from a version before them? run cdk deploy)`,
     close: () => {
       sqs.destroy();
       dynamodb.destroy();
       events.destroy();
+      publisher?.lambda.destroy();
+      publisher?.streams.destroy();
     },
   };
 }

@@ -113,6 +113,9 @@ describe('npm run local', () => {
       dlqUrl: expect.stringContaining('livekit-events-dlq'),
       sqsEndpoint: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/),
       statusUrl: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+\/status$/),
+      publisherDlqUrl: expect.stringContaining('livekit-events-publisher-dlq'),
+      publisherFunctionName: 'livekit-publish',
+      lambdaEndpoint: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/),
     });
   });
 
