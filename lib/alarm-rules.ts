@@ -213,8 +213,9 @@ export function alarmRules(config: RuleConfig): Readonly<Record<AlarmId, AlarmRu
       title: 'Publisher DLQ not empty',
       severity: 'page',
       cause:
-        'At least one state change could not be published to the event bus after every retry and sits in the publisher dead-letter queue: ' +
-        'consumers of the bus have not seen it. State itself is correct.',
+        'A batch of state changes could not be published to the event bus after every retry: the publisher dead-letter queue holds where it is ' +
+        "in the table's stream, which keeps it 24 hours. Consumers of the bus have not seen those changes; state itself is correct. " +
+        'Fix the cause, then npm run publisher:redrive.',
       statistic: 'Maximum',
       periodSeconds: 60,
       threshold: 1,
