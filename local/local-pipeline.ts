@@ -278,6 +278,7 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
       sqs: sqsEmulator.client,
       queueUrl: queues.queueUrl,
       dlqUrl: queues.dlqUrl,
+      publisherDlqUrl: queues.publisherDlqUrl,
       config,
       metrics,
       reconcilerEnabled: Boolean(options.livekit),

@@ -27,6 +27,8 @@ export interface StatusSource {
   readonly sqs: SQSClient;
   readonly queueUrl: string;
   readonly dlqUrl: string;
+  /** The publisher's DLQ (its on-failure destination), when the runtime has a publisher. */
+  readonly publisherDlqUrl?: string;
   readonly config: PipelineConfig;
   /** Where the local stages put their metrics (the reconciler's run metrics). */
   readonly metrics: MemoryMetricsSink;
@@ -80,6 +82,8 @@ export interface LocalStatus {
   readonly liveKitKeys: KeysState;
   readonly queue: QueueDepth;
   readonly dlq: QueueDepth;
+  /** The publisher DLQ: stream batches the publisher gave up on (`npm run publisher:redrive`). */
+  readonly publisherDlq?: QueueDepth;
   readonly reconcile: {
     /** All missed events found since start, and by event type. */
     readonly missedEventsTotal: number;
@@ -119,7 +123,11 @@ function totals(metrics: MemoryMetricsSink, name: MetricName): Sample[] {
 export async function readStatus(source: StatusSource): Promise<LocalStatus> {
   const now = (source.now ?? Date.now)();
   const rules = alarmRules(source.config);
-  const [queue, dlq] = await Promise.all([queueDepth(source.sqs, source.queueUrl), queueDepth(source.sqs, source.dlqUrl)]);
+  const [queue, dlq, publisherDlq] = await Promise.all([
+    queueDepth(source.sqs, source.queueUrl),
+    queueDepth(source.sqs, source.dlqUrl),
+    source.publisherDlqUrl === undefined ? undefined : queueDepth(source.sqs, source.publisherDlqUrl),
+  ]);
 
   const alarms: Partial<Record<AlarmId, AlarmStatus>> = {};
   const evaluate = (id: AlarmId, samples: Sample[]) => {
@@ -138,6 +146,7 @@ export async function readStatus(source: StatusSource): Promise<LocalStatus> {
   evaluate('missed-events', totals(source.metrics, METRIC.missedEvents));
   // SQS reports the DLQ depth every minute; locally it is read now, one datapoint in the current period.
   evaluate('dlq-not-empty', [{ value: dlq.visible, timestamp: now }]);
+  if (publisherDlq) evaluate('publisher-dlq-not-empty', [{ value: publisherDlq.visible, timestamp: now }]);
   if (source.reconcilerEnabled !== false) evaluate('reconciler-heartbeat-missing', totals(source.metrics, METRIC.heartbeat));
   const notConfigured = totals(source.metrics, METRIC.notConfigured);
   evaluate('not-configured', notConfigured);
@@ -168,6 +177,7 @@ export async function readStatus(source: StatusSource): Promise<LocalStatus> {
     liveKitKeys,
     queue,
     dlq,
+    ...(publisherDlq ? { publisherDlq } : {}),
     reconcile: {
       missedEventsTotal: source.metrics.sum(METRIC.missedEvents, 0, {}),
       missedEventsByType: missedByType,
@@ -211,6 +221,7 @@ export function statusSummaryLine(status: LocalStatus): string {
       ? `LiveKit unreachable at ${status.reconcile.liveKitUnreachable} (every API call of the last run failed), `
       : '') +
     `queue ${status.queue.visible}+${status.queue.inFlight} in flight, DLQ ${status.dlq.visible}, ` +
+    (status.publisherDlq ? `publisher DLQ ${status.publisherDlq.visible}, ` : '') +
     `missed events ${status.reconcile.missedEventsTotal} (repaired ${status.reconcile.repairsSent}), ` +
     `alarms: ${firing.length === 0 ? 'none firing' : firing.join(', ')}`
   );

@@ -6,6 +6,7 @@ import { parseConfig } from '../../../lib/config';
 import type { ChangePublisher, StateChange } from '../../../lambda/process/publisher';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../../local/local-aws';
 import { LocalPipeline, startLocalPipeline } from '../../../local/local-pipeline';
+import type { LocalStatus } from '../../../local/status-page';
 import { invocationRecord, parseInvocationRecord } from '../../../scripts/oncall/invocation-record';
 import { participantJoined, participantLeft, roomStarted } from '../../../simulator/events';
 import { signWebhook } from '../../../simulator/signing';
@@ -81,6 +82,8 @@ const depth = async () => {
   return { visible: Number(Attributes.ApproximateNumberOfMessages), inFlight: Number(Attributes.ApproximateNumberOfMessagesNotVisible) };
 };
 
+const status = async (): Promise<LocalStatus> => (await fetch(JSON.parse(pipeline.readyLine()).statusUrl)).json() as Promise<LocalStatus>;
+
 const redrive = (ready: string) => run('npm', ['run', '--silent', 'publisher:redrive', '--', '--local', ready], { cwd: REPO_ROOT });
 
 test('the ready line names the publisher DLQ, the publish function and the Invoke API endpoint', () => {
@@ -127,6 +130,10 @@ test('changes the bus refused until the batch was given up on are republished fr
   expect(record.DDBStreamBatchInfo.streamArn).toMatch(/^arn:aws:dynamodb:.*:table\/.+\/stream\//);
   expect(failures.map((f) => f.startSequenceNumber)).toContain(record.DDBStreamBatchInfo.startSequenceNumber);
   await eventually(depth, (d) => d.visible === failures.length && d.inFlight === 0, 10_000, 'the peeked messages visible again');
+  // /status shows the depth, and the page the deployed alarm would send.
+  const during = await status();
+  expect(during.publisherDlq).toEqual({ visible: failures.length, inFlight: 0 });
+  expect(during.alarms['publisher-dlq-not-empty']).toMatchObject({ state: 'ALARM', severity: 'page' });
 
   // The bus is back; on-call runs the command.
   busDown = false;
@@ -146,6 +153,7 @@ test('changes the bus refused until the batch was given up on are republished fr
     expect.arrayContaining(['room.started', 'participant.joined', 'participant.left']),
   );
   expect(await depth()).toEqual({ visible: 0, inFlight: 0 });
+  expect((await status()).alarms['publisher-dlq-not-empty']?.state).toBe('OK');
 
   // A second run has nothing to redrive.
   const again = await redrive(ready);
