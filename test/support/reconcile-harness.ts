@@ -175,6 +175,17 @@ export function droppedByType(sim: LiveKitSimulator): Record<string, number> {
 export const KEYS = { APIreconcile: 'reconcile-secret-of-at-least-32-characters' };
 export const [API_KEY, API_SECRET] = Object.entries(KEYS)[0];
 const INTERVAL_MS = 1200;
+/** The reconciler's time budget per run: below the interval, as production's is (lambda/reconcile/limits.ts). */
+const TIME_BUDGET_MS = 800;
+/**
+ * LiveKit's MaxAge, unscaled: livekit/protocol `webhook/resource_url_notifier.go`
+ * (`DefaultResourceURLNotifierConfig`: `MaxAge: 30 * time.Second`). Scaled with the rest (300 ms),
+ * it was shorter than this process's own scheduling delays on a loaded machine: an event behind one
+ * or two others in its room's queue aged out before the sender reached it, a drop no test made.
+ * Every other duration stays scaled (backoff 10..80 ms, so an outage still ends in ~150 ms per
+ * event); a test about MaxAge drops sets `maxAgeMs` itself.
+ */
+const MAX_AGE_MS = 30_000;
 
 export const config: PipelineConfig = parseConfig({
   reconcile: { graceSeconds: 1, requestBudgetPerRun: 200, concurrency: 8 },
@@ -197,7 +208,15 @@ export interface HarnessOptions {
   profile?: WebhookProfileName;
   /** Explicit per-attempt timeout of LiveKit's sender (not scaled). */
   requestTimeoutMs?: number;
+  /** LiveKit's MaxAge, in ms of real time; default LiveKit's 30 s (see `MAX_AGE_MS`). */
+  maxAgeMs?: number;
   intervalMs?: number;
+  /**
+   * The reconciler's time budget per run (no LiveKit request starts after it); default 800 ms. A
+   * test that starts the runs itself and counts their requests gives it room: on a loaded machine,
+   * reading local state alone took most of 800 ms, and the retries then never started.
+   */
+  timeBudgetMs?: number;
   egressStatusOnRoomEnd?: 'EGRESS_COMPLETE' | 'EGRESS_ABORTED';
   wrapLiveKitApi?: (api: LiveKitApi) => LiveKitApi;
   /** The LiveKit project's webhook filter (what the simulator never sends). */
@@ -221,6 +240,7 @@ export async function startHarness(engines: Engines, options: HarnessOptions = {
       urls: [proxyUrl],
       profile: options.profile ?? 'open-source',
       timeScale: 0.01,
+      maxAgeMs: options.maxAgeMs ?? MAX_AGE_MS,
       ...(options.requestTimeoutMs !== undefined ? { requestTimeoutMs: options.requestTimeoutMs } : {}),
       ...(options.webhookFilter ? { filter: options.webhookFilter } : {}),
     },
@@ -236,7 +256,7 @@ export async function startHarness(engines: Engines, options: HarnessOptions = {
     visibilityTimeoutSeconds: 2,
     livekit: { url: apiUrl, apiKey: API_KEY, apiSecret: API_SECRET, requestTimeoutSeconds: 1 },
     reconcileIntervalMs: options.intervalMs ?? INTERVAL_MS,
-    reconcileTimeBudgetMs: 800,
+    reconcileTimeBudgetMs: options.timeBudgetMs ?? TIME_BUDGET_MS,
     wrapLiveKitApi: options.wrapLiveKitApi,
   });
   const p = pipeline;

@@ -36,7 +36,10 @@ beforeAll(async () => {
   engines = await startEngines();
   proxy = new WebhookProxy(() => pipeline.webhookUrl);
   const proxyUrl = await proxy.start();
-  sim = new LiveKitSimulator({ keys: KEYS, webhook: { urls: [proxyUrl], profile: 'open-source', timeScale: 0.01 } });
+  // LiveKit's retries at 1/100 (an outage drops an event in ~0.2 s), MaxAge at LiveKit's 30 s
+  // (livekit/protocol webhook/resource_url_notifier.go): scaled to 300 ms, it was shorter than a
+  // loaded machine's scheduling delays, and an event queued behind another aged out.
+  sim = new LiveKitSimulator({ keys: KEYS, webhook: { urls: [proxyUrl], profile: 'open-source', timeScale: 0.01, maxAgeMs: 30_000 } });
   const apiUrl = await sim.start();
   pipeline = await startLocalPipeline({
     config,
@@ -47,7 +50,10 @@ beforeAll(async () => {
     visibilityTimeoutSeconds: 2,
     livekit: { url: apiUrl, apiKey: API_KEY, apiSecret: API_SECRET, requestTimeoutSeconds: 1 },
     reconcileIntervalMs: 1000,
-    reconcileTimeBudgetMs: 700,
+    // Runs are serialized, so a budget longer than the interval only skips ticks. With 700 ms, a
+    // loaded machine's local read (up to ~1 s) used it all: the run failed before ListRooms, with no
+    // heartbeat, and this test reads the heartbeat of the last run.
+    reconcileTimeBudgetMs: 5_000,
     // Mounted before the queues exist, so the route reads the pipeline on each request.
     getRoutes: {
       [STATUS_PATH]: createStatusRoute(() => ({
