@@ -94,7 +94,7 @@ export class FrontDoor {
       await drain(request);
       return send(response, { statusCode: 404, headers: { 'content-type': 'application/json' }, body: '{"message":"Not Found"}' });
     }
-    const body = await readBody(request);
+    const body = await readBody(request, MAX_PAYLOAD_BYTES);
     if (body === undefined) {
       return send(response, {
         statusCode: 413,
@@ -148,12 +148,13 @@ export function toApiGatewayEvent(request: IncomingMessage, url: URL, body: Buff
   };
 }
 
-async function readBody(request: IncomingMessage): Promise<Buffer | undefined> {
+/** A request's whole body, or undefined once it passes `maxBytes` (the caller answers 413). */
+export async function readBody(request: IncomingMessage, maxBytes: number): Promise<Buffer | undefined> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of request) {
     size += (chunk as Buffer).length;
-    if (size > MAX_PAYLOAD_BYTES) return undefined;
+    if (size > maxBytes) return undefined;
     chunks.push(chunk as Buffer);
   }
   return Buffer.concat(chunks);

@@ -11,6 +11,7 @@
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { closeServer } from '../simulator/listen';
+import { readBody } from './front-door';
 
 /** A function's handler: the event (parsed JSON) in, its result out. */
 export type InvokeHandler = (event: unknown) => Promise<unknown>;
@@ -28,17 +29,6 @@ const INVOKE_PATH = /^\/2015-03-31\/functions\/([^/]+)\/invocations$/;
 function sendError(response: ServerResponse, status: number, type: string, message: string): void {
   response.writeHead(status, { 'content-type': 'application/json', 'x-amzn-errortype': type });
   response.end(JSON.stringify({ Type: 'User', message }));
-}
-
-async function readBody(request: IncomingMessage): Promise<Buffer | undefined> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of request) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_PAYLOAD_BYTES) return undefined;
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
 }
 
 /** The function name from a path segment: a name, a partial ARN or a full ARN, as Lambda accepts. */
@@ -62,7 +52,7 @@ async function serve(
     return sendError(response, 404, 'UnknownOperationException', `${request.method} ${url.pathname} is not Lambda's Invoke API`);
   }
   const name = functionNameOf(match[1]);
-  const body = await readBody(request);
+  const body = await readBody(request, MAX_PAYLOAD_BYTES);
   if (body === undefined)
     return sendError(response, 413, 'RequestTooLargeException', `Request must be smaller than ${MAX_PAYLOAD_BYTES} bytes`);
   const handler = Object.hasOwn(functions, name) ? functions[name] : undefined;

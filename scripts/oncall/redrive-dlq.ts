@@ -12,7 +12,6 @@
  */
 import {
   DeleteMessageCommand,
-  GetQueueAttributesCommand,
   ListMessageMoveTasksCommand,
   Message,
   MessageAttributeValue,
@@ -20,7 +19,7 @@ import {
   SendMessageCommand,
   StartMessageMoveTaskCommand,
 } from '@aws-sdk/client-sqs';
-import { CommandSpec, OncallTarget, ParsedArgs, queueArn, resolveTarget, runMain, UsageError } from './target';
+import { CommandSpec, OncallTarget, ParsedArgs, queueArn, queueDepth, resolveTarget, runMain, UsageError } from './target';
 
 export const USAGE = `usage: npm run dlq:redrive -- [--stack <name> [--region <r>] | --local '<ready JSON>'|<file>] [--copy] [--max <n>] [--wait]`;
 
@@ -54,18 +53,7 @@ export interface RedriveResult {
   readonly status?: string;
 }
 
-export async function dlqDepth(target: OncallTarget): Promise<{ visible: number; inFlight: number }> {
-  const { Attributes = {} } = await target.sqs.send(
-    new GetQueueAttributesCommand({
-      QueueUrl: target.dlqUrl,
-      AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
-    }),
-  );
-  return {
-    visible: Number(Attributes.ApproximateNumberOfMessages ?? 0),
-    inFlight: Number(Attributes.ApproximateNumberOfMessagesNotVisible ?? 0),
-  };
-}
+export const dlqDepth = (target: OncallTarget): Promise<{ visible: number; inFlight: number }> => queueDepth(target.sqs, target.dlqUrl);
 
 export async function redriveDlq(target: OncallTarget, options: RedriveOptions = {}): Promise<RedriveResult> {
   const log = options.log ?? (() => undefined);

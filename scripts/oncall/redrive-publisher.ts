@@ -16,17 +16,11 @@
  */
 import type { DynamoDBBatchResponse, DynamoDBRecord } from 'aws-lambda';
 import { InvokeCommand, InvokeCommandOutput } from '@aws-sdk/client-lambda';
-import {
-  ChangeMessageVisibilityCommand,
-  DeleteMessageCommand,
-  GetQueueAttributesCommand,
-  Message,
-  ReceiveMessageCommand,
-} from '@aws-sdk/client-sqs';
+import { ChangeMessageVisibilityCommand, DeleteMessageCommand, Message, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { changesFromStreamRecord, isEntityWrite } from '../../lambda/publish/change-feed';
 import { InvocationRecord, InvocationRecordError, parseInvocationRecord, StreamBatchInfo } from './invocation-record';
 import { lambdaEventRecord, lambdaEvents, readRange } from './stream-range';
-import { CommandSpec, OncallTarget, ParsedArgs, PublisherTarget, resolveTarget, runMain, TargetError } from './target';
+import { CommandSpec, OncallTarget, ParsedArgs, PublisherTarget, queueDepth, resolveTarget, runMain, TargetError } from './target';
 
 export const USAGE = `usage: npm run publisher:redrive -- [--stack <name> [--region <r>] | --local '<ready JSON>'|<file>] [--dry-run]`;
 
@@ -71,18 +65,8 @@ export function publisherOf(target: OncallTarget): PublisherTarget {
   return target.publisher;
 }
 
-export async function publisherDlqDepth(target: OncallTarget): Promise<{ visible: number; inFlight: number }> {
-  const { Attributes = {} } = await target.sqs.send(
-    new GetQueueAttributesCommand({
-      QueueUrl: publisherOf(target).dlqUrl,
-      AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
-    }),
-  );
-  return {
-    visible: Number(Attributes.ApproximateNumberOfMessages ?? 0),
-    inFlight: Number(Attributes.ApproximateNumberOfMessagesNotVisible ?? 0),
-  };
-}
+export const publisherDlqDepth = (target: OncallTarget): Promise<{ visible: number; inFlight: number }> =>
+  queueDepth(target.sqs, publisherOf(target).dlqUrl);
 
 /** `shardId-… 123..456`: how every line names a range. */
 export function rangeName(batch: StreamBatchInfo): string {
