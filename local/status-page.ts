@@ -4,7 +4,7 @@
  * the in-memory sink it writes to; alarm states from `evaluateAlarm` over the very rule objects the
  * CloudWatch alarms are built from (lib/alarm-rules.ts), so "would page" means the same here.
  */
-import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
+import type { SQSClient } from '@aws-sdk/client-sqs';
 import {
   AlarmId,
   alarmRules,
@@ -19,7 +19,11 @@ import {
 import type { PipelineConfig } from '../lib/config';
 import { METRIC, MetricName } from '../contracts/metrics';
 import { MemoryMetricsSink } from '../lambda/shared/metrics';
+import { QueueDepth, queueDepth } from '../scripts/oncall/queue-depth';
 import type { LocalRoute } from './front-door';
+
+export { queueDepth };
+export type { QueueDepth };
 
 export const STATUS_PATH = '/status';
 
@@ -54,13 +58,6 @@ export interface StatusSource {
  * no reconcile run yet and no word from the ingest.
  */
 export type KeysState = 'configured' | 'not configured' | 'unknown';
-
-export interface QueueDepth {
-  /** ApproximateNumberOfMessages: waiting to be received. */
-  readonly visible: number;
-  /** ApproximateNumberOfMessagesNotVisible: received, being processed (or about to come back). */
-  readonly inFlight: number;
-}
 
 export interface AlarmStatus {
   readonly state: AlarmState;
@@ -97,20 +94,6 @@ export interface LocalStatus {
   };
   /** The alarms that can be evaluated locally (those on metrics the local runtime has). */
   readonly alarms: Partial<Record<AlarmId, AlarmStatus>>;
-}
-
-/** The queue's approximate counts of waiting (visible) and in-flight messages. */
-export async function queueDepth(sqs: SQSClient, queueUrl: string): Promise<QueueDepth> {
-  const { Attributes = {} } = await sqs.send(
-    new GetQueueAttributesCommand({
-      QueueUrl: queueUrl,
-      AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
-    }),
-  );
-  return {
-    visible: Number(Attributes.ApproximateNumberOfMessages ?? 0),
-    inFlight: Number(Attributes.ApproximateNumberOfMessagesNotVisible ?? 0),
-  };
 }
 
 /** Samples of a metric without dimensions (the totals the alarms read). */

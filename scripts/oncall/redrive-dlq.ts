@@ -19,7 +19,8 @@ import {
   SendMessageCommand,
   StartMessageMoveTaskCommand,
 } from '@aws-sdk/client-sqs';
-import { CommandSpec, OncallTarget, ParsedArgs, queueArn, queueDepth, resolveTarget, runMain, UsageError } from './target';
+import { queueDepth } from './queue-depth';
+import { CommandSpec, OncallTarget, ParsedArgs, queueArn, resolveTarget, runMain, UsageError } from './target';
 
 export const USAGE = `usage: npm run dlq:redrive -- [--stack <name> [--region <r>] | --local '<ready JSON>'|<file>] [--copy] [--max <n>] [--wait]`;
 

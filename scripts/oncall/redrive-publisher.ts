@@ -20,7 +20,8 @@ import { ChangeMessageVisibilityCommand, DeleteMessageCommand, Message, ReceiveM
 import { changesFromStreamRecord, isEntityWrite } from '../../lambda/publish/change-feed';
 import { InvocationRecord, InvocationRecordError, parseInvocationRecord, StreamBatchInfo } from './invocation-record';
 import { lambdaEventRecord, lambdaEvents, readRange } from './stream-range';
-import { CommandSpec, OncallTarget, ParsedArgs, PublisherTarget, queueDepth, resolveTarget, runMain, TargetError } from './target';
+import { queueDepth } from './queue-depth';
+import { CommandSpec, OncallTarget, ParsedArgs, PublisherTarget, resolveTarget, runMain, TargetError } from './target';
 
 export const USAGE = `usage: npm run publisher:redrive -- [--stack <name> [--region <r>] | --local '<ready JSON>'|<file>] [--dry-run]`;
 

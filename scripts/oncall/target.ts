@@ -286,20 +286,6 @@ export async function resolveTarget(parsed: ParsedArgs): Promise<OncallTarget> {
   return 'local' in parsed.target ? localTarget(parsed.target.local) : stackTarget(parsed.target.stack, parsed.target.region);
 }
 
-/** A queue's approximate counts: waiting to be received (visible), and received but not yet deleted (in flight). */
-export async function queueDepth(sqs: SQSClient, queueUrl: string): Promise<{ visible: number; inFlight: number }> {
-  const { Attributes = {} } = await sqs.send(
-    new GetQueueAttributesCommand({
-      QueueUrl: queueUrl,
-      AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
-    }),
-  );
-  return {
-    visible: Number(Attributes.ApproximateNumberOfMessages ?? 0),
-    inFlight: Number(Attributes.ApproximateNumberOfMessagesNotVisible ?? 0),
-  };
-}
-
 /** ARN of a queue, for APIs that want ARNs (message move tasks). */
 export async function queueArn(sqs: SQSClient, queueUrl: string): Promise<string> {
   const { Attributes } = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }));
