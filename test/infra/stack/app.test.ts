@@ -2,7 +2,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { REPO_ROOT } from '../../support/paths';
+import { OFFLINE_ENV, REPO_ROOT } from '../../support/paths';
 
 /*
  * `npx cdk synth` exactly as a user runs it: offline, no AWS account, through bin/app.ts and the
@@ -10,15 +10,7 @@ import { REPO_ROOT } from '../../support/paths';
  */
 const root = REPO_ROOT;
 const cdk = join(root, 'node_modules', '.bin', 'cdk');
-const offline = {
-  ...process.env,
-  AWS_ACCESS_KEY_ID: '',
-  AWS_SECRET_ACCESS_KEY: '',
-  AWS_PROFILE: '',
-  AWS_REGION: '',
-  AWS_DEFAULT_REGION: '',
-  CDK_DISABLE_VERSION_CHECK: '1',
-};
+const offline = { ...OFFLINE_ENV, CDK_DISABLE_VERSION_CHECK: '1' };
 
 describe('cdk synth (the CLI, offline)', () => {
   it('writes a template with the webhook route, the function, the queue redriving to its DLQ and the secret', () => {

@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { REPO_ROOT } from '../../support/paths';
+import { OFFLINE_ENV, REPO_ROOT } from '../../support/paths';
 
 /*
  * The on-call commands as users type them: a real `--help` (exit 0, every option), and a strict
@@ -9,15 +9,7 @@ import { REPO_ROOT } from '../../support/paths';
  */
 const root = REPO_ROOT;
 const run = promisify(execFile);
-const offline = {
-  ...process.env,
-  AWS_ACCESS_KEY_ID: '',
-  AWS_SECRET_ACCESS_KEY: '',
-  AWS_PROFILE: '',
-  AWS_REGION: '',
-  AWS_DEFAULT_REGION: '',
-};
-const npm = (...args: string[]) => run('npm', ['run', '--silent', ...args], { cwd: root, env: offline });
+const npm = (...args: string[]) => run('npm', ['run', '--silent', ...args], { cwd: root, env: OFFLINE_ENV });
 
 describe.each([
   ['missed', ['--since', '--json']],

@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { overview, SUBCOMMANDS } from '../../../scripts/oncall/cli';
-import { REPO_ROOT } from '../../support/paths';
+import { OFFLINE_ENV, REPO_ROOT } from '../../support/paths';
 
 /*
  * `npm run publisher:redrive` and `livekit-webhooks publisher-redrive` as users type them (the
@@ -9,15 +9,7 @@ import { REPO_ROOT } from '../../support/paths';
  * made in any of these.
  */
 const run = promisify(execFile);
-const offline = {
-  ...process.env,
-  AWS_ACCESS_KEY_ID: '',
-  AWS_SECRET_ACCESS_KEY: '',
-  AWS_PROFILE: '',
-  AWS_REGION: '',
-  AWS_DEFAULT_REGION: '',
-};
-const npm = (...args: string[]) => run('npm', ['run', '--silent', ...args], { cwd: REPO_ROOT, env: offline });
+const npm = (...args: string[]) => run('npm', ['run', '--silent', ...args], { cwd: REPO_ROOT, env: OFFLINE_ENV });
 
 it('npm run publisher:redrive answers --help with its usage and every option, exit 0', async () => {
   const { stdout, stderr } = await npm('publisher:redrive', '--', '--help');
@@ -39,7 +31,7 @@ it('is the CLI subcommand publisher-redrive, listed in the overview, with the CL
   expect(overview()).toMatch(/^ {2}publisher-redrive +Republishes the state table's stream ranges the publisher gave up on/m);
   const cli = run(process.execPath, ['--import', 'tsx', 'scripts/oncall/bin.ts', 'publisher-redrive', '--bogus'], {
     cwd: REPO_ROOT,
-    env: offline,
+    env: OFFLINE_ENV,
   });
   await expect(cli).rejects.toMatchObject({ code: 2, stderr: expect.stringContaining('usage: livekit-webhooks publisher-redrive') });
 });
