@@ -21,6 +21,9 @@ export const PRICES = {
   cloudWatchLogsIngestionPerGb: 0.5,
 } as const;
 
+/** The cost goal of the issue that set the one-write design (dollars per million webhooks). */
+export const COST_GOAL_USD_PER_MILLION = 4.5;
+
 /** Assumptions where this machine cannot measure AWS (each is labelled in the report). */
 export const ASSUMED = {
   ingestMemoryGb: 0.5, // lib/ingest.ts memorySize 512
@@ -212,6 +215,14 @@ export async function costAt(
   // SendMessage is one per event whatever the batching: counted with the per-event lines.
   const batchingDependent =
     total(ours.filter(([item]) => BATCHING_DEPENDENT.has(item))) - num(e2e, 'sqsSendPerEvent') * PRICES.sqsStandardPerMillion;
+  // The goal against the design: the same pipeline with exactly one write unit per event (one
+  // conditional put, no index entry at all: no key schema writes less), and the write units per
+  // event at which the 1 s window would reach the goal.
+  const dynamodbWrites = (rows: [string, number, string][]) => rows.find(([item]) => item === 'DynamoDB writes')![1];
+  const oneWru = PRICES.dynamodbWriteRequestUnitPerMillion;
+  const oursOneWruTotal = oursTotal - dynamodbWrites(ours) + oneWru;
+  const oursWindowedOneWruTotal = oursWindowedTotal - dynamodbWrites(oursWindowed) + oneWru;
+  const window1sWruForGoal = (COST_GOAL_USD_PER_MILLION - (oursWindowedTotal - dynamodbWrites(oursWindowed))) / oneWru;
   const rows = (owner: string, list: [string, number, string][]) => list.map(([item, usd, basis]) => [owner, item, round(usd, 3), basis]);
   const table: Table = {
     columns: ['receiver', 'item', 'USD per 1 M webhooks', 'basis'],
@@ -256,7 +267,8 @@ export async function costAt(
   return {
     id: 'cost',
     title: 'Cost per million webhooks on AWS',
-    met: null,
+    goal: `≤ $${COST_GOAL_USD_PER_MILLION} per 1 M webhooks at the default config`,
+    met: oursTotal <= COST_GOAL_USD_PER_MILLION,
     method: `request/unit counts measured in this run (end to end, processor, loss) × ${PRICES.region} list prices as of ${PRICES.asOf}; Lambda durations assumed`,
     figures: {
       summary: `ours $${round(oursTotal, 2)} per 1 M webhooks ($${round(oursWindowedTotal, 2)} with a 1 s batching window); naive $${round(total(naiveHealthy), 2)} on a healthy day, $${round(total(naiveReport1), 2)} under report 1`,
@@ -264,6 +276,9 @@ export async function costAt(
       oursWindow1sUsdPerMillion: round(oursWindowedTotal, 2),
       oursSystemLogInfoUsdPerMillion: round(oursAtInfoTotal, 2),
       systemLogLevel,
+      oursOneWruUsdPerMillion: round(oursOneWruTotal, 2),
+      oursWindow1sOneWruUsdPerMillion: round(oursWindowedOneWruTotal, 2),
+      window1sWruPerEventForGoal: round(window1sWruForGoal, 2),
       naiveHealthyUsdPerMillion: round(total(naiveHealthy), 2),
       naiveReport1UsdPerMillion: round(total(naiveReport1), 2),
       pricesAsOf: PRICES.asOf,
@@ -272,6 +287,7 @@ export async function costAt(
     notes: [
       `Lambda platform lines: the ingest, process and publish functions run at system log level ${systemLogLevel} (config systemLogLevel). At INFO, Lambda's default, their start and report lines would add $${round(atInfo[1] - oursCloudWatchLogs[1], 2)} per 1 M webhooks ($${round(oursAtInfoTotal, 2)} in all). The reconciler keeps at least INFO: one run a minute, not per webhook.`,
       `Where the money goes at the default config: $${round(oursTotal - batchingDependent, 2)} in lines paid once per event whatever the batching (API Gateway, ingest, SQS SendMessage, DynamoDB, EventBridge), $${round(batchingDependent, 2)} in lines that follow receives, invocations and log lines (SQS receives and deletes, the process and publish functions, CloudWatch Logs); at the measured rate each event was its own receive, delete and processor invocation (${traffic('').eventsPerInvocation} events/invocation). With a 1 s batching window: $${round(oursWindowedTotal, 2)}, at the lag in the end-to-end section's window1s figures.`,
+      `Against the goal (≤ $${COST_GOAL_USD_PER_MILLION}): with exactly one write unit per event, the least any key schema can write (one conditional put, no index entry), the default config would cost $${round(oursOneWruTotal, 2)} (${oursOneWruTotal <= COST_GOAL_USD_PER_MILLION ? 'within' : 'still above'} the goal) and a 1 s window $${round(oursWindowedOneWruTotal, 2)}; with a 1 s window the goal holds at up to ${round(window1sWruForGoal, 2)} write units per event, against ${wcu} measured (docs/state-model.md, "Cost and lag", says why the live index costs more than one). At the default, each event at this rate is its own SQS receive, delete and processor invocation: that is the price of lag first.`,
       'Not per webhook, so not above: the reconciler (one run a minute: 43,200 runs/month; its duration at 10,000 rooms is in the reconciler section; 1 verification write per room checked), the SQS long polls of the event source when idle, KMS requests for the encrypted queue and topic, CloudWatch metrics/alarms/dashboard, and free tiers.',
       'API Gateway meters requests in 512 KB increments and SQS/EventBridge in 64 KB chunks: LiveKit events are a few KB, one unit each.',
       `DynamoDB: ${ddbRequests} request and ${wcu} WRU per event: one conditional put per event (a duplicate or stale one is refused at the price of one write), plus the writes DynamoDB bills for the open and identity indexes when an entity enters or leaves them. The design before (a transaction of entity + processing record + outbox, then the outbox deletes) measured ${BEFORE.dynamodbRequestsPerEvent} requests and ${BEFORE.wcuPerEvent} WRU per event.`,

@@ -1,4 +1,12 @@
-import { ASSUMED, cost, costAt, platformLogBytesPerInvocation, PRICES, SYSTEM_LOG_LEVEL_DOC } from '../../../bench/cost';
+import {
+  ASSUMED,
+  cost,
+  costAt,
+  COST_GOAL_USD_PER_MILLION,
+  platformLogBytesPerInvocation,
+  PRICES,
+  SYSTEM_LOG_LEVEL_DOC,
+} from '../../../bench/cost';
 import { Figure, SectionResult } from '../../../bench/types';
 import { DEFAULT_CONFIG } from '../../../lib/config';
 
@@ -88,5 +96,35 @@ describe('cost model: Lambda platform lines by system log level', () => {
     expect(DEFAULT_CONFIG.systemLogLevel).toBe('WARN');
     const [ofDefault, atWarn] = await Promise.all([cost({ results } as never), costAt('WARN', { results })]);
     expect(ofDefault.figures).toEqual(atWarn.figures);
+  });
+});
+
+describe('cost model: the goal', () => {
+  const total = (result: Awaited<ReturnType<typeof costAt>>, receiver: string) => rows(result, receiver).get('**total**')![2] as number;
+
+  it('is judged on the default config, and the one-write-unit figures differ from the totals by exactly the extra write units', async () => {
+    const result = await costAt('WARN', { results });
+    const ours = total(result, 'this pipeline');
+    expect(result.met).toBe(ours <= COST_GOAL_USD_PER_MILLION);
+    const extraWru = (1.76 - 1) * PRICES.dynamodbWriteRequestUnitPerMillion;
+    expect(result.figures.oursOneWruUsdPerMillion).toBeCloseTo(ours - extraWru, 1);
+    expect(result.figures.oursWindow1sOneWruUsdPerMillion).toBeCloseTo(total(result, 'this pipeline, 1 s window') - extraWru, 1);
+  });
+
+  it('gives the write units per event at which the 1 s window meets the goal: the windowed total there is the goal', async () => {
+    const result = await costAt('WARN', { results });
+    const wru = result.figures.window1sWruPerEventForGoal as number;
+    const windowed = total(result, 'this pipeline, 1 s window');
+    const atThatWru = windowed + (wru - 1.76) * PRICES.dynamodbWriteRequestUnitPerMillion;
+    expect(atThatWru).toBeCloseTo(COST_GOAL_USD_PER_MILLION, 1);
+  });
+
+  it('is not met when the measured figures put the default above it', async () => {
+    const costly = new Map(results);
+    costly.set(
+      'processor',
+      section('processor', { wcuPerEvent: 5.83, rcuPerEvent: 1, dynamodbRequestsPerEvent: 4, changesPerEvent: 0.95 }),
+    );
+    expect((await costAt('WARN', { results: costly })).met).toBe(false);
   });
 });
