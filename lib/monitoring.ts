@@ -217,9 +217,24 @@ export class Monitoring extends Construct {
       period: minute,
     });
 
+    // A dead-letter queue's messages: visible, plus received and not yet deleted. A redrive
+    // (ours, or an SQS move task) receives a message before it moves or deletes it, so counting the
+    // visible ones only would read 0 while a redrive holds them, close the page, and page again
+    // for the same messages when a kept one becomes visible.
+    const deadLetters = (queue: sqs.IQueue, label: string) =>
+      new cloudwatch.MathExpression({
+        expression: 'FILL(visible, 0) + FILL(inFlight, 0)',
+        usingMetrics: {
+          visible: queue.metricApproximateNumberOfMessagesVisible({ statistic: 'Maximum', period: minute }),
+          inFlight: queue.metricApproximateNumberOfMessagesNotVisible({ statistic: 'Maximum', period: minute }),
+        },
+        label,
+        period: minute,
+      });
+
     const metrics: Partial<Record<AlarmId, cloudwatch.IMetric>> = {
       'missed-events': custom(METRIC.missedEvents),
-      'dlq-not-empty': props.deadLetterQueue.metricApproximateNumberOfMessagesVisible(),
+      'dlq-not-empty': deadLetters(props.deadLetterQueue, 'DLQ messages, visible and in flight'),
       'queue-oldest-message-age': props.queue.metricApproximateAgeOfOldestMessage(),
       'apply-lag': custom(METRIC.applyLag),
       'ingest-5xx': enqueueFailures,
@@ -234,7 +249,7 @@ export class Monitoring extends Construct {
     };
     if (props.publisherFunction) metrics['publisher-errors'] = props.publisherFunction.metricErrors();
     if (props.publisherDeadLetterQueue)
-      metrics['publisher-dlq-not-empty'] = props.publisherDeadLetterQueue.metricApproximateNumberOfMessagesVisible();
+      metrics['publisher-dlq-not-empty'] = deadLetters(props.publisherDeadLetterQueue, 'publisher DLQ messages, visible and in flight');
     for (const [alarmId, metric] of Object.entries(metrics) as Array<[AlarmId, cloudwatch.IMetric]>) this.addAlarm(alarmId, metric);
 
     this.dashboard = this.buildDashboard(props, {

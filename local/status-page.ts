@@ -128,8 +128,10 @@ export async function readStatus(source: StatusSource): Promise<LocalStatus> {
   };
   evaluate('missed-events', totals(source.metrics, METRIC.missedEvents));
   // SQS reports the DLQ depth every minute; locally it is read now, one datapoint in the current period.
-  evaluate('dlq-not-empty', [{ value: dlq.visible, timestamp: now }]);
-  if (publisherDlq) evaluate('publisher-dlq-not-empty', [{ value: publisherDlq.visible, timestamp: now }]);
+  // Visible and in flight, as the deployed alarm counts them (lib/monitoring.ts): a message a redrive
+  // holds is still there until it is deleted.
+  evaluate('dlq-not-empty', [{ value: dlq.visible + dlq.inFlight, timestamp: now }]);
+  if (publisherDlq) evaluate('publisher-dlq-not-empty', [{ value: publisherDlq.visible + publisherDlq.inFlight, timestamp: now }]);
   if (source.reconcilerEnabled !== false) evaluate('reconciler-heartbeat-missing', totals(source.metrics, METRIC.heartbeat));
   const notConfigured = totals(source.metrics, METRIC.notConfigured);
   evaluate('not-configured', notConfigured);

@@ -1,4 +1,4 @@
-import { SendMessageCommand } from '@aws-sdk/client-sqs';
+import { DeleteMessageCommand, ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { alarmRules } from '../../../lib/alarm-rules';
 import { parseConfig } from '../../../lib/config';
 import { METRIC } from '../../../lambda/shared/metrics';
@@ -140,6 +140,17 @@ test('shows the DLQ depth, and the DLQ alarm condition when it is not empty', as
   const after = await eventually(status, (s) => s.dlq.visible === 1);
   expect(after.alarms['dlq-not-empty']).toMatchObject({ state: 'ALARM', datapoints: [1] });
   expect(statusSummaryLine(after)).toMatch(/DLQ 1/);
+  // A redrive receives the message before it moves or deletes it: still there, still paging (no
+  // OK and a second page for the same message if the redrive keeps it).
+  const { Messages = [] } = await pipeline.sqs.send(
+    new ReceiveMessageCommand({ QueueUrl: pipeline.dlqUrl, MaxNumberOfMessages: 1, VisibilityTimeout: 120 }),
+  );
+  expect(Messages).toHaveLength(1);
+  const held = await eventually(status, (s) => s.dlq.visible === 0 && s.dlq.inFlight === 1);
+  expect(held.alarms['dlq-not-empty']).toMatchObject({ state: 'ALARM', datapoints: [1] });
+  await pipeline.sqs.send(new DeleteMessageCommand({ QueueUrl: pipeline.dlqUrl, ReceiptHandle: Messages[0].ReceiptHandle }));
+  const gone = await eventually(status, (s) => s.dlq.visible === 0 && s.dlq.inFlight === 0);
+  expect(gone.alarms['dlq-not-empty']?.state).toBe('OK');
 });
 
 describe('"not configured": the LiveKit keys hold no key pair', () => {

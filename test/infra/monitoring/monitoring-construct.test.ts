@@ -112,20 +112,6 @@ describe('Monitoring construct', () => {
       'notBreaching',
     ],
     [
-      'runbook-dlq-not-empty',
-      'page',
-      'AWS/SQS',
-      'ApproximateNumberOfMessagesVisible',
-      () => queueDimension(stack.eventQueue.deadLetterQueue),
-      'Maximum',
-      60,
-      1,
-      'GreaterThanOrEqualToThreshold',
-      1,
-      1,
-      'notBreaching',
-    ],
-    [
       'runbook-queue-oldest-message-age',
       'page',
       'AWS/SQS',
@@ -293,21 +279,7 @@ describe('Monitoring construct', () => {
       2,
       'notBreaching',
     ],
-    // The stack passes its stream publisher, so its two alarms exist.
-    [
-      'runbook-publisher-dlq-not-empty',
-      'page',
-      'AWS/SQS',
-      'ApproximateNumberOfMessagesVisible',
-      () => queueDimension(stack.processing.publisherDeadLetterQueue),
-      'Maximum',
-      60,
-      1,
-      'GreaterThanOrEqualToThreshold',
-      1,
-      1,
-      'notBreaching',
-    ],
+    // The stack passes its stream publisher, so its errors alarm exists (its DLQ alarm: mathAlarms).
     [
       'runbook-publisher-errors',
       'ticket',
@@ -324,7 +296,7 @@ describe('Monitoring construct', () => {
     ],
   ];
   /** Alarms on a metric math expression rather than one metric. */
-  const mathAlarms = ['runbook-api-5xx'];
+  const mathAlarms = ['runbook-api-5xx', 'runbook-dlq-not-empty', 'runbook-publisher-dlq-not-empty'];
 
   it('creates exactly the listed alarms', () => {
     template.resourceCountIs('AWS::CloudWatch::Alarm', expected.length + mathAlarms.length);
@@ -390,6 +362,36 @@ describe('Monitoring construct', () => {
       ComparisonOperator: 'GreaterThanOrEqualToThreshold',
       EvaluationPeriods: 3,
       DatapointsToAlarm: 2,
+    });
+  });
+
+  it.each([
+    ['runbook-dlq-not-empty', () => stack.eventQueue.deadLetterQueue],
+    ['runbook-publisher-dlq-not-empty', () => stack.processing.publisherDeadLetterQueue],
+  ])('%s pages on the messages visible and in flight, so a redrive that holds them does not close and reopen the page', (anchor, queue) => {
+    const alarm = findAlarm(anchor);
+    expect(alarm.AlarmActions).toEqual([pageTopic]);
+    expect(alarm.Metrics.find((q: any) => q.Expression)).toMatchObject({
+      Expression: 'FILL(visible, 0) + FILL(inFlight, 0)',
+      ReturnData: true,
+    });
+    const byId = Object.fromEntries(alarm.Metrics.filter((q: any) => q.MetricStat).map((q: any) => [q.Id, q.MetricStat]));
+    expect(Object.keys(byId).sort()).toEqual(['inFlight', 'visible']);
+    for (const [id, metricName] of [
+      ['visible', 'ApproximateNumberOfMessagesVisible'],
+      ['inFlight', 'ApproximateNumberOfMessagesNotVisible'],
+    ])
+      expect(byId[id]).toMatchObject({
+        Metric: { Namespace: 'AWS/SQS', MetricName: metricName, Dimensions: queueDimension(queue()) },
+        Stat: 'Maximum',
+        Period: 60,
+      });
+    expect(alarm).toMatchObject({
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      EvaluationPeriods: 1,
+      DatapointsToAlarm: 1,
+      TreatMissingData: 'notBreaching',
     });
   });
 
@@ -512,12 +514,12 @@ describe('Monitoring construct', () => {
         .map((a: any) => a.Properties)
         .find((a) => a.AlarmName === `TestStack-${alarmId}`);
     expect(props('publisher-errors')).toMatchObject({ Namespace: 'AWS/Lambda', MetricName: 'Errors', Statistic: 'Sum' });
-    expect(props('publisher-dlq-not-empty')).toMatchObject({
-      Namespace: 'AWS/SQS',
-      MetricName: 'ApproximateNumberOfMessagesVisible',
-      Statistic: 'Maximum',
-      Threshold: 1,
-    });
+    expect(props('publisher-dlq-not-empty')).toMatchObject({ Threshold: 1 });
+    expect(
+      props('publisher-dlq-not-empty')
+        .Metrics.map((q: any) => q.MetricStat?.Metric.MetricName)
+        .filter(Boolean),
+    ).toEqual(['ApproximateNumberOfMessagesVisible', 'ApproximateNumberOfMessagesNotVisible']);
     const topicRef = (severity: 'page' | 'ticket') => ({
       Ref: Stack.of(monitoring).getLogicalId(monitoring.topics[severity].node.defaultChild as CfnElement),
     });
