@@ -42,7 +42,10 @@ async function main(): Promise<void> {
   const apiSecret = process.env.LIVEKIT_API_SECRET || 'secret';
   const port = process.env.PORT === undefined ? 8080 : Number(process.env.PORT);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError([`PORT must be a port number, got ${process.env.PORT}`]);
-  const logLevel = (['debug', 'info', 'warn', 'error'] as const).find((level) => level === process.env.LOG_LEVEL) ?? 'info';
+  const levelName = (process.env.LOG_LEVEL ?? '').trim().toLowerCase();
+  const logLevel = levelName === '' ? 'info' : LOG_LEVELS.find((level) => level === levelName);
+  if (logLevel === undefined)
+    throw new ConfigError([`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(process.env.LOG_LEVEL)}`]);
   const intervalSeconds =
     process.env.RECONCILE_INTERVAL_SECONDS === undefined || process.env.RECONCILE_INTERVAL_SECONDS === ''
       ? undefined
@@ -76,6 +79,8 @@ async function main(): Promise<void> {
     logLevel,
     livekit: { url: config.livekit.url, apiKey, apiSecret },
     ...(intervalSeconds !== undefined ? { reconcileIntervalMs: intervalSeconds * 1000 } : {}),
+    // The first run now, not one interval after start: its heartbeat (and what it finds) from the start.
+    reconcileAtStart: true,
     consumers,
     onFunctionCrash: (error, name) => {
       crashed = `the ${name} function crashed: ${error.message}`;
@@ -86,6 +91,16 @@ async function main(): Promise<void> {
   // Before the ready line: whoever waits for it may stop us the moment it reads it.
   process.on('SIGINT', () => void shutdown('SIGINT'));
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  // Whoever reads our output went away (`npm run local | head -1`): writing to it fails with
+  // EPIPE. Stop, engines included, rather than crash and leave them running.
+  for (const stream of [process.stdout, process.stderr])
+    stream.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code === 'EPIPE') void shutdown('output closed');
+      else fail(error);
+    });
+  // Anything else that would end the process stops the engines first.
+  process.on('uncaughtException', fail);
+  process.on('unhandledRejection', fail);
   // A supervisor that stops `npm run local` by signalling npm alone kills the shell npm runs the
   // script in, which does not pass the signal on: we would be left running, with both engines,
   // reparented. So a new parent means ours is gone: stop as on SIGTERM.
@@ -95,19 +110,39 @@ async function main(): Promise<void> {
   }, ORPHAN_CHECK_MS).unref();
   process.stdout.write(pipeline.readyLine() + '\n');
 
+  function fail(error: unknown): void {
+    crashed ??= `unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`;
+    void shutdown(crashed);
+  }
+
   async function shutdown(reason: string): Promise<void> {
     if (stopping) return;
     stopping = true;
-    process.stderr.write(`${reason}: stopping the local pipeline\n`);
-    await pipeline?.stop();
+    // stderr may be the closed pipe itself: never let saying so stop the stopping.
+    try {
+      if (!process.stderr.destroyed) process.stderr.write(`${reason}: stopping the local pipeline\n`);
+    } catch {
+      // nothing to tell it to
+    }
+    await pipeline?.stop().catch(() => undefined);
     process.exit(crashed ? 1 : 0);
   }
 }
+
+const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 
 /** How often the pipeline checks that the process that started it is still there. */
 const ORPHAN_CHECK_MS = 1000;
 
 main().catch((error) => {
-  process.stderr.write(error instanceof ConfigError ? `${error.message}\n` : `${error instanceof Error ? error.stack : String(error)}\n`);
+  process.stderr.write(`${startFailure(error)}\n`);
   process.exit(1);
 });
+
+/** What stopped the start, in one line where the user can act on it, else the stack. */
+function startFailure(error: unknown): string {
+  if (error instanceof ConfigError) return error.message;
+  if ((error as NodeJS.ErrnoException)?.code === 'EADDRINUSE')
+    return `PORT ${process.env.PORT ?? 8080} is in use by another process: stop it, or set PORT to a free port (PORT=0 picks one)`;
+  return error instanceof Error ? (error.stack ?? error.message) : String(error);
+}

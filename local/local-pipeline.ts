@@ -81,6 +81,12 @@ export interface LocalPipelineOptions {
   };
   /** Reconciler timer period; default `config.reconcile.intervalMinutes`. Tests scale it down. */
   readonly reconcileIntervalMs?: number;
+  /**
+   * Run the reconciler once right at start, not one interval later (`npm run local`). Its heartbeat
+   * is then there from the first minute, as on AWS where the schedule's first run follows a deploy
+   * within a minute. Default false: tests start their runs themselves.
+   */
+  readonly reconcileAtStart?: boolean;
   /** Time budget of one run; default 80 % of the interval. */
   readonly reconcileTimeBudgetMs?: number;
   /**
@@ -282,6 +288,7 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
       config,
       metrics,
       reconcilerEnabled: Boolean(options.livekit),
+      ...(options.reconcileIntervalMs !== undefined ? { reconcileIntervalMs: options.reconcileIntervalMs } : {}),
       liveKitKeysConfigured: () => Object.keys(options.keys).length > 0,
       liveKitUrl: options.livekit?.url,
     };
@@ -340,6 +347,7 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
         webhookEvents: config.livekit.webhookEvents,
         timeBudgetMs: options.reconcileTimeBudgetMs ?? Math.floor(intervalMs * 0.8),
         intervalMs,
+        runAtStart: options.reconcileAtStart ?? false,
         logLevel,
         logSink,
         metrics: metricsSink,

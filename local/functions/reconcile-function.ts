@@ -66,10 +66,12 @@ export const startReconciler: FunctionStart<ReconcileFunctionInit, void> = async
       if (current === run) current = undefined;
     }
   };
-  const timer = setInterval(() => {
+  const scheduled = () => {
     if (current || stopped) return;
     runExclusive().catch((error) => logger.error('reconcile run crashed', { error }));
-  }, init.intervalMs);
+  };
+  const timer = setInterval(scheduled, init.intervalMs);
+  if (init.runAtStart) setImmediate(scheduled);
 
   return {
     ready: undefined,

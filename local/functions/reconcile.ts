@@ -49,6 +49,11 @@ export interface ReconcileFunctionInit {
   readonly webhookEvents?: readonly string[];
   readonly timeBudgetMs: number;
   readonly intervalMs: number;
+  /**
+   * Also run once right at start, as the deployed schedule's first run comes within a minute of a
+   * deploy (`npm run local`; tests that drive their own runs leave it off).
+   */
+  readonly runAtStart?: boolean;
   readonly logLevel: LogLevel;
 }
 

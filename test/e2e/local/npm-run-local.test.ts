@@ -119,6 +119,10 @@ describe('npm run local', () => {
     });
   });
 
+  it('runs the reconciler once at start, not one interval (a minute) later: its status line follows the ready line', async () => {
+    await printed((line) => line.includes('"service":"status"'), 20_000);
+  });
+
   it('serves a status page with the queue and DLQ depth, the missed-event count and the alarm states', async () => {
     const status = await (await fetch(ready.statusUrl)).json();
     expect(status).toMatchObject({
@@ -138,11 +142,13 @@ describe('npm run local', () => {
     });
     expect(response.status).toBe(200);
 
+    // "Query the state ... with --endpoint-url <dynamodbEndpoint> and any credentials" (README): not
+    // the ones the local runtime uses itself, nor its region.
     const ddb = DynamoDBDocumentClient.from(
       new DynamoDBClient({
         endpoint: ready.dynamodbEndpoint,
-        region: 'us-east-1',
-        credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+        region: 'eu-west-1',
+        credentials: { accessKeyId: 'AKIAANYKEYAUSERHAS', secretAccessKey: 'whatever' },
       }),
     );
     // Applied: the track's item names the event; its change came through the table's stream to the bus.
@@ -231,6 +237,28 @@ describe('npm run local when only npm is stopped', () => {
         'every process of the group gone',
       );
       expect(stderr.some((line) => line.endsWith(': stopping the local pipeline'))).toBe(true);
+    } finally {
+      if (groupAlive(child.pid!)) process.kill(-child.pid!, 'SIGKILL');
+    }
+  }, 90_000);
+});
+
+/*
+ * `npm run local | head -1`: the reader of its output goes away, and its next write fails with
+ * EPIPE. It must stop, engines included, not crash and leave DynamoDB Local and fauxqs running.
+ */
+describe('npm run local when the reader of its output goes away', () => {
+  it('stops the pipeline and both engines: no process of the group is left', async () => {
+    const { child, ready } = await startDetached('npm', ['run', '--silent', 'local']);
+    try {
+      await ready;
+      child.stdout.destroy();
+      await eventually(
+        async () => groupAlive(child.pid!),
+        (alive) => !alive,
+        30_000,
+        'every process of the group gone',
+      );
     } finally {
       if (groupAlive(child.pid!)) process.kill(-child.pid!, 'SIGKILL');
     }

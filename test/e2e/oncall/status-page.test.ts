@@ -132,6 +132,21 @@ test('the missed-events alarm condition turns on after LiveKit drops an event, a
   });
 }, 60_000);
 
+test("evaluates the heartbeat over periods no shorter than the local runs' interval (RECONCILE_INTERVAL_SECONDS above the rule's period)", async () => {
+  // Runs every 190 s, a healthy heartbeat each; the rule's period is reconcile.intervalMinutes (1 min).
+  const now = 10_000_000;
+  // The last run 185 s ago: three minutes without a run, though it runs as often as it should.
+  let clock = now - 185_000 - 2 * 190_000;
+  const metrics = new MemoryMetricsSink(() => clock);
+  for (; clock <= now; clock += 190_000) metrics.put([{ name: METRIC.heartbeat, value: 1 }]);
+  const source = { sqs: pipeline.sqs, queueUrl: pipeline.queueUrl, dlqUrl: pipeline.dlqUrl, config, metrics, now: () => now };
+  const atRuleInterval = await readStatus(source);
+  // What it said before: minute periods with no run between two runs read as "missing".
+  expect(atRuleInterval.alarms['reconciler-heartbeat-missing']?.state).toBe('ALARM');
+  const atRunInterval = await readStatus({ ...source, reconcileIntervalMs: 190_000 });
+  expect(atRunInterval.alarms['reconciler-heartbeat-missing']).toMatchObject({ state: 'OK', rule: { periodSeconds: 190 } });
+});
+
 test('shows the DLQ depth, and the DLQ alarm condition when it is not empty', async () => {
   const before = await status();
   expect(before.dlq.visible).toBe(0);
