@@ -3,7 +3,8 @@
  * extra LiveKit call.
  * - A verified room: a track LiveKit lists for an ACTIVE participant that we have no item for at
  *   all → missed `track_published`; a track we hold as published for a participant of this room
- *   that LiveKit does not list (unpublished, or its participant left) → missed `track_unpublished`.
+ *   that LiveKit does not list under any participant (unpublished, or its participant left) →
+ *   missed `track_unpublished`.
  * - A room ListRooms no longer lists: every track we still hold as published in it → missed
  *   `track_unpublished` (LiveKit unpublishes every track before `participant_left`,
  *   livekit/livekit pkg/rtc/participant.go `Close`; sent before the participant's repair).
@@ -53,8 +54,15 @@ export async function compareRoomTracks(
   mine: readonly LocalTrack[],
 ): Promise<void> {
   const scope = `room#${room.sid}`;
+  // Missed publishes are looked for under ACTIVE participants only (a repair publishes for a
+  // participant whose join is in state). A track LiveKit lists at all is published, whatever its
+  // participant's state: LiveKit sends `track_published` when the track's media arrives
+  // (livekit/livekit pkg/rtc/participant.go `handleTrackPublished`), which does not wait for the
+  // participant to be ACTIVE, so a JOINING or JOINED participant can list one we hold as published.
   const remoteTracks = new Map<string, { participant: ParticipantInfo; index: number }>();
+  const listed = new Set<string>();
   for (const participant of remote) {
+    for (const track of participant.tracks) listed.add(track.sid);
     if (participant.state !== ParticipantInfo_State.ACTIVE) continue;
     participant.tracks.forEach((track, index) => remoteTracks.set(track.sid, { participant, index }));
   }
@@ -78,7 +86,7 @@ export async function compareRoomTracks(
     });
   }
   for (const track of mine) {
-    if (remoteTracks.has(track.sid)) continue;
+    if (listed.has(track.sid)) continue;
     observeUnpublished(ctx, room, track, scope);
   }
 }

@@ -190,6 +190,22 @@ describe('diff/tracks', () => {
     expect(ctx.report.tracksChecked).toBe(3);
   });
 
+  test('a track LiveKit lists under a participant not yet ACTIVE is no missed unpublish (its publish is no missed publish either)', async () => {
+    // LiveKit sends track_published when the media arrives, which need not wait for ACTIVE.
+    const { ctx, seen } = context(localState());
+    const remote = [
+      new ParticipantInfo({
+        sid: 'PA_j',
+        identity: 'j',
+        state: ParticipantInfo_State.JOINING,
+        tracks: [new TrackInfo({ sid: 'TR_early' })],
+      }),
+      new ParticipantInfo({ sid: 'PA_d', identity: 'd', state: ParticipantInfo_State.JOINED, tracks: [new TrackInfo({ sid: 'TR_new' })] }),
+    ];
+    await compareRoomTracks(ctx, new Room({ sid: 'RM_1', name: 'one' }), remote, [track('TR_early', 'PA_j', 'RM_1')]);
+    expect(seen()).toEqual([]);
+  });
+
   test('tracks of a room ListRooms does not list are missed unpublishes', () => {
     const local = localState({
       tracksByParticipant: new Map([
