@@ -26,7 +26,7 @@ import { Logger } from '../shared/logger';
 import { METRIC, MetricDatum, MetricsSink } from '../shared/metrics';
 import { BODY_LOCATION_S3, EventSource, MESSAGE_ATTRIBUTE, parseClaimCheck } from '../../contracts/queue-message';
 import { claimCheckMismatch, ClaimCheckMissingError, ClaimCheckStore } from './claim-check';
-import { EntityItem, isKnownEventType, project, Projection } from './state-model';
+import { EntityItem, isKnownEventType, project, Projection, RECORD_ONLY_EVENT_TYPES } from './state-model';
 import { keys, LATE_ARRIVAL_MAX_MS, LATE_ARRIVAL_MS, LATE_ARRIVAL_TTL_SECONDS } from '../../contracts/table-schema';
 import { InvalidEventError, parseWebhookEvent, WebhookEvent } from './webhook-event';
 
@@ -344,7 +344,11 @@ export function createProcessor(options: ProcessorOptions): Processor {
         const projection = permanently(() => projectEvent(event, source));
         if (!projection) {
           // Kept whole, so a type LiveKit adds later can be replayed once the model knows it.
-          if (await putOnce(eventRecord(event.id, event.event, source, 'unknown_type', body))) log.warn('unknown event type recorded');
+          if (await putOnce(eventRecord(event.id, event.event, source, 'unknown_type', body))) {
+            if ((RECORD_ONLY_EVENT_TYPES as readonly string[]).includes(event.event))
+              log.info('event recorded: it describes no room state');
+            else log.warn('unknown event type recorded');
+          }
           return { messageId: record.messageId, eventId, outcome: 'unknown_type' };
         }
         refuseOlderThanTombstones(projection, record);

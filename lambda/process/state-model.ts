@@ -39,6 +39,13 @@ export const KNOWN_EVENT_TYPES = [
 ] as const;
 export type KnownEventType = (typeof KNOWN_EVENT_TYPES)[number];
 
+/**
+ * Event types LiveKit defines that describe no room state: agent jobs (livekit/protocol
+ * `webhook/consts.go`, sent by LiveKit Cloud only). Kept as event records like an unknown type, but
+ * expected: not worth a warning each.
+ */
+export const RECORD_ONLY_EVENT_TYPES = ['agent_job_started', 'agent_job_ended'] as const;
+
 export function isKnownEventType(type: string): type is KnownEventType {
   return (KNOWN_EVENT_TYPES as readonly string[]).includes(type);
 }

@@ -115,7 +115,15 @@ export function localTarget(ready: LocalReady): OncallTarget {
 
 /** Reads `--local`'s value: the ready JSON itself, or a file whose last `{"ready":true...}` line is it. */
 export function parseLocalReady(value: string): LocalReady {
-  const text = value.trim().startsWith('{') ? value : readFileSync(value, 'utf8');
+  let text: string;
+  try {
+    text = value.trim().startsWith('{') ? value : readFileSync(value, 'utf8');
+  } catch (error) {
+    const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+    throw new UsageError(
+      `--local: cannot read ${JSON.stringify(value)} (${reason}); give npm run local's ready line (JSON) or a file holding it`,
+    );
+  }
   const lines = text
     .split('\n')
     .map((l) => l.trim())
@@ -298,6 +306,22 @@ export async function queueArn(sqs: SQSClient, queueUrl: string): Promise<string
  * usage errors exit 2 with the message and the usage line; a target that cannot be reached exits
  * 1 with its message; anything else exits 1 with the stack.
  */
+/** The address of a refused connection, anywhere in an error's cause chain (the SDK wraps it). */
+function connectionRefused(error: unknown): string | undefined {
+  for (
+    let e = error as (NodeJS.ErrnoException & { address?: string; port?: number; cause?: unknown }) | undefined;
+    e;
+    e = e.cause as typeof e
+  ) {
+    if (e.code === 'ECONNREFUSED') return e.address !== undefined ? `${e.address}:${e.port}` : 'the local endpoints';
+    for (const inner of (e as { errors?: unknown[] }).errors ?? []) {
+      const found = connectionRefused(inner);
+      if (found) return found;
+    }
+  }
+  return undefined;
+}
+
 export function runMain(
   main: (args: ParsedArgs) => Promise<number>,
   spec: CommandSpec,
@@ -320,6 +344,12 @@ export function runMain(
       }
       if (error instanceof TargetError) {
         process.stderr.write(`${error.message}\n`);
+        process.exit(1);
+      }
+      // A ready line of a local pipeline that has stopped: its engines' ports answer nothing.
+      const refused = connectionRefused(error);
+      if (refused) {
+        process.stderr.write(`nothing answers at ${refused}: is the npm run local that printed this ready line still running?\n`);
         process.exit(1);
       }
       process.stderr.write(`${error instanceof Error ? error.stack : String(error)}\n`);

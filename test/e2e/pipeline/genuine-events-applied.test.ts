@@ -31,6 +31,7 @@ const ATTEMPT_MESSAGES = new Set([
   'event applied',
   'stale or duplicate event ignored',
   'unknown event type recorded',
+  'event recorded: it describes no room state',
   'event rejected: it can never apply',
   'event not processed, SQS will redeliver it',
 ]);

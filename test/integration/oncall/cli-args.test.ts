@@ -44,3 +44,25 @@ it('refuses an option without its value, and a value for a flag', async () => {
   });
   await expect(npm('state', '--', '--json=yes', 'rooms')).rejects.toMatchObject({ code: 2 });
 });
+
+it('refuses a --local that is neither a ready line nor a readable file as wrong usage, and says when the pipeline behind a ready line is gone', async () => {
+  await expect(npm('state', '--', '--local', '/no/such/ready-file', 'rooms')).rejects.toMatchObject({
+    code: 2,
+    stderr: expect.stringMatching(/^--local: cannot read "\/no\/such\/ready-file" \(ENOENT\); give npm run local's ready line/),
+  });
+  // The ready line of an npm run local that has stopped: port 1 answers nothing.
+  const stale = JSON.stringify({
+    ready: true,
+    dynamodbEndpoint: 'http://127.0.0.1:1',
+    sqsEndpoint: 'http://127.0.0.1:1',
+    tableName: 'livekit-state',
+    queueUrl: 'http://sqs.us-east-1.localhost:1/000000000000/livekit-events',
+    dlqUrl: 'http://sqs.us-east-1.localhost:1/000000000000/livekit-events-dlq',
+  });
+  await expect(npm('state', '--', '--local', stale, 'rooms')).rejects.toMatchObject({
+    code: 1,
+    stderr: expect.stringMatching(
+      /nothing answers at 127\.0\.0\.1:1: is the npm run local that printed this ready line still running\?\n$/,
+    ),
+  });
+});
