@@ -180,7 +180,11 @@ export interface PipelineConfig {
    * @default 'WARN'
    */
   readonly systemLogLevel: SystemLogLevelName;
-  /** What happens to the state table and queues when the stack is deleted. */
+  /**
+   * What happens to the pipeline's stateful resources (table, queues, bucket, secret, key, log
+   * groups) when the stack is deleted: `retain` keeps them (and the table has deletion protection),
+   * `destroy` deletes them (docs/configuration.md says which is which).
+   */
   readonly removalPolicy: RemovalPolicyName;
 }
 
