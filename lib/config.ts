@@ -749,10 +749,11 @@ interface MeantSetting {
  * 1. it contains `:` or starts with `@`: CDK's namespaces, never ours (undefined);
  * 2. it is a setting path, a section or `config` up to case and punctuation, or a typo of one
  *    (`removalpolicy`, `logRetentionDay`, `alarm.email`): that one;
- * 3. its first dotted part is a section, a top-level setting or `config`, up to case, a typo, or
- *    one the start of the other (`alarm`, `queues`, `reconciler`, `process`, `logRetention`):
- *    that section's setting the rest resembles, if exactly one does (`ingest.throttle.rate`
- *    means `ingest.throttleRateLimit`).
+ * 3. its first dotted part is a section or a top-level setting, up to case, a typo, or one the
+ *    start of the other (`alarm`, `queues`, `reconciler`, `process`, `logRetention`): that
+ *    section's setting the rest resembles, if exactly one does (`ingest.throttle.rate` means
+ *    `ingest.throttleRateLimit`), or that top-level setting;
+ * 4. it is `config.<more>`: what `<more>` is meant as.
  * Anything else is someone else's key (undefined).
  */
 function meantSetting(name: string): MeantSetting | undefined {
