@@ -1,21 +1,24 @@
 #!/usr/bin/env node
 import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { ConfigError, configInputFromContext, LIVEKIT_URL_REQUIRED, parseConfig, PipelineStack } from '../lib';
+import { ConfigError, configInputFromContext, LIVEKIT_URL_REQUIRED, parseAppConfig, PipelineStack } from '../lib';
 
 /**
  * The example app: one stack holding the `LiveKitWebhookPipeline` construct (lib/pipeline-stack.ts).
  * In your own CDK app, use the construct directly (docs/construct.md).
  *
  * The only place the CDK app reads context: the whole config as JSON under `config`, or any single
- * setting by its dotted path (`-c ingest.maxBodyBytes=32768`). Every setting: docs/configuration.md.
+ * setting by its dotted path (`-c ingest.maxBodyBytes=32768`), the stack's name (`stackName`)
+ * included. Every setting: docs/configuration.md.
  */
 const app = new App();
 
 try {
   // A deployed reconciler must call the real LiveKit: no localhost default here (npm run local keeps it).
-  const config = parseConfig(configInputFromContext(app.node.getAllContext() as Record<string, unknown>), { requireLiveKitUrl: true });
-  new PipelineStack(app, (app.node.tryGetContext('stackName') as string | undefined) ?? 'LiveKitWebhooks', {
+  const { stackName, config } = parseAppConfig(configInputFromContext(app.node.getAllContext() as Record<string, unknown>), {
+    requireLiveKitUrl: true,
+  });
+  new PipelineStack(app, stackName, {
     config,
     description: 'LiveKit webhook pipeline: verify-and-enqueue ingest, idempotent state, reconciliation against the LiveKit API',
   });

@@ -180,8 +180,26 @@ export interface PipelineConfig {
    * @default 'WARN'
    */
   readonly systemLogLevel: SystemLogLevelName;
-  /** What happens to the state table and queues when the stack is deleted. */
+  /**
+   * What happens to the pipeline's stateful resources (table, queues, bucket, secret, key, log
+   * groups) when the stack is deleted: `retain` keeps them (and the table has deletion protection),
+   * `destroy` deletes them (docs/configuration.md says which is which).
+   */
   readonly removalPolicy: RemovalPolicyName;
+}
+
+/** The stack name of the example app (bin/app.ts) when `stackName` is not set. */
+export const DEFAULT_STACK_NAME = 'LiveKitWebhooks';
+
+/**
+ * What the example app (bin/app.ts) reads from context: the pipeline's config and the name of the
+ * stack it deploys. The name is not part of `PipelineConfig`: the construct lives in whatever
+ * stack its app gives it.
+ */
+export interface AppConfig {
+  /** The CloudFormation stack name. @default DEFAULT_STACK_NAME */
+  readonly stackName: string;
+  readonly config: PipelineConfig;
 }
 
 /**
@@ -263,25 +281,30 @@ export const LIVEKIT_URL_REQUIRED =
 /**
  * Merges `input` over the defaults and validates every field. Throws a `ConfigError` listing every
  * problem at once, each naming the context key to fix, so one synth attempt shows them all.
+ * `stackName`, the example app's setting, is checked too (`parseAppConfig` returns it).
  */
 export function parseConfig(input: ConfigInput = {}, options: ParseOptions = {}): PipelineConfig {
-  const problems: string[] = [];
-  const known = new Set(Object.keys(DEFAULT_CONFIG));
+  return parseAppConfig(input, options).config;
+}
+
+/**
+ * `parseConfig`, plus the example app's own setting, `stackName`: what bin/app.ts deploys. The
+ * problems of both are listed in one `ConfigError`.
+ */
+export function parseAppConfig(input: ConfigInput = {}, options: ParseOptions = {}): AppConfig {
+  const problems: string[] = [...((input as ContextInput)[CONTEXT_PROBLEMS] ?? [])];
   for (const key of Object.keys(input)) {
-    if (!known.has(key)) problems.push(`unknown setting "${key}" (known: ${[...known].join(', ')})`);
+    if (!TOP_LEVEL.includes(key) && !isSection(key)) problems.push(unknownSettingProblem(key));
   }
-  const section = (name: keyof PipelineConfig): Record<string, unknown> => {
+  const section = (name: Section): Record<string, unknown> => {
     const value = input[name];
     if (value === undefined) return {};
     if (typeof value !== 'object' || value === null || Array.isArray(value)) {
       problems.push(`"${name}" must be an object`);
       return {};
     }
-    const defaults = DEFAULT_CONFIG[name] as object;
     for (const key of Object.keys(value)) {
-      if (!(key in defaults) && !OPTIONAL_KEYS[name]?.includes(key)) {
-        problems.push(`unknown setting "${name}.${key}"`);
-      }
+      if (!settingsOf(name).includes(key)) problems.push(unknownSettingProblem(`${name}.${key}`));
     }
     return value as Record<string, unknown>;
   };
@@ -437,11 +460,22 @@ export function parseConfig(input: ConfigInput = {}, options: ParseOptions = {})
     if (input.removalPolicy === 'retain' || input.removalPolicy === 'destroy') removalPolicy = input.removalPolicy;
     else problems.push(`"removalPolicy" must be "retain" or "destroy", got ${JSON.stringify(input.removalPolicy)}`);
   }
+  // CloudFormation's own rule for a stack name; an empty one (`-c stackName=` from an unset shell
+  // variable) is refused rather than read as "the default": it could deploy over another stack.
+  let stackName = DEFAULT_STACK_NAME;
+  if (input.stackName !== undefined) {
+    if (typeof input.stackName === 'string' && /^[A-Za-z][A-Za-z0-9-]{0,127}$/.test(input.stackName)) stackName = input.stackName;
+    else {
+      problems.push(
+        `"stackName" must be a CloudFormation stack name: 1-128 letters, digits and "-", starting with a letter, got ${JSON.stringify(input.stackName)}`,
+      );
+    }
+  }
 
-  problems.push(...crossFieldProblems({ ingest, queue, processing, reconcile }));
+  problems.push(...crossFieldProblems({ ingest, queue, processing, reconcile, alarms: alarmsConfig }));
 
   if (problems.length > 0) throw new ConfigError(problems);
-  return {
+  const config: PipelineConfig = {
     livekit: { url, webhookEvents, ...(existingSecretName ? { existingSecretName } : {}), ...(apiKey ? { apiKey } : {}) },
     ingest,
     queue,
@@ -452,6 +486,7 @@ export function parseConfig(input: ConfigInput = {}, options: ParseOptions = {})
     systemLogLevel,
     removalPolicy,
   };
+  return { stackName, config };
 }
 
 const OPTIONAL_KEYS: Partial<Record<keyof PipelineConfig, readonly string[]>> = {
@@ -500,12 +535,13 @@ function eventTypeList(path: string, raw: unknown, problems: string[]): readonly
  * The rules between settings, in one place: `parseConfig` lists them with every other problem, and
  * each construct checks its own slice with the same function when it is built on its own.
  */
-export function crossFieldProblems(config: Pick<PipelineConfig, 'ingest' | 'queue' | 'processing' | 'reconcile'>): string[] {
+export function crossFieldProblems(config: Pick<PipelineConfig, 'ingest' | 'queue' | 'processing' | 'reconcile' | 'alarms'>): string[] {
   return [
     ...ingestProblems(config.ingest),
-    ...queueProblems(config.queue),
+    ...queueProblems(config.queue, config.processing),
     ...processingProblems(config.processing, config.queue),
     ...reconcileProblems(config.reconcile),
+    ...alarmProblems(config.alarms, config.reconcile),
   ];
 }
 
@@ -520,13 +556,33 @@ export function ingestProblems(ingest: IngestConfig): string[] {
   return problems;
 }
 
-/** The event queue's rules between settings. */
-export function queueProblems(queue: QueueConfig): string[] {
+/** The event queue's rules between settings (its own, and its redrive against the processor's timeout). */
+export function queueProblems(queue: QueueConfig, processing: ProcessingConfig): string[] {
   const problems: string[] = [];
   // SQS keeps a message's original enqueue time when it moves to the DLQ, so a shorter DLQ
   // retention could expire a message the moment it arrives there.
   if (queue.dlqRetentionDays < queue.retentionDays) {
     problems.push(`queue.dlqRetentionDays (${queue.dlqRetentionDays}) must be at least queue.retentionDays (${queue.retentionDays})`);
+  }
+  // An event that keeps failing moves to the DLQ (and pages, dlq-not-empty) only at its
+  // maxReceiveCount-th receive, each one visibility timeout after the last at the soonest; the
+  // queue-oldest-message-age alarm waits as long (its threshold is this product). SQS deletes
+  // the event at the queue's retention wherever it is in that count: past it, a failing event
+  // vanishes unpaged. Half the retention, not all of it, because:
+  // - the product is a lower bound: receives space out further while the processor is throttled
+  //   or its event source backs off after errors;
+  // - whoever is paged then still has at least the other half (12 hours at the shortest
+  //   retention, 1 day) before the events behind it expire from the queue, and, the DLQ keeping
+  //   each message's first enqueue time and at least the queue's retention (above), as long to
+  //   redrive the dead-lettered one.
+  const toDeadLetterSeconds = queue.maxReceiveCount * queueVisibilityTimeoutSeconds(processing);
+  const retentionSeconds = queue.retentionDays * 86_400;
+  if (toDeadLetterSeconds > retentionSeconds / 2) {
+    problems.push(
+      `queue.maxReceiveCount (${queue.maxReceiveCount}) x the queue's visibility timeout (${queueVisibilityTimeoutSeconds(processing)} s, ` +
+        `6 x processing.timeoutSeconds + processing.maxBatchingWindowSeconds) is ${toDeadLetterSeconds} s, more than half of ` +
+        `queue.retentionDays (${queue.retentionDays} days = ${retentionSeconds} s): a failing event could expire before it reaches the DLQ, unpaged`,
+    );
   }
   return problems;
 }
@@ -565,6 +621,22 @@ export function reconcileProblems(reconcile: ReconcileConfig): string[] {
   return problems;
 }
 
+/** The alarms' rules between settings: what CloudWatch would refuse, said by the settings that cause it. */
+export function alarmProblems(alarms: AlarmConfig, reconcile: ReconcileConfig): string[] {
+  const problems: string[] = [];
+  // missed-events evaluates N reconcile runs, a period of one interval each, and CloudWatch
+  // evaluates an alarm over at most one day (alarm-rules.ts, validateRule). The other rules on
+  // the reconcile period evaluate 3 periods: 3 x 60 minutes at most, always within it.
+  const minutes = alarms.missedEventsEvaluationPeriods * reconcile.intervalMinutes;
+  if (minutes > 1440) {
+    problems.push(
+      `alarms.missedEventsEvaluationPeriods (${alarms.missedEventsEvaluationPeriods}) x reconcile.intervalMinutes (${reconcile.intervalMinutes}) ` +
+        `is ${minutes} minutes: CloudWatch evaluates an alarm over at most one day (1440 minutes)`,
+    );
+  }
+  return problems;
+}
+
 /**
  * SQS requires the visibility timeout to be at least the function timeout; AWS recommends six
  * times it, plus the batching window, so a batch retried by Lambda is not redelivered meanwhile.
@@ -573,14 +645,41 @@ export function queueVisibilityTimeoutSeconds(processing: ProcessingConfig): num
   return processing.timeoutSeconds * 6 + processing.maxBatchingWindowSeconds;
 }
 
-const SECTIONS: readonly string[] = ['livekit', 'ingest', 'queue', 'processing', 'reconcile', 'alarms'];
-const TOP_LEVEL: readonly string[] = ['logRetentionDays', 'systemLogLevel', 'removalPolicy'];
+const SECTIONS = ['livekit', 'ingest', 'queue', 'processing', 'reconcile', 'alarms'] as const;
+type Section = (typeof SECTIONS)[number];
+/** The settings outside any section; `stackName` is the example app's (`AppConfig`). */
+const TOP_LEVEL: readonly string[] = ['logRetentionDays', 'systemLogLevel', 'removalPolicy', 'stackName'];
+
+function isSection(name: string): name is Section {
+  return (SECTIONS as readonly string[]).includes(name);
+}
+
+/** A section's settings as they are spelled: those with a default, then the optional ones. */
+function settingsOf(section: Section): readonly string[] {
+  return [...Object.keys(DEFAULT_CONFIG[section]), ...(OPTIONAL_KEYS[section] ?? [])];
+}
+
+/** Every setting by its context name: `queue.maxReceiveCount`, ..., `removalPolicy`. */
+function settingPaths(): string[] {
+  return [...SECTIONS.flatMap((section) => settingsOf(section).map((field) => `${section}.${field}`)), ...TOP_LEVEL];
+}
+
+/**
+ * Problems found reading CDK context, carried on the input so that `parseConfig` lists them with
+ * every other problem (a symbol: no JSON key can collide with it).
+ */
+const CONTEXT_PROBLEMS = Symbol('context problems');
+type ContextInput = ConfigInput & { readonly [CONTEXT_PROBLEMS]?: readonly string[] };
 
 /**
  * Config input from CDK context (or the local runtime's equivalent): the whole config as one JSON
  * object under `config` (a string from `-c config='{...}'`, or an object in cdk.json), then any
- * single setting by its dotted path (`-c ingest.maxBodyBytes=32768`), which wins. Other context
- * keys (CDK feature flags, `stackName`) are not config and are ignored.
+ * single setting by its dotted path (`-c ingest.maxBodyBytes=32768`), which wins.
+ *
+ * Context also holds keys that are not ours (CDK's feature flags `@aws-cdk/...`, the CLI's
+ * `aws:cdk:...`, lookups cached as `<provider>:account=...`, `acknowledged-issue-numbers`): those
+ * are left alone. A key that is clearly meant as a setting but is none (`meantSetting`) is a
+ * problem, never dropped: a misspelt `alarms.pageTopicArn` would leave pages going nowhere.
  */
 export function configInputFromContext(context: Readonly<Record<string, unknown>>): ConfigInput {
   const raw = context.config;
@@ -597,13 +696,122 @@ export function configInputFromContext(context: Readonly<Record<string, unknown>
   } else if (raw && typeof raw === 'object') {
     input = structuredClone(raw) as Record<string, unknown>;
   }
+  const problems: string[] = [];
   for (const [key, value] of Object.entries(context)) {
+    if (key === 'config') continue;
     const [section, field, ...rest] = key.split('.');
-    if (rest.length === 0 && field !== undefined && SECTIONS.includes(section)) {
+    if (rest.length === 0 && field !== undefined && isSection(section)) {
+      // A field the section does not have is reported by parseConfig, with its suggestion.
       input[section] = { ...(input[section] as Record<string, unknown> | undefined), [field]: value };
     } else if (TOP_LEVEL.includes(key)) {
       input[key] = value;
+    } else {
+      const meant = meantSetting(key);
+      if (meant?.section !== undefined && meant.field === undefined) problems.push(sectionKeyProblem(key, meant.section, value));
+      else if (meant !== undefined) problems.push(unknownSettingProblem(key));
     }
   }
-  return input;
+  return problems.length > 0 ? Object.assign(input, { [CONTEXT_PROBLEMS]: problems }) : input;
+}
+
+/** A context key naming a section, not a setting: `"alarms": {...}` in cdk.json, `-c alarm=...`. */
+function sectionKeyProblem(key: string, section: Section, value: unknown): string {
+  const given = value !== null && typeof value === 'object' && !Array.isArray(value) ? Object.keys(value) : [];
+  const examples = (given.length > 0 ? given : settingsOf(section).slice(0, 1)).map((field) => `"${section}.${field}"`);
+  const names = key === section ? 'names a section' : `names a section ("${section}")`;
+  return `context "${key}" ${names}, not a setting: give each setting by its dotted name (${examples.join(', ')}), or the whole section under "config"`;
+}
+
+/** "unknown setting", saying which setting was probably meant, or else which there are. */
+function unknownSettingProblem(name: string): string {
+  if (name.includes('.') && settingPaths().includes(name)) {
+    // A dotted name is a context key; inside the JSON of "config" settings are nested.
+    const [section, field] = name.split('.');
+    return `unknown setting "${name}" in "config": nest it, {"${section}":{"${field}":...}}`;
+  }
+  const meant = meantSetting(name);
+  if (meant?.suggestion !== undefined) return `unknown setting "${name}"; did you mean "${meant.suggestion}"?`;
+  if (meant?.section !== undefined)
+    return `unknown setting "${name}" (the settings of "${meant.section}": ${settingsOf(meant.section).join(', ')})`;
+  return `unknown setting "${name}" (known: ${[...SECTIONS, ...TOP_LEVEL].join(', ')})`;
+}
+
+/** What a name that is not a setting was meant as; `field` is set when it names more than a section. */
+interface MeantSetting {
+  readonly suggestion?: string;
+  readonly section?: Section;
+  readonly field?: string;
+}
+
+/**
+ * Whether `name` (a context key, or a key in the JSON config) is clearly meant as one of our
+ * settings, and which, checked in this order (docs/configuration.md, "Setting a value"):
+ * 1. it contains `:` or starts with `@`: CDK's namespaces, never ours (undefined);
+ * 2. it is a setting path, a section or `config` up to case and punctuation, or a typo of one
+ *    (`removalpolicy`, `logRetentionDay`, `alarm.email`): that one;
+ * 3. its first dotted part is a section or a top-level setting, up to case, a typo, or one the
+ *    start of the other (`alarm`, `queues`, `reconciler`, `process`, `logRetention`): that
+ *    section's setting the rest resembles, if exactly one does (`ingest.throttle.rate` means
+ *    `ingest.throttleRateLimit`), or that top-level setting;
+ * 4. it is `config.<more>`: what `<more>` is meant as.
+ * Anything else is someone else's key (undefined).
+ */
+function meantSetting(name: string): MeantSetting | undefined {
+  if (name.includes(':') || name.startsWith('@')) return undefined;
+  const candidates = [...settingPaths(), ...SECTIONS, 'config'].filter((candidate) => candidate !== name);
+  const distances = candidates.map((candidate) => ({ candidate, distance: editDistance(fold(name), fold(candidate)) }));
+  const nearest = Math.min(...distances.map(({ distance }) => distance));
+  const closest = distances.filter(({ distance, candidate }) => distance === nearest && distance <= typoBound(candidate));
+  if (closest.length === 1) {
+    const suggestion = closest[0].candidate;
+    const [section, field] = suggestion.split('.');
+    return isSection(section) ? { suggestion, section, field } : { suggestion, field: suggestion };
+  }
+
+  const [first, ...parts] = name.split('.');
+  const rest = parts.join('.');
+  const section = SECTIONS.find((s) => resembles(first, s, 5));
+  if (section !== undefined) {
+    if (rest === '') return { section, ...(section !== name ? { suggestion: section } : {}) };
+    const fields = settingsOf(section).filter((f) => resembles(rest, f, 4));
+    const exact = fields.filter((f) => fold(f) === fold(rest));
+    const field = exact.length === 1 ? exact[0] : fields.length === 1 ? fields[0] : undefined;
+    return { section, field: field ?? rest, ...(field !== undefined ? { suggestion: `${section}.${field}` } : {}) };
+  }
+  const topLevel = TOP_LEVEL.find((t) => resembles(first, t, 5));
+  if (topLevel !== undefined) return { suggestion: topLevel, field: topLevel };
+  if (first.toLowerCase() === 'config' && rest !== '') {
+    const inner = meantSetting(rest);
+    return { field: rest, ...(inner?.suggestion !== undefined ? { suggestion: inner.suggestion } : {}) };
+  }
+  return undefined;
+}
+
+/** Case and punctuation tell no two settings apart: `Throttle.Rate` and `throttle_rate` read as `throttlerate`. */
+function fold(name: string): string {
+  return name.toLowerCase().replace(/[^a-z0-9]/g, '');
+}
+
+/** How many single-character edits still read as a typo of `name`: one under 10 characters, two from 10. */
+function typoBound(name: string): number {
+  return name.length < 10 ? 1 : 2;
+}
+
+/** `given` reads as `name`: equal up to case and punctuation, a typo of it, or one starts the other (the shorter at least `minStart` long). */
+function resembles(given: string, name: string, minStart: number): boolean {
+  const [a, b] = [fold(given), fold(name)];
+  const [shorter, longer] = a.length <= b.length ? [a, b] : [b, a];
+  return a === b || (shorter.length >= minStart && longer.startsWith(shorter)) || editDistance(a, b) <= typoBound(name);
+}
+
+/** Edits (insert, delete, substitute, swap two neighbours) from `a` to `b`: the optimal string alignment distance. */
+function editDistance(a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
+    }
+  }
+  return d[a.length][b.length];
 }

@@ -23,7 +23,7 @@ export class EventQueue extends Construct {
   constructor(scope: Construct, id: string, props: EventQueueProps) {
     super(scope, id);
     const { queue: q, processing, removalPolicy } = props.config;
-    const problems = queueProblems(q);
+    const problems = queueProblems(q, processing);
     if (problems.length > 0) throw new Error(`Invalid EventQueue props:\n  - ${problems.join('\n  - ')}`);
     const policy = removalPolicyOf(removalPolicy);
     // 1 MiB, SQS's largest, set explicitly: it is the default for new queues, but a queue created

@@ -11,13 +11,16 @@ export {
   ConfigError,
   configInputFromContext,
   DEFAULT_CONFIG,
+  DEFAULT_STACK_NAME,
   LIVEKIT_URL_REQUIRED,
   LIVEKIT_WEBHOOK_EVENT_TYPES,
+  parseAppConfig,
   parseConfig,
   SYSTEM_LOG_LEVELS,
 } from './config';
 export type {
   AlarmConfig,
+  AppConfig,
   ConfigInput,
   IngestConfig,
   LiveKitConfig,

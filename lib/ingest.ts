@@ -10,6 +10,7 @@ import { Construct } from 'constructs';
 import { ClaimChecks } from './claim-checks';
 import { ingestProblems, PipelineConfig } from './config';
 import { pipelineFunction } from './lambda-defaults';
+import { removalPolicyOf } from './removal-policy';
 
 export interface IngestProps {
   /** Its own settings, and the functions' log retention and removal policy. */
@@ -81,7 +82,10 @@ export class Ingest extends Construct {
         'Gateway authorizer can check (it needs the body); the ingest function verifies it before anything else.',
     });
 
-    this.accessLogs = new logs.LogGroup(this, 'AccessLogs', { retention: logRetentionDays as logs.RetentionDays });
+    this.accessLogs = new logs.LogGroup(this, 'AccessLogs', {
+      retention: logRetentionDays as logs.RetentionDays,
+      removalPolicy: removalPolicyOf(props.config.removalPolicy),
+    });
     this.stage = new apigw.HttpStage(this, 'Stage', {
       httpApi: this.api,
       stageName: '$default',

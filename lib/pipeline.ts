@@ -103,7 +103,11 @@ export interface LiveKitWebhookPipelineProps {
    * @default 'WARN'
    */
   readonly systemLogLevel?: SystemLogLevelName;
-  /** What happens to the state table, queues, secret, key and log groups when the stack is deleted. @default 'retain' */
+  /**
+   * What happens to the state table, queues, claim-check bucket, secret, key and log groups when the
+   * stack is deleted: `'retain'` keeps them (and protects the table from deletion), `'destroy'` deletes them.
+   * @default 'retain'
+   */
   readonly removalPolicy?: RemovalPolicyName;
   /** Days the bus archive keeps change events for replay. @default 30 */
   readonly archiveRetentionDays?: number;

@@ -75,7 +75,8 @@ export class Processing extends Construct {
       sortKey: { name: TABLE_SCHEMA.sortKey, type: dynamodb.AttributeType.STRING },
       billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
-      deletionProtection: true,
+      // With retain, a stack deletion or a replacing change cannot delete the table; destroy must be able to.
+      deletionProtection: config.removalPolicy === 'retain',
       timeToLiveAttribute: TABLE_SCHEMA.ttlAttribute,
       // The change feed: every write with the item before and after it, read by the publisher.
       stream: dynamodb.StreamViewType.NEW_AND_OLD_IMAGES,

@@ -161,6 +161,15 @@ describe('the state table', () => {
     template.hasResource('AWS::DynamoDB::Table', { DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
   });
 
+  test('with removalPolicy destroy, is deleted with the stack and has no deletion protection (which would make the deletion fail)', () => {
+    const { template: destroyed } = synth(parseConfig({ removalPolicy: 'destroy' }));
+    destroyed.hasResource('AWS::DynamoDB::Table', {
+      DeletionPolicy: 'Delete',
+      UpdateReplacePolicy: 'Delete',
+      Properties: Match.objectLike({ DeletionProtectionEnabled: false }),
+    });
+  });
+
   test('has the key schema and indexes of the shared schema module', () => {
     template.hasResourceProperties('AWS::DynamoDB::Table', {
       KeySchema: [

@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { OFFLINE_ENV, REPO_ROOT } from '../../support/paths';
@@ -71,6 +71,52 @@ describe('cdk synth (the CLI, offline)', () => {
     expect(result.stderr).toContain('"ingest.maxBodyBytes" must be an integer from 1024 to 3000000, got "lots"');
     // Listed with the others, so one attempt shows every problem.
     expect(result.stderr).toContain('"livekit.url" is required to deploy');
+  });
+
+  it('names the stack from stackName, given in the JSON config like every other setting', () => {
+    const out = mkdtempSync(join(tmpdir(), 'synth-'));
+    execFileSync(
+      cdk,
+      [
+        'synth',
+        '--quiet',
+        '--no-notices',
+        '-o',
+        out,
+        '-c',
+        'livekit.url=https://my-project.livekit.cloud',
+        '-c',
+        'config={"stackName":"Named"}',
+      ],
+      { cwd: root, env: offline, stdio: 'pipe' },
+    );
+    expect(readdirSync(out).filter((file) => file.endsWith('.template.json'))).toEqual(['Named.template.json']);
+  });
+
+  it('refuses misspelt settings, an invalid stack name and settings that break a rule between them: one line each, no stack trace', () => {
+    const settings = [
+      'livekit.url=https://my-project.livekit.cloud',
+      'alarm.pageTopicArn=arn:aws:sns:eu-west-1:123456789012:pages',
+      'removalpolicy=destroy',
+      'stackName=bad_name',
+      'reconcile.intervalMinutes=30',
+      'alarms.missedEventsEvaluationPeriods=100',
+    ];
+    const out = mkdtempSync(join(tmpdir(), 'synth-'));
+    const result = spawnSync(cdk, ['synth', '--quiet', '--no-notices', '-o', out, ...settings.flatMap((setting) => ['-c', setting])], {
+      cwd: root,
+      env: offline,
+      encoding: 'utf8',
+    });
+    expect(result.status).not.toBe(0);
+    const problems = result.stderr.split('\n').filter((line) => line.startsWith('  - '));
+    expect(problems).toEqual([
+      '  - unknown setting "alarm.pageTopicArn"; did you mean "alarms.pageTopicArn"?',
+      '  - unknown setting "removalpolicy"; did you mean "removalPolicy"?',
+      '  - "stackName" must be a CloudFormation stack name: 1-128 letters, digits and "-", starting with a letter, got "bad_name"',
+      '  - alarms.missedEventsEvaluationPeriods (100) x reconcile.intervalMinutes (30) is 3000 minutes: CloudWatch evaluates an alarm over at most one day (1440 minutes)',
+    ]);
+    expect(result.stderr).not.toMatch(/^\s+at /m);
   });
 
   it('refuses to synth without livekit.url, in one line saying what to set (the reconciler would call localhost forever)', () => {

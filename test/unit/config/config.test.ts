@@ -1,11 +1,28 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import {
   ConfigError,
   configInputFromContext,
+  ConfigInput,
   DEFAULT_CONFIG,
+  DEFAULT_STACK_NAME,
   LIVEKIT_URL_REQUIRED,
+  parseAppConfig,
   parseConfig,
   queueVisibilityTimeoutSeconds,
 } from '../../../lib/config';
+import { REPO_ROOT } from '../../support/paths';
+
+/** The problems parsing `input` reports, in order (none: []). */
+function problemsOf(input: ConfigInput): readonly string[] {
+  try {
+    parseAppConfig(input);
+    return [];
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    return error.problems;
+  }
+}
 
 describe('parseConfig', () => {
   it('gives the defaults when nothing is set', () => {
@@ -97,8 +114,8 @@ describe('parseConfig', () => {
     [{ removalPolicy: 'keep' }, '"removalPolicy" must be "retain" or "destroy"'],
     [{ systemLogLevel: 'ERROR' }, '"systemLogLevel" must be one of DEBUG, INFO, WARN, got "ERROR"'],
     [{ systemLogLevel: 'warn' }, '"systemLogLevel" must be one of DEBUG, INFO, WARN, got "warn"'],
-    [{ ingest: { maxBodyByte: 1 } }, 'unknown setting "ingest.maxBodyByte"'],
-    [{ reconciler: {} }, 'unknown setting "reconciler"'],
+    [{ ingest: { maxBodyByte: 1 } }, 'unknown setting "ingest.maxBodyByte"; did you mean "ingest.maxBodyBytes"?'],
+    [{ reconciler: {} }, 'unknown setting "reconciler"; did you mean "reconcile"?'],
     [{ queue: 5 }, '"queue" must be an object'],
   ])('rejects %j saying what to fix', (input, message) => {
     expect(() => parseConfig(input)).toThrow(ConfigError);
@@ -161,6 +178,73 @@ describe('parseConfig', () => {
   });
 });
 
+describe('rules between settings', () => {
+  it('refuses a missed-events alarm evaluated over more than a day (CloudWatch would), naming both settings', () => {
+    expect(problemsOf({ reconcile: { intervalMinutes: 30 }, alarms: { missedEventsEvaluationPeriods: 100 } })).toEqual([
+      'alarms.missedEventsEvaluationPeriods (100) x reconcile.intervalMinutes (30) is 3000 minutes: CloudWatch evaluates an alarm over at most one day (1440 minutes)',
+    ]);
+    // Exactly one day is allowed.
+    expect(problemsOf({ reconcile: { intervalMinutes: 30 }, alarms: { missedEventsEvaluationPeriods: 48 } })).toEqual([]);
+    expect(problemsOf({ reconcile: { intervalMinutes: 60 }, alarms: { missedEventsEvaluationPeriods: 25 } })).toHaveLength(1);
+  });
+
+  it('refuses a redrive a failing event cannot finish in half the queue retention: it would expire unpaged', () => {
+    expect(problemsOf({ queue: { maxReceiveCount: 100 }, processing: { timeoutSeconds: 900 } })).toEqual([
+      "queue.maxReceiveCount (100) x the queue's visibility timeout (5400 s, 6 x processing.timeoutSeconds + processing.maxBatchingWindowSeconds) " +
+        'is 540000 s, more than half of queue.retentionDays (4 days = 345600 s): a failing event could expire before it reaches the DLQ, unpaged',
+    ]);
+    // Half of 1 day is 43200 s: 8 x 5400 s fits exactly, 9 does not; the batching window counts.
+    expect(problemsOf({ queue: { retentionDays: 1, maxReceiveCount: 8 }, processing: { timeoutSeconds: 900 } })).toEqual([]);
+    expect(problemsOf({ queue: { retentionDays: 1, maxReceiveCount: 9 }, processing: { timeoutSeconds: 900 } })).toEqual([
+      expect.stringContaining('queue.maxReceiveCount (9)'),
+    ]);
+    expect(
+      problemsOf({ queue: { retentionDays: 1, maxReceiveCount: 8 }, processing: { timeoutSeconds: 900, maxBatchingWindowSeconds: 1 } }),
+    ).toEqual([expect.stringContaining('(5401 s,')]);
+    // Raising the retention is the other way out.
+    expect(problemsOf({ queue: { maxReceiveCount: 100, retentionDays: 14 }, processing: { timeoutSeconds: 60 } })).toEqual([]);
+  });
+
+  it('leaves the defaults far inside every rule', () => {
+    const { queue, processing } = DEFAULT_CONFIG;
+    expect(queue.maxReceiveCount * queueVisibilityTimeoutSeconds(processing)).toBeLessThan((queue.retentionDays * 86_400) / 100);
+  });
+});
+
+describe('stackName', () => {
+  it('defaults to LiveKitWebhooks', () => {
+    expect(DEFAULT_STACK_NAME).toBe('LiveKitWebhooks');
+    expect(parseAppConfig({}).stackName).toBe('LiveKitWebhooks');
+  });
+
+  it('is read from -c, from cdk.json context (the same key) and from the JSON config; a single setting wins', () => {
+    expect(parseAppConfig(configInputFromContext({ stackName: 'Named' })).stackName).toBe('Named');
+    expect(parseAppConfig(configInputFromContext({ config: '{"stackName":"Named"}' })).stackName).toBe('Named');
+    expect(parseAppConfig(configInputFromContext({ config: { stackName: 'Named' } })).stackName).toBe('Named');
+    expect(parseAppConfig(configInputFromContext({ config: '{"stackName":"Json"}', stackName: 'Flag' })).stackName).toBe('Flag');
+  });
+
+  it("is not part of the pipeline config (the construct lives in its app's stack)", () => {
+    expect(parseConfig(configInputFromContext({ stackName: 'Named' }))).toEqual(DEFAULT_CONFIG);
+  });
+
+  it.each([
+    ['bad_name', '"bad_name"'],
+    ['1st', '"1st"'],
+    ['', '""'],
+    [`A${'b'.repeat(128)}`, `"A${'b'.repeat(128)}"`],
+    [5, '5'],
+  ])('refuses %j in one line naming it (CloudFormation stack name rules)', (stackName, shown) => {
+    expect(problemsOf(configInputFromContext({ stackName }))).toEqual([
+      `"stackName" must be a CloudFormation stack name: 1-128 letters, digits and "-", starting with a letter, got ${shown}`,
+    ]);
+  });
+
+  it('accepts 128 characters', () => {
+    expect(parseAppConfig({ stackName: `A${'-'.repeat(127)}` }).stackName).toHaveLength(128);
+  });
+});
+
 describe('queueVisibilityTimeoutSeconds', () => {
   it('is six times the function timeout plus the batching window, as AWS recommends', () => {
     expect(queueVisibilityTimeoutSeconds({ ...DEFAULT_CONFIG.processing, timeoutSeconds: 30, maxBatchingWindowSeconds: 2 })).toBe(182);
@@ -182,6 +266,88 @@ describe('configInputFromContext', () => {
 
   it('takes the config as an object, as cdk.json holds it', () => {
     expect(parseConfig(configInputFromContext({ config: { ingest: { maxBodyBytes: 2048 } } })).ingest.maxBodyBytes).toBe(2048);
+  });
+
+  it.each([
+    ['alarm.pageTopicArn', 'arn:aws:sns:eu-west-1:123456789012:pages', 'alarms.pageTopicArn'],
+    ['alarm.email', 'oncall@example.com', 'alarms.email'],
+    ['removalpolicy', 'destroy', 'removalPolicy'],
+    ['logretentiondays', '31', 'logRetentionDays'],
+    ['ingest.throttle.rate', '5', 'ingest.throttleRateLimit'],
+    ['Queue.maxReceiveCount', '3', 'queue.maxReceiveCount'],
+    ['queues.maxReceiveCount', '3', 'queue.maxReceiveCount'],
+    ['reconciler.intervalMinutes', '5', 'reconcile.intervalMinutes'],
+    ['process.batchSize', '5', 'processing.batchSize'],
+    ['alarms.pagetopicarn', 'arn:aws:sns:eu-west-1:123456789012:pages', 'alarms.pageTopicArn'],
+    ['alarms.emial', 'oncall@example.com', 'alarms.email'],
+    ['logRetention', '90', 'logRetentionDays'],
+    ['livekitUrl', 'https://p.livekit.cloud', 'livekit.url'],
+    ['stackname', 'Named', 'stackName'],
+    ['confg', '{}', 'config'],
+    ['config.queue.maxReceiveCount', '3', 'queue.maxReceiveCount'],
+  ])('refuses the context key %j, meant as a setting, suggesting the setting', (key, value, meant) => {
+    expect(problemsOf(configInputFromContext({ [key]: value }))).toEqual([`unknown setting "${key}"; did you mean "${meant}"?`]);
+  });
+
+  it("lists the section's settings when none is the one meant", () => {
+    expect(problemsOf(configInputFromContext({ 'ingest.throttle': '5' }))).toEqual([
+      'unknown setting "ingest.throttle" (the settings of "ingest": throttleRateLimit, throttleBurstLimit, maxBodyBytes, clockToleranceSeconds, keyCacheSeconds, reservedConcurrency)',
+    ]);
+  });
+
+  it('refuses a section given as an object in context (cdk.json "context": {"alarms": {...}}), naming the dotted keys', () => {
+    expect(problemsOf(configInputFromContext({ alarms: { pageTopicArn: 'arn:aws:sns:eu-west-1:123456789012:pages' } }))).toEqual([
+      'context "alarms" names a section, not a setting: give each setting by its dotted name ("alarms.pageTopicArn"), or the whole section under "config"',
+    ]);
+    expect(problemsOf(configInputFromContext({ alarm: { email: 'a@b.co', namePrefix: 'x' } }))).toEqual([
+      'context "alarm" names a section ("alarms"), not a setting: give each setting by its dotted name ("alarms.email", "alarms.namePrefix"), or the whole section under "config"',
+    ]);
+    expect(problemsOf(configInputFromContext({ queue: '5' }))).toEqual([
+      'context "queue" names a section, not a setting: give each setting by its dotted name ("queue.maxReceiveCount"), or the whole section under "config"',
+    ]);
+  });
+
+  it('lists the context problems with every other problem', () => {
+    expect(problemsOf(configInputFromContext({ 'alarm.email': 'a@b.co', 'queue.maxReceiveCount': '0', removalpolicy: 'destroy' }))).toEqual(
+      [
+        'unknown setting "alarm.email"; did you mean "alarms.email"?',
+        'unknown setting "removalpolicy"; did you mean "removalPolicy"?',
+        '"queue.maxReceiveCount" must be an integer from 1 to 1000, got "0"',
+      ],
+    );
+  });
+
+  it("leaves alone the context keys that are not ours: cdk.json's feature flags, what the CDK CLI adds, cached lookups, others'", () => {
+    const cdkJson = JSON.parse(readFileSync(join(REPO_ROOT, 'cdk.json'), 'utf8')) as { context: Record<string, unknown> };
+    const context = {
+      ...cdkJson.context,
+      // What `cdk synth` passes the app besides cdk.json (CDK_CONTEXT_JSON, aws-cdk 2.x).
+      'aws:cdk:enable-path-metadata': true,
+      'aws:cdk:enable-asset-metadata': true,
+      'aws:cdk:version-reporting': true,
+      'aws:cdk:bundling-stacks': ['**'],
+      '@aws-cdk/core:failSynthOnValidationErrors': false,
+      'acknowledged-issue-numbers': [32775],
+      'availability-zones:account=123456789012:region=eu-west-1': ['eu-west-1a'],
+      'ssm:account=123456789012:parameterName=/x:region=eu-west-1': 'v',
+      team: 'video',
+      environment: 'prod',
+    };
+    expect(Object.keys(cdkJson.context).length).toBeGreaterThan(0);
+    expect(problemsOf(configInputFromContext(context))).toEqual([]);
+  });
+
+  it('suggests the setting for an unknown key inside the JSON config too, and says a dotted name must be nested there', () => {
+    expect(
+      problemsOf(
+        configInputFromContext({ config: '{"alarm":{"email":"a@b.co"},"queue":{"maxreceivecount":3},"alarms.email":"a@b.co","foo":1}' }),
+      ),
+    ).toEqual([
+      'unknown setting "alarm"; did you mean "alarms"?',
+      'unknown setting "alarms.email" in "config": nest it, {"alarms":{"email":...}}',
+      'unknown setting "foo" (known: livekit, ingest, queue, processing, reconcile, alarms, logRetentionDays, systemLogLevel, removalPolicy, stackName)',
+      'unknown setting "queue.maxreceivecount"; did you mean "queue.maxReceiveCount"?',
+    ]);
   });
 
   it('refuses a config that is not a JSON object', () => {
