@@ -24,6 +24,7 @@ const ENV: Record<string, string> = {
   LIVEKIT_KEYS_SECRET_ID: 'bench-secret',
   QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/000000000000/bench',
   KEY_CACHE_SECONDS: '300',
+  PIPELINE_NAME: 'LiveKitWebhooks',
   MAX_BODY_BYTES: '65536',
   CLOCK_TOLERANCE_SECONDS: '30',
   TABLE_NAME: 'bench-table',

@@ -2,14 +2,35 @@
  * The pipeline's custom CloudWatch metrics: one namespace, one name per concept, shared by the
  * functions that emit them (lambda/shared/metrics.ts), the alarms and dashboard that read them
  * (lib/monitoring.ts), and the local runtime that shows them. Names only: no SDK or CDK import.
+ *
+ * Every metric carries the `Pipeline` dimension (PIPELINE_DIMENSION): the namespace is shared by
+ * every pipeline of an account and region (a staging and a prod stack, two constructs in one
+ * stack), and an alarm that read the metric without it would page for another pipeline's events.
+ * Where a metric is "total" below, it has `Pipeline` only; "per `EventType`" adds that dimension.
  */
 export const METRIC_NAMESPACE = 'LiveKitWebhooks';
+
+/**
+ * The dimension naming the pipeline a metric belongs to. Its value is the pipeline's name: its
+ * alarm name prefix (`alarms.namePrefix`, default the stack name), unique per account and region
+ * as alarm names are.
+ */
+export const PIPELINE_DIMENSION = 'Pipeline';
+
+/** The functions' environment variable holding the pipeline's name (the `Pipeline` dimension's value). */
+export const PIPELINE_NAME_ENV = 'PIPELINE_NAME';
+
+/**
+ * The field of every log line holding the pipeline's name: the log metric filters take the
+ * `Pipeline` dimension from it (a filter's dimension can only be a field of the line).
+ */
+export const PIPELINE_LOG_FIELD = 'pipeline';
 
 export const METRIC = {
   // ingest
   /**
    * Requests refused (401) for a signature failure that means a lost event: an unknown key, a body
-   * hash mismatch, an invalid (expired, forged) token. Dimension: none. Counted from the ingest log.
+   * hash mismatch, an invalid (expired, forged) token. Total. Counted from the ingest log.
    */
   signatureFailures: 'SignatureFailures',
   /** Requests refused (401) with no or a malformed token: internet probing, not LiveKit. Counted from the ingest log. */
@@ -37,7 +58,7 @@ export const METRIC = {
   /** Table write (stream record) to change accepted by the bus, ms; per batch, the largest. */
   publishLag: 'PublishLag',
   // reconcile
-  /** Events LiveKit never delivered, found by the reconciler. Dimension `EventType`, and a total without dimension. */
+  /** Events LiveKit never delivered, found by the reconciler. A total, and one per `EventType`. */
   missedEvents: 'MissedEvents',
   /** Synthesized repair events sent to the queue. */
   repairsSent: 'RepairsSent',
@@ -51,7 +72,7 @@ export const METRIC = {
   runDuration: 'ReconcileRunDuration',
   /** 1 per successful reconcile run; its absence pages. */
   heartbeat: 'ReconcileHeartbeat',
-  /** 1 per reconcile run that found no LiveKit key pair in the keys secret (`{}`): it waits, and is healthy. Dimension: none. */
+  /** 1 per reconcile run that found no LiveKit key pair in the keys secret (`{}`): it waits, and is healthy. Total. */
   notConfigured: 'NotConfigured',
 } as const;
 

@@ -7,9 +7,11 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { PIPELINE_LOG_FIELD, PIPELINE_NAME_ENV } from '../contracts/metrics';
 import { ClaimChecks } from './claim-checks';
 import { ingestProblems, PipelineConfig } from './config';
 import { pipelineFunction } from './lambda-defaults';
+import { pipelineNameOf } from './pipeline-name';
 import { removalPolicyOf } from './removal-policy';
 
 export interface IngestProps {
@@ -24,6 +26,12 @@ export interface IngestProps {
    * @default - none: such an event is answered 503 event_too_large
    */
   readonly claimChecks?: ClaimChecks;
+  /**
+   * The pipeline's name: the `Pipeline` dimension of the metrics counted from the function's log
+   * and the access log. Must be the name Monitoring reads them under (its `namePrefix`).
+   * @default - the stack name (the default `alarms.namePrefix`)
+   */
+  readonly pipelineName?: string;
 }
 
 /**
@@ -44,6 +52,7 @@ export class Ingest extends Construct {
     const { ingest, logRetentionDays } = props.config;
     const problems = ingestProblems(ingest);
     if (problems.length > 0) throw new Error(`Invalid Ingest props:\n  - ${problems.join('\n  - ')}`);
+    const pipelineName = pipelineNameOf(this, props.pipelineName);
 
     this.function = pipelineFunction(this, 'Function', 'ingest', props.config, {
       description: 'Verifies LiveKit webhook signatures and enqueues the events',
@@ -60,6 +69,7 @@ export class Ingest extends Construct {
         MAX_BODY_BYTES: String(ingest.maxBodyBytes),
         CLOCK_TOLERANCE_SECONDS: String(ingest.clockToleranceSeconds),
         KEY_CACHE_SECONDS: String(ingest.keyCacheSeconds),
+        [PIPELINE_NAME_ENV]: pipelineName,
       },
     });
     props.queue.grantSendMessages(this.function);
@@ -95,6 +105,8 @@ export class Ingest extends Construct {
         destination: new apigw.LogGroupLogDestination(this.accessLogs),
         format: AccessLogFormat.custom(
           JSON.stringify({
+            // A literal: the throttled-requests metric filter takes its `Pipeline` dimension from it.
+            [PIPELINE_LOG_FIELD]: pipelineName,
             requestId: '$context.requestId',
             ip: '$context.identity.sourceIp',
             time: '$context.requestTime',

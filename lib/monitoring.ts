@@ -10,9 +10,10 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { METRIC, METRIC_NAMESPACE, MetricName } from '../contracts/metrics';
+import { METRIC, METRIC_NAMESPACE, MetricName, PIPELINE_DIMENSION, PIPELINE_LOG_FIELD } from '../contracts/metrics';
 import { AlarmId, alarmDescription, alarmName, AlarmRule, alarmRules, AlarmSeverity } from './alarm-rules';
 import { PipelineConfig } from './config';
+import { pipelineNameOf } from './pipeline-name';
 import { removalPolicyOf } from './removal-policy';
 
 /** The settings monitoring reads: its own, and those its alarm rules derive thresholds from. */
@@ -63,8 +64,14 @@ export const LOSS_REJECT_REASONS = ['unknown_key', 'body_hash_mismatch', 'invali
 /** The reasons that are internet probing: no token, or not a JWT. LiveKit always signs. */
 export const PROBE_REJECT_REASONS = ['missing_token', 'malformed_token'] as const;
 
+/**
+ * A JSON filter pattern matching `condition` on lines that name their pipeline: the filter's
+ * `Pipeline` dimension is that field, and a line without it could be counted for no pipeline.
+ */
+const pipelinePattern = (condition: string) => `{ $.${PIPELINE_LOG_FIELD} = * && (${condition}) }`;
+
 const reasonPattern = (reasons: readonly string[]) =>
-  `{ $.message = "webhook rejected" && (${reasons.map((r) => `$.reason = "${r}"`).join(' || ')}) }`;
+  pipelinePattern(`$.message = "webhook rejected" && (${reasons.map((r) => `$.reason = "${r}"`).join(' || ')})`);
 
 /** The ingest's log message when the keys secret holds no key pair (answered 503). */
 export const NOT_CONFIGURED_INGEST_MESSAGE = 'LiveKit API keys not configured; asking LiveKit to retry';
@@ -73,8 +80,11 @@ export const MISSED_EVENT_REPAIRED_MESSAGE = 'missed event repaired';
 
 /**
  * Log lines the ingest and process functions already write, turned into metrics by CloudWatch
- * Logs metric filters: no metric code on the hot path. A test pins these messages to the source
- * that logs them, so renaming a log message cannot silently blind an alarm.
+ * Logs metric filters: no metric code on the hot path. Each metric's `Pipeline` dimension is the
+ * line's `pipeline` field (a filter's dimension can only be a field of the line, never a
+ * constant; the functions' logger writes it from PIPELINE_NAME, the access log as a literal). A
+ * test pins these messages to the source that logs them, so renaming a log message cannot
+ * silently blind an alarm.
  */
 export const LOG_METRICS = {
   signatureFailures: { metric: METRIC.signatureFailures, pattern: reasonPattern(LOSS_REJECT_REASONS) },
@@ -82,14 +92,15 @@ export const LOG_METRICS = {
   // A secret that cannot be read is a failure (pages); a secret that holds `{}` is "not configured" (below).
   enqueueFailures: {
     metric: METRIC.enqueueFailures,
-    pattern:
-      '{ $.message = "event not stored; asking LiveKit to retry" || $.message = "LiveKit API keys unavailable; asking LiveKit to retry" }',
+    pattern: pipelinePattern(
+      '$.message = "event not stored; asking LiveKit to retry" || $.message = "LiveKit API keys unavailable; asking LiveKit to retry"',
+    ),
   },
-  notConfigured: { metric: METRIC.notConfigured, pattern: `{ $.message = "${NOT_CONFIGURED_INGEST_MESSAGE}" }` },
-  eventsEnqueued: { metric: METRIC.eventsEnqueued, pattern: '{ $.message = "event enqueued" }' },
-  eventsProcessed: { metric: METRIC.eventsProcessed, pattern: '{ $.message = "event applied" }' },
+  notConfigured: { metric: METRIC.notConfigured, pattern: pipelinePattern(`$.message = "${NOT_CONFIGURED_INGEST_MESSAGE}"`) },
+  eventsEnqueued: { metric: METRIC.eventsEnqueued, pattern: pipelinePattern('$.message = "event enqueued"') },
+  eventsProcessed: { metric: METRIC.eventsProcessed, pattern: pipelinePattern('$.message = "event applied"') },
   /** HTTP APIs count throttled requests only inside 4xx; the access log has the exact status (a string). */
-  apiThrottledRequests: { metric: METRIC.apiThrottledRequests, pattern: '{ $.status = "429" }' },
+  apiThrottledRequests: { metric: METRIC.apiThrottledRequests, pattern: pipelinePattern('$.status = "429"') },
 } as const satisfies Record<string, { metric: MetricName; pattern: string }>;
 
 /** The Logs Insights query of the dashboard's "Missed events (repaired)" widget: one row per repaired event. */
@@ -115,7 +126,10 @@ export class Monitoring extends Construct {
   public readonly alarms: Partial<Record<AlarmId, cloudwatch.Alarm>> = {};
   public readonly rules: Readonly<Record<AlarmId, AlarmRule>>;
   public readonly dashboard: cloudwatch.Dashboard;
-  /** `<prefix>` of every alarm name. */
+  /**
+   * `<prefix>` of every alarm name, and the pipeline's name: the value of the `Pipeline` dimension
+   * every custom metric is read under (lib/pipeline-name.ts).
+   */
   public readonly namePrefix: string;
   private readonly actions: Record<AlarmSeverity, SnsAction>;
   private readonly config: MonitoringConfig;
@@ -126,7 +140,7 @@ export class Monitoring extends Construct {
     this.config = config;
     this.rules = alarmRules(config);
     const stack = Stack.of(this);
-    this.namePrefix = config.alarms.namePrefix ?? stack.stackName;
+    this.namePrefix = pipelineNameOf(this, config.alarms.namePrefix);
     // Checked at synth, once every alarm is added (the reconciler's may come later).
     this.node.addValidation({ validate: () => this.alarmNameCollisions() });
 
@@ -183,7 +197,9 @@ export class Monitoring extends Construct {
     };
     this.actions = { page: new SnsAction(this.topics.page), ticket: new SnsAction(this.topics.ticket) };
 
-    const custom = (metricName: MetricName) => new cloudwatch.Metric({ namespace: METRIC_NAMESPACE, metricName });
+    // Every custom metric is this pipeline's: read under its `Pipeline` dimension, never the bare
+    // name, which another pipeline of the account and region would feed too.
+    const custom = (metricName: MetricName) => this.metric(metricName);
     const filter = (name: keyof typeof LOG_METRICS, logGroup: logs.ILogGroup) => {
       const { metric, pattern } = LOG_METRICS[name];
       new logs.MetricFilter(this, `${metric}Filter`, {
@@ -192,6 +208,7 @@ export class Monitoring extends Construct {
         metricNamespace: METRIC_NAMESPACE,
         metricName: metric,
         metricValue: '1',
+        dimensions: { [PIPELINE_DIMENSION]: `$.${PIPELINE_LOG_FIELD}` },
       });
       return custom(metric);
     };
@@ -302,10 +319,7 @@ export class Monitoring extends Construct {
   monitorReconciler(reconcileFunction: lambda.IFunction, reconcileLogGroup?: logs.ILogGroup): void {
     if (this.alarms['reconciler-heartbeat-missing']) throw new Error('monitorReconciler: the reconciler is already monitored');
     const errors = this.addAlarm('reconciler-errors', reconcileFunction.metricErrors());
-    const heartbeat = this.addAlarm(
-      'reconciler-heartbeat-missing',
-      new cloudwatch.Metric({ namespace: METRIC_NAMESPACE, metricName: METRIC.heartbeat }),
-    );
+    const heartbeat = this.addAlarm('reconciler-heartbeat-missing', this.metric(METRIC.heartbeat));
     this.dashboard.addWidgets(
       new cloudwatch.AlarmStatusWidget({ title: 'Reconciler alarms', alarms: [errors, heartbeat], width: 24, height: 2 }),
     );
@@ -321,6 +335,19 @@ export class Monitoring extends Construct {
         }),
       );
     }
+  }
+
+  /**
+   * One of the pipeline's custom metrics (contracts/metrics.ts), under this pipeline's `Pipeline`
+   * dimension (plus any other dimension in `props`, e.g. `EventType`).
+   */
+  metric(metricName: MetricName, props: cloudwatch.MetricOptions = {}): cloudwatch.Metric {
+    return new cloudwatch.Metric({
+      namespace: METRIC_NAMESPACE,
+      metricName,
+      ...props,
+      dimensionsMap: { ...props.dimensionsMap, [PIPELINE_DIMENSION]: this.namePrefix },
+    });
   }
 
   private addAlarm(alarmId: AlarmId, metric: cloudwatch.IMetric): cloudwatch.Alarm {

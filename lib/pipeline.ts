@@ -11,7 +11,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { CHANGE_DETAIL_TYPES, CHANGE_EVENT_SOURCE, ChangeDetailType } from '../contracts/change-event';
-import { METRIC, METRIC_NAMESPACE, MetricName } from '../contracts/metrics';
+import { METRIC, MetricName } from '../contracts/metrics';
 import { AlarmId, AlarmSeverity } from './alarm-rules';
 import {
   AlarmConfig,
@@ -31,6 +31,7 @@ import { EventQueue } from './event-queue';
 import { Ingest } from './ingest';
 import { LiveKitKeys } from './livekit-keys';
 import { Monitoring } from './monitoring';
+import { pipelineNameOf } from './pipeline-name';
 import { Processing } from './processing';
 import { Reconciler } from './reconciler';
 
@@ -190,6 +191,11 @@ export class LiveKitWebhookPipeline extends Construct {
   /** The topic of each severity. */
   public readonly topics: Readonly<Record<AlarmSeverity, sns.ITopic>>;
   public readonly dashboard: cloudwatch.Dashboard;
+  /**
+   * The pipeline's name: `alarms.namePrefix`, default the stack name. Every custom metric carries
+   * it as its `Pipeline` dimension (the `metric*()` helpers read it so); unique per account and region.
+   */
+  public readonly pipelineName: string;
 
   /** The parts, for fine-tuning beyond the props (escape hatches). */
   public readonly keys: LiveKitKeys;
@@ -205,6 +211,9 @@ export class LiveKitWebhookPipeline extends Construct {
     const config = resolvePipelineConfig(props);
     super(scope, id);
     this.config = config;
+    // One name for every emitter and for the alarms that read them (Monitoring derives the same).
+    const pipelineName = pipelineNameOf(this, config.alarms.namePrefix);
+    this.pipelineName = pipelineName;
     const pageTopic = props.alarmTopic;
     const ticketTopic = props.ticketTopic ?? props.alarmTopic;
 
@@ -216,6 +225,7 @@ export class LiveKitWebhookPipeline extends Construct {
       queue: this.eventQueue.queue,
       keys: this.keys.secret,
       claimChecks: this.claimChecks,
+      pipelineName,
     });
     this.processing = new Processing(this, 'Processing', {
       config,
@@ -223,6 +233,7 @@ export class LiveKitWebhookPipeline extends Construct {
       eventBus: props.eventBus,
       archiveRetentionDays: props.archiveRetentionDays,
       tableLogicalId: props.stateTableLogicalId,
+      pipelineName,
     });
     // The processor reads the object each claim check names (in this bucket only: CLAIM_CHECK_BUCKET).
     this.claimChecks.grantGetClaimChecks(this.processing.function);
@@ -231,6 +242,7 @@ export class LiveKitWebhookPipeline extends Construct {
       table: this.processing.table,
       queue: this.eventQueue.queue,
       keys: this.keys.secret,
+      pipelineName,
     });
     // A repair carries the room and participant as LiveKit's API lists them, so it can be as large
     // as a webhook: it goes by claim check too (lambda/reconcile/enqueue.ts).
@@ -305,9 +317,14 @@ export class LiveKitWebhookPipeline extends Construct {
     });
   }
 
-  /** One of the pipeline's custom metrics (contracts/metrics.ts), in its namespace. */
+  /**
+   * One of the pipeline's custom metrics (contracts/metrics.ts), in its namespace, under this
+   * pipeline's `Pipeline` dimension (`pipelineName`; other dimensions in `props.dimensionsMap`, such
+   * as `EventType`, are added to it). The bare metric name would sum every pipeline of the account
+   * and region.
+   */
   metric(metricName: MetricName, props: cloudwatch.MetricOptions = {}): cloudwatch.Metric {
-    return new cloudwatch.Metric({ namespace: METRIC_NAMESPACE, metricName, ...props });
+    return this.monitoring.metric(metricName, props);
   }
 
   /** Events LiveKit never delivered, found (and repaired) by the reconciler. @default Sum over the reconcile interval */

@@ -7,9 +7,11 @@ import { DynamoEventSource, SqsDlq, SqsEventSource } from 'aws-cdk-lib/aws-lambd
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { CHANGE_EVENT_SOURCE } from '../contracts/change-event';
+import { PIPELINE_NAME_ENV } from '../contracts/metrics';
 import { TABLE_SCHEMA } from '../contracts/table-schema';
 import { PipelineConfig, processingProblems } from './config';
 import { pipelineFunction } from './lambda-defaults';
+import { pipelineNameOf } from './pipeline-name';
 import { removalPolicyOf } from './removal-policy';
 
 export interface ProcessingProps {
@@ -31,6 +33,12 @@ export interface ProcessingProps {
    * @default - the id CDK derives from the construct path
    */
   readonly tableLogicalId?: string;
+  /**
+   * The pipeline's name: the `Pipeline` dimension of the metrics the process and publish functions
+   * emit. Must be the name Monitoring reads them under (its `namePrefix`).
+   * @default - the stack name (the default `alarms.namePrefix`)
+   */
+  readonly pipelineName?: string;
 }
 
 /** The logical id of the state table in stacks deployed by PipelineStack 0.1 (bin/app.ts keeps it). */
@@ -69,6 +77,7 @@ export class Processing extends Construct {
     const { config, queue } = props;
     const { processing } = config;
     validate(props);
+    const pipelineName = pipelineNameOf(this, props.pipelineName);
 
     this.table = new dynamodb.Table(this, 'StateTable', {
       partitionKey: { name: TABLE_SCHEMA.partitionKey, type: dynamodb.AttributeType.STRING },
@@ -108,6 +117,7 @@ export class Processing extends Construct {
       environment: {
         TABLE_NAME: this.table.tableName,
         EVENT_RECORD_TTL_DAYS: String(processing.eventRecordTtlDays),
+        [PIPELINE_NAME_ENV]: pipelineName,
       },
     });
     // Exactly what the processor calls: PutItem (conditional) on the base table. No reads, no
@@ -138,7 +148,7 @@ export class Processing extends Construct {
       description: "Publishes the state table's changes (its stream) to the EventBridge bus",
       timeout: Duration.seconds(30),
       memorySize: 256,
-      environment: { EVENT_BUS_NAME: this.bus.eventBusName },
+      environment: { EVENT_BUS_NAME: this.bus.eventBusName, [PIPELINE_NAME_ENV]: pipelineName },
     });
     this.bus.grantPutEventsTo(this.publisherFunction);
     Validations.of(this.publisherFunction.role!).acknowledge({

@@ -8,9 +8,11 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { reconcileTimings } from '../lambda/reconcile/limits';
+import { PIPELINE_NAME_ENV } from '../contracts/metrics';
 import { keys } from '../contracts/table-schema';
 import { PipelineConfig, reconcileProblems } from './config';
 import { pipelineFunction } from './lambda-defaults';
+import { pipelineNameOf } from './pipeline-name';
 
 export interface ReconcilerProps {
   /** Its own settings, the LiveKit project's, and the functions' log retention and removal policy. */
@@ -21,6 +23,12 @@ export interface ReconcilerProps {
   readonly queue: sqs.IQueue;
   /** LiveKit API key/secret pairs; the reconciler signs its API calls with one of them. */
   readonly keys: secretsmanager.ISecret;
+  /**
+   * The pipeline's name: the `Pipeline` dimension of the run metrics (the heartbeat, missed
+   * events). Must be the name Monitoring reads them under (its `namePrefix`).
+   * @default - the stack name (the default `alarms.namePrefix`)
+   */
+  readonly pipelineName?: string;
 }
 
 /**
@@ -65,6 +73,7 @@ export class Reconciler extends Construct {
         RECONCILE_FULL_CHECK_MINUTES: String(reconcile.fullCheckMinutes),
         RECONCILE_TIME_BUDGET_MS: String(timings.timeBudgetMs),
         RECONCILE_WEBHOOK_EVENTS: config.livekit.webhookEvents.join(','),
+        [PIPELINE_NAME_ENV]: pipelineNameOf(this, props.pipelineName),
       },
     });
 

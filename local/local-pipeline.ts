@@ -116,10 +116,20 @@ export interface LocalPipelineOptions {
   readonly wrapBus?: (bus: ChangePublisher) => ChangePublisher;
 }
 
+/**
+ * The pipeline's name locally, unless `alarms.namePrefix` gives one: the example app's default
+ * stack name (bin/app.ts), which a deployed pipeline takes by default. The functions get it as
+ * PIPELINE_NAME and write it on every line, as on AWS, so a local line is as long as a deployed one
+ * (the bench measures log bytes per event here).
+ */
+export const LOCAL_PIPELINE_NAME = 'LiveKitWebhooks';
+
 /** The publish function's name locally (Lambda's Invoke API on `lambdaEndpoint` knows it by this name). */
 export const LOCAL_PUBLISHER_FUNCTION_NAME = 'livekit-publish';
 
 export interface LocalPipeline {
+  /** The pipeline's name: the `pipeline` field of every log line (`alarms.namePrefix`, else LOCAL_PIPELINE_NAME). */
+  readonly pipelineName: string;
   readonly webhookUrl: string;
   readonly baseUrl: string;
   readonly dynamodbEndpoint: string;
@@ -219,7 +229,8 @@ class PrintingBus implements ChangePublisher {
 export async function startLocalPipeline(options: LocalPipelineOptions): Promise<LocalPipeline> {
   const { config } = options;
   const logLevel = options.logLevel ?? 'info';
-  const logger = (service: string) => new Logger({ service, level: logLevel, sink: options.logSink });
+  const pipelineName = config.alarms.namePrefix ?? LOCAL_PIPELINE_NAME;
+  const logger = (service: string) => new Logger({ service, pipeline: pipelineName, level: logLevel, sink: options.logSink });
   const logSink = options.logSink ?? ((line: string) => void process.stdout.write(line + '\n'));
   const runtimeLogger = logger('local-runtime');
   const functionCrashed = (name: string) => (error: Error) => {
@@ -304,6 +315,7 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
       queueArn: queues.queueArn,
       processing: config.processing,
       logLevel,
+      pipeline: pipelineName,
       logSink,
       gate: options.processorGate?.buffer as SharedArrayBuffer | undefined,
       metrics,
@@ -327,6 +339,7 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
             sqsEndpoint: sqsEmulator.endpoint,
             publisherDlqUrl: queues.publisherDlqUrl,
             logLevel,
+            pipeline: pipelineName,
             logSink,
             bus: publisher,
             metrics,
@@ -349,6 +362,7 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
         intervalMs,
         runAtStart: options.reconcileAtStart ?? false,
         logLevel,
+        pipeline: pipelineName,
         logSink,
         metrics: metricsSink,
         onRunFinished: async (report) => {
@@ -375,6 +389,7 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
       ingest: config.ingest,
       port: options.port,
       logLevel,
+      pipeline: pipelineName,
       logSink,
       getRoutes: { [STATUS_PATH]: status, ...options.getRoutes },
       onCrash: functionCrashed('ingest'),
@@ -441,6 +456,7 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
     const { baseUrl } = ingest.ready;
 
     const pipeline: LocalPipeline = {
+      pipelineName,
       webhookUrl: `${baseUrl}/webhook`,
       baseUrl,
       dynamodbEndpoint: dynamodb.endpoint,

@@ -1,7 +1,7 @@
 import { S3Client } from '@aws-sdk/client-s3';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import { nonNegativeIntEnv, requiredEnv } from '../shared/env';
+import { nonNegativeIntEnv, pipelineNameEnv, requiredEnv } from '../shared/env';
 import { Logger, parseLogLevel, withRequestId } from '../shared/logger';
 import { createIngestHandler } from './ingest-handler';
 
@@ -38,6 +38,7 @@ export const handler = withRequestId(
     keyCacheSeconds: nonNegativeIntEnv('KEY_CACHE_SECONDS'),
     maxBodyBytes: nonNegativeIntEnv('MAX_BODY_BYTES'),
     clockToleranceSeconds: nonNegativeIntEnv('CLOCK_TOLERANCE_SECONDS'),
-    logger: new Logger({ service: 'ingest', level: parseLogLevel(process.env.LOG_LEVEL) }),
+    // Its lines carry `pipeline`: the metric filters on this log take their `Pipeline` dimension from it.
+    logger: new Logger({ service: 'ingest', pipeline: pipelineNameEnv(), level: parseLogLevel(process.env.LOG_LEVEL) }),
   }),
 );

@@ -4,7 +4,7 @@
  */
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { S3Client } from '@aws-sdk/client-s3';
-import { positiveIntEnv, requiredEnv } from '../shared/env';
+import { pipelineNameEnv, positiveIntEnv, requiredEnv } from '../shared/env';
 import { Logger, parseLogLevel, withRequestId } from '../shared/logger';
 import { EmfMetricsSink } from '../shared/metrics';
 import { s3ClaimCheckStore } from './claim-check';
@@ -13,14 +13,15 @@ import { createProcessor } from './processor';
 
 const tableName = requiredEnv('TABLE_NAME');
 const eventRecordTtlDays = positiveIntEnv('EVENT_RECORD_TTL_DAYS');
-const logger = new Logger({ service: 'process', level: parseLogLevel(process.env.LOG_LEVEL) });
+const pipeline = pipelineNameEnv();
+const logger = new Logger({ service: 'process', pipeline, level: parseLogLevel(process.env.LOG_LEVEL) });
 
 const processor = createProcessor({
   ddb: createDocumentClient(),
   tableName,
   logger,
   eventRecordTtlDays,
-  metrics: new EmfMetricsSink(),
+  metrics: new EmfMetricsSink(pipeline),
   // Each claim-checked message's pointer names the object; CLAIM_CHECK_BUCKET pins it to this
   // pipeline's bucket. The client is built at cold start (Lambda's Node runtime ships
   // @aws-sdk/client-s3) and used only for events too large for an SQS message.

@@ -6,18 +6,19 @@
 import type { DynamoDBBatchResponse, DynamoDBStreamEvent } from 'aws-lambda';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { EventBridgePublisher } from '../process/publisher';
-import { requiredEnv } from '../shared/env';
+import { pipelineNameEnv, requiredEnv } from '../shared/env';
 import { Logger, parseLogLevel } from '../shared/logger';
 import { EmfMetricsSink } from '../shared/metrics';
 import { createStreamPublisher } from './stream-publisher';
 
 const busName = requiredEnv('EVENT_BUS_NAME');
-const logger = new Logger({ service: 'publish', level: parseLogLevel(process.env.LOG_LEVEL) });
+const pipeline = pipelineNameEnv();
+const logger = new Logger({ service: 'publish', pipeline, level: parseLogLevel(process.env.LOG_LEVEL) });
 
 const publisher = createStreamPublisher({
   bus: new EventBridgePublisher(new EventBridgeClient({}), busName),
   logger,
-  metrics: new EmfMetricsSink(),
+  metrics: new EmfMetricsSink(pipeline),
 });
 
 export async function handler(event: DynamoDBStreamEvent): Promise<DynamoDBBatchResponse> {

@@ -11,7 +11,7 @@ import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-sec
 import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { createDocumentClient } from '../process/document-client';
-import { nonNegativeIntEnv, requiredEnv } from '../shared/env';
+import { nonNegativeIntEnv, pipelineNameEnv, requiredEnv } from '../shared/env';
 import { KeysSecretError, parseKeysSecret } from '../shared/keys-secret';
 import { Logger, parseLogLevel, withRequestId } from '../shared/logger';
 import { EmfMetricsSink, METRIC } from '../shared/metrics';
@@ -37,14 +37,15 @@ const webhookEvents = process.env.RECONCILE_WEBHOOK_EVENTS
   ? process.env.RECONCILE_WEBHOOK_EVENTS.split(',').filter((type) => type !== '')
   : undefined;
 
-const logger = new Logger({ service: 'reconcile', level: parseLogLevel(process.env.LOG_LEVEL) });
+const pipeline = pipelineNameEnv();
+const logger = new Logger({ service: 'reconcile', pipeline, level: parseLogLevel(process.env.LOG_LEVEL) });
 const ddb = createDocumentClient();
 const sqs = new SQSClient({ maxAttempts: 3 });
 // Repairs too large for an SQS message go by claim check, as ingest's webhooks do (enqueue.ts).
 const claimCheckBucket = process.env.CLAIM_CHECK_BUCKET;
 const claimChecks = claimCheckBucket ? { s3: new S3Client({ maxAttempts: 3 }), bucket: claimCheckBucket } : undefined;
 const secrets = new SecretsManagerClient({ maxAttempts: 3 });
-const metrics = new EmfMetricsSink();
+const metrics = new EmfMetricsSink(pipeline);
 
 export class LiveKitKeysError extends Error {
   /** `notConfigured`: the secret holds no key pair at all (not filled in yet), as opposed to a broken secret. */

@@ -5,8 +5,13 @@
  * `withRequestId` at the handler's entry), so every line of one invocation is found with one
  * filter. Errors are written with their name, message and stack (never their cause, see
  * serializeError). Never pass secrets or whole bodies.
+ *
+ * In a function, every line also names its pipeline (`pipeline`, from PIPELINE_NAME): the log
+ * metric filters take their `Pipeline` dimension from that field, so a line without it would count
+ * for no pipeline's alarm.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { PIPELINE_LOG_FIELD } from '../../contracts/metrics';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 export type LogFields = Record<string, unknown>;
@@ -15,6 +20,11 @@ const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 4
 
 export interface LoggerOptions {
   readonly service: string;
+  /**
+   * The pipeline's name (the function's PIPELINE_NAME), written as `pipeline` on every line.
+   * Tests and scripts that feed no metric filter leave it out.
+   */
+  readonly pipeline?: string;
   readonly level?: LogLevel;
   /** Where lines go; defaults to stdout. Tests and the local runtime pass their own. */
   readonly sink?: (line: string) => void;
@@ -98,6 +108,7 @@ export class Logger {
       level,
       time: new Date().toISOString(),
       service: this.options.service,
+      ...(this.options.pipeline !== undefined ? { [PIPELINE_LOG_FIELD]: this.options.pipeline } : {}),
       message,
       ...(requestId ? { requestId } : {}),
       ...this.bound,

@@ -14,6 +14,7 @@
  * function to stop (it finishes what it is doing), then terminates the thread.
  */
 import { Worker } from 'node:worker_threads';
+import { PIPELINE_NAME_ENV } from '../../contracts/metrics';
 import { CallHandler, Channel } from './channel';
 
 /** Worker bootstrap: plain JavaScript, so it needs no loader; registers tsx, then loads the function module. */
@@ -39,6 +40,12 @@ export interface FunctionWorkerOptions<Init> {
   readonly entry: string;
   /** Structured-clone data the function builds itself from (endpoints, names, config). */
   readonly init: Init;
+  /**
+   * The pipeline the function belongs to: set as its PIPELINE_NAME, as the construct sets it on
+   * AWS, so its log lines carry the same `pipeline` field. Absent for a thread that is no function
+   * of the pipeline (the bench's load client).
+   */
+  readonly pipeline?: string;
   /** Where the function's log lines go (they are written on the main thread, in order). */
   readonly logSink: (line: string) => void;
   /** Told once when the worker crashes after it was ready. */
@@ -145,7 +152,11 @@ export function startFunctionWorker<Init, Ready>(options: FunctionWorkerOptions<
     execArgv: [],
     name: `function:${options.name}`,
     // The main thread's SDK clients already print the SDK's Node-version notice once; not once more per function.
-    env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+    env: {
+      ...process.env,
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+      ...(options.pipeline !== undefined ? { [PIPELINE_NAME_ENV]: options.pipeline } : {}),
+    },
   });
   const channel = new Channel(worker);
   for (const [method, handler] of Object.entries(options.handlers ?? {})) channel.handle(method, handler);

@@ -9,7 +9,10 @@ import { Logger } from '../../lambda/shared/logger';
 import type { FunctionWorkerOptions, LocalFunction, SdkCallStats } from './function-worker';
 import { FunctionStart, meterClient } from './worker-runtime';
 
-export interface InProcessFunctionOptions<Init, Ready> extends Pick<FunctionWorkerOptions<Init>, 'name' | 'init' | 'logSink' | 'handlers'> {
+export interface InProcessFunctionOptions<Init, Ready> extends Pick<
+  FunctionWorkerOptions<Init>,
+  'name' | 'init' | 'pipeline' | 'logSink' | 'handlers'
+> {
   readonly start: FunctionStart<Init, Ready>;
 }
 
@@ -21,7 +24,8 @@ export async function startFunctionInProcess<Init, Ready>(options: InProcessFunc
       if (!handler) throw new Error(`no handler for ${method}`);
       return (await handler(value)) as T;
     },
-    logger: (service, level) => new Logger({ service, level, sink: options.logSink }),
+    // The pipeline as a worker's PIPELINE_NAME would give it (this thread's environment is the main one's).
+    logger: (service, level) => new Logger({ service, pipeline: options.pipeline, level, sink: options.logSink }),
     meter: (client, service) => meterClient(client, service, sdkCalls),
   });
   let stopping: Promise<void> | undefined;

@@ -45,6 +45,8 @@ export interface IngestFunctionOptions {
   readonly ingest: Pick<IngestConfig, 'keyCacheSeconds' | 'maxBodyBytes' | 'clockToleranceSeconds'>;
   readonly port?: number;
   readonly logLevel: LogLevel;
+  /** The pipeline's name (PIPELINE_NAME): the `pipeline` field of the function's log lines. */
+  readonly pipeline: string;
   readonly logSink: (line: string) => void;
   /** GET routes served on the main thread (they read its data); the front door forwards them. */
   readonly getRoutes: Readonly<Record<string, LocalRoute>>;
@@ -67,6 +69,7 @@ export function startIngestFunction(options: IngestFunctionOptions): Promise<Fun
       logLevel: options.logLevel,
       forwardedGetPaths: Object.keys(options.getRoutes),
     },
+    pipeline: options.pipeline,
     logSink: options.logSink,
     onCrash: options.onCrash,
     handlers: {

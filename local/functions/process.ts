@@ -52,6 +52,8 @@ export interface ProcessedBatch {
 }
 
 export interface ProcessFunctionOptions extends ProcessFunctionInit {
+  /** The pipeline's name (PIPELINE_NAME): the `pipeline` field of the function's log lines. */
+  readonly pipeline: string;
   readonly logSink: (line: string) => void;
   /** Where the processor's metrics go on the main thread. */
   readonly metrics: MetricsSink;
@@ -69,12 +71,13 @@ export interface ProcessFunction {
 }
 
 export async function startProcessFunction(options: ProcessFunctionOptions): Promise<ProcessFunction> {
-  const { logSink, metrics, onBatchProcessed, onCrash, ...init } = options;
+  const { pipeline, logSink, metrics, onBatchProcessed, onCrash, ...init } = options;
   const worker = await startFunctionWorker<ProcessFunctionInit, void>({
     name: 'process',
     background: true,
     entry: join(__dirname, 'process.worker.ts'),
     init,
+    pipeline,
     logSink,
     onCrash,
     handlers: {

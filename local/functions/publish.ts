@@ -74,6 +74,8 @@ export interface PublishFunctionOptions extends PublishFunctionInit {
   readonly bus: ChangePublisher;
   /** Where the publisher's metrics go on the main thread. */
   readonly metrics: MetricsSink;
+  /** The pipeline's name (PIPELINE_NAME): the `pipeline` field of the function's log lines. */
+  readonly pipeline: string;
   readonly logSink: (line: string) => void;
   readonly onCrash: (error: Error) => void;
 }
@@ -92,12 +94,13 @@ export interface PublishFunction {
 }
 
 export async function startPublishFunction(options: PublishFunctionOptions): Promise<PublishFunction> {
-  const { bus, metrics, logSink, onCrash, ...init } = options;
+  const { bus, metrics, pipeline, logSink, onCrash, ...init } = options;
   const worker = await startFunctionWorker<PublishFunctionInit, void>({
     name: 'publish',
     background: true,
     entry: join(__dirname, 'publish.worker.ts'),
     init,
+    pipeline,
     logSink,
     onCrash,
     handlers: {

@@ -61,6 +61,8 @@ export interface ReconcileFunctionOptions extends Omit<ReconcileFunctionInit, 'l
   readonly livekit: LiveKitApiOptions;
   /** A test's wrapper of the LiveKit API; the reconciler then runs in process, where the wrapper lives. */
   readonly wrapLiveKitApi?: (api: LiveKitApi) => LiveKitApi;
+  /** The pipeline's name (PIPELINE_NAME): the `pipeline` field of the function's log lines. */
+  readonly pipeline: string;
   readonly logSink: (line: string) => void;
   /** Where the run metrics go on the main thread. */
   readonly metrics: MetricsSink;
@@ -77,7 +79,7 @@ export interface ReconcileFunction {
 }
 
 export async function startReconcileFunction(options: ReconcileFunctionOptions): Promise<ReconcileFunction> {
-  const { wrapLiveKitApi, logSink, metrics, onRunFinished, onCrash, livekit, ...init } = options;
+  const { wrapLiveKitApi, pipeline, logSink, metrics, onRunFinished, onCrash, livekit, ...init } = options;
   const mainThreadApi = wrapLiveKitApi ? wrapLiveKitApi(createLiveKitApi(livekit)) : undefined;
   const handlers: Record<string, CallHandler> = {
     [RECONCILE.runFinished]: (report) => onRunFinished(report as RunReport),
@@ -97,6 +99,7 @@ export async function startReconcileFunction(options: ReconcileFunctionOptions):
     ? await startFunctionInProcess({
         name,
         init: functionInit,
+        pipeline,
         logSink,
         handlers,
         start: (await import('./reconcile-function')).startReconciler,
@@ -105,6 +108,7 @@ export async function startReconcileFunction(options: ReconcileFunctionOptions):
         name,
         entry: join(__dirname, 'reconcile.worker.ts'),
         init: functionInit,
+        pipeline,
         logSink,
         onCrash,
         handlers,

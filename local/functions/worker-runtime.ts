@@ -7,6 +7,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
+import { PIPELINE_NAME_ENV } from '../../contracts/metrics';
 import { Logger, LogLevel } from '../../lambda/shared/logger';
 import { CallHandler, Channel } from './channel';
 import { FunctionWorkerData, LOG_EVENT, READY_EVENT, SDK_CALLS_METHOD, SdkCallStats, STOP_METHOD } from './function-worker';
@@ -21,7 +22,7 @@ const RECENT_DURATIONS = 10_000;
 export interface FunctionHost {
   /** Calls a handler the main thread registered. */
   call<T>(method: string, value?: unknown): Promise<T>;
-  /** A logger whose lines are written by the main thread's log sink. */
+  /** A logger whose lines are written by the main thread's log sink, naming the function's pipeline as on AWS. */
   logger(service: string, level: LogLevel): Logger;
   /** Counts and times the client's requests by command, for `FunctionWorker.sdkCalls()` (the bench's request counts). */
   meter<C extends MeterableClient>(client: C, service: string): C;
@@ -74,12 +75,15 @@ export function runFunctionWorker<Init, Ready>(start: FunctionStart<Init, Ready>
     lines = [];
   };
   const sdkCalls: Record<string, SdkCallStats> = {};
+  // The thread's environment is the function's (startFunctionWorker sets PIPELINE_NAME), as a Lambda's is.
+  const pipeline = process.env[PIPELINE_NAME_ENV] || undefined;
 
   const host: FunctionHost = {
     call: (method, value) => channel.call(method, value),
     logger: (service, level) =>
       new Logger({
         service,
+        pipeline,
         level,
         sink: (line) => {
           if (lines.length === 0) setImmediate(flush);

@@ -38,6 +38,7 @@ export function processHandlerEnv(engine: DynamoDbLocal, tableName: string): Rec
   return {
     TABLE_NAME: tableName,
     EVENT_RECORD_TTL_DAYS: '30',
+    PIPELINE_NAME: 'lkw-test',
     LOG_LEVEL: 'error',
     AWS_REGION: 'us-east-1',
     AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,

@@ -340,4 +340,14 @@ describe('end to end: events LiveKit can send are applied or rejected once, neve
     expect(await depth(pipeline.dlqUrl)).toEqual({ visible: 0, inFlight: 0 });
     expect(logs.filter((line) => line.message === 'event not processed, SQS will redeliver it')).toEqual([]);
   });
+
+  test('every line of the functions names the pipeline, as on AWS, where the metric filters take their Pipeline dimension from', () => {
+    expect(pipeline.pipelineName).toBe('LiveKitWebhooks');
+    const functions = logs.filter((line) => line.service === 'ingest' || line.service === 'process' || line.service === 'publish');
+    expect(new Set(functions.map((line) => line.service))).toEqual(new Set(['ingest', 'process', 'publish']));
+    expect(functions.filter((line) => line.pipeline !== pipeline.pipelineName)).toEqual([]);
+    // The lines the filters count, among them.
+    expect(functions.some((line) => line.message === 'event enqueued')).toBe(true);
+    expect(functions.some((line) => line.message === 'event applied')).toBe(true);
+  });
 });

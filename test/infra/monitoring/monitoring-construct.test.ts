@@ -8,6 +8,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { parseConfig } from '../../../lib/config';
 import { LOG_METRICS, LOSS_REJECT_REASONS, MISSED_EVENT_REPAIRED_MESSAGE, Monitoring, PROBE_REJECT_REASONS } from '../../../lib/monitoring';
+import { LiveKitWebhookPipeline } from '../../../lib/pipeline';
 import { PipelineStack } from '../../../lib/pipeline-stack';
 import { bareStack, LIVEKIT_URL, synthPipeline } from '../../support/synth';
 import { repoPath } from '../../support/paths';
@@ -64,6 +65,39 @@ function synthMonitoringAlone(input = {}, publisher = false) {
   return { monitoring, stack, template: Template.fromStack(stack) };
 }
 
+type MetricRef = { namespace: string; metricName: string; dimensions: Record<string, unknown> };
+
+/** Every metric an alarm reads: its own, or each one of its metric math. */
+function alarmMetrics(alarm: Record<string, any>): MetricRef[] {
+  const dims = (list: Array<{ Name: string; Value: unknown }> | undefined) =>
+    Object.fromEntries((list ?? []).map((d) => [d.Name, d.Value]));
+  if (alarm.MetricName) return [{ namespace: alarm.Namespace, metricName: alarm.MetricName, dimensions: dims(alarm.Dimensions) }];
+  return (alarm.Metrics ?? [])
+    .filter((query: any) => query.MetricStat)
+    .map((query: any) => ({
+      namespace: query.MetricStat.Metric.Namespace,
+      metricName: query.MetricStat.Metric.MetricName,
+      dimensions: dims(query.MetricStat.Metric.Dimensions),
+    }));
+}
+
+/** Every metric a dashboard graphs (its body's `metrics` rows; tokens in the body read as "TOKEN"). */
+function dashboardMetrics(dashboard: Record<string, any>): MetricRef[] {
+  const raw = dashboard.Properties.DashboardBody;
+  const text: string =
+    typeof raw === 'string' ? raw : raw['Fn::Join'][1].map((part: unknown) => (typeof part === 'string' ? part : 'TOKEN')).join('');
+  const body = JSON.parse(text) as { widgets: Array<{ properties: { metrics?: unknown[][] } }> };
+  return body.widgets
+    .flatMap((widget) => widget.properties.metrics ?? [])
+    .filter((row) => typeof row[0] === 'string')
+    .map((row) => {
+      const strings = row.filter((cell): cell is string => typeof cell === 'string');
+      const dimensions: Record<string, unknown> = {};
+      for (let i = 2; i + 1 < strings.length; i += 2) dimensions[strings[i]] = strings[i + 1];
+      return { namespace: strings[0], metricName: strings[1], dimensions };
+    });
+}
+
 describe('Monitoring construct', () => {
   const { stack, reconcile, template } = synthWithReconciler({
     alarms: {
@@ -86,6 +120,8 @@ describe('Monitoring construct', () => {
   const queueDimension = (queue: { node: { defaultChild?: unknown } }) => [
     { Name: 'QueueName', Value: { 'Fn::GetAtt': [id(queue), 'QueueName'] } },
   ];
+  /** The pipeline's own metrics: every custom metric is read under its `Pipeline` dimension, the alarm name prefix. */
+  const pipelineDimension = [{ Name: 'Pipeline', Value: 'lkw-prod' }];
 
   const findAlarm = (anchor: string): Record<string, any> => {
     const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm')).filter((a: any) =>
@@ -102,7 +138,7 @@ describe('Monitoring construct', () => {
       'page',
       'LiveKitWebhooks',
       'MissedEvents',
-      () => undefined,
+      () => pipelineDimension,
       'Sum',
       60,
       2,
@@ -130,7 +166,7 @@ describe('Monitoring construct', () => {
       'page',
       'LiveKitWebhooks',
       'ApplyLag',
-      () => undefined,
+      () => pipelineDimension,
       'p99',
       60,
       60_000,
@@ -144,7 +180,7 @@ describe('Monitoring construct', () => {
       'page',
       'LiveKitWebhooks',
       'EnqueueFailures',
-      () => undefined,
+      () => pipelineDimension,
       'Sum',
       60,
       3,
@@ -158,7 +194,7 @@ describe('Monitoring construct', () => {
       'ticket',
       'LiveKitWebhooks',
       'NotConfigured',
-      () => undefined,
+      () => pipelineDimension,
       'Sum',
       60,
       1,
@@ -172,7 +208,7 @@ describe('Monitoring construct', () => {
       'ticket',
       'LiveKitWebhooks',
       'SignatureFailures',
-      () => undefined,
+      () => pipelineDimension,
       'Sum',
       300,
       3,
@@ -256,7 +292,7 @@ describe('Monitoring construct', () => {
       'ticket',
       'LiveKitWebhooks',
       'ReconcileHeartbeat',
-      () => undefined,
+      () => pipelineDimension,
       'Sum',
       60,
       1,
@@ -270,7 +306,7 @@ describe('Monitoring construct', () => {
       'ticket',
       'LiveKitWebhooks',
       'ApiThrottledRequests',
-      () => undefined,
+      () => pipelineDimension,
       'Sum',
       60,
       10,
@@ -352,8 +388,9 @@ describe('Monitoring construct', () => {
       Stat: 'Sum',
       Period: 60,
     });
+    // This pipeline's NotConfigured only: another pipeline's waiting stack must not hide this one's 5xx.
     expect(byId.notConfigured).toMatchObject({
-      Metric: { Namespace: 'LiveKitWebhooks', MetricName: 'NotConfigured' },
+      Metric: { Namespace: 'LiveKitWebhooks', MetricName: 'NotConfigured', Dimensions: pipelineDimension },
       Stat: 'Sum',
       Period: 60,
     });
@@ -600,27 +637,40 @@ describe('Monitoring construct', () => {
   });
 
   it('counts signature failures, enqueue failures, enqueued and applied events, and throttled requests from log lines', () => {
+    // Each metric's Pipeline dimension is the line's `pipeline` field, which the pattern requires.
     const filter = (logGroup: { node: { defaultChild?: unknown } }, name: string, pattern: string) =>
       template.hasResourceProperties('AWS::Logs::MetricFilter', {
         LogGroupName: { Ref: id(logGroup) },
         FilterPattern: pattern,
-        MetricTransformations: [{ MetricName: name, MetricNamespace: 'LiveKitWebhooks', MetricValue: '1' }],
+        MetricTransformations: [
+          {
+            MetricName: name,
+            MetricNamespace: 'LiveKitWebhooks',
+            MetricValue: '1',
+            Dimensions: [{ Key: 'Pipeline', Value: '$.pipeline' }],
+          },
+        ],
       });
     filter(
       stack.ingest.function.logGroup,
       'SignatureFailures',
-      '{ $.message = "webhook rejected" && ($.reason = "unknown_key" || $.reason = "body_hash_mismatch" || $.reason = "invalid_token") }',
+      '{ $.pipeline = * && ($.message = "webhook rejected" && ($.reason = "unknown_key" || $.reason = "body_hash_mismatch" || $.reason = "invalid_token")) }',
     );
     filter(
       stack.ingest.function.logGroup,
       'SignatureProbes',
-      '{ $.message = "webhook rejected" && ($.reason = "missing_token" || $.reason = "malformed_token") }',
+      '{ $.pipeline = * && ($.message = "webhook rejected" && ($.reason = "missing_token" || $.reason = "malformed_token")) }',
     );
-    filter(stack.ingest.function.logGroup, 'NotConfigured', '{ $.message = "LiveKit API keys not configured; asking LiveKit to retry" }');
+    filter(
+      stack.ingest.function.logGroup,
+      'NotConfigured',
+      '{ $.pipeline = * && ($.message = "LiveKit API keys not configured; asking LiveKit to retry") }',
+    );
     filter(stack.ingest.function.logGroup, 'EnqueueFailures', LOG_METRICS.enqueueFailures.pattern);
     filter(stack.ingest.function.logGroup, 'EventsEnqueued', LOG_METRICS.eventsEnqueued.pattern);
     filter(stack.processing.function.logGroup, 'EventsProcessed', LOG_METRICS.eventsProcessed.pattern);
-    filter(stack.ingest.accessLogs, 'ApiThrottledRequests', '{ $.status = "429" }');
+    filter(stack.ingest.accessLogs, 'ApiThrottledRequests', '{ $.pipeline = * && ($.status = "429") }');
+    template.resourceCountIs('AWS::Logs::MetricFilter', 7);
   });
 
   it('filters on log messages the functions really write (renaming one would blind an alarm)', () => {
@@ -649,6 +699,16 @@ describe('Monitoring construct', () => {
     expect(readFileSync(repoPath('lib', 'ingest.ts'), 'utf8')).toContain("status: '$context.status'");
   });
 
+  it("writes the pipeline's name where the filters take the Pipeline dimension from: each function's PIPELINE_NAME, the access log", () => {
+    const variables = (fn: { node: { defaultChild?: unknown } }) =>
+      template.findResources('AWS::Lambda::Function')[id(fn)].Properties.Environment.Variables;
+    for (const fn of [stack.ingest.function, stack.processing.function, stack.processing.publisherFunction, stack.reconciler.function])
+      expect(variables(fn).PIPELINE_NAME).toBe('lkw-prod');
+    const stage = Object.values(template.findResources('AWS::ApiGatewayV2::Stage'))[0] as any;
+    const format = JSON.parse(stage.Properties.AccessLogSettings.Format);
+    expect(format).toMatchObject({ pipeline: 'lkw-prod', status: '$context.status' });
+  });
+
   it('exports what the on-call tooling needs', () => {
     for (const output of [
       'QueueUrl',
@@ -663,5 +723,120 @@ describe('Monitoring construct', () => {
     ]) {
       template.hasOutput(output, {});
     }
+  });
+});
+
+describe('two pipelines in one stack (as staging and prod in one region): each reads only its own metrics', () => {
+  const app = new App();
+  const stack = new Stack(app, 'Platform');
+  const staging = new LiveKitWebhookPipeline(stack, 'Staging', { livekitUrl: LIVEKIT_URL, alarms: { namePrefix: 'lkw-staging' } });
+  const prod = new LiveKitWebhookPipeline(stack, 'Prod', { livekitUrl: LIVEKIT_URL, alarms: { namePrefix: 'lkw-prod' } });
+  const template = Template.fromStack(stack);
+  const pipelines = [
+    { pipeline: staging, name: 'lkw-staging' },
+    { pipeline: prod, name: 'lkw-prod' },
+  ];
+  const logicalId = (construct: { node: { defaultChild?: unknown } }) => stack.getLogicalId(construct.node.defaultChild as CfnElement);
+
+  it('names each pipeline after its alarm prefix', () => {
+    expect(staging.pipelineName).toBe('lkw-staging');
+    expect(prod.pipelineName).toBe('lkw-prod');
+  });
+
+  it.each(['lkw-staging', 'lkw-prod'])(
+    "%s: every alarm on a custom metric reads it under the pipeline's own Pipeline dimension",
+    (name) => {
+      const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm'))
+        .map((alarm: any) => alarm.Properties)
+        .filter((alarm) => alarm.AlarmName.startsWith(`${name}-`));
+      const custom = alarms.flatMap((alarm) =>
+        alarmMetrics(alarm)
+          .filter((metric) => metric.namespace === 'LiveKitWebhooks')
+          .map((metric) => ({ alarm: alarm.AlarmName as string, ...metric })),
+      );
+      // missed events, apply lag, ingest 5xx, API 5xx (its NotConfigured), not configured, signature failures, heartbeat, 429s
+      expect(custom.map((metric) => metric.alarm).sort()).toEqual(
+        [
+          'api-5xx',
+          'api-throttling',
+          'apply-lag',
+          'ingest-5xx',
+          'ingest-signature-failures',
+          'missed-events',
+          'not-configured',
+          'reconciler-heartbeat-missing',
+        ].map((id) => `${name}-${id}`),
+      );
+      for (const metric of custom)
+        expect({ alarm: metric.alarm, dimensions: metric.dimensions }).toEqual({ alarm: metric.alarm, dimensions: { Pipeline: name } });
+    },
+  );
+
+  it.each(pipelines)('$name: its dashboard graphs every custom metric under its own Pipeline dimension', ({ pipeline, name }) => {
+    const dashboard = template.findResources('AWS::CloudWatch::Dashboard')[logicalId(pipeline.dashboard)];
+    const custom = dashboardMetrics(dashboard).filter((metric) => metric.namespace === 'LiveKitWebhooks');
+    expect(new Set(custom.map((metric) => metric.metricName))).toEqual(
+      new Set([
+        'ApiThrottledRequests',
+        'SignatureFailures',
+        'SignatureProbes',
+        'EventsEnqueued',
+        'EnqueueFailures',
+        'NotConfigured',
+        'EventsProcessed',
+        'MissedEvents',
+        'RepairsSent',
+        'ReconcileHeartbeat',
+        'LiveKitApiErrors',
+        'ReconcileRunDuration',
+        'ApplyLag',
+        'EventAge',
+      ]),
+    );
+    for (const metric of custom)
+      expect({ metric: metric.metricName, dimensions: metric.dimensions }).toEqual({
+        metric: metric.metricName,
+        dimensions: { Pipeline: name },
+      });
+  });
+
+  it.each(pipelines)('$name: its functions emit under its name (PIPELINE_NAME), and its access log writes it', ({ pipeline, name }) => {
+    const functions = template.findResources('AWS::Lambda::Function');
+    for (const fn of Object.values(pipeline.functions))
+      expect(functions[logicalId(fn)].Properties.Environment.Variables.PIPELINE_NAME).toBe(name);
+    const stage = template.findResources('AWS::ApiGatewayV2::Stage')[logicalId(pipeline.ingest.stage)];
+    expect(JSON.parse(stage.Properties.AccessLogSettings.Format).pipeline).toBe(name);
+  });
+
+  it.each(pipelines)("$name: its metric filters take the Pipeline dimension from the line's own pipeline field", ({ pipeline }) => {
+    const logGroups = [pipeline.ingest.function.logGroup, pipeline.processing.function.logGroup, pipeline.ingest.accessLogs].map(
+      (group) => ({
+        Ref: logicalId(group as never),
+      }),
+    );
+    const filters = Object.values(template.findResources('AWS::Logs::MetricFilter'))
+      .map((filter: any) => filter.Properties)
+      .filter((filter) => logGroups.some((group) => JSON.stringify(group) === JSON.stringify(filter.LogGroupName)));
+    expect(filters).toHaveLength(7);
+    for (const filter of filters) {
+      expect(filter.FilterPattern).toMatch(/^\{ \$\.pipeline = \* && /);
+      expect(filter.MetricTransformations).toEqual([expect.objectContaining({ Dimensions: [{ Key: 'Pipeline', Value: '$.pipeline' }] })]);
+    }
+  });
+
+  it.each(pipelines)('$name: its metric helpers read its own metrics', ({ pipeline, name }) => {
+    for (const metric of [
+      pipeline.metricMissedEvents(),
+      pipeline.metricApplyLag(),
+      pipeline.metricEventsProcessed(),
+      pipeline.metric('ReconcileHeartbeat'),
+      // Another dimension is added to the pipeline's, never instead of it.
+      pipeline.metric('MissedEvents', { dimensionsMap: { EventType: 'room_finished', Pipeline: 'someone-else' } }),
+    ])
+      expect(metric.dimensions).toMatchObject({ Pipeline: name });
+    expect(pipeline.metric('MissedEvents', { dimensionsMap: { EventType: 'room_finished' } }).dimensions).toEqual({
+      EventType: 'room_finished',
+      Pipeline: name,
+    });
   });
 });

@@ -56,6 +56,8 @@ describe('the process function', () => {
         Variables: {
           TABLE_NAME: { Ref: STATE_TABLE_LOGICAL_ID },
           EVENT_RECORD_TTL_DAYS: String(DEFAULT_CONFIG.processing.eventRecordTtlDays),
+          // The Pipeline dimension of its metrics: the alarm name prefix, by default the stack name.
+          PIPELINE_NAME: 'Test',
           NODE_OPTIONS: '--enable-source-maps',
         },
       },

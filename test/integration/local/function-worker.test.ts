@@ -17,11 +17,13 @@ function start(
   onCrash: (error: Error) => void = () => undefined,
   logSink: (line: string) => void = () => undefined,
   background = false,
+  pipeline?: string,
 ) {
   return startFunctionWorker<typeof init, { threadId: number }>({
     name: 'probe',
     entry,
     init,
+    pipeline,
     logSink,
     onCrash,
     handlers: { main: (value) => `hello ${String(value)}` },
@@ -43,6 +45,22 @@ test('a function runs on its own thread, answers calls, calls the main thread ba
       (found) => found !== undefined,
     );
     expect(JSON.parse(line!)).toMatchObject({ service: 'probe', message: 'probe log', value: 42 });
+  } finally {
+    await probe.stop();
+  }
+});
+
+test("a pipeline's function gets its PIPELINE_NAME, as on AWS, and its log lines name the pipeline", async () => {
+  const lines: string[] = [];
+  const probe = await start({}, undefined, (line) => lines.push(line), false, 'lkw-local');
+  try {
+    expect(await probe.call('env', 'PIPELINE_NAME')).toBe('lkw-local');
+    await probe.call('log', 1);
+    const line = await eventually(
+      () => lines.find((l) => l.includes('probe log')),
+      (found) => found !== undefined,
+    );
+    expect(JSON.parse(line!)).toMatchObject({ service: 'probe', pipeline: 'lkw-local', message: 'probe log' });
   } finally {
     await probe.stop();
   }

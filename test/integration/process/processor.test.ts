@@ -64,7 +64,13 @@ describe('the Lambda handler', () => {
 
   test('the process handler applies the real LiveKit fixture; the publish handler puts its changes on the configured bus', async () => {
     const tableName = await local.engine.createStateTable();
-    Object.assign(process.env, processHandlerEnv(local.engine, tableName), { EVENT_BUS_NAME: 'state-changes' });
+    // At info: the `event applied` line (a metric filter counts it) is among what is checked below.
+    Object.assign(process.env, processHandlerEnv(local.engine, tableName), { EVENT_BUS_NAME: 'state-changes', LOG_LEVEL: 'info' });
+    const written: string[] = [];
+    const stdout = jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      written.push(...String(chunk).split('\n'));
+      return true;
+    });
     eventBridge.on(PutEventsCommand).resolves({ FailedEntryCount: 0, Entries: [{ EventId: 'e1' }, { EventId: 'e2' }] });
     // Required only now: the handlers read their environment at module scope, as in Lambda.
     const { handler } = require('../../../lambda/process/handler') as { handler: (event: SQSEvent) => Promise<SQSBatchResponse> };
@@ -97,9 +103,22 @@ describe('the Lambda handler', () => {
       await source.waitUntilIdle();
     } finally {
       await source.stop();
+      stdout.mockRestore();
     }
 
     expect(responses).toEqual([{ batchItemFailures: [] }]);
+    // Every line names the pipeline (PIPELINE_NAME): the metric filters' dimension, and each EMF
+    // metric's first dimension, so another pipeline's alarms never count these.
+    const lines = written.filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as Record<string, any>);
+    expect(lines.find((line) => line.message === 'event applied')).toMatchObject({ service: 'process', pipeline: 'lkw-test' });
+    const emf = lines.filter((line) => line._aws !== undefined);
+    // The publisher's (this record has no `receivedAt`, so the processor has no lag to emit).
+    expect(emf.flatMap((line) => Object.keys(line))).toEqual(expect.arrayContaining(['PublishLag', 'ChangesPublished']));
+    for (const line of emf) {
+      expect(line.Pipeline).toBe('lkw-test');
+      for (const dimensions of line._aws.CloudWatchMetrics[0].Dimensions) expect(dimensions[0]).toBe('Pipeline');
+    }
+    for (const line of lines.filter((line) => line._aws === undefined)) expect(line.pipeline).toBe('lkw-test');
     const entries = eventBridge.commandCalls(PutEventsCommand).flatMap((call) => call.args[0].input.Entries ?? []);
     expect(entries.map((entry) => [entry.EventBusName, entry.Source, entry.DetailType])).toEqual([
       ['state-changes', 'livekit.webhooks', 'track.published'],

@@ -46,6 +46,8 @@ export interface LoadOptions {
 }
 
 export const CLAIM_CHECK_BUCKET = 'livekit-claim-checks-test';
+/** The pipeline's name, as the construct sets PIPELINE_NAME. */
+export const PIPELINE = 'lkw-test';
 
 /** SQS's allowed body characters (#x9 | #xA | #xD | #x20-#xD7FF | #xE000-#xFFFD | #x10000-#x10FFFF). */
 const SQS_REFUSED = /[^\t\n\r\x20-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/u;
@@ -70,6 +72,7 @@ export function loadHandler(options: LoadOptions = {}): Loaded {
     MAX_BODY_BYTES: '4096',
     CLOCK_TOLERANCE_SECONDS: '30',
     KEY_CACHE_SECONDS: '300',
+    PIPELINE_NAME: PIPELINE,
     LOG_LEVEL: 'debug',
     AWS_REGION: 'eu-west-1',
     ...options.env,

@@ -46,6 +46,7 @@ describe('reconcile handler', () => {
       RECONCILE_CONCURRENCY: '2',
       RECONCILE_FULL_CHECK_MINUTES: '30',
       RECONCILE_TIME_BUDGET_MS: '2000',
+      PIPELINE_NAME: 'lkw-prod',
       AWS_REGION: 'eu-west-1',
       AWS_ACCESS_KEY_ID: 'test',
       AWS_SECRET_ACCESS_KEY: 'test',
@@ -73,12 +74,20 @@ describe('reconcile handler', () => {
     const { handler } = await loadHandler();
     await expect(handler({})).resolves.toBeUndefined();
     const records = json();
-    expect(records.filter((r) => r.message === 'LiveKit API keys not configured; reconciler waiting')).toHaveLength(1);
+    const waiting = records.filter((r) => r.message === 'LiveKit API keys not configured; reconciler waiting');
+    expect(waiting).toHaveLength(1);
+    expect(waiting[0].pipeline).toBe('lkw-prod');
     const emf = records.filter((r) => r._aws !== undefined);
     expect(emf.some((r) => r.NotConfigured === 1)).toBe(true);
     expect(emf.some((r) => r.ReconcileHeartbeat === 1)).toBe(true);
-    const notConfigured = emf.find((r) => r.NotConfigured === 1) as { _aws: { CloudWatchMetrics: { Dimensions: string[][] }[] } };
-    expect(notConfigured._aws.CloudWatchMetrics[0].Dimensions).toEqual([[]]);
+    // The pipeline's totals: under its `Pipeline` dimension only, so another pipeline's heartbeat
+    // cannot stand in for this one's, nor its NotConfigured hide this one's API 5xx.
+    const notConfigured = emf.find((r) => r.NotConfigured === 1) as {
+      Pipeline: string;
+      _aws: { CloudWatchMetrics: { Dimensions: string[][] }[] };
+    };
+    expect(notConfigured._aws.CloudWatchMetrics[0].Dimensions).toEqual([['Pipeline']]);
+    expect(notConfigured.Pipeline).toBe('lkw-prod');
   });
 
   test('a broken secret still fails the run', async () => {

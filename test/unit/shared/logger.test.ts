@@ -7,11 +7,12 @@ import { repoPath } from '../../support/paths';
  * and the Lambda request id on every line of an invocation, also when invocations overlap (the
  * local runtime runs several at once in one process).
  */
-function capture(): { logger: Logger; lines: () => Array<Record<string, any>> } {
+function capture(pipeline?: string): { logger: Logger; lines: () => Array<Record<string, any>>; raw: string[] } {
   const raw: string[] = [];
   return {
-    logger: new Logger({ service: 'test', level: 'debug', sink: (line) => raw.push(line) }),
+    logger: new Logger({ service: 'test', pipeline, level: 'debug', sink: (line) => raw.push(line) }),
     lines: () => raw.map((line) => JSON.parse(line)),
+    raw,
   };
 }
 
@@ -64,6 +65,21 @@ describe('Logger', () => {
     expect(inside.find((line) => line.message === 'middle')).toMatchObject({ eventId: 'EV_1' });
   });
 
+  it('names the pipeline on every line, its children too (the metric filters take their Pipeline dimension from it)', () => {
+    const { logger, lines, raw } = capture('lkw-prod');
+    logger.info('event enqueued', { eventId: 'EV_1' });
+    logger.child({ eventId: 'EV_2' }).warn('webhook rejected', { reason: 'unknown_key' });
+    expect(lines().map((line) => line.pipeline)).toEqual(['lkw-prod', 'lkw-prod']);
+    // Short and early in the line: it is paid for on every line.
+    expect(raw[0]).toMatch(/^\{"level":"info","time":"[^"]+","service":"test","pipeline":"lkw-prod","message":"event enqueued"/);
+  });
+
+  it('writes no pipeline field without one (tests, scripts)', () => {
+    const { logger, lines } = capture();
+    logger.info('x');
+    expect(lines()[0]).not.toHaveProperty('pipeline');
+  });
+
   it('runs a handler without a context (tests, scripts) without a request id', async () => {
     const { logger, lines } = capture();
     await withRequestId(async () => logger.info('x'))(undefined);
@@ -79,6 +95,15 @@ describe('the Lambda entry points', () => {
     }
   });
 
+  it('name the pipeline (PIPELINE_NAME) on every log line and every EMF metric', () => {
+    for (const file of ['ingest/handler.ts', 'process/handler.ts', 'publish/handler.ts', 'reconcile/handler.ts']) {
+      const source = readFileSync(repoPath('lambda', file), 'utf8');
+      expect(source).toContain('pipelineNameEnv()');
+      for (const logger of source.match(/new Logger\(\{[^}]*\}\)/g) ?? []) expect(logger).toMatch(/\bpipeline\b/);
+      expect(source).not.toMatch(/new EmfMetricsSink\(\)/);
+    }
+  });
+
   it('the ingest handler logs with the invocation request id (a rejected request, no AWS call)', async () => {
     Object.assign(process.env, {
       QUEUE_URL: 'https://sqs.eu-west-1.amazonaws.com/123456789012/q',
@@ -86,6 +111,7 @@ describe('the Lambda entry points', () => {
       MAX_BODY_BYTES: '65536',
       CLOCK_TOLERANCE_SECONDS: '30',
       KEY_CACHE_SECONDS: '300',
+      PIPELINE_NAME: 'lkw-prod',
       LOG_LEVEL: 'info',
       AWS_REGION: 'eu-west-1',
     });
@@ -122,6 +148,12 @@ describe('the Lambda entry points', () => {
       .filter((line) => line.startsWith('{'))
       .map((line) => JSON.parse(line));
     const rejected = lines.find((line) => line.message === 'webhook rejected');
-    expect(rejected).toMatchObject({ requestId: 'c0ffee00-1111-2222-3333-444455556666', reason: 'missing_token', statusCode: 401 });
+    expect(rejected).toMatchObject({
+      requestId: 'c0ffee00-1111-2222-3333-444455556666',
+      reason: 'missing_token',
+      statusCode: 401,
+      // The SignatureProbes filter's Pipeline dimension: the construct's PIPELINE_NAME.
+      pipeline: 'lkw-prod',
+    });
   });
 });

@@ -1,8 +1,9 @@
 import { emfLines, EmfMetricsSink, MemoryMetricsSink, METRIC, METRIC_NAMESPACE } from '../../../lambda/shared/metrics';
 
 describe('EMF metric lines', () => {
-  it('writes one document per dimension set, in the namespace, with the values as fields', () => {
+  it('writes one document per dimension set, in the namespace, with the values as fields, each under the pipeline', () => {
     const lines = emfLines(
+      'lkw-prod',
       [
         { name: METRIC.missedEvents, value: 3 },
         { name: METRIC.missedEvents, value: 2, dimensions: { EventType: 'participant_left' } },
@@ -16,6 +17,7 @@ describe('EMF metric lines', () => {
     expect(lines).toEqual([
       {
         runId: 'r-1',
+        Pipeline: 'lkw-prod',
         MissedEvents: 3,
         RepairsSent: 3,
         ReconcileRunDuration: 812,
@@ -24,7 +26,8 @@ describe('EMF metric lines', () => {
           CloudWatchMetrics: [
             {
               Namespace: METRIC_NAMESPACE,
-              Dimensions: [[]],
+              // The pipeline's total: `Pipeline` only, never a dimensionless metric every pipeline of the region would feed.
+              Dimensions: [['Pipeline']],
               Metrics: [
                 { Name: 'MissedEvents', Unit: 'Count' },
                 { Name: 'RepairsSent', Unit: 'Count' },
@@ -37,22 +40,31 @@ describe('EMF metric lines', () => {
       {
         runId: 'r-1',
         EventType: 'participant_left',
+        Pipeline: 'lkw-prod',
         MissedEvents: 2,
         _aws: {
           Timestamp: 1_700_000_000_000,
           CloudWatchMetrics: [
-            { Namespace: METRIC_NAMESPACE, Dimensions: [['EventType']], Metrics: [{ Name: 'MissedEvents', Unit: 'Count' }] },
+            { Namespace: METRIC_NAMESPACE, Dimensions: [['Pipeline', 'EventType']], Metrics: [{ Name: 'MissedEvents', Unit: 'Count' }] },
           ],
         },
       },
     ]);
   });
 
-  it('EmfMetricsSink writes each document as one line', () => {
+  it('names the pipeline it was given, and a context field cannot rename it', () => {
+    const [line] = emfLines('lkw-staging', [{ name: METRIC.heartbeat, value: 1 }], { Pipeline: 'lkw-prod' }).map((l) => JSON.parse(l));
+    expect(line.Pipeline).toBe('lkw-staging');
+  });
+
+  it('EmfMetricsSink writes each document as one line, under its pipeline', () => {
     const written: string[] = [];
-    new EmfMetricsSink((line) => written.push(line)).put([{ name: METRIC.heartbeat, value: 1 }]);
+    new EmfMetricsSink('lkw-prod', (line) => written.push(line)).put([{ name: METRIC.heartbeat, value: 1 }]);
     expect(written).toHaveLength(1);
-    expect(JSON.parse(written[0]).ReconcileHeartbeat).toBe(1);
+    const document = JSON.parse(written[0]);
+    expect(document.ReconcileHeartbeat).toBe(1);
+    expect(document.Pipeline).toBe('lkw-prod');
+    expect(document._aws.CloudWatchMetrics[0].Dimensions).toEqual([['Pipeline']]);
   });
 
   it('MemoryMetricsSink sums a metric since a time, with or without dimensions', () => {
