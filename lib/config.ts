@@ -4,7 +4,7 @@
  * reads the environment. The local runtime uses the same object, so local and deployed behave alike.
  */
 
-import { KNOWN_EVENT_TYPES } from '../lambda/process/state-model';
+import { KNOWN_EVENT_TYPES, RECORD_ONLY_EVENT_TYPES } from '../lambda/process/state-model';
 import { reconcileTimings } from '../lambda/reconcile/limits';
 
 export type RemovalPolicyName = 'retain' | 'destroy';
@@ -21,7 +21,7 @@ export type SystemLogLevelName = (typeof SYSTEM_LOG_LEVELS)[number];
  * Every webhook event type LiveKit sends (livekit/protocol `webhook/events.go`; the `agent_job_*`
  * pair only from LiveKit Cloud). The values `livekit.webhookEvents` accepts.
  */
-export const LIVEKIT_WEBHOOK_EVENT_TYPES = [...KNOWN_EVENT_TYPES, 'agent_job_started', 'agent_job_ended'] as const;
+export const LIVEKIT_WEBHOOK_EVENT_TYPES = [...KNOWN_EVENT_TYPES, ...RECORD_ONLY_EVENT_TYPES] as const;
 
 export interface LiveKitConfig {
   /** LiveKit server URL the reconciler calls (`https://my-project.livekit.cloud`). */
