@@ -1,4 +1,4 @@
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,24 +12,21 @@ const root = REPO_ROOT;
 const cdk = join(root, 'node_modules', '.bin', 'cdk');
 const offline = { ...OFFLINE_ENV, CDK_DISABLE_VERSION_CHECK: '1' };
 
+/** `cdk synth` into a fresh directory with `-c` for each setting; what it wrote, printed and exited with. */
+function synth(...settings: string[]) {
+  const out = mkdtempSync(join(tmpdir(), 'synth-'));
+  const result = spawnSync(cdk, ['synth', '--quiet', '--no-notices', '-o', out, ...settings.flatMap((setting) => ['-c', setting])], {
+    cwd: root,
+    env: offline,
+    encoding: 'utf8',
+  });
+  return { out, status: result.status, stderr: result.stderr };
+}
+
 describe('cdk synth (the CLI, offline)', () => {
   it('writes a template with the webhook route, the function, the queue redriving to its DLQ and the secret', () => {
-    const out = mkdtempSync(join(tmpdir(), 'synth-'));
-    execFileSync(
-      cdk,
-      [
-        'synth',
-        '--quiet',
-        '--no-notices',
-        '-o',
-        out,
-        '-c',
-        'livekit.url=https://my-project.livekit.cloud',
-        '-c',
-        'queue.maxReceiveCount=4',
-      ],
-      { cwd: root, env: offline, stdio: 'pipe' },
-    );
+    const { out, status, stderr } = synth('livekit.url=https://my-project.livekit.cloud', 'queue.maxReceiveCount=4');
+    if (status !== 0) throw new Error(`cdk synth failed:\n${stderr}`);
     const template = JSON.parse(readFileSync(join(out, 'LiveKitWebhooks.template.json'), 'utf8'));
     const resources = Object.values<{ Type: string; Properties: any }>(template.Resources);
     const ofType = (type: string) => resources.filter((r) => r.Type === type);
@@ -47,25 +44,7 @@ describe('cdk synth (the CLI, offline)', () => {
   });
 
   it('fails with a message naming each setting to fix when the config is invalid', () => {
-    const result = spawnSync(
-      cdk,
-      [
-        'synth',
-        '--quiet',
-        '--no-notices',
-        '-o',
-        mkdtempSync(join(tmpdir(), 'synth-')),
-        '-c',
-        'queue.maxReceiveCount=0',
-        '-c',
-        'ingest.maxBodyBytes=lots',
-      ],
-      {
-        cwd: root,
-        env: offline,
-        encoding: 'utf8',
-      },
-    );
+    const result = synth('queue.maxReceiveCount=0', 'ingest.maxBodyBytes=lots');
     expect(result.status).not.toBe(0);
     expect(result.stderr).toContain('"queue.maxReceiveCount" must be an integer from 1 to 1000, got "0"');
     expect(result.stderr).toContain('"ingest.maxBodyBytes" must be an integer from 1024 to 3000000, got "lots"');
@@ -74,22 +53,8 @@ describe('cdk synth (the CLI, offline)', () => {
   });
 
   it('names the stack from stackName, given in the JSON config like every other setting', () => {
-    const out = mkdtempSync(join(tmpdir(), 'synth-'));
-    execFileSync(
-      cdk,
-      [
-        'synth',
-        '--quiet',
-        '--no-notices',
-        '-o',
-        out,
-        '-c',
-        'livekit.url=https://my-project.livekit.cloud',
-        '-c',
-        'config={"stackName":"Named"}',
-      ],
-      { cwd: root, env: offline, stdio: 'pipe' },
-    );
+    const { out, status, stderr } = synth('livekit.url=https://my-project.livekit.cloud', 'config={"stackName":"Named"}');
+    if (status !== 0) throw new Error(`cdk synth failed:\n${stderr}`);
     expect(readdirSync(out).filter((file) => file.endsWith('.template.json'))).toEqual(['Named.template.json']);
   });
 
@@ -102,12 +67,7 @@ describe('cdk synth (the CLI, offline)', () => {
       'reconcile.intervalMinutes=30',
       'alarms.missedEventsEvaluationPeriods=100',
     ];
-    const out = mkdtempSync(join(tmpdir(), 'synth-'));
-    const result = spawnSync(cdk, ['synth', '--quiet', '--no-notices', '-o', out, ...settings.flatMap((setting) => ['-c', setting])], {
-      cwd: root,
-      env: offline,
-      encoding: 'utf8',
-    });
+    const result = synth(...settings);
     expect(result.status).not.toBe(0);
     const problems = result.stderr.split('\n').filter((line) => line.startsWith('  - '));
     expect(problems).toEqual([
@@ -120,11 +80,7 @@ describe('cdk synth (the CLI, offline)', () => {
   });
 
   it('refuses to synth without livekit.url, in one line saying what to set (the reconciler would call localhost forever)', () => {
-    const result = spawnSync(cdk, ['synth', '--quiet', '--no-notices', '-o', mkdtempSync(join(tmpdir(), 'synth-'))], {
-      cwd: root,
-      env: offline,
-      encoding: 'utf8',
-    });
+    const result = synth();
     expect(result.status).not.toBe(0);
     const ours = result.stderr.split('\n').filter((line) => line.includes('livekit.url'));
     expect(ours).toEqual([
