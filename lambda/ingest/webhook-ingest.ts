@@ -110,7 +110,11 @@ export function createWebhookIngest(options: WebhookIngestOptions): (request: In
       const shown = statusCode === 401 ? undefined : detail;
       return respond(statusCode, { error: reason, ...(shown ? { detail: shown } : {}) }, extra);
     };
-    const retryLater = (error: string): IngestResponse => respond(503, { error }, { 'retry-after': '1' });
+    // No Retry-After: LiveKit's client (hashicorp/go-retryablehttp, `DefaultBackoff`) takes a 503's
+    // Retry-After as the wait itself, in place of its 1, 2, 4, 8 s backoff, so `Retry-After: 1`
+    // would end its 4 retries after about 4 s instead of 15 s: a blip of SQS, S3 or Secrets
+    // Manager longer than that would lose the event. Its own backoff gives the longest window.
+    const retryLater = (error: string): IngestResponse => respond(503, { error });
 
     if (request.path !== WEBHOOK_PATH) return reject(404, 'route_not_found');
     if (request.method !== 'POST') return reject(405, 'method_not_allowed', undefined, { allow: 'POST' });

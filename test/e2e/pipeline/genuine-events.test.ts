@@ -5,6 +5,7 @@ import { RepairTooLargeError, sqsEnqueue } from '../../../lambda/reconcile/enque
 import { LocalPipeline, startLocalPipeline } from '../../../local/local-pipeline';
 import { emojiBody, GenuineBody, largeMetadataBody, nonCharacterBody, overSqsLimitBody } from '../../support/genuine-bodies';
 import { SQS_MAX_MESSAGE_BYTES } from '../../../lambda/shared/sqs-safe-body';
+import { LiveKitSimulator } from '../../../simulator/livekit-simulator';
 import { signWebhook } from '../../../simulator/signing';
 import { allApplied, Engines, eventually, KEY, SECRET, startEngines, target } from '../../support/e2e';
 
@@ -162,7 +163,7 @@ describe('end to end: genuine events LiveKit can send are accepted and applied',
     expect(byId.get(body.id)!.MessageAttributes?.roomName?.StringValue).toBe('lobby \\uffff');
   });
 
-  it('answers a genuine event over a lowered ingest.maxBodyBytes 503 with Retry-After over HTTP (LiveKit retries), never 413', async () => {
+  it('answers a genuine event over a lowered ingest.maxBodyBytes 503 over HTTP (LiveKit retries, with its own backoff: no Retry-After), never 413', async () => {
     const small = await startLocalPipeline({
       config: parseConfig({ ingest: { maxBodyBytes: 65_536 } }),
       keys: { [KEY]: SECRET },
@@ -179,10 +180,39 @@ describe('end to end: genuine events LiveKit can send are accepted and applied',
       });
       expect([response.status, response.headers.get('retry-after'), await response.json()]).toEqual([
         503,
-        '1',
+        null,
         { error: 'event_too_large' },
       ]);
     } finally {
+      await small.stop();
+    }
+  });
+
+  it("leaves LiveKit's own retry backoff to a 503: 1, 2, 4, 8 s, not a Retry-After that would shorten its window to 4 s", async () => {
+    const small = await startLocalPipeline({
+      config: parseConfig({ ingest: { maxBodyBytes: 1024 } }),
+      keys: { [KEY]: SECRET },
+      engines,
+      logLevel: 'error',
+      logSink: () => undefined,
+    });
+    // LiveKit's open-source sender (go-retryablehttp: 4 retries, 1..30 s backoff), 100x faster.
+    const sim = new LiveKitSimulator({
+      keys: { [KEY]: SECRET },
+      webhook: { urls: [small.webhookUrl], profile: 'open-source', timeScale: 0.01 },
+    });
+    await sim.start();
+    try {
+      sim.join('retry-window', 'alice', { metadata: 'm'.repeat(3000) });
+      await sim.idle();
+      const join = sim.deliveries().find((d) => d.type === 'participant_joined')!;
+      expect([join.outcome, join.dropReason]).toEqual(['dropped', 'retries_exhausted']);
+      expect(join.attempts.map((a) => a.status)).toEqual([503, 503, 503, 503, 503]);
+      // go-retryablehttp DefaultBackoff: min * 2^n (10, 20, 40, 80 ms at this scale); with
+      // Retry-After: 1 it would have waited 10 ms each time and given up after 40 ms.
+      expect(join.attempts.slice(0, 4).map((a) => a.nextWaitMs)).toEqual([10, 20, 40, 80]);
+    } finally {
+      await sim.stop();
       await small.stop();
     }
   });

@@ -52,7 +52,7 @@ describe('case 1: genuine events larger than the old 64 KiB cap', () => {
     const response = await h.handler(apiEvent({ body: body.text, headers: await signed(body.text) }));
 
     expect(response.statusCode).toBe(503);
-    expect(response.headers).toMatchObject({ 'retry-after': expect.any(String) });
+    expect(response.headers?.['retry-after']).toBeUndefined();
     expect(JSON.parse(response.body!)).toEqual({ error: 'event_too_large' });
     expect(h.sent()).toHaveLength(0);
     expect(h.logs()).toContainEqual(
@@ -203,7 +203,7 @@ describe('case 1b: the claim check, for a genuine event whose SQS message would 
     const response = await h.handler(apiEvent({ body: body.text, headers: await signed(body.text) }));
 
     expect(response.statusCode).toBe(503);
-    expect(response.headers).toMatchObject({ 'retry-after': expect.any(String) });
+    expect(response.headers?.['retry-after']).toBeUndefined();
     expect(JSON.parse(response.body!)).toEqual({ error: 'not_stored' });
     expect(h.sent()).toHaveLength(0);
     expect(h.logs()).toContainEqual(
