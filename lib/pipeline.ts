@@ -152,7 +152,11 @@ export interface OnChangeOptions {
  * ```ts
  * const pipeline = new LiveKitWebhookPipeline(this, 'LiveKit', { livekitUrl: 'https://my-project.livekit.cloud' });
  * pipeline.grantReadState(myService);
- * pipeline.onChange('Presence', { types: ['participant.joined', 'participant.left'], target: new targets.LambdaFunction(fn) });
+ * // A session ends with participant.left or participant.connection_aborted: subscribe to both.
+ * pipeline.onChange('Presence', {
+ *   types: ['participant.joined', 'participant.left', 'participant.connection_aborted'],
+ *   target: new targets.LambdaFunction(fn),
+ * });
  * ```
  *
  * Every option is validated when the construct is built; a `ConfigError` lists every problem at once.
