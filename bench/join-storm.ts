@@ -81,7 +81,13 @@ async function startFront(
 export const joinStorm: Section = async (context) => {
   const participants = context.quick ? 100 : 1000;
   const windowMs = context.quick ? 2000 : 20_000;
-  const pipeline = await startBenchPipeline(context);
+  // Processor attempts that failed and went back to the queue (each waits out the visibility timeout).
+  let processorFailures = 0;
+  const pipeline = await startBenchPipeline(context, {
+    logSink: (line) => {
+      if (line.includes('"event not processed, SQS will redeliver it"')) processorFailures++;
+    },
+  });
   const front = await startFront(ANSWER_MS, () => pipeline.webhookUrl);
   const sim = new LiveKitSimulator({ keys: { [KEY]: SECRET }, webhook: { urls: [front.url], profile: 'open-source' }, seed: 2026 });
   const apiUrl = await sim.start();
@@ -164,6 +170,7 @@ export const joinStorm: Section = async (context) => {
         notAcceptedByIngest: front.notAccepted(),
         presentLocallyBeforeReconcile: presentBefore,
         secondsUntilAppliedAfterDrain: secondsUntilApplied,
+        processorFailures,
         presentInLiveKit: truth.size,
         runsToCorrectState: runsToCorrect,
         joinsRepaired: repaired,

@@ -209,7 +209,8 @@ export interface ChangeEventOf<T extends ChangeDetailType> {
   readonly account: string;
   readonly time: string;
   readonly region: string;
-  readonly resources: readonly string[];
+  /** Mutable, as in `EventBridgeEvent`, so that a `ChangeEvent` is assignable to one. */
+  readonly resources: string[];
   readonly detail: ChangeDetailOf<T>;
   /** Set by EventBridge on events replayed from the archive. */
   readonly 'replay-name'?: string;

@@ -46,8 +46,7 @@ const joined: ChangeDetail<'participant.joined'> = {
 // Compile-time: what the kit promises is what the publisher puts (lambda/process/publisher.ts), and
 // a change event is what aws-lambda's EventBridgeEvent describes. `tsc --noEmit -p .` checks these.
 const asPublished: StateChange = joined;
-const asLambdaEvent: EventBridgeEvent<string, unknown> = changeEventOf(joined) as ChangeEvent as EventBridgeEvent<string, unknown> &
-  ChangeEvent;
+const asLambdaEvent: EventBridgeEvent<string, unknown> = changeEventOf(joined);
 void asPublished;
 void asLambdaEvent;
 
