@@ -4,6 +4,7 @@
  * values themselves are built only by the helpers below (`keys`), never by string concatenation
  * elsewhere, because the key schema is a public interface (docs/state-model.md).
  */
+import { createHash } from 'node:crypto';
 
 /**
  * The version of the key schema, a public interface (docs/state-model.md, "Key schema"): the key
@@ -67,6 +68,14 @@ export function createTableInput(tableName: string) {
   };
 }
 
+/** DynamoDB's limit on a partition key value, in bytes. */
+const MAX_PARTITION_KEY_BYTES = 2048;
+
+function eventRecordPk(eventId: string): string {
+  const pk = `EVENT#${eventId}`;
+  return Buffer.byteLength(pk) <= MAX_PARTITION_KEY_BYTES ? pk : `EVENT#sha256:${createHash('sha256').update(eventId).digest('hex')}`;
+}
+
 /** Key values, in one place. `#` separates parts; LiveKit ids never contain it. */
 export const keys = {
   room: (roomSid: string) => ({ pk: `ROOM#${roomSid}`, sk: 'ROOM' }),
@@ -74,8 +83,13 @@ export const keys = {
   track: (trackSid: string) => ({ pk: `TRACK#${trackSid}`, sk: 'TRACK' }),
   egress: (egressId: string) => ({ pk: `EGRESS#${egressId}`, sk: 'EGRESS' }),
   ingress: (ingressId: string, sessionId: string) => ({ pk: `INGRESS#${ingressId}`, sk: `SESSION#${sessionId}` }),
-  /** An event that changed no entity and must not be lost: an unknown type, or one rejected for good. */
-  eventRecord: (eventId: string) => ({ pk: `EVENT#${eventId}`, sk: 'EVENT' }),
+  /**
+   * An event that changed no entity and must not be lost: an unknown type, or one rejected for
+   * good. An id too long for a partition key (DynamoDB refuses one over 2,048 bytes, for good) is
+   * keyed by its SHA-256 instead: LiveKit's ids are short, but a signed body can carry any id, and
+   * a record that can never be written would send its event round the queue into the DLQ.
+   */
+  eventRecord: (eventId: string) => ({ pk: eventRecordPk(eventId), sk: 'EVENT' }),
   /**
    * Evidence for the reconciler (lambda/reconcile/evidence.ts), one item per room (sort key: room
    * sid): a webhook of that room reached us `LATE_ARRIVAL_MS` or more after LiveKit created it, so

@@ -8,6 +8,7 @@ import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge
 import { mockClient } from 'aws-sdk-client-mock';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { DeleteCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { keys } from '../../../contracts/table-schema';
 import { createProcessor } from '../../../lambda/process/processor';
 import type { StateChange } from '../../../lambda/process/publisher';
 import type { StreamRecordLike } from '../../../lambda/publish/change-feed';
@@ -264,6 +265,28 @@ describe('processing', () => {
     const recorded = (eventId: string) => lines.filter((line) => line.eventId === eventId).map((line) => [line.level, line.message]);
     expect(recorded('EV_agent1')).toEqual([['info', 'event recorded: it describes no room state']]);
     expect(recorded('EV_future1')).toEqual([['warn', 'unknown event type recorded']]);
+  });
+
+  test('an event id too long for a partition key is still recorded once and acknowledged, keyed by its SHA-256, never sent round to the DLQ', async () => {
+    const { processor, target } = await setup();
+    const longId = `EV_${'x'.repeat(2_100)}`;
+    const unknown = sqsRecord({ id: longId, event: 'room_renamed', createdAt: String(T0) }, { messageId: 'msg-long-unknown' });
+    const invalid = sqsRecord(
+      { id: `${longId}y`, event: 'participant_joined', createdAt: String(T0), room },
+      { messageId: 'msg-long-invalid' },
+    );
+
+    const first = await processor.processBatch([unknown, invalid]);
+    const again = await processor.processBatch([unknown, invalid]);
+
+    expect([first.batchItemFailures, again.batchItemFailures]).toEqual([[], []]);
+    expect(keys.eventRecord(longId).pk).toMatch(/^EVENT#sha256:[0-9a-f]{64}$/);
+    expect((await getEventRecord(target, longId)).record).toMatchObject({
+      outcome: 'unknown_type',
+      eventId: longId,
+      eventType: 'room_renamed',
+    });
+    expect((await getEventRecord(target, `${longId}y`)).record).toMatchObject({ outcome: 'rejected', eventType: 'participant_joined' });
   });
 
   test('a body that can never apply is rejected once: recorded with its reason, logged at error level, acknowledged', async () => {
