@@ -98,9 +98,25 @@ async function main(): Promise<void> {
       if (error.code === 'EPIPE') void shutdown('output closed');
       else fail(error);
     });
-  // Anything else that would end the process stops the engines first.
+  // Anything else that would end the process stops the engines first. Except a promise rejected
+  // and never awaited while a CHANGE_HANDLER is loaded: its code runs on this thread, and a
+  // fire-and-forget call of a consumer (`void fetch(...)`) that fails would stop ingest with it,
+  // where on AWS Lambda's Node.js runtime fails only that consumer's invocation
+  // (Runtime.UnhandledPromiseRejection). It is logged as an error instead.
   process.on('uncaughtException', fail);
-  process.on('unhandledRejection', fail);
+  process.on('unhandledRejection', (reason) => {
+    if (!consumers) return fail(reason);
+    const error =
+      reason instanceof Error ? { name: reason.name, message: reason.message, stack: reason.stack } : { message: String(reason) };
+    const line = {
+      level: 'error',
+      time: new Date().toISOString(),
+      service: 'local',
+      message: 'unhandled promise rejection, ignored: a CHANGE_HANDLER call nobody awaited? (on AWS it fails that invocation)',
+      error,
+    };
+    process.stdout.write(JSON.stringify(line) + '\n');
+  });
   // A supervisor that stops `npm run local` by signalling npm alone kills the shell npm runs the
   // script in, which does not pass the signal on: we would be left running, with both engines,
   // reparented. So a new parent means ours is gone: stop as on SIGTERM.

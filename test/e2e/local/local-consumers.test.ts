@@ -6,7 +6,7 @@
  */
 import { REPO_ROOT } from '../../support/paths';
 import { ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, existsSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, existsSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -200,6 +200,42 @@ describe('npm run local with CHANGE_HANDLER', () => {
     expect(lines.join('\n')).toMatch(/CHANGE_HANDLER: cannot load .*no\/such\/handler\.ts/);
     expect(lines.some((line) => line.startsWith('{"ready"'))).toBe(false);
   }, 60_000);
+
+  test("a handler's promise that rejects unawaited is logged as an error; ingest keeps answering (on AWS it fails that invocation only)", async () => {
+    const leaky = join(dir, 'leaky-handler.mjs');
+    writeFileSync(leaky, "export const handler = async () => { void Promise.reject(new Error('fire and forget failed')); };\n");
+    const started = start({ CHANGE_HANDLER: leaky });
+    child = started.proc;
+    const readyLine = await eventually(
+      () => started.lines.find((line) => line.startsWith('{"ready"')),
+      (line) => line !== undefined,
+      90_000,
+      'the ready line',
+    );
+    const { webhookUrl } = JSON.parse(readyLine!) as { webhookUrl: string };
+    const room = { sid: 'RM_leaky', name: 'leaky' };
+    const post = async (event: object) => {
+      const body = JSON.stringify(event);
+      const response = await fetch(webhookUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/webhook+json', authorization: await signWebhook(body, 'devkey', 'secret') },
+        body,
+      });
+      return response.status;
+    };
+    const now = Math.floor(Date.now() / 1000);
+    expect(await post(roomStarted(room, now))).toBe(200);
+    await eventually(
+      () => started.lines.filter((line) => line.includes('unhandled promise rejection, ignored')),
+      (found) => found.length > 0,
+      60_000,
+      'the rejection logged',
+    );
+    expect(await post(participantJoined(room, { sid: 'PA_leaky', identity: 'alice' }, now + 1))).toBe(200);
+    expect(started.lines.join('\n')).not.toMatch(/stopping the local pipeline/);
+    process.kill(-child.pid!, 'SIGINT');
+    await new Promise((resolve) => child!.once('exit', resolve));
+  }, 150_000);
 
   test('the module it names receives each published change, as the EventBridge event', async () => {
     const file = join(dir, 'changes.jsonl');
