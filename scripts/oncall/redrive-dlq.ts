@@ -139,8 +139,22 @@ export async function main(parsed: ParsedArgs): Promise<number> {
     const depth = await dlqDepth(target);
     log(`${target.description}: DLQ holds ~${depth.visible} message(s) (${depth.inFlight} in flight)`);
     if (depth.visible === 0 && max === undefined) {
-      log('nothing to redrive');
-      return 0;
+      if (depth.inFlight === 0) {
+        log('nothing to redrive');
+        return 0;
+      }
+      // Received by someone within their visibility timeout (the runbook's peek holds them 30 s):
+      // the DLQ alarm counts them, a move task or a receive sees them only once it has passed. A
+      // copy receives, which also makes an emulator that expires messages lazily give them back.
+      if (target.kind !== 'aws' || parsed.flags.copy === true) {
+        const result = await redriveDlq(target, { copy: true, maxMessages: depth.inFlight, log });
+        if ((result.moved ?? 0) > 0) return 0;
+      }
+      log(
+        `nothing visible to redrive yet: ${depth.inFlight} message(s) in flight, received within their visibility timeout ` +
+          '(a peek holds them 30 s); run this again once it has passed',
+      );
+      return 1;
     }
     await redriveDlq(target, { copy: parsed.flags.copy === true, maxMessages: max, wait: parsed.flags.wait === true, log });
     return 0;

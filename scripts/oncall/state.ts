@@ -35,8 +35,10 @@ export function parseQuery(rest: readonly string[]): StateQuery {
 }
 
 /** Room sids start with RM_; anything else is a room name, resolved to its live instance(s). */
+const queryTarget = (target: OncallTarget) => ({ ddb: target.ddb, tableName: target.tableName });
+
 export async function queryState(target: OncallTarget, query: StateQuery): Promise<EntityItem[]> {
-  const q = { ddb: target.ddb, tableName: target.tableName };
+  const q = queryTarget(target);
   switch (query.kind) {
     case 'rooms':
       return listActiveRooms(q);
@@ -72,6 +74,17 @@ export async function main(parsed: ParsedArgs): Promise<number> {
     } else {
       process.stdout.write(`${target.description}: ${items.length} ${query.kind}\n`);
       if (items.length > 0) console.table(items.map(summarize));
+      // A name is resolved through the room's own item (room_started): without it, say so, or
+      // "0 participants" would read as an empty room (the missed-events runbook compares this
+      // with LiveKit's list).
+      else if (
+        query.kind === 'participants' &&
+        !query.room.startsWith('RM_') &&
+        (await listActiveRooms(queryTarget(target), query.room)).length === 0
+      )
+        process.stdout.write(
+          `no active room named ${JSON.stringify(query.room)} in the state (its room_started may be missing or filtered out): ask by room sid (RM_...) to list its participants\n`,
+        );
     }
     return 0;
   } finally {

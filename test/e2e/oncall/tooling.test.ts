@@ -192,6 +192,28 @@ describe('dlq:redrive against the local runtime', () => {
     const empty = await run('npm', ['run', '--silent', 'dlq:redrive', '--', '--local', ready], { cwd: root });
     expect(empty.stdout).toMatch(/nothing to redrive/);
   }, 60_000);
+
+  test('npm run dlq:redrive right after a peek: says the messages are in flight (exit 1), then moves them once the peek has passed', async () => {
+    await target.sqs.send(new SendMessageCommand({ QueueUrl: pipeline.dlqUrl, MessageBody: 'peeked, not an event' }));
+    await eventually(
+      () => dlqDepth(target),
+      (d) => d.visible === 1,
+    );
+    // The runbook's peek, with a short visibility timeout.
+    const peeked = await target.sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: pipeline.dlqUrl, VisibilityTimeout: 3, WaitTimeSeconds: 1 }),
+    );
+    expect(peeked.Messages).toHaveLength(1);
+    const early = await run('npm', ['run', '--silent', 'dlq:redrive', '--', '--local', ready], { cwd: root }).then(
+      () => ({ code: 0, stdout: '' }),
+      (error: { code: number; stdout: string }) => error,
+    );
+    expect(early.code).toBe(1);
+    expect(early.stdout).toMatch(/nothing visible to redrive yet: 1 message\(s\) in flight/);
+    await new Promise((resolve) => setTimeout(resolve, 3_500));
+    const later = await run('npm', ['run', '--silent', 'dlq:redrive', '--', '--local', ready], { cwd: root });
+    expect(later.stdout).toMatch(/1 message\(s\) moved from the DLQ back to the queue/);
+  }, 60_000);
 });
 
 describe('state against the local runtime', () => {
@@ -227,6 +249,9 @@ describe('state against the local runtime', () => {
     const { stdout } = await run('npm', ['run', '--silent', 'state', '--', '--local', ready, 'participants', 'state-room'], { cwd: root });
     expect(stdout).toMatch(/2 participants/);
     expect(stdout).toContain('PA_alice');
+    // A name with no room item (its room_started missing) is not an empty room: it says so.
+    const unknown = await run('npm', ['run', '--silent', 'state', '--', '--local', ready, 'participants', 'no-such-room'], { cwd: root });
+    expect(unknown.stdout).toMatch(/0 participants\nno active room named "no-such-room" in the state .*ask by room sid/);
     const json = await run('npm', ['run', '--silent', 'state', '--', '--local', ready, '--json', 'egresses'], { cwd: root });
     expect(
       json.stdout
