@@ -95,6 +95,37 @@ describe('LiveKitSimulator: LiveKit as it really is', () => {
     expect(await rooms.listParticipants('room-a')).toEqual([]);
   });
 
+  it('without Redis (livekit-server --dev): the egress and ingress methods answer Twirp internal "… not connected (redis required)" after the grant check, rooms work (livekit pkg/service/errors.go)', async () => {
+    await startSim({ redis: false });
+    sim.join('room-a', 'alice');
+    expect((await rooms.listRooms()).map((room) => room.name)).toEqual(['room-a']);
+    expect(await twirp(url, 'Egress', 'ListEgress', { active: true }, { roomRecord: true })).toEqual({
+      status: 500,
+      json: { code: 'internal', msg: 'egress not connected (redis required)' },
+    });
+    expect(await twirp(url, 'Ingress', 'ListIngress', {}, { ingressAdmin: true })).toEqual({
+      status: 500,
+      json: { code: 'internal', msg: 'ingress not connected (redis required)' },
+    });
+    expect(await twirp(url, 'Egress', 'StopEgress', { egressId: 'EG_x' }, { roomRecord: true })).toMatchObject({ status: 500 });
+    // The grant is checked first (pkg/service/egress.go, ingress.go), as with Redis.
+    expect((await twirp(url, 'Egress', 'ListEgress', {}, { roomList: true })).status).toBe(401);
+    // Through the official client: a ServerError the reconciler can tell apart from any other 500.
+    const error = await new EgressClient(url, KEY, SECRET).listEgress({}).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(ServerError);
+    expect([(error as ServerError).status, (error as ServerError).code, (error as ServerError).message]).toEqual([
+      500,
+      'internal',
+      'egress not connected (redis required)',
+    ]);
+    // Nothing can start an egress or an ingress on such a server.
+    expect(() => sim.startRoomCompositeEgress('room-a')).toThrow('egress not connected (redis required)');
+    expect(() => sim.startIngress('room-a')).toThrow('ingress not connected (redis required)');
+  });
+
   it('pages ListEgress and ListIngress with pageToken / nextPageToken (the Node SDK returns the first page only)', async () => {
     await startSim({ apiPageSize: 2 });
     for (const name of ['r1', 'r2', 'r3']) {
