@@ -127,7 +127,24 @@ export function errorStatus(error: unknown): number | undefined {
 export function isRetryable(error: unknown): boolean {
   const status = errorStatus(error);
   if (status === undefined) return true;
+  if (notConnectedService(error) !== undefined) return false;
   return status === 429 || status >= 500;
+}
+
+/**
+ * The LiveKit service this error says the server does not have: a LiveKit without Redis
+ * (`livekit-server --dev`, a single self-hosted node) keeps no egress or ingress store
+ * (livekit/livekit `pkg/service/wire.go` `getEgressStore` / `getIngressStore` are nil for anything
+ * but a `RedisStore`), and its `ListEgress` / `ListIngress` answer `ErrEgressNotConnected` /
+ * `ErrIngressNotConnected` (`pkg/service/errors.go`: psrpc `Internal` "egress not connected
+ * (redis required)", i.e. Twirp `internal`, HTTP 500; `pkg/service/ioservice.go`,
+ * `pkg/service/ingress.go`). That answer is the same on every call: a fact about the server, not an
+ * outage. Only exactly that answer: any other 500 stays a failure.
+ */
+export function notConnectedService(error: unknown): 'egress' | 'ingress' | undefined {
+  if (errorStatus(error) !== 500 || (error as ServerError).code !== 'internal') return undefined;
+  const match = /^(egress|ingress) not connected \(redis required\)$/.exec((error as ServerError).message);
+  return match ? (match[1] as 'egress' | 'ingress') : undefined;
 }
 
 /**
