@@ -227,7 +227,12 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
               fail(`compare tracks of ${room.name}`, error);
               return true;
             }
-            compareRoomParticipants(ctx, room, remote, mine);
+            try {
+              await compareRoomParticipants(ctx, room, remote, mine);
+            } catch (error) {
+              fail(`compare participants of ${room.name}`, error);
+              return true;
+            }
             ctx.check(`room#${room.sid}`);
             verified.push({ roomSid: room.sid, lastVerifiedAt: clock(), fingerprint: roomFingerprint(local.rooms.get(room.sid), mine) });
             report.roomsVerified.push({ sid: room.sid, name: room.name, reason });

@@ -6,6 +6,7 @@
  * from the happy path left users in the wrong state, repaired too late, or paged for nothing.
  */
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { ParticipantInfo, ParticipantInfo_State } from '@livekit/protocol';
 import { DEFAULT_CONFIG, parseConfig } from '../../../lib/config';
 import { keys } from '../../../contracts/table-schema';
 import type { LocalPipeline } from '../../../local/local-pipeline';
@@ -331,6 +332,49 @@ describe('the reconciler against LiveKit as it really is', () => {
       );
       expect(h.missed('track_published') - before.published).toBe(1);
       expect(h.missed('track_unpublished') - before.unpublished).toBe(1);
+    } finally {
+      await h.stop();
+    }
+  });
+
+  test('(8) a stale ListParticipants lists a closed session ACTIVE again (we hold its tombstone): no missed participant_joined, nothing repaired', async () => {
+    // Self-hosted LiveKit answers ListParticipants from its store, written without ordering
+    // (livekit/livekit pkg/service/roommanager.go OnParticipantChanged -> StoreParticipant, racing
+    // the close's DeleteParticipant): a closed session can be listed again until its next change.
+    const stale: { room: string; participant?: ParticipantInfo } = { room: '' };
+    const h = await harness({
+      intervalMs: 3_600_000,
+      wrapLiveKitApi: (api) => ({
+        ...api,
+        listParticipants: async (room) => {
+          const listed = await api.listParticipants(room);
+          return room === stale.room && stale.participant ? [...listed, stale.participant] : listed;
+        },
+      }),
+    });
+    try {
+      const { sim, pipeline } = h;
+      sim.join('standup', 'alice');
+      const bob = sim.join('standup', 'bob');
+      await sim.idle();
+      await h.converged();
+      stale.participant = sim
+        .participants('standup')
+        .find((p) => p.sid === bob.sid)!
+        .clone();
+      expect(stale.participant.state).toBe(ParticipantInfo_State.ACTIVE);
+      sim.leave('standup', 'bob');
+      await sim.idle();
+      await h.converged();
+      const before = await entityState(pipeline);
+      expect(before.find((item) => item.entityId === bob.sid)).toEqual(expect.objectContaining({ status: 'LEFT', terminal: true }));
+
+      stale.room = 'standup';
+      const reports = await runsSpanningGrace(pipeline);
+      expect(reports.every((report) => report.ok && report.roomsVerified.some((room) => room.name === 'standup'))).toBe(true);
+      expect(reports.flatMap((report) => report.repairs)).toEqual([]);
+      expect(h.missed()).toBe(0);
+      expect(await entityState(pipeline)).toEqual(before);
     } finally {
       await h.stop();
     }
