@@ -61,7 +61,11 @@ export interface LiveKitSimulatorProps {
   readonly agentJobEvents?: boolean;
   /** Close a room this long after its last participant left; unset = only `endRoom`/DeleteRoom close rooms. */
   readonly closeEmptyRoomsAfterMs?: number;
-  /** What ListParticipants answers for an unknown room (default `not_found`, as LiveKit Cloud does). */
+  /**
+   * What ListParticipants answers for an unknown room: `empty` (default), as every self-hosted
+   * server does by default; `not_found`, as LiveKit Cloud and a server with
+   * `enable_psrpc_for_get_list_participants` do (see `LiveKitModelOptions`).
+   */
   readonly participantsOfUnknownRoom?: 'not_found' | 'empty';
   /** Items per page of ListEgress / ListIngress; unset = one page. */
   readonly apiPageSize?: number;

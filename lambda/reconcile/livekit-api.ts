@@ -27,8 +27,10 @@ export interface LiveKitApi {
   listRooms(): Promise<Room[]>;
   /**
    * The participants of the room named `room`, JOINING ones included. A room that does not exist
-   * (any more) answers Twirp `not_found` (livekit/livekit pkg/service/roommanager.go
-   * `ListParticipants`: `ErrRoomNotFound`) or, on a single-node server, an empty list.
+   * (any more) answers an empty list on a self-hosted server (livekit/livekit
+   * pkg/service/roomservice.go `ListParticipants` reads its Local or Redis store unless
+   * `enable_psrpc_for_get_list_participants` is set), or Twirp `not_found` on LiveKit Cloud and with
+   * that option (pkg/service/roommanager.go `ListParticipants`: `ErrRoomNotFound`).
    */
   listParticipants(room: string): Promise<ParticipantInfo[]>;
   /** Every page (the SDK reads only the first): the whole listing. */

@@ -201,8 +201,9 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
                 attempted--;
                 return false;
               }
-              // The room closed since ListRooms (livekit/livekit pkg/service/roommanager.go answers
-              // ErrRoomNotFound): no participants, not an outage.
+              // The room closed since ListRooms: LiveKit Cloud, or a server with
+              // enable_psrpc_for_get_list_participants, answers ErrRoomNotFound (livekit/livekit
+              // pkg/service/roommanager.go); a self-hosted store an empty list. No participants, not an outage.
               if (isNotFound(error)) remote = [];
               else {
                 fail(`ListParticipants(${room.name})`, error);

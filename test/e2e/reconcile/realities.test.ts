@@ -181,42 +181,50 @@ describe('the reconciler against LiveKit as it really is', () => {
     }
   });
 
-  test('(4) ListParticipants answering not_found for a room that just closed is "no participants": the run succeeds, nothing is repaired falsely', async () => {
-    const closing = { room: '', sim: undefined as LiveKitSimulator | undefined };
-    const h = await harness({
-      // The room closes between ListRooms and ListParticipants (LiveKit answers Twirp not_found).
-      wrapLiveKitApi: (api) => ({
-        ...api,
-        listParticipants: async (room) => {
-          if (room === closing.room && closing.sim?.rooms().some((r) => r.name === room)) closing.sim.endRoom(room);
-          return api.listParticipants(room);
-        },
-      }),
-    });
-    try {
-      const { sim, pipeline } = h;
-      closing.sim = sim;
-      sim.join('stays', 's1');
-      sim.join('closing', 'c1');
-      await sim.idle();
-      await h.converged();
+  test.each([
+    ['not_found', 'LiveKit Cloud, enable_psrpc_for_get_list_participants'],
+    ['empty', 'a self-hosted server by default'],
+  ] as Array<['not_found' | 'empty', string]>)(
+    '(4) ListParticipants answering %s (%s) for a room that just closed is "no participants": the run succeeds, nothing is repaired falsely',
+    async (answer) => {
+      const closing = { room: '', sim: undefined as LiveKitSimulator | undefined };
+      const h = await harness({
+        simulator: { participantsOfUnknownRoom: answer },
+        // The room closes between ListRooms and ListParticipants (LiveKit answers Twirp not_found, or an empty list).
+        wrapLiveKitApi: (api) => ({
+          ...api,
+          listParticipants: async (room) => {
+            if (room === closing.room && closing.sim?.rooms().some((r) => r.name === room)) closing.sim.endRoom(room);
+            return api.listParticipants(room);
+          },
+        }),
+      });
+      try {
+        const { sim, pipeline } = h;
+        closing.sim = sim;
+        sim.join('stays', 's1');
+        sim.join('closing', 'c1');
+        await sim.idle();
+        await h.converged();
 
-      const missedBefore = h.missed();
-      closing.room = 'closing';
-      const first = await pipeline.reconcileNow();
-      expect(first.errors).toEqual([]);
-      expect(first.ok).toBe(true);
-      await sim.idle();
-      await h.converged();
-      const later = await runsSpanningGrace(pipeline);
-      expect(later.every((report) => report.ok)).toBe(true);
-      expect(h.missed() - missedBefore).toBe(0);
-      // The simulator really answers not_found for it.
-      expect(() => sim.model.apiListParticipants('closing')).toThrow('requested room does not exist');
-    } finally {
-      await h.stop();
-    }
-  });
+        const missedBefore = h.missed();
+        closing.room = 'closing';
+        const first = await pipeline.reconcileNow();
+        expect(first.errors).toEqual([]);
+        expect(first.ok).toBe(true);
+        await sim.idle();
+        await h.converged();
+        const later = await runsSpanningGrace(pipeline);
+        expect(later.every((report) => report.ok)).toBe(true);
+        expect(h.missed() - missedBefore).toBe(0);
+        // The simulator really answers so for it.
+        if (answer === 'not_found') expect(() => sim.model.apiListParticipants('closing')).toThrow('requested room does not exist');
+        else expect(sim.model.apiListParticipants('closing')).toEqual([]);
+      } finally {
+        await h.stop();
+      }
+    },
+  );
 
   test('(5) ListIngress paged, and an ingress absent from a listing: looked up by id, no false ingress_ended', async () => {
     const hidden = { id: '' };
