@@ -116,10 +116,15 @@ export interface LiveKitModelOptions {
   readonly schedule?: (ms: number, fn: () => void) => () => void;
   /**
    * What the server API's `ListParticipants` answers for a room that does not exist (any more).
-   * `not_found` (default): livekit/livekit `pkg/service/roommanager.go` `ListParticipants` returns
-   * `ErrRoomNotFound` (psrpc NotFound, Twirp `not_found`, HTTP 404), the path LiveKit Cloud and
-   * multi-node servers take. `empty`: the single-node `LocalStore.ListParticipants`
-   * (`pkg/service/localstore.go`) answers an empty list.
+   * `empty` (default): what every self-hosted server answers by default, single- or multi-node:
+   * livekit/livekit `pkg/service/roomservice.go` `ListParticipants` reads the store unless
+   * `api.enable_psrpc_for_get_list_participants` is set (`pkg/config/config.go`, off by default),
+   * and both `LocalStore.ListParticipants` (`pkg/service/localstore.go`) and
+   * `RedisStore.ListParticipants` (`pkg/service/redisstore.go`, `HVals` of a missing key) answer an
+   * empty list. `not_found`: with that option set, the call goes over psrpc to the room's
+   * `RoomManager.ListParticipants` (`pkg/service/roommanager.go`), which answers `ErrRoomNotFound`
+   * (psrpc NotFound, Twirp `not_found`, HTTP 404) for a room it no longer has; LiveKit Cloud
+   * answers `not_found` too.
    */
   readonly participantsOfUnknownRoom?: 'not_found' | 'empty';
   /**
@@ -545,10 +550,9 @@ export class LiveKitModel {
     return room ? [...room.participants.values()].map((p) => this.participantInfo(p)) : [];
   }
 
-  /** `ListParticipants` as the server API answers it: an unknown room is `RoomNotFoundError` unless configured `empty`. */
+  /** `ListParticipants` as the server API answers it: an unknown room is an empty list, or `RoomNotFoundError` when configured `not_found`. */
   apiListParticipants(roomName: string): ParticipantInfo[] {
-    if (!this.rooms.has(roomName) && (this.options.participantsOfUnknownRoom ?? 'not_found') === 'not_found')
-      throw new RoomNotFoundError(roomName);
+    if (!this.rooms.has(roomName) && this.options.participantsOfUnknownRoom === 'not_found') throw new RoomNotFoundError(roomName);
     return this.listParticipants(roomName);
   }
 

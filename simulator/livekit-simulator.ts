@@ -25,7 +25,7 @@ import {
   StartIngressOptions,
 } from './livekit-model';
 import { TimerSet } from './timing';
-import { TwirpServer } from './twirp-server';
+import { NOT_CONNECTED, TwirpServer } from './twirp-server';
 import { Delivery, GeneratedEvent, WebhookSender, WebhookSenderOptions, WebhookSenderStats } from './webhook-sender';
 
 export interface LiveKitSimulatorWebhookOptions extends Omit<WebhookSenderOptions, 'urls' | 'apiKey' | 'apiSecret' | 'random'> {
@@ -61,12 +61,26 @@ export interface LiveKitSimulatorProps {
   readonly agentJobEvents?: boolean;
   /** Close a room this long after its last participant left; unset = only `endRoom`/DeleteRoom close rooms. */
   readonly closeEmptyRoomsAfterMs?: number;
-  /** What ListParticipants answers for an unknown room (default `not_found`, as LiveKit Cloud does). */
+  /**
+   * What ListParticipants answers for an unknown room: `empty` (default), as every self-hosted
+   * server does by default; `not_found`, as LiveKit Cloud and a server with
+   * `enable_psrpc_for_get_list_participants` do (see `LiveKitModelOptions`).
+   */
   readonly participantsOfUnknownRoom?: 'not_found' | 'empty';
   /** Items per page of ListEgress / ListIngress; unset = one page. */
   readonly apiPageSize?: number;
   /** Logs each dropped webhook (event id, type, room, reason) at info. */
   readonly logger?: SimulatorLogger;
+  /**
+   * `false`: a LiveKit without Redis (`livekit-server --dev`, a single self-hosted node with no
+   * `redis:` config). LiveKit keeps egress and ingress only in Redis (livekit/livekit
+   * `pkg/service/wire.go` `getEgressStore` / `getIngressStore`), so its `ListEgress`, `StopEgress`,
+   * `StartRoomCompositeEgress` and `ListIngress` answer Twirp `internal` (HTTP 500)
+   * `egress not connected (redis required)` / `ingress not connected (redis required)`
+   * (`pkg/service/errors.go`), and no egress or ingress can run: `startRoomCompositeEgress` and
+   * `startIngress` throw. Default `true`.
+   */
+  readonly redis?: boolean;
 }
 
 export class LiveKitSimulator {
@@ -76,6 +90,7 @@ export class LiveKitSimulator {
   private readonly timers = new TimerSet();
   private readonly server: TwirpServer;
   private readonly random: RandomSource;
+  private readonly redis: boolean;
 
   constructor(props: LiveKitSimulatorProps) {
     const keyIds = Object.keys(props.keys);
@@ -109,7 +124,9 @@ export class LiveKitSimulator {
       timers: this.timers,
       host: props.host,
       port: props.port,
+      ...(props.redis === false ? { redis: false } : {}),
     });
+    this.redis = props.redis !== false;
     if (props.logger) {
       const logger = props.logger;
       this.webhooks.on('dropped', (d) =>
@@ -170,6 +187,7 @@ export class LiveKitSimulator {
   }
 
   startRoomCompositeEgress(room: string, opts?: RoomCompositeEgressOptions): EgressInfo {
+    this.requireRedis('egress');
     return this.model.startRoomCompositeEgress(room, opts);
   }
 
@@ -191,6 +209,7 @@ export class LiveKitSimulator {
   }
 
   startIngress(room: string, opts?: StartIngressOptions): IngressInfo {
+    this.requireRedis('ingress');
     return this.model.startIngress(room, opts);
   }
 
@@ -267,5 +286,10 @@ export class LiveKitSimulator {
 
   callCounts(): Record<string, number> {
     return this.faults.callCounts();
+  }
+
+  /** A LiveKit without Redis runs no egress or ingress (see `LiveKitSimulatorProps.redis`). */
+  private requireRedis(service: keyof typeof NOT_CONNECTED): void {
+    if (!this.redis) throw new Error(`${NOT_CONNECTED[service]}: this simulator has redis: false`);
   }
 }

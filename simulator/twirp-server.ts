@@ -58,9 +58,23 @@ export interface TwirpServerProps {
   readonly timers: TimerSet;
   readonly host?: string;
   readonly port?: number;
+  /** `false`: a LiveKit without Redis, whose egress and ingress methods answer `NOT_CONNECTED` (see `LiveKitSimulatorProps.redis`). */
+  readonly redis?: boolean;
 }
 
 const PERMISSION_DENIED = 'permissions denied';
+
+/**
+ * What a LiveKit without Redis answers on its egress and ingress methods, after the grant check:
+ * livekit/livekit `pkg/service/wire.go` `getEgressStore` / `getIngressStore` give a nil store for
+ * anything but a `RedisStore`, and `pkg/service/ioservice.go` `ListEgress` / `GetEgress`,
+ * `pkg/service/ingress.go` `ListIngress` then return `ErrEgressNotConnected` /
+ * `ErrIngressNotConnected` (`pkg/service/errors.go`: psrpc `Internal`, i.e. Twirp `internal`, HTTP 500).
+ */
+export const NOT_CONNECTED = {
+  egress: 'egress not connected (redis required)',
+  ingress: 'ingress not connected (redis required)',
+} as const;
 
 export class TwirpServer {
   private readonly server: http.Server;
@@ -185,6 +199,9 @@ export class TwirpServer {
 
   private buildHandlers(): Record<string, Handler> {
     const model = this.props.model;
+    const requireStore = (service: keyof typeof NOT_CONNECTED) => {
+      if (this.props.redis === false) throw new TwirpError('internal', NOT_CONNECTED[service]);
+    };
     return {
       'RoomService.ListRooms': (body, grant) => {
         if (!grant?.roomList) throw denied();
@@ -227,16 +244,22 @@ export class TwirpServer {
       },
       'Egress.StartRoomCompositeEgress': (body, grant) => {
         if (!grant?.roomRecord) throw denied();
+        // Simplified: LiveKit's launcher asks its (local) bus for an egress worker, and none ever
+        // connects to a server without Redis; the simulator answers as the other egress methods do.
+        requireStore('egress');
         const req = RoomCompositeEgressRequest.fromJson(body as never, { ignoreUnknownFields: true });
         return model.startRoomCompositeEgress(req.roomName, { request: req }).toJson();
       },
       'Egress.StopEgress': (body, grant) => {
         if (!grant?.roomRecord) throw denied();
+        // pkg/service/egress.go `StopEgress`: the launcher fails, then `GetEgress` answers not connected.
+        requireStore('egress');
         const req = StopEgressRequest.fromJson(body as never, { ignoreUnknownFields: true });
         return model.stopEgress(req.egressId).toJson();
       },
       'Egress.ListEgress': (body, grant) => {
         if (!grant?.roomRecord) throw denied();
+        requireStore('egress');
         const req = ListEgressRequest.fromJson(body as never, { ignoreUnknownFields: true });
         const page = model.page(
           model.listEgress({ roomName: req.roomName, egressId: req.egressId, active: req.active }),
@@ -247,9 +270,10 @@ export class TwirpServer {
           ...(page.nextPageToken ? { nextPageToken: new TokenPagination({ token: page.nextPageToken }) } : {}),
         }).toJson();
       },
-      // pkg/service/ingress.go: EnsureIngressAdminPermission, then by id (LoadIngress) or by room.
+      // pkg/service/ingress.go: EnsureIngressAdminPermission, the store check, then by id (LoadIngress) or by room.
       'Ingress.ListIngress': (body, grant) => {
         if (!grant?.ingressAdmin) throw denied();
+        requireStore('ingress');
         const req = ListIngressRequest.fromJson(body as never, { ignoreUnknownFields: true });
         const page = model.page(model.listIngress({ roomName: req.roomName, ingressId: req.ingressId }), req.pageToken?.token);
         return new ListIngressResponse({

@@ -27,8 +27,10 @@ export interface LiveKitApi {
   listRooms(): Promise<Room[]>;
   /**
    * The participants of the room named `room`, JOINING ones included. A room that does not exist
-   * (any more) answers Twirp `not_found` (livekit/livekit pkg/service/roommanager.go
-   * `ListParticipants`: `ErrRoomNotFound`) or, on a single-node server, an empty list.
+   * (any more) answers an empty list on a self-hosted server (livekit/livekit
+   * pkg/service/roomservice.go `ListParticipants` reads its Local or Redis store unless
+   * `enable_psrpc_for_get_list_participants` is set), or Twirp `not_found` on LiveKit Cloud and with
+   * that option (pkg/service/roommanager.go `ListParticipants`: `ErrRoomNotFound`).
    */
   listParticipants(room: string): Promise<ParticipantInfo[]>;
   /** Every page (the SDK reads only the first): the whole listing. */
@@ -127,7 +129,24 @@ export function errorStatus(error: unknown): number | undefined {
 export function isRetryable(error: unknown): boolean {
   const status = errorStatus(error);
   if (status === undefined) return true;
+  if (notConnectedService(error) !== undefined) return false;
   return status === 429 || status >= 500;
+}
+
+/**
+ * The LiveKit service this error says the server does not have: a LiveKit without Redis
+ * (`livekit-server --dev`, a single self-hosted node) keeps no egress or ingress store
+ * (livekit/livekit `pkg/service/wire.go` `getEgressStore` / `getIngressStore` are nil for anything
+ * but a `RedisStore`), and its `ListEgress` / `ListIngress` answer `ErrEgressNotConnected` /
+ * `ErrIngressNotConnected` (`pkg/service/errors.go`: psrpc `Internal` "egress not connected
+ * (redis required)", i.e. Twirp `internal`, HTTP 500; `pkg/service/ioservice.go`,
+ * `pkg/service/ingress.go`). That answer is the same on every call: a fact about the server, not an
+ * outage. Only exactly that answer: any other 500 stays a failure.
+ */
+export function notConnectedService(error: unknown): 'egress' | 'ingress' | undefined {
+  if (errorStatus(error) !== 500 || (error as ServerError).code !== 'internal') return undefined;
+  const match = /^(egress|ingress) not connected \(redis required\)$/.exec((error as ServerError).message);
+  return match ? (match[1] as 'egress' | 'ingress') : undefined;
 }
 
 /**

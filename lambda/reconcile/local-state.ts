@@ -191,6 +191,20 @@ export async function getEntity(
   return (await ddb.send(new GetCommand({ TableName: tableName, Key: key, ConsistentRead: true }))).Item as EntityItem | undefined;
 }
 
+/** Which of these participant sids have an item at all (present, or a LEFT/ABORTED tombstone). */
+export async function existingParticipantSids(
+  ddb: DynamoDBDocumentClient,
+  tableName: string,
+  participantSids: readonly string[],
+): Promise<Set<string>> {
+  const found = await existingItems(
+    ddb,
+    tableName,
+    participantSids.map((sid) => keys.participant(sid)),
+  );
+  return new Set(participantSids.filter((sid) => found.has(itemKey(keys.participant(sid)))));
+}
+
 /** Which of these track sids have an item at all (published or unpublished). */
 export async function existingTrackSids(
   ddb: DynamoDBDocumentClient,

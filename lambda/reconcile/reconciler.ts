@@ -15,6 +15,8 @@
  *   5. records verifications and reports (report.ts).
  * Safety: a listing that failed (after retries) is never read as "gone": the parts of the diff
  * that depend on it are skipped for this run and their pending differences left as they are.
+ * A server without Redis has no egress or ingress service (`notConnectedService`): those parts
+ * are skipped too, and the run is still ok.
  */
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { ParticipantInfo, Room } from '@livekit/protocol';
@@ -31,7 +33,7 @@ import { diffRooms } from './diff/rooms';
 import { compareRoomTracks, diffOrphanTracks, tracksByRoom } from './diff/tracks';
 import type { Enqueue } from './enqueue';
 import { lateArrivalRooms, unknownReferenceRooms } from './evidence';
-import { isNotFound, isUnreachable, LiveKitApi } from './livekit-api';
+import { isNotFound, isUnreachable, LiveKitApi, notConnectedService } from './livekit-api';
 import { countsInNumParticipants, LocalParticipant, LocalState, loadLocalState, roomFingerprint } from './local-state';
 import { planRoomChecks, RoomCandidate } from './plan';
 import { emitReport, newReport, RunReport } from './report';
@@ -144,8 +146,21 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
           logger.error('LiveKit server unreachable', { url: livekit.url ?? 'unknown', error: roomsResult.reason });
         fail('ListRooms', roomsResult.reason);
       }
-      if (egressResult.status === 'rejected') fail('ListEgress(active)', egressResult.reason);
-      if (ingressResult.status === 'rejected') {
+      // A LiveKit without Redis has no egress or ingress service and says so on every call (see
+      // `notConnectedService`): nothing to compare, so that part of the diff is skipped and the
+      // run stays ok. Nothing can be missed there either: such a server runs no egress or ingress.
+      const notConnected = [egressResult, ingressResult].flatMap((result) =>
+        result.status === 'rejected' && notConnectedService(result.reason) ? [notConnectedService(result.reason)!] : [],
+      );
+      if (notConnected.length > 0) {
+        report.servicesNotConnected = notConnected;
+        logger.warn(
+          `LiveKit has no ${notConnected.join(' or ')} service: it answers "not connected (redis required)", as a server without Redis does (livekit-server --dev, a single node with no redis: config). LiveKit needs Redis for egress and ingress; their part of the diff is skipped`,
+          { services: notConnected },
+        );
+      }
+      if (egressResult.status === 'rejected' && !notConnectedService(egressResult.reason)) fail('ListEgress(active)', egressResult.reason);
+      if (ingressResult.status === 'rejected' && !notConnectedService(ingressResult.reason)) {
         if (ingressResult.reason instanceof BudgetExhaustedError) {
           // Not a failure of LiveKit's: the ingress part of the diff waits for the next run.
           report.ingressSkipped = true;
@@ -186,8 +201,9 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
                 attempted--;
                 return false;
               }
-              // The room closed since ListRooms (livekit/livekit pkg/service/roommanager.go answers
-              // ErrRoomNotFound): no participants, not an outage.
+              // The room closed since ListRooms: LiveKit Cloud, or a server with
+              // enable_psrpc_for_get_list_participants, answers ErrRoomNotFound (livekit/livekit
+              // pkg/service/roommanager.go); a self-hosted store an empty list. No participants, not an outage.
               if (isNotFound(error)) remote = [];
               else {
                 fail(`ListParticipants(${room.name})`, error);
@@ -212,7 +228,12 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
               fail(`compare tracks of ${room.name}`, error);
               return true;
             }
-            compareRoomParticipants(ctx, room, remote, mine);
+            try {
+              await compareRoomParticipants(ctx, room, remote, mine);
+            } catch (error) {
+              fail(`compare participants of ${room.name}`, error);
+              return true;
+            }
             ctx.check(`room#${room.sid}`);
             verified.push({ roomSid: room.sid, lastVerifiedAt: clock(), fingerprint: roomFingerprint(local.rooms.get(room.sid), mine) });
             report.roomsVerified.push({ sid: room.sid, name: room.name, reason });

@@ -36,6 +36,11 @@ export interface RunReport {
   ingressSessionsChecked?: number;
   /** ListIngress was not made: the request or time budget was spent. */
   ingressSkipped?: boolean;
+  /**
+   * The services LiveKit answered it does not have (a server without Redis: "egress/ingress not
+   * connected (redis required)"): their part of the diff was skipped, and the run is still ok.
+   */
+  servicesNotConnected?: ('egress' | 'ingress')[];
   /** Missed events found (and repaired) this run, by type. */
   readonly missed: Partial<Record<MissedEventType, number>>;
   missedTotal: number;
@@ -120,6 +125,7 @@ export function emitReport(report: RunReport, metrics: MetricsSink, logger: Logg
     unknownEgresses: report.unknownEgresses.length,
     ingressSessionsChecked: report.ingressSessionsChecked,
     ingressSkipped: report.ingressSkipped,
+    servicesNotConnected: report.servicesNotConnected,
     coveragePercent: report.coveragePercent,
     errors: report.errors.length,
   };

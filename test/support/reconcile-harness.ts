@@ -221,8 +221,8 @@ export interface HarnessOptions {
   wrapLiveKitApi?: (api: LiveKitApi) => LiveKitApi;
   /** The LiveKit project's webhook filter (what the simulator never sends). */
   webhookFilter?: WebhookFilter;
-  /** More simulator settings (page size, ListParticipants for an unknown room). */
-  simulator?: Pick<LiveKitSimulatorProps, 'apiPageSize' | 'participantsOfUnknownRoom' | 'agentJobEvents'>;
+  /** More simulator settings (page size, ListParticipants for an unknown room, no Redis). */
+  simulator?: Pick<LiveKitSimulatorProps, 'apiPageSize' | 'participantsOfUnknownRoom' | 'agentJobEvents' | 'redis'>;
   /** Pipeline config instead of the harness's `config` (e.g. `livekit.webhookEvents`). */
   config?: PipelineConfig;
 }

@@ -1,16 +1,21 @@
 /**
  * Participants. Every participant we hold as present is accounted for, whatever state its room is in:
  * - its room is live remotely and was verified this run (ListParticipants): present remotely only,
- *   and ACTIVE → missed `participant_joined` (LiveKit sends it when a participant becomes ACTIVE,
- *   livekit/livekit pkg/telemetry/events.go `ParticipantActive`; a JOINING one missed nothing);
- *   present locally only → missed `participant_left`. A rejoin is a new sid: both apply.
+ *   ACTIVE, and no item of that sid at all → missed `participant_joined` (LiveKit sends it when a
+ *   participant becomes ACTIVE, livekit/livekit pkg/telemetry/events.go `ParticipantActive`; a
+ *   JOINING one missed nothing); present locally only → missed `participant_left`. A rejoin is a
+ *   new sid: both apply. A sid we hold a tombstone of (LEFT/ABORTED) missed no join, whatever the
+ *   listing says: on a self-hosted server ListParticipants reads a store that LiveKit writes without
+ *   ordering (pkg/service/roommanager.go `OnParticipantChanged` → `StoreParticipant`, racing the
+ *   close's `DeleteParticipant`), so a closed session can be listed again for a while; its join
+ *   repair would be refused as stale anyway, and counting it would be a false missed event.
  * - its room is not live remotely (ListRooms no longer lists it: finished, or deleted; whether we
  *   know the room as active, as finished, or never saw it) → missed `participant_left`: LiveKit
  *   sends one for everyone before `room_finished` (report 1's commonest shape, and DeleteRoom's).
  */
 import { ParticipantInfo, ParticipantInfo_State, Room } from '@livekit/protocol';
 import { keys } from '../../../contracts/table-schema';
-import { getEntity, LocalParticipant } from '../local-state';
+import { existingParticipantSids, getEntity, LocalParticipant } from '../local-state';
 import { participantJoinedRepair, participantLeftRepair, Repair, repairId, roomFromStored } from '../repairs';
 import type { DiffContext } from './context';
 import { entityInfo } from '../../process/state-model';
@@ -37,17 +42,27 @@ export function diffOrphanParticipants(ctx: DiffContext, remoteBySid: ReadonlyMa
 }
 
 /** One verified room: LiveKit's participant list against ours. */
-export function compareRoomParticipants(
+export async function compareRoomParticipants(
   ctx: DiffContext,
   room: Room,
   remote: readonly ParticipantInfo[],
   mine: readonly LocalParticipant[],
-): void {
+): Promise<void> {
   const scope = `room#${room.sid}`;
   const mineBySid = new Map(mine.map((p) => [p.sid, p]));
   const remoteSids = new Set(remote.map((p) => p.sid));
-  for (const participant of remote) {
-    if (mineBySid.has(participant.sid) || participant.state !== ParticipantInfo_State.ACTIVE) continue;
+  const unknown = remote.filter((p) => !mineBySid.has(p.sid) && p.state === ParticipantInfo_State.ACTIVE);
+  // A participant with an item at all (a tombstone: our leave arrived, or the listing is stale) is no missed join.
+  const existing =
+    unknown.length > 0
+      ? await existingParticipantSids(
+          ctx.ddb,
+          ctx.tableName,
+          unknown.map((p) => p.sid),
+        )
+      : new Set<string>();
+  for (const participant of unknown) {
+    if (existing.has(participant.sid)) continue;
     ctx.observe({
       repairId: repairId('participant_joined', participant.sid),
       eventType: 'participant_joined',

@@ -6,6 +6,7 @@
  * from the happy path left users in the wrong state, repaired too late, or paged for nothing.
  */
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { ParticipantInfo, ParticipantInfo_State } from '@livekit/protocol';
 import { DEFAULT_CONFIG, parseConfig } from '../../../lib/config';
 import { keys } from '../../../contracts/table-schema';
 import type { LocalPipeline } from '../../../local/local-pipeline';
@@ -180,42 +181,50 @@ describe('the reconciler against LiveKit as it really is', () => {
     }
   });
 
-  test('(4) ListParticipants answering not_found for a room that just closed is "no participants": the run succeeds, nothing is repaired falsely', async () => {
-    const closing = { room: '', sim: undefined as LiveKitSimulator | undefined };
-    const h = await harness({
-      // The room closes between ListRooms and ListParticipants (LiveKit answers Twirp not_found).
-      wrapLiveKitApi: (api) => ({
-        ...api,
-        listParticipants: async (room) => {
-          if (room === closing.room && closing.sim?.rooms().some((r) => r.name === room)) closing.sim.endRoom(room);
-          return api.listParticipants(room);
-        },
-      }),
-    });
-    try {
-      const { sim, pipeline } = h;
-      closing.sim = sim;
-      sim.join('stays', 's1');
-      sim.join('closing', 'c1');
-      await sim.idle();
-      await h.converged();
+  test.each([
+    ['not_found', 'LiveKit Cloud, enable_psrpc_for_get_list_participants'],
+    ['empty', 'a self-hosted server by default'],
+  ] as Array<['not_found' | 'empty', string]>)(
+    '(4) ListParticipants answering %s (%s) for a room that just closed is "no participants": the run succeeds, nothing is repaired falsely',
+    async (answer) => {
+      const closing = { room: '', sim: undefined as LiveKitSimulator | undefined };
+      const h = await harness({
+        simulator: { participantsOfUnknownRoom: answer },
+        // The room closes between ListRooms and ListParticipants (LiveKit answers Twirp not_found, or an empty list).
+        wrapLiveKitApi: (api) => ({
+          ...api,
+          listParticipants: async (room) => {
+            if (room === closing.room && closing.sim?.rooms().some((r) => r.name === room)) closing.sim.endRoom(room);
+            return api.listParticipants(room);
+          },
+        }),
+      });
+      try {
+        const { sim, pipeline } = h;
+        closing.sim = sim;
+        sim.join('stays', 's1');
+        sim.join('closing', 'c1');
+        await sim.idle();
+        await h.converged();
 
-      const missedBefore = h.missed();
-      closing.room = 'closing';
-      const first = await pipeline.reconcileNow();
-      expect(first.errors).toEqual([]);
-      expect(first.ok).toBe(true);
-      await sim.idle();
-      await h.converged();
-      const later = await runsSpanningGrace(pipeline);
-      expect(later.every((report) => report.ok)).toBe(true);
-      expect(h.missed() - missedBefore).toBe(0);
-      // The simulator really answers not_found for it.
-      expect(() => sim.model.apiListParticipants('closing')).toThrow('requested room does not exist');
-    } finally {
-      await h.stop();
-    }
-  });
+        const missedBefore = h.missed();
+        closing.room = 'closing';
+        const first = await pipeline.reconcileNow();
+        expect(first.errors).toEqual([]);
+        expect(first.ok).toBe(true);
+        await sim.idle();
+        await h.converged();
+        const later = await runsSpanningGrace(pipeline);
+        expect(later.every((report) => report.ok)).toBe(true);
+        expect(h.missed() - missedBefore).toBe(0);
+        // The simulator really answers so for it.
+        if (answer === 'not_found') expect(() => sim.model.apiListParticipants('closing')).toThrow('requested room does not exist');
+        else expect(sim.model.apiListParticipants('closing')).toEqual([]);
+      } finally {
+        await h.stop();
+      }
+    },
+  );
 
   test('(5) ListIngress paged, and an ingress absent from a listing: looked up by id, no false ingress_ended', async () => {
     const hidden = { id: '' };
@@ -331,6 +340,49 @@ describe('the reconciler against LiveKit as it really is', () => {
       );
       expect(h.missed('track_published') - before.published).toBe(1);
       expect(h.missed('track_unpublished') - before.unpublished).toBe(1);
+    } finally {
+      await h.stop();
+    }
+  });
+
+  test('(8) a stale ListParticipants lists a closed session ACTIVE again (we hold its tombstone): no missed participant_joined, nothing repaired', async () => {
+    // Self-hosted LiveKit answers ListParticipants from its store, written without ordering
+    // (livekit/livekit pkg/service/roommanager.go OnParticipantChanged -> StoreParticipant, racing
+    // the close's DeleteParticipant): a closed session can be listed again until its next change.
+    const stale: { room: string; participant?: ParticipantInfo } = { room: '' };
+    const h = await harness({
+      intervalMs: 3_600_000,
+      wrapLiveKitApi: (api) => ({
+        ...api,
+        listParticipants: async (room) => {
+          const listed = await api.listParticipants(room);
+          return room === stale.room && stale.participant ? [...listed, stale.participant] : listed;
+        },
+      }),
+    });
+    try {
+      const { sim, pipeline } = h;
+      sim.join('standup', 'alice');
+      const bob = sim.join('standup', 'bob');
+      await sim.idle();
+      await h.converged();
+      stale.participant = sim
+        .participants('standup')
+        .find((p) => p.sid === bob.sid)!
+        .clone();
+      expect(stale.participant.state).toBe(ParticipantInfo_State.ACTIVE);
+      sim.leave('standup', 'bob');
+      await sim.idle();
+      await h.converged();
+      const before = await entityState(pipeline);
+      expect(before.find((item) => item.entityId === bob.sid)).toEqual(expect.objectContaining({ status: 'LEFT', terminal: true }));
+
+      stale.room = 'standup';
+      const reports = await runsSpanningGrace(pipeline);
+      expect(reports.every((report) => report.ok && report.roomsVerified.some((room) => room.name === 'standup'))).toBe(true);
+      expect(reports.flatMap((report) => report.repairs)).toEqual([]);
+      expect(h.missed()).toBe(0);
+      expect(await entityState(pipeline)).toEqual(before);
     } finally {
       await h.stop();
     }

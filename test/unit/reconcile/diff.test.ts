@@ -133,10 +133,10 @@ describe('diff/participants', () => {
     ]);
   });
 
-  test('a verified room: an ACTIVE participant unknown locally is a missed join (a JOINING one is not); a local one not listed a missed leave', () => {
+  test('a verified room: an ACTIVE participant unknown locally is a missed join (a JOINING one is not); a local one not listed a missed leave', async () => {
     const { ctx, seen } = context(localState());
     const room = new Room({ sid: 'RM_1', name: 'one' });
-    compareRoomParticipants(
+    await compareRoomParticipants(
       ctx,
       room,
       [
@@ -147,6 +147,22 @@ describe('diff/participants', () => {
       [participant('PA_kept', 'RM_1'), participant('PA_old', 'RM_1')],
     );
     expect(seen()).toEqual(['participant_joined:PA_new@room#RM_1', 'participant_left:PA_old@room#RM_1']);
+  });
+
+  test('a verified room: an ACTIVE participant whose sid we hold a tombstone of (a stale listing of a closed session) is no missed join', async () => {
+    // LiveKit's store can list a closed session again for a while (livekit/livekit
+    // pkg/service/roommanager.go StoreParticipant racing the close's DeleteParticipant).
+    const { ctx, seen } = context(localState(), { existing: ['PARTICIPANT#PA_left'] });
+    await compareRoomParticipants(
+      ctx,
+      new Room({ sid: 'RM_1', name: 'one' }),
+      [
+        new ParticipantInfo({ sid: 'PA_left', identity: 'bob', state: ParticipantInfo_State.ACTIVE }),
+        new ParticipantInfo({ sid: 'PA_new', identity: 'alice', state: ParticipantInfo_State.ACTIVE }),
+      ],
+      [],
+    );
+    expect(seen()).toEqual(['participant_joined:PA_new@room#RM_1']);
   });
 
   test('LiveKit counts neither AGENT nor EGRESS participants', () => {

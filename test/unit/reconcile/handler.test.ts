@@ -11,6 +11,7 @@ import { createLiveKitApi } from '../../../lambda/reconcile/livekit-api';
 import { createReconciler } from '../../../lambda/reconcile/reconciler';
 import { Logger } from '../../../lambda/shared/logger';
 import { METRIC, MemoryMetricsSink } from '../../../lambda/shared/metrics';
+import { LiveKitSimulator } from '../../../simulator/livekit-simulator';
 
 async function closedPort(): Promise<number> {
   const server = net.createServer();
@@ -132,5 +133,66 @@ describe('a run against a LiveKit server that cannot be reached', () => {
     expect(report.apiErrors.ListRooms).toBe(3);
     expect(metrics.sum(METRIC.liveKitApiErrors)).toBeGreaterThan(0);
     expect(metrics.sum(METRIC.heartbeat)).toBe(0);
+  }, 30_000);
+});
+
+describe('a run against a LiveKit without Redis (livekit-server --dev)', () => {
+  /** A run against the simulator's server API (real HTTP), with an empty state table. */
+  async function runAgainst(sim: LiveKitSimulator) {
+    const lines: Record<string, unknown>[] = [];
+    const logger = new Logger({ service: 'reconcile', sink: (line) => lines.push(JSON.parse(line)) });
+    const metrics = new MemoryMetricsSink();
+    const ddb = { send: async () => ({ Items: [] }) } as unknown as DynamoDBDocumentClient;
+    const reconciler = createReconciler({
+      livekit: createLiveKitApi({ url: await sim.start(), apiKey: 'APIkey', apiSecret: SIM_SECRET }),
+      ddb,
+      tableName: 'state',
+      enqueue: async () => undefined,
+      metrics,
+      logger,
+      config: parseConfig({}).reconcile,
+      timeBudgetMs: 5000,
+      backoffBaseMs: 1,
+    });
+    return { report: await reconciler.run(), lines, metrics };
+  }
+  const SIM_SECRET = 'secret-of-at-least-32-characters-long';
+
+  test('ListEgress and ListIngress answering "not connected (redis required)": asked once each, that part skipped, one warning, the run ok with a heartbeat', async () => {
+    const sim = new LiveKitSimulator({ keys: { APIkey: SIM_SECRET }, redis: false });
+    try {
+      sim.join('room-a', 'alice');
+      const { report, lines, metrics } = await runAgainst(sim);
+      expect(report.ok).toBe(true);
+      expect(report.errors).toEqual([]);
+      expect(report.servicesNotConnected).toEqual(['egress', 'ingress']);
+      expect(report.apiCalls).toEqual({ ListRooms: 1, ListEgress: 1, ListIngress: 1, ListParticipants: 1 });
+      expect(report.ingressSessionsChecked).toBeUndefined();
+      expect(metrics.sum(METRIC.heartbeat)).toBe(1);
+      const warnings = lines.filter((line) => line.level === 'warn');
+      expect(warnings).toEqual([
+        expect.objectContaining({
+          message: expect.stringMatching(/^LiveKit has no egress or ingress service: .*LiveKit needs Redis for egress and ingress/),
+          services: ['egress', 'ingress'],
+        }),
+      ]);
+      expect(lines.filter((line) => line.level === 'error')).toEqual([]);
+    } finally {
+      await sim.stop();
+    }
+  }, 30_000);
+
+  test('any other 500 on ListEgress still fails the run, after its retries', async () => {
+    const sim = new LiveKitSimulator({ keys: { APIkey: SIM_SECRET } });
+    try {
+      sim.injectFault('ListEgress', { kind: 'error', status: 500, code: 'internal', msg: 'egress store failed' });
+      const { report, metrics } = await runAgainst(sim);
+      expect(report.ok).toBe(false);
+      expect(report.servicesNotConnected).toBeUndefined();
+      expect(report.apiCalls.ListEgress).toBe(3);
+      expect(metrics.sum(METRIC.heartbeat)).toBe(0);
+    } finally {
+      await sim.stop();
+    }
   }, 30_000);
 });

@@ -1,7 +1,7 @@
 /** The request-budget rules on their own: which rooms get a ListParticipants first, and the gate's limits. */
 import { ServerError } from 'livekit-server-sdk';
 import { ApiGate, BudgetExhaustedError } from '../../../lambda/reconcile/api-gate';
-import { isNotFound, isRetryable } from '../../../lambda/reconcile/livekit-api';
+import { isNotFound, isRetryable, notConnectedService } from '../../../lambda/reconcile/livekit-api';
 import { planRoomChecks, RoomCandidate } from '../../../lambda/reconcile/plan';
 
 const room = (sid: string, overrides: Partial<RoomCandidate> = {}): RoomCandidate => ({
@@ -101,6 +101,27 @@ describe('ApiGate', () => {
       g.call('ListEgress', async () => Promise.reject(new ServerError('Not Found', 'egress does not exist', 404, 'not_found'))),
     ).rejects.toThrow('egress does not exist');
     expect(g.calls).toEqual({ ListEgress: 1 });
+  });
+
+  test('does not retry a LiveKit without Redis answering "egress/ingress not connected (redis required)" (internal, 500); any other 500 is retried', async () => {
+    const g = gate(10);
+    const noRedis = new ServerError('Internal Server Error', 'egress not connected (redis required)', 500, 'internal');
+    await expect(g.call('ListEgress', async () => Promise.reject(noRedis))).rejects.toBe(noRedis);
+    expect(g.calls).toEqual({ ListEgress: 1 });
+    expect(notConnectedService(noRedis)).toBe('egress');
+    expect(notConnectedService(new ServerError('Internal Server Error', 'ingress not connected (redis required)', 500, 'internal'))).toBe(
+      'ingress',
+    );
+    // Only exactly LiveKit's answer: another internal error, another code or status, is not it.
+    for (const other of [
+      new ServerError('Internal Server Error', 'egress store failed', 500, 'internal'),
+      new ServerError('Internal Server Error', 'egress not connected (redis required)', 500, 'unknown'),
+      new ServerError('Service Unavailable', 'egress not connected (redis required)', 503, 'unavailable'),
+      new Error('egress not connected (redis required)'),
+    ]) {
+      expect(notConnectedService(other)).toBeUndefined();
+      expect(isRetryable(other)).toBe(true);
+    }
   });
 
   test('refuses calls once the request budget is spent', async () => {

@@ -1,7 +1,7 @@
 /**
  * The simulator against LiveKit as its source says it behaves, where a happy-path model goes wrong
  * (docs/simulator.md, "Production realities"): who `numParticipants` counts, JOINING participants,
- * `not_found` for a closed room, paged ListEgress/ListIngress, the project's event filter and the
+ * an empty list or `not_found` for a closed room, paged ListEgress/ListIngress, the project's event filter and the
  * DUPLICATE_IDENTITY rejoin. Through the official clients (or raw Twirp where the SDK drops a
  * field), over real HTTP, with webhooks to a real receiver.
  */
@@ -79,20 +79,51 @@ describe('LiveKitSimulator: LiveKit as it really is', () => {
     expect(received('participant_left')).toEqual([]);
   });
 
-  it('answers ListParticipants for a room that does not exist (any more) with Twirp not_found, or an empty list when configured', async () => {
+  it('answers ListParticipants for a room that does not exist (any more) with an empty list (self-hosted default: the store), or Twirp not_found when configured (LiveKit Cloud, enable_psrpc_for_get_list_participants)', async () => {
     await startSim();
     sim.join('room-a', 'alice');
     sim.endRoom('room-a');
+    expect(await rooms.listParticipants('room-a')).toEqual([]);
+    await sim.stop();
+
+    await startSim({ participantsOfUnknownRoom: 'not_found' });
     const error = await rooms.listParticipants('room-a').then(
       () => undefined,
       (e: unknown) => e,
     );
     expect(error).toBeInstanceOf(ServerError);
     expect([(error as ServerError).status, (error as ServerError).code]).toEqual([404, 'not_found']);
-    await sim.stop();
+  });
 
-    await startSim({ participantsOfUnknownRoom: 'empty' });
-    expect(await rooms.listParticipants('room-a')).toEqual([]);
+  it('without Redis (livekit-server --dev): the egress and ingress methods answer Twirp internal "… not connected (redis required)" after the grant check, rooms work (livekit pkg/service/errors.go)', async () => {
+    await startSim({ redis: false });
+    sim.join('room-a', 'alice');
+    expect((await rooms.listRooms()).map((room) => room.name)).toEqual(['room-a']);
+    expect(await twirp(url, 'Egress', 'ListEgress', { active: true }, { roomRecord: true })).toEqual({
+      status: 500,
+      json: { code: 'internal', msg: 'egress not connected (redis required)' },
+    });
+    expect(await twirp(url, 'Ingress', 'ListIngress', {}, { ingressAdmin: true })).toEqual({
+      status: 500,
+      json: { code: 'internal', msg: 'ingress not connected (redis required)' },
+    });
+    expect(await twirp(url, 'Egress', 'StopEgress', { egressId: 'EG_x' }, { roomRecord: true })).toMatchObject({ status: 500 });
+    // The grant is checked first (pkg/service/egress.go, ingress.go), as with Redis.
+    expect((await twirp(url, 'Egress', 'ListEgress', {}, { roomList: true })).status).toBe(401);
+    // Through the official client: a ServerError the reconciler can tell apart from any other 500.
+    const error = await new EgressClient(url, KEY, SECRET).listEgress({}).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(ServerError);
+    expect([(error as ServerError).status, (error as ServerError).code, (error as ServerError).message]).toEqual([
+      500,
+      'internal',
+      'egress not connected (redis required)',
+    ]);
+    // Nothing can start an egress or an ingress on such a server.
+    expect(() => sim.startRoomCompositeEgress('room-a')).toThrow('egress not connected (redis required)');
+    expect(() => sim.startIngress('room-a')).toThrow('ingress not connected (redis required)');
   });
 
   it('pages ListEgress and ListIngress with pageToken / nextPageToken (the Node SDK returns the first page only)', async () => {
