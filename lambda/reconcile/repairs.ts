@@ -15,8 +15,9 @@
  *   event. A late real `room_finished` (rooms have no version) and a late real `egress_ended`
  *   (same `updatedAt` as the EgressInfo LiveKit's API returned) are older by createdAt: stale.
  *   A late real `participant_left` can carry a higher participant version than the last one we
- *   saw; it then replaces the stored info (the real disconnect details) but publishes nothing and
- *   the status stays LEFT: the terminal change was already published once, by the repair.
+ *   saw; it then wins with the real disconnect details, the status stays LEFT, and the feed
+ *   publishes a `participant.corrected` (its info differs from the repair's; the `ended` change
+ *   was published once, by the repair).
  * - `room_started`, `egress_started`, `egress_updated` carry the API's object as it is now.
  * - `ingress_started` carries the IngressInfo `ListIngress` returned (its `state.updatedAt` is at
  *   least that of the dropped start, and `createdAt` = now): a late real start is stale.
