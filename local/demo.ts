@@ -91,7 +91,8 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoReport> {
     const sim = new LiveKitSimulator({
       keys: { [KEY]: SECRET },
       seed: options.seed ?? 42,
-      webhook: { urls: [naiveProxyUrl, oursUrl], profile: 'cloud', timeScale },
+      // Ours first: LiveKit stops queueing an event at the first URL whose queue is full.
+      webhook: { urls: [oursUrl, naiveProxyUrl], profile: 'cloud', timeScale },
     });
     const liveKitUrl = await sim.start();
     stops.push(() => sim.stop());

@@ -74,7 +74,11 @@ export const LIVEKIT_CLOUD_PROFILE: WebhookDeliveryProfile = Object.freeze({
 export type WebhookProfileName = 'open-source' | 'cloud';
 
 export interface WebhookSenderOptions {
-  /** Every URL gets every event, through queues of its own (LiveKit runs one notifier per URL). */
+  /**
+   * Every URL gets every event, through queues of its own (LiveKit runs one notifier per URL),
+   * in this order: an event the queue of one URL refuses (MaxDepth) is not queued for the URLs
+   * after it, as in LiveKit.
+   */
   readonly urls: readonly string[];
   /** Key and secret the events are signed with (LiveKit's `webhook.api_key`). */
   readonly apiKey: string;
@@ -345,7 +349,15 @@ export class WebhookSender {
     this.generatedEvents.push(generated);
     this.bodies.set(generated.id, generated.body);
     this.emitter.emit('generated', generated);
-    if (!filtered) for (const url of this.urls) this.enqueue(generated, url);
+    // livekit/protocol webhook/notifier.go `DefaultNotifier.QueueNotify` returns at the first URL
+    // whose queue refuses the event (`errQueueFull` at MaxDepth, resource_queue.go `EnqueueAt`):
+    // the URLs after it never get it either.
+    if (!filtered)
+      for (const [i, url] of this.urls.entries())
+        if (!this.enqueue(generated, url)) {
+          for (const later of this.urls.slice(i + 1)) this.drop(this.record(generated, later), 'max_depth');
+          break;
+        }
     return generated;
   }
 
@@ -446,7 +458,8 @@ export class WebhookSender {
     };
   }
 
-  private enqueue(event: GeneratedEvent, url: string): void {
+  /** A delivery of `event` to `url`, in the log. */
+  private record(event: GeneratedEvent, url: string): Delivery {
     const delivery: Delivery = {
       eventId: event.id,
       type: event.type,
@@ -458,6 +471,12 @@ export class WebhookSender {
       attempts: [],
     };
     this.deliveryLog.push(delivery);
+    return delivery;
+  }
+
+  /** Queues `event` for `url`; false when the queue is full (MaxDepth) and the event was dropped. */
+  private enqueue(event: GeneratedEvent, url: string): boolean {
+    const delivery = this.record(event, url);
     const queueId = `${url}\n${event.key}`;
     let queue = this.queues.get(queueId);
     if (!queue) {
@@ -466,13 +485,14 @@ export class WebhookSender {
     }
     if (queue.items.length >= this.profile.maxDepth) {
       this.drop(delivery, 'max_depth');
-      return;
+      return false;
     }
     queue.items.push(delivery);
     if (!queue.running) {
       queue.running = true;
       void this.work(queue);
     }
+    return true;
   }
 
   private async work(queue: ResourceQueue): Promise<void> {

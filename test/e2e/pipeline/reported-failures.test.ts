@@ -62,11 +62,13 @@ describe('end to end: the reported failures', () => {
       isSlow: (event) => event.event === 'participant_joined' && event.participant!.identity.startsWith('slow-'),
     });
     const naiveUrl = await naive.start();
-    // One LiveKit, two webhook URLs: each gets every event through queues of its own.
+    // One LiveKit, two webhook URLs: each gets every event through queues of its own, ours first
+    // (LiveKit stops queueing an event at the first URL whose queue is full: the naive receiver's
+    // slow queue must not take events from ours).
     sim = new LiveKitSimulator({
       keys: { [KEY]: SECRET },
       seed: 1,
-      webhook: { urls: [naiveUrl, pipeline!.webhookUrl], profile: 'cloud', timeScale: TIME_SCALE },
+      webhook: { urls: [pipeline!.webhookUrl, naiveUrl], profile: 'cloud', timeScale: TIME_SCALE },
     });
     await sim.start();
 

@@ -258,6 +258,33 @@ describe('WebhookSender', () => {
     }
   });
 
+  it("an event the first URL's full queue drops is not queued for the URLs after it (LiveKit DefaultNotifier.QueueNotify)", async () => {
+    const second = new TestReceiver();
+    const secondUrl = await second.start();
+    const gate = deferred();
+    try {
+      const s = newSender({ urls: [receiver.url, secondUrl], maxDepth: 1 });
+      const inFlight = s.send(roomEvent('room_started', 'a'));
+      receiver.respond = async (r) => {
+        if (r.eventId === inFlight.id) await gate.promise;
+        return { status: 200 };
+      };
+      const waiting = s.send(roomEvent('participant_joined', 'a'));
+      // The second URL answers at once: its queue is empty again, the first's is full.
+      await second.waitFor((r) => r.eventId === waiting.id);
+      const overflow = s.send(roomEvent('participant_joined', 'a'));
+      gate.resolve();
+      await s.idle();
+      expect(second.eventIds()).toEqual([inFlight.id, waiting.id]);
+      expect(s.deliveries({ eventId: overflow.id }).map((d) => [d.url, d.outcome, d.dropReason])).toEqual([
+        [receiver.url, 'dropped', 'max_depth'],
+        [secondUrl, 'dropped', 'max_depth'],
+      ]);
+    } finally {
+      await second.stop();
+    }
+  });
+
   it('stop() ends a hung request so nothing is left running', async () => {
     receiver.respond = () => 'hang';
     const s = newSender();
