@@ -150,8 +150,9 @@ interface ProjectionInput {
 /**
  * Bytes `info` may take in an item. DynamoDB refuses items over 400 KB (names and values); the
  * other attributes are ids and keys, a few KB at most. A genuine event can exceed this: LiveKit
- * allows 64,000 bytes each of room metadata, participant metadata and attributes, and JSON
- * escaping can grow them up to sixfold (`\u0000`).
+ * allows 512 KiB of metadata and 64 KiB of attributes by default (livekit/livekit
+ * `pkg/config/config.go`, `max_metadata_size`, `max_attributes_size`), and JSON escaping can grow
+ * them up to sixfold (`\u0000`).
  */
 export const INFO_BUDGET_BYTES = 350_000;
 
