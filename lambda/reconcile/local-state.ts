@@ -191,46 +191,34 @@ export async function getEntity(
   return (await ddb.send(new GetCommand({ TableName: tableName, Key: key, ConsistentRead: true }))).Item as EntityItem | undefined;
 }
 
+/** Which of `ids` have an item at all (live or terminal), each keyed by `keyOf`. */
+async function existingIds(
+  ddb: DynamoDBDocumentClient,
+  tableName: string,
+  ids: readonly string[],
+  keyOf: (id: string) => { pk: string; sk: string },
+): Promise<Set<string>> {
+  const found = await existingItems(ddb, tableName, ids.map(keyOf));
+  return new Set(ids.filter((id) => found.has(itemKey(keyOf(id)))));
+}
+
 /** Which of these participant sids have an item at all (present, or a LEFT/ABORTED tombstone). */
-export async function existingParticipantSids(
+export function existingParticipantSids(
   ddb: DynamoDBDocumentClient,
   tableName: string,
   participantSids: readonly string[],
 ): Promise<Set<string>> {
-  const found = await existingItems(
-    ddb,
-    tableName,
-    participantSids.map((sid) => keys.participant(sid)),
-  );
-  return new Set(participantSids.filter((sid) => found.has(itemKey(keys.participant(sid)))));
+  return existingIds(ddb, tableName, participantSids, keys.participant);
 }
 
 /** Which of these track sids have an item at all (published or unpublished). */
-export async function existingTrackSids(
-  ddb: DynamoDBDocumentClient,
-  tableName: string,
-  trackSids: readonly string[],
-): Promise<Set<string>> {
-  const found = await existingItems(
-    ddb,
-    tableName,
-    trackSids.map((sid) => keys.track(sid)),
-  );
-  return new Set(trackSids.filter((sid) => found.has(itemKey(keys.track(sid)))));
+export function existingTrackSids(ddb: DynamoDBDocumentClient, tableName: string, trackSids: readonly string[]): Promise<Set<string>> {
+  return existingIds(ddb, tableName, trackSids, keys.track);
 }
 
 /** Which of these egress ids have an item at all (live or terminal). */
-export async function existingEgressIds(
-  ddb: DynamoDBDocumentClient,
-  tableName: string,
-  egressIds: readonly string[],
-): Promise<Set<string>> {
-  const found = await existingItems(
-    ddb,
-    tableName,
-    egressIds.map((id) => keys.egress(id)),
-  );
-  return new Set(egressIds.filter((id) => found.has(itemKey(keys.egress(id)))));
+export function existingEgressIds(ddb: DynamoDBDocumentClient, tableName: string, egressIds: readonly string[]): Promise<Set<string>> {
+  return existingIds(ddb, tableName, egressIds, keys.egress);
 }
 
 /** Which of these ingress sessions have an item at all (active or ended), by `ingressSessionKey`. */

@@ -193,6 +193,28 @@ describe('npm run local with CHANGE_HANDLER', () => {
     return { proc, lines };
   }
 
+  /** The webhook URL of the ready line, once it is printed. */
+  async function readyWebhookUrl(lines: readonly string[]): Promise<string> {
+    const readyLine = await eventually(
+      () => lines.find((line) => line.startsWith('{"ready"')),
+      (line) => line !== undefined,
+      90_000,
+      'the ready line',
+    );
+    return (JSON.parse(readyLine!) as { webhookUrl: string }).webhookUrl;
+  }
+
+  /** POSTs `event` signed as LiveKit signs it; the answer's status. */
+  async function post(webhookUrl: string, event: object): Promise<number> {
+    const body = JSON.stringify(event);
+    const response = await fetch(webhookUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/webhook+json', authorization: await signWebhook(body, 'devkey', 'secret') },
+      body,
+    });
+    return response.status;
+  }
+
   test('a handler module that cannot be loaded stops it at once, saying which module and why', async () => {
     const { proc, lines } = start({ CHANGE_HANDLER: './no/such/handler.ts' });
     const code = await new Promise<number | null>((resolve) => proc.once('exit', resolve));
@@ -206,32 +228,17 @@ describe('npm run local with CHANGE_HANDLER', () => {
     writeFileSync(leaky, "export const handler = async () => { void Promise.reject(new Error('fire and forget failed')); };\n");
     const started = start({ CHANGE_HANDLER: leaky });
     child = started.proc;
-    const readyLine = await eventually(
-      () => started.lines.find((line) => line.startsWith('{"ready"')),
-      (line) => line !== undefined,
-      90_000,
-      'the ready line',
-    );
-    const { webhookUrl } = JSON.parse(readyLine!) as { webhookUrl: string };
+    const webhookUrl = await readyWebhookUrl(started.lines);
     const room = { sid: 'RM_leaky', name: 'leaky' };
-    const post = async (event: object) => {
-      const body = JSON.stringify(event);
-      const response = await fetch(webhookUrl, {
-        method: 'POST',
-        headers: { 'content-type': 'application/webhook+json', authorization: await signWebhook(body, 'devkey', 'secret') },
-        body,
-      });
-      return response.status;
-    };
     const now = Math.floor(Date.now() / 1000);
-    expect(await post(roomStarted(room, now))).toBe(200);
+    expect(await post(webhookUrl, roomStarted(room, now))).toBe(200);
     await eventually(
       () => started.lines.filter((line) => line.includes('unhandled promise rejection, ignored')),
       (found) => found.length > 0,
       60_000,
       'the rejection logged',
     );
-    expect(await post(participantJoined(room, { sid: 'PA_leaky', identity: 'alice' }, now + 1))).toBe(200);
+    expect(await post(webhookUrl, participantJoined(room, { sid: 'PA_leaky', identity: 'alice' }, now + 1))).toBe(200);
     expect(started.lines.join('\n')).not.toMatch(/stopping the local pipeline/);
     process.kill(-child.pid!, 'SIGINT');
     await new Promise((resolve) => child!.once('exit', resolve));
@@ -241,24 +248,11 @@ describe('npm run local with CHANGE_HANDLER', () => {
     const file = join(dir, 'changes.jsonl');
     const started = start({ CHANGE_HANDLER: FIXTURE, RECORD_CHANGES_TO: file });
     child = started.proc;
-    const readyLine = await eventually(
-      () => started.lines.find((line) => line.startsWith('{"ready"')),
-      (line) => line !== undefined,
-      90_000,
-      'the ready line',
-    );
-    const { webhookUrl } = JSON.parse(readyLine!) as { webhookUrl: string };
+    const webhookUrl = await readyWebhookUrl(started.lines);
     const room = { sid: 'RM_local_consumer', name: 'local consumer' };
     const now = Math.floor(Date.now() / 1000);
-    for (const event of [roomStarted(room, now), participantJoined(room, { sid: 'PA_lc', identity: 'alice' }, now + 1)]) {
-      const body = JSON.stringify(event);
-      const response = await fetch(webhookUrl, {
-        method: 'POST',
-        headers: { 'content-type': 'application/webhook+json', authorization: await signWebhook(body, 'devkey', 'secret') },
-        body,
-      });
-      expect(response.status).toBe(200);
-    }
+    for (const event of [roomStarted(room, now), participantJoined(room, { sid: 'PA_lc', identity: 'alice' }, now + 1)])
+      expect(await post(webhookUrl, event)).toBe(200);
     const events = await eventually(
       () =>
         existsSync(file)
