@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Logger } from '../lambda/shared/logger';
 import { ConfigError, configInputFromContext, parseConfig } from '../lib/config';
 import { loadChangeHandler, LocalConsumer } from '../local/local-consumers';
 import { LocalPipeline, startLocalPipeline } from '../local/local-pipeline';
@@ -106,16 +107,10 @@ async function main(): Promise<void> {
   process.on('uncaughtException', fail);
   process.on('unhandledRejection', (reason) => {
     if (!consumers) return fail(reason);
-    const error =
-      reason instanceof Error ? { name: reason.name, message: reason.message, stack: reason.stack } : { message: String(reason) };
-    const line = {
-      level: 'error',
-      time: new Date().toISOString(),
-      service: 'local',
-      message: 'unhandled promise rejection, ignored: a CHANGE_HANDLER call nobody awaited? (on AWS it fails that invocation)',
-      error,
-    };
-    process.stdout.write(JSON.stringify(line) + '\n');
+    new Logger({ service: 'local' }).error(
+      'unhandled promise rejection, ignored: a CHANGE_HANDLER call nobody awaited? (on AWS it fails that invocation)',
+      { error: reason instanceof Error ? reason : new Error(String(reason)) },
+    );
   });
   // A supervisor that stops `npm run local` by signalling npm alone kills the shell npm runs the
   // script in, which does not pass the signal on: we would be left running, with both engines,

@@ -106,26 +106,35 @@ describe('reconcile handler', () => {
   });
 });
 
+const SECRET_32 = 'secret-of-at-least-32-characters-long';
+
+/**
+ * One reconciler run against the LiveKit server API at `url` (key `APIkey`), with an empty state
+ * table and bookkeeping (every Scan and Query answers no items): its report, log lines and metrics.
+ */
+async function runWithEmptyState(url: string) {
+  const lines: Record<string, unknown>[] = [];
+  const logger = new Logger({ service: 'reconcile', sink: (line) => lines.push(JSON.parse(line)) });
+  const metrics = new MemoryMetricsSink();
+  const ddb = { send: async () => ({ Items: [] }) } as unknown as DynamoDBDocumentClient;
+  const reconciler = createReconciler({
+    livekit: createLiveKitApi({ url, apiKey: 'APIkey', apiSecret: SECRET_32 }),
+    ddb,
+    tableName: 'state',
+    enqueue: async () => undefined,
+    metrics,
+    logger,
+    config: parseConfig({}).reconcile,
+    timeBudgetMs: 5000,
+    backoffBaseMs: 1,
+  });
+  return { report: await reconciler.run(), lines, metrics };
+}
+
 describe('a run against a LiveKit server that cannot be reached', () => {
   test('logs one "LiveKit server unreachable" line naming the URL, counts API errors, and fails the run', async () => {
     const url = `http://127.0.0.1:${await closedPort()}`;
-    const lines: Record<string, unknown>[] = [];
-    const logger = new Logger({ service: 'reconcile', sink: (line) => lines.push(JSON.parse(line)) });
-    const metrics = new MemoryMetricsSink();
-    // An empty state table and bookkeeping: every Scan and Query answers no items.
-    const ddb = { send: async () => ({ Items: [] }) } as unknown as DynamoDBDocumentClient;
-    const reconciler = createReconciler({
-      livekit: createLiveKitApi({ url, apiKey: 'APIkey', apiSecret: 'secret-of-at-least-32-characters-long' }),
-      ddb,
-      tableName: 'state',
-      enqueue: async () => undefined,
-      metrics,
-      logger,
-      config: parseConfig({}).reconcile,
-      timeBudgetMs: 5000,
-      backoffBaseMs: 1,
-    });
-    const report = await reconciler.run();
+    const { report, lines, metrics } = await runWithEmptyState(url);
     expect(report.ok).toBe(false);
     const unreachable = lines.filter((line) => line.message === 'LiveKit server unreachable');
     expect(unreachable).toHaveLength(1);
@@ -139,24 +148,9 @@ describe('a run against a LiveKit server that cannot be reached', () => {
 describe('a run against a LiveKit without Redis (livekit-server --dev)', () => {
   /** A run against the simulator's server API (real HTTP), with an empty state table. */
   async function runAgainst(sim: LiveKitSimulator) {
-    const lines: Record<string, unknown>[] = [];
-    const logger = new Logger({ service: 'reconcile', sink: (line) => lines.push(JSON.parse(line)) });
-    const metrics = new MemoryMetricsSink();
-    const ddb = { send: async () => ({ Items: [] }) } as unknown as DynamoDBDocumentClient;
-    const reconciler = createReconciler({
-      livekit: createLiveKitApi({ url: await sim.start(), apiKey: 'APIkey', apiSecret: SIM_SECRET }),
-      ddb,
-      tableName: 'state',
-      enqueue: async () => undefined,
-      metrics,
-      logger,
-      config: parseConfig({}).reconcile,
-      timeBudgetMs: 5000,
-      backoffBaseMs: 1,
-    });
-    return { report: await reconciler.run(), lines, metrics };
+    return runWithEmptyState(await sim.start());
   }
-  const SIM_SECRET = 'secret-of-at-least-32-characters-long';
+  const SIM_SECRET = SECRET_32;
 
   test('ListEgress and ListIngress answering "not connected (redis required)": asked once each, that part skipped, one warning, the run ok with a heartbeat', async () => {
     const sim = new LiveKitSimulator({ keys: { APIkey: SIM_SECRET }, redis: false });
