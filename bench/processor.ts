@@ -184,6 +184,19 @@ export function roomHistory(i: number, t0: number): WebhookEvent[] {
   return events;
 }
 
+/**
+ * The write units per event that no key schema keeping the documented access patterns can go
+ * below, for a history in order (docs/state-model.md, "Cost and lag"): one item write per event,
+ * plus an index entry written at the start and again at the end of each room, participant session
+ * and egress.
+ */
+export function accessPatternLowerBound(history: readonly WebhookEvent[]): number {
+  const indexed = history.filter(
+    (e) => e.event === 'room_started' || e.event === 'participant_joined' || e.event === 'egress_started',
+  ).length;
+  return (history.length + 2 * indexed) / history.length;
+}
+
 export interface PerEventType {
   readonly eventType: string;
   readonly events: number;
@@ -199,34 +212,75 @@ export interface PerEventType {
   readonly requests: Record<string, number>;
 }
 
+export interface Throughput {
+  readonly events: number;
+  readonly batchSize: number;
+  readonly concurrentBatches: number;
+  readonly seconds: number;
+  readonly eventsPerSecond: number;
+  /** Mean wall time of one batch (what one Lambda invocation would take against this engine). */
+  readonly msPerBatch: number;
+  readonly retriedRecords: number;
+  readonly changesPublished: number;
+  readonly putEventsRequests: number;
+  readonly wcuPerEvent: number;
+  /** Of `wcuPerEvent`, refused conditional writes (duplicates, stale events). */
+  readonly refusedWcuPerEvent: number;
+  /** Of `wcuPerEvent`, the open index's (gsi1) and the identity index's (gsi2) writes. */
+  readonly openIndexWcuPerEvent: number;
+  readonly identityIndexWcuPerEvent: number;
+  readonly rcuPerEvent: number;
+  readonly requestsPerEvent: number;
+}
+
 export interface ProcessingMeasurement {
   readonly engine: string;
   readonly perEventType: PerEventType[];
-  readonly throughput: {
-    readonly events: number;
-    readonly batchSize: number;
-    readonly concurrentBatches: number;
-    readonly seconds: number;
-    readonly eventsPerSecond: number;
-    /** Mean wall time of one batch (what one Lambda invocation would take against this engine). */
-    readonly msPerBatch: number;
-    readonly retriedRecords: number;
-    readonly changesPublished: number;
-    readonly putEventsRequests: number;
-    readonly wcuPerEvent: number;
-    /** Of `wcuPerEvent`, the open index's (gsi1) and the identity index's (gsi2) writes. */
-    readonly openIndexWcuPerEvent: number;
-    readonly identityIndexWcuPerEvent: number;
-    readonly rcuPerEvent: number;
-    readonly requestsPerEvent: number;
-  };
+  /**
+   * Room histories as LiveKit delivers them: each room's events in order (one serial webhook queue
+   * per room), rooms interleaved at random. The headline, and the cost model's basis.
+   */
+  readonly throughput: Throughput;
+  /** The same histories shuffled as one stream (order stress: ends before starts, stale events). */
+  readonly shuffled: Throughput;
+}
+
+/**
+ * Merges room histories into one stream as LiveKit's webhook queues deliver them: one serial queue
+ * per resource, keyed by egress id, else ingress id, else room name (livekit/protocol
+ * webhook/resource_url_notifier.go, docs/livekit-delivery.md), so a room's events stay in order and
+ * so do an egress's, while the queues run independently, interleaved at random.
+ */
+export function interleave(histories: readonly WebhookEvent[][]): WebhookEvent[] {
+  const byKey = new Map<string, WebhookEvent[]>();
+  for (const event of histories.flat()) {
+    const key =
+      event.egressInfo?.egressId ??
+      event.ingressInfo?.ingressId ??
+      event.room?.name ??
+      event.participant?.identity ??
+      event.track?.sid ??
+      '';
+    byKey.set(key, [...(byKey.get(key) ?? []), event]);
+  }
+  const queues = [...byKey.values()];
+  const remaining = () => queues.reduce((n, q) => n + q.length, 0);
+  const stream: WebhookEvent[] = [];
+  for (let left = remaining(); left > 0; left--) {
+    // Each waiting event is equally likely to go next: a room with more left goes proportionally more often.
+    let pick = Math.floor(Math.random() * left);
+    const queue = queues.find((q) => (pick -= q.length) < 0)!;
+    stream.push(queue.shift()!);
+  }
+  return stream;
 }
 
 /**
  * 1. Cost per event type, one event at a time, so every request is attributed to it (20 room
  *    histories: start, 3 joins with a track each, egress, 3 leaves, end; ingress; an unknown type;
- *    duplicate deliveries; stale events). 2. Throughput: a shuffled stream of whole room histories,
- *    batched as config says, with `maxConcurrency` batches in flight as the event source runs them.
+ *    duplicate deliveries; stale events). 2. Throughput and units: whole room histories in the order
+ *    LiveKit delivers them (`interleave`), then the same events shuffled, batched as config says,
+ *    with `maxConcurrency` batches in flight as the event source runs them.
  */
 export async function measureProcessing(
   engine: DynamoDbLocal,
@@ -270,37 +324,66 @@ export async function measureProcessing(
     const changesByType = new Map<string, number>();
     for (const change of costPublisher.inner.published) changesByType.set(change.eventType, (changesByType.get(change.eventType) ?? 0) + 1);
 
-    setLabel('throughput');
     const { batchSize, maxConcurrency } = DEFAULT_CONFIG.processing;
-    const stream: WebhookEvent[] = [];
-    for (let i = 0; stream.length < options.events; i++) stream.push(...roomHistory(100_000 + i, t0 + i));
-    stream.length = options.events;
-    for (let i = stream.length - 1; i > 0; i--) {
-      const j = Math.floor(Math.random() * (i + 1));
-      [stream[i], stream[j]] = [stream[j], stream[i]];
+    const histories: WebhookEvent[][] = [];
+    for (let i = 0, n = 0; n < options.events; i++) {
+      const history = roomHistory(100_000 + i, t0 + i).slice(0, options.events - n);
+      histories.push(history);
+      n += history.length;
     }
-    const batches: WebhookEvent[][] = [];
-    for (let i = 0; i < stream.length; i += batchSize) batches.push(stream.slice(i, i + batchSize));
-    const { table: tpTable, publisher, feed: tpFeed, processor: tpProcessor } = await pipelineOn(engine, logger);
-    let next = 0;
-    let failed = 0;
-    let batchMs = 0;
-    const started = process.hrtime.bigint();
-    await Promise.all(
-      Array.from({ length: maxConcurrency }, async () => {
-        while (next < batches.length) {
-          const batch = batches[next++];
-          const batchStarted = performance.now();
-          const response = await tpProcessor.processBatch(batch.map((event) => sqsRecord(event)));
-          batchMs += performance.now() - batchStarted;
-          failed += response.batchItemFailures.length;
-        }
-      }),
-    );
-    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-    await tpFeed.waitUntilIdle(120_000);
-    await tpFeed.stop();
-    await Promise.all([engine.deleteTable(costTable), engine.deleteTable(tpTable)]).catch(() => undefined);
+    const inOrder = await throughput('throughput', interleave(histories));
+    const shuffledStream = histories.flat();
+    for (let i = shuffledStream.length - 1; i > 0; i--) {
+      const j = Math.floor(Math.random() * (i + 1));
+      [shuffledStream[i], shuffledStream[j]] = [shuffledStream[j], shuffledStream[i]];
+    }
+    const shuffled = await throughput('throughput (shuffled)', shuffledStream);
+
+    /** The stream through the processor as the event source runs it: batches, `maxConcurrency` in flight. */
+    async function throughput(label: string, stream: WebhookEvent[]) {
+      setLabel(label);
+      const batches: WebhookEvent[][] = [];
+      for (let i = 0; i < stream.length; i += batchSize) batches.push(stream.slice(i, i + batchSize));
+      const { table, publisher, feed: tpFeed, processor: tpProcessor } = await pipelineOn(engine, logger);
+      let next = 0;
+      let failed = 0;
+      let batchMs = 0;
+      const started = process.hrtime.bigint();
+      await Promise.all(
+        Array.from({ length: maxConcurrency }, async () => {
+          while (next < batches.length) {
+            const batch = batches[next++];
+            const batchStarted = performance.now();
+            const response = await tpProcessor.processBatch(batch.map((event) => sqsRecord(event)));
+            batchMs += performance.now() - batchStarted;
+            failed += response.batchItemFailures.length;
+          }
+        }),
+      );
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      await tpFeed.waitUntilIdle(120_000);
+      await tpFeed.stop();
+      await engine.deleteTable(table).catch(() => undefined);
+      const tp = usage.get(label)!;
+      return {
+        events: stream.length,
+        batchSize,
+        concurrentBatches: maxConcurrency,
+        seconds: round(seconds),
+        eventsPerSecond: round(stream.length / seconds, 0),
+        msPerBatch: round(batchMs / batches.length, 1),
+        retriedRecords: failed,
+        changesPublished: publisher.entries,
+        putEventsRequests: publisher.putEventsRequests,
+        wcuPerEvent: round(tp.wcu / stream.length),
+        refusedWcuPerEvent: round(tp.refusedWcu / stream.length),
+        openIndexWcuPerEvent: round((tp.byIndex[OPEN_INDEX] ?? 0) / stream.length),
+        identityIndexWcuPerEvent: round((tp.byIndex[IDENTITY_INDEX] ?? 0) / stream.length),
+        rcuPerEvent: round(tp.rcu / stream.length),
+        requestsPerEvent: round(tp.requests / stream.length),
+      };
+    }
+    await engine.deleteTable(costTable).catch(() => undefined);
 
     const perEventType = [...measured.entries()].map(([eventType, m]) => {
       const row = usage.get(eventType)!;
@@ -317,27 +400,7 @@ export async function measureProcessing(
         requests: Object.fromEntries(Object.entries(row.byOperation).map(([op, n]) => [op.replace(/Command$/, ''), round(n / m.events)])),
       };
     });
-    const tp = usage.get('throughput')!;
-    return {
-      engine: 'DynamoDB Local (in-memory)',
-      perEventType,
-      throughput: {
-        events: stream.length,
-        batchSize,
-        concurrentBatches: maxConcurrency,
-        seconds: round(seconds),
-        eventsPerSecond: round(stream.length / seconds, 0),
-        msPerBatch: round(batchMs / batches.length, 1),
-        retriedRecords: failed,
-        changesPublished: publisher.entries,
-        putEventsRequests: publisher.putEventsRequests,
-        wcuPerEvent: round(tp.wcu / stream.length),
-        openIndexWcuPerEvent: round((tp.byIndex[OPEN_INDEX] ?? 0) / stream.length),
-        identityIndexWcuPerEvent: round((tp.byIndex[IDENTITY_INDEX] ?? 0) / stream.length),
-        rcuPerEvent: round(tp.rcu / stream.length),
-        requestsPerEvent: round(tp.requests / stream.length),
-      },
-    };
+    return { engine: 'DynamoDB Local (in-memory)', perEventType, throughput: inOrder, shuffled };
   } finally {
     remove();
   }
@@ -346,6 +409,7 @@ export async function measureProcessing(
 export const processor: Section = async ({ quick, engines, log }) => {
   const m = await measureProcessing(engines.dynamodb, { events: quick ? 100 : 1500, historyRooms: quick ? 2 : 20 });
   const tp = m.throughput;
+  const sh = m.shuffled;
   const applied = m.perEventType.filter((r) => !r.eventType.startsWith('(') && r.eventType !== 'agent_job_started');
   const perApplied = (pick: (r: PerEventType) => number) =>
     round(applied.reduce((a, r) => a + pick(r) * r.events, 0) / applied.reduce((a, r) => a + r.events, 0));
@@ -356,14 +420,14 @@ export const processor: Section = async ({ quick, engines, log }) => {
   const staleRequests = row('(stale: join after leave)')?.requestsPerEvent ?? NaN;
   const met = appliedRequests <= 1.5 && appliedWcu <= 1.5 && duplicateRequests <= 1 && staleRequests <= 1;
   log(
-    `processor: ${tp.eventsPerSecond} events/s, ${tp.wcuPerEvent} WCU/event, ${tp.requestsPerEvent} DynamoDB requests/event (applied: ${appliedWcu} WCU, ${appliedRequests} requests)`,
+    `processor: ${tp.eventsPerSecond} events/s, ${tp.wcuPerEvent} WCU/event, ${tp.requestsPerEvent} DynamoDB requests/event in delivery order (shuffled: ${sh.wcuPerEvent} WCU; applied: ${appliedWcu} WCU, ${appliedRequests} requests)`,
   );
   return {
     id: 'processor',
     title: 'Processor against DynamoDB Local',
     goal: 'per applied event ≤ 1.5 DynamoDB requests and ≤ 1.5 WCU; a duplicate or stale event ≤ 1 request',
     met,
-    method: `${tp.events} shuffled events of whole room histories in batches of ${tp.batchSize}, ${tp.concurrentBatches} batches in flight, changes from the table's stream through the publisher; cost per type from one event at a time with ReturnConsumedCapacity=TOTAL`,
+    method: `${tp.events} events of whole room histories in the order LiveKit delivers them (each room's and each egress's events in order, one serial webhook queue per resource; the queues interleaved at random), in batches of ${tp.batchSize}, ${tp.concurrentBatches} batches in flight, changes from the table's stream through the publisher; then the same events shuffled as one stream (order stress: figures prefixed shuffled); cost per type from one event at a time with ReturnConsumedCapacity=INDEXES`,
     figures: {
       eventsPerSecond: tp.eventsPerSecond,
       msPerBatch: tp.msPerBatch,
@@ -373,6 +437,15 @@ export const processor: Section = async ({ quick, engines, log }) => {
       openIndexWcuPerEvent: tp.openIndexWcuPerEvent,
       identityIndexWcuPerEvent: tp.identityIndexWcuPerEvent,
       rcuPerEvent: tp.rcuPerEvent,
+      refusedWcuPerEvent: tp.refusedWcuPerEvent,
+      lowerBoundWcuPerEvent: round(accessPatternLowerBound(roomHistory(0, 0))),
+      shuffledEventsPerSecond: sh.eventsPerSecond,
+      shuffledDynamodbRequestsPerEvent: sh.requestsPerEvent,
+      shuffledWcuPerEvent: sh.wcuPerEvent,
+      shuffledRefusedWcuPerEvent: sh.refusedWcuPerEvent,
+      shuffledOpenIndexWcuPerEvent: sh.openIndexWcuPerEvent,
+      shuffledIdentityIndexWcuPerEvent: sh.identityIndexWcuPerEvent,
+      shuffledRetriedRecords: sh.retriedRecords,
       appliedRequestsPerEvent: appliedRequests,
       appliedWcuPerEvent: appliedWcu,
       duplicateRequests,
@@ -385,13 +458,19 @@ export const processor: Section = async ({ quick, engines, log }) => {
       beforeAfter: {
         columns: ['per event', `before: ${BEFORE.design}`, 'after: one conditional write, stream publisher', 'target'],
         rows: [
-          ['DynamoDB requests (stream of room histories)', BEFORE.dynamodbRequestsPerEvent, tp.requestsPerEvent, '≤ 1.5 per applied event'],
-          ['DynamoDB WCU (stream of room histories)', BEFORE.wcuPerEvent, tp.wcuPerEvent, '≤ 1.5 per applied event'],
-          ['DynamoDB RCU', BEFORE.rcuPerEvent, tp.rcuPerEvent, ''],
+          [
+            'DynamoDB requests (shuffled stream of room histories)',
+            BEFORE.dynamodbRequestsPerEvent,
+            sh.requestsPerEvent,
+            '≤ 1.5 per applied event',
+          ],
+          ['DynamoDB WCU (shuffled stream of room histories)', BEFORE.wcuPerEvent, sh.wcuPerEvent, '≤ 1.5 per applied event'],
+          ['DynamoDB WCU (in delivery order; not measured before)', '', tp.wcuPerEvent, '≤ 1.5 per applied event'],
+          ['DynamoDB RCU (shuffled)', BEFORE.rcuPerEvent, sh.rcuPerEvent, ''],
           ['requests, duplicate delivery', BEFORE.duplicateRequests, duplicateRequests, '≤ 1'],
           ['requests, stale event', BEFORE.staleRequests, staleRequests, '≤ 1'],
-          ['changes (bus entries)', BEFORE.changesPerEvent, round(tp.changesPublished / tp.events), ''],
-          ['PutEvents requests', BEFORE.putEventsRequestsPerEvent, round(tp.putEventsRequests / tp.events, 3), ''],
+          ['changes (bus entries, shuffled)', BEFORE.changesPerEvent, round(sh.changesPublished / sh.events), ''],
+          ['PutEvents requests (shuffled)', BEFORE.putEventsRequestsPerEvent, round(sh.putEventsRequests / sh.events, 3), ''],
         ],
       },
       perEventType: {
@@ -424,7 +503,8 @@ export const processor: Section = async ({ quick, engines, log }) => {
     notes: [
       'Events/s is this machine with one DynamoDB Local (Java, in-memory) on the same cores: a relative figure between versions, not an AWS prediction.',
       "WCU includes the GSI writes DynamoDB Local reports for the open and identity indexes (projection ALL), by index (ReturnConsumedCapacity=INDEXES), as DynamoDB bills them: an index write only when the write changes that index's keys or projected attributes.",
-      'Floor with the sparse open index: an entity\'s first event puts its entry (1 WCU) and its ending event deletes it (1 WCU), each on top of the item\'s own write, so every event that starts or ends an entity costs at least 2 WCU; only in-state updates (egress_updated) could cost 1. Room histories are almost all starts and ends, so ≤ 1.5 WCU per applied event is out of reach while the open index exists (docs/state-model.md, "Cost and lag").',
+      "Order: LiveKit sends each room's events through one serial queue (egress and ingress events through queues of their own), so a room's history reaches us in order. That is the headline and the cost model's basis. The shuffled stream is an order stress, not a traffic model: there an entity's end often arrives before its start and makes a tombstone with no index write, and the late start is refused for one unit, which flatters its units per event.",
+      "Lower bound, whatever the key schema, for a room history in order: the access patterns the key schema documents, each one Query that reads only what it returns (active rooms; participants currently in a room and an identity's sessions, with their status; egresses not yet terminal) need an index entry that is written when a room, participant session or egress starts and again when it ends (a sparse entry deleted, or a status changed). On top of one item write per event, that is 2 units per room, per participant session and per egress: for this room history (17 events: 1 room, 3 participants, 3 tracks, 1 egress) 17 + 2 + 3 × 2 + 2 = 27 units, 1.59 per event. So ≤ 1.5 write units per event is out of reach for histories delivered in order, while these access patterns hold (docs/state-model.md, \"Cost and lag\"). The schema writes 40 here (2.35 per event): the other 13 are the open index's entries for participants and tracks (12), which the reconciler's one Scan of live state reads, and egress_updated rewriting its open-index entry (1).",
       "A refused conditional write (duplicate, stale) is billed as a write of the item's size but returns no ConsumedCapacity: counted as ceil(item bytes / 1 KB).",
       "Item sizes: these events carry the minimal room and participant objects the simulator's builders write, so every item is under 1 KB. A genuine participant event carries the participant whole (metadata, attributes, tracks at leave): an item over 1 KB is billed 2 or more units per write, for the item and for each index entry (projection ALL), so a deployment's units per event can be above this section's.",
       "Bus: EventBridge bills per entry (change); the publisher puts a stream batch's changes in as few PutEvents calls as the limits allow (10 entries, 256 KB). Reading the stream from Lambda is free (DynamoDB Streams bills GetRecords only for other readers).",

@@ -24,7 +24,7 @@ async function main() {
             .join(' '),
         })),
       );
-      console.table([result.throughput]);
+      console.table({ 'in delivery order': result.throughput, shuffled: result.shuffled });
     }
     console.log(JSON.stringify(result, null, jsonOnly ? 0 : 2));
   } finally {

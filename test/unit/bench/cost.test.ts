@@ -44,7 +44,16 @@ const results = new Map<string, SectionResult>([
       window1sPublishLogBytesPerEvent: 100,
     }),
   ],
-  ['processor', section('processor', { wcuPerEvent: 1.76, rcuPerEvent: 0, dynamodbRequestsPerEvent: 1, changesPerEvent: 0.95 })],
+  [
+    'processor',
+    section('processor', {
+      wcuPerEvent: 1.76,
+      lowerBoundWcuPerEvent: 1.59,
+      rcuPerEvent: 0,
+      dynamodbRequestsPerEvent: 1,
+      changesPerEvent: 0.95,
+    }),
+  ],
   ['loss', section('loss', { oursAttemptsPerEvent: 1, naiveAttemptsPerEvent: 1.037, naiveSlowAttemptsPerEvent: 0.324 })],
 ]);
 
@@ -119,11 +128,27 @@ describe('cost model: the goal', () => {
     expect(atThatWru).toBeCloseTo(COST_GOAL_USD_PER_MILLION, 1);
   });
 
+  it("prices the access-pattern lower bound of write units: the one-WRU totals plus the bound's extra units", async () => {
+    const result = await costAt('WARN', { results });
+    const extra = (1.59 - 1) * PRICES.dynamodbWriteRequestUnitPerMillion;
+    expect(result.figures.oursLowerBoundWruUsdPerMillion).toBeCloseTo((result.figures.oursOneWruUsdPerMillion as number) + extra, 1);
+    expect(result.figures.oursWindow1sLowerBoundWruUsdPerMillion).toBeCloseTo(
+      (result.figures.oursWindow1sOneWruUsdPerMillion as number) + extra,
+      1,
+    );
+  });
+
   it('is not met when the measured figures put the default above it', async () => {
     const costly = new Map(results);
     costly.set(
       'processor',
-      section('processor', { wcuPerEvent: 5.83, rcuPerEvent: 1, dynamodbRequestsPerEvent: 4, changesPerEvent: 0.95 }),
+      section('processor', {
+        wcuPerEvent: 5.83,
+        lowerBoundWcuPerEvent: 1.59,
+        rcuPerEvent: 1,
+        dynamodbRequestsPerEvent: 4,
+        changesPerEvent: 0.95,
+      }),
     );
     expect((await costAt('WARN', { results: costly })).met).toBe(false);
   });
