@@ -107,12 +107,22 @@ export class FrontDoor {
   }
 }
 
-function lowercaseHeaders(request: IncomingMessage): Record<string, string> {
-  const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries(request.headers)) {
-    if (value !== undefined) headers[name.toLowerCase()] = Array.isArray(value) ? value.join(',') : value;
+/**
+ * The headers as API Gateway's payload v2 passes them: names lowercased, and a header sent more
+ * than once joined into one value with commas ("Duplicate headers are combined with commas",
+ * AWS API Gateway developer guide, HTTP API Lambda integrations). Read from the raw headers, because
+ * Node keeps only the first of some duplicates (`authorization`, `content-type`, ...): a request
+ * with two `Authorization` headers must fail verification here as it does behind API Gateway.
+ */
+export function lowercaseHeaders(request: Pick<IncomingMessage, 'rawHeaders'>): Record<string, string> {
+  const headers = new Map<string, string>();
+  const raw = request.rawHeaders;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i].toLowerCase();
+    const before = headers.get(name);
+    headers.set(name, before === undefined ? raw[i + 1] : `${before},${raw[i + 1]}`);
   }
-  return headers;
+  return Object.fromEntries(headers);
 }
 
 export function toApiGatewayEvent(request: IncomingMessage, url: URL, body: Buffer): APIGatewayProxyEventV2 {
