@@ -3,7 +3,10 @@
  * of this run and public list prices. Lambda durations on AWS cannot be measured here: they are
  * assumptions, labelled as such, and so are the prices (checked by hand, not fetched).
  */
-import { DEFAULT_CONFIG, SystemLogLevelName } from '../lib/config';
+import { randomUUID } from 'node:crypto';
+import { CHANGE_EVENT_SOURCE } from '../contracts/change-event';
+import { accessLogFields } from '../lib/access-log';
+import { DEFAULT_CONFIG, DEFAULT_STACK_NAME, SystemLogLevelName } from '../lib/config';
 import { BEFORE } from './processor';
 import { BenchContext, round, Section, SectionResult, Table } from './types';
 
@@ -13,11 +16,13 @@ export const PRICES = {
   region: 'us-east-1',
   apiGatewayHttpPerMillion: 1.0, // HTTP API, first 300 M requests/month
   lambdaRequestsPerMillion: 0.2,
-  lambdaArmGbSecond: 0.0000133334, // arm64, first 6 B GB-s/month
+  lambdaArmGbSecond: 0.0000133334, // arm64, first 7.5 B GB-s/month
   sqsStandardPerMillion: 0.4, // per 64 KB chunk, after the free tier
   dynamodbWriteRequestUnitPerMillion: 0.625, // on-demand, after the Nov 2024 price cut
   dynamodbReadRequestUnitPerMillion: 0.125,
   eventBridgeCustomEventsPerMillion: 1.0, // per 64 KB entry
+  eventBridgeArchivePerGb: 0.1, // events archived (processed into the archive)
+  eventBridgeArchiveStoragePerGbMonth: 0.023,
   cloudWatchLogsIngestionPerGb: 0.5,
 } as const;
 
@@ -35,6 +40,7 @@ export const ASSUMED = {
   dynamodbRequestMs: 8,
   putEventsMs: 20,
   publisherMemoryGb: 0.25, // lib/processing.ts memorySize 256
+  reconcileMemoryGb: 0.5, // lib/reconciler.ts memorySize 512
   /**
    * Lambda's start and report lines per invocation at system log level INFO (not written by the
    * local runtime, so not measured). At WARN Lambda sends neither for a successful invocation.
@@ -58,6 +64,45 @@ export function platformLogBytesPerInvocation(level: SystemLogLevelName): number
   return level === 'WARN' ? 0 : ASSUMED.platformLogBytesPerInvocationAtInfo;
 }
 
+/**
+ * Bytes of one access log line of the HTTP API (lib/access-log.ts), its `$context` variables given
+ * typical values of a LiveKit delivery: the line is the deployed format, the values are stated here.
+ */
+export function accessLogBytesPerRequest(pipelineName = DEFAULT_STACK_NAME): number {
+  const sample: Record<string, string> = {
+    '$context.requestId': 'KrPhmjXvoAMEJxw=',
+    '$context.identity.sourceIp': '203.0.113.45',
+    '$context.requestTime': '30/Nov/2026:15:30:00 +0000',
+    '$context.httpMethod': 'POST',
+    '$context.path': '/webhook',
+    '$context.status': '200',
+    '$context.responseLength': '52',
+    '$context.responseLatency': '18',
+    '$context.integrationLatency': '16',
+    '$context.integrationErrorMessage': '-',
+    // LiveKit's webhook client (go-retryablehttp over net/http) sends Go's default user agent.
+    '$context.identity.userAgent': 'Go-http-client/1.1',
+  };
+  const fields = Object.fromEntries(Object.entries(accessLogFields(pipelineName)).map(([k, v]) => [k, sample[v] ?? v]));
+  return Buffer.byteLength(JSON.stringify(fields)) + 1;
+}
+
+/** Bytes EventBridge's envelope adds to a change's `Detail` (the event as archived and delivered). */
+export function eventEnvelopeBytes(): number {
+  const envelope = {
+    version: '0',
+    id: randomUUID(),
+    'detail-type': 'participant.joined',
+    source: CHANGE_EVENT_SOURCE,
+    account: '123456789012',
+    time: '2026-11-30T15:30:00Z',
+    region: PRICES.region,
+    resources: [],
+    detail: null,
+  };
+  return Buffer.byteLength(JSON.stringify(envelope)) - 'null'.length;
+}
+
 const num = (result: SectionResult | undefined, key: string): number => {
   const value = result?.figures[key];
   if (typeof value !== 'number' || !Number.isFinite(value))
@@ -76,6 +121,7 @@ export async function costAt(
   const e2e = results.get('endToEnd');
   const proc = results.get('processor');
   const lossResult = results.get('loss');
+  const reconcilerResult = results.get('reconciler');
   const M = 1_000_000;
 
   // What the queue, the invocations and the log lines cost per event depends on how events batch:
@@ -89,6 +135,7 @@ export async function costAt(
       publisherInvocationsPerEvent: num(e2e, key('publishInvocationsPerEvent')),
       logBytesPerEvent:
         num(e2e, key('ingestLogBytesPerEvent')) + num(e2e, key('processLogBytesPerEvent')) + num(e2e, key('publishLogBytesPerEvent')),
+      metricLogBytesPerEvent: num(e2e, key('metricLogBytesPerEvent')),
     };
   };
   const ingestLog = num(e2e, 'ingestLogBytesPerEvent');
@@ -97,6 +144,9 @@ export async function costAt(
   const rcu = num(proc, 'rcuPerEvent');
   const ddbRequests = num(proc, 'dynamodbRequestsPerEvent');
   const changes = num(proc, 'changesPerEvent');
+  const changeDetailBytes = num(proc, 'meanChangeDetailBytes');
+  const archivedEventBytes = changeDetailBytes + eventEnvelopeBytes();
+  const accessLogBytes = accessLogBytesPerRequest();
   const oursAttempts = num(lossResult, 'oursAttemptsPerEvent');
   const naiveAttempts = num(lossResult, 'naiveAttemptsPerEvent');
   const naiveSlowAttempts = num(lossResult, 'naiveSlowAttemptsPerEvent');
@@ -110,7 +160,7 @@ export async function costAt(
   // Per one webhook (an event LiveKit generated), then × 1 M.
   const cloudWatchLogs = (
     level: SystemLogLevelName,
-    { eventsPerInvocation, publisherInvocationsPerEvent, logBytesPerEvent }: ReturnType<typeof traffic>,
+    { eventsPerInvocation, publisherInvocationsPerEvent, logBytesPerEvent, metricLogBytesPerEvent }: ReturnType<typeof traffic>,
   ): [string, number, string] => {
     const invocationsPerEvent = oursAttempts + 1 / eventsPerInvocation + publisherInvocationsPerEvent;
     const platformBytes = platformLogBytesPerInvocation(level);
@@ -120,13 +170,19 @@ export async function costAt(
         : `assumed ${platformBytes} B of Lambda platform lines per invocation at system log level ${level} (${round(invocationsPerEvent, 2)} invocations/event)`;
     return [
       'CloudWatch Logs',
-      logGb(logBytesPerEvent + platformBytes * invocationsPerEvent) * PRICES.cloudWatchLogsIngestionPerGb * M,
-      `${logBytesPerEvent} B/event of ingest, process and publish lines (measured at info) + ${platform}`,
+      logGb(logBytesPerEvent + metricLogBytesPerEvent + platformBytes * invocationsPerEvent) * PRICES.cloudWatchLogsIngestionPerGb * M,
+      `${logBytesPerEvent} B/event of ingest, process and publish lines (measured at info) + ${metricLogBytesPerEvent} B/event of their metrics' EMF lines (measured) + ${platform}`,
     ];
   };
   const oursRows = (
     level: SystemLogLevelName,
-    { sqsPerEvent, eventsPerInvocation, publisherInvocationsPerEvent, logBytesPerEvent }: ReturnType<typeof traffic>,
+    {
+      sqsPerEvent,
+      eventsPerInvocation,
+      publisherInvocationsPerEvent,
+      logBytesPerEvent,
+      metricLogBytesPerEvent,
+    }: ReturnType<typeof traffic>,
   ): [string, number, string][] => [
     [
       'API Gateway HTTP API',
@@ -168,7 +224,17 @@ export async function costAt(
     ],
     ['DynamoDB reads', rcu * PRICES.dynamodbReadRequestUnitPerMillion, `${rcu} RRU/event (measured)`],
     ['EventBridge', changes * PRICES.eventBridgeCustomEventsPerMillion, `${changes} change entries/event (measured)`],
-    cloudWatchLogs(level, { sqsPerEvent, eventsPerInvocation, publisherInvocationsPerEvent, logBytesPerEvent }),
+    [
+      'EventBridge archive',
+      changes * logGb(archivedEventBytes) * (PRICES.eventBridgeArchivePerGb + PRICES.eventBridgeArchiveStoragePerGbMonth) * M,
+      `${changes} changes/event × ${archivedEventBytes} B (measured mean detail ${changeDetailBytes} B + EventBridge's envelope), archived once and stored a month (the default 30-day retention)`,
+    ],
+    cloudWatchLogs(level, { sqsPerEvent, eventsPerInvocation, publisherInvocationsPerEvent, logBytesPerEvent, metricLogBytesPerEvent }),
+    [
+      'CloudWatch Logs: API access log',
+      oursAttempts * logGb(accessLogBytes) * PRICES.cloudWatchLogsIngestionPerGb * M,
+      `${accessLogBytes} B per request: the stage's access log format (lib/access-log.ts) with typical values`,
+    ],
   ];
   const ours = oursRows(systemLogLevel, traffic(''));
   const oursWindowed = oursRows(systemLogLevel, traffic('window1s'));
@@ -265,6 +331,25 @@ export async function costAt(
       ['naive', '**total, report 1**', round(total(naiveReport1), 2), 'and the events LiveKit dropped are lost'],
     ],
   };
+  // Not per webhook: the reconciler's month (one run a minute), from the reconciler section's
+  // largest scale when this run measured it.
+  const reconcilerMonth = (() => {
+    const scale = reconcilerResult
+      ? Math.max(...Object.keys(reconcilerResult.figures).flatMap((k) => (/^rcuPerRun@(\d+)$/.exec(k) ? [Number(k.split('@')[1])] : [])))
+      : -Infinity;
+    if (!Number.isFinite(scale)) return undefined;
+    const runs = 43_200;
+    const rcuPerRun = num(reconcilerResult, `rcuPerRun@${scale}`);
+    const wcuPerRun = num(reconcilerResult, `wcuPerRun@${scale}`);
+    const runMs = num(reconcilerResult, `meanRunMs@${scale}`);
+    const usd =
+      runs *
+      ((rcuPerRun * PRICES.dynamodbReadRequestUnitPerMillion) / M +
+        (wcuPerRun * PRICES.dynamodbWriteRequestUnitPerMillion) / M +
+        PRICES.lambdaRequestsPerMillion / M +
+        gbSeconds(ASSUMED.reconcileMemoryGb, runMs) * PRICES.lambdaArmGbSecond);
+    return { scale, usd, rcuPerRun, wcuPerRun, runMs, runs };
+  })();
   const prices: Table = {
     columns: ['price', 'USD'],
     rows: Object.entries(PRICES)
@@ -288,6 +373,7 @@ export async function costAt(
       oursLowerBoundWruUsdPerMillion: round(oursLowerBoundTotal, 2),
       oursWindow1sLowerBoundWruUsdPerMillion: round(oursWindowedLowerBoundTotal, 2),
       window1sWruPerEventForGoal: round(window1sWruForGoal, 2),
+      ...(reconcilerMonth ? { [`reconcilerUsdPerMonth@${reconcilerMonth.scale}`]: round(reconcilerMonth.usd, 2) } : {}),
       naiveHealthyUsdPerMillion: round(total(naiveHealthy), 2),
       naiveReport1UsdPerMillion: round(total(naiveReport1), 2),
       pricesAsOf: PRICES.asOf,
@@ -297,7 +383,14 @@ export async function costAt(
       `Lambda platform lines: the ingest, process and publish functions run at system log level ${systemLogLevel} (config systemLogLevel). At INFO, Lambda's default, their start and report lines would add $${round(atInfo[1] - oursCloudWatchLogs[1], 2)} per 1 M webhooks ($${round(oursAtInfoTotal, 2)} in all). The reconciler keeps at least INFO: one run a minute, not per webhook.`,
       `Where the money goes at the default config: $${round(oursTotal - batchingDependent, 2)} in lines paid once per event whatever the batching (API Gateway, ingest, SQS SendMessage, DynamoDB, EventBridge), $${round(batchingDependent, 2)} in lines that follow receives, invocations and log lines (SQS receives and deletes, the process and publish functions, CloudWatch Logs); at the measured rate each event was its own receive, delete and processor invocation (${traffic('').eventsPerInvocation} events/invocation). With a 1 s batching window: $${round(oursWindowedTotal, 2)}, at the lag in the end-to-end section's window1s figures.`,
       `Against the goal (≤ $${COST_GOAL_USD_PER_MILLION}): with exactly one write unit per event, the least any key schema can write (one conditional put, no index entry), the default config would cost $${round(oursOneWruTotal, 2)} (${oursOneWruTotal <= COST_GOAL_USD_PER_MILLION ? 'within' : 'still above'} the goal) and a 1 s window $${round(oursWindowedOneWruTotal, 2)}; with a 1 s window the goal holds at up to ${round(window1sWruForGoal, 2)} write units per event, against ${wcu} measured. No key schema that keeps the documented access patterns writes less than ${lowerBoundWcu} units per event of this room history in order (docs/state-model.md, "Cost and lag"): at that bound, $${round(oursLowerBoundTotal, 2)} at the default and $${round(oursWindowedLowerBoundTotal, 2)} with a 1 s window; the shipped schema writes more because its open index also holds present participants and published tracks, which the reconciler scans. At the default, each event at this rate is its own SQS receive, delete and processor invocation: that is the price of lag first.`,
-      'Not per webhook, so not above: the reconciler (one run a minute: 43,200 runs/month; its duration at 10,000 rooms is in the reconciler section; 1 verification write per room checked), the SQS long polls of the event source when idle, KMS requests for the encrypted queue and topic, CloudWatch metrics/alarms/dashboard, and free tiers.',
+      "Not per webhook, so not above: the reconciler (one run a minute: 43,200 runs/month; its duration at 10,000 rooms is in the reconciler section; 1 verification write per room checked), the SQS long polls of the event source when idle, KMS requests for the alarm topics' encryption (the queues use SQS-managed keys), CloudWatch metrics/alarms/dashboard, the keys secret, DynamoDB storage, and free tiers. The reconciler's part at scale is in the reconciler section (its read units per run).",
+      ...(reconcilerMonth
+        ? [
+            `The reconciler's month at ${reconcilerMonth.scale} active rooms (not per webhook): ${reconcilerMonth.runs} runs × (${round(reconcilerMonth.rcuPerRun, 1)} read and ${round(reconcilerMonth.wcuPerRun, 1)} write units measured per run, one invocation, ${round(reconcilerMonth.runMs / 1000, 1)} s at ${ASSUMED.reconcileMemoryGb * 1024} MB as measured here) = $${round(reconcilerMonth.usd, 2)} per month, whatever the webhook volume. Not included either: CloudWatch alarms ($0.10 each per month), the dashboard ($3), custom metrics, the KMS key of the alarm topics ($1) and the keys secret ($0.40).`,
+          ]
+        : []),
+      `Rate: the receives, invocations and publisher batches per event above are measured at ${num(e2e, 'ratePerSecond')} events/s. At lower rates the publisher's stream batches carry fewer changes (about one invocation per event at a few events a second), so its lines grow by up to $${round(PRICES.lambdaRequestsPerMillion * (1 - traffic('').publisherInvocationsPerEvent) + (1 - traffic('').publisherInvocationsPerEvent) * gbSeconds(ASSUMED.publisherMemoryGb, publisherMs) * PRICES.lambdaArmGbSecond * M, 2)} per million; at higher rates SQS and the processor batch more and cost less.`,
+      'The naive receiver is priced on stated assumptions, not measured units: one 1 KB write per delivery, logs at INFO, and (report 1) 10 s of Lambda time on each slow attempt.',
       'API Gateway meters requests in 512 KB increments and SQS/EventBridge in 64 KB chunks: LiveKit events are a few KB, one unit each.',
       `DynamoDB: ${ddbRequests} request and ${wcu} WRU per event: one conditional put per event (a duplicate or stale one is refused at the price of one write), plus the writes DynamoDB bills for the open and identity indexes when an entity enters or leaves them. The design before (a transaction of entity + processing record + outbox, then the outbox deletes) measured ${BEFORE.dynamodbRequestsPerEvent} requests and ${BEFORE.wcuPerEvent} WRU per event.`,
     ],

@@ -66,6 +66,7 @@ async function measurePass(context: BenchContext, config: PipelineConfig, rate: 
     // The publisher's invocations: one per stream batch its event source read (about 4 polls a second, as Lambda's).
     const feedBefore = await pipeline.changeFeed.stats();
     const sendsBefore = await ingestSends();
+    const metricLogBytesBefore = pipeline.metricLogBytes();
 
     const events = await signedJoins(rate * seconds, 'e2e');
     const { results: sent, statePollRoundTripsMs } = await client.send({
@@ -138,6 +139,9 @@ async function measurePass(context: BenchContext, config: PipelineConfig, rate: 
         ingestLogBytesPerEvent: round((logBytes.ingest ?? 0) / n, 0),
         processLogBytesPerEvent: round((logBytes.process ?? 0) / n, 0),
         publishLogBytesPerEvent: round((logBytes.publish ?? 0) / n, 0),
+        // The EMF lines the process and publish functions write on AWS for their metrics (rendered
+        // locally by the deployed sink's code; the local runtime prints its own shorter line).
+        metricLogBytesPerEvent: round((pipeline.metricLogBytes() - metricLogBytesBefore) / n, 0),
         statePollRoundTripP50Ms: round(percentile(statePollRoundTripsMs, 50)),
         statePollRoundTripP99Ms: round(percentile(statePollRoundTripsMs, 99)),
       },
@@ -161,6 +165,7 @@ const WINDOWED_FIGURES = [
   'ingestLogBytesPerEvent',
   'processLogBytesPerEvent',
   'publishLogBytesPerEvent',
+  'metricLogBytesPerEvent',
   'maxPollers',
 ];
 

@@ -52,7 +52,7 @@ const IDENTITY_INDEX = TABLE_SCHEMA.indexes.identity.name;
 const newUsage = (): Usage => ({ requests: 0, wcu: 0, rcu: 0, refusedWcu: 0, byIndex: {}, byOperation: {} });
 
 /** Counts every request and its consumed capacity, against whatever label is current. */
-function meter(client: DynamoDBClient) {
+export function meter(client: DynamoDBClient) {
   let label = 'setup';
   const usage = new Map<string, Usage>();
   const name = `measureConsumedCapacity-${Math.random().toString(36).slice(2)}`;
@@ -158,9 +158,12 @@ class CountingPublisher implements ChangePublisher {
   readonly inner = new MemoryPublisher();
   putEventsRequests = 0;
   entries = 0;
+  /** Bytes of the entries' `Detail` (the change as JSON, what EventBridge archives with its envelope). */
+  detailBytes = 0;
   async publish(changes: readonly StateChange[]): Promise<PublishResult> {
     this.putEventsRequests += Math.ceil(changes.length / 10);
     this.entries += changes.length;
+    for (const change of changes) this.detailBytes += Buffer.byteLength(JSON.stringify(change));
     return this.inner.publish(changes);
   }
 }
@@ -223,6 +226,8 @@ export interface Throughput {
   readonly retriedRecords: number;
   readonly changesPublished: number;
   readonly putEventsRequests: number;
+  /** Mean bytes of a change's `Detail` on the bus. */
+  readonly meanChangeDetailBytes: number;
   readonly wcuPerEvent: number;
   /** Of `wcuPerEvent`, refused conditional writes (duplicates, stale events). */
   readonly refusedWcuPerEvent: number;
@@ -375,6 +380,7 @@ export async function measureProcessing(
         retriedRecords: failed,
         changesPublished: publisher.entries,
         putEventsRequests: publisher.putEventsRequests,
+        meanChangeDetailBytes: round(publisher.detailBytes / Math.max(1, publisher.entries), 0),
         wcuPerEvent: round(tp.wcu / stream.length),
         refusedWcuPerEvent: round(tp.refusedWcu / stream.length),
         openIndexWcuPerEvent: round((tp.byIndex[OPEN_INDEX] ?? 0) / stream.length),
@@ -451,6 +457,7 @@ export const processor: Section = async ({ quick, engines, log }) => {
       duplicateRequests,
       staleRequests,
       changesPerEvent: round(tp.changesPublished / tp.events),
+      meanChangeDetailBytes: tp.meanChangeDetailBytes,
       putEventsRequestsPerEvent: round(tp.putEventsRequests / tp.events, 3),
       retriedRecords: tp.retriedRecords,
     },

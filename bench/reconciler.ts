@@ -23,6 +23,8 @@ import type { LocalPipeline } from '../local/local-pipeline';
 import { LiveKitSimulator } from '../simulator/livekit-simulator';
 import { sqsRecord } from '../simulator/events';
 import { startDynamoDbLocal } from '../local/engines/dynamodb-local';
+import { DEFAULT_CONFIG } from '../lib/config';
+import { meter } from './processor';
 import { benchConfig, benchReconciler, KEY, SECRET, startBenchPipeline } from './shared';
 import { BenchContext, round, Section, sleep, Table } from './types';
 
@@ -117,6 +119,10 @@ interface ScaleResult {
   readonly runsToRepair: number | null;
   readonly repairApplied: boolean;
   readonly simCalls: Record<string, number>;
+  /** DynamoDB units the reconciler's runs consumed (its Scan of the open index, bookkeeping, repairs' lookups), per run. */
+  readonly rcuPerRun: number;
+  readonly wcuPerRun: number;
+  readonly meanRunMs: number;
 }
 
 async function measureScale(context: BenchContext, rooms: number, budget: number, graceSeconds: number): Promise<ScaleResult> {
@@ -130,6 +136,9 @@ async function measureScale(context: BenchContext, rooms: number, budget: number
     }
     const seedSeconds = await seedState(sim, pipeline, rooms);
     sim.setApiLatency(API_LATENCY_MS);
+    // The reconciler's own DynamoDB units (it runs on this thread, on the engine's client).
+    const units = meter(context.engines.dynamodb.client);
+    units.setLabel('reconcile');
     const callsBefore = sim.callCounts();
 
     const config = benchConfig().reconcile;
@@ -227,6 +236,8 @@ async function measureScale(context: BenchContext, rooms: number, budget: number
     );
     const after = sim.callCounts();
     const simCalls = Object.fromEntries(Object.entries(after).map(([m, n]) => [m, n - (callsBefore[m] ?? 0)]));
+    const used = units.usage.get('reconcile');
+    units.remove();
     return {
       rooms,
       seedSeconds,
@@ -244,6 +255,9 @@ async function measureScale(context: BenchContext, rooms: number, budget: number
       runsToRepair,
       repairApplied,
       simCalls,
+      rcuPerRun: (used?.rcu ?? 0) / runs.length,
+      wcuPerRun: (used?.wcu ?? 0) / runs.length,
+      meanRunMs: runs.reduce((a, r) => a + r.durationMs, 0) / runs.length,
     };
   } finally {
     await pipeline.stop();
@@ -283,6 +297,9 @@ export const reconciler: Section = async (context) => {
     figures[`falseRepairs@${r.rooms}`] = r.falseRepairs;
     figures[`steadyFalseSuspects@${r.rooms}`] = r.steadyFalseSuspects;
     figures[`rejoinRunsToRepair@${r.rooms}`] = r.rejoinRunsToRepair;
+    figures[`rcuPerRun@${r.rooms}`] = round(r.rcuPerRun, 1);
+    figures[`wcuPerRun@${r.rooms}`] = round(r.wcuPerRun, 1);
+    figures[`meanRunMs@${r.rooms}`] = round(r.meanRunMs, 0);
   }
   const inBudget = results.every((r) => r.maxCallsPerRun <= budget);
   const fast = largest.maxRunMs < 60_000;
@@ -301,7 +318,10 @@ export const reconciler: Section = async (context) => {
     `A difference is repaired only once it has been seen in two checks more than the grace period (${graceSeconds} s, longer than LiveKit's own delivery window) apart, so "runs to repair" counts from the miss to the run that sent the repair (with any grace above 0 a difference needs two sightings, so the earliest is the second run after the miss); "checked next run" is whether the room whose count changed was compared in the first run after the miss (that is where the miss is first seen).`,
     `Local state was bulk-seeded (one room through the processor, its items cloned), not sent as 30,000 events through the pipeline.`,
   ];
+  const defaultBudget = DEFAULT_CONFIG.reconcile.requestBudgetPerRun;
   notes.push(
+    `The request budget here is ${budget} per run: LiveKit Cloud's rate limit per minute, all of it given to the reconciler. The default \`reconcile.requestBudgetPerRun\` is ${defaultBudget}; with it, round-robin verifies every one of ${largest.rooms} rooms in ⌈${largest.rooms} / ${defaultBudget - 3}⌉ = ${Math.ceil(largest.rooms / (defaultBudget - 3))} runs instead of ${largest.runsToFullCoverage}. A miss that changes a room's count is checked in the next run whatever the budget (it ranks first).`,
+    `DynamoDB per run (the reconciler's own requests: its Scan of the open index, its bookkeeping, the lookups of its repairs): ${results.map((r) => `${round(r.rcuPerRun, 1)} read and ${round(r.wcuPerRun, 1)} write units at ${r.rooms} rooms`).join('; ')}. The cost section prices them per month.`,
     'Half of the rooms are agent rooms (an AGENT participant LiveKit leaves out of numParticipants). Steady state spends the whole budget on round-robin verification by design (lambda/reconcile/plan.ts): "false suspects" counts rooms checked for a suspicion (count, changed, ...) when nothing had changed.',
     "A leave and a rejoin with both webhooks dropped leave the count unchanged: no evidence, so it is found when round-robin reaches the room (within ⌈rooms / (budget − 3)⌉ runs), or at once when the room had a late webhook: at 10,000 rooms within 3 runs, asserted by test/e2e/reconcile/scale.test.ts (not measured here: this section runs on a virtual clock, and a late webhook's arrival time is real).",
   );

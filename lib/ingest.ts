@@ -7,7 +7,8 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { PIPELINE_LOG_FIELD, PIPELINE_NAME_ENV } from '../contracts/metrics';
+import { PIPELINE_NAME_ENV } from '../contracts/metrics';
+import { accessLogFields } from './access-log';
 import { ClaimChecks } from './claim-checks';
 import { ingestProblems, PipelineConfig } from './config';
 import { pipelineFunction } from './lambda-defaults';
@@ -103,23 +104,7 @@ export class Ingest extends Construct {
       throttle: { rateLimit: ingest.throttleRateLimit, burstLimit: ingest.throttleBurstLimit },
       accessLogSettings: {
         destination: new apigw.LogGroupLogDestination(this.accessLogs),
-        format: AccessLogFormat.custom(
-          JSON.stringify({
-            // A literal: the throttled-requests metric filter takes its `Pipeline` dimension from it.
-            [PIPELINE_LOG_FIELD]: pipelineName,
-            requestId: '$context.requestId',
-            ip: '$context.identity.sourceIp',
-            time: '$context.requestTime',
-            method: '$context.httpMethod',
-            path: '$context.path',
-            status: '$context.status',
-            responseLength: '$context.responseLength',
-            latencyMs: '$context.responseLatency',
-            integrationLatencyMs: '$context.integrationLatency',
-            integrationError: '$context.integrationErrorMessage',
-            userAgent: '$context.identity.userAgent',
-          }),
-        ),
+        format: AccessLogFormat.custom(JSON.stringify(accessLogFields(pipelineName))),
       },
     });
     this.webhookUrl = `${this.api.apiEndpoint}/webhook`;

@@ -2,7 +2,7 @@ import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { PipelineConfig } from '../lib/config';
 import { Logger, LogLevel } from '../lambda/shared/logger';
-import { MemoryMetricsSink, MetricDatum, MetricsSink } from '../lambda/shared/metrics';
+import { emfLines, MemoryMetricsSink, MetricDatum, MetricsSink } from '../lambda/shared/metrics';
 import type { LiveKitApi } from '../lambda/reconcile/livekit-api';
 import type { RunReport } from '../lambda/reconcile/reconciler';
 import type { RecordOutcome } from '../lambda/process/processor';
@@ -161,6 +161,13 @@ export interface LocalPipeline {
   waitUntilProcessed(eventIds: readonly string[], timeoutMs?: number): Promise<void>;
   /** Every metric the local stages emitted (the reconciler's), also printed as log lines. */
   readonly metrics: MemoryMetricsSink;
+  /**
+   * Bytes of the EMF lines the per-webhook functions (process, publish; ingest emits none) would
+   * have written to CloudWatch Logs on AWS for the metrics they emitted so far: each emission
+   * rendered as the deployed functions' `EmfMetricsSink` renders it. The reconciler's are left out
+   * (not per webhook).
+   */
+  metricLogBytes(): number;
   /** Reports of the reconcile runs so far, oldest first. */
   readonly reconcileRuns: readonly RunReport[];
   /** Runs the reconciler now (after a run in progress, never two at once) and returns its report. */
@@ -279,6 +286,15 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
     const printingBus = new PrintingBus(logger('bus'), consumers);
     const publisher = options.wrapBus ? options.wrapBus(printingBus) : printingBus;
     const metricsLogger = logger('metrics');
+    // The per-webhook functions' metrics (process, publish): kept, and measured as the EMF lines
+    // their deployed `EmfMetricsSink` would write to CloudWatch Logs.
+    let metricLogBytes = 0;
+    const functionMetrics: MetricsSink = {
+      put(data: readonly MetricDatum[], extra?: Record<string, unknown>) {
+        metrics.put(data);
+        for (const line of emfLines(pipelineName, data, extra)) metricLogBytes += Buffer.byteLength(line) + 1;
+      },
+    };
     const metricsSink: MetricsSink = {
       put(data: readonly MetricDatum[], extra?: Record<string, unknown>) {
         metrics.put(data);
@@ -318,7 +334,7 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
       pipeline: pipelineName,
       logSink,
       gate: options.processorGate?.buffer as SharedArrayBuffer | undefined,
-      metrics,
+      metrics: functionMetrics,
       onBatchProcessed: ({ outcomes, processedAt }) => {
         for (const { eventId, outcome } of outcomes) processed.set(eventId, { outcome, processedAt });
       },
@@ -342,7 +358,7 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
             pipeline: pipelineName,
             logSink,
             bus: publisher,
-            metrics,
+            metrics: functionMetrics,
             onCrash: functionCrashed('publish'),
           });
     let reconcilerStarting: Promise<ReconcileFunction> | undefined;
@@ -486,6 +502,7 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
         if (publish) await publish.waitUntilIdle(Math.max(1000, deadline - Date.now()));
       },
       metrics,
+      metricLogBytes: () => metricLogBytes,
       reconcileRuns,
       reconcileNow: () => reconcileNow(),
       readyLine: () =>

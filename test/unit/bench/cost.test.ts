@@ -1,8 +1,10 @@
 import {
+  accessLogBytesPerRequest,
   ASSUMED,
   cost,
   costAt,
   COST_GOAL_USD_PER_MILLION,
+  eventEnvelopeBytes,
   platformLogBytesPerInvocation,
   PRICES,
   SYSTEM_LOG_LEVEL_DOC,
@@ -36,12 +38,15 @@ const results = new Map<string, SectionResult>([
       ingestLogBytesPerEvent: 200,
       processLogBytesPerEvent: 250,
       publishLogBytesPerEvent: 101,
+      metricLogBytesPerEvent: 280,
+      ratePerSecond: 25,
       window1sSqsRequestsPerEvent: 2.387,
       window1sEventsPerInvocation: 2.59,
       window1sPublishInvocationsPerEvent: 0.187,
       window1sIngestLogBytesPerEvent: 200,
       window1sProcessLogBytesPerEvent: 245,
       window1sPublishLogBytesPerEvent: 100,
+      window1sMetricLogBytesPerEvent: 110,
     }),
   ],
   [
@@ -52,6 +57,7 @@ const results = new Map<string, SectionResult>([
       rcuPerEvent: 0,
       dynamodbRequestsPerEvent: 1,
       changesPerEvent: 0.95,
+      meanChangeDetailBytes: 1000,
     }),
   ],
   ['loss', section('loss', { oursAttemptsPerEvent: 1, naiveAttemptsPerEvent: 1.037, naiveSlowAttemptsPerEvent: 0.324 })],
@@ -59,6 +65,8 @@ const results = new Map<string, SectionResult>([
 
 const logsUsdPerMillion = (bytesPerEvent: number) => (bytesPerEvent / 2 ** 30) * PRICES.cloudWatchLogsIngestionPerGb * 1_000_000;
 const OWN_BYTES = 200 + 250 + 101;
+/** The process and publish functions' EMF lines (their metrics), measured separately. */
+const METRIC_BYTES = 280;
 const INVOCATIONS_PER_EVENT = 1 + 1 / 1 + 0.23;
 
 /** The breakdown's rows of one receiver, by item. */
@@ -76,8 +84,9 @@ describe('cost model: Lambda platform lines by system log level', () => {
   it('at WARN, the CloudWatch Logs line is our own measured lines only, and its basis says why, citing AWS', async () => {
     const result = await costAt('WARN', { results });
     const logs = rows(result, 'this pipeline').get('CloudWatch Logs')!;
-    expect(logs[2]).toBeCloseTo(logsUsdPerMillion(OWN_BYTES), 3);
+    expect(logs[2]).toBeCloseTo(logsUsdPerMillion(OWN_BYTES + METRIC_BYTES), 3);
     expect(logs[3]).toContain(`${OWN_BYTES} B/event`);
+    expect(logs[3]).toContain(`${METRIC_BYTES} B/event of their metrics' EMF lines`);
     expect(logs[3]).toContain('system log level WARN sends no START/END/REPORT');
     expect(logs[3]).toContain(SYSTEM_LOG_LEVEL_DOC);
     expect(logs[3]).not.toContain('assumed');
@@ -88,7 +97,7 @@ describe('cost model: Lambda platform lines by system log level', () => {
     const result = await costAt('WARN', { results });
     const info = rows(result, 'this pipeline, system log level INFO');
     const platformUsd = logsUsdPerMillion(ASSUMED.platformLogBytesPerInvocationAtInfo * INVOCATIONS_PER_EVENT);
-    expect(info.get('CloudWatch Logs')![2]).toBeCloseTo(logsUsdPerMillion(OWN_BYTES) + platformUsd, 3);
+    expect(info.get('CloudWatch Logs')![2]).toBeCloseTo(logsUsdPerMillion(OWN_BYTES + METRIC_BYTES) + platformUsd, 3);
     expect(info.get('CloudWatch Logs')![3]).toContain(`assumed ${ASSUMED.platformLogBytesPerInvocationAtInfo} B of Lambda platform lines`);
     expect(info.get('**total**')![2]).toBeCloseTo((result.figures.oursUsdPerMillion as number) + platformUsd, 1);
     expect(result.figures.oursSystemLogInfoUsdPerMillion).toBeCloseTo((result.figures.oursUsdPerMillion as number) + platformUsd, 1);
@@ -97,8 +106,53 @@ describe('cost model: Lambda platform lines by system log level', () => {
   it('at INFO, the pipeline line itself carries the platform lines (and no separate INFO rows)', async () => {
     const result = await costAt('INFO', { results });
     const logs = rows(result, 'this pipeline').get('CloudWatch Logs')!;
-    expect(logs[2]).toBeCloseTo(logsUsdPerMillion(OWN_BYTES + ASSUMED.platformLogBytesPerInvocationAtInfo * INVOCATIONS_PER_EVENT), 3);
+    expect(logs[2]).toBeCloseTo(
+      logsUsdPerMillion(OWN_BYTES + METRIC_BYTES + ASSUMED.platformLogBytesPerInvocationAtInfo * INVOCATIONS_PER_EVENT),
+      3,
+    );
     expect(rows(result, 'this pipeline, system log level INFO').size).toBe(0);
+  });
+
+  it('prices the API access log line, rendered from the deployed format, once per request', async () => {
+    const result = await costAt('WARN', { results });
+    const access = rows(result, 'this pipeline').get('CloudWatch Logs: API access log')!;
+    const bytes = accessLogBytesPerRequest();
+    expect(bytes).toBeGreaterThan(200);
+    expect(access[2]).toBeCloseTo(logsUsdPerMillion(bytes), 4);
+    expect(access[3]).toContain(`${bytes} B per request`);
+  });
+
+  it("prices the bus archive: every change's detail and EventBridge's envelope, archived once and stored a month", async () => {
+    const result = await costAt('WARN', { results });
+    const archive = rows(result, 'this pipeline').get('EventBridge archive')!;
+    const gb = (0.95 * (1000 + eventEnvelopeBytes())) / 2 ** 30;
+    expect(eventEnvelopeBytes()).toBeGreaterThan(150);
+    expect(archive[2]).toBeCloseTo(gb * (PRICES.eventBridgeArchivePerGb + PRICES.eventBridgeArchiveStoragePerGbMonth) * 1_000_000, 2);
+  });
+
+  it("prices the reconciler's month from the reconciler section's largest scale, when the run measured it", async () => {
+    expect(Object.keys((await costAt('WARN', { results })).figures).some((k) => k.startsWith('reconcilerUsdPerMonth'))).toBe(false);
+    const withReconciler = new Map(results);
+    withReconciler.set(
+      'reconciler',
+      section('reconciler', {
+        'rcuPerRun@100': 1,
+        'wcuPerRun@100': 1,
+        'meanRunMs@100': 500,
+        'rcuPerRun@10000': 2500,
+        'wcuPerRun@10000': 1000,
+        'meanRunMs@10000': 12000,
+      }),
+    );
+    const month = (await costAt('WARN', { results: withReconciler })).figures['reconcilerUsdPerMonth@10000'] as number;
+    const expected =
+      43_200 *
+      ((2500 * PRICES.dynamodbReadRequestUnitPerMillion +
+        1000 * PRICES.dynamodbWriteRequestUnitPerMillion +
+        PRICES.lambdaRequestsPerMillion) /
+        1_000_000 +
+        0.5 * 12 * PRICES.lambdaArmGbSecond);
+    expect(month).toBeCloseTo(expected, 1);
   });
 
   it("the bench's section models the default config's level", async () => {
@@ -148,6 +202,7 @@ describe('cost model: the goal', () => {
         rcuPerEvent: 1,
         dynamodbRequestsPerEvent: 4,
         changesPerEvent: 0.95,
+        meanChangeDetailBytes: 1000,
       }),
     );
     expect((await costAt('WARN', { results: costly })).met).toBe(false);
