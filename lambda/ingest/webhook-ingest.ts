@@ -85,12 +85,14 @@ export type RejectReason =
  */
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
+/** Logged once per request answered `503 keys_not_configured` (counted by the NotConfigured metric filter). */
+const NOT_CONFIGURED_MESSAGE = 'LiveKit API keys not configured; asking LiveKit to retry';
+
 export function createWebhookIngest(options: WebhookIngestOptions): (request: IngestRequest) => Promise<IngestResponse> {
   const verifiers = new Map<string, { secret: string; verifier: TokenVerifier }>();
   const now = options.now ?? Date.now;
-  // "Not configured" is logged once per read of the secret, not once per request: a busy LiveKit
-  // would otherwise write a line per event until someone fills the secret in.
-  let notConfiguredLogged = -1;
+  // The read of the secret whose "not configured" line last carried the error (see below).
+  let notConfiguredExplained = -1;
 
   const verifierFor = (apiKey: string, secret: string): TokenVerifier => {
     const cached = verifiers.get(apiKey);
@@ -132,9 +134,17 @@ export function createWebhookIngest(options: WebhookIngestOptions): (request: In
       secret = await options.keys.secretFor(apiKey);
     } catch (error) {
       if (error instanceof KeysNotConfiguredError) {
-        if (error.generation !== notConfiguredLogged) {
-          notConfiguredLogged = error.generation;
-          log.error('LiveKit API keys not configured; asking LiveKit to retry', { error, apiKey: shownKey });
+        // One line per 503, as for every other answer: the NotConfigured metric filter counts these
+        // lines, and the api-5xx page is API Gateway's 5xx minus that count, so a 503 without its
+        // line would page a stack that is only waiting for its keys. The first line after each
+        // read of the secret carries the error (what to put where) at level error; the rest are
+        // warnings of the size of a rejection line.
+        const fields = { apiKey: shownKey, latencyMs: now() - started };
+        if (error.generation !== notConfiguredExplained) {
+          notConfiguredExplained = error.generation;
+          log.error(NOT_CONFIGURED_MESSAGE, { error, ...fields });
+        } else {
+          log.warn(NOT_CONFIGURED_MESSAGE, fields);
         }
         return retryLater('keys_not_configured');
       }
