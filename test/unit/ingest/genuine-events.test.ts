@@ -401,7 +401,7 @@ describe('case 7: Secrets Manager down', () => {
     let fiveXx = 0;
     for (let i = 0; i < requests; i++) {
       const headers = i % 2 === 0 ? await signed(EVENT) : { authorization: junk(i) };
-      if ((await h.handler(apiEvent({ headers }))).statusCode >= 500) fiveXx++;
+      if (((await h.handler(apiEvent({ headers }))).statusCode ?? 0) >= 500) fiveXx++;
     }
     expect(fiveXx).toBe(requests);
     const counted = (pattern: string) => h.logs().filter((line) => matchesFilterPattern(pattern, line)).length;
