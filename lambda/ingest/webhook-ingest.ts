@@ -127,6 +127,7 @@ export function createWebhookIngest(options: WebhookIngestOptions): (request: In
     if (apiKey === undefined) {
       return reject(401, 'malformed_token', /^bearer\s/i.test(token) ? 'a "Bearer " prefix: LiveKit sends the bare JWT' : undefined);
     }
+    if (!signedWithHs256(token)) return reject(401, 'invalid_token', 'the token must be HS256, the only algorithm LiveKit signs with');
     const shownKey = loggableKey(apiKey);
 
     let secret: string | undefined;
@@ -269,6 +270,23 @@ export function unverifiedIssuer(token: string): string | undefined {
     // Not base64url JSON: reported as a malformed token.
   }
   return undefined;
+}
+
+/**
+ * Whether the token's (unverified) header names HS256. LiveKit signs every token with HS256
+ * (livekit/protocol `auth/accesstoken.go` `ToJWT`: `jose.SigningKey{Algorithm: jose.HS256, ...}`;
+ * livekit-server-sdk's `AccessToken` the same), but the SDK's `TokenVerifier` passes no
+ * `algorithms` to `jose.jwtVerify`, which then also verifies HS384 and HS512 with the same secret.
+ * Checked before the key lookup: a header of a few dozen bytes to decode, and a token of another
+ * algorithm costs no read of the secret. The verification still checks the signature against it.
+ */
+export function signedWithHs256(token: string): boolean {
+  try {
+    const header: unknown = JSON.parse(Buffer.from(token.slice(0, token.indexOf('.')), 'base64url').toString('utf8'));
+    return typeof header === 'object' && header !== null && (header as { alg?: unknown }).alg === 'HS256';
+  } catch {
+    return false;
+  }
 }
 
 /**
