@@ -73,7 +73,7 @@ const pipelinePattern = (condition: string) => `{ $.${PIPELINE_LOG_FIELD} = * &&
 const reasonPattern = (reasons: readonly string[]) =>
   pipelinePattern(`$.message = "webhook rejected" && (${reasons.map((r) => `$.reason = "${r}"`).join(' || ')})`);
 
-/** The ingest's log message when the keys secret holds no key pair (answered 503). */
+/** The ingest's log message for each request it answers `503 keys_not_configured` (the keys secret holds no key pair): one line per request. */
 export const NOT_CONFIGURED_INGEST_MESSAGE = 'LiveKit API keys not configured; asking LiveKit to retry';
 /** The reconciler's per-repair log line, listed by the dashboard's missed-events widget. */
 export const MISSED_EVENT_REPAIRED_MESSAGE = 'missed event repaired';
@@ -223,7 +223,10 @@ export class Monitoring extends Construct {
 
     const minute = Duration.minutes(1);
     // The API's 5xx minus the 503s of a stack waiting for its keys, so a fresh deploy does not page;
-    // a crash, timeout or throttle of the ingest still counts.
+    // a crash, timeout or throttle of the ingest still counts. Exact because the ingest logs one
+    // counted line per such 503 (not one per read of the secret, which left most of them counted
+    // as 5xx and paged). The reconciler's 1 per waiting run adds to NotConfigured too: while the
+    // keys are missing that can hide at most one other 5xx per reconcile run.
     const api5xxMinusNotConfigured = new cloudwatch.MathExpression({
       expression: 'FILL(errors, 0) - FILL(notConfigured, 0)',
       usingMetrics: {

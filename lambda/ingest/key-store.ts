@@ -18,10 +18,20 @@ import { withDeadline } from './deadline';
  *   start, or a key the cached set lacks), and never longer than `maxWaitMs`; during a backoff
  *   it does not wait at all. It then fails with `KeyStoreUnavailableError`: the sender is not at
  *   fault, and must be told to retry;
- * - a key the cached set lacks forces an early re-read (LiveKit does not retry a 401, so a genuine
- *   event signed with a key added since is not answered 401 and lost), at most once per
- *   `minRefreshIntervalMs`, so a flood of forged keys costs at most one read per interval. If
- *   that re-read fails, the request is answered as unavailable (503), not as an unknown key.
+ * - a key is called unknown only by a key set whose read started less than
+ *   `minRefreshIntervalMs` before the request; an older set is re-read first (LiveKit does not
+ *   retry a 401, so a genuine event signed with a key added since must not be answered 401 and
+ *   lost). If that re-read fails, the request is answered as unavailable (503), not as an unknown
+ *   key. The bound is on the age of the set, not on a count of re-reads per key or in all:
+ *   - reads stay bounded under a flood of forged key ids, random or repeated: a re-read makes
+ *     the set young again, so there is at most one per interval (failed reads are paced by the
+ *     backoff);
+ *   - nobody else's requests can make a genuine new key unknown: whatever was sent before, the
+ *     set that answers it was read less than one interval earlier, so a key put in the secret
+ *     longer ago than that is in it. (A rate limit per key id would let anyone who knows the new
+ *     id, which every client join token carries, send it just before the switch and keep it
+ *     "recently checked"; a global count of re-reads, as before, let one forged id use up the
+ *     re-read the new key needed.)
  */
 
 export class KeyStoreUnavailableError extends Error {
@@ -58,7 +68,11 @@ export interface KeyStoreOptions {
   readonly load: () => Promise<string>;
   /** How long a loaded key set is used before it is refreshed (in the background). */
   readonly ttlMs: number;
-  /** A set younger than this can call a key unknown; an older one is re-read first. */
+  /**
+   * A set read (started) less than this long ago can call a key unknown; an older one is re-read
+   * first. So at most one read per interval for unknown keys, and a key put in the secret longer
+   * ago than this is never called unknown.
+   */
   readonly minRefreshIntervalMs: number;
   /** Longest a request waits for a read of the secret. Default 500 ms (the ingest handler's `KEY_WAIT_MS`). */
   readonly maxWaitMs?: number;
@@ -78,7 +92,8 @@ export type KeySet = ReadonlyMap<string, string>;
 export class KeyStore {
   private keys: KeySet | undefined;
   private loadedAt = -Infinity;
-  private lastForcedAt = -Infinity;
+  /** When the read that produced `keys` started: what it lacks was not in the secret then. */
+  private readStartedAt = -Infinity;
   private inFlight: Promise<KeySet> | undefined;
   private failures = 0;
   private retryAt = -Infinity;
@@ -91,20 +106,19 @@ export class KeyStore {
   }
 
   /**
-   * The secret for `apiKey`, or `undefined` when the key set does not have it (after a forced
-   * re-read, unless one ran within `minRefreshIntervalMs`). Throws `KeysNotConfiguredError` when
-   * the secret holds no key pair, `KeyStoreUnavailableError` when no key set could be read in time
-   * (on a cold start, or for the forced re-read: we cannot tell an unknown key then).
+   * The secret for `apiKey`, or `undefined` when a key set read less than `minRefreshIntervalMs`
+   * before the request does not have it (an older set is re-read first). Throws
+   * `KeysNotConfiguredError` when the secret holds no key pair, `KeyStoreUnavailableError` when no
+   * key set could be read in time (on a cold start, or for the re-read: we cannot tell an unknown
+   * key then).
    */
   async secretFor(apiKey: string): Promise<string | undefined> {
+    const askedAt = this.now();
     let keys = this.keys ?? (await this.read());
     if (this.now() - this.loadedAt >= this.options.ttlMs) this.refreshInBackground();
     const secret = keys.get(apiKey);
     if (secret !== undefined) return secret;
-    if (this.now() - this.lastForcedAt >= this.options.minRefreshIntervalMs) {
-      this.lastForcedAt = this.now();
-      keys = await this.read();
-    }
+    if (askedAt - this.readStartedAt >= this.options.minRefreshIntervalMs) keys = await this.read();
     return this.lookup(keys, apiKey);
   }
 
@@ -141,6 +155,7 @@ export class KeyStore {
 
   /** Starts one read for every caller; its outcome updates the cache or the backoff, whoever awaits it. */
   private start(): void {
+    const startedAt = this.now();
     const reading = withDeadline('reading the LiveKit keys secret', this.options.loadTimeoutMs ?? 5_000, () => this.options.load()).then(
       parseKeySet,
     );
@@ -148,6 +163,7 @@ export class KeyStore {
       (keys) => {
         this.keys = keys;
         this.loadedAt = this.now();
+        this.readStartedAt = startedAt;
         this.failures = 0;
         this.retryAt = -Infinity;
         this.generation++;

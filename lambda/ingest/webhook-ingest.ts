@@ -85,12 +85,14 @@ export type RejectReason =
  */
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
+/** Logged once per request answered `503 keys_not_configured` (counted by the NotConfigured metric filter). */
+const NOT_CONFIGURED_MESSAGE = 'LiveKit API keys not configured; asking LiveKit to retry';
+
 export function createWebhookIngest(options: WebhookIngestOptions): (request: IngestRequest) => Promise<IngestResponse> {
   const verifiers = new Map<string, { secret: string; verifier: TokenVerifier }>();
   const now = options.now ?? Date.now;
-  // "Not configured" is logged once per read of the secret, not once per request: a busy LiveKit
-  // would otherwise write a line per event until someone fills the secret in.
-  let notConfiguredLogged = -1;
+  // The read of the secret whose "not configured" line last carried the error (see below).
+  let notConfiguredExplained = -1;
 
   const verifierFor = (apiKey: string, secret: string): TokenVerifier => {
     const cached = verifiers.get(apiKey);
@@ -125,6 +127,7 @@ export function createWebhookIngest(options: WebhookIngestOptions): (request: In
     if (apiKey === undefined) {
       return reject(401, 'malformed_token', /^bearer\s/i.test(token) ? 'a "Bearer " prefix: LiveKit sends the bare JWT' : undefined);
     }
+    if (!signedWithHs256(token)) return reject(401, 'invalid_token', 'the token must be HS256, the only algorithm LiveKit signs with');
     const shownKey = loggableKey(apiKey);
 
     let secret: string | undefined;
@@ -132,9 +135,17 @@ export function createWebhookIngest(options: WebhookIngestOptions): (request: In
       secret = await options.keys.secretFor(apiKey);
     } catch (error) {
       if (error instanceof KeysNotConfiguredError) {
-        if (error.generation !== notConfiguredLogged) {
-          notConfiguredLogged = error.generation;
-          log.error('LiveKit API keys not configured; asking LiveKit to retry', { error, apiKey: shownKey });
+        // One line per 503, as for every other answer: the NotConfigured metric filter counts these
+        // lines, and the api-5xx page is API Gateway's 5xx minus that count, so a 503 without its
+        // line would page a stack that is only waiting for its keys. The first line after each
+        // read of the secret carries the error (what to put where) at level error; the rest are
+        // warnings of the size of a rejection line.
+        const fields = { apiKey: shownKey, latencyMs: now() - started };
+        if (error.generation !== notConfiguredExplained) {
+          notConfiguredExplained = error.generation;
+          log.error(NOT_CONFIGURED_MESSAGE, { error, ...fields });
+        } else {
+          log.warn(NOT_CONFIGURED_MESSAGE, fields);
         }
         return retryLater('keys_not_configured');
       }
@@ -259,6 +270,23 @@ export function unverifiedIssuer(token: string): string | undefined {
     // Not base64url JSON: reported as a malformed token.
   }
   return undefined;
+}
+
+/**
+ * Whether the token's (unverified) header names HS256. LiveKit signs every token with HS256
+ * (livekit/protocol `auth/accesstoken.go` `ToJWT`: `jose.SigningKey{Algorithm: jose.HS256, ...}`;
+ * livekit-server-sdk's `AccessToken` the same), but the SDK's `TokenVerifier` passes no
+ * `algorithms` to `jose.jwtVerify`, which then also verifies HS384 and HS512 with the same secret.
+ * Checked before the key lookup: a header of a few dozen bytes to decode, and a token of another
+ * algorithm costs no read of the secret. The verification still checks the signature against it.
+ */
+export function signedWithHs256(token: string): boolean {
+  try {
+    const header: unknown = JSON.parse(Buffer.from(token.slice(0, token.indexOf('.')), 'base64url').toString('utf8'));
+    return typeof header === 'object' && header !== null && (header as { alg?: unknown }).alg === 'HS256';
+  } catch {
+    return false;
+  }
 }
 
 /**

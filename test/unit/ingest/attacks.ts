@@ -112,6 +112,34 @@ const classes: Record<string, Array<Omit<Attack, 'attackClass'>>> = {
       request: async () => ({ headers: { authorization: (await token()).replace(/\.[^.]*$/, '.') } }),
     },
   ],
+  'Algorithm other than HS256 (LiveKit signs HS256 only)': [
+    {
+      name: 'HS384 signed with the right secret',
+      reason: 'invalid_token',
+      status: 401,
+      request: async () => ({
+        headers: { authorization: await handMadeToken({ iss: KEY, exp: nowSeconds() + 300, sha256: hash }, SECRET, { alg: 'HS384' }) },
+      }),
+    },
+    {
+      name: 'HS512 signed with the right secret',
+      reason: 'invalid_token',
+      status: 401,
+      request: async () => ({
+        headers: { authorization: await handMadeToken({ iss: KEY, exp: nowSeconds() + 300, sha256: hash }, SECRET, { alg: 'HS512' }) },
+      }),
+    },
+    {
+      name: 'HS512 with a made-up key id (refused before any read of the secret)',
+      reason: 'invalid_token',
+      status: 401,
+      request: async () => ({
+        headers: {
+          authorization: await handMadeToken({ iss: 'APImadeUp', exp: nowSeconds() + 300, sha256: hash }, SECRET, { alg: 'HS512' }),
+        },
+      }),
+    },
+  ],
   'Wrong or unknown key': [
     {
       name: 'a token for an unknown API key',

@@ -3,6 +3,8 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from '
 import { BODY_LOCATION_S3, claimCheckKey, parseClaimCheck } from '../../../contracts/queue-message';
 import { sqsSafeBody } from '../../../lambda/shared/sqs-safe-body';
 import { DEFAULT_CONFIG } from '../../../lib/config';
+import { LOG_METRICS } from '../../../lib/monitoring';
+import { matchesFilterPattern } from '../../support/metric-filter';
 import { ANSWER_BOUND_MS, KEY_WAIT_MS, SQS_SEND_DEADLINE_MS } from '../../../lambda/ingest/ingest-handler';
 import { bodySha256 } from '../../../simulator/signing';
 import { emojiBody, largeMetadataBody, metadataOfBytes, nonCharacterBody, participantJoinedBody } from '../../support/genuine-bodies';
@@ -374,16 +376,39 @@ describe('case 7: Secrets Manager down', () => {
     expect(ANSWER_BOUND_MS).toBe(2_000);
   });
 
-  it('says "not configured" (still 503, LiveKit retries) when the secret holds no key pair, once per read of the secret', async () => {
+  it('says "not configured" (still 503, LiveKit retries) when the secret holds no key pair, with how to fix it once per read of the secret', async () => {
     const h = loadHandler({ secrets: ['{}'] });
     for (let i = 0; i < 5; i++) {
       const response = await h.handler(apiEvent({ headers: await signed(EVENT) }));
       expect(response.statusCode).toBe(503);
       expect(JSON.parse(response.body!)).toEqual({ error: 'keys_not_configured' });
     }
-    const messages = h.logs().map((line) => line.message);
-    expect(messages.filter((m) => m === 'LiveKit API keys not configured; asking LiveKit to retry')).toHaveLength(1);
-    expect(messages).not.toContain('LiveKit API keys unavailable; asking LiveKit to retry');
+    const notConfigured = h.logs().filter((line) => line.message === 'LiveKit API keys not configured; asking LiveKit to retry');
+    const withError = notConfigured.filter((line) => line.error !== undefined);
+    expect(withError.length).toBeGreaterThanOrEqual(1);
+    expect(withError.length).toBeLessThanOrEqual(h.secretReads());
+    expect(withError[0]).toMatchObject({ level: 'error', error: { message: expect.stringContaining('{"<apiKey>": "<apiSecret>"}') } });
+    expect(h.logs().map((line) => line.message)).not.toContain('LiveKit API keys unavailable; asking LiveKit to retry');
+  });
+
+  it('logs one line the NotConfigured metric filter counts per "not configured" 503, so the api-5xx page subtracts every one of them', async () => {
+    // A fresh stack (secret `{}`) receiving LiveKit's events and JWT-shaped junk from anyone: every
+    // answer is a 503, API Gateway counts each as a 5xx, and `api-5xx` is 5xx minus NotConfigured.
+    const h = loadHandler({ secrets: ['{}'] });
+    const junk = (i: number) =>
+      `${Buffer.from('{"alg":"HS256"}').toString('base64url')}.${Buffer.from(JSON.stringify({ iss: `APIjunk${i}`, exp: 9 })).toString('base64url')}.AAAA`;
+    const requests = 30;
+    let fiveXx = 0;
+    for (let i = 0; i < requests; i++) {
+      const headers = i % 2 === 0 ? await signed(EVENT) : { authorization: junk(i) };
+      if (((await h.handler(apiEvent({ headers }))).statusCode ?? 0) >= 500) fiveXx++;
+    }
+    expect(fiveXx).toBe(requests);
+    const counted = (pattern: string) => h.logs().filter((line) => matchesFilterPattern(pattern, line)).length;
+    expect(counted(LOG_METRICS.notConfigured.pattern)).toBe(fiveXx);
+    // Nothing of it counts as a failure that pages.
+    expect(counted(LOG_METRICS.enqueueFailures.pattern)).toBe(0);
+    expect(counted(LOG_METRICS.signatureFailures.pattern)).toBe(0);
   });
 });
 

@@ -17,9 +17,12 @@ export const QUEUE_URL = 'https://sqs.eu-west-1.amazonaws.com/123456789012/webho
 export const EVENT = fixture('livekit-track-unpublished.json');
 export const KEYS_JSON = JSON.stringify({ [KEY]: SECRET, [NEXT_KEY]: NEXT_SECRET });
 
-/** What one GetSecretValue answers: the secret text, an error, or a call that never answers. */
+/**
+ * What one GetSecretValue answers: the secret text, an error, a call that never answers, or the
+ * text a function returns when the call is made (a secret the test edits, as an operator does).
+ */
 // eslint-disable-next-line @typescript-eslint/no-redundant-type-constituents -- 'hang' names the sentinel for the reader
-export type SecretAnswer = string | Error | 'hang';
+export type SecretAnswer = string | Error | 'hang' | (() => string);
 
 export interface Loaded {
   handler: (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>;
@@ -93,7 +96,7 @@ export function loadHandler(options: LoadOptions = {}): Loaded {
       const answer = answers[Math.min(reads++, answers.length - 1)];
       if (answer === 'hang') return new Promise(() => undefined);
       if (answer instanceof Error) return Promise.reject(answer);
-      return Promise.resolve({ SecretString: answer });
+      return Promise.resolve({ SecretString: typeof answer === 'function' ? answer() : answer });
     });
     const write = process.stdout.write.bind(process.stdout);
     const { handler } = require('../../../lambda/ingest/handler');
@@ -133,6 +136,18 @@ export function loadHandler(options: LoadOptions = {}): Loaded {
     };
   });
   return loaded;
+}
+
+/**
+ * `Date.now` moved by the test, for what the handler times (the key store's ages of the key set).
+ * Call it before `loadHandler`: the key store takes `Date.now` when it is built. The offset stays
+ * within the tokens' clock tolerance, so signing and verifying are unaffected.
+ */
+export function movableClock(): { advance: (ms: number) => void; restore: () => void } {
+  const real = Date.now.bind(Date);
+  let offset = 0;
+  const spy = jest.spyOn(Date, 'now').mockImplementation(() => real() + offset);
+  return { advance: (ms) => (offset += ms), restore: () => spy.mockRestore() };
 }
 
 export interface RequestOptions {

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { bodySha256, signWebhook } from '../../../simulator/signing';
+import { FORCED_KEY_REFRESH_MS } from '../../../lambda/ingest/ingest-handler';
 import { ATTACK_MAX_BODY_BYTES, ATTACKS, attackTable } from './attacks';
 import {
   apiEvent,
@@ -8,6 +9,7 @@ import {
   KEY,
   KEYS_JSON,
   loadHandler,
+  movableClock,
   NEXT_KEY,
   NEXT_SECRET,
   nowSeconds,
@@ -69,11 +71,36 @@ describe('ingest handler: genuine events', () => {
   });
 
   it('accepts a key added to the secret after the cache was filled, without waiting for the cache to expire', async () => {
-    const h = loadHandler({ secrets: [JSON.stringify({ [KEY]: SECRET }), KEYS_JSON] });
-    expect((await h.handler(apiEvent({ headers: await signed(EVENT) }))).statusCode).toBe(200);
-    const response = await h.handler(apiEvent({ headers: await signed(EVENT, NEXT_KEY, NEXT_SECRET) }));
-    expect(response.statusCode).toBe(200);
-    expect(h.secretReads()).toBe(2);
+    const clock = movableClock();
+    try {
+      const h = loadHandler({ secrets: [JSON.stringify({ [KEY]: SECRET }), KEYS_JSON] });
+      expect((await h.handler(apiEvent({ headers: await signed(EVENT) }))).statusCode).toBe(200);
+      // The key goes into the secret after that read; LiveKit uses it a second later.
+      clock.advance(FORCED_KEY_REFRESH_MS);
+      const response = await h.handler(apiEvent({ headers: await signed(EVENT, NEXT_KEY, NEXT_SECRET) }));
+      expect(response.statusCode).toBe(200);
+      expect(h.secretReads()).toBe(2);
+    } finally {
+      clock.restore();
+    }
+  });
+
+  it('accepts a new key a second after the operator added it, even after a forged request with a made-up key id (no 401 window in a rotation)', async () => {
+    const clock = movableClock();
+    try {
+      let secret = JSON.stringify({ [KEY]: SECRET });
+      const h = loadHandler({ secrets: [() => secret] });
+      expect((await h.handler(apiEvent({ headers: await signed(EVENT) }))).statusCode).toBe(200);
+      const forged = await h.handler(apiEvent({ headers: await signed(EVENT, 'APIforged', 'forged-secret-at-least-32-characters') }));
+      expect(JSON.parse(forged.body!)).toEqual({ error: 'unknown_key' });
+      clock.advance(1_000);
+      secret = KEYS_JSON;
+      clock.advance(1_000);
+      const response = await h.handler(apiEvent({ headers: await signed(EVENT, NEXT_KEY, NEXT_SECRET) }));
+      expect(response.statusCode).toBe(200);
+    } finally {
+      clock.restore();
+    }
   });
 
   it('tolerates a sender clock a little ahead or behind (token expired 10 s ago, tolerance 30 s)', async () => {
@@ -115,12 +142,19 @@ describe('ingest handler: failures on our side answer 503 so LiveKit retries', (
   });
 
   it('keeps accepting events with the cached keys when a refresh fails', async () => {
-    const h = loadHandler({ secrets: [JSON.stringify({ [KEY]: SECRET }), new Error('Throttling')] });
-    expect((await h.handler(apiEvent({ headers: await signed(EVENT) }))).statusCode).toBe(200);
-    // An unknown key forces a refresh, which fails: the known key must keep working.
-    await h.handler(apiEvent({ headers: await signed(EVENT, 'APIunknown', SECRET) }));
-    expect((await h.handler(apiEvent({ headers: await signed(EVENT) }))).statusCode).toBe(200);
-    expect(h.sent()).toHaveLength(2);
+    const clock = movableClock();
+    try {
+      const h = loadHandler({ secrets: [JSON.stringify({ [KEY]: SECRET }), new Error('Throttling')] });
+      expect((await h.handler(apiEvent({ headers: await signed(EVENT) }))).statusCode).toBe(200);
+      // An unknown key a second later forces a refresh, which fails: 503 for it (we cannot tell), and the known key keeps working.
+      clock.advance(FORCED_KEY_REFRESH_MS);
+      expect((await h.handler(apiEvent({ headers: await signed(EVENT, 'APIunknown', SECRET) }))).statusCode).toBe(503);
+      expect(h.secretReads()).toBe(2);
+      expect((await h.handler(apiEvent({ headers: await signed(EVENT) }))).statusCode).toBe(200);
+      expect(h.sent()).toHaveLength(2);
+    } finally {
+      clock.restore();
+    }
   });
 });
 

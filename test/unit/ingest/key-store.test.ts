@@ -50,6 +50,11 @@ describe('KeyStore', () => {
   it('re-reads at once for an unknown key (a key added to the secret works without waiting for the cache), at most once per interval', async () => {
     const s = store(['{"k":"s"}', '{"k":"s","new":"n"}']);
     expect(await s.keys.secretFor('k')).toBe('s');
+    // A set read this very moment may say "unknown" (the key was not in the secret when it was read);
+    // one read an interval ago may not.
+    expect(await s.keys.secretFor('new')).toBeUndefined();
+    expect(s.reads()).toBe(1);
+    s.advance(10_000);
     expect(await s.keys.secretFor('new')).toBe('n');
     expect(await s.keys.secretFor('unknown')).toBeUndefined();
     expect(await s.keys.secretFor('unknown')).toBeUndefined();
@@ -57,6 +62,68 @@ describe('KeyStore', () => {
     s.advance(10_000);
     await s.keys.secretFor('unknown');
     expect(s.reads()).toBe(3);
+  });
+
+  describe('a key added during a rotation, whatever else was sent before it', () => {
+    /** The real store against a secret the test edits, as an operator does; the clock is the test's. */
+    function rotation(minRefreshIntervalMs = 1_000) {
+      let secret = '{"APIold":"o"}';
+      let clock = 0;
+      let reads = 0;
+      const keys = new KeyStore({
+        load: async () => {
+          reads++;
+          return secret;
+        },
+        ttlMs: 300_000,
+        minRefreshIntervalMs,
+        now: () => clock,
+      });
+      return {
+        keys,
+        reads: () => reads,
+        addNewKey: () => (secret = '{"APIold":"o","APInew":"n"}'),
+        advance: (ms: number) => (clock += ms),
+      };
+    }
+
+    it('is found when one forged request with a made-up key id came just before the operator added it', async () => {
+      const r = rotation();
+      expect(await r.keys.secretFor('APIold')).toBe('o');
+      expect(await r.keys.secretFor('APIforged')).toBeUndefined();
+      r.advance(1_000);
+      r.addNewKey();
+      r.advance(1_000);
+      expect(await r.keys.secretFor('APInew')).toBe('n');
+    });
+
+    it('is found when forged requests with its own id (key ids are not secret) kept coming until the switch', async () => {
+      const r = rotation();
+      await r.keys.secretFor('APIold');
+      for (let t = 0; t < 5_000; t += 100) {
+        expect(await r.keys.secretFor('APInew')).toBeUndefined();
+        r.advance(100);
+      }
+      r.addNewKey();
+      r.advance(1_000);
+      expect(await r.keys.secretFor('APInew')).toBe('n');
+    });
+
+    it('is found a second after it was added during a flood of random forged ids, which costs at most one read a second', async () => {
+      const r = rotation();
+      await r.keys.secretFor('APIold');
+      let found: number | undefined;
+      for (let t = 1; t <= 60_000; t += 10) {
+        r.advance(10);
+        expect(await r.keys.secretFor(`APIforged${t}`)).toBeUndefined();
+        if (t === 30_001) r.addNewKey();
+        if (t > 30_001 && found === undefined && (await r.keys.secretFor('APInew')) === 'n') found = t - 30_001;
+      }
+      expect(found).toBeDefined();
+      expect(found!).toBeLessThanOrEqual(1_000);
+      // One read on the cold start, then at most one per second of the flood.
+      expect(r.reads()).toBeLessThanOrEqual(1 + 60);
+    });
   });
 
   it('serves the last good key set at once while refreshes fail, and retries them with backoff, not per request', async () => {
@@ -109,8 +176,21 @@ describe('KeyStore', () => {
   it('answers an unknown key as unavailable, not unknown, when the forced re-read fails', async () => {
     const s = store(['{"k":"s"}', new Error('down')]);
     await s.keys.secretFor('k');
+    s.advance(10_000);
     await expect(s.keys.secretFor('maybe-new')).rejects.toBeInstanceOf(KeyStoreUnavailableError);
     expect(await s.keys.secretFor('k')).toBe('s');
+  });
+
+  it('still answers unavailable, never unknown, right after a failed re-read (the set that would answer is old)', async () => {
+    const s = store(['{"k":"s"}', new Error('down'), '{"k":"s","new":"n"}']);
+    await s.keys.secretFor('k');
+    s.advance(10_000);
+    await expect(s.keys.secretFor('forged')).rejects.toBeInstanceOf(KeyStoreUnavailableError);
+    // Within the backoff: no read, and no "unknown" from the 10 s old set either.
+    await expect(s.keys.secretFor('new')).rejects.toBeInstanceOf(KeyStoreUnavailableError);
+    expect(s.reads()).toBe(2);
+    s.advance(1_000);
+    expect(await s.keys.secretFor('new')).toBe('n');
   });
 
   it('throws KeysNotConfiguredError, with the read it came from, when the secret holds no key pair', async () => {
