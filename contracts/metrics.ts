@@ -72,7 +72,11 @@ export const METRIC = {
   runDuration: 'ReconcileRunDuration',
   /** 1 per successful reconcile run; its absence pages. */
   heartbeat: 'ReconcileHeartbeat',
-  /** 1 per reconcile run that found no LiveKit key pair in the keys secret (`{}`): it waits, and is healthy. Total. */
+  /**
+   * A stack waiting for its LiveKit key pair (the keys secret holds `{}`): 1 per ingest 503
+   * `keys_not_configured` (a metric filter on its log line) and 1 per reconcile run that waited
+   * (EMF). Healthy while it lasts; `api-5xx` subtracts it. Total.
+   */
   notConfigured: 'NotConfigured',
 } as const;
 
