@@ -531,6 +531,47 @@ function eventTypeList(path: string, raw: unknown, problems: string[]): readonly
   return ok ? [...(list as string[])] : undefined;
 }
 
+/** A setting that is valid but risky: the construct shows it as a synth-time warning (`cdk synth` prints it). */
+export interface ConfigWarning {
+  /** Stable id: `Annotations.of(pipeline).acknowledgeWarning(id, reason)` silences it. */
+  readonly id: string;
+  readonly message: string;
+}
+
+/** The warning id of a LiveKit URL without TLS on a host other than this machine. */
+export const CLEARTEXT_LIVEKIT_URL_WARNING = 'livekit-webhook-pipeline:cleartextLiveKitUrl';
+
+/**
+ * What is valid but risky in a config, one warning each. Refused would be wrong: a self-hosted
+ * LiveKit reached over a private network may be served without TLS on purpose.
+ */
+export function configWarnings(config: Pick<PipelineConfig, 'livekit'>): ConfigWarning[] {
+  const warnings: ConfigWarning[] = [];
+  const url = config.livekit.url;
+  if (/^(http|ws):/.test(url) && !isLoopbackUrl(url)) {
+    warnings.push({
+      id: CLEARTEXT_LIVEKIT_URL_WARNING,
+      message:
+        `The LiveKit URL ${url} is not TLS: every reconcile run sends LiveKit server API tokens over it in cleartext ` +
+        '(signed with your API secret, valid 10 minutes, with roomList, roomAdmin, roomRecord and ingressAdmin grants), ' +
+        'which anyone on the network path can replay against your LiveKit. Use https:// (or wss://), unless the path ' +
+        'to LiveKit is a private network you trust; then acknowledge this warning (docs/configuration.md).',
+    });
+  }
+  return warnings;
+}
+
+/** True when `url`'s host is this machine (`localhost`, `*.localhost`, 127.0.0.0/8, `[::1]`): cleartext there never leaves it. */
+export function isLoopbackUrl(url: string): boolean {
+  let host: string;
+  try {
+    host = new URL(url).hostname.toLowerCase();
+  } catch {
+    return false;
+  }
+  return host === 'localhost' || host.endsWith('.localhost') || /^127(\.\d{1,3}){3}$/.test(host) || host === '[::1]';
+}
+
 /**
  * The rules between settings, in one place: `parseConfig` lists them with every other problem, and
  * each construct checks its own slice with the same function when it is built on its own.

@@ -1,9 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
+  CLEARTEXT_LIVEKIT_URL_WARNING,
   ConfigError,
   configInputFromContext,
   ConfigInput,
+  configWarnings,
   DEFAULT_CONFIG,
   DEFAULT_STACK_NAME,
   LIVEKIT_URL_REQUIRED,
@@ -353,5 +355,39 @@ describe('configInputFromContext', () => {
   it('refuses a config that is not a JSON object', () => {
     expect(() => configInputFromContext({ config: '{oops' })).toThrow('context "config" must be a JSON object');
     expect(() => configInputFromContext({ config: '[1]' })).toThrow('context "config" must be a JSON object');
+  });
+});
+
+/*
+ * A LiveKit URL without TLS is valid (a self-hosted LiveKit on a private network may be served so)
+ * but the reconciler's server API tokens cross it in cleartext: warned about unless the host is
+ * this machine, as `npm run local`'s default is.
+ */
+describe('configWarnings', () => {
+  const warningsFor = (url: string) => configWarnings(parseConfig({ livekit: { url } })).map((warning) => warning.id);
+
+  it('warns about an http:// or ws:// LiveKit URL on another host, naming the URL and the risk', () => {
+    for (const url of ['http://livekit.example.com', 'ws://livekit.example.com:7880', 'http://10.0.0.5:7880', 'http://127.example.com']) {
+      expect([url, warningsFor(url)]).toEqual([url, [CLEARTEXT_LIVEKIT_URL_WARNING]]);
+    }
+    const [warning] = configWarnings(parseConfig({ livekit: { url: 'http://livekit.example.com' } }));
+    expect(warning.message).toContain('http://livekit.example.com');
+    expect(warning.message).toMatch(/cleartext.*roomAdmin/s);
+  });
+
+  it('is silent for TLS, and for loopback (the local default included)', () => {
+    expect(configWarnings(DEFAULT_CONFIG)).toEqual([]);
+    for (const url of [
+      'https://my-project.livekit.cloud',
+      'wss://my-project.livekit.cloud',
+      'http://localhost:7880',
+      'http://LOCALHOST:7880',
+      'ws://livekit.localhost',
+      'http://127.0.0.1:7880',
+      'http://127.1.2.3',
+      'http://[::1]:7880',
+    ]) {
+      expect([url, warningsFor(url)]).toEqual([url, []]);
+    }
   });
 });
