@@ -33,6 +33,13 @@ export interface LiveKitConfig {
    */
   readonly existingSecretName?: string;
   /**
+   * ARN of the customer managed KMS key that encrypts `existingSecretName`, if it is not Secrets
+   * Manager's AWS managed key: ingest and the reconciler are then granted `kms:Decrypt` on it
+   * (through Secrets Manager only). Without it, they could not read such a secret.
+   * @default - the secret uses the AWS managed key `aws/secretsmanager`
+   */
+  readonly existingSecretKeyArn?: string;
+  /**
    * The API key (of the pairs in the secret) the reconciler signs server API calls with. Default:
    * the first pair in the secret. Name it during a rotation, so calls do not use a revoked key.
    * @default - the first pair in the secret
@@ -338,6 +345,16 @@ export function parseAppConfig(input: ConfigInput = {}, options: ParseOptions = 
     'must be a Secrets Manager secret name or ARN',
   );
 
+  const existingSecretKeyArn = optionalString(
+    'livekit.existingSecretKeyArn',
+    lk.existingSecretKeyArn,
+    /^arn:aws[\w-]*:kms:[\w-]+:\d{12}:key\/[\w-]{1,128}$/,
+    'must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/<key id>; not an alias)',
+  );
+  if (existingSecretKeyArn && !existingSecretName) {
+    problems.push('"livekit.existingSecretKeyArn" is the key of "livekit.existingSecretName": set that too, or neither');
+  }
+
   const apiKey = optionalString('livekit.apiKey', lk.apiKey, /^[\w-]{1,128}$/, 'must be a LiveKit API key (letters, digits, - and _)');
   const webhookEvents = eventTypeList('livekit.webhookEvents', lk.webhookEvents, problems) ?? DEFAULT_CONFIG.livekit.webhookEvents;
 
@@ -476,7 +493,13 @@ export function parseAppConfig(input: ConfigInput = {}, options: ParseOptions = 
 
   if (problems.length > 0) throw new ConfigError(problems);
   const config: PipelineConfig = {
-    livekit: { url, webhookEvents, ...(existingSecretName ? { existingSecretName } : {}), ...(apiKey ? { apiKey } : {}) },
+    livekit: {
+      url,
+      webhookEvents,
+      ...(existingSecretName ? { existingSecretName } : {}),
+      ...(existingSecretKeyArn ? { existingSecretKeyArn } : {}),
+      ...(apiKey ? { apiKey } : {}),
+    },
     ingest,
     queue,
     processing,
@@ -490,7 +513,7 @@ export function parseAppConfig(input: ConfigInput = {}, options: ParseOptions = 
 }
 
 const OPTIONAL_KEYS: Partial<Record<keyof PipelineConfig, readonly string[]>> = {
-  livekit: ['existingSecretName', 'apiKey'],
+  livekit: ['existingSecretName', 'existingSecretKeyArn', 'apiKey'],
   alarms: ['email', 'namePrefix', 'pageTopicArn', 'ticketTopicArn', 'runbookBaseUrl'],
 };
 

@@ -222,3 +222,41 @@ describe('a LiveKit URL without TLS', () => {
     expect(warnings[0].entry.data).toContain('http://livekit.internal.example.com:7880 is not TLS');
   });
 });
+
+/*
+ * A secret under a customer managed key needs kms:Decrypt too. CDK's grantRead asks the key for it,
+ * which an imported key silently cannot give: without the construct's own grant, every read of the
+ * secret failed AccessDenied and ingest answered 503 forever.
+ */
+describe('a keys secret under a customer managed KMS key', () => {
+  it('gives ingest and the reconciler, and no other role, kms:Decrypt on the key the secret is imported with, through Secrets Manager only', () => {
+    const stack = newStack();
+    const keyArn = 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab';
+    const keysSecret = secretsmanager.Secret.fromSecretAttributes(stack, 'Keys', {
+      secretCompleteArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:prod/livekit-AbCdEf',
+      encryptionKey: kms.Key.fromKeyArn(stack, 'KeysKey', keyArn),
+    });
+    const pipeline = new LiveKitWebhookPipeline(stack, 'LiveKit', { livekitUrl: LIVEKIT_URL, keysSecret });
+    const decrypts = Object.values(Template.fromStack(stack).findResources('AWS::IAM::Policy')).flatMap((policy: any) =>
+      policy.Properties.PolicyDocument.Statement.filter((statement: any) =>
+        [].concat(statement.Action).some((a: string) => a.startsWith('kms:')),
+      ).map((statement: any) => ({ roles: policy.Properties.Roles, statement })),
+    );
+    const roleOf = (fn: { role?: unknown }) => ({ Ref: stack.getLogicalId((fn.role as iam.Role).node.defaultChild as never) });
+    const expected = {
+      Effect: 'Allow',
+      Action: 'kms:Decrypt',
+      Resource: keyArn,
+      Condition: {
+        StringEquals: { 'kms:ViaService': { 'Fn::Join': ['', ['secretsmanager.', { Ref: 'AWS::Region' }, '.amazonaws.com']] } },
+      },
+    };
+    expect(decrypts).toEqual(
+      expect.arrayContaining([
+        { roles: [roleOf(pipeline.functions.ingest)], statement: expected },
+        { roles: [roleOf(pipeline.functions.reconcile)], statement: expected },
+      ]),
+    );
+    expect(decrypts).toHaveLength(2);
+  });
+});

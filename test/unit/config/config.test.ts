@@ -64,6 +64,18 @@ describe('parseConfig', () => {
     expect(parseConfig({ livekit: { existingSecretName: arn } }).livekit.existingSecretName).toBe(arn);
   });
 
+  it('keeps the KMS key of an existing secret, only with the secret', () => {
+    const keyArn = 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab';
+    expect(parseConfig({ livekit: { existingSecretName: 'prod/livekit', existingSecretKeyArn: keyArn } }).livekit).toMatchObject({
+      existingSecretName: 'prod/livekit',
+      existingSecretKeyArn: keyArn,
+    });
+    expect(parseConfig({}).livekit.existingSecretKeyArn).toBeUndefined();
+    expect(problemsOf({ livekit: { existingSecretKeyArn: keyArn } })).toEqual([
+      '"livekit.existingSecretKeyArn" is the key of "livekit.existingSecretName": set that too, or neither',
+    ]);
+  });
+
   it('reads livekit.webhookEvents as a list or a comma-separated string (-c); default every event type', () => {
     expect(DEFAULT_CONFIG.livekit.webhookEvents).toContain('participant_connection_aborted');
     expect(parseConfig({ livekit: { webhookEvents: ['room_started', 'room_finished'] } }).livekit.webhookEvents).toEqual([
@@ -101,6 +113,10 @@ describe('parseConfig', () => {
     [{ processing: { batchSize: 100, maxBatchingWindowSeconds: 0 } }, 'above 10 needs "processing.maxBatchingWindowSeconds" of at least 1'],
     [{ livekit: { url: 'livekit.example.com' } }, '"livekit.url" must be an http(s) or ws(s) URL'],
     [{ livekit: { existingSecretName: 'has spaces' } }, '"livekit.existingSecretName" must be a Secrets Manager secret name or ARN'],
+    [
+      { livekit: { existingSecretName: 'prod/livekit', existingSecretKeyArn: 'arn:aws:kms:eu-west-1:123456789012:alias/livekit' } },
+      '"livekit.existingSecretKeyArn" must be a KMS key ARN',
+    ],
     [{ alarms: { email: 'oncall' } }, '"alarms.email" must be an email address'],
     [{ alarms: { namePrefix: 'has spaces' } }, '"alarms.namePrefix" must be 1-100 letters, digits'],
     [{ alarms: { pageTopicArn: 'pagerduty' } }, '"alarms.pageTopicArn" must be an SNS topic ARN'],
