@@ -33,6 +33,13 @@ export interface LiveKitConfig {
    */
   readonly existingSecretName?: string;
   /**
+   * ARN of the customer managed KMS key that encrypts `existingSecretName`, if it is not Secrets
+   * Manager's AWS managed key: ingest and the reconciler are then granted `kms:Decrypt` on it
+   * (through Secrets Manager only). Without it, they could not read such a secret.
+   * @default - the secret uses the AWS managed key `aws/secretsmanager`
+   */
+  readonly existingSecretKeyArn?: string;
+  /**
    * The API key (of the pairs in the secret) the reconciler signs server API calls with. Default:
    * the first pair in the secret. Name it during a rotation, so calls do not use a revoked key.
    * @default - the first pair in the secret
@@ -338,6 +345,16 @@ export function parseAppConfig(input: ConfigInput = {}, options: ParseOptions = 
     'must be a Secrets Manager secret name or ARN',
   );
 
+  const existingSecretKeyArn = optionalString(
+    'livekit.existingSecretKeyArn',
+    lk.existingSecretKeyArn,
+    /^arn:aws[\w-]*:kms:[\w-]+:\d{12}:key\/[\w-]{1,128}$/,
+    'must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/<key id>; not an alias)',
+  );
+  if (existingSecretKeyArn && !existingSecretName) {
+    problems.push('"livekit.existingSecretKeyArn" is the key of "livekit.existingSecretName": set that too, or neither');
+  }
+
   const apiKey = optionalString('livekit.apiKey', lk.apiKey, /^[\w-]{1,128}$/, 'must be a LiveKit API key (letters, digits, - and _)');
   const webhookEvents = eventTypeList('livekit.webhookEvents', lk.webhookEvents, problems) ?? DEFAULT_CONFIG.livekit.webhookEvents;
 
@@ -476,7 +493,13 @@ export function parseAppConfig(input: ConfigInput = {}, options: ParseOptions = 
 
   if (problems.length > 0) throw new ConfigError(problems);
   const config: PipelineConfig = {
-    livekit: { url, webhookEvents, ...(existingSecretName ? { existingSecretName } : {}), ...(apiKey ? { apiKey } : {}) },
+    livekit: {
+      url,
+      webhookEvents,
+      ...(existingSecretName ? { existingSecretName } : {}),
+      ...(existingSecretKeyArn ? { existingSecretKeyArn } : {}),
+      ...(apiKey ? { apiKey } : {}),
+    },
     ingest,
     queue,
     processing,
@@ -490,7 +513,7 @@ export function parseAppConfig(input: ConfigInput = {}, options: ParseOptions = 
 }
 
 const OPTIONAL_KEYS: Partial<Record<keyof PipelineConfig, readonly string[]>> = {
-  livekit: ['existingSecretName', 'apiKey'],
+  livekit: ['existingSecretName', 'existingSecretKeyArn', 'apiKey'],
   alarms: ['email', 'namePrefix', 'pageTopicArn', 'ticketTopicArn', 'runbookBaseUrl'],
 };
 
@@ -529,6 +552,47 @@ function eventTypeList(path: string, raw: unknown, problems: string[]): readonly
     ok = false;
   }
   return ok ? [...(list as string[])] : undefined;
+}
+
+/** A setting that is valid but risky: the construct shows it as a synth-time warning (`cdk synth` prints it). */
+export interface ConfigWarning {
+  /** Stable id: `Annotations.of(pipeline).acknowledgeWarning(id, reason)` silences it. */
+  readonly id: string;
+  readonly message: string;
+}
+
+/** The warning id of a LiveKit URL without TLS on a host other than this machine. */
+export const CLEARTEXT_LIVEKIT_URL_WARNING = 'livekit-webhook-pipeline:cleartextLiveKitUrl';
+
+/**
+ * What is valid but risky in a config, one warning each. Refused would be wrong: a self-hosted
+ * LiveKit reached over a private network may be served without TLS on purpose.
+ */
+export function configWarnings(config: Pick<PipelineConfig, 'livekit'>): ConfigWarning[] {
+  const warnings: ConfigWarning[] = [];
+  const url = config.livekit.url;
+  if (/^(http|ws):/.test(url) && !isLoopbackUrl(url)) {
+    warnings.push({
+      id: CLEARTEXT_LIVEKIT_URL_WARNING,
+      message:
+        `The LiveKit URL ${url} is not TLS: every reconcile run sends LiveKit server API tokens over it in cleartext ` +
+        '(signed with your API secret, valid 10 minutes, with roomList, roomAdmin, roomRecord and ingressAdmin grants), ' +
+        'which anyone on the network path can replay against your LiveKit. Use https:// (or wss://), unless the path ' +
+        'to LiveKit is a private network you trust; then acknowledge this warning (docs/configuration.md).',
+    });
+  }
+  return warnings;
+}
+
+/** True when `url`'s host is this machine (`localhost`, `*.localhost`, 127.0.0.0/8, `[::1]`): cleartext there never leaves it. */
+export function isLoopbackUrl(url: string): boolean {
+  let host: string;
+  try {
+    host = new URL(url).hostname.toLowerCase();
+  } catch {
+    return false;
+  }
+  return host === 'localhost' || host.endsWith('.localhost') || /^127(\.\d{1,3}){3}$/.test(host) || host === '[::1]';
 }
 
 /**

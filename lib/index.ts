@@ -8,8 +8,10 @@ export type { AlarmOptions, LiveKitWebhookPipelineProps, OnChangeOptions, Pipeli
 export { PipelineStack } from './pipeline-stack';
 export type { PipelineStackProps } from './pipeline-stack';
 export {
+  CLEARTEXT_LIVEKIT_URL_WARNING,
   ConfigError,
   configInputFromContext,
+  configWarnings,
   DEFAULT_CONFIG,
   DEFAULT_STACK_NAME,
   LIVEKIT_URL_REQUIRED,
@@ -22,6 +24,7 @@ export type {
   AlarmConfig,
   AppConfig,
   ConfigInput,
+  ConfigWarning,
   IngestConfig,
   LiveKitConfig,
   ParseOptions,

@@ -12,6 +12,7 @@ import { accessLogFields } from './access-log';
 import { ClaimChecks } from './claim-checks';
 import { ingestProblems, PipelineConfig } from './config';
 import { pipelineFunction } from './lambda-defaults';
+import { grantReadKeys } from './livekit-keys';
 import { pipelineNameOf } from './pipeline-name';
 import { removalPolicyOf } from './removal-policy';
 
@@ -75,7 +76,7 @@ export class Ingest extends Construct {
     });
     props.queue.grantSendMessages(this.function);
     props.claimChecks?.grantPutClaimChecks(this.function);
-    props.keys.grantRead(this.function);
+    grantReadKeys(props.keys, this.function);
 
     this.api = new apigw.HttpApi(this, 'Api', {
       description: 'Receives LiveKit webhooks',

@@ -1,4 +1,6 @@
-import { SecretValue, Validations } from 'aws-cdk-lib';
+import { ArnFormat, SecretValue, Stack, Validations } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { RemovalPolicyName } from './config';
@@ -18,11 +20,53 @@ export interface LiveKitKeysProps {
  * A secret by name, partial ARN or complete ARN (a complete ARN ends in the six random characters
  * Secrets Manager appends to the name).
  */
-export function importSecret(scope: Construct, id: string, nameOrArn: string): secretsmanager.ISecret {
+export function importSecret(scope: Construct, id: string, nameOrArn: string, encryptionKeyArn?: string): secretsmanager.ISecret {
+  if (encryptionKeyArn !== undefined) return importEncryptedSecret(scope, id, nameOrArn, encryptionKeyArn);
   if (!nameOrArn.startsWith('arn:')) return secretsmanager.Secret.fromSecretNameV2(scope, id, nameOrArn);
   return /-[A-Za-z0-9]{6}$/.test(nameOrArn)
     ? secretsmanager.Secret.fromSecretCompleteArn(scope, id, nameOrArn)
     : secretsmanager.Secret.fromSecretPartialArn(scope, id, nameOrArn);
+}
+
+/**
+ * A secret under a customer managed KMS key, imported with its key so `grantReadKeys` can grant
+ * `kms:Decrypt`. By name, it is the partial ARN (Secrets Manager appends six characters), which
+ * grants as `fromSecretNameV2` does: on `<name>-??????`.
+ */
+function importEncryptedSecret(scope: Construct, id: string, nameOrArn: string, encryptionKeyArn: string): secretsmanager.ISecret {
+  const encryptionKey = kms.Key.fromKeyArn(scope, `${id}Key`, encryptionKeyArn);
+  const arn = nameOrArn.startsWith('arn:')
+    ? nameOrArn
+    : Stack.of(scope).formatArn({
+        service: 'secretsmanager',
+        resource: 'secret',
+        resourceName: nameOrArn,
+        arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+      });
+  return /^arn:.*-[A-Za-z0-9]{6}$/.test(nameOrArn)
+    ? secretsmanager.Secret.fromSecretAttributes(scope, id, { secretCompleteArn: arn, encryptionKey })
+    : secretsmanager.Secret.fromSecretAttributes(scope, id, { secretPartialArn: arn, encryptionKey });
+}
+
+/**
+ * Lets `grantee` read the keys secret: `grantRead`, and, for a secret under a customer managed KMS
+ * key it carries (`Secret.fromSecretAttributes(..., { encryptionKey })`), `kms:Decrypt` on that key
+ * through Secrets Manager only. `grantRead` asks the key for that grant, which an imported key
+ * silently cannot give (its policy is not ours to change): every read would fail `AccessDenied`,
+ * and ingest answer 503 forever. The role's own policy can; it takes effect when the key policy
+ * lets IAM policies of the account grant use of the key, as the default key policy does.
+ */
+export function grantReadKeys(secret: secretsmanager.ISecret, grantee: iam.IGrantable): void {
+  secret.grantRead(grantee);
+  const key = secret.encryptionKey;
+  if (!key) return;
+  grantee.grantPrincipal.addToPrincipalPolicy(
+    new iam.PolicyStatement({
+      actions: ['kms:Decrypt'],
+      resources: [key.keyArn],
+      conditions: { StringEquals: { 'kms:ViaService': `secretsmanager.${Stack.of(secret).region}.amazonaws.com` } },
+    }),
+  );
 }
 
 /**

@@ -29,7 +29,9 @@ export class PipelineStack extends Stack {
       livekitUrl: livekit.url,
       livekitApiKey: livekit.apiKey,
       webhookEvents: livekit.webhookEvents,
-      keysSecret: livekit.existingSecretName ? importSecret(this, 'LiveKitKeysSecret', livekit.existingSecretName) : undefined,
+      keysSecret: livekit.existingSecretName
+        ? importSecret(this, 'LiveKitKeysSecret', livekit.existingSecretName, livekit.existingSecretKeyArn)
+        : undefined,
       ingest: config.ingest,
       queue: config.queue,
       processing: config.processing,

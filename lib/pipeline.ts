@@ -1,3 +1,4 @@
+import { Annotations } from 'aws-cdk-lib';
 import * as apigw from 'aws-cdk-lib/aws-apigatewayv2';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
@@ -17,6 +18,7 @@ import {
   AlarmConfig,
   ConfigError,
   ConfigInput,
+  configWarnings,
   IngestConfig,
   parseConfig,
   PipelineConfig,
@@ -215,6 +217,8 @@ export class LiveKitWebhookPipeline extends Construct {
     const config = resolvePipelineConfig(props);
     super(scope, id);
     this.config = config;
+    // Valid but risky settings: printed by `cdk synth`, fatal only with `--strict`.
+    for (const warning of configWarnings(config)) Annotations.of(this).addWarningV2(warning.id, warning.message);
     // One name for every emitter and for the alarms that read them (Monitoring derives the same).
     const pipelineName = pipelineNameOf(this, config.alarms.namePrefix);
     this.pipelineName = pipelineName;

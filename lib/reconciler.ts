@@ -12,6 +12,7 @@ import { PIPELINE_NAME_ENV } from '../contracts/metrics';
 import { keys } from '../contracts/table-schema';
 import { PipelineConfig, reconcileProblems } from './config';
 import { pipelineFunction } from './lambda-defaults';
+import { grantReadKeys } from './livekit-keys';
 import { pipelineNameOf } from './pipeline-name';
 
 export interface ReconcilerProps {
@@ -87,7 +88,7 @@ export class Reconciler extends Construct {
       }),
     );
     props.queue.grantSendMessages(this.function);
-    props.keys.grantRead(this.function);
+    grantReadKeys(props.keys, this.function);
     // The finding names the table by its logical id, as the template will (after any override).
     const tableResource = props.table.node.defaultChild;
     const tableLogicalId = tableResource instanceof CfnElement ? (Stack.of(this).resolve(tableResource.logicalId) as string) : undefined;

@@ -39,6 +39,14 @@ export interface FrontDoorProps {
 const MAX_PAYLOAD_BYTES = 10 * 1024 * 1024;
 const ROUTE_KEY = 'POST /webhook';
 
+/**
+ * The header of an answer sent before the request's body was read to its end (a 413): Node closes
+ * the connection once the answer is sent, as a proxy does when it refuses a body. Kept open, the
+ * connection still holds the unread rest of the body ahead of a keep-alive client's next request,
+ * which then hangs until the keep-alive timeout and fails with ECONNRESET.
+ */
+export const CLOSE_CONNECTION = { connection: 'close' } as const;
+
 /** Content types HTTP APIs pass as text; every other body reaches Lambda base64-encoded. */
 export function isTextContentType(contentType: string | undefined): boolean {
   if (!contentType) return true;
@@ -98,7 +106,7 @@ export class FrontDoor {
     if (body === undefined) {
       return send(response, {
         statusCode: 413,
-        headers: { 'content-type': 'application/json' },
+        headers: { 'content-type': 'application/json', ...CLOSE_CONNECTION },
         body: '{"message":"Request Entity Too Large"}',
       });
     }
@@ -158,7 +166,10 @@ export function toApiGatewayEvent(request: IncomingMessage, url: URL, body: Buff
   };
 }
 
-/** A request's whole body, or undefined once it passes `maxBytes` (the caller answers 413). */
+/**
+ * A request's whole body, or undefined once it passes `maxBytes`: the caller answers 413 with
+ * `CLOSE_CONNECTION`, since the rest of the body is left unread on the connection.
+ */
 export async function readBody(request: IncomingMessage, maxBytes: number): Promise<Buffer | undefined> {
   const chunks: Buffer[] = [];
   let size = 0;

@@ -11,7 +11,7 @@
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { closeServer } from '../simulator/listen';
-import { readBody } from './front-door';
+import { CLOSE_CONNECTION, readBody } from './front-door';
 
 /** A function's handler: the event (parsed JSON) in, its result out. */
 export type InvokeHandler = (event: unknown) => Promise<unknown>;
@@ -26,8 +26,8 @@ export interface LambdaInvokeApi {
 const MAX_PAYLOAD_BYTES = 6 * 1024 * 1024;
 const INVOKE_PATH = /^\/2015-03-31\/functions\/([^/]+)\/invocations$/;
 
-function sendError(response: ServerResponse, status: number, type: string, message: string): void {
-  response.writeHead(status, { 'content-type': 'application/json', 'x-amzn-errortype': type });
+function sendError(response: ServerResponse, status: number, type: string, message: string, headers: Record<string, string> = {}): void {
+  response.writeHead(status, { 'content-type': 'application/json', 'x-amzn-errortype': type, ...headers });
   response.end(JSON.stringify({ Type: 'User', message }));
 }
 
@@ -54,7 +54,13 @@ async function serve(
   const name = functionNameOf(match[1]);
   const body = await readBody(request, MAX_PAYLOAD_BYTES);
   if (body === undefined)
-    return sendError(response, 413, 'RequestTooLargeException', `Request must be smaller than ${MAX_PAYLOAD_BYTES} bytes`);
+    return sendError(
+      response,
+      413,
+      'RequestTooLargeException',
+      `Request must be smaller than ${MAX_PAYLOAD_BYTES} bytes`,
+      CLOSE_CONNECTION,
+    );
   const handler = Object.hasOwn(functions, name) ? functions[name] : undefined;
   if (!handler) return sendError(response, 404, 'ResourceNotFoundException', `Function not found: ${name}`);
   const type = String(request.headers['x-amz-invocation-type'] ?? 'RequestResponse');

@@ -1,4 +1,5 @@
 import { Match } from 'aws-cdk-lib/assertions';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { CfnElement } from 'aws-cdk-lib';
@@ -189,6 +190,38 @@ describe('LiveKit keys secret', () => {
         ]),
       },
     });
+  });
+
+  it('under a customer managed key (livekit.existingSecretKeyArn), is read by name as without one, and ingest and the reconciler may decrypt it through Secrets Manager', () => {
+    const keyArn = 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab';
+    const { stack, template } = synthPipeline({ livekit: { existingSecretName: 'prod/livekit-keys', existingSecretKeyArn: keyArn } });
+    template.resourceCountIs('AWS::SecretsManager::Secret', 0);
+    const roleOf = (fn: { role?: unknown }) => stack.resolve((fn.role as iam.Role).roleName);
+    for (const fn of [stack.ingest.function, stack.reconciler.function]) {
+      template.hasResourceProperties('AWS::IAM::Policy', {
+        Roles: [roleOf(fn)],
+        PolicyDocument: {
+          Statement: Match.arrayWith([
+            Match.objectLike({
+              Action: ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'],
+              Resource: { 'Fn::Join': ['', Match.arrayWith([Match.stringLikeRegexp(':secret:prod/livekit-keys-\\?\\?\\?\\?\\?\\?')])] },
+            }),
+            {
+              Effect: 'Allow',
+              Action: 'kms:Decrypt',
+              Resource: keyArn,
+              Condition: {
+                StringEquals: { 'kms:ViaService': { 'Fn::Join': ['', ['secretsmanager.', { Ref: 'AWS::Region' }, '.amazonaws.com']] } },
+              },
+            },
+          ]),
+        },
+      });
+    }
+    const secretIds = Object.values(template.findResources('AWS::Lambda::Function'))
+      .map((fn: any) => fn.Properties.Environment?.Variables?.LIVEKIT_KEYS_SECRET_ID)
+      .filter((id) => id !== undefined);
+    expect(JSON.stringify(secretIds)).toContain(':secret:prod/livekit-keys"');
   });
 });
 

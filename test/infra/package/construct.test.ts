@@ -1,5 +1,5 @@
-import { App, Stack } from 'aws-cdk-lib';
-import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Annotations as CdkAnnotations, App, Stack } from 'aws-cdk-lib';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -7,7 +7,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
-import { ConfigError, LiveKitWebhookPipeline } from '../../../lib';
+import { CLEARTEXT_LIVEKIT_URL_WARNING, ConfigError, LiveKitWebhookPipeline } from '../../../lib';
 
 /** `LiveKitWebhookPipeline` as a platform team uses it in its own stack (the package test does the same from the tarball). */
 const LIVEKIT_URL = 'https://my-project.livekit.cloud';
@@ -201,5 +201,62 @@ describe('bring-your-own encryption key, and two pipelines in one stack', () => 
     new LiveKitWebhookPipeline(same, 'Eu', { livekitUrl: 'https://eu.livekit.cloud', alarms: { namePrefix: 'livekit' } });
     new LiveKitWebhookPipeline(same, 'Us', { livekitUrl: 'https://us.livekit.cloud', alarms: { namePrefix: 'livekit' } });
     expect(() => Template.fromStack(same)).toThrow(/would name alarms alike \(livekit-missed-events/);
+  });
+});
+
+describe('a LiveKit URL without TLS', () => {
+  it('is warned about at synth when its host is not this machine, and can be acknowledged; TLS and loopback are not', () => {
+    const stack = newStack();
+    const pipelines = {
+      Cleartext: 'http://livekit.internal.example.com:7880',
+      Acknowledged: 'ws://10.0.0.5:7880',
+      Tls: 'https://my-project.livekit.cloud',
+      Loopback: 'http://localhost:7880',
+    };
+    for (const [id, livekitUrl] of Object.entries(pipelines)) {
+      const pipeline = new LiveKitWebhookPipeline(stack, id, { livekitUrl, alarms: { namePrefix: `livekit-${id.toLowerCase()}` } });
+      if (id === 'Acknowledged') CdkAnnotations.of(pipeline).acknowledgeWarning(CLEARTEXT_LIVEKIT_URL_WARNING, 'a VPC-private LiveKit');
+    }
+    const warnings = Annotations.fromStack(stack).findWarning('*', Match.stringLikeRegexp('is not TLS'));
+    expect(warnings.map((warning) => warning.id)).toEqual(['/Platform/Cleartext']);
+    expect(warnings[0].entry.data).toContain('http://livekit.internal.example.com:7880 is not TLS');
+  });
+});
+
+/*
+ * A secret under a customer managed key needs kms:Decrypt too. CDK's grantRead asks the key for it,
+ * which an imported key silently cannot give: without the construct's own grant, every read of the
+ * secret failed AccessDenied and ingest answered 503 forever.
+ */
+describe('a keys secret under a customer managed KMS key', () => {
+  it('gives ingest and the reconciler, and no other role, kms:Decrypt on the key the secret is imported with, through Secrets Manager only', () => {
+    const stack = newStack();
+    const keyArn = 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab';
+    const keysSecret = secretsmanager.Secret.fromSecretAttributes(stack, 'Keys', {
+      secretCompleteArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:prod/livekit-AbCdEf',
+      encryptionKey: kms.Key.fromKeyArn(stack, 'KeysKey', keyArn),
+    });
+    const pipeline = new LiveKitWebhookPipeline(stack, 'LiveKit', { livekitUrl: LIVEKIT_URL, keysSecret });
+    const decrypts = Object.values(Template.fromStack(stack).findResources('AWS::IAM::Policy')).flatMap((policy: any) =>
+      policy.Properties.PolicyDocument.Statement.filter((statement: any) =>
+        [].concat(statement.Action).some((a: string) => a.startsWith('kms:')),
+      ).map((statement: any) => ({ roles: policy.Properties.Roles, statement })),
+    );
+    const roleOf = (fn: { role?: unknown }) => ({ Ref: stack.getLogicalId((fn.role as iam.Role).node.defaultChild as never) });
+    const expected = {
+      Effect: 'Allow',
+      Action: 'kms:Decrypt',
+      Resource: keyArn,
+      Condition: {
+        StringEquals: { 'kms:ViaService': { 'Fn::Join': ['', ['secretsmanager.', { Ref: 'AWS::Region' }, '.amazonaws.com']] } },
+      },
+    };
+    expect(decrypts).toEqual(
+      expect.arrayContaining([
+        { roles: [roleOf(pipeline.functions.ingest)], statement: expected },
+        { roles: [roleOf(pipeline.functions.reconcile)], statement: expected },
+      ]),
+    );
+    expect(decrypts).toHaveLength(2);
   });
 });

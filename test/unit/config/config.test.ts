@@ -1,9 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
+  CLEARTEXT_LIVEKIT_URL_WARNING,
   ConfigError,
   configInputFromContext,
   ConfigInput,
+  configWarnings,
   DEFAULT_CONFIG,
   DEFAULT_STACK_NAME,
   LIVEKIT_URL_REQUIRED,
@@ -62,6 +64,18 @@ describe('parseConfig', () => {
     expect(parseConfig({ livekit: { existingSecretName: arn } }).livekit.existingSecretName).toBe(arn);
   });
 
+  it('keeps the KMS key of an existing secret, only with the secret', () => {
+    const keyArn = 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab';
+    expect(parseConfig({ livekit: { existingSecretName: 'prod/livekit', existingSecretKeyArn: keyArn } }).livekit).toMatchObject({
+      existingSecretName: 'prod/livekit',
+      existingSecretKeyArn: keyArn,
+    });
+    expect(parseConfig({}).livekit.existingSecretKeyArn).toBeUndefined();
+    expect(problemsOf({ livekit: { existingSecretKeyArn: keyArn } })).toEqual([
+      '"livekit.existingSecretKeyArn" is the key of "livekit.existingSecretName": set that too, or neither',
+    ]);
+  });
+
   it('reads livekit.webhookEvents as a list or a comma-separated string (-c); default every event type', () => {
     expect(DEFAULT_CONFIG.livekit.webhookEvents).toContain('participant_connection_aborted');
     expect(parseConfig({ livekit: { webhookEvents: ['room_started', 'room_finished'] } }).livekit.webhookEvents).toEqual([
@@ -99,6 +113,10 @@ describe('parseConfig', () => {
     [{ processing: { batchSize: 100, maxBatchingWindowSeconds: 0 } }, 'above 10 needs "processing.maxBatchingWindowSeconds" of at least 1'],
     [{ livekit: { url: 'livekit.example.com' } }, '"livekit.url" must be an http(s) or ws(s) URL'],
     [{ livekit: { existingSecretName: 'has spaces' } }, '"livekit.existingSecretName" must be a Secrets Manager secret name or ARN'],
+    [
+      { livekit: { existingSecretName: 'prod/livekit', existingSecretKeyArn: 'arn:aws:kms:eu-west-1:123456789012:alias/livekit' } },
+      '"livekit.existingSecretKeyArn" must be a KMS key ARN',
+    ],
     [{ alarms: { email: 'oncall' } }, '"alarms.email" must be an email address'],
     [{ alarms: { namePrefix: 'has spaces' } }, '"alarms.namePrefix" must be 1-100 letters, digits'],
     [{ alarms: { pageTopicArn: 'pagerduty' } }, '"alarms.pageTopicArn" must be an SNS topic ARN'],
@@ -353,5 +371,39 @@ describe('configInputFromContext', () => {
   it('refuses a config that is not a JSON object', () => {
     expect(() => configInputFromContext({ config: '{oops' })).toThrow('context "config" must be a JSON object');
     expect(() => configInputFromContext({ config: '[1]' })).toThrow('context "config" must be a JSON object');
+  });
+});
+
+/*
+ * A LiveKit URL without TLS is valid (a self-hosted LiveKit on a private network may be served so)
+ * but the reconciler's server API tokens cross it in cleartext: warned about unless the host is
+ * this machine, as `npm run local`'s default is.
+ */
+describe('configWarnings', () => {
+  const warningsFor = (url: string) => configWarnings(parseConfig({ livekit: { url } })).map((warning) => warning.id);
+
+  it('warns about an http:// or ws:// LiveKit URL on another host, naming the URL and the risk', () => {
+    for (const url of ['http://livekit.example.com', 'ws://livekit.example.com:7880', 'http://10.0.0.5:7880', 'http://127.example.com']) {
+      expect([url, warningsFor(url)]).toEqual([url, [CLEARTEXT_LIVEKIT_URL_WARNING]]);
+    }
+    const [warning] = configWarnings(parseConfig({ livekit: { url: 'http://livekit.example.com' } }));
+    expect(warning.message).toContain('http://livekit.example.com');
+    expect(warning.message).toMatch(/cleartext.*roomAdmin/s);
+  });
+
+  it('is silent for TLS, and for loopback (the local default included)', () => {
+    expect(configWarnings(DEFAULT_CONFIG)).toEqual([]);
+    for (const url of [
+      'https://my-project.livekit.cloud',
+      'wss://my-project.livekit.cloud',
+      'http://localhost:7880',
+      'http://LOCALHOST:7880',
+      'ws://livekit.localhost',
+      'http://127.0.0.1:7880',
+      'http://127.1.2.3',
+      'http://[::1]:7880',
+    ]) {
+      expect([url, warningsFor(url)]).toEqual([url, []]);
+    }
   });
 });

@@ -1,4 +1,4 @@
-import { request } from 'node:http';
+import { Agent, request } from 'node:http';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { FrontDoor, lowercaseHeaders } from '../../../local/front-door';
 
@@ -59,6 +59,38 @@ describe('FrontDoor', () => {
       expect(seen).toHaveLength(1);
       expect(seen[0].headers.authorization).toBe('token-a,token-b');
     } finally {
+      await door.stop();
+    }
+  });
+
+  /*
+   * A body over API Gateway's 10 MiB is refused unread. Left on a keep-alive connection, the
+   * unread rest was taken for the client's next request, which hung until the keep-alive timeout
+   * (about 61 s) and then failed with ECONNRESET.
+   */
+  it("closes the connection of a request it answers 413, so a keep-alive client's next request goes through on a new one", async () => {
+    const door = new FrontDoor({ port: 0, handler: async () => ({ statusCode: 200, body: '{}' }) });
+    const base = await door.start();
+    // One socket at most: the second request reuses the first one's connection if it is left open.
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    const post = (bytes: number) =>
+      new Promise<{ status: number; connection: string | undefined }>((resolve, reject) => {
+        const req = request(`${base}/webhook`, { method: 'POST', agent, headers: { 'content-type': 'application/json' } });
+        req.setTimeout(3_000, () => req.destroy(new Error(`no answer to a ${bytes}-byte request in 3 s`)));
+        req.on('response', (response) => {
+          response.resume();
+          response.on('end', () => resolve({ status: response.statusCode ?? 0, connection: response.headers.connection }));
+        });
+        req.on('error', reject);
+        req.end(Buffer.alloc(bytes, 'x'));
+      });
+    try {
+      const refused = await post(11 * 1024 * 1024);
+      const next = await post(1000);
+      expect(refused).toEqual({ status: 413, connection: 'close' });
+      expect(next).toEqual({ status: 200, connection: 'keep-alive' });
+    } finally {
+      agent.destroy();
       await door.stop();
     }
   });

@@ -64,3 +64,12 @@ test('an unknown function is ResourceNotFoundException; an asynchronous invocati
     lambda.send(new InvokeCommand({ FunctionName: 'echo', InvocationType: 'Event', Payload: payload('{}') })),
   ).rejects.toMatchObject({ name: 'InvalidParameterValueException' });
 });
+
+test('a payload over 6 MB is refused and its connection closed, so the next invocation goes through', async () => {
+  // The client's keep-alive connection would otherwise still hold the refused payload's unread rest.
+  await expect(
+    lambda.send(new InvokeCommand({ FunctionName: 'echo', Payload: Buffer.alloc(7 * 1024 * 1024, ' ') }), { requestTimeout: 3_000 }),
+  ).rejects.toMatchObject({ name: 'RequestTooLargeException' });
+  const output = await lambda.send(new InvokeCommand({ FunctionName: 'echo', Payload: payload('{}') }), { requestTimeout: 3_000 });
+  expect(output.StatusCode).toBe(200);
+});
