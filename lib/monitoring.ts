@@ -61,7 +61,7 @@ export interface MonitoringProps {
 
 /** The ingest's `webhook rejected` reasons (lambda/ingest/webhook-ingest.ts RejectReason) that mean a lost event. */
 export const LOSS_REJECT_REASONS = ['unknown_key', 'body_hash_mismatch', 'invalid_token'] as const;
-/** The reasons that are internet probing: no token, or not a JWT. LiveKit always signs. */
+/** The reasons that are internet probing: no token, not a JWT, or a JWT LiveKit cannot have signed (not HS256). LiveKit always signs, HS256. */
 export const PROBE_REJECT_REASONS = ['missing_token', 'malformed_token'] as const;
 
 /**

@@ -127,7 +127,8 @@ export function createWebhookIngest(options: WebhookIngestOptions): (request: In
     if (apiKey === undefined) {
       return reject(401, 'malformed_token', /^bearer\s/i.test(token) ? 'a "Bearer " prefix: LiveKit sends the bare JWT' : undefined);
     }
-    if (!signedWithHs256(token)) return reject(401, 'invalid_token', 'the token must be HS256, the only algorithm LiveKit signs with');
+    // Not a token LiveKit could have signed: a probe (malformed_token), not a lost event (invalid_token).
+    if (!signedWithHs256(token)) return reject(401, 'malformed_token', 'the token must be HS256, the only algorithm LiveKit signs with');
     const shownKey = loggableKey(apiKey);
 
     let secret: string | undefined;

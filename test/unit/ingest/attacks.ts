@@ -96,7 +96,7 @@ const classes: Record<string, Array<Omit<Attack, 'attackClass'>>> = {
     },
     {
       name: 'an unsigned token (alg none)',
-      reason: 'invalid_token',
+      reason: 'malformed_token',
       status: 401,
       request: async () => {
         const enc = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url');
@@ -115,7 +115,7 @@ const classes: Record<string, Array<Omit<Attack, 'attackClass'>>> = {
   'Algorithm other than HS256 (LiveKit signs HS256 only)': [
     {
       name: 'HS384 signed with the right secret',
-      reason: 'invalid_token',
+      reason: 'malformed_token',
       status: 401,
       request: async () => ({
         headers: { authorization: await handMadeToken({ iss: KEY, exp: nowSeconds() + 300, sha256: hash }, SECRET, { alg: 'HS384' }) },
@@ -123,7 +123,7 @@ const classes: Record<string, Array<Omit<Attack, 'attackClass'>>> = {
     },
     {
       name: 'HS512 signed with the right secret',
-      reason: 'invalid_token',
+      reason: 'malformed_token',
       status: 401,
       request: async () => ({
         headers: { authorization: await handMadeToken({ iss: KEY, exp: nowSeconds() + 300, sha256: hash }, SECRET, { alg: 'HS512' }) },
@@ -131,7 +131,7 @@ const classes: Record<string, Array<Omit<Attack, 'attackClass'>>> = {
     },
     {
       name: 'HS512 with a made-up key id (refused before any read of the secret)',
-      reason: 'invalid_token',
+      reason: 'malformed_token',
       status: 401,
       request: async () => ({
         headers: {
