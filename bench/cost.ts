@@ -335,7 +335,7 @@ export async function costAt(
   // largest scale when this run measured it.
   const reconcilerMonth = (() => {
     const scale = reconcilerResult
-      ? Math.max(...Object.keys(reconcilerResult.figures).flatMap((k) => (/^rcuPerRun@(\d+)$/.exec(k) ? [Number(k.split('@')[1])] : [])))
+      ? Math.max(...Object.keys(reconcilerResult.figures).flatMap((k) => /^rcuPerRun@(\d+)$/.exec(k)?.slice(1).map(Number) ?? []))
       : -Infinity;
     if (!Number.isFinite(scale)) return undefined;
     const runs = 43_200;

@@ -266,7 +266,9 @@ export function interleave(histories: readonly WebhookEvent[][]): WebhookEvent[]
       event.participant?.identity ??
       event.track?.sid ??
       '';
-    byKey.set(key, [...(byKey.get(key) ?? []), event]);
+    const queue = byKey.get(key);
+    if (queue) queue.push(event);
+    else byKey.set(key, [event]);
   }
   const queues = [...byKey.values()];
   const remaining = () => queues.reduce((n, q) => n + q.length, 0);
