@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Logger } from '../lambda/shared/logger';
-import { ConfigError, configInputFromContext, parseConfig } from '../lib/config';
+import { ConfigError, configInputFromContext, configWarnings, parseConfig } from '../lib/config';
 import { loadChangeHandler, LocalConsumer } from '../local/local-consumers';
 import { LocalPipeline, startLocalPipeline } from '../local/local-pipeline';
 
@@ -38,6 +38,9 @@ async function main(): Promise<void> {
   if (process.env.PIPELINE_CONFIG) context.config = process.env.PIPELINE_CONFIG;
   if (process.env.LIVEKIT_URL) context['livekit.url'] = process.env.LIVEKIT_URL;
   const config = parseConfig(configInputFromContext(context));
+  // What `cdk synth` warns about (a cleartext LiveKit URL), said here too, on stderr: stdout's first
+  // line stays the ready line, which scripts read.
+  for (const warning of configWarnings(config)) process.stderr.write(`warning [${warning.id}]: ${warning.message}\n`);
 
   const apiKey = process.env.LIVEKIT_API_KEY || 'devkey';
   const apiSecret = process.env.LIVEKIT_API_SECRET || 'secret';

@@ -37,10 +37,10 @@ function groupAlive(pid: number): boolean {
  * Starts the local pipeline (`command args`) in a process group of its own, collecting its stderr
  * lines, and resolves once it printed its ready line (rejects if it exits first).
  */
-async function startDetached(command: string, args: readonly string[]) {
+async function startDetached(command: string, args: readonly string[], env: Record<string, string> = {}) {
   const child = spawn(command, args, {
     cwd: root,
-    env: { ...process.env, PORT: '0', LIVEKIT_API_KEY: '', LIVEKIT_API_SECRET: '' },
+    env: { ...process.env, PORT: '0', LIVEKIT_API_KEY: '', LIVEKIT_API_SECRET: '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
   });
@@ -117,6 +117,10 @@ describe('npm run local', () => {
       publisherFunctionName: 'livekit-publish',
       lambdaEndpoint: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/),
     });
+  });
+
+  it('warns of nothing with the default LIVEKIT_URL (LiveKit on this machine)', () => {
+    expect(lines.filter((line) => line.startsWith('warning ['))).toEqual([]);
   });
 
   it('runs the reconciler once at start, not one interval (a minute) later: its status line follows the ready line', async () => {
@@ -258,6 +262,31 @@ describe('npm run local when the reader of its output goes away', () => {
         (alive) => !alive,
         30_000,
         'every process of the group gone',
+      );
+    } finally {
+      if (groupAlive(child.pid!)) process.kill(-child.pid!, 'SIGKILL');
+    }
+  }, 90_000);
+});
+
+/*
+ * `cdk synth` warns when the reconciler would send its admin-grant tokens to LiveKit in cleartext
+ * (an http:// or ws:// URL to another machine); `npm run local` with such a LIVEKIT_URL says so too,
+ * on stderr, so that the ready line stays stdout's first line.
+ */
+describe('npm run local with a cleartext LIVEKIT_URL to another machine', () => {
+  it('warns on stderr with the same id as cdk synth, and its ready line is still the first line of stdout', async () => {
+    // 192.0.2.0/24 is TEST-NET-1 (RFC 5737): never routed, so the reconciler's calls just fail.
+    const { child, stderr, ready } = await startDetached('npm', ['run', '--silent', 'local'], { LIVEKIT_URL: 'http://192.0.2.10:7880' });
+    const stdout: string[] = [];
+    createInterface({ input: child.stdout }).on('line', (line) => stdout.push(line));
+    try {
+      await ready;
+      expect(stdout[0]).toMatch(/^\{"ready":true/);
+      expect(stderr).toContainEqual(
+        expect.stringMatching(
+          /^warning \[livekit-webhook-pipeline:cleartextLiveKitUrl\]: The LiveKit URL http:\/\/192\.0\.2\.10:7880 is not TLS/,
+        ),
       );
     } finally {
       if (groupAlive(child.pid!)) process.kill(-child.pid!, 'SIGKILL');
