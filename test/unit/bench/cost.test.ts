@@ -192,6 +192,17 @@ describe('cost model: the goal', () => {
     );
   });
 
+  it('prices the request path alone: the one-WRU default without the log, access-log and archive lines', async () => {
+    const result = await costAt('WARN', { results });
+    const line = (item: string) => rows(result, 'this pipeline').get(item)![2] as number;
+    const observability = line('CloudWatch Logs') + line('CloudWatch Logs: API access log') + line('EventBridge archive');
+    expect(observability).toBeGreaterThan(0);
+    expect(result.figures.oursOneWruNoObservabilityUsdPerMillion).toBeCloseTo(
+      (result.figures.oursOneWruUsdPerMillion as number) - observability,
+      1,
+    );
+  });
+
   it('is not met when the measured figures put the default above it', async () => {
     const costly = new Map(results);
     costly.set(
