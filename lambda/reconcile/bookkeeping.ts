@@ -7,7 +7,7 @@
  *   local `fingerprint` at that moment. Read back over a retention window and merged (latest per
  *   room), it drives the round-robin order (oldest first), "changed since last verified", and the
  *   coverage metric. One write per run instead of one per room: writes follow the bytes a run
- *   verified (about 45 per room), not the number of rooms.
+ *   verified (about 44 a room), not the number of rooms.
  * - `RECONCILE#PENDING` / `<repair id>`: a difference seen and not yet resolved: `eventType`,
  *   `entityId`, `roomSid` and `roomName` (when the difference belongs to a room), `firstSeenAt`,
  *   `lastSeenAt`, `observations`, the `scope` whose check can resolve it, and `repairedAt` once a
@@ -60,18 +60,19 @@ export interface BookkeepingOptions {
   readonly verificationRetentionMs: number;
 }
 
-/** An hour: the least the verification log is read back, whatever the coverage window. */
-export const MIN_VERIFICATION_RETENTION_MS = 60 * 60_000;
+/** The least number of runs the verification log is read back over, whatever the coverage window. */
+export const MIN_VERIFICATION_RETENTION_RUNS = 60;
 
 /**
  * How far back the verification log is read: twice the coverage window (`reconcile.fullCheckMinutes`),
- * and at least an hour. The coverage metric needs the window; round-robin needs every room's last
- * verification for as long as the budget takes to go round, and a round longer than twice the
- * window already shows as coverage under 50%. The read grows with it: docs/reconciler.md
- * ("Bookkeeping") gives the cost.
+ * and at least 60 runs (an hour at the default 1-minute interval). The coverage metric needs its
+ * window; round-robin needs every room's last verification for as long as the budget takes to go
+ * round, which the window holds up to 60 x (budget - 3) active rooms (a longer round already shows
+ * as coverage under 50%). Counted in runs, not minutes, because the read is: each run in the window
+ * is one item to read. docs/reconciler.md ("Bookkeeping") gives the cost.
  */
-export function verificationRetentionMs(coverageWindowMs: number): number {
-  return Math.max(2 * coverageWindowMs, MIN_VERIFICATION_RETENTION_MS);
+export function verificationRetentionMs(coverageWindowMs: number, intervalMs: number): number {
+  return Math.max(2 * coverageWindowMs, MIN_VERIFICATION_RETENTION_RUNS * intervalMs);
 }
 
 /** Log items expire this long after they leave the window (TTL deletion is lazy: never relied on). */
@@ -79,13 +80,13 @@ const VERIFICATION_TTL_MARGIN_SECONDS = 600;
 
 /**
  * The most bytes of `rooms` in one log item: well under DynamoDB's 400 KB item limit, with room for
- * the keys and other attributes. About 6,600 rooms at 45 bytes each.
+ * the keys and other attributes. About 6,800 rooms at 44 bytes each.
  */
 export const VERIFICATION_CHUNK_MAX_BYTES = 300_000;
 
 /**
  * One item of the verification log as stored: `at` (ms) the run's earliest verification, `rooms`
- * compact JSON `[[roomSid, ms after at, fingerprint], ...]`: about 45 bytes per room (a 15-character
+ * compact JSON `[[roomSid, ms after at, fingerprint], ...]`: about 44 bytes a room (a 15-character
  * LiveKit sid, a 16-character fingerprint, a run's offsets under 100 s).
  */
 export interface VerificationChunk {

@@ -75,12 +75,12 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
   // A room counts as covered while its last full check is younger than the full-check period.
   const coverageWindowMs = (options.coverageWindowMinutes ?? config.fullCheckMinutes) * 60_000;
   // Pending differences outlive several grace periods, then expire on their own; the verification
-  // log is read back over twice the coverage window (at least an hour) and expires after it.
+  // log is read back over twice the coverage window (at least 60 runs) and expires after it.
   const bookkeeping = new Bookkeeping({
     ddb,
     tableName,
     ttlSeconds: Math.max(86_400, config.graceSeconds * 10),
-    verificationRetentionMs: verificationRetentionMs(coverageWindowMs),
+    verificationRetentionMs: verificationRetentionMs(coverageWindowMs, config.intervalMinutes * 60_000),
   });
   const sent = options.webhookEvents ? new Set(options.webhookEvents) : undefined;
 

@@ -3,7 +3,7 @@ import {
   decodeVerifications,
   encodeVerifications,
   latestVerifications,
-  MIN_VERIFICATION_RETENTION_MS,
+  MIN_VERIFICATION_RETENTION_RUNS,
   RoomVerification,
   VERIFICATION_CHUNK_MAX_BYTES,
   verificationRetentionMs,
@@ -14,7 +14,7 @@ const T0 = 1_771_351_800_000;
 
 /** A LiveKit room sid (`RM_` + 12 characters) and a fingerprint as `roomFingerprint` makes them (16 characters). */
 const verification = (i: number, at = T0 + i): RoomVerification => ({
-  roomSid: `RM_${i.toString(36).padStart(12, 'x')}`,
+  roomSid: `RM_${i.toString(36).padStart(12, '0')}`,
   lastVerifiedAt: at,
   fingerprint: `fp${i.toString(36).padStart(14, '0')}`,
 });
@@ -39,7 +39,7 @@ describe('encodeVerifications / decodeVerifications', () => {
     expect(encodeVerifications([])).toEqual([]);
   });
 
-  test('about 45 bytes per room: a 1,000-room run is one item of about 45 KB (45 write units, against 1,000 items before)', () => {
+  test('about 44 bytes a room (45 at most): a 1,000-room run is one item of about 44 KB (44 write units, against 1,000 items before)', () => {
     const verifications = Array.from({ length: 1000 }, (_, i) => verification(i, T0 + i * 20));
     const [chunk, ...rest] = encodeVerifications(verifications);
     expect(rest).toEqual([]);
@@ -66,7 +66,7 @@ describe('encodeVerifications / decodeVerifications', () => {
     });
   });
 
-  test('the default limit keeps an item well under DynamoDB 400 KB: about 6,600 rooms a chunk', () => {
+  test('the default limit keeps an item well under DynamoDB 400 KB: about 6,800 rooms a chunk', () => {
     const verifications = Array.from({ length: 14_000 }, (_, i) => verification(i));
     const chunks = encodeVerifications(verifications);
     expect(chunks).toHaveLength(3);
@@ -98,10 +98,12 @@ describe('latestVerifications', () => {
 });
 
 describe('verificationRetentionMs', () => {
-  test('twice the coverage window, at least an hour', () => {
-    expect(verificationRetentionMs(30 * 60_000)).toBe(60 * 60_000);
-    expect(verificationRetentionMs(5 * 60_000)).toBe(MIN_VERIFICATION_RETENTION_MS);
-    expect(verificationRetentionMs(90 * 60_000)).toBe(180 * 60_000);
+  test('twice the coverage window, and at least 60 runs', () => {
+    const minute = 60_000;
+    expect(verificationRetentionMs(30 * minute, minute)).toBe(60 * minute); // the defaults: an hour
+    expect(verificationRetentionMs(5 * minute, minute)).toBe(MIN_VERIFICATION_RETENTION_RUNS * minute);
+    expect(verificationRetentionMs(90 * minute, minute)).toBe(180 * minute);
+    expect(verificationRetentionMs(30 * minute, 10 * minute)).toBe(600 * minute);
   });
 });
 
