@@ -76,6 +76,11 @@ function eventRecordPk(eventId: string): string {
   return Buffer.byteLength(pk) <= MAX_PARTITION_KEY_BYTES ? pk : `EVENT#sha256:${createHash('sha256').update(eventId).digest('hex')}`;
 }
 
+/** A time in ms as a sort key that orders as text as it does as a number (15 digits: past the year 30000). */
+function logTime(ms: number): string {
+  return String(Math.max(0, Math.floor(ms))).padStart(15, '0');
+}
+
 /** Key values, in one place. `#` separates parts; LiveKit ids never contain it. */
 export const keys = {
   room: (roomSid: string) => ({ pk: `ROOM#${roomSid}`, sk: 'ROOM' }),
@@ -116,9 +121,19 @@ export const keys = {
    * policy can allow writes to these items only (`dynamodb:LeadingKeys`). All carry `expiresAt`.
    */
   reconcilePrefix: 'RECONCILE#',
-  /** One item per room the reconciler knows (sort key: room sid): when it was last fully verified. */
-  reconcileRoomsPk: 'RECONCILE#ROOMS',
-  reconcileRoom: (roomSid: string) => ({ pk: 'RECONCILE#ROOMS', sk: roomSid }),
+  /**
+   * The verification log: one item per run that fully verified rooms, a few chunks when large
+   * (lambda/reconcile/bookkeeping.ts). Sort key: the write time in ms, zero-padded to 15 digits so
+   * text order is time order, then the run's random id (overlapping runs never share a key) and
+   * the chunk number. Read by time window (`sk >= reconcileVerifiedSince(ms)`).
+   */
+  reconcileVerifiedPk: 'RECONCILE#VERIFIED',
+  reconcileVerified: (writtenAtMs: number, runId: string, chunk: number) => ({
+    pk: 'RECONCILE#VERIFIED',
+    sk: `${logTime(writtenAtMs)}#${runId}#${String(chunk).padStart(3, '0')}`,
+  }),
+  /** The lowest sort key of the log items written at or after `ms`. */
+  reconcileVerifiedSince: (ms: number) => logTime(ms),
   /** One item per difference seen but not yet resolved (sort key: the repair event id it would get). */
   reconcilePendingPk: 'RECONCILE#PENDING',
   reconcilePending: (repairId: string) => ({ pk: 'RECONCILE#PENDING', sk: repairId }),

@@ -24,7 +24,7 @@ import type { ReconcileConfig } from '../../lib/config';
 import type { Logger } from '../shared/logger';
 import type { MetricsSink } from '../shared/metrics';
 import { ApiGate, BudgetExhaustedError } from './api-gate';
-import { Bookkeeping, PendingDifference, RoomVerification } from './bookkeeping';
+import { Bookkeeping, PendingDifference, RoomVerification, verificationRetentionMs } from './bookkeeping';
 import { DiffContext, Observation, pool } from './diff/context';
 import { diffEgress } from './diff/egress';
 import { diffIngress } from './diff/ingress';
@@ -74,8 +74,14 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
   const graceMs = config.graceSeconds * 1000;
   // A room counts as covered while its last full check is younger than the full-check period.
   const coverageWindowMs = (options.coverageWindowMinutes ?? config.fullCheckMinutes) * 60_000;
-  // Bookkeeping outlives several grace periods and coverage windows, then expires on its own.
-  const bookkeeping = new Bookkeeping({ ddb, tableName, ttlSeconds: Math.max(86_400, config.graceSeconds * 10) });
+  // Pending differences outlive several grace periods, then expire on their own; the verification
+  // log is read back over twice the coverage window (at least 60 runs) and expires after it.
+  const bookkeeping = new Bookkeeping({
+    ddb,
+    tableName,
+    ttlSeconds: Math.max(86_400, config.graceSeconds * 10),
+    verificationRetentionMs: verificationRetentionMs(coverageWindowMs, config.intervalMinutes * 60_000),
+  });
   const sent = options.webhookEvents ? new Set(options.webhookEvents) : undefined;
 
   async function run(): Promise<RunReport> {
@@ -104,7 +110,7 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
       try {
         [local, verifications, pending] = await Promise.all([
           loadLocalState(ddb, tableName),
-          bookkeeping.loadVerifications(),
+          bookkeeping.loadVerifications(startedAt),
           bookkeeping.loadPending(),
         ]);
       } catch (error) {
@@ -248,9 +254,8 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
       await settle(observed, pending, checked, { bookkeeping, enqueue: options.enqueue, logger, report, graceMs, now, fail });
 
       try {
+        // Nothing to forget: a room gone on both sides leaves the log with the window.
         await bookkeeping.saveVerifications(verified, now);
-        if (remoteRooms)
-          await bookkeeping.forgetRooms([...verifications.keys()].filter((sid) => !remoteBySid.has(sid) && !local.rooms.has(sid)));
       } catch (error) {
         fail('bookkeeping', error);
       }
