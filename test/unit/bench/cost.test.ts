@@ -145,9 +145,12 @@ describe('cost model: Lambda platform lines by system log level', () => {
       }),
     );
     const month = (await costAt('WARN', { results: withReconciler })).figures['reconcilerUsdPerMonth@10000'] as number;
+    // The verification log read back at steady state: 60 runs (the default window) of the run's writes, 1 KB a write
+    // unit, 0.5 read unit per 4 KB.
+    const logRcu = (60 * 1000) / 8;
     const expected =
       43_200 *
-      ((2500 * PRICES.dynamodbReadRequestUnitPerMillion +
+      (((2500 + logRcu) * PRICES.dynamodbReadRequestUnitPerMillion +
         1000 * PRICES.dynamodbWriteRequestUnitPerMillion +
         PRICES.lambdaRequestsPerMillion) /
         1_000_000 +
