@@ -78,6 +78,12 @@ export const METRIC = {
    * (EMF). Healthy while it lasts; `api-5xx` subtracts it. Total.
    */
   notConfigured: 'NotConfigured',
+  /**
+   * Ingest 503s for a key id the last key set read lacks, while the keys secret cannot be read
+   * again (a key added since, or a forgery): LiveKit retries. Not a failure to store an event:
+   * `api-5xx` subtracts it, and no alarm watches it. Total.
+   */
+  unknownKeyRetries: 'UnknownKeyRetries',
 } as const;
 
 export type MetricName = (typeof METRIC)[keyof typeof METRIC];

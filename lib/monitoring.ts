@@ -75,6 +75,13 @@ const reasonPattern = (reasons: readonly string[]) =>
 
 /** The ingest's log message for each request it answers `503 keys_not_configured` (the keys secret holds no key pair): one line per request. */
 export const NOT_CONFIGURED_INGEST_MESSAGE = 'LiveKit API keys not configured; asking LiveKit to retry';
+/**
+ * The ingest's log message for each request it answers `503 keys_unavailable` because the request's
+ * key id is not in the last key set it read and the secret cannot be read again (a key added since,
+ * or a forgery while Secrets Manager is down): one line per request. Not an enqueue failure.
+ */
+export const UNKNOWN_KEY_UNVERIFIABLE_INGEST_MESSAGE =
+  'API key not in the keys read, and the keys secret cannot be read again; asking the sender to retry';
 /** The reconciler's per-repair log line, listed by the dashboard's missed-events widget. */
 export const MISSED_EVENT_REPAIRED_MESSAGE = 'missed event repaired';
 
@@ -97,6 +104,12 @@ export const LOG_METRICS = {
     ),
   },
   notConfigured: { metric: METRIC.notConfigured, pattern: pipelinePattern(`$.message = "${NOT_CONFIGURED_INGEST_MESSAGE}"`) },
+  // A key id the last good key set lacks while the secret cannot be re-read: a 503, but nothing
+  // failed to be stored (and forged key ids must not page): api-5xx subtracts it.
+  unknownKeyRetries: {
+    metric: METRIC.unknownKeyRetries,
+    pattern: pipelinePattern(`$.message = "${UNKNOWN_KEY_UNVERIFIABLE_INGEST_MESSAGE}"`),
+  },
   eventsEnqueued: { metric: METRIC.eventsEnqueued, pattern: pipelinePattern('$.message = "event enqueued"') },
   eventsProcessed: { metric: METRIC.eventsProcessed, pattern: pipelinePattern('$.message = "event applied"') },
   /** HTTP APIs count throttled requests only inside 4xx; the access log has the exact status (a string). */
@@ -217,6 +230,7 @@ export class Monitoring extends Construct {
     const enqueueFailures = filter('enqueueFailures', props.ingestLogGroup);
     // The reconciler emits the same metric (EMF, 1 per run) while it waits for keys.
     const notConfigured = filter('notConfigured', props.ingestLogGroup);
+    const unknownKeyRetries = filter('unknownKeyRetries', props.ingestLogGroup);
     const eventsEnqueued = filter('eventsEnqueued', props.ingestLogGroup);
     const eventsProcessed = filter('eventsProcessed', props.processLogGroup);
     const throttled = filter('apiThrottledRequests', props.accessLogGroup);
@@ -226,14 +240,17 @@ export class Monitoring extends Construct {
     // a crash, timeout or throttle of the ingest still counts. Exact because the ingest logs one
     // counted line per such 503 (not one per read of the secret, which left most of them counted
     // as 5xx and paged). The reconciler's 1 per waiting run adds to NotConfigured too: while the
-    // keys are missing that can hide at most one other 5xx per reconcile run.
+    // keys are missing that can hide at most one other 5xx per reconcile run. Likewise the 503s for a
+    // key id the last key set lacks while the secret cannot be re-read (UnknownKeyRetries): a
+    // flood of forged key ids during a Secrets Manager outage must not page.
     const api5xxMinusNotConfigured = new cloudwatch.MathExpression({
-      expression: 'FILL(errors, 0) - FILL(notConfigured, 0)',
+      expression: 'FILL(errors, 0) - FILL(notConfigured, 0) - FILL(unknownKeyRetries, 0)',
       usingMetrics: {
         errors: props.stage.metricServerError({ statistic: 'Sum', period: minute }),
         notConfigured: notConfigured.with({ statistic: 'Sum', period: minute }),
+        unknownKeyRetries: unknownKeyRetries.with({ statistic: 'Sum', period: minute }),
       },
-      label: 'API 5xx, not counting "not configured" 503s',
+      label: 'API 5xx, not counting the 503s of "not configured" and of unverifiable key ids',
       period: minute,
     });
 

@@ -21,8 +21,12 @@ import { withDeadline } from './deadline';
  * - a key is called unknown only by a key set whose read started less than
  *   `minRefreshIntervalMs` before the request; an older set is re-read first (LiveKit does not
  *   retry a 401, so a genuine event signed with a key added since must not be answered 401 and
- *   lost). If that re-read fails, the request is answered as unavailable (503), not as an unknown
- *   key. The bound is on the age of the set, not on a count of re-reads per key or in all:
+ *   lost). A read already in flight is joined only if it started within that interval too: one
+ *   that started earlier (a slow background refresh) may predate the key. If the re-read fails,
+ *   the request is answered as unavailable (503, `UnknownKeyUnverifiableError`), not as an unknown
+ *   key, and not as a failure to store an event: forged key ids sent while Secrets Manager is down
+ *   page nobody. (A set that held no key at all stays "not configured".) The bound is on the age
+ *   of the set, not on a count of re-reads per key or in all:
  *   - reads stay bounded under a flood of forged key ids, random or repeated: a re-read makes
  *     the set young again, so there is at most one per interval (failed reads are paced by the
  *     backoff);
@@ -50,6 +54,20 @@ export class KeysNotConfiguredError extends KeyStoreUnavailableError {
   constructor(readonly generation: number) {
     super('the LiveKit keys secret holds no key pair; put {"<apiKey>": "<apiSecret>"} in it');
     this.name = 'KeysNotConfiguredError';
+  }
+}
+
+/**
+ * The key is not in the last good key set, and a re-read to be sure (that set is older than
+ * `minRefreshIntervalMs`) failed or did not come in time. It may be a key added to the secret
+ * since, or a forgery: the request is told to retry (503), and this is not a failure to store an
+ * event, so it pages nothing (`UnknownKeyRetries`). Cold starts and sets that hold no key throw
+ * the other errors.
+ */
+export class UnknownKeyUnverifiableError extends KeyStoreUnavailableError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'UnknownKeyUnverifiableError';
   }
 }
 
@@ -95,6 +113,8 @@ export class KeyStore {
   /** When the read that produced `keys` started: what it lacks was not in the secret then. */
   private readStartedAt = -Infinity;
   private inFlight: Promise<KeySet> | undefined;
+  /** When the read in flight started: a request that needs a set younger than that starts its own. */
+  private inFlightStartedAt = -Infinity;
   private failures = 0;
   private retryAt = -Infinity;
   private lastError: unknown;
@@ -108,9 +128,10 @@ export class KeyStore {
   /**
    * The secret for `apiKey`, or `undefined` when a key set read less than `minRefreshIntervalMs`
    * before the request does not have it (an older set is re-read first). Throws
-   * `KeysNotConfiguredError` when the secret holds no key pair, `KeyStoreUnavailableError` when no
-   * key set could be read in time (on a cold start, or for the re-read: we cannot tell an unknown
-   * key then).
+   * `KeysNotConfiguredError` when the secret holds no key pair (or held none at the last read, and
+   * the re-read failed), `KeyStoreUnavailableError` when no key set could be read in time on a
+   * cold start, `UnknownKeyUnverifiableError` when the re-read for a key the last good set lacks
+   * failed (we cannot tell an unknown key then).
    */
   async secretFor(apiKey: string): Promise<string | undefined> {
     const askedAt = this.now();
@@ -118,7 +139,24 @@ export class KeyStore {
     if (this.now() - this.loadedAt >= this.options.ttlMs) this.refreshInBackground();
     const secret = keys.get(apiKey);
     if (secret !== undefined) return secret;
-    if (askedAt - this.readStartedAt >= this.options.minRefreshIntervalMs) keys = await this.read();
+    const notBefore = askedAt - this.options.minRefreshIntervalMs;
+    if (this.readStartedAt <= notBefore) {
+      const lastGood = keys;
+      try {
+        // A read in flight that started earlier than that may not hold a key added since: it is
+        // not joined, a read of our own starts (at most one per interval: it is young until then).
+        keys = await this.read(notBefore);
+      } catch (error) {
+        if (!(error instanceof KeyStoreUnavailableError)) throw error;
+        // What the last good set says stands for what we cannot re-read: no key pair at all is
+        // still "not configured"; a key it lacks is unknown, or new: ask the sender to retry.
+        if (lastGood.size === 0) throw new KeysNotConfiguredError(this.generation);
+        throw new UnknownKeyUnverifiableError(
+          `the API key is not in the key set read ${Math.round(askedAt - this.readStartedAt)} ms ago, and the secret could not be read again (${error.message})`,
+          { cause: error },
+        );
+      }
+    }
     return this.lookup(keys, apiKey);
   }
 
@@ -131,9 +169,12 @@ export class KeyStore {
     if (!this.inFlight && this.now() >= this.retryAt) this.start();
   }
 
-  /** A fresh key set, waiting at most `maxWaitMs` for it; no wait at all during a backoff. */
-  private async read(): Promise<KeySet> {
-    if (!this.inFlight) {
+  /**
+   * A fresh key set from a read started no earlier than `notBefore` (a read in flight that started
+   * before it is not joined), waiting at most `maxWaitMs` for it; no wait at all during a backoff.
+   */
+  private async read(notBefore = -Infinity): Promise<KeySet> {
+    if (!this.inFlight || this.inFlightStartedAt < notBefore) {
       const waitMs = this.retryAt - this.now();
       if (waitMs > 0) {
         throw new KeyStoreUnavailableError(
@@ -161,6 +202,8 @@ export class KeyStore {
     );
     const settled = reading.then(
       (keys) => {
+        // A read that started before the one that set the cache came in last: it is older news.
+        if (startedAt < this.readStartedAt && this.keys) return this.keys;
         this.keys = keys;
         this.loadedAt = this.now();
         this.readStartedAt = startedAt;
@@ -170,6 +213,8 @@ export class KeyStore {
         return keys;
       },
       (cause: unknown) => {
+        // A younger read already succeeded: this one's failure changes nothing.
+        if (startedAt < this.readStartedAt && this.keys) return this.keys;
         // Only our own messages and the failure's class go further (into logs): a client error's
         // message could quote what it was reading.
         const error =
@@ -185,6 +230,7 @@ export class KeyStore {
       },
     );
     this.inFlight = settled;
+    this.inFlightStartedAt = startedAt;
     // Cleared whatever the outcome; a background refresh nobody awaits must not be an unhandled rejection.
     settled.then(
       () => this.clear(settled),

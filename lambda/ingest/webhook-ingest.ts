@@ -3,7 +3,7 @@ import { TokenVerifier } from 'livekit-server-sdk';
 import type { Logger } from '../shared/logger';
 import { MESSAGE_ATTRIBUTE } from '../../contracts/queue-message';
 import { SQS_MAX_MESSAGE_BYTES, sqsMessageBytes, sqsSafeAttribute, sqsSafeBody } from '../shared/sqs-safe-body';
-import { KeyStore, KeysNotConfiguredError, KeyStoreUnavailableError } from './key-store';
+import { KeyStore, KeysNotConfiguredError, KeyStoreUnavailableError, UnknownKeyUnverifiableError } from './key-store';
 
 /**
  * Verify-and-enqueue: the only work done while LiveKit waits (about 3 s on LiveKit Cloud, and a
@@ -85,6 +85,14 @@ export type RejectReason =
  */
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
+/**
+ * Logged once per request answered `503 keys_unavailable` because its key id is not in the last
+ * key set read and the secret could not be read again (counted by the UnknownKeyRetries metric
+ * filter; `api-5xx` subtracts it).
+ */
+const UNKNOWN_KEY_UNVERIFIABLE_MESSAGE =
+  'API key not in the keys read, and the keys secret cannot be read again; asking the sender to retry';
+
 /** Logged once per request answered `503 keys_not_configured` (counted by the NotConfigured metric filter). */
 const NOT_CONFIGURED_MESSAGE = 'LiveKit API keys not configured; asking LiveKit to retry';
 
@@ -149,6 +157,13 @@ export function createWebhookIngest(options: WebhookIngestOptions): (request: In
           log.warn(NOT_CONFIGURED_MESSAGE, fields);
         }
         return retryLater('keys_not_configured');
+      }
+      if (error instanceof UnknownKeyUnverifiableError) {
+        // A key id the last good set lacks, while the secret cannot be re-read: a key added since
+        // (LiveKit retries the 503, and gets through once a read does), or a forgery. Not an event
+        // we failed to store: counted apart (UnknownKeyRetries), and api-5xx subtracts it.
+        log.warn(UNKNOWN_KEY_UNVERIFIABLE_MESSAGE, { error, apiKey: shownKey, latencyMs: now() - started });
+        return retryLater('keys_unavailable');
       }
       if (!(error instanceof KeyStoreUnavailableError)) throw error;
       log.error('LiveKit API keys unavailable; asking LiveKit to retry', { error, apiKey: shownKey, latencyMs: now() - started });

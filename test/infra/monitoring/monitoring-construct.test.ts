@@ -382,7 +382,10 @@ describe('Monitoring construct', () => {
     const alarm = findAlarm('runbook-api-5xx');
     expect(alarm.AlarmActions).toEqual([pageTopic]);
     const expression = alarm.Metrics.find((q: any) => q.Expression);
-    expect(expression).toMatchObject({ Expression: 'FILL(errors, 0) - FILL(notConfigured, 0)', ReturnData: true });
+    expect(expression).toMatchObject({
+      Expression: 'FILL(errors, 0) - FILL(notConfigured, 0) - FILL(unknownKeyRetries, 0)',
+      ReturnData: true,
+    });
     const byId = Object.fromEntries(alarm.Metrics.filter((q: any) => q.MetricStat).map((q: any) => [q.Id, q.MetricStat]));
     expect(byId.errors).toMatchObject({
       Metric: { Namespace: 'AWS/ApiGateway', MetricName: '5xx', Dimensions: apiDimensions },
@@ -392,6 +395,12 @@ describe('Monitoring construct', () => {
     // This pipeline's NotConfigured only: another pipeline's waiting stack must not hide this one's 5xx.
     expect(byId.notConfigured).toMatchObject({
       Metric: { Namespace: 'LiveKitWebhooks', MetricName: 'NotConfigured', Dimensions: pipelineDimension },
+      Stat: 'Sum',
+      Period: 60,
+    });
+    // Nor the 503s for key ids the last key set lacks while the secret cannot be re-read (forged ones page nobody).
+    expect(byId.unknownKeyRetries).toMatchObject({
+      Metric: { Namespace: 'LiveKitWebhooks', MetricName: 'UnknownKeyRetries', Dimensions: pipelineDimension },
       Stat: 'Sum',
       Period: 60,
     });
@@ -667,11 +676,16 @@ describe('Monitoring construct', () => {
       'NotConfigured',
       '{ $.pipeline = * && ($.message = "LiveKit API keys not configured; asking LiveKit to retry") }',
     );
+    filter(
+      stack.ingest.function.logGroup,
+      'UnknownKeyRetries',
+      '{ $.pipeline = * && ($.message = "API key not in the keys read, and the keys secret cannot be read again; asking the sender to retry") }',
+    );
     filter(stack.ingest.function.logGroup, 'EnqueueFailures', LOG_METRICS.enqueueFailures.pattern);
     filter(stack.ingest.function.logGroup, 'EventsEnqueued', LOG_METRICS.eventsEnqueued.pattern);
     filter(stack.processing.function.logGroup, 'EventsProcessed', LOG_METRICS.eventsProcessed.pattern);
     filter(stack.ingest.accessLogs, 'ApiThrottledRequests', '{ $.pipeline = * && ($.status = "429") }');
-    template.resourceCountIs('AWS::Logs::MetricFilter', 7);
+    template.resourceCountIs('AWS::Logs::MetricFilter', 8);
   });
 
   it('filters on log messages the functions really write (renaming one would blind an alarm)', () => {
@@ -684,6 +698,7 @@ describe('Monitoring construct', () => {
       ...messages(LOG_METRICS.signatureProbes.pattern),
       ...messages(LOG_METRICS.enqueueFailures.pattern),
       ...messages(LOG_METRICS.notConfigured.pattern),
+      ...messages(LOG_METRICS.unknownKeyRetries.pattern),
       ...messages(LOG_METRICS.eventsEnqueued.pattern),
     ]) {
       expect(ingest).toContain(`'${message}'`);
@@ -755,9 +770,10 @@ describe('two pipelines in one stack (as staging and prod in one region): each r
           .filter((metric) => metric.namespace === 'LiveKitWebhooks')
           .map((metric) => ({ alarm: alarm.AlarmName as string, ...metric })),
       );
-      // missed events, apply lag, ingest 5xx, API 5xx (its NotConfigured), not configured, signature failures, heartbeat, 429s
+      // missed events, apply lag, ingest 5xx, API 5xx (its NotConfigured and UnknownKeyRetries), not configured, signature failures, heartbeat, 429s
       expect(custom.map((metric) => metric.alarm).sort()).toEqual(
         [
+          'api-5xx',
           'api-5xx',
           'api-throttling',
           'apply-lag',
@@ -818,7 +834,7 @@ describe('two pipelines in one stack (as staging and prod in one region): each r
     const filters = Object.values(template.findResources('AWS::Logs::MetricFilter'))
       .map((filter: any) => filter.Properties)
       .filter((filter) => logGroups.some((group) => JSON.stringify(group) === JSON.stringify(filter.LogGroupName)));
-    expect(filters).toHaveLength(7);
+    expect(filters).toHaveLength(8);
     for (const filter of filters) {
       expect(filter.FilterPattern).toMatch(/^\{ \$\.pipeline = \* && /);
       expect(filter.MetricTransformations).toEqual([expect.objectContaining({ Dimensions: [{ Key: 'Pipeline', Value: '$.pipeline' }] })]);

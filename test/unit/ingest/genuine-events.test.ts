@@ -412,6 +412,48 @@ describe('case 7: Secrets Manager down', () => {
   });
 });
 
+describe('forged key ids while the keys secret cannot be read again', () => {
+  /** JWT-shaped, HS256 in its header, a made-up key id: what anyone on the internet can send. */
+  const forged = (i: number) =>
+    `${Buffer.from('{"alg":"HS256"}').toString('base64url')}.${Buffer.from(JSON.stringify({ iss: `APIforged${i}`, exp: 9 })).toString('base64url')}.AAAA`;
+  /** Past FORCED_KEY_REFRESH_MS (1 s): the key set read at the first request may no longer call a key unknown. */
+  const setAges = () => new Promise((resolve) => setTimeout(resolve, 1_100));
+
+  it('answers 503 (LiveKit retries: the key may have been added since), counted as UnknownKeyRetries, none of it a failure that pages', async () => {
+    const h = loadHandler({ secrets: [JSON.stringify({ [KEY]: SECRET }), new Error('ThrottlingException')] });
+    expect((await h.handler(apiEvent({ headers: await signed(EVENT) }))).statusCode).toBe(200);
+    await setAges();
+    let fiveXx = 0;
+    for (let i = 0; i < 20; i++) {
+      const response = await h.handler(apiEvent({ headers: { authorization: forged(i) } }));
+      expect(response.statusCode).toBe(503);
+      expect(JSON.parse(response.body!)).toEqual({ error: 'keys_unavailable' });
+      fiveXx++;
+    }
+    // LiveKit's events, signed with a key of the set, go on being accepted meanwhile.
+    expect((await h.handler(apiEvent({ headers: await signed(EVENT) }))).statusCode).toBe(200);
+    const counted = (pattern: string) => h.logs().filter((line) => matchesFilterPattern(pattern, line)).length;
+    expect(counted(LOG_METRICS.unknownKeyRetries.pattern)).toBe(fiveXx);
+    expect(counted(LOG_METRICS.enqueueFailures.pattern)).toBe(0);
+    expect(counted(LOG_METRICS.signatureFailures.pattern)).toBe(0);
+    expect(counted(LOG_METRICS.notConfigured.pattern)).toBe(0);
+  }, 10_000);
+
+  it('on a fresh stack (secret `{}`) they stay "not configured" 503s, which page nobody', async () => {
+    const h = loadHandler({ secrets: ['{}', new Error('ThrottlingException')] });
+    expect((await h.handler(apiEvent({ headers: await signed(EVENT) }))).statusCode).toBe(503);
+    await setAges();
+    for (let i = 0; i < 20; i++) {
+      const response = await h.handler(apiEvent({ headers: { authorization: forged(i) } }));
+      expect(JSON.parse(response.body!)).toEqual({ error: 'keys_not_configured' });
+    }
+    const counted = (pattern: string) => h.logs().filter((line) => matchesFilterPattern(pattern, line)).length;
+    expect(counted(LOG_METRICS.notConfigured.pattern)).toBe(21);
+    expect(counted(LOG_METRICS.enqueueFailures.pattern)).toBe(0);
+    expect(counted(LOG_METRICS.unknownKeyRetries.pattern)).toBe(0);
+  }, 10_000);
+});
+
 describe('case 8: token and body checks', () => {
   it.each([
     [

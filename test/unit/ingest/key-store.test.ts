@@ -1,4 +1,11 @@
-import { KeysNotConfiguredError, KeyStore, KeyStoreUnavailableError, parseKeySet, RefreshFailure } from '../../../lambda/ingest/key-store';
+import {
+  KeysNotConfiguredError,
+  KeyStore,
+  KeyStoreUnavailableError,
+  parseKeySet,
+  RefreshFailure,
+  UnknownKeyUnverifiableError,
+} from '../../../lambda/ingest/key-store';
 
 /** What one read of the secret does: answer a text, fail, or never answer. */
 // eslint-disable-next-line @typescript-eslint/no-redundant-type-constituents -- 'hang' names the sentinel for the reader
@@ -193,6 +200,30 @@ describe('KeyStore', () => {
     expect(await s.keys.secretFor('new')).toBe('n');
   });
 
+  it('says why it cannot tell: the key is not in the last good set and the re-read failed (UnknownKeyUnverifiableError), not a cold start', async () => {
+    const s = store(['{"k":"s"}', new Error('down')]);
+    await s.keys.secretFor('k');
+    s.advance(10_000);
+    const error = await s.keys.secretFor('forged').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(UnknownKeyUnverifiableError);
+    expect(error).toBeInstanceOf(KeyStoreUnavailableError);
+    expect((error as Error).message).toContain('could not be read again');
+    // During the backoff, the same (no read, no wait).
+    await expect(s.keys.secretFor('forged2')).rejects.toBeInstanceOf(UnknownKeyUnverifiableError);
+    expect(s.reads()).toBe(2);
+  });
+
+  it('stays "not configured" for any key when the last good set held no key pair and the re-read failed', async () => {
+    // A fresh stack (secret `{}`) while Secrets Manager fails: forged key ids must not turn its quiet
+    // "not configured" 503s into failures that page.
+    const s = store(['{}', new Error('down')]);
+    await expect(s.keys.secretFor('k')).rejects.toBeInstanceOf(KeysNotConfiguredError);
+    s.advance(10_000);
+    await expect(s.keys.secretFor('APIforged')).rejects.toBeInstanceOf(KeysNotConfiguredError);
+    await expect(s.keys.secretFor('APIforged2')).rejects.toBeInstanceOf(KeysNotConfiguredError);
+    expect(s.reads()).toBe(2);
+  });
+
   it('throws KeysNotConfiguredError, with the read it came from, when the secret holds no key pair', async () => {
     const s = store(['{}']);
     const first = await s.keys.secretFor('k').catch((error: unknown) => error);
@@ -235,6 +266,50 @@ describe('KeyStore: the bound on a wait (fake timers, no wall clock)', () => {
     const state = await outcome(s.keys.secretFor('k'));
     await jest.advanceTimersByTimeAsync(0);
     expect(state).toEqual({ settled: true });
+  });
+
+  it('does not join a read that started before the key was added: a key added while a slow refresh was in flight is found', async () => {
+    // A background refresh starts and takes 3.3 s; the operator adds the key 0.3 s into it, and
+    // LiveKit signs with it 3 s later. Joining the slow read (which began before the key was in the
+    // secret) would answer 401 unknown_key, which LiveKit does not retry.
+    let secret = '{"APIold":"o"}';
+    let clock = 0;
+    let reads = 0;
+    const keys = new KeyStore({
+      load: () => {
+        reads++;
+        const snapshot = secret;
+        // The read sees the secret as it was when it started, and answers 3.3 s later.
+        return new Promise<string>((resolve) => setTimeout(() => resolve(snapshot), reads === 2 ? 3_300 : 10));
+      },
+      ttlMs: 60_000,
+      minRefreshIntervalMs: 1_000,
+      maxWaitMs: 500,
+      loadTimeoutMs: 5_000,
+      now: () => clock,
+    });
+    const tick = async (ms: number) => {
+      clock += ms;
+      await jest.advanceTimersByTimeAsync(ms);
+    };
+    const first = keys.secretFor('APIold');
+    await tick(10);
+    expect(await first).toBe('o');
+    await tick(60_000);
+    // The cache period is over: this request starts the slow background refresh (read 2).
+    expect(await keys.secretFor('APIold')).toBe('o');
+    expect(reads).toBe(2);
+    await tick(300);
+    secret = '{"APIold":"o","APInew":"n"}';
+    // 0.3 s before the slow read answers (within a request's 500 ms wait for it).
+    await tick(2_700);
+    const answer = keys.secretFor('APInew');
+    await tick(500);
+    expect(await answer).toBe('n');
+    expect(reads).toBe(3);
+    // The slow read lands last, with the older set: it does not replace the newer one.
+    await tick(1_000);
+    expect(await keys.secretFor('APInew')).toBe('n');
   });
 
   it('a hung read is given up after the load timeout (5 s), so the next one can start', async () => {
