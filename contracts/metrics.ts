@@ -70,7 +70,7 @@ export const METRIC = {
   /** Share (0-100) of active rooms fully verified within the coverage window. */
   roomCoverage: 'RoomCoveragePercent',
   runDuration: 'ReconcileRunDuration',
-  /** 1 per successful reconcile run; its absence pages. */
+  /** 1 per successful reconcile run; its absence for three intervals opens a ticket (reconciler-heartbeat-missing). */
   heartbeat: 'ReconcileHeartbeat',
   /**
    * A stack waiting for its LiveKit key pair (the keys secret holds `{}`): 1 per ingest 503

@@ -318,6 +318,7 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
       ...(options.reconcileIntervalMs !== undefined ? { reconcileIntervalMs: options.reconcileIntervalMs } : {}),
       liveKitKeysConfigured: () => Object.keys(options.keys).length > 0,
       liveKitUrl: options.livekit?.url,
+      startedAt: Date.now(),
     };
     const statusLogger = logger('status');
     // Every function runs on a worker thread of its own (local/functions/); they start side by side.

@@ -55,6 +55,13 @@ export interface StatusSource {
    * periods with no run and call the heartbeat missing: the rule's period is stretched to it.
    */
   readonly reconcileIntervalMs?: number;
+  /**
+   * When the runtime started (ms). Periods before it are not "missing": nothing existed to report
+   * in them. An alarm that treats missing data as breaching (the heartbeat) judges only the
+   * datapoints it has until its whole window lies after the start: until then, no datapoint is
+   * INSUFFICIENT_DATA (a new CloudWatch alarm's state), not ALARM. Without it, every period counts.
+   */
+  readonly startedAt?: number;
   readonly now?: () => number;
 }
 
@@ -126,8 +133,10 @@ export async function readStatus(source: StatusSource): Promise<LocalStatus> {
     const rule = rules[id];
     const datapoints = periodDatapoints(rule, samples, now);
     const { statistic, periodSeconds, threshold, comparison, evaluationPeriods, datapointsToAlarm, treatMissingData } = rule;
+    const windowBeforeStart = source.startedAt !== undefined && now - evaluationPeriods * periodSeconds * 1000 < source.startedAt;
+    const judged = windowBeforeStart && treatMissingData === 'breaching' ? { ...rule, treatMissingData: 'missing' as const } : rule;
     alarms[id] = {
-      state: evaluateAlarm(rule, datapoints),
+      state: evaluateAlarm(judged, datapoints),
       title: rule.title,
       severity: rule.severity,
       datapoints: datapoints.map((value) => value ?? null),

@@ -147,6 +147,24 @@ test("evaluates the heartbeat over periods no shorter than the local runs' inter
   expect(atRunInterval.alarms['reconciler-heartbeat-missing']).toMatchObject({ state: 'OK', rule: { periodSeconds: 190 } });
 });
 
+test('calls the heartbeat missing only once its whole window lies after the start: before, no run yet is INSUFFICIENT_DATA, not ALARM', async () => {
+  const now = 10_000_000;
+  const metrics = new MemoryMetricsSink(() => now);
+  const source = { sqs: pipeline.sqs, queueUrl: pipeline.queueUrl, dlqUrl: pipeline.dlqUrl, config, metrics, now: () => now };
+  // Started half a second ago, the first run not finished yet (the ready line comes before it).
+  const justStarted = await readStatus({ ...source, startedAt: now - 500 });
+  expect(justStarted.alarms['reconciler-heartbeat-missing']).toMatchObject({ state: 'INSUFFICIENT_DATA', datapoints: [null, null, null] });
+  // Two minutes in, still no successful run (LiveKit unreachable): not yet three intervals.
+  expect((await readStatus({ ...source, startedAt: now - 120_000 })).alarms['reconciler-heartbeat-missing']?.state).toBe(
+    'INSUFFICIENT_DATA',
+  );
+  // Three intervals without one: the ticket.
+  expect((await readStatus({ ...source, startedAt: now - 180_000 })).alarms['reconciler-heartbeat-missing']?.state).toBe('ALARM');
+  // A run that reported within the first intervals: OK.
+  metrics.put([{ name: METRIC.heartbeat, value: 1 }]);
+  expect((await readStatus({ ...source, startedAt: now - 500 })).alarms['reconciler-heartbeat-missing']?.state).toBe('OK');
+});
+
 test('shows the DLQ depth, and the DLQ alarm condition when it is not empty', async () => {
   const before = await status();
   expect(before.dlq.visible).toBe(0);
