@@ -46,6 +46,14 @@ export interface LiveKitConfig {
    */
   readonly apiKey?: string;
   /**
+   * `true` when an `http://` or `ws://` `url` on another host is on purpose (a private network you
+   * trust): silences the cleartext warning (`livekit-webhook-pipeline:cleartextLiveKitUrl`) of
+   * `cdk synth` (so `--strict` passes) and of `npm run local`. In your own CDK app,
+   * `Annotations.of(pipeline).acknowledgeWarning(CLEARTEXT_LIVEKIT_URL_WARNING, '<why>')` does the same.
+   * @default false
+   */
+  readonly acknowledgeCleartextUrl?: boolean;
+  /**
    * The event types the LiveKit project sends to this pipeline: mirror the project's webhook
    * filter (LiveKit Cloud's webhook settings, or `webhook.filter_params` in an open-source server's
    * config). The reconciler repairs and counts as missed only these types: an event the project
@@ -356,6 +364,13 @@ export function parseAppConfig(input: ConfigInput = {}, options: ParseOptions = 
   }
 
   const apiKey = optionalString('livekit.apiKey', lk.apiKey, /^[\w-]{1,128}$/, 'must be a LiveKit API key (letters, digits, - and _)');
+  // A boolean, or its text from `-c livekit.acknowledgeCleartextUrl=true`.
+  let acknowledgeCleartextUrl = false;
+  const ack = lk.acknowledgeCleartextUrl;
+  if (ack === true || ack === 'true') acknowledgeCleartextUrl = true;
+  else if (ack !== undefined && ack !== false && ack !== 'false') {
+    problems.push(`"livekit.acknowledgeCleartextUrl" must be true or false, got ${JSON.stringify(ack)}`);
+  }
   const webhookEvents = eventTypeList('livekit.webhookEvents', lk.webhookEvents, problems) ?? DEFAULT_CONFIG.livekit.webhookEvents;
 
   const ig = section('ingest');
@@ -499,6 +514,7 @@ export function parseAppConfig(input: ConfigInput = {}, options: ParseOptions = 
       ...(existingSecretName ? { existingSecretName } : {}),
       ...(existingSecretKeyArn ? { existingSecretKeyArn } : {}),
       ...(apiKey ? { apiKey } : {}),
+      ...(acknowledgeCleartextUrl ? { acknowledgeCleartextUrl } : {}),
     },
     ingest,
     queue,
@@ -513,7 +529,7 @@ export function parseAppConfig(input: ConfigInput = {}, options: ParseOptions = 
 }
 
 const OPTIONAL_KEYS: Partial<Record<keyof PipelineConfig, readonly string[]>> = {
-  livekit: ['existingSecretName', 'existingSecretKeyArn', 'apiKey'],
+  livekit: ['existingSecretName', 'existingSecretKeyArn', 'apiKey', 'acknowledgeCleartextUrl'],
   alarms: ['email', 'namePrefix', 'pageTopicArn', 'ticketTopicArn', 'runbookBaseUrl'],
 };
 
@@ -571,14 +587,14 @@ export const CLEARTEXT_LIVEKIT_URL_WARNING = 'livekit-webhook-pipeline:cleartext
 export function configWarnings(config: Pick<PipelineConfig, 'livekit'>): ConfigWarning[] {
   const warnings: ConfigWarning[] = [];
   const url = config.livekit.url;
-  if (/^(http|ws):/.test(url) && !isLoopbackUrl(url)) {
+  if (/^(http|ws):/.test(url) && !isLoopbackUrl(url) && !config.livekit.acknowledgeCleartextUrl) {
     warnings.push({
       id: CLEARTEXT_LIVEKIT_URL_WARNING,
       message:
         `The LiveKit URL ${url} is not TLS: every reconcile run sends LiveKit server API tokens over it in cleartext ` +
         '(signed with your API secret, valid 10 minutes, with roomList, roomAdmin, roomRecord and ingressAdmin grants), ' +
         'which anyone on the network path can replay against your LiveKit. Use https:// (or wss://), unless the path ' +
-        'to LiveKit is a private network you trust; then acknowledge this warning (docs/configuration.md).',
+        'to LiveKit is a private network you trust; then set livekit.acknowledgeCleartextUrl to true (docs/configuration.md).',
     });
   }
   return warnings;

@@ -1,6 +1,6 @@
-import { CfnOutput, Stack, StackProps } from 'aws-cdk-lib';
+import { Annotations, CfnOutput, Stack, StackProps } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
-import { PipelineConfig } from './config';
+import { CLEARTEXT_LIVEKIT_URL_WARNING, PipelineConfig } from './config';
 import { importSecret } from './livekit-keys';
 import { LiveKitWebhookPipeline } from './pipeline';
 import { STATE_TABLE_LOGICAL_ID } from './processing';
@@ -43,6 +43,13 @@ export class PipelineStack extends Stack {
       stateTableLogicalId: STATE_TABLE_LOGICAL_ID,
     });
     const { pipeline } = this;
+    // The construct takes no such prop (its users acknowledge in code): the example app does it for them.
+    if (livekit.acknowledgeCleartextUrl) {
+      Annotations.of(pipeline).acknowledgeWarning(
+        CLEARTEXT_LIVEKIT_URL_WARNING,
+        'livekit.acknowledgeCleartextUrl is true: a private network',
+      );
+    }
 
     new CfnOutput(this, 'WebhookUrl', {
       description: 'Give this URL to LiveKit (project webhook settings, or `webhooks` on an egress request)',

@@ -391,6 +391,20 @@ describe('configWarnings', () => {
     expect(warning.message).toMatch(/cleartext.*roomAdmin/s);
   });
 
+  it('is silent when acknowledged with livekit.acknowledgeCleartextUrl (a boolean, or -c text), and refuses other values', () => {
+    const url = 'http://livekit.internal:7880';
+    expect(configWarnings(parseConfig({ livekit: { url, acknowledgeCleartextUrl: true } }))).toEqual([]);
+    expect(configWarnings(parseConfig(configInputFromContext({ 'livekit.url': url, 'livekit.acknowledgeCleartextUrl': 'true' })))).toEqual(
+      [],
+    );
+    expect(configWarnings(parseConfig({ livekit: { url, acknowledgeCleartextUrl: false } })).map((w) => w.id)).toEqual([
+      CLEARTEXT_LIVEKIT_URL_WARNING,
+    ]);
+    expect(() => parseConfig({ livekit: { url, acknowledgeCleartextUrl: 'yes' } } as never)).toThrow(
+      '"livekit.acknowledgeCleartextUrl" must be true or false, got "yes"',
+    );
+  });
+
   it('is silent for TLS, and for loopback (the local default included)', () => {
     expect(configWarnings(DEFAULT_CONFIG)).toEqual([]);
     for (const url of [
