@@ -400,7 +400,7 @@ describe('configWarnings', () => {
     expect(configWarnings(parseConfig({ livekit: { url, acknowledgeCleartextUrl: false } })).map((w) => w.id)).toEqual([
       CLEARTEXT_LIVEKIT_URL_WARNING,
     ]);
-    expect(() => parseConfig({ livekit: { url, acknowledgeCleartextUrl: 'yes' } } as never)).toThrow(
+    expect(() => parseConfig({ livekit: { url, acknowledgeCleartextUrl: 'yes' } })).toThrow(
       '"livekit.acknowledgeCleartextUrl" must be true or false, got "yes"',
     );
   });
