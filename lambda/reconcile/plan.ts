@@ -59,11 +59,32 @@ export function reasonFor(room: RoomCandidate): CheckReason {
   return 'round-robin';
 }
 
-const byAge = (a: PlannedCheck, b: PlannedCheck) =>
-  a.room.lastVerifiedAt - b.room.lastVerifiedAt || (a.room.sid < b.room.sid ? -1 : a.room.sid > b.room.sid ? 1 : 0);
-const byEvidence = (a: PlannedCheck, b: PlannedCheck) => REASON_ORDER.indexOf(a.reason) - REASON_ORDER.indexOf(b.reason) || byAge(a, b);
+/** FNV-1a, 32 bits: a cheap, well-spread hash for a tie-break (not security). */
+function fnv1a(text: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    hash ^= text.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193) >>> 0;
+  }
+  return hash;
+}
 
-/** Every room, in the order it should be checked; the caller stops when its budget is spent. */
-export function planRoomChecks(candidates: readonly RoomCandidate[]): PlannedCheck[] {
+/**
+ * Every room, in the order it should be checked; the caller stops when its budget is spent.
+ *
+ * Rooms equally old (above all the never-verified ones, `lastVerifiedAt` 0, which include rooms
+ * last verified before the bookkeeping's window) are ordered by a hash of their sid and `tieSalt`,
+ * a value of the run: each run draws another order. A fixed order (by sid) would starve a project
+ * whose round outlasts the window: rooms verified longest ago fall back to 0 and, their sids low,
+ * would go ahead of the same high-sid rooms run after run. Without a salt, by sid.
+ */
+export function planRoomChecks(candidates: readonly RoomCandidate[], tieSalt?: string): PlannedCheck[] {
+  const tieKey =
+    tieSalt === undefined ? undefined : new Map(candidates.map((room) => [room.sid, fnv1a(`${tieSalt}#${room.sid}`)] as const));
+  const bySid = (a: PlannedCheck, b: PlannedCheck) => (a.room.sid < b.room.sid ? -1 : a.room.sid > b.room.sid ? 1 : 0);
+  const tie = (a: PlannedCheck, b: PlannedCheck) =>
+    tieKey ? tieKey.get(a.room.sid)! - tieKey.get(b.room.sid)! || bySid(a, b) : bySid(a, b);
+  const byAge = (a: PlannedCheck, b: PlannedCheck) => a.room.lastVerifiedAt - b.room.lastVerifiedAt || tie(a, b);
+  const byEvidence = (a: PlannedCheck, b: PlannedCheck) => REASON_ORDER.indexOf(a.reason) - REASON_ORDER.indexOf(b.reason) || byAge(a, b);
   return candidates.map((room) => ({ room, reason: reasonFor(room) })).sort(byEvidence);
 }

@@ -193,7 +193,8 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
           return undefined;
         });
         if (candidates) {
-          const plan = planRoomChecks(candidates);
+          // A tie-break order of this run's own among rooms equally old (plan.ts says why).
+          const plan = planRoomChecks(candidates, String(startedAt));
           let attempted = 0;
           await pool(plan, config.concurrency, async ({ room: candidate, reason }) => {
             if (!gate.canStart()) return false;

@@ -62,6 +62,28 @@ describe('planRoomChecks', () => {
     expect(plan.map((check) => `${check.room.sid}:${check.reason}`)).toEqual(['counted:count', 'quiet:round-robin']);
   });
 
+  test('goes round every room even when the round outlasts the bookkeeping window (rooms verified before it read as never verified)', () => {
+    // 100 rooms, 10 checks a run, and a window of 3 runs: a verification older than that reads 0
+    // again, as lambda/reconcile/bookkeeping.ts does beyond its window.
+    const sids = Array.from({ length: 100 }, (_, i) => `RM_${String(i).padStart(3, '0')}`);
+    const roundRobin = (salted: boolean) => {
+      const verifiedAtRun = new Map<string, number>();
+      for (let run = 1; run <= 100; run++) {
+        const candidates = sids.map((sid) => {
+          const at = verifiedAtRun.get(sid);
+          return room(sid, { lastVerifiedAt: at !== undefined && run - at <= 3 ? at : 0 });
+        });
+        for (const check of planRoomChecks(candidates, salted ? `run-${run}` : undefined).slice(0, 10))
+          verifiedAtRun.set(check.room.sid, run);
+      }
+      return verifiedAtRun.size;
+    };
+    // By sid alone, the low sids come back first every time: most rooms are never checked.
+    expect(roundRobin(false)).toBeLessThan(50);
+    // A run's own tie-break order: every room is checked.
+    expect(roundRobin(true)).toBe(100);
+  });
+
   test('an unknown empty room is not suspect (nothing to list)', () => {
     expect(planRoomChecks([room('E', { knownLocally: false, remoteCount: 0, localCount: 0, lastVerifiedAt: 0 })])[0].reason).toBe(
       'round-robin',
