@@ -320,8 +320,9 @@ export function alarmRules(config: RuleConfig): Readonly<Record<AlarmId, AlarmRu
       title: 'Publisher errors',
       severity: 'ticket',
       cause:
-        'The publisher function failed invocations: state changes reach the event bus late (they are retried) and, if they keep failing, ' +
-        'land in the publisher DLQ. State itself is correct.',
+        'The publisher function failed invocations, or the event bus refused changes (PublishFailures: a failed PutEvents, access denied, ' +
+        'throttling): state changes reach the event bus late (they are retried) and, if they keep failing, land in the publisher DLQ. ' +
+        'State itself is correct.',
       statistic: 'Sum',
       periodSeconds: 60,
       threshold: 1,

@@ -284,7 +284,20 @@ export class Monitoring extends Construct {
       'processor-throttles': props.processFunction.metricThrottles(),
       'api-throttling': throttled,
     };
-    if (props.publisherFunction) metrics['publisher-errors'] = props.publisherFunction.metricErrors();
+    // A failed PutEvents (bus down, access denied, throttled) is caught and reported as a partial
+    // batch failure, which Lambda retries: the invocation succeeds, and its Errors stay 0. The
+    // changes the bus refused are counted as PublishFailures: the alarm reads both.
+    if (props.publisherFunction) {
+      metrics['publisher-errors'] = new cloudwatch.MathExpression({
+        expression: 'FILL(errors, 0) + FILL(refused, 0)',
+        usingMetrics: {
+          errors: props.publisherFunction.metricErrors({ statistic: 'Sum', period: minute }),
+          refused: custom(METRIC.publishFailures).with({ statistic: 'Sum', period: minute }),
+        },
+        label: 'publisher: failed invocations + changes the bus refused',
+        period: minute,
+      });
+    }
     if (props.publisherDeadLetterQueue)
       metrics['publisher-dlq-not-empty'] = deadLetters(props.publisherDeadLetterQueue, 'publisher DLQ messages, visible and in flight');
     for (const [alarmId, metric] of Object.entries(metrics) as Array<[AlarmId, cloudwatch.IMetric]>) this.addAlarm(alarmId, metric);

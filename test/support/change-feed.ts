@@ -9,6 +9,7 @@ import { Processor } from '../../lambda/process/processor';
 import { ChangePublisher, MemoryPublisher, PublishResult, StateChange } from '../../lambda/process/publisher';
 import { createStreamPublisher } from '../../lambda/publish/stream-publisher';
 import { Logger } from '../../lambda/shared/logger';
+import type { MetricsSink } from '../../lambda/shared/metrics';
 import { DynamoDbStreamSource, DynamoDbStreamSourceOptions } from '../../local/dynamodb-stream-source';
 import { DynamoDbLocal, LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/engines/dynamodb-local';
 
@@ -31,7 +32,7 @@ export async function stopChangeFeeds(): Promise<void> {
 export function startChangeFeed(
   engine: DynamoDbLocal,
   tableName: string,
-  options: { bus?: ChangePublisher; logger?: Logger } & Partial<
+  options: { bus?: ChangePublisher; logger?: Logger; metrics?: MetricsSink } & Partial<
     Pick<DynamoDbStreamSourceOptions, 'retryAttempts' | 'retryDelayMs' | 'batchSize'>
   > = {},
 ): ChangeFeed {
@@ -47,7 +48,7 @@ export function startChangeFeed(
       }
     : memory;
   const logger = options.logger ?? new Logger({ service: 'feed-test', level: 'error', sink: () => undefined });
-  const publisher = createStreamPublisher({ bus, logger });
+  const publisher = createStreamPublisher({ bus, logger, ...(options.metrics ? { metrics: options.metrics } : {}) });
   const source = new DynamoDbStreamSource({
     endpoint: engine.endpoint,
     region: LOCAL_REGION,

@@ -316,24 +316,12 @@ describe('Monitoring construct', () => {
       2,
       'notBreaching',
     ],
-    // The stack passes its stream publisher, so its errors alarm exists (its DLQ alarm: mathAlarms).
-    [
-      'runbook-publisher-errors',
-      'ticket',
-      'AWS/Lambda',
-      'Errors',
-      () => fnDimension(stack.processing.publisherFunction),
-      'Sum',
-      60,
-      1,
-      'GreaterThanOrEqualToThreshold',
-      5,
-      3,
-      'notBreaching',
-    ],
   ];
-  /** Alarms on a metric math expression rather than one metric. */
-  const mathAlarms = ['runbook-api-5xx', 'runbook-dlq-not-empty', 'runbook-publisher-dlq-not-empty'];
+  /**
+   * Alarms on a metric math expression rather than one metric. The stack passes its stream
+   * publisher, so its alarms exist: errors (its invocations' Errors + PublishFailures) and DLQ.
+   */
+  const mathAlarms = ['runbook-api-5xx', 'runbook-dlq-not-empty', 'runbook-publisher-dlq-not-empty', 'runbook-publisher-errors'];
 
   it('creates exactly the listed alarms', () => {
     template.resourceCountIs('AWS::CloudWatch::Alarm', expected.length + mathAlarms.length);
@@ -560,7 +548,20 @@ describe('Monitoring construct', () => {
       Object.values(withPublisher.findResources('AWS::CloudWatch::Alarm'))
         .map((a: any) => a.Properties)
         .find((a) => a.AlarmName === `TestStack-${alarmId}`);
-    expect(props('publisher-errors')).toMatchObject({ Namespace: 'AWS/Lambda', MetricName: 'Errors', Statistic: 'Sum' });
+    // Its failed invocations and the changes the bus refused: a failed PutEvents is a partial batch
+    // failure, which leaves the invocation successful (0 Errors) while nothing is published.
+    const publisherErrors = props('publisher-errors');
+    expect(publisherErrors.Metrics.find((q: any) => q.Expression)).toMatchObject({
+      Expression: 'FILL(errors, 0) + FILL(refused, 0)',
+      ReturnData: true,
+    });
+    const byId = Object.fromEntries(publisherErrors.Metrics.filter((q: any) => q.MetricStat).map((q: any) => [q.Id, q.MetricStat]));
+    expect(byId.errors).toMatchObject({ Metric: { Namespace: 'AWS/Lambda', MetricName: 'Errors' }, Stat: 'Sum', Period: 60 });
+    expect(byId.refused).toMatchObject({
+      Metric: { Namespace: 'LiveKitWebhooks', MetricName: 'PublishFailures' },
+      Stat: 'Sum',
+      Period: 60,
+    });
     expect(props('publisher-dlq-not-empty')).toMatchObject({ Threshold: 1 });
     expect(
       props('publisher-dlq-not-empty')
@@ -770,7 +771,8 @@ describe('two pipelines in one stack (as staging and prod in one region): each r
           .filter((metric) => metric.namespace === 'LiveKitWebhooks')
           .map((metric) => ({ alarm: alarm.AlarmName as string, ...metric })),
       );
-      // missed events, apply lag, ingest 5xx, API 5xx (its NotConfigured and UnknownKeyRetries), not configured, signature failures, heartbeat, 429s
+      // missed events, apply lag, ingest 5xx, API 5xx (its NotConfigured and UnknownKeyRetries), not configured, signature failures,
+      // publisher errors (its PublishFailures), heartbeat, 429s
       expect(custom.map((metric) => metric.alarm).sort()).toEqual(
         [
           'api-5xx',
@@ -781,6 +783,7 @@ describe('two pipelines in one stack (as staging and prod in one region): each r
           'ingest-signature-failures',
           'missed-events',
           'not-configured',
+          'publisher-errors',
           'reconciler-heartbeat-missing',
         ].map((id) => `${name}-${id}`),
       );

@@ -10,6 +10,7 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { ProvisionedThroughputExceededException } from '@aws-sdk/client-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { parseConfig } from '../../../lib/config';
+import { MemoryMetricsSink, METRIC } from '../../../lambda/shared/metrics';
 import { createProcessor } from '../../../lambda/process/processor';
 import { EventBridgePublisher } from '../../../lambda/process/publisher';
 import { getEventRecord } from '../../../lambda/process/queries';
@@ -68,7 +69,7 @@ describe('the bus is down, then up', () => {
   });
 
   /** `before`: events written before the feed starts, so its first batch holds all their records. */
-  async function setup(options: { retryAttempts?: number; before?: WebhookEvent[] } = {}) {
+  async function setup(options: { retryAttempts?: number; before?: WebhookEvent[]; metrics?: MemoryMetricsSink } = {}) {
     const tableName = await local.engine.createStateTable();
     const processor = createProcessor({
       ddb: local.engine.documentClient,
@@ -89,6 +90,7 @@ describe('the bus is down, then up', () => {
       },
       retryAttempts: options.retryAttempts ?? 1000,
       batchSize: 3,
+      ...(options.metrics ? { metrics: options.metrics } : {}),
     });
     return { tableName, processor, feed };
   }
@@ -115,7 +117,8 @@ describe('the bus is down, then up', () => {
   ];
 
   test('every change of every write is published once in effect: nothing lost, repeats only under the same change id', async () => {
-    const { processor, feed, tableName } = await setup();
+    const metrics = new MemoryMetricsSink();
+    const { processor, feed, tableName } = await setup({ metrics });
     // Down for the first calls (the stream batches are retried from their first unpublished record), then up.
     let calls = 0;
     eventBridgeMock.on(PutEventsCommand).callsFake((input: { Entries: unknown[] }) => {
@@ -130,6 +133,10 @@ describe('the bus is down, then up', () => {
 
     expect(calls).toBeGreaterThan(6);
     expect(feed.source.failures).toEqual([]);
+    // No invocation failed (each outage was a partial batch failure): the publisher-errors alarm
+    // sees the outage through PublishFailures, one per change each failed call left unpublished.
+    const refused = metrics.data.filter((datum) => datum.name === METRIC.publishFailures).reduce((sum, datum) => sum + datum.value, 0);
+    expect(refused).toBeGreaterThanOrEqual(6);
     // Once in effect: a consumer deduping on changeId sees each change exactly once, in write order.
     expect([...new Set(accepted)]).toEqual(expectedChanges);
     // The state never waited for the bus.
