@@ -8,6 +8,7 @@
  * The same run counts SQS requests (SendMessage from the ingest function, ReceiveMessage and
  * DeleteMessageBatch from the event source) and log bytes per event, which the cost model uses.
  */
+import { BEFORE } from './processor';
 import type { StateChange } from '../lambda/process/publisher';
 import { startLoadClient, STATE_POLL_MS_DEFAULT } from './load-client';
 import { benchConfig, signedJoins, startBenchPipeline } from './shared';
@@ -197,6 +198,7 @@ export const endToEnd: Section = async (context) => {
       ...Object.fromEntries(WINDOWED_FIGURES.map((name) => [`window1s${name[0].toUpperCase()}${name.slice(1)}`, windowed.figures[name]])),
     },
     notes: [
+      `Before this design (${BEFORE.design}, measured then at 25 events/s): POST → state p50 ${BEFORE.postToStateP50Ms} ms, p99 ${BEFORE.postToStateP99Ms} ms, nearly all of it the 1 s batching window that was the default; the change feed then came from an outbox.`,
       `The batching window (${config.processing.maxBatchingWindowSeconds} s in this config) bounds the median from below: a poller waits up to that long to fill a batch of ${config.processing.batchSize} at this rate.`,
       "State and published times include the observers' polling intervals (a few ms) and the client thread, front door, processor, SQS emulator and DynamoDB Local sharing this machine's cores.",
       "SQS requests per event: SendMessage counted by the ingest function, receives with messages and batch deletes by the local event-source poller, which scales its pollers as Lambda documents for a standard queue (five, more while batches come back full; maxPollers is the most that ran), so batches hold what Lambda's would at this rate. Empty receives are left out: on AWS they are a fixed cost of long polling, not per event.",

@@ -1,4 +1,4 @@
-import { accessPatternLowerBound, interleave, roomHistory } from '../../../bench/processor';
+import { interleave, liveStateLowerBound, roomHistory } from '../../../bench/processor';
 import type { WebhookEvent } from '../../../lambda/process/webhook-event';
 
 /*
@@ -42,10 +42,23 @@ describe('interleave', () => {
   });
 });
 
-describe('accessPatternLowerBound', () => {
-  it("is 27 units for the bench's 17-event room history: one per event, two per room, participant session and egress", () => {
+describe('liveStateLowerBound', () => {
+  it("is 33 units for the bench's 17-event room history: one per event, two per room, participant session, track and egress", () => {
     const history = roomHistory(0, 0);
     expect(history).toHaveLength(17);
-    expect(accessPatternLowerBound(history) * history.length).toBeCloseTo(27, 6);
+    expect(liveStateLowerBound(history) * history.length).toBeCloseTo(33, 6);
+  });
+
+  it('stays above 1.5 however many tracks each participant publishes: every start and end costs two units', () => {
+    const withTracks = (tracks: number) => {
+      const base = roomHistory(0, 0).filter((e) => e.event !== 'track_published' && e.event !== 'track_unpublished');
+      const extra = Array.from({ length: 2 * tracks * 3 }, (_, i) => ({
+        ...base[0],
+        id: `EV_t${i}`,
+        event: i % 2 ? 'track_unpublished' : 'track_published',
+      }));
+      return [...base, ...extra] as typeof base;
+    };
+    for (const tracks of [0, 1, 2, 5]) expect(liveStateLowerBound(withTracks(tracks))).toBeGreaterThan(1.5);
   });
 });
