@@ -237,10 +237,12 @@ export async function costAt(
       `${accessLogBytes} B per request: the stage's access log format (lib/access-log.ts) with typical values`,
     ],
   ];
-  const ours = oursRows(systemLogLevel, traffic(''));
+  // The default config's measured traffic, read once.
+  const defaultTraffic = traffic('');
+  const ours = oursRows(systemLogLevel, defaultTraffic);
   const oursWindowed = oursRows(systemLogLevel, traffic('window1s'));
   // The same pipeline with Lambda's default system log level: only the CloudWatch Logs line differs.
-  const atInfo = cloudWatchLogs('INFO', traffic(''));
+  const atInfo = cloudWatchLogs('INFO', defaultTraffic);
   const oursCloudWatchLogs = ours.find(([item]) => item === 'CloudWatch Logs')!;
   // The naive receiver: API Gateway + one Lambda that verifies and does the same DynamoDB work in-band.
   // One write per delivery, as ours now does, but in-band: the cost difference is the queue and the feed.
@@ -300,12 +302,13 @@ export async function costAt(
   // What the request path alone costs at the default: the same one write unit, and no log line, no
   // access log and no archive at all (no observability): the floor below which no key schema and no
   // log setting can take the default config.
-  const OBSERVABILITY = new Set(['CloudWatch Logs', 'CloudWatch Logs: API access log', 'EventBridge archive']);
+  // The lines the cost model before this design left out (with the EMF part of CloudWatch Logs, below).
+  const LEFT_OUT_BEFORE = new Set(['CloudWatch Logs: API access log', 'EventBridge archive']);
+  const OBSERVABILITY = new Set(['CloudWatch Logs', ...LEFT_OUT_BEFORE]);
   const oursOneWruNoObservabilityTotal = oursOneWruTotal - total(ours.filter(([item]) => OBSERVABILITY.has(item)));
   // The cost model before this design left out the EMF lines, the access log and the archive: today's total on that basis.
-  const emfUsd = logGb(traffic('').metricLogBytesPerEvent) * PRICES.cloudWatchLogsIngestionPerGb * M;
-  const oursOnThenBasis =
-    oursTotal - total(ours.filter(([item]) => item === 'CloudWatch Logs: API access log' || item === 'EventBridge archive')) - emfUsd;
+  const emfUsd = logGb(defaultTraffic.metricLogBytesPerEvent) * PRICES.cloudWatchLogsIngestionPerGb * M;
+  const oursOnThenBasis = oursTotal - total(ours.filter(([item]) => LEFT_OUT_BEFORE.has(item))) - emfUsd;
   const rows = (owner: string, list: [string, number, string][]) => list.map(([item, usd, basis]) => [owner, item, round(usd, 3), basis]);
   const table: Table = {
     columns: ['receiver', 'item', 'USD per 1 M webhooks', 'basis'],
@@ -402,7 +405,7 @@ export async function costAt(
     notes: [
       `Before this design (${BEFORE.design}): $${BEFORE.costUsdPerMillion} per 1 M webhooks by the cost model of then, which left out the functions' metric (EMF) lines, the API access log and the bus archive (their lines above), so it compares with $${round(oursOnThenBasis, 2)} now on the same basis.`,
       `Lambda platform lines: the ingest, process and publish functions run at system log level ${systemLogLevel} (config systemLogLevel). At INFO, Lambda's default, their start and report lines would add $${round(atInfo[1] - oursCloudWatchLogs[1], 2)} per 1 M webhooks ($${round(oursAtInfoTotal, 2)} in all). The reconciler keeps at least INFO: one run a minute, not per webhook.`,
-      `Where the money goes at the default config: $${round(oursTotal - batchingDependent, 2)} in lines paid once per event whatever the batching (API Gateway, ingest, SQS SendMessage, DynamoDB, EventBridge), $${round(batchingDependent, 2)} in lines that follow receives, invocations and log lines (SQS receives and deletes, the process and publish functions, CloudWatch Logs); at the measured rate each event was its own receive, delete and processor invocation (${traffic('').eventsPerInvocation} events/invocation). With a 1 s batching window: $${round(oursWindowedTotal, 2)}, at the lag in the end-to-end section's window1s figures.`,
+      `Where the money goes at the default config: $${round(oursTotal - batchingDependent, 2)} in lines paid once per event whatever the batching (API Gateway, ingest, SQS SendMessage, DynamoDB, EventBridge), $${round(batchingDependent, 2)} in lines that follow receives, invocations and log lines (SQS receives and deletes, the process and publish functions, CloudWatch Logs); at the measured rate each event was its own receive, delete and processor invocation (${defaultTraffic.eventsPerInvocation} events/invocation). With a 1 s batching window: $${round(oursWindowedTotal, 2)}, at the lag in the end-to-end section's window1s figures.`,
       `Against the goal (≤ $${COST_GOAL_USD_PER_MILLION}): with exactly one write unit per event, the least any key schema can write (one conditional put, no index entry), the default config would cost $${round(oursOneWruTotal, 2)} (${oursOneWruTotal <= COST_GOAL_USD_PER_MILLION ? 'within' : 'still above'} the goal) and a 1 s window $${round(oursWindowedOneWruTotal, 2)}; with a 1 s window the goal holds at up to ${round(window1sWruForGoal, 2)} write units per event, against ${wcu} measured. No key schema that keeps the documented access patterns and the reconciler's one read of live state writes less than ${lowerBoundWcu} units per event of this room history in order (docs/state-model.md, "Cost and lag"): at that bound, $${round(oursLowerBoundTotal, 2)} at the default and $${round(oursWindowedLowerBoundTotal, 2)} with a 1 s window; the shipped schema writes more because its identity index rewrites a session's entry at its leave and egress_updated rewrites its open-index entry. At the default, each event at this rate is its own SQS receive, delete and processor invocation: that is the price of lag first. The request path alone at the default and this rate (API Gateway, the three functions, SQS, EventBridge, one write unit), with no log line, no access log and no archive at all (though the alarms read log lines through metric filters), costs $${round(oursOneWruNoObservabilityTotal, 2)}: ${oursOneWruNoObservabilityTotal > COST_GOAL_USD_PER_MILLION ? 'above the goal before any observability' : `$${round(COST_GOAL_USD_PER_MILLION - oursOneWruNoObservabilityTotal, 2)} under the goal, all that would be left for logs, the access log and the archive`}.`,
       "Not per webhook, so not above: the reconciler (one run a minute: 43,200 runs/month; its duration at 10,000 rooms is in the reconciler section; its verifications are one log item per run, about 44 bytes a room checked), the SQS long polls of the event source when idle, KMS requests for the alarm topics' encryption (the queues use SQS-managed keys), CloudWatch metrics/alarms/dashboard, the keys secret, DynamoDB storage, and free tiers. The reconciler's part at scale is in the reconciler section (its read units per run).",
       ...(reconcilerMonth
@@ -410,7 +413,7 @@ export async function costAt(
             `The reconciler's month at ${reconcilerMonth.scale} active rooms (not per webhook): ${reconcilerMonth.runs} runs × (${round(reconcilerMonth.rcuPerRun, 1)} read units: ${round(reconcilerMonth.measuredRcuPerRun, 1)} measured per run + ${round(reconcilerMonth.logRcuPerRun, 1)} for reading back the verification log of ${reconcilerMonth.logRuns} runs at steady state, priced from the measured writes per run; ${round(reconcilerMonth.wcuPerRun, 1)} write units measured per run; one invocation, ${round(reconcilerMonth.runMs / 1000, 1)} s at ${ASSUMED.reconcileMemoryGb * 1024} MB as measured here) = $${round(reconcilerMonth.usd, 2)} per month, whatever the webhook volume. Not included either: CloudWatch alarms ($0.10 each per month), the dashboard ($3), custom metrics, the KMS key of the alarm topics ($1) and the keys secret ($0.40).`,
           ]
         : []),
-      `Rate: the receives, invocations and publisher batches per event above are measured at ${num(e2e, 'ratePerSecond')} events/s. At lower rates the publisher's stream batches carry fewer changes (about one invocation per event at a few events a second), so its lines grow by up to $${round(PRICES.lambdaRequestsPerMillion * (1 - traffic('').publisherInvocationsPerEvent) + (1 - traffic('').publisherInvocationsPerEvent) * gbSeconds(ASSUMED.publisherMemoryGb, publisherMs) * PRICES.lambdaArmGbSecond * M, 2)} per million; at higher rates SQS and the processor batch more and cost less.`,
+      `Rate: the receives, invocations and publisher batches per event above are measured at ${num(e2e, 'ratePerSecond')} events/s. At lower rates the publisher's stream batches carry fewer changes (about one invocation per event at a few events a second), so its lines grow by up to $${round(PRICES.lambdaRequestsPerMillion * (1 - defaultTraffic.publisherInvocationsPerEvent) + (1 - defaultTraffic.publisherInvocationsPerEvent) * gbSeconds(ASSUMED.publisherMemoryGb, publisherMs) * PRICES.lambdaArmGbSecond * M, 2)} per million; at higher rates SQS and the processor batch more and cost less.`,
       'The naive receiver is priced on stated assumptions, not measured units: one 1 KB write per delivery, logs at INFO, and (report 1) 10 s of Lambda time on each slow attempt.',
       'API Gateway meters requests in 512 KB increments and SQS/EventBridge in 64 KB chunks: LiveKit events are a few KB, one unit each.',
       `DynamoDB: ${ddbRequests} request and ${wcu} WRU per event: one conditional put per event (a duplicate or stale one is refused at the price of one write), plus the writes DynamoDB bills for the open and identity indexes when an entity enters or leaves them. The design before (a transaction of entity + processing record + outbox, then the outbox deletes) measured ${BEFORE.dynamodbRequestsPerEvent} requests and ${BEFORE.wcuPerEvent} WRU per event.`,
